@@ -1,0 +1,37 @@
+# cartrial: two commands on a fresh Debian machine with Python 3.11.
+#   make demo   set everything up, then run the whole study in silico and write the report
+#   make test   set everything up, then ruff, mypy on the core packages and every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest system-deps clean bench
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,distributed,pdf]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cartrial demo --out demo-output
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/protocol
+
+pytest: $(STAMP)
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -n 2 -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output

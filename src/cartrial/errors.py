@@ -1,0 +1,123 @@
+"""The one exception tree of cartrial.
+
+Every error cartrial raises on purpose derives from :class:`CartrialError`; each subclass also
+inherits the built-in exception it replaces, so callers that catch ``ValueError`` keep working::
+
+    CartrialError
+    ├── ProtocolError(ValueError)        a protocol file is malformed or inconsistent
+    ├── RuleInputError(ValueError)       bad input to a clinical rule engine (CTCAE, ASTCT, RECIST, DLT)
+    ├── DesignError(ValueError)          bad input to a dose-finding design or simulation
+    ├── AnalysisError(ValueError)        bad input to an endpoint analysis
+    ├── ServiceError                     a use case refused to act
+    │   ├── ValidationFailed(ValueError) the input breaks a protocol or data rule (names the field)
+    │   ├── NotFound(LookupError)        the record does not exist (or is not visible to the user)
+    │   ├── Conflict                     optimistic-locking conflict: a stale edit
+    │   └── PermissionDenied(PermissionError)  role or site restriction
+    ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
+    └── AuditIntegrityError              the audit hash chain does not verify
+
+Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnalysisError",
+    "AuditIntegrityError",
+    "CartrialError",
+    "CartrialWarning",
+    "Conflict",
+    "DesignError",
+    "ImportFailed",
+    "NotFound",
+    "PermissionDenied",
+    "ProtocolError",
+    "RuleInputError",
+    "ServiceError",
+    "ValidationFailed",
+]
+
+
+class CartrialError(Exception):
+    """Root of every error cartrial raises on purpose."""
+
+
+class ProtocolError(CartrialError, ValueError):
+    """A protocol file is malformed or inconsistent.
+
+    ``issues`` holds every problem found, each as ``(path, line, message)``; ``line`` is ``None``
+    when the problem has no single place in the file.
+    """
+
+    def __init__(self, source: str, issues: list[tuple[str, int | None, str]]) -> None:
+        self.source = source
+        self.issues = issues
+        lines = [f"{source}: {len(issues)} error(s)"]
+        for path, line, message in issues:
+            where = f"line {line}, " if line is not None else ""
+            lines.append(f"  {where}{path or '<root>'}: {message}")
+        super().__init__("\n".join(lines))
+
+
+class RuleInputError(CartrialError, ValueError):
+    """Bad input to a clinical rule engine; the message names subject, date, lesion or row."""
+
+
+class DesignError(CartrialError, ValueError):
+    """Bad input to a dose-finding design or to the simulation engine."""
+
+
+class AnalysisError(CartrialError, ValueError):
+    """Bad input to an endpoint analysis."""
+
+
+class ServiceError(CartrialError):
+    """A use case refused to act; nothing was written."""
+
+
+class ValidationFailed(ServiceError, ValueError):
+    """The input breaks a protocol or data rule; ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class NotFound(ServiceError, LookupError):
+    """The record does not exist, or is not visible to the current user."""
+
+
+class Conflict(ServiceError):
+    """A stale edit: the record changed since the user read it (optimistic locking)."""
+
+    def __init__(self, record: str, expected_version: int, actual_version: int) -> None:
+        self.record = record
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"{record} was changed by someone else: you edited version {expected_version}, "
+            f"the database holds version {actual_version}"
+        )
+
+
+class PermissionDenied(ServiceError, PermissionError):
+    """The user's role or site does not allow this action."""
+
+
+class ImportFailed(CartrialError, ValueError):
+    """A bulk import was rejected as a whole; ``errors`` lists ``(row, field, message)``."""
+
+    def __init__(self, source: str, errors: list[tuple[int, str, str]]) -> None:
+        self.source = source
+        self.errors = errors
+        shown = "\n".join(f"  row {r}, {f}: {m}" for r, f, m in errors[:50])
+        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"{source}: import rejected, nothing written\n{shown}{more}")
+
+
+class AuditIntegrityError(CartrialError):
+    """The audit trail's hash chain does not verify: a record was edited, removed or reordered."""
+
+
+class CartrialWarning(UserWarning):
+    """A statistical or clinical caveat attached to a result (e.g. a small population)."""
