@@ -1,0 +1,247 @@
+"""The analysis input: :class:`TrialData`, one frozen bundle of pandas tables.
+
+Every endpoint analysis in :mod:`cartrial.analysis` is a pure function of a :class:`TrialData`;
+nothing in this package reads a database or a file. The services layer builds it from the store
+(``cartrial.services.trial_data(...)``); tests build it by hand.
+
+Conventions shared by every table
+---------------------------------
+* dates are ``datetime64[ns]`` (``NaT`` = not known / did not happen);
+* ``day`` is the number of days from CAR-T infusion (day 0 = infusion day, negative before);
+* one row per record, long format; ``subject_id`` links every table to ``subjects``.
+
+The column lists below are the contract (``docs``: contracts, section *TrialData*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cartrial.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from cartrial.protocol import Protocol
+
+__all__ = [
+    "DATE_COLUMNS",
+    "TABLE_COLUMNS",
+    "TrialData",
+    "empty_table",
+    "validate_trial_data",
+]
+
+#: Required columns of every table of :class:`TrialData` (extra columns are allowed).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "subjects": (
+        "subject_id",
+        "site_id",
+        "phase",
+        "indication",
+        "age",
+        "sex",
+        "ecog",
+        "dose_level",
+        "dose_index",
+        "cells_infused",
+        "enrolled_date",
+        "lymphodepletion_date",
+        "infusion_date",
+        "dlt_evaluable",
+        "efficacy_evaluable",
+        "death_date",
+        "death_cause",
+        "last_contact_date",
+        "withdrawn_date",
+        "subsequent_therapy_date",
+    ),
+    "adverse_events": (
+        "subject_id",
+        "ae_id",
+        "term",
+        "soc",
+        "grade",
+        "onset_date",
+        "resolution_date",
+        "serious",
+        "related",
+        "attribution",
+        "outcome",
+        "is_dlt",
+    ),
+    "labs": (
+        "subject_id",
+        "date",
+        "day",
+        "lbtestcd",
+        "value",
+        "unit",
+        "lln",
+        "uln",
+        "term",
+        "grade",
+    ),
+    "crs_icans": (
+        "subject_id",
+        "date",
+        "day",
+        "crs_grade",
+        "icans_grade",
+        "tocilizumab",
+        "steroids",
+    ),
+    "tumour_timepoints": (
+        "subject_id",
+        "assessment_date",
+        "day",
+        "target_response",
+        "nontarget_response",
+        "new_lesions",
+        "overall_response",
+        "sum_of_diameters_mm",
+        "pct_change_from_baseline",
+    ),
+    "lesions": (
+        "subject_id",
+        "assessment_date",
+        "lesion_id",
+        "category",
+        "organ",
+        "is_lymph_node",
+        "diameter_mm",
+        "status",
+    ),
+    "kinetics": ("subject_id", "date", "day", "value", "unit", "lloq", "below_lloq"),
+    "ada": ("subject_id", "date", "day", "screen", "confirmed", "titer"),
+    "phenotype": ("subject_id", "date", "day", "marker", "value"),
+    "dose_decisions": (
+        "cohort",
+        "dose_level",
+        "dose_index",
+        "n_treated",
+        "n_dlt",
+        "action",
+        "next_dose_index",
+        "decided_date",
+        "signed_by",
+    ),
+}
+
+#: Columns of each table that hold calendar dates (``datetime64``).
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "subjects": (
+        "enrolled_date",
+        "lymphodepletion_date",
+        "infusion_date",
+        "death_date",
+        "last_contact_date",
+        "withdrawn_date",
+        "subsequent_therapy_date",
+    ),
+    "adverse_events": ("onset_date", "resolution_date"),
+    "labs": ("date",),
+    "crs_icans": ("date",),
+    "tumour_timepoints": ("assessment_date",),
+    "lesions": ("assessment_date",),
+    "kinetics": ("date",),
+    "ada": ("date",),
+    "phenotype": ("date",),
+    "dose_decisions": ("decided_date",),
+}
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """Return an empty table with the contract columns of ``name`` (dates typed ``datetime64``).
+
+    Parameters
+    ----------
+    name
+        One of the keys of :data:`TABLE_COLUMNS`, e.g. ``"kinetics"``.
+
+    Raises
+    ------
+    AnalysisError
+        If ``name`` is not a table of :class:`TrialData`.
+    """
+    if name not in TABLE_COLUMNS:
+        raise AnalysisError(f"no TrialData table named {name!r}; known: {sorted(TABLE_COLUMNS)}")
+    frame = pd.DataFrame({column: pd.Series(dtype=object) for column in TABLE_COLUMNS[name]})
+    for column in DATE_COLUMNS[name]:
+        frame[column] = pd.Series(dtype="datetime64[ns]")
+    return frame
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Everything the endpoint analyses need, as of one data cut-off.
+
+    Attributes
+    ----------
+    subjects
+        One row per enrolled subject: demography, dose level (``dose_index`` -1 if not infused),
+        key dates (infusion, death, last contact, withdrawal, start of subsequent therapy) and the
+        evaluability flags ``dlt_evaluable`` / ``efficacy_evaluable``.
+    adverse_events
+        One row per adverse event (CTCAE term, SOC, grade 1-5, onset/resolution dates, serious,
+        related = at least possibly related to CAR-T, ``is_dlt`` as adjudicated).
+    labs
+        Long laboratory table with the CTCAE ``term`` and ``grade`` of every value.
+    crs_icans
+        Daily ASTCT CRS and ICANS grades with tocilizumab / corticosteroid use that day.
+    tumour_timepoints
+        RECIST 1.1 time-point responses (target, non-target, new lesions, overall) and the sum of
+        diameters in mm with its % change from baseline.
+    lesions
+        The raw per-lesion RECIST measurements.
+    kinetics
+        CAR transgene / CAR+ cell levels with the assay LLOQ and a below-LLOQ flag.
+    ada
+        Anti-CAR antibody results: screening, confirmation, titer (reciprocal dilution).
+    phenotype
+        Immunophenotype values (% of cells, or the ratio for ``cd4_cd8_ratio``).
+    dose_decisions
+        One row per dose-escalation decision (cohort, dose, treated, DLTs, action, next dose).
+    data_cutoff
+        The data cut-off date; records after it are ignored by every analysis.
+    protocol
+        The study protocol: dose levels, populations, endpoints, RECIST and DLT settings.
+    """
+
+    subjects: pd.DataFrame
+    adverse_events: pd.DataFrame
+    labs: pd.DataFrame
+    crs_icans: pd.DataFrame
+    tumour_timepoints: pd.DataFrame
+    lesions: pd.DataFrame
+    kinetics: pd.DataFrame
+    ada: pd.DataFrame
+    phenotype: pd.DataFrame
+    dose_decisions: pd.DataFrame
+    data_cutoff: pd.Timestamp
+    protocol: Protocol
+
+
+def validate_trial_data(trial: TrialData) -> None:
+    """Check that every table of ``trial`` carries the contract columns.
+
+    Raises
+    ------
+    AnalysisError
+        Listing every missing column of every table, and duplicated subject identifiers.
+    """
+    problems: list[str] = []
+    for name, columns in TABLE_COLUMNS.items():
+        frame = getattr(trial, name)
+        if not isinstance(frame, pd.DataFrame):
+            problems.append(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+            continue
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            problems.append(f"{name}: missing column(s) {', '.join(missing)}")
+    if not problems and trial.subjects["subject_id"].duplicated().any():
+        duplicated = trial.subjects.loc[trial.subjects["subject_id"].duplicated(), "subject_id"]
+        problems.append(f"subjects: duplicated subject_id {', '.join(map(str, duplicated))}")
+    if problems:
+        raise AnalysisError("TrialData is incomplete:\n  " + "\n  ".join(problems))
