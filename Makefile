@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cartrial demo --out demo-output
+	$(BIN)/cartrial protocol validate src/cartrial/protocols/cldn18-pdl1-cart.yaml
+	$(BIN)/cartrial protocol show
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

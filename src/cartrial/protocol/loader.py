@@ -56,7 +56,8 @@ def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ProtocolError(source, [("", line, f"not valid YAML: {exc}")]) from exc
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProtocolError(source, [("", line, f"not valid YAML: {problem}")]) from exc
     lines: dict[Loc, int] = {}
     issues: list[Issue] = []
     if root is not None:

@@ -27,7 +27,7 @@ Path = tuple[str | int, ...]
 
 
 class Protocol(ProtocolModel):
-    """A complete study protocol (see ``docs/protocol.md`` for every field)."""
+    """A complete study protocol: every section of the YAML file, validated and immutable."""
 
     schema_version: PositiveInt = Field(description="version of this file format (1)")
     study: Study

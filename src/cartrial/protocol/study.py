@@ -49,8 +49,8 @@ class Study(ProtocolModel):
 class CLDN18Threshold(ProtocolModel):
     """CLDN18.2 positivity by immunohistochemistry (membrane staining of tumour cells)."""
 
-    min_intensity: Literal[1, 2, 3] = Field(
-        description="lowest staining intensity that counts (1+ to 3+)"
+    min_intensity: int = Field(
+        ge=1, le=3, strict=True, description="lowest staining intensity that counts (1+ to 3+)"
     )
     min_pct_tumour_cells: Number = Field(
         gt=0, le=100, description="% of tumour cells stained at >= min_intensity"
@@ -66,7 +66,7 @@ class Eligibility(ProtocolModel):
     cldn18_ihc: CLDN18Threshold
     refractory_to_standard_therapy: StrictBool
     min_prior_lines: int = Field(ge=0, strict=True, description="prior systemic therapy lines")
-    ecog_max: Literal[0, 1, 2] = Field(description="highest ECOG performance status allowed")
+    ecog_max: int = Field(ge=0, le=2, strict=True, description="highest ECOG status allowed")
     measurable_disease: Literal["recist_1_1"]
     life_expectancy_min_weeks: PositiveInt
     anc_min_1e9_l: Number = Field(gt=0, description="absolute neutrophil count, 10^9/L")
@@ -119,5 +119,7 @@ class Treatment(ProtocolModel):
     lymphodepletion_regimen: Text
     lymphodepletion: tuple[LymphodepletionAgent, ...] = Field(min_length=1)
     route: Literal["intravenous"]
-    infusions: Literal[1] = Field(description="number of infusions per subject")
+    infusions: int = Field(
+        ge=1, le=1, strict=True, description="infusions per subject (one in this format)"
+    )
     dose_levels: tuple[DoseLevel, ...] = Field(min_length=1, description="lowest to highest")
