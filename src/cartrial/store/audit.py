@@ -1,0 +1,403 @@
+"""The audit trail: every insert, update and soft delete of a regulated record, hash-chained.
+
+How it works
+------------
+A session of :class:`AuditedSession` carries an :class:`AuditContext` (who acts, and the reason for
+change) in ``session.info``. Two session events do the bookkeeping inside the flush, hence in the
+same transaction as the change itself:
+
+* ``before_flush`` refuses anonymous writes, hard deletes, and updates or soft deletes without a
+  reason; it fills ``created_by``/``created_at`` and captures every changed field's old and new
+  value (loading an old value from the database when it was never loaded);
+* ``after_flush`` (when new rows have their ids) appends one ``audit_log`` row per field: inserts
+  log every non-null initial value (``created_at/by`` are the audit row's own time and user),
+  updates log the changed fields, a soft delete logs ``action="delete"``.
+
+Chain
+-----
+Appends are serialised: SQLite transactions start with ``BEGIN IMMEDIATE`` (see
+:mod:`cartrial.store.engine`); on PostgreSQL the writer takes ``SELECT ... FOR UPDATE`` on the
+single ``audit_chain_head`` row. Each row stores ``prev_sha256`` (the previous row's hash, 64 zeros
+for the first) and ``row_sha256 = SHA-256(prev_sha256 + canonical JSON of the row)``, canonical JSON
+being ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` of the id, time (ISO 8601 UTC),
+user, action, table, record id, field, old and new value, reason and previous hash. The head row
+holds the last id and hash, so removing the last rows is detected too. Writes made with raw SQL
+bypass all of this by design: that is what :func:`verify_chain` detects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from sqlalchemy import Connection, event, insert, select, update
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import NO_VALUE, instance_state
+
+from cartrial.errors import AuditIntegrityError, PermissionDenied, ValidationFailed
+from cartrial.store.base import Regulated, utcnow
+from cartrial.store.models import AuditChainHead, AuditLog
+
+__all__ = [
+    "AUDIT_CONTEXT_KEY",
+    "GENESIS_SHA256",
+    "AuditContext",
+    "AuditedSession",
+    "ChainReport",
+    "audit_context",
+    "expected_versions",
+    "row_sha256",
+    "soft_delete",
+    "verify_chain",
+]
+
+AUDIT_CONTEXT_KEY = "cartrial.audit_context"
+_PENDING_KEY = "cartrial.audit_pending"
+_EXPECTED_VERSIONS_KEY = "cartrial.expected_versions"
+#: ``prev_sha256`` of the first audit row.
+GENESIS_SHA256 = "0" * 64
+#: Bookkeeping columns not logged field by field (the version is implied by the row sequence).
+_NOT_LOGGED = frozenset({"id", "version"})
+#: Also not logged on insert: the audit row itself records who and when.
+_NOT_LOGGED_ON_INSERT = _NOT_LOGGED | {"created_at", "created_by"}
+_REDACTED = "<redacted>"
+
+Action = Literal["insert", "update", "delete"]
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is acting and why, for every change flushed by a session.
+
+    Parameters
+    ----------
+    user
+        Username of the person responsible (``"system"`` for automated jobs).
+    reason
+        Reason for change; required when a flush updates or soft-deletes a record.
+    """
+
+    user: str
+    reason: str | None = None
+
+
+class AuditedSession(Session):
+    """A session whose flushes write the audit trail (see the module docstring)."""
+
+
+def audit_context(session: Session) -> AuditContext | None:
+    """Return the audit context attached to ``session`` (``None`` when absent)."""
+    ctx = session.info.get(AUDIT_CONTEXT_KEY)
+    return ctx if isinstance(ctx, AuditContext) else None
+
+
+def soft_delete(session: Session, record: Regulated, reason: str | None = None) -> None:
+    """Mark ``record`` deleted (never removed): time, user and reason are stored and audited.
+
+    Parameters
+    ----------
+    session
+        The session holding ``record``, with an :class:`AuditContext`.
+    record
+        A regulated record not yet deleted.
+    reason
+        Reason for the deletion; defaults to the context's reason. One of them is required.
+    """
+    ctx = _require_context(session)
+    why = (reason or ctx.reason or "").strip()
+    if not why:
+        raise ValidationFailed("reason", f"deleting {_describe(record)} needs a reason")
+    if record.deleted_at is not None:
+        raise ValidationFailed("deleted_at", f"{_describe(record)} is already deleted")
+    record.deleted_at = utcnow()
+    record.deleted_by = ctx.user
+    record.deleted_reason = why
+
+
+@dataclass(frozen=True)
+class _Change:
+    record: Regulated
+    action: Action
+    fields: tuple[tuple[str, object, object], ...] = ()  # (field, old, new) for updates
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of :func:`verify_chain`: rows checked and every problem found (empty when intact)."""
+
+    rows: int
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain verifies."""
+        return not self.problems
+
+    def raise_if_broken(self) -> None:
+        """Raise :class:`~cartrial.errors.AuditIntegrityError` listing the problems, if any."""
+        if self.problems:
+            shown = "\n  ".join(self.problems[:20])
+            raise AuditIntegrityError(f"audit trail does not verify ({self.rows} rows):\n  {shown}")
+
+
+# --------------------------------------------------------------------------- value encoding
+
+
+def _encode(value: object) -> str | None:
+    """Encode a column value as the text stored in ``old_value``/``new_value``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return str(value)
+
+
+def row_sha256(row: dict[str, object]) -> str:
+    """SHA-256 of an audit row: previous hash + canonical JSON of the row (without its own hash).
+
+    ``row`` holds the ``audit_log`` columns; ``occurred_at`` may be a datetime or its ISO text.
+    """
+    payload = {k: _encode(v) if k != "id" else v for k, v in row.items() if k != "row_sha256"}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    prev = str(row["prev_sha256"])
+    return hashlib.sha256((prev + canonical).encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- session events
+
+
+def _describe(record: Regulated) -> str:
+    table = record.__table__.name  # type: ignore[attr-defined]
+    return f"{table} {record.id if record.id is not None else '(new)'}"
+
+
+def _require_context(session: Session) -> AuditContext:
+    ctx = audit_context(session)
+    if ctx is None or not ctx.user.strip():
+        raise PermissionDenied(
+            "writes to the trial database need an AuditContext(user, reason) on the session "
+            "(use cartrial.store.unit_of_work)"
+        )
+    return ctx
+
+
+def _column_keys(record: Regulated) -> list[str]:
+    return [prop.key for prop in instance_state(record).mapper.column_attrs]
+
+
+def _old_value(session: Session, record: Regulated, key: str, deleted: Sequence[object]) -> object:
+    if deleted:
+        return deleted[0]
+    state = instance_state(record)
+    if state.committed_state.get(key, None) is NO_VALUE or key not in state.committed_state:
+        # Assigned without having been loaded: read the stored value before it is overwritten.
+        column = state.mapper.columns[key]
+        table = state.mapper.local_table
+        return session.connection().scalar(select(column).where(table.c.id == record.id))
+    return state.committed_state[key]
+
+
+def _capture_update(session: Session, record: Regulated) -> _Change | None:
+    state = instance_state(record)
+    fields: list[tuple[str, object, object]] = []
+    for key in _column_keys(record):
+        if key in _NOT_LOGGED:
+            continue
+        history = state.attrs[key].history
+        if not history.added:
+            continue
+        old = _old_value(session, record, key, history.deleted)
+        new = history.added[0]
+        if old != new:
+            fields.append((key, old, new))
+    if not fields:
+        return None
+    keys = {f[0] for f in fields}
+    action: Action = "update"
+    if "deleted_at" in keys and record.deleted_at is not None:
+        action = "delete"
+    return _Change(record, action, tuple(fields))
+
+
+@event.listens_for(AuditedSession, "before_flush")
+def _before_flush(
+    session: Session, _flush_context: UOWTransaction, _instances: Iterable[object] | None
+) -> None:
+    removed = [o for o in session.deleted if isinstance(o, Regulated)]
+    if removed:
+        raise PermissionDenied(
+            f"{_describe(removed[0])}: trial records are never deleted; use soft_delete()"
+        )
+    new = [o for o in session.new if isinstance(o, Regulated)]
+    dirty = [
+        o
+        for o in session.dirty
+        if isinstance(o, Regulated) and session.is_modified(o, include_collections=False)
+    ]
+    session.info[_PENDING_KEY] = []
+    session.info[_EXPECTED_VERSIONS_KEY] = []
+    if not new and not dirty:
+        return
+    ctx = _require_context(session)
+    now = utcnow()
+    changes: list[_Change] = []
+    for record in new:
+        record.created_by = record.created_by or ctx.user
+        record.created_at = record.created_at or now
+        changes.append(_Change(record, "insert"))
+    for record in dirty:
+        change = _capture_update(session, record)
+        if change is None:
+            continue
+        if not (ctx.reason or "").strip():
+            raise ValidationFailed(
+                "reason", f"changing {_describe(record)} needs a reason for change"
+            )
+        changes.append(change)
+        session.info[_EXPECTED_VERSIONS_KEY].append(
+            (record.__table__.name, record.id, record.version)  # type: ignore[attr-defined]
+        )
+    session.info[_PENDING_KEY] = changes
+
+
+def _audit_rows(ctx: AuditContext, changes: Sequence[_Change]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for change in changes:
+        record = change.record
+        redact = type(record).__audit_redact__
+        table = record.__table__.name  # type: ignore[attr-defined]
+        if change.action == "insert":
+            values = ((key, getattr(record, key)) for key in _column_keys(record))
+            triples: list[tuple[str, object, object]] = [
+                (key, None, value)
+                for key, value in values
+                if key not in _NOT_LOGGED_ON_INSERT and value is not None
+            ]
+        else:
+            triples = [(key, old, new) for key, old, new in change.fields]
+        for key, old, new in triples:
+            if key in redact:
+                old = None if old is None else _REDACTED
+                new = None if new is None else _REDACTED
+            rows.append(
+                {
+                    "username": ctx.user,
+                    "action": change.action,
+                    "table_name": table,
+                    "record_id": record.id,
+                    "field": key,
+                    "old_value": _encode(old),
+                    "new_value": _encode(new),
+                    "reason": None if change.action == "insert" else _change_reason(ctx, record),
+                }
+            )
+    return rows
+
+
+def _change_reason(ctx: AuditContext, record: Regulated) -> str | None:
+    if record.deleted_at is not None and record.deleted_reason:
+        return record.deleted_reason
+    return ctx.reason
+
+
+def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
+    head_table = AuditChainHead.__table__
+    head = connection.execute(
+        select(head_table.c.last_id, head_table.c.last_sha256)
+        .where(head_table.c.id == 1)
+        .with_for_update()
+    ).one_or_none()
+    if head is None:
+        raise AuditIntegrityError("audit_chain_head row is missing: run `cartrial db upgrade`")
+    last_id, prev = int(head.last_id), str(head.last_sha256)
+    occurred_at = utcnow()
+    for row in rows:
+        last_id += 1
+        row["id"] = last_id
+        row["occurred_at"] = occurred_at
+        row["prev_sha256"] = prev
+        prev = row_sha256(row)
+        row["row_sha256"] = prev
+    connection.execute(insert(AuditLog), rows)
+    connection.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(last_id=last_id, last_sha256=prev)
+    )
+
+
+@event.listens_for(AuditedSession, "after_flush")
+def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
+    changes: list[_Change] = session.info.pop(_PENDING_KEY, [])
+    if not changes:
+        return
+    ctx = _require_context(session)
+    rows = _audit_rows(ctx, changes)
+    if rows:
+        _append(session.connection(), rows)
+
+
+def expected_versions(session: Session) -> list[tuple[str, int, int]]:
+    """``(table, id, version read)`` of every record the last flush tried to update."""
+    return list(session.info.get(_EXPECTED_VERSIONS_KEY, []))
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def verify_chain(connection: Connection, *, batch_size: int = 5000) -> ChainReport:
+    """Check the whole audit chain: ids contiguous, every hash recomputes, links and head match.
+
+    Parameters
+    ----------
+    connection
+        An open connection to the trial database.
+    batch_size
+        Rows fetched per round trip.
+
+    Returns
+    -------
+    ChainReport
+        Rows checked and each problem (edited row, missing row, broken link, head mismatch).
+    """
+    table = AuditLog.__table__
+    columns = [c for c in table.c]
+    problems: list[str] = []
+    prev = GENESIS_SHA256
+    expected_id = 1
+    count = 0
+    result = connection.execution_options(yield_per=batch_size).execute(
+        select(*columns).order_by(table.c.id)
+    )
+    for raw in result:
+        row = dict(raw._mapping)
+        count += 1
+        rid = int(row["id"])
+        if rid != expected_id:
+            problems.append(f"audit row {rid}: expected id {expected_id} (rows missing)")
+        if row["prev_sha256"] != prev:
+            problems.append(f"audit row {rid}: link to the previous row is broken")
+        if row_sha256(row) != row["row_sha256"]:
+            problems.append(f"audit row {rid}: content does not match its hash (edited)")
+        prev = str(row["row_sha256"])
+        expected_id = rid + 1
+    head_table = AuditChainHead.__table__
+    head = connection.execute(
+        select(head_table.c.last_id, head_table.c.last_sha256).where(head_table.c.id == 1)
+    ).one_or_none()
+    if head is None:
+        problems.append("audit_chain_head row is missing")
+    elif int(head.last_id) != expected_id - 1 or head.last_sha256 != prev:
+        problems.append(
+            f"chain head says last row {head.last_id}, the log ends at row {expected_id - 1} "
+            "(rows removed or added at the end)"
+        )
+    return ChainReport(rows=count, problems=tuple(problems))

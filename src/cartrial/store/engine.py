@@ -1,0 +1,110 @@
+"""Engines and sessions: where the database is, and how every connection is configured.
+
+``database_url`` resolves the database at call time (``--db PATH``, else
+``CARTRIAL_DATABASE_URL``, else ``./cartrial.db``). ``make_engine`` configures SQLite for a system
+of record: WAL journal, foreign keys on, ``synchronous=FULL``, a busy timeout, and
+``BEGIN IMMEDIATE`` for every transaction so that writers are serialised up front (no lock-upgrade
+deadlocks, audit appends in order). ``session_factory`` returns a ``sessionmaker`` of
+:class:`~cartrial.store.audit.AuditedSession`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from cartrial.store.audit import AuditedSession
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DEFAULT_DB_PATH",
+    "database_url",
+    "make_engine",
+    "session_factory",
+]
+
+#: Environment variable holding a full SQLAlchemy URL (e.g. ``postgresql+psycopg://...``).
+DATABASE_URL_ENV = "CARTRIAL_DATABASE_URL"
+#: The SQLite file used when neither ``--db`` nor the environment names a database.
+DEFAULT_DB_PATH = "cartrial.db"
+#: Milliseconds a SQLite connection waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url(db: str | Path | None = None) -> str:
+    """Resolve the database URL at call time.
+
+    Parameters
+    ----------
+    db
+        A SQLite file path or a full SQLAlchemy URL (anything containing ``://``). When ``None``,
+        ``$CARTRIAL_DATABASE_URL`` is used if set, else ``./cartrial.db``.
+
+    Returns
+    -------
+    str
+        A SQLAlchemy URL.
+    """
+    if db is None:
+        env = os.environ.get(DATABASE_URL_ENV, "").strip()
+        if env:
+            return env
+        db = DEFAULT_DB_PATH
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _sqlite_on_connect(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` with cartrial's connection settings.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL, e.g. ``sqlite:////abs/path/trial.db`` or
+        ``postgresql+psycopg://user@host:5432/db``.
+    echo
+        Log every SQL statement (debugging).
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        For SQLite: WAL mode, ``foreign_keys=ON``, ``synchronous=FULL``, 30 s busy timeout and
+        ``BEGIN IMMEDIATE`` transactions. For PostgreSQL: pre-ping pooled connections.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, echo=echo)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def session_factory(engine: Engine) -> sessionmaker[AuditedSession]:
+    """Return the session factory bound to ``engine``.
+
+    Sessions do not expire objects on commit, so results stay readable after a unit of work ends.
+    """
+    return sessionmaker(bind=engine, class_=AuditedSession, expire_on_commit=False)

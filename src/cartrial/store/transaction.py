@@ -1,0 +1,54 @@
+"""One transaction per use case: :func:`unit_of_work`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from cartrial.store.audit import AUDIT_CONTEXT_KEY, AuditContext, AuditedSession
+from cartrial.store.locking import conflict_from_stale
+from cartrial.store.models import User
+
+__all__ = ["unit_of_work"]
+
+
+@contextmanager
+def unit_of_work(
+    factory: sessionmaker[AuditedSession], user: str | User, reason: str | None = None
+) -> Iterator[AuditedSession]:
+    """Run one use case in one transaction, audited as ``user`` with ``reason``.
+
+    Commits when the block ends normally; rolls back (nothing written) on any exception. A stale
+    optimistic-locking update is re-raised as :class:`~cartrial.errors.Conflict`.
+
+    Parameters
+    ----------
+    factory
+        From :func:`cartrial.store.session_factory`.
+    user
+        The acting user (username or :class:`~cartrial.store.models.User`).
+    reason
+        Reason for change; required if the block updates or soft-deletes records.
+
+    Examples
+    --------
+    >>> with unit_of_work(factory, "alice", "typo in onset date") as session:  # doctest: +SKIP
+    ...     ae = session.get(AdverseEvent, 7)
+    ...     ae.onset_at = corrected
+    """
+    username = user.username if isinstance(user, User) else user
+    session = factory()
+    session.info[AUDIT_CONTEXT_KEY] = AuditContext(username, reason)
+    try:
+        with session.begin():
+            yield session
+    except StaleDataError as exc:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        raise conflict_from_stale(session, engine) from exc
+    finally:
+        session.close()
