@@ -1,7 +1,27 @@
-"""Dose-finding designs as pure decision functions."""
+"""Dose-finding designs as pure decision functions.
+
+Every design has the same public shape: a frozen object that stores its validated parameters,
+``boundaries()`` (the decision table), ``decide(n, dlt, current)`` (a :class:`Decision`) and
+``select_mtd(n, dlt)``. The order in which stopping, elimination and no-skip rules apply is written
+down in :mod:`cartrial.designs.base`.
+"""
 
 from __future__ import annotations
 
-from cartrial.designs.base import ACTIONS, Action, Decision
+from cartrial.designs.base import ACTIONS, Action, Decision, Design, PendingPatient
+from cartrial.designs.boin import BOIN, boin_lambdas
+from cartrial.designs.factory import DESIGN_NAMES, make_design
+from cartrial.designs.three_plus_three import ThreePlusThree
 
-__all__ = ["ACTIONS", "Action", "Decision"]
+__all__ = [
+    "ACTIONS",
+    "BOIN",
+    "DESIGN_NAMES",
+    "Action",
+    "Decision",
+    "Design",
+    "PendingPatient",
+    "ThreePlusThree",
+    "boin_lambdas",
+    "make_design",
+]

@@ -1,0 +1,40 @@
+"""Build a design from its protocol name and keyword parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cartrial.designs.base import Design
+from cartrial.designs.boin import BOIN
+from cartrial.designs.three_plus_three import ThreePlusThree
+from cartrial.errors import DesignError
+
+__all__ = ["DESIGN_NAMES", "make_design"]
+
+_DESIGNS: dict[str, Callable[..., Design]] = {
+    "3+3": ThreePlusThree,
+    "boin": BOIN,
+}
+
+DESIGN_NAMES: tuple[str, ...] = tuple(_DESIGNS)
+"""The protocol names of the designs ``make_design`` knows."""
+
+
+def make_design(name: str, *, n_doses: int, **params: object) -> Design:
+    """The design called ``name`` (a protocol ``escalation.design.name``) with ``params``.
+
+    Lists in ``params`` (e.g. a CRM skeleton read from YAML) are passed on as tuples.
+
+    Raises
+    ------
+    DesignError
+        For an unknown design name, an unknown parameter or an invalid value.
+    """
+    key = name.strip().lower()
+    if key not in _DESIGNS:
+        raise DesignError(f"unknown design {name!r}; choose one of {', '.join(DESIGN_NAMES)}")
+    cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    try:
+        return _DESIGNS[key](n_doses=n_doses, **cleaned)
+    except TypeError as exc:
+        raise DesignError(f"design {name!r}: {exc}") from exc
