@@ -5,7 +5,7 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
 
     CartrialError
     ├── ProtocolError(ValueError)        a protocol file is malformed or inconsistent
-    ├── RuleInputError(ValueError)       bad input to a clinical rule engine (CTCAE, ASTCT, RECIST, DLT)
+    ├── RuleInputError(ValueError)       bad input to a rule engine (CTCAE, ASTCT, RECIST, DLT)
     ├── DesignError(ValueError)          bad input to a dose-finding design or simulation
     ├── AnalysisError(ValueError)        bad input to an endpoint analysis
     ├── ServiceError                     a use case refused to act
