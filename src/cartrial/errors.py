@@ -14,7 +14,8 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     │   ├── Conflict                     optimistic-locking conflict: a stale edit
     │   └── PermissionDenied(PermissionError)  role or site restriction
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
-    └── AuditIntegrityError              the audit hash chain does not verify
+    ├── AuditIntegrityError              the audit hash chain does not verify
+    └── BackupFailed(RuntimeError)       a database backup or restore could not be made
 
 Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AnalysisError",
     "AuditIntegrityError",
+    "BackupFailed",
     "CartrialError",
     "CartrialWarning",
     "Conflict",
@@ -117,6 +119,10 @@ class ImportFailed(CartrialError, ValueError):
 
 class AuditIntegrityError(CartrialError):
     """The audit trail's hash chain does not verify: a record was edited, removed or reordered."""
+
+
+class BackupFailed(CartrialError, RuntimeError):
+    """A database backup or restore could not be made (e.g. ``pg_dump`` is not installed)."""
 
 
 class CartrialWarning(UserWarning):
