@@ -39,6 +39,8 @@ EXPECTED: dict[str, tuple[str, int, str]] = {
     "futility_p1_below_p0": ("expansion.futility.p1", 112, "must exceed p0"),
     "recurring_ends_before_start": ("schedule.recurring[3]", 316, "before from_day"),
     "bool_as_number": ("treatment.infusions", 54, "valid integer, got True"),
+    "design_bad_parameter": ("escalation.design.params", 95, "strictly between 0 and 1"),
+    "design_unknown_parameter": ("escalation.design.params", 95, "cohort_sise"),
     "not_yaml": ("", 2, "not valid YAML"),
     "not_a_mapping": ("", 1, "must be a mapping"),
 }

@@ -134,6 +134,7 @@ def _phase_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
         yield (("escalation", "cohort_size"), "cohort_size is larger than max_subjects")
     if esc.stagger_days >= p.dlt.window_days:
         yield (("escalation", "stagger_days"), "stagger_days must be shorter than the DLT window")
+    yield from _design_issues(p)
     futility = p.expansion.futility
     if futility.p1 <= futility.p0:
         yield (("expansion", "futility", "p1"), f"p1 {futility.p1} must exceed p0 {futility.p0}")
@@ -142,6 +143,18 @@ def _phase_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
             ("expansion", "tox_monitoring", "min_subjects"),
             "min_subjects exceeds the planned expansion size",
         )
+
+
+def _design_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
+    """The design must accept its parameters: build it once, as the services will."""
+    from cartrial.designs import make_design  # designs never import the protocol: no cycle
+    from cartrial.errors import DesignError
+
+    spec = p.escalation.design
+    try:
+        make_design(spec.name, n_doses=len(p.treatment.dose_levels), **dict(spec.params))
+    except DesignError as exc:
+        yield (("escalation", "design", "params"), str(exc))
 
 
 def _schedule_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
