@@ -1,0 +1,174 @@
+"""Online, consistent backup and restore of the trial database.
+
+SQLite uses the sqlite3 online backup API (a consistent snapshot while others keep writing); the
+copy is switched to a self-contained rollback journal and checked with ``PRAGMA integrity_check``.
+PostgreSQL uses ``pg_dump --format=custom`` / ``pg_restore --clean`` (consistent through a single
+snapshot); when the client tools are missing a :class:`~cartrial.errors.BackupFailed` says so.
+A restore is refused unless the backup's audit chain verifies, and is checked again afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, make_url
+
+from cartrial.errors import BackupFailed
+from cartrial.store.audit import ChainReport, verify_chain
+from cartrial.store.engine import make_engine
+
+__all__ = ["backup", "restore", "verify_database"]
+
+
+def verify_database(url: str) -> ChainReport:
+    """Verify the audit chain of the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return verify_chain(connection)
+    finally:
+        engine.dispose()
+
+
+def _sqlite_path(url: URL) -> Path:
+    if not url.database or url.database == ":memory:":
+        raise BackupFailed("an in-memory SQLite database cannot be backed up or restored")
+    return Path(url.database)
+
+
+def _sqlite_check(connection: sqlite3.Connection, what: str) -> None:
+    result = connection.execute("PRAGMA integrity_check").fetchone()
+    if result is None or result[0] != "ok":
+        raise BackupFailed(f"{what} fails PRAGMA integrity_check: {result}")
+
+
+def _sqlite_backup(source: Path, destination: Path) -> None:
+    if not source.exists():
+        raise BackupFailed(f"database {source} does not exist")
+    handle, tmp_name = tempfile.mkstemp(dir=destination.parent, suffix=".partial")
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        with sqlite3.connect(source) as src, sqlite3.connect(tmp) as dst:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+            _sqlite_check(dst, "the backup copy")
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sqlite_read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _sqlite_restore(source: Path, target: Path) -> None:
+    with _sqlite_read_only(source) as src:
+        _sqlite_check(src, f"backup {source}")
+        engine = create_engine("sqlite://", creator=lambda: _sqlite_read_only(source))
+        try:
+            with engine.connect() as connection:
+                report = verify_chain(connection)
+        finally:
+            engine.dispose()
+        if not report.ok:
+            raise BackupFailed(f"backup {source} does not verify: {'; '.join(report.problems)}")
+        with sqlite3.connect(target, timeout=30) as dst:
+            src.backup(dst)
+
+
+def _pg_command(tool: str, url: URL) -> tuple[list[str], dict[str, str]]:
+    path = shutil.which(tool)
+    if path is None:
+        raise BackupFailed(
+            f"{tool} is not installed: install the PostgreSQL client tools "
+            "(Debian: apt-get install postgresql-client) to back up or restore PostgreSQL"
+        )
+    args = [path, "--no-owner"]
+    if url.host:
+        args += ["--host", url.host]
+    if url.port:
+        args += ["--port", str(url.port)]
+    if url.username:
+        args += ["--username", url.username]
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return args, env
+
+
+def _pg_schema(url: URL) -> str | None:
+    options = url.query.get("options")
+    text = options if isinstance(options, str) else " ".join(options or ())
+    for part in text.replace("-c ", "-c").split():
+        if part.startswith("-csearch_path="):
+            return part.split("=", 1)[1].split(",")[0]
+    return None
+
+
+def _run(args: list[str], env: dict[str, str], what: str) -> None:
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupFailed(f"{what} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+def backup(url: str, destination: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a consistent backup of the database at ``url`` to ``destination``.
+
+    Parameters
+    ----------
+    url
+        The database (SQLAlchemy URL).
+    destination
+        Backup file: a SQLite database file, or a ``pg_dump`` custom-format archive.
+    overwrite
+        Replace an existing file (refused otherwise).
+
+    Returns
+    -------
+    pathlib.Path
+        The backup file.
+    """
+    target = Path(destination).expanduser().resolve()
+    if target.exists() and not overwrite:
+        raise BackupFailed(f"{target} exists; choose another file or allow overwriting")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_backup(_sqlite_path(parsed), target)
+        return target
+    args, env = _pg_command("pg_dump", parsed)
+    args += ["--format=custom", "--file", str(target)]
+    schema = _pg_schema(parsed)
+    if schema:
+        args += ["--schema", schema]
+    _run([*args, str(parsed.database)], env, "pg_dump")
+    return target
+
+
+def restore(url: str, source: str | Path) -> ChainReport:
+    """Replace the content of the database at ``url`` with the backup ``source``.
+
+    For SQLite the backup must pass ``integrity_check`` and its audit chain must verify before
+    anything is replaced; on PostgreSQL ``pg_restore`` runs in a single transaction. Either way the
+    restored database is verified and its :class:`~cartrial.store.audit.ChainReport` returned.
+    """
+    origin = Path(source).expanduser().resolve()
+    if not origin.exists():
+        raise BackupFailed(f"backup {origin} does not exist")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_restore(origin, _sqlite_path(parsed))
+    else:
+        args, env = _pg_command("pg_restore", parsed)
+        args += ["--clean", "--if-exists", "--single-transaction", "--dbname", str(parsed.database)]
+        _run([*args, str(origin)], env, "pg_restore")
+    restored = verify_database(url)
+    restored.raise_if_broken()
+    return restored

@@ -1,0 +1,55 @@
+"""Audit chain: the chain head row and the triggers that keep ``audit_log`` append-only.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+_MESSAGE = "audit_log is append-only: rows are never updated or deleted"
+_GENESIS = "0" * 64
+
+
+def upgrade() -> None:
+    """Create the chain head (id 1, no rows yet) and reject UPDATE/DELETE on ``audit_log``."""
+    op.execute(
+        f"INSERT INTO audit_chain_head (id, last_id, last_sha256) VALUES (1, 0, '{_GENESIS}')"
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN RAISE EXCEPTION '{_MESSAGE}'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
+        return
+    for statement in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER audit_log_no_{statement.lower()} BEFORE {statement} ON audit_log "
+            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
+        )
+
+
+def downgrade() -> None:
+    """Drop the triggers and the chain head row."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER audit_log_no_update_delete ON audit_log")
+        op.execute("DROP FUNCTION audit_log_append_only()")
+    else:
+        op.execute("DROP TRIGGER audit_log_no_update")
+        op.execute("DROP TRIGGER audit_log_no_delete")
+    op.execute("DELETE FROM audit_chain_head WHERE id = 1")

@@ -1,0 +1,108 @@
+"""Shared fixtures: trial databases on SQLite and PostgreSQL.
+
+* ``db_url``: an EMPTY database, parametrised over SQLite (a file in ``tmp_path``) and PostgreSQL
+  (a fresh schema, dropped afterwards) when ``CARTRIAL_TEST_POSTGRES_URL`` is set.
+* ``migrated_db_url``: the same, migrated to the newest schema (SQLite: a copy of a template
+  migrated once per worker).
+* ``engine`` and ``sessions``: an engine and a session factory on ``migrated_db_url``.
+
+Tests marked ``postgres`` (the PostgreSQL parameter is marked automatically) are skipped when
+``CARTRIAL_TEST_POSTGRES_URL`` is unset, except in CI (``CI=true``) where they FAIL: CI always
+provides a server through ``scripts/with-postgres.sh``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from cartrial.store import AuditedSession, make_engine, session_factory
+from cartrial.store.migrate import upgrade
+
+POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
+
+
+def _postgres_base_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_ENV, "").strip() or None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (locally) or fail (in CI) a ``postgres`` test when no server is configured."""
+    if item.get_closest_marker("postgres") is None or _postgres_base_url() is not None:
+        return
+    message = f"{POSTGRES_URL_ENV} is not set"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}: CI must run the PostgreSQL tests (scripts/with-postgres.sh)")
+    pytest.skip(message)
+
+
+def _schema_url(base: str, schema: str) -> str:
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty trial database (SQLite file, or a throw-away PostgreSQL schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trial.db'}"
+        return
+    base = _postgres_base_url()
+    assert base is not None  # guaranteed by pytest_runtest_setup
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield _schema_url(base, schema)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "trial.db"
+    upgrade(f"sqlite:///{path}")  # closes its connections: the WAL is checkpointed into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def migrated_db_url(db_url: str, _sqlite_template: Path) -> str:
+    """URL of a trial database migrated to the newest schema (chain head and triggers in place)."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        shutil.copyfile(_sqlite_template, url.database)
+        return db_url
+    upgrade(db_url)
+    return db_url
+
+
+@pytest.fixture
+def engine(migrated_db_url: str) -> Iterator[Engine]:
+    """An engine on the migrated database (disposed after the test)."""
+    eng = make_engine(migrated_db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[AuditedSession]:
+    """The audited session factory of the migrated database."""
+    return session_factory(engine)
