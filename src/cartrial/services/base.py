@@ -1,0 +1,84 @@
+"""Typed inputs and results shared by every use case.
+
+A use case takes one frozen :class:`ServiceInput` and returns one frozen :class:`ServiceResult`.
+Building an input with a value of the wrong type raises :class:`~cartrial.errors.ValidationFailed`
+naming the field (never pydantic's own error), so a caller catches one exception for bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cartrial.errors import ValidationFailed
+
+__all__ = [
+    "Reason",
+    "ServiceInput",
+    "ServiceResult",
+    "SubjectId",
+    "check_order",
+    "field_error",
+]
+
+#: Pseudonymous subject identifier: letters, digits and dashes, no names (e.g. ``"S01-003"``).
+SubjectId = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+]
+#: Why the record is written or changed (21 CFR Part 11 audit trail), never empty.
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def field_error(exc: ValidationError) -> ValidationFailed:
+    """Turn pydantic's error into :class:`ValidationFailed` naming the first bad field."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "<input>"
+    return ValidationFailed(field, first["msg"])
+
+
+class ServiceInput(BaseModel):
+    """Base of every use-case input: frozen, unknown fields rejected, whitespace stripped.
+
+    Raises :class:`ValidationFailed` (not pydantic's ``ValidationError``) on a bad value.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    def __init__(self, **data: object) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise field_error(exc) from None
+
+
+class ServiceResult(BaseModel):
+    """Base of every use-case result: a frozen record of what was written or derived."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def check_order(
+    earlier: dt.date | dt.datetime | None,
+    later: dt.date | dt.datetime | None,
+    *,
+    field: str,
+    earlier_name: str,
+    allow_equal: bool = True,
+) -> None:
+    """Raise :class:`ValidationFailed` on ``field`` when ``later`` comes before ``earlier``.
+
+    Dates and datetimes are compared as dates when the two differ in kind. ``None`` on either side
+    means "not known" and passes.
+    """
+    if earlier is None or later is None:
+        return
+    a: dt.date | dt.datetime = earlier
+    b: dt.date | dt.datetime = later
+    if isinstance(a, dt.datetime) != isinstance(b, dt.datetime):
+        a = a.date() if isinstance(a, dt.datetime) else a
+        b = b.date() if isinstance(b, dt.datetime) else b
+    if b < a or (not allow_equal and b == a):
+        relation = "before" if allow_equal else "on or before"
+        raise ValidationFailed(field, f"{later} is {relation} {earlier_name} ({earlier})")

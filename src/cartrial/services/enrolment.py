@@ -1,0 +1,310 @@
+"""Study set-up and the way into the trial: study, sites, users, screening, enrolment, dose.
+
+Use cases
+---------
+:func:`screen_subject`
+    records the screening and every eligibility criterion with its evidence.
+:func:`enrol_subject`
+    enrols an eligible subject into the study's current phase (and escalation cohort).
+:func:`assign_dose`
+    assigns the one dose level the current signed dose decision allows.
+Study, site and user set-up live in :mod:`cartrial.services.admin`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+from sqlalchemy import func, select
+
+from cartrial.errors import ValidationFailed
+from cartrial.protocol import Protocol
+from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
+from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
+from cartrial.store import (
+    DoseAssignment,
+    DoseDecision,
+    EligibilityAssessment,
+    EligibilityCriterion,
+    Enrolment,
+    Signature,
+    Subject,
+    utcnow,
+)
+
+__all__ = [
+    "AssignDose",
+    "DoseAssigned",
+    "EnrolSubject",
+    "Screened",
+    "SubjectEnrolled",
+    "allowed_dose",
+    "assign_dose",
+    "enrol_subject",
+    "screen_subject",
+]
+
+SITE_STAFF = ("investigator", "site_coordinator")
+
+
+class Screened(ServiceResult):
+    """Outcome of screening: eligible or not, and why (every criterion with its evidence)."""
+
+    subject_id: str
+    eligible: bool
+    criteria: tuple[CriterionResult, ...]
+
+
+def screen_subject(ctx: ServiceContext, data: ScreenSubject) -> Screened:
+    """Register a subject at screening and record each eligibility criterion with its evidence.
+
+    A subject failing any criterion is stored as ``screen_failed`` (screen failures are part of
+    the record); a subject code already used in the study is refused.
+
+    Raises
+    ------
+    ValidationFailed
+        ``subject_id`` already exists in the study, or ``site_id`` is unknown.
+    PermissionDenied
+        The user is not an investigator or site coordinator at the site.
+    """
+    with use_case(ctx, *SITE_STAFF, site_scoped=True) as uc:
+        site = uc.site(data.site_id)
+        uc.require(*SITE_STAFF, site_id=site.id)
+        uc.check_unlocked(data.screening_date, "screening_date")
+        existing = uc.session.scalar(
+            select(Subject.id).where(
+                Subject.study_id == uc.study.id, Subject.subject_code == data.subject_id
+            )
+        )
+        if existing is not None:
+            raise ValidationFailed(
+                "subject_id", f"subject {data.subject_id!r} already exists in this study"
+            )
+        criteria = evaluate_eligibility(uc.protocol, data)
+        eligible = all(c.met for c in criteria)
+        subject = Subject(
+            study_id=uc.study.id,
+            site_id=site.id,
+            subject_code=data.subject_id,
+            status="screening" if eligible else "screen_failed",
+            indication=data.indication,
+            sex=data.sex,
+            age_years=data.age,
+            ecog=data.ecog,
+            screened_date=data.screening_date,
+        )
+        uc.session.add(subject)
+        uc.session.flush()
+        assessment = EligibilityAssessment(
+            subject_id=subject.id,
+            assessed_date=data.screening_date,
+            cldn18_ihc_pct=data.cldn18_ihc_pct,
+            histology=data.indication,
+            eligible=eligible,
+        )
+        uc.session.add(assessment)
+        uc.session.flush()
+        uc.session.add_all(
+            EligibilityCriterion(
+                assessment_id=assessment.id,
+                criterion_code=c.criterion,
+                kind="inclusion",
+                description=c.criterion.replace("_", " "),
+                met=c.met,
+                evidence=c.evidence,
+            )
+            for c in criteria
+        )
+        return Screened(subject_id=data.subject_id, eligible=eligible, criteria=criteria)
+
+
+class EnrolSubject(ServiceInput):
+    """Enrol a screened, eligible subject on ``enrolled_date``."""
+
+    subject_id: SubjectId
+    enrolled_date: dt.date
+
+
+class SubjectEnrolled(ServiceResult):
+    """The subject's phase and (in escalation) cohort number."""
+
+    subject_id: str
+    phase: str
+    cohort: int | None
+
+
+def _current_cohort(uc: UseCase) -> int:
+    """Escalation cohort now enrolling: one more than the number of signed dose decisions."""
+    decided = uc.session.scalar(
+        select(func.count(DoseDecision.id.distinct()))
+        .join(
+            Signature,
+            (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
+        )
+        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+    )
+    return int(decided or 0) + 1
+
+
+def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
+    """Enrol an eligible subject into the study's current phase.
+
+    In escalation the subject joins the cohort now enrolling (cohort ``k`` follows the
+    ``k-1``-th signed dose decision); a full cohort (``escalation.cohort_size`` subjects) or a full
+    phase (``max_subjects`` / ``expansion.planned_subjects``) refuses more subjects.
+
+    Raises
+    ------
+    ValidationFailed
+        ``subject_id`` not eligible or already enrolled; ``enrolled_date`` before screening;
+        the cohort or phase is full.
+    """
+    with use_case(ctx, *SITE_STAFF, site_scoped=True, reason="subject enrolled") as uc:
+        subject = uc.subject(data.subject_id, *SITE_STAFF)
+        if subject.status != "screening":
+            raise ValidationFailed(
+                "subject_id", f"subject {data.subject_id!r} is {subject.status}, not eligible"
+            )
+        check_order(
+            subject.screened_date,
+            data.enrolled_date,
+            field="enrolled_date",
+            earlier_name="the screening date",
+        )
+        uc.check_unlocked(data.enrolled_date, "enrolled_date")
+        phase = uc.study.phase
+        enrolled = (
+            select(func.count(Enrolment.id))
+            .join(Subject, Subject.id == Enrolment.subject_id)
+            .where(
+                Subject.study_id == uc.study.id,
+                Enrolment.phase == phase,
+                Enrolment.deleted_at.is_(None),
+            )
+        )
+        cohort: int | None = None
+        if phase == "escalation":
+            cap = uc.protocol.escalation.max_subjects
+            cohort = _current_cohort(uc)
+            in_cohort = uc.session.scalar(enrolled.where(Enrolment.cohort == cohort)) or 0
+            if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
+                raise ValidationFailed(
+                    "subject_id",
+                    f"cohort {cohort} is full ({in_cohort} subjects): the next subject waits for "
+                    "the signed dose decision",
+                )
+        else:
+            cap = uc.protocol.expansion.planned_subjects
+        if (uc.session.scalar(enrolled) or 0) >= cap:
+            raise ValidationFailed("subject_id", f"the {phase} phase is full ({cap} subjects)")
+        uc.session.add(
+            Enrolment(
+                subject_id=subject.id,
+                enrolled_date=data.enrolled_date,
+                phase=phase,
+                cohort=cohort,
+            )
+        )
+        subject.status = "enrolled"
+        subject.phase = phase
+        return SubjectEnrolled(subject_id=data.subject_id, phase=phase, cohort=cohort)
+
+
+def _is_tite(protocol: Protocol) -> bool:
+    return protocol.escalation.design.name.startswith("tite-")
+
+
+class AssignDose(ServiceInput):
+    """Assign dose level ``dose_level`` (a protocol dose-level name) to an enrolled subject."""
+
+    subject_id: SubjectId
+    dose_level: str = Field(min_length=1)
+
+
+class DoseAssigned(ServiceResult):
+    """The assigned dose and the decision that allowed it (``None``: the protocol start dose)."""
+
+    subject_id: str
+    dose_level: str
+    dose_index: int
+    target_cells: float
+    decision_id: int | None
+
+
+def allowed_dose(uc: UseCase) -> tuple[int | None, DoseDecision | None]:
+    """The dose index the current signed decision allows, and that decision.
+
+    Before any signed decision the protocol's start dose is allowed; a ``stop`` decision allows
+    none (``None``).
+    """
+    decision = uc.session.scalar(
+        select(DoseDecision)
+        .join(
+            Signature,
+            (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
+        )
+        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .order_by(DoseDecision.id.desc())
+        .limit(1)
+    )
+    if decision is None:
+        return uc.protocol.dose_index(uc.protocol.escalation.start_dose), None
+    return decision.next_dose_index, decision
+
+
+def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
+    """Assign the dose the current decision allows (never another one).
+
+    Raises
+    ------
+    ValidationFailed
+        ``dose_level`` unknown or not the allowed one (the message names the allowed dose);
+        ``subject_id`` not enrolled or already assigned.
+    """
+    with use_case(ctx, "investigator", site_scoped=True) as uc:
+        subject = uc.subject(data.subject_id, "investigator")
+        if subject.status != "enrolled":
+            raise ValidationFailed(
+                "subject_id", f"subject {data.subject_id!r} is {subject.status}, not enrolled"
+            )
+        already = uc.session.scalar(
+            select(DoseAssignment.dose_level).where(
+                DoseAssignment.subject_id == subject.id, DoseAssignment.deleted_at.is_(None)
+            )
+        )
+        if already is not None:
+            raise ValidationFailed(
+                "subject_id", f"subject {data.subject_id!r} already has dose level {already}"
+            )
+        names = [level.name for level in uc.protocol.dose_levels]
+        if data.dose_level not in names:
+            raise ValidationFailed("dose_level", f"unknown dose level; protocol levels: {names}")
+        index, decision = allowed_dose(uc)
+        if index is None:
+            raise ValidationFailed("dose_level", "the current dose decision stopped dosing")
+        if names.index(data.dose_level) != index:
+            source = f"dose decision {decision.id}" if decision is not None else "the start dose"
+            raise ValidationFailed(
+                "dose_level",
+                f"{data.dose_level} is not allowed: {source} allows {names[index]} only",
+            )
+        level = uc.protocol.dose_levels[index]
+        assignment = DoseAssignment(
+            subject_id=subject.id,
+            dose_level=level.name,
+            dose_index=index,
+            target_cells=level.cells,
+            assigned_at=utcnow(),
+            decision_id=decision.id if decision is not None else None,
+        )
+        uc.session.add(assignment)
+        return DoseAssigned(
+            subject_id=data.subject_id,
+            dose_level=level.name,
+            dose_index=index,
+            target_cells=level.cells,
+            decision_id=assignment.decision_id,
+        )
