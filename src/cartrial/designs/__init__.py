@@ -10,18 +10,26 @@ from __future__ import annotations
 
 from cartrial.designs.base import ACTIONS, Action, Decision, Design, PendingPatient
 from cartrial.designs.boin import BOIN, boin_lambdas
+from cartrial.designs.crm import CRM, TITECRM, CRMPosterior
 from cartrial.designs.factory import DESIGN_NAMES, make_design
+from cartrial.designs.skeleton import get_skeleton
 from cartrial.designs.three_plus_three import ThreePlusThree
+from cartrial.designs.tite_boin import TITEBOIN
 
 __all__ = [
     "ACTIONS",
     "BOIN",
+    "CRM",
     "DESIGN_NAMES",
+    "TITEBOIN",
+    "TITECRM",
     "Action",
+    "CRMPosterior",
     "Decision",
     "Design",
     "PendingPatient",
     "ThreePlusThree",
     "boin_lambdas",
+    "get_skeleton",
     "make_design",
 ]

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from cartrial.designs.base import Design
 from cartrial.designs.boin import BOIN
+from cartrial.designs.crm import CRM, TITECRM
 from cartrial.designs.three_plus_three import ThreePlusThree
+from cartrial.designs.tite_boin import TITEBOIN
 from cartrial.errors import DesignError
 
 __all__ = ["DESIGN_NAMES", "make_design"]
@@ -14,6 +16,9 @@ __all__ = ["DESIGN_NAMES", "make_design"]
 _DESIGNS: dict[str, Callable[..., Design]] = {
     "3+3": ThreePlusThree,
     "boin": BOIN,
+    "tite-boin": TITEBOIN,
+    "crm": CRM,
+    "tite-crm": TITECRM,
 }
 
 DESIGN_NAMES: tuple[str, ...] = tuple(_DESIGNS)

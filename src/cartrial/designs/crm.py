@@ -1,0 +1,433 @@
+"""CRM (O'Quigley, Pepe & Fisher 1990) and TITE-CRM (Cheung & Chappell 2000).
+
+One-parameter dose-toxicity models on a skeleton ``alpha_1 < ... < alpha_J``:
+
+* empiric (power): ``p_j(beta) = alpha_j ** exp(beta)``;
+* logistic: ``logit p_j(beta) = a0 + exp(beta) x_j`` with ``x_j = logit(alpha_j) - a0`` (a0 = 3).
+
+Prior ``beta ~ N(0, prior_var)`` (dfcrm default 1.34). The posterior is computed by numerical
+integration on a fixed grid of ``beta`` (composite Simpson rule over ``+/- 12`` prior standard
+deviations, 2001 points); ``p_hat_j = p_j(posterior mean of beta)`` as in dfcrm. TITE-CRM weights a
+pending patient's no-DLT likelihood ``1 - w p`` with the linear weight ``w = followed fraction``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cartrial.designs.base import (
+    Decision,
+    PendingPatient,
+    check_counts,
+    check_pending,
+    check_positive_int,
+    check_target,
+    decision_from_move,
+)
+from cartrial.designs.skeleton import CRMModel, get_skeleton
+from cartrial.errors import DesignError
+
+__all__ = ["CRM", "TITECRM", "CRMPosterior", "crm_posterior"]
+
+_GRID_POINTS = 2001
+_GRID_HALF_WIDTH_SD = 12.0
+
+
+@dataclass(frozen=True)
+class CRMPosterior:
+    """Posterior summary of a CRM fit.
+
+    Attributes
+    ----------
+    beta_mean
+        Posterior mean of the model parameter ``beta``.
+    p_hat
+        Plug-in DLT probability per dose, ``p_j(beta_mean)``.
+    prob_overdose
+        ``Pr(p_j > target | data)`` per dose.
+    """
+
+    beta_mean: float
+    p_hat: tuple[float, ...]
+    prob_overdose: tuple[float, ...]
+
+
+def _log_p(
+    beta: npt.NDArray[np.float64], skeleton: npt.NDArray[np.float64], model: CRMModel, a0: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``log p_j(beta)`` and ``log(1 - p_j(beta))`` on a grid: arrays of shape (grid, dose)."""
+    scale = np.exp(beta)[:, None]
+    if model == "empiric":
+        log_p = scale * np.log(skeleton)[None, :]
+        return log_p, np.log(-np.expm1(log_p))
+    eta = a0 + scale * (np.log(skeleton / (1 - skeleton)) - a0)[None, :]
+    return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+
+
+def _overdose_thresholds(
+    skeleton: npt.NDArray[np.float64], target: float, model: CRMModel, a0: float
+) -> npt.NDArray[np.float64]:
+    """``b_j`` with ``p_j(beta) > target`` exactly when ``beta < b_j`` (p_j decreases in beta)."""
+    if model == "empiric":
+        return np.asarray(np.log(np.log(target) / np.log(skeleton)), float)
+    x = np.log(skeleton / (1 - skeleton)) - a0
+    return np.asarray(np.log((np.log(target / (1 - target)) - a0) / x), float)
+
+
+def crm_posterior(
+    skeleton: Sequence[float] | npt.ArrayLike,
+    target: float,
+    dlt: npt.ArrayLike,
+    no_dlt_weight: npt.ArrayLike,
+    *,
+    model: CRMModel = "empiric",
+    intercept: float = 3.0,
+    prior_var: float = 1.34,
+    pending_dose: npt.ArrayLike | None = None,
+    pending_weight: npt.ArrayLike | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Posterior of the CRM parameter for one trial or a batch of trials (leading axes).
+
+    Parameters
+    ----------
+    skeleton
+        Prior DLT probabilities per dose, increasing, in (0, 1).
+    target
+        Target DLT rate (for ``Pr(p_j > target)``).
+    dlt
+        DLTs per dose, shape (..., J).
+    no_dlt_weight
+        Patients without DLT and complete follow-up per dose, shape (..., J).
+    model, intercept, prior_var
+        Dose-toxicity model, logistic intercept, prior variance of ``beta``.
+    pending_dose, pending_weight
+        TITE-CRM: dose and weight ``w`` of each pending patient, shape (..., P); weight 0 pads.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Posterior mean of ``beta`` (...,), ``p_hat`` (..., J) and ``Pr(p_j > target)`` (..., J).
+    """
+    alpha = np.asarray(skeleton, dtype=float)
+    y = np.asarray(dlt, dtype=float)
+    nt = np.asarray(no_dlt_weight, dtype=float)
+    doses = None if pending_dose is None else np.asarray(pending_dose, dtype=np.int64)
+    weights = None if pending_weight is None else np.asarray(pending_weight, dtype=float)
+
+    def log_posterior(beta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        log_p, log_q = _log_p(beta, alpha, model, intercept)
+        value = y @ log_p.T + nt @ log_q.T - beta**2 / (2 * prior_var)
+        if doses is not None and weights is not None and doses.size:
+            p_pending = np.moveaxis(np.exp(log_p[:, doses]), 0, -1)  # (..., P, points)
+            value = value + np.log1p(-p_pending * weights[..., None]).sum(axis=-2)
+        return np.asarray(value, float)
+
+    sd = float(np.sqrt(prior_var))
+    grid = np.linspace(-_GRID_HALF_WIDTH_SD * sd, _GRID_HALF_WIDTH_SD * sd, _GRID_POINTS)
+    h = grid[1] - grid[0]
+    log_grid = log_posterior(grid)
+    peak = log_grid.max(axis=-1, keepdims=True)
+    density = np.exp(log_grid - peak)
+    # Composite Simpson: running integral at the even nodes, then the total and the mean.
+    panels = (density[..., :-2:2] + 4 * density[..., 1:-1:2] + density[..., 2::2]) * h / 3
+    running = np.concatenate([np.zeros((*panels.shape[:-1], 1)), np.cumsum(panels, -1)], -1)
+    total = running[..., -1]
+    simpson = np.ones(_GRID_POINTS)
+    simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
+    beta_mean = (density * grid) @ (simpson * h / 3) / total
+    curve = np.exp(_log_p(np.atleast_1d(beta_mean).ravel(), alpha, model, intercept)[0])
+    p_hat = curve.reshape((*np.shape(beta_mean), alpha.size))
+    # Pr(beta < b_j): running integral to the even node below b_j plus Simpson on the remainder.
+    cuts = np.clip(_overdose_thresholds(alpha, target, model, intercept), grid[0], grid[-1])
+    node = np.minimum(np.floor((cuts - grid[0]) / (2 * h)).astype(np.int64), panels.shape[-1])
+    start = grid[0] + 2 * h * node
+    extra = np.exp(log_posterior(np.concatenate([(start + cuts) / 2, cuts])) - peak)
+    middle, end = extra[..., : alpha.size], extra[..., alpha.size :]
+    remainder = (cuts - start) / 6 * (density[..., 2 * node] + 4 * middle + end)
+    prob_overdose = np.clip((running[..., node] + remainder) / total[..., None], 0.0, 1.0)
+    return np.asarray(beta_mean, float), np.asarray(p_hat, float), np.asarray(prob_overdose, float)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CRM:
+    """The Bayesian continual reassessment method.
+
+    Parameters
+    ----------
+    target
+        Target DLT rate.
+    n_doses
+        Number of dose levels.
+    skeleton
+        Prior DLT probability per dose (strictly increasing in (0, 1)); ``None`` calibrates one
+        from the indifference interval (:func:`~cartrial.designs.skeleton.get_skeleton` with
+        ``halfwidth`` and ``prior_mtd``).
+    halfwidth
+        Half-width of the indifference interval when calibrating (default 0.05).
+    prior_mtd
+        0-based prior MTD position when calibrating; default the middle dose.
+    model
+        ``"empiric"`` (default) or ``"logistic"``.
+    intercept
+        Logistic intercept ``a0`` (default 3, dfcrm).
+    prior_var
+        Prior variance of ``beta`` (default 1.34, dfcrm).
+    cohort_size, n_cohorts, start
+        Cohort size, maximum number of cohorts (the trial stops at ``cohort_size * n_cohorts``
+        patients) and 0-based starting dose.
+    no_skip
+        Escalate at most one level above the current dose (dfcrm ``restrict``).
+    coherent
+        Never escalate when the observed DLT rate at the current dose is at or above the target
+        (count-based form of dfcrm's "no escalation after a toxic outcome").
+    ewoc_alpha
+        Overdose control (EWOC style): never recommend a dose with
+        ``Pr(p_j > target | data) > ewoc_alpha``; those doses are reported as eliminated at this
+        decision (the lowest dose is never removed this way). ``None`` disables it.
+    stop_threshold, stop_min_n
+        Safety stop: stop with no MTD when at least ``stop_min_n`` patients were treated at the
+        lowest dose and ``Pr(p_1 > target | data) > stop_threshold`` (default 0.9, 3 patients).
+        ``None`` disables it.
+    n_earlystop
+        Stop when this many patients have been treated at the current dose and the decision is
+        to stay there; ``None`` disables it.
+    """
+
+    target: float
+    n_doses: int
+    skeleton: tuple[float, ...] | None = None
+    halfwidth: float = 0.05
+    prior_mtd: int | None = None
+    model: CRMModel = "empiric"
+    intercept: float = 3.0
+    prior_var: float = 1.34
+    cohort_size: int = 3
+    n_cohorts: int = 10
+    start: int = 0
+    no_skip: bool = True
+    coherent: bool = True
+    ewoc_alpha: float | None = None
+    stop_threshold: float | None = 0.9
+    stop_min_n: int = 3
+    n_earlystop: int | None = None
+
+    def __post_init__(self) -> None:
+        check_target(self.target)
+        check_positive_int(self.n_doses, "n_doses")
+        check_positive_int(self.cohort_size, "cohort_size")
+        check_positive_int(self.n_cohorts, "n_cohorts")
+        check_positive_int(self.start, "start", minimum=0)
+        check_positive_int(self.stop_min_n, "stop_min_n")
+        if self.start >= self.n_doses:
+            raise DesignError(f"start dose {self.start} is out of range 0..{self.n_doses - 1}")
+        if self.model not in ("empiric", "logistic"):
+            raise DesignError(f"model must be 'empiric' or 'logistic', got {self.model!r}")
+        if not self.prior_var > 0:
+            raise DesignError(f"prior_var must be positive, got {self.prior_var!r}")
+        if self.n_earlystop is not None:
+            check_positive_int(self.n_earlystop, "n_earlystop")
+        for name in ("ewoc_alpha", "stop_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
+                raise DesignError(f"{name} must lie in (0, 1), got {value!r}")
+        if self.skeleton is not None:
+            sk = np.asarray(self.skeleton, dtype=float)
+            if sk.shape != (self.n_doses,):
+                raise DesignError(f"skeleton needs {self.n_doses} values, got {sk.size}")
+            if np.any(~np.isfinite(sk)) or np.any(sk <= 0) or np.any(sk >= 1):
+                raise DesignError(f"skeleton values must lie in (0, 1), got {sk.tolist()}")
+            if np.any(np.diff(sk) <= 0):
+                raise DesignError(f"skeleton must be strictly increasing, got {sk.tolist()}")
+        if self.model == "logistic" and np.any(
+            np.log(self.prior_skeleton()) - np.log1p(-np.asarray(self.prior_skeleton()))
+            >= self.intercept
+        ):
+            raise DesignError("logistic model needs logit(skeleton) < intercept at every dose")
+
+    @property
+    def max_patients(self) -> int:
+        """Planned maximum sample size ``cohort_size * n_cohorts``."""
+        return self.cohort_size * self.n_cohorts
+
+    def prior_skeleton(self) -> tuple[float, ...]:
+        """The skeleton in use: the given one, or the indifference-interval calibration."""
+        if self.skeleton is not None:
+            return tuple(float(a) for a in self.skeleton)
+        nu = (self.n_doses - 1) // 2 if self.prior_mtd is None else self.prior_mtd
+        return get_skeleton(
+            self.halfwidth, self.target, nu, self.n_doses, self.model, self.intercept
+        )
+
+    def boundaries(self) -> pd.DataFrame:
+        """The prior dose-toxicity curve per dose (a model-based design has no count table).
+
+        Columns ``dose``, ``skeleton`` and ``prior_prob_overdose`` (``Pr(p_j > target)`` before
+        any data); pair with :mod:`cartrial.designs.pathways` for the decision paths.
+        """
+        zeros = np.zeros(self.n_doses)
+        _, _, over = crm_posterior(
+            self.prior_skeleton(),
+            self.target,
+            zeros,
+            zeros,
+            model=self.model,
+            intercept=self.intercept,
+            prior_var=self.prior_var,
+        )
+        return pd.DataFrame(
+            {
+                "dose": range(self.n_doses),
+                "skeleton": self.prior_skeleton(),
+                "prior_prob_overdose": over,
+            }
+        )
+
+    def _fit(
+        self,
+        n: npt.NDArray[np.int64],
+        dlt: npt.NDArray[np.int64],
+        pending_doses: npt.NDArray[np.int64],
+        pending_weights: npt.NDArray[np.float64],
+    ) -> CRMPosterior:
+        no_dlt = n - dlt - np.bincount(pending_doses, minlength=self.n_doses)
+        beta, p_hat, over = crm_posterior(
+            self.prior_skeleton(),
+            self.target,
+            dlt,
+            no_dlt,
+            model=self.model,
+            intercept=self.intercept,
+            prior_var=self.prior_var,
+            pending_dose=pending_doses,
+            pending_weight=pending_weights,
+        )
+        return CRMPosterior(float(beta), tuple(p_hat.tolist()), tuple(over.tolist()))
+
+    def posterior(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        pending_followup: Sequence[PendingPatient] | None = None,
+    ) -> CRMPosterior:
+        """The posterior after ``n``/``dlt`` per dose (and TITE pending patients, weight ``u``)."""
+        n_arr, dlt_arr = check_counts(n, dlt, self.n_doses)
+        doses, fractions = check_pending(pending_followup, n_arr, dlt_arr)
+        return self._fit(n_arr, dlt_arr, doses, fractions)
+
+    def _admissible_top(self, fit: CRMPosterior) -> int:
+        """Highest dose allowed by overdose control (the lowest dose is always allowed)."""
+        if self.ewoc_alpha is None:
+            return self.n_doses - 1
+        allowed = np.flatnonzero(np.asarray(fit.prob_overdose) <= self.ewoc_alpha)
+        return max(int(allowed.max()) if allowed.size else 0, 0)
+
+    def _safety_stop(self, n: npt.NDArray[np.int64], fit: CRMPosterior) -> bool:
+        return (
+            self.stop_threshold is not None
+            and n[0] >= self.stop_min_n
+            and fit.prob_overdose[0] > self.stop_threshold
+        )
+
+    def _closest(self, fit: CRMPosterior, top: int) -> int:
+        distance = np.abs(np.asarray(fit.p_hat[: top + 1]) - self.target)
+        return int(np.argmin(distance))
+
+    def _decide(
+        self,
+        n: npt.NDArray[np.int64],
+        dlt: npt.NDArray[np.int64],
+        current: int,
+        fit: CRMPosterior,
+    ) -> Decision:
+        details = {"beta_mean": fit.beta_mean} | {f"p_hat_{j}": p for j, p in enumerate(fit.p_hat)}
+        details |= {f"prob_overdose_{j}": p for j, p in enumerate(fit.prob_overdose)}
+        top = self._admissible_top(fit)
+        eliminated = tuple(range(top + 1, self.n_doses))
+        if self._safety_stop(n, fit):
+            reason = (
+                f"safety stop: Pr(p > {self.target:g}) = {fit.prob_overdose[0]:.3f} at the lowest "
+                f"dose exceeds {self.stop_threshold:g}"
+            )
+            return Decision("stop", None, tuple(range(self.n_doses)), reason, details)
+        if int(n.sum()) >= self.max_patients:
+            reason = f"maximum sample size reached ({self.max_patients} patients)"
+            return Decision("stop", None, eliminated, reason, details)
+        best = self._closest(fit, top)
+        why = f"CRM: dose {best} has p_hat = {fit.p_hat[best]:.3f}, closest to {self.target:g}"
+        if top < self.n_doses - 1:
+            why += f" among doses allowed by overdose control (<= {top})"
+        next_dose = best
+        if self.no_skip and next_dose > current + 1:
+            next_dose = current + 1
+            why += f"; no skipping: dose {next_dose}"
+        if (
+            self.coherent
+            and next_dose > current
+            and n[current] > 0
+            and dlt[current] / n[current] >= self.target
+        ):
+            next_dose = current
+            why += (
+                f"; coherence: {dlt[current]}/{n[current]} DLT at the current dose, no escalation"
+            )
+        if self.n_earlystop is not None and next_dose == current and n[current] >= self.n_earlystop:
+            reason = f"{why}; stop: {n[current]} patients at dose {current} (n_earlystop)"
+            return Decision("stop", None, eliminated, reason, details)
+        return decision_from_move(current, next_dose, eliminated, why, details)
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+    ) -> Decision:
+        """The next-dose decision (rules in the order of :mod:`cartrial.designs.base`)."""
+        n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        none = np.empty(0, dtype=np.int64)
+        fit = self._fit(n_arr, dlt_arr, none, np.empty(0))
+        return self._decide(n_arr, dlt_arr, current, fit)
+
+    def select_mtd(
+        self, n: Sequence[int] | npt.ArrayLike, dlt: Sequence[int] | npt.ArrayLike
+    ) -> int | None:
+        """The treated dose whose final ``p_hat`` is closest to the target.
+
+        Limited to doses up to the highest dose treated and allowed by overdose control;
+        ``None`` when no patient was treated or the safety stop fires.
+        """
+        n_arr, dlt_arr = check_counts(n, dlt, self.n_doses)
+        treated = np.flatnonzero(n_arr > 0)
+        if treated.size == 0:
+            return None
+        fit = self._fit(n_arr, dlt_arr, np.empty(0, dtype=np.int64), np.empty(0))
+        if self._safety_stop(n_arr, fit):
+            return None
+        return self._closest(fit, min(self._admissible_top(fit), int(treated.max())))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TITECRM(CRM):
+    """TITE-CRM with linear weights (Cheung & Chappell 2000; dfcrm ``titecrm``).
+
+    ``n`` counts every treated patient, ``dlt`` the DLTs observed; each pending patient
+    ``(dose, u)`` contributes ``1 - u p_dose(beta)`` to the likelihood (``u`` = followed fraction
+    of the DLT window; a DLT or a completed window counts with weight 1).
+    """
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+        pending_followup: Sequence[PendingPatient] | None = None,
+    ) -> Decision:
+        """The next-dose decision with pending patients weighted by their follow-up."""
+        n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        doses, fractions = check_pending(pending_followup, n_arr, dlt_arr)
+        fit = self._fit(n_arr, dlt_arr, doses, fractions)
+        return self._decide(n_arr, dlt_arr, current, fit)
