@@ -257,7 +257,7 @@ def _before_flush(
         change = _capture_update(session, record)
         if change is None:
             continue
-        if not (ctx.reason or "").strip():
+        if not (_change_reason(ctx, change) or "").strip():
             raise ValidationFailed(
                 "reason", f"changing {_describe(record)} needs a reason for change"
             )
@@ -296,15 +296,17 @@ def _audit_rows(ctx: AuditContext, changes: Sequence[_Change]) -> list[dict[str,
                     "field": key,
                     "old_value": _encode(old),
                     "new_value": _encode(new),
-                    "reason": None if change.action == "insert" else _change_reason(ctx, record),
+                    "reason": _change_reason(ctx, change),
                 }
             )
     return rows
 
 
-def _change_reason(ctx: AuditContext, record: Regulated) -> str | None:
-    if record.deleted_at is not None and record.deleted_reason:
-        return record.deleted_reason
+def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
+    if change.action == "insert":
+        return None
+    if change.action == "delete" and change.record.deleted_reason:
+        return change.record.deleted_reason
     return ctx.reason
 
 
