@@ -145,7 +145,7 @@ def best_overall_response(
     days = used["day"].to_numpy(dtype=np.int64)
     pct = used["pct_change_from_baseline"].to_numpy(dtype=float)
     subject_codes, first_rows = np.unique(used["subject_id"].to_numpy(), return_index=True)
-    bounds = [*first_rows[1:], len(used)]
+    bounds = [*first_rows[1:], len(used)] if len(used) else []
     bor: dict[str, int] = {}
     first_response: dict[str, int] = {}
     best_pct: dict[str, float] = {}

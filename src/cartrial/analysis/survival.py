@@ -1,0 +1,306 @@
+"""Time-to-event endpoints: PFS, OS and DOR derivation and Kaplan–Meier estimates (lifelines).
+
+Event and censoring rules (RECIST 1.1 reference §8.1; FDA 2007 Guidance, Appendix 3, Table A),
+time origin = CAR-T infusion (day 0), everything after the data cut-off ignored:
+
+* **PFS** event = first documented PD or death from any cause, whichever is first.
+  Censored at the last adequate assessment (overall response other than NE, day 0 if none) when:
+  there is no PD and no death; a new anticancer therapy started before the event (last adequate
+  assessment before the new therapy); or the event followed **two or more missed** scheduled tumour
+  assessments (scheduled visits after the last adequate assessment whose window closed before the
+  event).
+* **OS** event = death from any cause; otherwise censored at the last contact date (capped at the
+  data cut-off).
+* **DOR** (confirmed responders only): from the first CR/PR date to the PFS event, with the PFS
+  censoring rules.
+
+Kaplan–Meier estimates use ``lifelines.KaplanMeierFitter``: pointwise 95% CIs by the exponential
+Greenwood formula (log(−log) transform); the CI of the median by inverting these bands
+(``median_ci="brookmeyer-crowley (log-log)"``, Brookmeyer & Crowley, Biometrics 1982;38:29-41).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
+
+from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.populations import dose_groups, population
+from cartrial.analysis.response import BestResponse, usable_timepoints
+from cartrial.analysis.settings import AnalysisSettings
+from cartrial.analysis.tables import AnalysisTable
+
+__all__ = [
+    "AT_RISK_MONTHS",
+    "DAYS_PER_MONTH",
+    "MEDIAN_CI",
+    "KaplanMeier",
+    "kaplan_meier",
+    "survival_tables",
+    "time_to_event",
+]
+
+#: Days per month used to print times in months (365.25 / 12).
+DAYS_PER_MONTH = 30.4375
+#: Months at which the number at risk is tabulated.
+AT_RISK_MONTHS = (0, 3, 6, 9, 12, 15, 18)
+#: How the CI of the median is computed (printed in every survival table).
+MEDIAN_CI = "brookmeyer-crowley (log-log)"
+
+
+def time_to_event(trial: TrialData, settings: AnalysisSettings, best: BestResponse) -> pd.DataFrame:
+    """Per safety subject: PFS, OS and DOR times (days), event flags and the rule that decided.
+
+    Columns: ``subject_id, dose_level, pfs_days, pfs_event, pfs_rule, os_days, os_event, os_rule,
+    dor_days, dor_event`` (DOR NaN for non-responders).
+    """
+    safety = population(trial, "safety").set_index("subject_id")
+    cutoff = trial.data_cutoff
+    infusion = safety["infusion_date"]
+
+    def day_of(dates: pd.Series) -> pd.Series:
+        kept = dates.where(dates <= cutoff)
+        return (kept - infusion).dt.days.astype(float)
+
+    tps, _ = usable_timepoints(trial)
+    first_pd = tps.loc[tps["overall_response"] == "PD"].groupby("subject_id")["day"].min()
+    death = day_of(safety["death_date"])
+    therapy = day_of(safety["subsequent_therapy_date"])
+    pd_day = first_pd.reindex(safety.index).astype(float)
+    event_day = pd.concat([pd_day, death], axis=1).min(axis=1, skipna=True)
+    after_therapy = therapy.notna() & (event_day.isna() | (therapy <= event_day))
+    event_day = event_day.where(~after_therapy)
+
+    adequate = tps.loc[tps["overall_response"] != "NE", ["subject_id", "day"]]
+    adequate = adequate.assign(limit=adequate["subject_id"].map(event_day))
+    before = adequate.loc[adequate["limit"].isna() | (adequate["day"] < adequate["limit"])]
+    last_adequate = before.groupby("subject_id")["day"].max().reindex(safety.index).fillna(0.0)
+
+    visits = settings.visits.get("tumour", ())
+    nominal = np.array([v.day for v in visits if v.day > 0], dtype=float)
+    closes = np.array([v.latest for v in visits if v.day > 0], dtype=float)
+    missed = (
+        (nominal[None, :] > last_adequate.to_numpy()[:, None])
+        & (closes[None, :] < event_day.to_numpy()[:, None])
+    ).sum(axis=1)
+    has_event = event_day.notna().to_numpy()
+    too_late = has_event & (missed >= 2)
+    pfs_event = has_event & ~too_late
+    pfs_days = np.where(pfs_event, event_day.to_numpy(), last_adequate.to_numpy())
+    rule = np.select(
+        [
+            pfs_event & (pd_day.to_numpy() == event_day.to_numpy()),
+            pfs_event,
+            too_late,
+            after_therapy.to_numpy(),
+            last_adequate.to_numpy() > 0,
+        ],
+        [
+            "event: documented PD",
+            "event: death",
+            "censored: event after two or more missed assessments",
+            "censored: new anticancer therapy",
+            "censored: no PD or death, last adequate assessment",
+        ],
+        default="censored: no adequate post-baseline assessment (day 0)",
+    )
+    out = pd.DataFrame(
+        {
+            "subject_id": safety.index.to_numpy(),
+            "dose_level": safety["dose_level"].to_numpy(),
+            "pfs_days": pfs_days,
+            "pfs_event": pfs_event,
+            "pfs_rule": rule,
+        }
+    )
+    last_contact = safety["last_contact_date"].fillna(cutoff)
+    contact = day_of(last_contact.where(last_contact <= cutoff, cutoff))
+    out["os_event"] = death.notna().to_numpy()
+    out["os_days"] = np.where(out["os_event"], death.to_numpy(), contact.to_numpy())
+    out["os_rule"] = np.where(out["os_event"], "event: death", "censored: last contact")
+    response = best.subjects.set_index("subject_id")
+    start = response["first_response_day"].where(response["responder"]).reindex(safety.index)
+    out["dor_days"] = (out["pfs_days"].to_numpy() - start.to_numpy()).clip(min=0)
+    out["dor_event"] = np.where(start.notna().to_numpy(), out["pfs_event"], False)
+    return out
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A Kaplan–Meier estimate summarised for the report (times in days).
+
+    ``median_days`` and its limits are NaN when not reached ("NR"); rates are survival
+    probabilities at 6 and 12 months with pointwise 95% CIs; ``at_risk`` maps the months of
+    :data:`AT_RISK_MONTHS` to the number of subjects still at risk.
+    """
+
+    label: str
+    n: int
+    events: int
+    median_days: float
+    median_lower_days: float
+    median_upper_days: float
+    rate_6m: float
+    rate_6m_ci: tuple[float, float]
+    rate_12m: float
+    rate_12m_ci: tuple[float, float]
+    at_risk: dict[int, int]
+    timeline: pd.DataFrame
+    median_ci: str = MEDIAN_CI
+
+
+def _finite(value: float) -> float:
+    return float(value) if math.isfinite(value) else math.nan
+
+
+def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) -> KaplanMeier:
+    """Fit a Kaplan–Meier curve with lifelines and summarise it (module docstring for methods).
+
+    Parameters
+    ----------
+    durations
+        Times from the origin, days (≥ 0).
+    events
+        True for an event, False for a censored time.
+    label
+        Name of the curve (endpoint and group).
+    """
+    times = np.asarray(durations, dtype=float)
+    observed = np.asarray(events, dtype=bool)
+    at_risk = {m: int((times >= m * DAYS_PER_MONTH).sum()) for m in AT_RISK_MONTHS}
+    if times.size == 0:
+        nan = math.nan
+        return KaplanMeier(label, 0, 0, nan, nan, nan, nan, (nan, nan), nan, (nan, nan), at_risk,
+                           pd.DataFrame(columns=["day", "survival", "lower", "upper"]))  # fmt: skip
+    fitter = KaplanMeierFitter().fit(times, observed, label="km")
+    bands = fitter.confidence_interval_
+    limits = median_survival_times(bands)
+    timeline = pd.DataFrame(
+        {
+            "day": fitter.survival_function_.index.to_numpy(dtype=float),
+            "survival": fitter.survival_function_["km"].to_numpy(),
+            "lower": bands.iloc[:, 0].to_numpy(),
+            "upper": bands.iloc[:, 1].to_numpy(),
+        }
+    )
+
+    def rate(month: int) -> tuple[float, tuple[float, float]]:
+        day = month * DAYS_PER_MONTH
+        if times.max() < day:
+            return math.nan, (math.nan, math.nan)
+        row = timeline.loc[timeline["day"] <= day].iloc[-1]
+        return float(row["survival"]), (float(row["lower"]), float(row["upper"]))
+
+    rate6, ci6 = rate(6)
+    rate12, ci12 = rate(12)
+    return KaplanMeier(
+        label=label,
+        n=int(times.size),
+        events=int(observed.sum()),
+        median_days=_finite(float(fitter.median_survival_time_)),
+        median_lower_days=_finite(float(limits.iloc[0, 0])),
+        median_upper_days=_finite(float(limits.iloc[0, 1])),
+        rate_6m=rate6,
+        rate_6m_ci=ci6,
+        rate_12m=rate12,
+        rate_12m_ci=ci12,
+        at_risk=at_risk,
+        timeline=timeline,
+    )
+
+
+_ENDPOINTS = {
+    "pfs": "Progression-free survival",
+    "os": "Overall survival",
+    "dor": "Duration of response",
+}
+
+
+def survival_tables(
+    trial: TrialData, settings: AnalysisSettings, best: BestResponse
+) -> tuple[AnalysisTable, AnalysisTable, AnalysisTable, dict[str, KaplanMeier]]:
+    """KM summary (overall and by dose level), numbers at risk, per-subject derivation, and curves.
+
+    Returns
+    -------
+    (summary, at_risk, listing, curves)
+        ``curves`` maps ``"pfs"``, ``"os"``, ``"dor"`` to the overall :class:`KaplanMeier`.
+    """
+    tte = time_to_event(trial, settings, best)
+    rows, risk_rows = [], []
+    curves: dict[str, KaplanMeier] = {}
+    notes: list[str] = []
+
+    def pct(value: float) -> float:
+        return round(value * 100, 1) if math.isfinite(value) else math.nan
+
+    def months(value: float) -> float:
+        return round(value / DAYS_PER_MONTH, 2) if math.isfinite(value) else math.nan
+
+    for key, title in _ENDPOINTS.items():
+        name = settings.population_for(key, "safety")
+        members = set(population(trial, name)["subject_id"])
+        data = tte.loc[tte["subject_id"].isin(members) & tte[f"{key}_days"].notna()]
+        if key == "dor":
+            data = data.loc[
+                best.subjects.set_index("subject_id")["responder"]
+                .reindex(data["subject_id"])
+                .to_numpy()
+            ]
+        groups = [("all", data)] + [
+            (level, data.loc[data["dose_level"] == level]) for level in dose_groups(settings, data)
+        ]
+        for level, group in groups:
+            km = kaplan_meier(group[f"{key}_days"], group[f"{key}_event"], f"{title} ({level})")
+            if level == "all":
+                curves[key] = km
+                risk_rows.append(
+                    {"endpoint": title, **{f"month {m}": km.at_risk[m] for m in AT_RISK_MONTHS}}
+                )
+                if km.n == 0:
+                    notes.append(f"{title}: no subject to analyse (n = 0); estimates are NE.")
+            rows.append(
+                {
+                    "endpoint": title,
+                    "population": name,
+                    "dose_level": level,
+                    "n": km.n,
+                    "events": km.events,
+                    "censored": km.n - km.events,
+                    "median_months": months(km.median_days),
+                    "median_ci95_lower_months": months(km.median_lower_days),
+                    "median_ci95_upper_months": months(km.median_upper_days),
+                    "rate_6m_pct": pct(km.rate_6m),
+                    "rate_6m_ci95_lower_pct": pct(km.rate_6m_ci[0]),
+                    "rate_6m_ci95_upper_pct": pct(km.rate_6m_ci[1]),
+                    "rate_12m_pct": pct(km.rate_12m),
+                    "rate_12m_ci95_lower_pct": pct(km.rate_12m_ci[0]),
+                    "rate_12m_ci95_upper_pct": pct(km.rate_12m_ci[1]),
+                    "median_ci": MEDIAN_CI,
+                }
+            )
+    method = (
+        "Kaplan–Meier (lifelines); pointwise CI exponential Greenwood (log-log); "
+        f'median_ci="{MEDIAN_CI}"; NaN median = not reached (NR) or not estimable; months = days /'
+        f" {DAYS_PER_MONTH}; rates NE when follow-up is shorter"
+    )
+    safety_n = len(population(trial, "safety"))
+    summary = AnalysisTable(
+        "survival", "Time-to-event endpoints (Kaplan–Meier)", pd.DataFrame(rows),
+        "safety", safety_n, method, tuple(notes),
+    )  # fmt: skip
+    at_risk = AnalysisTable(
+        "survival_at_risk", "Numbers at risk", pd.DataFrame(risk_rows),
+        "safety", safety_n, f"subjects with time ≥ month × {DAYS_PER_MONTH} days",
+    )  # fmt: skip
+    listing = AnalysisTable(
+        "survival_listing", "Event and censoring per subject (days from infusion)", tte,
+        "safety", safety_n, "RECIST 1.1 reference §8.1 / FDA 2007 Table A",
+    )  # fmt: skip
+    return summary, at_risk, listing, curves

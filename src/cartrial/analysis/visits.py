@@ -1,0 +1,42 @@
+"""Assign actual sample days to the protocol's scheduled visits (for summaries over time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cartrial.analysis.settings import VisitWindow
+
+__all__ = ["nominal_visits"]
+
+
+def nominal_visits(days: pd.Series, windows: Sequence[VisitWindow]) -> pd.DataFrame:
+    """Map each day to the scheduled visit whose window holds it (nearest nominal day first).
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``days``; ``visit`` (visit name, or ``"unscheduled day N"``) and
+        ``visit_day`` (nominal day, or the actual day when unscheduled).
+    """
+    actual = days.to_numpy(dtype=float)
+    unscheduled = np.array([f"unscheduled day {d:g}" for d in actual], dtype=object)
+    if not windows or actual.size == 0:
+        return pd.DataFrame({"visit": unscheduled, "visit_day": actual}, index=days.index)
+    nominal = np.array([w.day for w in windows], dtype=float)
+    earliest = np.array([w.earliest for w in windows], dtype=float)
+    latest = np.array([w.latest for w in windows], dtype=float)
+    inside = (actual[:, None] >= earliest[None, :]) & (actual[:, None] <= latest[None, :])
+    distance = np.where(inside, np.abs(actual[:, None] - nominal[None, :]), np.inf)
+    best = distance.argmin(axis=1)
+    found = np.isfinite(distance[np.arange(actual.size), best])
+    visit_names = np.array([w.name for w in windows], dtype=object)
+    return pd.DataFrame(
+        {
+            "visit": np.where(found, visit_names[best], unscheduled),
+            "visit_day": np.where(found, nominal[best], actual),
+        },
+        index=days.index,
+    )
