@@ -1,0 +1,108 @@
+"""Tumour regression-growth model: closed form vs the ODEs, nadir, event times, RECIST inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import quad, solve_ivp
+from scipy.optimize import minimize_scalar
+
+from cartrial.virtual import load_params, sample_population
+from cartrial.virtual.tumour import (
+    cumulative_relative_size,
+    event_day,
+    nadir_day,
+    progression_day,
+    relative_size,
+)
+
+rates = st.floats(1e-4, 0.08)
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=rates, g=rates)
+def test_closed_form_solves_the_two_compartment_odes(d: float, g: float) -> None:
+    # f = R + G - 1 with dR/dt = -d R, dG/dt = g G, R(0) = G(0) = 1 (Stein 2011 model).
+    t_eval = np.linspace(0.0, 400.0, 41)
+    sol = solve_ivp(
+        lambda t, y: [-d * y[0], g * y[1]],
+        (0.0, 400.0),
+        [1.0, 1.0],
+        t_eval=t_eval,
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(relative_size(t_eval, d, g), sol.y[0] + sol.y[1] - 1.0, rtol=1e-7)
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=rates, g=rates)
+def test_nadir_is_the_analytic_minimum(d: float, g: float) -> None:
+    t_star = float(nadir_day(d, g))
+    if d <= g:
+        assert t_star == 0.0
+        return
+    assert t_star == pytest.approx(np.log(d / g) / (d + g), rel=1e-12)
+    found = minimize_scalar(
+        lambda t: float(relative_size(t, d, g)),
+        bounds=(0.0, 5.0 * t_star + 1.0),
+        method="bounded",
+        options={"xatol": 1e-8},
+    )
+    assert float(relative_size(t_star, d, g)) <= found.fun + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=rates, g=rates, t=st.floats(0.0, 500.0))
+def test_cumulative_size_is_the_integral(d: float, g: float, t: float) -> None:
+    numeric, _ = quad(lambda s: float(relative_size(s, d, g)), 0.0, t)
+    assert float(cumulative_relative_size(t, d, g)) == pytest.approx(numeric, rel=1e-7, abs=1e-9)
+
+
+def test_event_day_inverts_the_cumulative_hazard() -> None:
+    rng = np.random.default_rng(1)
+    n = 2000
+    d, g = rng.uniform(0.001, 0.05, n), rng.uniform(0.001, 0.01, n)
+    e = rng.standard_exponential(n)
+    day = event_day(e, 0.003, d, g, 3650.0)
+    finite = np.isfinite(day)
+    np.testing.assert_allclose(
+        0.003 * cumulative_relative_size(day[finite], d[finite], g[finite]), e[finite], rtol=1e-6
+    )
+    assert np.all(0.003 * cumulative_relative_size(3650.0, d[~finite], g[~finite]) < e[~finite])
+
+
+def test_constant_size_gives_exponential_event_times() -> None:
+    # d, g -> 0 makes f(t) ~ 1: the event time is Exp(rate), mean 1/rate.
+    rng = np.random.default_rng(2)
+    n = 40000
+    e = rng.standard_exponential(n)
+    day = event_day(e, 0.01, np.full(n, 1e-7), np.full(n, 1e-7), 1e6)
+    assert day.mean() == pytest.approx(100.0, rel=0.02)
+
+
+def test_progression_day_is_twenty_percent_above_the_nadir() -> None:
+    d, g, sld0 = np.array([0.03, 0.001]), np.array([0.005, 0.006]), np.array([100.0, 40.0])
+    day = progression_day(sld0, d, g, 3650.0)
+    for i in range(2):
+        t_star = float(nadir_day(d[i], g[i]))
+        f_star = float(relative_size(t_star, d[i], g[i]))
+        needed = max(1.2 * f_star, f_star + 5.0 / sld0[i])
+        assert day[i] > t_star
+        assert float(relative_size(day[i], d[i], g[i])) == pytest.approx(needed, rel=1e-6)
+    assert np.isinf(progression_day(np.array([0.0]), d[:1], g[:1], 3650.0))[0]
+
+
+def test_lesions_at_baseline_scan_and_measurement_rules() -> None:
+    params = load_params()
+    cohort = sample_population(300, 4).treat(2.5e8)
+    tum = cohort.tumour
+    scan = float(params.population.baseline_scan_day)
+    np.testing.assert_allclose(tum.true_diameters(np.array([scan]))[:, 0, :], tum.baseline_mm)
+    measured = tum.measured_diameters(np.array([42.0, 84.0, 168.0]), np.random.default_rng(0))
+    assert np.all(measured[~np.broadcast_to(tum.present[:, None, :], measured.shape)] == 0.0)
+    assert np.all(measured == np.rint(measured))
+    nodes = np.broadcast_to(tum.is_lymph_node[:, None, :], measured.shape)
+    assert np.all(measured[nodes] >= 1.0)
