@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +42,8 @@ from cartrial.store import (
     TimepointResponse,
     TumourLesion,
     User,
+    make_engine,
+    session_factory,
     unit_of_work,
 )
 
@@ -71,15 +76,33 @@ def add_study(session: Session, code: str = "CLDN18-PDL1-CART-01") -> tuple[Stud
     return study, site
 
 
-@pytest.fixture
-def mini_trial(sessions: sessionmaker[AuditedSession]) -> MiniTrial:
-    """A study, a site and subject ``001-001`` (status screening)."""
+def _add_mini_trial(sessions: sessionmaker[AuditedSession]) -> MiniTrial:
     with unit_of_work(sessions, "setup") as session:
         study, site = add_study(session)
         subject = Subject(study_id=study.id, site_id=site.id, subject_code="001-001")
         session.add(subject)
         session.flush()
         return MiniTrial(study.id, site.id, subject.id)
+
+
+@pytest.fixture
+def mini_trial(sessions: sessionmaker[AuditedSession]) -> MiniTrial:
+    """A study, a site and subject ``001-001`` (status screening)."""
+    return _add_mini_trial(sessions)
+
+
+@pytest.fixture
+def sqlite_sessions(
+    tmp_path: Path, _sqlite_template: Path
+) -> Iterator[tuple[str, sessionmaker[AuditedSession], MiniTrial]]:
+    """For SQLite-only behaviour: URL, session factory and mini trial of a migrated SQLite file."""
+    path = tmp_path / "sqlite-only.db"
+    shutil.copyfile(_sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    yield url, factory, _add_mini_trial(factory)
+    engine.dispose()
 
 
 def build_every_table(session: Session) -> list[Regulated]:
