@@ -7,6 +7,10 @@ from collections.abc import Callable
 from cartrial.designs.base import Design
 from cartrial.designs.boin import BOIN
 from cartrial.designs.crm import CRM, TITECRM
+from cartrial.designs.i3plus3 import I3Plus3
+from cartrial.designs.keyboard import Keyboard
+from cartrial.designs.mtpi2 import MTPI2
+from cartrial.designs.table import DecisionTableDesign
 from cartrial.designs.three_plus_three import ThreePlusThree
 from cartrial.designs.tite_boin import TITEBOIN
 from cartrial.errors import DesignError
@@ -19,6 +23,10 @@ _DESIGNS: dict[str, Callable[..., Design]] = {
     "tite-boin": TITEBOIN,
     "crm": CRM,
     "tite-crm": TITECRM,
+    "mtpi2": MTPI2,
+    "keyboard": Keyboard,
+    "i3+3": I3Plus3,
+    "table": DecisionTableDesign,
 }
 
 DESIGN_NAMES: tuple[str, ...] = tuple(_DESIGNS)

@@ -127,6 +127,10 @@ class IntervalDesign(ABC):
         """Planned maximum sample size ``cohort_size * n_cohorts``."""
         return self.cohort_size * self.n_cohorts
 
+    def _table_size(self) -> int:
+        """Largest number treated shown by default in the decision tables."""
+        return self.max_patients
+
     # -- tables ------------------------------------------------------------------------------
     def decision_grid(self, max_n: int | None = None) -> pd.DataFrame:
         """Every decision as a grid: rows ``y`` DLTs, columns ``n`` treated (1..max_n).
@@ -134,7 +138,7 @@ class IntervalDesign(ABC):
         Cells hold ``E``, ``S``, ``D`` or ``DU`` (de-escalate, dose unacceptable: the elimination
         rule fires) as mTPI-style protocol appendices print them; impossible cells are empty.
         """
-        top = self.max_patients if max_n is None else check_positive_int(max_n, "max_n")
+        top = self._table_size() if max_n is None else check_positive_int(max_n, "max_n")
         grid = pd.DataFrame(
             "", index=pd.RangeIndex(0, top + 1, name="dlt"), columns=range(1, top + 1)
         )
@@ -153,7 +157,7 @@ class IntervalDesign(ABC):
         the dose and all higher if DLTs >= this); ``<NA>`` where no count triggers the action.
         Between the first two, stay. Default ``max_n`` is the maximum sample size.
         """
-        top = self.max_patients if max_n is None else check_positive_int(max_n, "max_n")
+        top = self._table_size() if max_n is None else check_positive_int(max_n, "max_n")
         rows = []
         for n in range(1, top + 1):
             codes = [self.rule(n, y) for y in range(n + 1)]

@@ -1,0 +1,77 @@
+"""Probability intervals of the interval designs (mTPI-2, Keyboard) and their posterior mass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from cartrial.designs.base import check_target
+from cartrial.designs.interval import RuleCode
+from cartrial.errors import DesignError
+
+__all__ = ["PartialIntervals", "ProbabilityInterval", "equal_width_intervals", "strongest_interval"]
+
+PartialIntervals = Literal["drop", "include"]
+_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class ProbabilityInterval:
+    """An interval ``[low, high]`` of the DLT probability and the decision it stands for."""
+
+    low: float
+    high: float
+    code: RuleCode
+
+
+def equal_width_intervals(
+    target: float, eps1: float, eps2: float, partial: PartialIntervals
+) -> tuple[ProbabilityInterval, ...]:
+    """The target interval ``[target - eps1, target + eps2]`` and equal-width intervals around it.
+
+    Intervals of width ``eps1 + eps2`` tile ``[0, 1]`` outwards from the target interval
+    (Guo et al. 2017; Yan et al. 2017). A remainder at 0 or 1 narrower than that width is dropped
+    (``partial="drop"``) or kept as a shorter interval (``partial="include"``).
+    """
+    check_target(target)
+    if not (0 < eps1 < target and 0 < eps2 < 1 - target):
+        raise DesignError(f"need 0 < eps1 < target and 0 < eps2 < 1 - target, got {eps1}, {eps2}")
+    if partial not in ("drop", "include"):
+        raise DesignError(f"partial must be 'drop' or 'include', got {partial!r}")
+    width = eps1 + eps2
+    low, high = target - eps1, target + eps2
+    intervals = [ProbabilityInterval(low, high, "S")]
+    edge = low
+    while edge > _TOL:
+        start = edge - width
+        if start < -_TOL and partial == "drop":
+            break
+        intervals.insert(0, ProbabilityInterval(max(start, 0.0), edge, "E"))
+        edge = start
+    edge = high
+    while edge < 1 - _TOL:
+        end = edge + width
+        if end > 1 + _TOL and partial == "drop":
+            break
+        intervals.append(ProbabilityInterval(edge, min(end, 1.0), "D"))
+        edge = end
+    return tuple(intervals)
+
+
+def strongest_interval(
+    intervals: tuple[ProbabilityInterval, ...], n: int, y: int, per_unit_width: bool
+) -> RuleCode:
+    """The code of the interval with the largest posterior mass under Beta(1 + y, 1 + n - y).
+
+    With ``per_unit_width`` the mass is divided by the interval width (mTPI's unit probability
+    mass); otherwise it is the plain posterior probability (Keyboard's strongest key).
+    """
+    lows = np.array([iv.low for iv in intervals])
+    highs = np.array([iv.high for iv in intervals])
+    posterior = stats.beta(1 + y, 1 + n - y)
+    mass = posterior.cdf(highs) - posterior.cdf(lows)
+    score = mass / (highs - lows) if per_unit_width else mass
+    return intervals[int(np.argmax(score))].code

@@ -1,0 +1,44 @@
+"""The Keyboard design (Yan, Mandrekar & Yuan 2017)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cartrial.designs.interval import IntervalDesign, RuleCode
+from cartrial.designs.intervals import PartialIntervals, equal_width_intervals, strongest_interval
+
+__all__ = ["Keyboard"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Keyboard(IntervalDesign):
+    """Keyboard: escalate, stay or de-escalate by the strongest key.
+
+    Keys of width ``eps1 + eps2`` tile [0, 1] around the target key
+    ``[target - eps1, target + eps2]``; the key with the largest posterior probability under
+    Beta(1 + y, 1 + n - y) decides: left of the target key escalate, the target key stay, right
+    de-escalate. Elimination, stopping and isotonic MTD selection as for BOIN.
+
+    Parameters
+    ----------
+    eps1, eps2
+        Half-widths of the target key below and above the target (default 0.05).
+    partial
+        ``"drop"`` (default) ignores the remainders at 0 and 1 narrower than a key; ``"include"``
+        keeps them as short keys.
+    **common
+        See :class:`~cartrial.designs.interval.IntervalDesign`.
+    """
+
+    eps1: float = 0.05
+    eps2: float = 0.05
+    partial: PartialIntervals = "drop"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
+
+    def rule(self, n: int, y: int) -> RuleCode:
+        """The code of the strongest key after ``y`` DLTs in ``n``."""
+        keys = equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
+        return strongest_interval(keys, n, y, per_unit_width=False)
