@@ -1,0 +1,231 @@
+"""Cytokine release syndrome grading: ASTCT 2019 consensus (default) or CTCAE v5.0.
+
+ASTCT: Lee DW, Santomasso BD, Locke FL, et al. ASTCT Consensus Grading for Cytokine Release
+Syndrome and Neurologic Toxicity Associated with Immune Effector Cells. Biol Blood Marrow
+Transplant 2019;25(4):625-638. CRS needs fever >= 38.0 °C not attributable to another cause
+(not needed once antipyretics/anti-cytokine therapy were given); the grade is the more severe of
+the hypotension and hypoxia grades; fever alone is grade 1; vasopressin does not count towards
+"multiple vasopressors"; organ toxicities are graded separately with CTCAE.
+
+CTCAE v5.0 "Cytokine release syndrome": grade 1 fever; 2 hypotension responding to fluids or
+hypoxia responding to < 40 % O2; 3 one pressor or >= 40 % O2; 4 life-threatening, urgent
+intervention (cartrial reads it as >= 2 pressors other than vasopressin, positive-pressure
+ventilation, or an explicit ``life_threatening`` flag); 5 death.
+
+>>> from cartrial.rules.cart_tox import CRSAssessment, grade_crs
+>>> g = grade_crs(CRSAssessment(temperature_c=38.9, vasopressors=("norepinephrine",),
+...                             oxygen="nasal_cannula", oxygen_flow_l_min=3))
+>>> (g.grade, g.driver)
+(3, 'hypotension')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cartrial.errors import RuleInputError
+from cartrial.rules.cart_tox.result import ToxGrade
+
+__all__ = ["FEVER_C", "OXYGEN_DEVICES", "CRSAssessment", "grade_crs"]
+
+FEVER_C = 38.0
+"""Fever threshold, °C (ASTCT 2019 and CTCAE v5.0)."""
+
+LOW_FLOW_MAX_L_MIN = 6.0
+"""ASTCT: nasal cannula <= 6 L/min is low-flow (grade 2), > 6 L/min high-flow (grade 3)."""
+
+CTCAE_HIGH_FIO2_PCT = 40.0
+"""CTCAE v5.0 CRS: hypoxia requiring >= 40 % O2 is grade 3, < 40 % grade 2."""
+
+OXYGEN_DEVICES: dict[str, str] = {
+    "room_air": "none",
+    "blow_by": "low_flow",
+    "nasal_cannula": "by_flow",
+    "low_flow_nasal_cannula": "low_flow",
+    "high_flow_nasal_cannula": "high_flow",
+    "facemask": "high_flow",
+    "non_rebreather": "high_flow",
+    "venturi": "high_flow",
+    "cpap": "positive_pressure",
+    "bipap": "positive_pressure",
+    "mechanical_ventilation": "positive_pressure",
+}
+"""Oxygen support -> ASTCT 2019 hypoxia class (``by_flow``: decided by the flow rate)."""
+
+_ASTCT_HYPOXIA_GRADE = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
+_HYPOXIA_WORDS = {
+    "none": "room air",
+    "low_flow": "low-flow oxygen (nasal cannula <= 6 L/min or blow-by)",
+    "high_flow": "high-flow oxygen (> 6 L/min, facemask, non-rebreather or Venturi)",
+    "positive_pressure": "positive pressure (CPAP, BiPAP, mechanical ventilation)",
+}
+VASOPRESSIN = "vasopressin"
+
+
+@dataclass(frozen=True)
+class CRSAssessment:
+    """One CRS assessment (usually the worst of a day).
+
+    Attributes
+    ----------
+    temperature_c : float
+        Highest temperature, °C.
+    hypotension : bool
+        Hypotension present (implied when a vasopressor is given).
+    vasopressors : tuple of str
+        Vasopressors running (e.g. ``("norepinephrine", "vasopressin")``).
+    oxygen : str
+        Oxygen support, one of :data:`OXYGEN_DEVICES`.
+    oxygen_flow_l_min : float, optional
+        Flow rate, L/min; required for ``"nasal_cannula"``.
+    fio2_pct : float, optional
+        Inspired O2 fraction, %; required by the CTCAE method when oxygen is given.
+    anti_cytokine_given : bool
+        Tocilizumab, corticosteroids or antipyretics already given (fever no longer required).
+    fever_other_cause : bool
+        The fever is attributed to another cause (e.g. documented infection).
+    life_threatening : bool
+        Investigator judged the event life-threatening (CTCAE grade 4).
+    death_due_to_crs : bool
+        Death due to CRS with no other principal cause (grade 5).
+    """
+
+    temperature_c: float
+    hypotension: bool = False
+    vasopressors: tuple[str, ...] = ()
+    oxygen: str = "room_air"
+    oxygen_flow_l_min: float | None = None
+    fio2_pct: float | None = None
+    anti_cytokine_given: bool = False
+    fever_other_cause: bool = False
+    life_threatening: bool = False
+    death_due_to_crs: bool = False
+
+
+def _check(a: CRSAssessment) -> str:
+    """Validate an assessment and return its hypoxia class."""
+    if not 25.0 <= a.temperature_c <= 45.0:
+        raise RuleInputError(f"temperature_c {a.temperature_c!r} °C is not a body temperature")
+    hypoxia = OXYGEN_DEVICES.get(a.oxygen)
+    if hypoxia is None:
+        raise RuleInputError(
+            f"unknown oxygen support {a.oxygen!r} (one of {', '.join(OXYGEN_DEVICES)})"
+        )
+    if a.oxygen_flow_l_min is not None and a.oxygen_flow_l_min < 0:
+        raise RuleInputError(f"oxygen_flow_l_min {a.oxygen_flow_l_min!r} is negative")
+    if a.fio2_pct is not None and not 21.0 <= a.fio2_pct <= 100.0:
+        raise RuleInputError(f"fio2_pct {a.fio2_pct!r} is outside 21-100 %")
+    if hypoxia == "by_flow":
+        if a.oxygen_flow_l_min is None:
+            raise RuleInputError("oxygen_flow_l_min is required for a nasal cannula")
+        hypoxia = "low_flow" if a.oxygen_flow_l_min <= LOW_FLOW_MAX_L_MIN else "high_flow"
+    return hypoxia
+
+
+def _hypotension(a: CRSAssessment) -> tuple[int, int, str]:
+    """(ASTCT grade, non-vasopressin pressor count, words) of the hypotension domain."""
+    pressors = {p.strip().casefold() for p in a.vasopressors if p.strip()}
+    others = len(pressors - {VASOPRESSIN})
+    if not pressors:
+        if a.hypotension:
+            return 2, 0, "hypotension not requiring vasopressors"
+        return 0, 0, "normotensive"
+    if others >= 2:
+        return 4, others, "multiple vasopressors (excluding vasopressin)"
+    return 3, others, "one vasopressor with or without vasopressin"
+
+
+def _combine(parts: list[tuple[str, int, str]], method: str, fever_words: str) -> ToxGrade:
+    grade = max(g for _, g, _ in parts)
+    if grade == 0:
+        return ToxGrade(0, "none", method, "no CRS criterion met")
+    top = [(name, words) for name, g, words in parts if g == grade]
+    driver = " and ".join(name for name, _ in top)
+    reason = "; ".join(words for _, words in top)
+    return ToxGrade(grade, driver, method, f"{fever_words}{reason} -> grade {grade}")
+
+
+def _astct(a: CRSAssessment, hypoxia: str) -> ToxGrade:
+    fever = a.temperature_c >= FEVER_C and not a.fever_other_cause
+    hypo_grade, _, hypo_words = _hypotension(a)
+    oxy_grade = _ASTCT_HYPOXIA_GRADE[hypoxia]
+    if not fever and not a.anti_cytokine_given:
+        if hypo_grade or oxy_grade:
+            return ToxGrade(
+                0,
+                "no_fever",
+                "astct",
+                f"{hypo_words}, {_HYPOXIA_WORDS[hypoxia]} without fever >= {FEVER_C} °C and "
+                "before anti-cytokine therapy: not CRS by ASTCT 2019; review for another cause",
+                needs_review=True,
+            )
+        return ToxGrade(0, "none", "astct", f"no fever >= {FEVER_C} °C attributable to CRS")
+    fever_words = (
+        f"fever {a.temperature_c:g} °C; "
+        if fever
+        else "fever not required after anti-cytokine therapy; "
+    )
+    parts = [
+        ("fever", 1 if fever else 0, "fever only"),
+        ("hypotension", hypo_grade, hypo_words),
+        ("hypoxia", oxy_grade, _HYPOXIA_WORDS[hypoxia]),
+    ]
+    return _combine(parts, "astct", fever_words)
+
+
+def _ctcae(a: CRSAssessment, hypoxia: str) -> ToxGrade:
+    fever = a.temperature_c >= FEVER_C and not a.fever_other_cause
+    hypo_grade, others, _ = _hypotension(a)
+    hypo = {0: (0, "normotensive"), 2: (2, "hypotension responding to fluids")}.get(
+        hypo_grade,
+        (4, ">= 2 pressors: life-threatening, urgent intervention")
+        if others >= 2
+        else (3, "hypotension managed with one pressor"),
+    )
+    if hypoxia == "none":
+        oxy = (0, "room air")
+    elif hypoxia == "positive_pressure":
+        oxy = (4, "positive-pressure ventilation: life-threatening, urgent intervention")
+    elif a.fio2_pct is None:
+        raise RuleInputError("fio2_pct is required to grade hypoxia with CTCAE v5.0 CRS")
+    elif a.fio2_pct >= CTCAE_HIGH_FIO2_PCT:
+        oxy = (3, f"hypoxia requiring >= {CTCAE_HIGH_FIO2_PCT:g} % O2")
+    else:
+        oxy = (2, f"hypoxia responding to < {CTCAE_HIGH_FIO2_PCT:g} % O2")
+    parts = [
+        ("fever", 1 if fever else 0, "fever with or without constitutional symptoms"),
+        ("hypotension", *hypo),
+        ("hypoxia", *oxy),
+        ("life_threatening", 4 if a.life_threatening else 0, "life-threatening consequences"),
+    ]
+    return _combine(parts, "ctcae", "")
+
+
+def grade_crs(assessment: CRSAssessment, *, method: str = "astct") -> ToxGrade:
+    """Grade one CRS assessment.
+
+    Parameters
+    ----------
+    assessment : CRSAssessment
+        Temperature, hypotension/vasopressors, oxygen support, treatment flags.
+    method : {"astct", "ctcae"}
+        ``"astct"`` (default): ASTCT 2019 consensus; ``"ctcae"``: CTCAE v5.0 CRS term.
+
+    Returns
+    -------
+    ToxGrade
+        Grade, driving parameter (``fever``, ``hypotension``, ``hypoxia``, ``death``...) and
+        the rule in words. Without fever and before anti-cytokine therapy, ASTCT returns grade 0
+        with ``needs_review=True`` when hypotension or hypoxia is present.
+
+    Raises
+    ------
+    RuleInputError
+        Unknown method or oxygen device, implausible temperature, missing flow/FiO2.
+    """
+    if method not in ("astct", "ctcae"):
+        raise RuleInputError(f"CRS method must be 'astct' or 'ctcae', got {method!r}")
+    hypoxia = _check(assessment)
+    if assessment.death_due_to_crs:
+        return ToxGrade(5, "death", method, "death due to CRS -> grade 5")
+    return _astct(assessment, hypoxia) if method == "astct" else _ctcae(assessment, hypoxia)

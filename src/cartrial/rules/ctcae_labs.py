@@ -1,0 +1,613 @@
+"""CTCAE v5.0 grading of laboratory values, criteria as data.
+
+The criteria live in ``data/ctcae/lab_criteria.csv`` (one row per numeric criterion, with its
+CTCAE text), the CDISC test codes in ``lab_tests.csv`` and the unit factors in
+``lab_units.csv``. A value is converted to the SI unit of its test, every criterion of the term
+is evaluated, and the grade is the highest grade whose criterion fires ("highest grade first",
+CTCAE v5.0); grade 0 means no criterion fired (within limits, as ADaM ``ATOXGR``). Each result
+names the criterion that fired.
+
+:func:`grade_lab` grades one value; :func:`grade_labs` grades a whole table with numpy (one pass
+per test code and criterion, no per-row Python loop).
+
+>>> from cartrial.rules import ctcae
+>>> r = ctcae.grade_lab("Neutrophil count decreased", 0.4, unit="10^9/L", lln=1.8)
+>>> (r.grade, r.criterion)
+(4, 'NEUT.low.g4.abs')
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cartrial.errors import RuleInputError
+from cartrial.rules.ctcae_catalogue import normalise_term, term_info
+from cartrial.rules.ctcae_data import CTCAE_VERSION, read_table
+from cartrial.rules.ctcae_units import unit_factor
+
+__all__ = [
+    "CLINICAL",
+    "NO_CRITERION",
+    "LabCriterion",
+    "LabGrade",
+    "LabTerm",
+    "LabTest",
+    "grade_lab",
+    "grade_labs",
+    "lab_criteria",
+    "lab_term",
+    "lab_tests",
+    "term_for_testcd",
+]
+
+NO_CRITERION = "none"
+"""Criterion id reported when no criterion fired (grade 0)."""
+CLINICAL = "clinical"
+"""Criterion id reported when the value is abnormal but CTCAE v5.0 has no numeric criteria."""
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+_OPS: dict[str, Callable[[FloatArray, FloatArray | float], BoolArray]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclass(frozen=True)
+class LabCriterion:
+    """One numeric criterion: fires when ``value <op> factor * reference``.
+
+    ``basis`` names the reference (``abs`` = 1, i.e. ``factor`` is an SI threshold; ``lln``,
+    ``uln``, ``baseline``); ``applies_when`` restricts it to a baseline state.
+    """
+
+    criterion_id: str
+    term: str
+    grade: int
+    basis: str
+    op: str
+    factor: float
+    applies_when: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LabTest:
+    """A CDISC LBTESTCD with its unit group and its low/high CTCAE terms (None = no term)."""
+
+    lbtestcd: str
+    test: str
+    unit_group: str
+    low_term: str | None
+    high_term: str | None
+
+
+@dataclass(frozen=True)
+class LabTerm:
+    """A gradable lab term: its test code, direction (``low``/``high``) and criteria."""
+
+    term: str
+    lbtestcd: str
+    direction: str
+    unit_group: str
+    criteria: tuple[LabCriterion, ...]
+
+    @property
+    def classifies_baseline(self) -> bool:
+        """The term has separate rules for a normal and an abnormal baseline."""
+        return any(
+            c.applies_when.startswith("baseline_") and c.applies_when != "baseline_known"
+            for c in self.criteria
+        )
+
+    @property
+    def needs_lln(self) -> bool:
+        """LLN is required: a criterion uses it, or it classifies the baseline (low terms)."""
+        return any(c.basis == "lln" for c in self.criteria) or (
+            self.direction == "low" and self.classifies_baseline
+        )
+
+    @property
+    def needs_uln(self) -> bool:
+        """ULN is required: a criterion uses it, or it classifies the baseline (high terms)."""
+        return any(c.basis == "uln" for c in self.criteria) or (
+            self.direction == "high" and self.classifies_baseline
+        )
+
+
+@dataclass(frozen=True)
+class LabGrade:
+    """The CTCAE grade of one lab value and the criterion that fired.
+
+    Attributes
+    ----------
+    term : str
+        CTCAE term graded.
+    grade : int
+        0-4 (0 = no criterion met).
+    criterion : str
+        Id of the criterion that fired (``lab_criteria.csv``), ``"none"`` for grade 0.
+    rule : str
+        CTCAE wording of that criterion.
+    value_si, si_unit
+        The value converted to the SI unit the thresholds are stated in.
+    ctcae_version : str
+        ``"5.0"``.
+    """
+
+    term: str
+    grade: int
+    criterion: str
+    rule: str
+    value_si: float
+    si_unit: str
+    ctcae_version: str = CTCAE_VERSION
+
+
+@dataclass(frozen=True)
+class _Registry:
+    tests: dict[str, LabTest]
+    terms: dict[str, LabTerm]
+    criterion_ids: tuple[str, ...]
+    criterion_code: dict[str, int]
+    term_names: tuple[str, ...]
+    term_code: dict[str, int]
+    si_units: tuple[str, ...]
+
+
+def _blank_to_none(text: str) -> str | None:
+    return text.strip() or None
+
+
+@cache
+def _registry() -> _Registry:
+    tests = {
+        row["lbtestcd"]: LabTest(
+            lbtestcd=row["lbtestcd"],
+            test=row["test"],
+            unit_group=row["unit_group"],
+            low_term=_blank_to_none(row["low_term"]),
+            high_term=_blank_to_none(row["high_term"]),
+        )
+        for row in read_table("lab_tests.csv")
+    }
+    owner: dict[str, tuple[LabTest, str]] = {}
+    for test in tests.values():
+        for direction, term in (("low", test.low_term), ("high", test.high_term)):
+            if term is not None:
+                owner[term] = (test, direction)
+    criteria: dict[str, list[LabCriterion]] = {}
+    for row in read_table("lab_criteria.csv"):
+        crit = LabCriterion(
+            criterion_id=row["criterion_id"],
+            term=row["term"],
+            grade=int(row["grade"]),
+            basis=row["basis"],
+            op=row["op"],
+            factor=float(row["factor"]),
+            applies_when=row["applies_when"],
+            text=row["text"],
+        )
+        criteria.setdefault(crit.term, []).append(crit)
+    terms: dict[str, LabTerm] = {}
+    for name, crits in criteria.items():
+        test, direction = owner[name]
+        terms[normalise_term(name)] = LabTerm(
+            term=name,
+            lbtestcd=test.lbtestcd,
+            direction=direction,
+            unit_group=test.unit_group,
+            criteria=tuple(sorted(crits, key=lambda c: c.grade)),
+        )
+    ids = (NO_CRITERION, CLINICAL, *(c.criterion_id for cs in criteria.values() for c in cs))
+    names = tuple(owner)
+    units = tuple(sorted({row["si_unit"] for row in read_table("lab_units.csv")}))
+    return _Registry(
+        tests=tests,
+        terms=terms,
+        criterion_ids=ids,
+        criterion_code={c: i for i, c in enumerate(ids)},
+        term_names=names,
+        term_code={t: i for i, t in enumerate(names)},
+        si_units=units,
+    )
+
+
+def lab_tests() -> tuple[LabTest, ...]:
+    """Every supported LBTESTCD with its CTCAE terms."""
+    return tuple(_registry().tests.values())
+
+
+def lab_criteria() -> pd.DataFrame:
+    """The criteria table (one row per criterion) as a DataFrame, for display and audit."""
+    return pd.DataFrame([c.__dict__ for t in _registry().terms.values() for c in t.criteria])
+
+
+def term_for_testcd(lbtestcd: str, direction: str) -> str | None:
+    """CTCAE term for a CDISC test code in a direction (``"low"`` or ``"high"``).
+
+    Returns None when CTCAE v5.0 has no term for that direction (e.g. NEUT high).
+
+    Raises
+    ------
+    RuleInputError
+        Unknown test code or direction.
+    """
+    test = _registry().tests.get(lbtestcd.strip().upper())
+    if test is None:
+        known = ", ".join(_registry().tests)
+        raise RuleInputError(f"unknown LBTESTCD {lbtestcd!r} (supported: {known})")
+    if direction == "low":
+        return test.low_term
+    if direction == "high":
+        return test.high_term
+    raise RuleInputError(f"direction must be 'low' or 'high', got {direction!r}")
+
+
+def lab_term(term: str) -> LabTerm:
+    """The gradable lab term named ``term``.
+
+    Raises
+    ------
+    RuleInputError
+        Unknown term, or a term without numeric criteria in CTCAE v5.0 (e.g. Hyperglycemia).
+    """
+    lab = _registry().terms.get(normalise_term(term))
+    if lab is None:
+        info = term_info(term)
+        raise RuleInputError(
+            f"{info.term!r} has no numeric lab criteria in CTCAE v{CTCAE_VERSION}; "
+            "grade it clinically"
+        )
+    return lab
+
+
+def _where(label: object | None) -> str:
+    return "" if label is None else f"row {label}: "
+
+
+def _first_bad(bad: BoolArray, labels: pd.Index | None) -> object | None:
+    return None if labels is None else labels[int(np.argmax(bad))]
+
+
+def _check_numbers(
+    value: FloatArray,
+    limits: dict[str, FloatArray],
+    labels: pd.Index | None,
+) -> None:
+    """Reject missing or negative values and impossible limits, naming row and field."""
+    bad = ~np.isfinite(value)
+    if bad.any():
+        where = _where(_first_bad(bad, labels))
+        raise RuleInputError(f"{where}field 'value': missing or non-numeric lab value")
+    bad = value < 0
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise RuleInputError(
+            f"{_where(_first_bad(bad, labels))}field 'value': negative value {value[i]:g} "
+            "is impossible for a laboratory measurement"
+        )
+    for field, arr in limits.items():
+        bad = np.isinf(arr) | (arr < 0) | ((arr == 0) & (field != "lln"))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise RuleInputError(
+                f"{_where(_first_bad(bad, labels))}field {field!r}: impossible value {arr[i]:g}"
+            )
+    lln, uln = limits["lln"], limits["uln"]
+    bad = lln > uln
+    if bad.any():
+        raise RuleInputError(f"{_where(_first_bad(bad, labels))}field 'lln': LLN is above ULN")
+
+
+def _require(arr: FloatArray, field: str, lab: LabTerm, labels: pd.Index | None) -> None:
+    missing = np.isnan(arr)
+    if missing.any():
+        raise RuleInputError(
+            f"{_where(_first_bad(missing, labels))}field {field!r} is required to grade "
+            f"{lab.term!r} (CTCAE criteria relative to {field.upper()})"
+        )
+
+
+def _grade_term(
+    lab: LabTerm,
+    value: FloatArray,
+    lln: FloatArray,
+    uln: FloatArray,
+    baseline: FloatArray,
+    labels: pd.Index | None,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16]]:
+    """Grades and criterion codes of SI values for one term (vectorised)."""
+    if lab.needs_lln:
+        _require(lln, "lln", lab, labels)
+    if lab.needs_uln:
+        _require(uln, "uln", lab, labels)
+    known = ~np.isnan(baseline)
+    abnormal = known & ((baseline > uln) if lab.direction == "high" else (baseline < lln))
+    applies: dict[str, BoolArray | None] = {
+        "always": None,
+        "baseline_normal": ~abnormal,
+        "baseline_abnormal": abnormal,
+        "baseline_known": known,
+    }
+    reference = {"lln": lln, "uln": uln, "baseline": baseline}
+    codes = _registry().criterion_code
+    grade = np.zeros(value.shape, dtype=np.int8)
+    code = np.zeros(value.shape, dtype=np.int16)
+    for crit in lab.criteria:
+        threshold = crit.factor if crit.basis == "abs" else reference[crit.basis] * crit.factor
+        fired = _OPS[crit.op](value, threshold) & (grade < crit.grade)
+        mask = applies[crit.applies_when]
+        if mask is not None:
+            fired &= mask
+        grade[fired] = crit.grade
+        code[fired] = codes[crit.criterion_id]
+    return grade, code
+
+
+def _optional(x: float | None) -> float:
+    return np.nan if x is None else float(x)
+
+
+def grade_lab(
+    term: str,
+    value: float,
+    *,
+    unit: str,
+    lln: float | None = None,
+    uln: float | None = None,
+    baseline: float | None = None,
+) -> LabGrade:
+    """Grade one lab value with CTCAE v5.0.
+
+    Parameters
+    ----------
+    term : str
+        CTCAE lab term, e.g. ``"Alanine aminotransferase increased"`` (see
+        :func:`term_for_testcd` to go from an LBTESTCD).
+    value : float
+        The result, in ``unit``.
+    unit : str
+        Unit of ``value``, ``lln``, ``uln`` and ``baseline``; must be listed for the test in
+        ``lab_units.csv`` (SI or conventional, converted with the documented factor).
+    lln, uln : float, optional
+        The laboratory's reference limits; required by terms whose criteria use them.
+    baseline : float, optional
+        The subject's baseline value; selects the baseline-abnormal rules of the liver tests and
+        fibrinogen and adds the ``x baseline`` rules of creatinine.
+
+    Returns
+    -------
+    LabGrade
+        Grade 0-4 and the criterion that fired.
+
+    Raises
+    ------
+    RuleInputError
+        Unknown term or unit, a term without numeric criteria, a missing or negative value, a
+        missing LLN/ULN that the criteria need.
+    """
+    lab = lab_term(term)
+    factor, si_unit = unit_factor(lab.unit_group, unit, what=lab.lbtestcd)
+    raw = np.array([float(value)])
+    limits = {"lln": np.array([_optional(lln)]), "uln": np.array([_optional(uln)])}
+    _check_numbers(raw, {**limits, "baseline": np.array([_optional(baseline)])}, None)
+    v = raw * factor
+    grade, code = _grade_term(
+        lab,
+        v,
+        limits["lln"] * factor,
+        limits["uln"] * factor,
+        np.array([_optional(baseline)]) * factor,
+        None,
+    )
+    reg = _registry()
+    criterion = reg.criterion_ids[int(code[0])]
+    rule = next((c.text for c in lab.criteria if c.criterion_id == criterion), "no criterion met")
+    return LabGrade(
+        term=lab.term,
+        grade=int(grade[0]),
+        criterion=criterion,
+        rule=rule,
+        value_si=float(v[0]),
+        si_unit=si_unit,
+    )
+
+
+def _numeric_column(df: pd.DataFrame, name: str) -> FloatArray:
+    """Column as float64 (NaN where absent/blank); a non-numeric entry is an error."""
+    if name not in df.columns:
+        return np.full(len(df), np.nan)
+    col = df[name]
+    if col.dtype.kind in "fiu":
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna().to_numpy() & col.notna().to_numpy()
+    if col.dtype == object:
+        bad &= col.astype(str).str.strip().ne("").to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise RuleInputError(f"row {df.index[i]}: field {name!r}: {col.iloc[i]!r} is not a number")
+    return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass
+class _Out:
+    grade: npt.NDArray[np.int8]
+    missing: BoolArray
+    criterion: npt.NDArray[np.int16]
+    term: npt.NDArray[np.int16]
+    value_si: FloatArray
+    si_unit: npt.NDArray[np.int16]
+
+
+def _factors(
+    unit_group: str,
+    what: str,
+    unit_codes: npt.NDArray[np.intp],
+    units: pd.Index,
+    labels: pd.Index,
+) -> tuple[FloatArray, str]:
+    """Per-row conversion factors for rows of one test (unit codes from ``pd.factorize``)."""
+    lut = np.full(len(units) + 1, np.nan)
+    si_unit = ""
+    for u in np.unique(unit_codes):
+        if u < 0:
+            raise RuleInputError(
+                f"row {labels[int(np.argmax(unit_codes == u))]}: field 'unit' is missing"
+            )
+        try:
+            lut[u], si_unit = unit_factor(unit_group, str(units[u]), what=what)
+        except RuleInputError as exc:
+            raise RuleInputError(
+                f"row {labels[int(np.argmax(unit_codes == u))]}: field 'unit': {exc}"
+            ) from None
+    return lut[unit_codes], si_unit
+
+
+def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
+    """Grade a whole lab table with CTCAE v5.0 (vectorised).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Columns ``value`` and ``unit``, and either ``term`` (a CTCAE lab term per row) or
+        ``lbtestcd`` (a CDISC test code; both directions are graded and the worse one is kept).
+        Optional ``lln``, ``uln``, ``baseline`` (same unit as ``value``; blank = not given).
+        Errors name the row by the DataFrame index.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``df`` with ``term``, ``grade`` (nullable Int8; missing when CTCAE v5.0 has
+        no numeric criteria for an abnormal value), ``criterion`` (id that fired, ``"none"``,
+        or ``"clinical"``), ``value_si`` and ``si_unit``.
+
+    Raises
+    ------
+    RuleInputError
+        A missing column, unknown term/test code/unit, a missing, non-numeric or negative
+        value, an impossible limit, or a missing LLN/ULN that a row's criteria need.
+    """
+    for col in ("value", "unit"):
+        if col not in df.columns:
+            raise RuleInputError(f"lab table has no {col!r} column")
+    if "term" in df.columns:
+        key = "term"
+    elif "lbtestcd" in df.columns:
+        key = "lbtestcd"
+    else:
+        raise RuleInputError("lab table needs a 'term' or an 'lbtestcd' column")
+    n = len(df)
+    labels = df.index
+    value = _numeric_column(df, "value")
+    limits = {name: _numeric_column(df, name) for name in ("lln", "uln", "baseline")}
+    _check_numbers(value, limits, labels)
+    unit_codes, units = pd.factorize(df["unit"])
+    key_codes, keys = pd.factorize(df[key])
+    if (key_codes < 0).any():
+        raise RuleInputError(
+            f"row {labels[int(np.argmax(key_codes < 0))]}: field {key!r} is missing"
+        )
+    reg = _registry()
+    out = _Out(
+        grade=np.zeros(n, dtype=np.int8),
+        missing=np.zeros(n, dtype=bool),
+        criterion=np.zeros(n, dtype=np.int16),
+        term=np.zeros(n, dtype=np.int16),
+        value_si=np.empty(n),
+        si_unit=np.zeros(n, dtype=np.int16),
+    )
+    pair: tuple[LabTerm | None, LabTerm | None]
+    for k, name in enumerate(keys):
+        rows = np.flatnonzero(key_codes == k)
+        first = labels[rows[0]]
+        try:
+            if key == "term":
+                lab = lab_term(str(name))
+                low = lab.direction == "low"
+                test = replace(
+                    reg.tests[lab.lbtestcd],
+                    low_term=lab.term if low else None,
+                    high_term=None if low else lab.term,
+                )
+                pair = (lab, None) if low else (None, lab)
+            else:
+                term_for_testcd(str(name), "low")
+                test = reg.tests[str(name).strip().upper()]
+                pair = (_gradable(test.low_term), _gradable(test.high_term))
+        except RuleInputError as exc:
+            raise RuleInputError(f"row {first}: field {key!r}: {exc}") from None
+        factor, si_unit = _factors(
+            test.unit_group, test.lbtestcd, unit_codes[rows], units, labels[rows]
+        )
+        _grade_rows(test, pair, rows, factor, value, limits, labels, out)
+        out.si_unit[rows] = reg.si_units.index(si_unit)
+    result = df.copy()
+    result["term"] = pd.Categorical.from_codes(out.term, categories=pd.Index(reg.term_names))
+    result["grade"] = pd.arrays.IntegerArray(out.grade, out.missing)
+    result["criterion"] = pd.Categorical.from_codes(
+        out.criterion, categories=pd.Index(reg.criterion_ids)
+    )
+    result["value_si"] = out.value_si
+    result["si_unit"] = pd.Categorical.from_codes(out.si_unit, categories=pd.Index(reg.si_units))
+    return result
+
+
+def _gradable(term: str | None) -> LabTerm | None:
+    return None if term is None else _registry().terms.get(normalise_term(term))
+
+
+def _grade_rows(
+    test: LabTest,
+    pair: tuple[LabTerm | None, LabTerm | None],
+    rows: npt.NDArray[np.intp],
+    factor: FloatArray,
+    value: FloatArray,
+    limits: dict[str, FloatArray],
+    labels: pd.Index,
+    out: _Out,
+) -> None:
+    """Grade the rows of one test in both directions and keep the worse one."""
+    reg = _registry()
+    v = value[rows] * factor
+    lln = limits["lln"][rows] * factor
+    uln = limits["uln"][rows] * factor
+    base = limits["baseline"][rows] * factor
+    sub = labels[rows]
+    zeros = (np.zeros(rows.size, dtype=np.int8), np.zeros(rows.size, dtype=np.int16))
+    low, high = pair
+    g_low, c_low = zeros if low is None else _grade_term(low, v, lln, uln, base, sub)
+    g_high, c_high = zeros if high is None else _grade_term(high, v, lln, uln, base, sub)
+    use_high = g_high > g_low if low is not None else np.full(rows.size, high is not None)
+    low_name = low.term if low is not None else (test.low_term or test.high_term or "")
+    high_name = high.term if high is not None else (test.high_term or low_name)
+    grade = np.where(use_high, g_high, g_low)
+    code = np.where(use_high, c_high, c_low)
+    term = np.where(use_high, reg.term_code[high_name], reg.term_code[low_name])
+    missing = np.zeros(rows.size, dtype=bool)
+    # An abnormal value in a direction CTCAE v5.0 grades only clinically (e.g. Hyperglycemia).
+    # A missing limit means the value cannot be judged in that direction: also flagged.
+    for name, graded, beyond in (
+        (test.low_term, low, (v < lln) | np.isnan(lln)),
+        (test.high_term, high, (v > uln) | np.isnan(uln)),
+    ):
+        if name is not None and graded is None:
+            clinical = beyond & (grade == 0)
+            missing |= clinical
+            code = np.where(clinical, reg.criterion_code[CLINICAL], code)
+            term = np.where(clinical, reg.term_code[name], term)
+    out.grade[rows] = grade
+    out.missing[rows] = missing
+    out.criterion[rows] = code
+    out.term[rows] = term
+    out.value_si[rows] = v
