@@ -40,6 +40,8 @@ def _register() -> None:
     from cartrial.cli import protocol
 
     protocol.register(app)
+    __import__("cartrial.cli.db", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.recist", fromlist=["register"]).register(app)
 
 
 _register()

@@ -211,6 +211,30 @@ def _parse_days(column: pd.Series) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
     return unique_days[codes], unique_bad[codes]
 
 
+def _parse_diameters(column: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Diameters in mm (NaN when empty) and a mask of values that are not numbers."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=float), np.zeros(len(column), dtype=bool)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(float)
+    unique_bad = np.isnan(values) & (text != "").to_numpy()
+    return np.append(values, np.nan)[codes], np.append(unique_bad, False)[codes]
+
+
+def _dense_codes(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Number the distinct non-negative integer keys 0..k-1 in key order; return codes and k."""
+    if len(key) == 0:
+        return key, 0
+    top = int(key.max()) + 1
+    if top <= 8 * len(key) + 1_000_000:
+        present = np.bincount(key, minlength=top) > 0
+        rank = np.cumsum(present) - 1
+        return rank[key], int(present.sum())
+    codes, uniques = pd.factorize(key, sort=True)
+    return codes.astype(np.int64), len(uniques)
+
+
 class _Reporter:
     """Formats the first offending row of a mask as a :class:`RuleInputError`."""
 
@@ -291,16 +315,9 @@ def encode_lesions(
             "target: present|too_small|absent|NE; non_target: present|absent|"
             "unequivocal_progression|NE; new: equivocal|unequivocal",
         )
-    raw_diameter = frame["diameter_mm"]
-    diameter = pd.to_numeric(raw_diameter.replace("", np.nan), errors="coerce").to_numpy(float)
+    diameter, bad_diameter = _parse_diameters(frame["diameter_mm"])
     has_diameter = ~np.isnan(diameter)
-    report.check(
-        ~has_diameter
-        & raw_diameter.notna().to_numpy()
-        & (raw_diameter.astype(str) != "").to_numpy(),
-        "diameter_mm is not a number",
-        "diameters are numbers in mm",
-    )
+    report.check(bad_diameter, "diameter_mm is not a number", "diameters are numbers in mm")
     report.check(has_diameter & (diameter < 0), "negative diameter", "diameters are >= 0 mm")
     node_flag = _lymph_node_flags(frame["is_lymph_node"])
     report.check(node_flag == -2, "is_lymph_node is not true/false", "is_lymph_node is boolean")
@@ -363,11 +380,14 @@ def encode_lesions(
         "only the baseline assessment may precede the reference (infusion) date",
     )
 
-    lid_codes, lid_uniques = pd.factorize(frame["lesion_id"].astype(str))
-    lesion_codes, _ = pd.factorize(subj_codes.astype(np.int64) * len(lid_uniques) + lid_codes)
-    row_lesion = lesion_codes.astype(np.int64)
-    n_lesions = int(row_lesion.max()) + 1 if len(row_lesion) else 0
-    duplicate = pd.Series(row_lesion * len(tp_subject) + row_tp).duplicated().to_numpy()
+    lid_codes, lid_uniques = pd.factorize(frame["lesion_id"])
+    report.check(lid_codes < 0, "lesion_id is missing", "every row names its lesion")
+    n_ids = max(len(lid_uniques), 1)
+    row_lesion, n_lesions = _dense_codes(subj_codes.astype(np.int64) * n_ids + lid_codes)
+    _, n_pairs = _dense_codes(row_tp * n_ids + lid_codes)
+    duplicate = np.zeros(len(frame), dtype=bool)
+    if n_pairs < len(frame):
+        duplicate = pd.Series(row_tp * n_ids + lid_codes).duplicated().to_numpy()
     report.check(
         duplicate, "lesion recorded twice at one assessment", "one row per lesion per date"
     )
@@ -493,22 +513,20 @@ def _check_target_counts(
         "at most two targets per organ (RECIST 1.1 §3.2): the organ must be known",
     )
     organ = np.where(is_node[positions], crit.lymph_node_organ, organ_text.to_numpy(object))
-    per_subject = pd.Series(subj_codes[positions]).groupby(subj_codes[positions]).transform("size")
+    rank_in_subject = pd.Series(positions).groupby(subj_codes[positions]).cumcount()
     too_many = np.zeros(len(frame), dtype=bool)
-    too_many[positions] = per_subject.to_numpy() > crit.max_targets
+    too_many[positions] = rank_in_subject.to_numpy() >= crit.max_targets
     report.check(
         too_many,
-        f"more than {crit.max_targets} target lesions",
+        f"target lesion beyond the {crit.max_targets} allowed",
         f"at most {crit.max_targets} target lesions in total (RECIST 1.1 §3.2)",
     )
     organ_codes, _ = pd.factorize(organ)
-    per_organ = (
-        pd.Series(organ_codes).groupby([subj_codes[positions], organ_codes]).transform("size")
-    )
-    too_many[positions] = per_organ.to_numpy() > crit.max_targets_per_organ
+    rank_in_organ = pd.Series(positions).groupby([subj_codes[positions], organ_codes]).cumcount()
+    too_many[positions] = rank_in_organ.to_numpy() >= crit.max_targets_per_organ
     report.check(
         too_many,
-        f"more than {crit.max_targets_per_organ} target lesions in this organ "
+        f"target lesion beyond the {crit.max_targets_per_organ} allowed in this organ "
         f"(all lymph nodes count as one organ)",
         f"at most {crit.max_targets_per_organ} target lesions per organ (RECIST 1.1 §3.2)",
     )
