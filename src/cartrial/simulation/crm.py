@@ -1,0 +1,159 @@
+"""CRM and TITE-CRM decisions for many trials at once.
+
+The posterior is the design's own :func:`cartrial.designs.crm.crm_posterior` (fixed Simpson grid
+over ``beta``), evaluated for a whole batch of trials in one call. For CRM the posterior depends
+only on the patients and DLTs per dose, so it is computed once per distinct state in the batch;
+for TITE-CRM each trial's pending patients enter with their linear weights. The rules around the
+posterior follow :class:`cartrial.designs.CRM` in the same order: overdose control, safety stop,
+maximum sample size, closest dose to the target, no skipping, coherence, early stop at the current
+dose.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from cartrial.designs.base import Design
+from cartrial.designs.crm import CRM, TITECRM, crm_posterior
+
+if TYPE_CHECKING:
+    from cartrial.simulation.tite import FollowUp
+
+__all__ = ["CRMKernel", "TiteCRMKernel", "crm_kernels"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_FIT_BATCH = 1024
+"""Trials per posterior evaluation (bounds memory: batch x grid points x pending patients)."""
+
+
+class CRMKernel:
+    """Vectorised ``decide`` and ``select_mtd`` of a :class:`~cartrial.designs.CRM`."""
+
+    def __init__(self, design: CRM) -> None:
+        self.design = design
+        self.skeleton = np.asarray(design.prior_skeleton(), dtype=float)
+
+    def fit(
+        self,
+        dlt: IntArray,
+        no_dlt: IntArray,
+        pending_dose: IntArray | None = None,
+        pending_weight: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """``p_hat`` and ``Pr(p_j > target)`` per trial and dose."""
+        d = self.design
+        p_hat = np.empty(dlt.shape)
+        over = np.empty(dlt.shape)
+        for first in range(0, dlt.shape[0], _FIT_BATCH):
+            rows = slice(first, first + _FIT_BATCH)
+            _, p_hat[rows], over[rows] = crm_posterior(
+                self.skeleton,
+                d.target,
+                dlt[rows],
+                no_dlt[rows],
+                model=d.model,
+                intercept=d.intercept,
+                prior_var=d.prior_var,
+                pending_dose=None if pending_dose is None else pending_dose[rows],
+                pending_weight=None if pending_weight is None else pending_weight[rows],
+            )
+        return p_hat, over
+
+    def _fit_unique(self, n: IntArray, y: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Fit once per distinct ``(n, y)`` row; results broadcast back to every trial."""
+        stacked = np.concatenate([n, y], axis=1)
+        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        width = n.shape[1]
+        p_hat, over = self.fit(unique[:, width:], unique[:, :width] - unique[:, width:])
+        return p_hat[inverse], over[inverse]
+
+    def _admissible_top(self, over: FloatArray) -> IntArray:
+        d = self.design
+        if d.ewoc_alpha is None:
+            return np.full(over.shape[0], d.n_doses - 1, dtype=np.int64)
+        allowed = over <= d.ewoc_alpha
+        highest = d.n_doses - 1 - np.argmax(allowed[:, ::-1], axis=1)
+        return np.where(allowed.any(axis=1), highest, 0).astype(np.int64)
+
+    def _safety_stop(self, n: IntArray, over: FloatArray) -> BoolArray:
+        d = self.design
+        if d.stop_threshold is None:
+            return np.zeros(n.shape[0], dtype=bool)
+        return np.asarray((n[:, 0] >= d.stop_min_n) & (over[:, 0] > d.stop_threshold), bool)
+
+    def _closest(self, p_hat: FloatArray, top: IntArray) -> IntArray:
+        distance = np.abs(p_hat - self.design.target)
+        distance = np.where(np.arange(p_hat.shape[1]) <= top[:, None], distance, np.inf)
+        return np.asarray(distance.argmin(axis=1), dtype=np.int64)
+
+    def settle(
+        self, n: IntArray, y: IntArray, current: IntArray, p_hat: FloatArray, over: FloatArray
+    ) -> IntArray:
+        """Next dose per trial from the fit (``-1`` = stop), in the design's rule order."""
+        d = self.design
+        rows = np.arange(n.shape[0])
+        stop = self._safety_stop(n, over) | (n.sum(axis=1) >= d.max_patients)
+        following = self._closest(p_hat, self._admissible_top(over))
+        if d.no_skip:
+            following = np.minimum(following, current + 1)
+        if d.coherent:
+            n_cur = n[rows, current]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                toxic = (n_cur > 0) & (y[rows, current] / np.maximum(n_cur, 1) >= d.target)
+            following = np.where((following > current) & toxic, current, following)
+        if d.n_earlystop is not None:
+            stop |= (following == current) & (n[rows, current] >= d.n_earlystop)
+        return np.where(stop, -1, following).astype(np.int64)
+
+    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
+        """Next dose per trial (``-1`` = stop)."""
+        p_hat, over = self._fit_unique(n, y)
+        return self.settle(n, y, current, p_hat, over)
+
+    def select(self, n: IntArray, y: IntArray) -> IntArray:
+        """The treated dose with ``p_hat`` closest to the target, within overdose control."""
+        p_hat, over = self._fit_unique(n, y)
+        treated = n > 0
+        highest = n.shape[1] - 1 - np.argmax(treated[:, ::-1], axis=1)
+        chosen = self._closest(p_hat, np.minimum(self._admissible_top(over), highest))
+        none = ~treated.any(axis=1) | self._safety_stop(n, over)
+        return np.where(none, -1, chosen).astype(np.int64)
+
+
+class TiteCRMKernel:
+    """TITE-CRM's ``decide`` on whole arrays: pending patients weighted by followed fraction."""
+
+    def __init__(self, design: TITECRM) -> None:
+        self.crm = CRMKernel(design)
+
+    def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
+        """Next dose per trial (``-1`` = stop); TITE-CRM never suspends accrual."""
+        n_doses = self.crm.design.n_doses
+        n = follow.per_dose(follow.enrolled, n_doses)
+        y = follow.per_dose(follow.observed, n_doses)
+        pending_n = follow.per_dose(follow.pending, n_doses)
+        width = max(int(follow.pending.sum(axis=1).max(initial=0)), 1)
+        # Pending slots first, in slot order (stable sort), padded with weight 0.
+        order = np.argsort(~follow.pending, axis=1, kind="stable")[:, :width]
+        taken = np.take_along_axis(follow.pending, order, axis=1)
+        dose = np.where(taken, np.take_along_axis(follow.dose, order, axis=1), 0)
+        weight = np.where(taken, np.take_along_axis(follow.fraction, order, axis=1), 0.0)
+        p_hat, over = self.crm.fit(y, n - y - pending_n, dose, weight)
+        following = self.crm.settle(n, y, current, p_hat, over)
+        return following, np.zeros(current.size, dtype=bool)
+
+
+def crm_kernels(design: Design) -> tuple[CRMKernel | None, TiteCRMKernel | None]:
+    """The CRM kernels for ``design`` (``None`` where it is not a CRM / TITE-CRM)."""
+    if type(design) is TITECRM:
+        return CRMKernel(design), TiteCRMKernel(design)
+    if type(design) is CRM:
+        return CRMKernel(design), None
+    return None, None

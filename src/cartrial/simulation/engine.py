@@ -1,0 +1,432 @@
+"""The simulation engine: many dose-finding trials at once, vectorised across trials in chunks.
+
+Each chunk holds state arrays of shape ``(n_trials_in_chunk, n_doses)`` (patients and DLTs per
+dose), the current dose and the elapsed time per trial. Cohort by cohort, every still-running trial
+treats its next cohort (DLTs from the trial's own uniforms, :mod:`cartrial.simulation.streams`),
+then a decision kernel (:mod:`cartrial.simulation.kernels`, :mod:`cartrial.simulation.tite`,
+:mod:`cartrial.simulation.crm`) gives every trial's next dose in one call. Results do not depend on
+the chunk size: random numbers are tied to fixed blocks of trials and sums are exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cartrial.designs import (
+    BOIN,
+    CRM,
+    MTPI2,
+    TITEBOIN,
+    TITECRM,
+    DecisionTableDesign,
+    I3Plus3,
+    Keyboard,
+    ThreePlusThree,
+)
+from cartrial.designs.base import Design, check_probability_vector
+from cartrial.errors import DesignError
+from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite
+from cartrial.simulation.result import SimulationResult, Tally
+from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
+from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
+
+__all__ = ["TRIAL_COLUMNS", "SimulationPlan", "design_name", "plan_simulation", "simulate"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+TRIAL_COLUMNS = ("trial", "phase", "cohort", "dose", "n", "dlts", "start_day")
+"""Columns of :attr:`SimulationResult.trials` (one row per cohort of every kept trial)."""
+
+
+_PROTOCOL_NAMES: dict[type, str] = {
+    ThreePlusThree: "3+3",
+    BOIN: "boin",
+    TITEBOIN: "tite-boin",
+    CRM: "crm",
+    TITECRM: "tite-crm",
+    MTPI2: "mtpi2",
+    Keyboard: "keyboard",
+    I3Plus3: "i3+3",
+    DecisionTableDesign: "table",
+}
+
+
+def design_name(design: Design) -> str:
+    """The protocol name of ``design`` (``"boin"``, ``"3+3"``, ...; else its class name)."""
+    return _PROTOCOL_NAMES.get(type(design), type(design).__name__.lower())
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    """Everything a chunk of trials needs; built and validated once by :func:`plan_simulation`."""
+
+    design: Design
+    true_tox: FloatArray
+    seed: int
+    window_days: float
+    accrual: Accrual | None
+    onset: DLTOnset
+    expansion: Expansion | None
+    keep_trials: bool
+    tite: bool
+    max_cohorts: int
+
+    @property
+    def n_slots(self) -> int:
+        """Escalation patient slots per trial."""
+        return self.max_cohorts * self.design.cohort_size
+
+    @property
+    def max_n(self) -> int:
+        """Most patients one dose can receive (escalation plus expansion)."""
+        return self.n_slots + (self.expansion.n_patients if self.expansion else 0)
+
+    def settings(self) -> dict[str, str]:
+        """The settings as printed values (kept in the result)."""
+        return {
+            "dlt_window_days": f"{self.window_days:g}",
+            "accrual": "instantaneous"
+            if self.accrual is None
+            else f"{self.accrual.rate_per_month:g} patients/month ({self.accrual.distribution})",
+            "dlt_onset": self.onset.describe(),
+            "expansion": "none" if self.expansion is None else self.expansion.describe(),
+            "engine": "tite event-driven" if self.tite else "cohort",
+        }
+
+    def draws(self, start: int, stop: int) -> PatientDraws:
+        """The uniforms of trials ``start`` to ``stop - 1``."""
+        return draw_patients(
+            self.seed,
+            start,
+            stop,
+            n_slots=self.n_slots,
+            n_expansion_slots=self.expansion.n_patients if self.expansion else 0,
+            onset=self.tite,
+            arrival=self.accrual is not None,
+        )
+
+
+def _positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise DesignError(f"{name} must be a whole number > 0, got {value!r}")
+    return int(value)
+
+
+def plan_simulation(
+    design: Design,
+    true_tox: Sequence[float] | npt.ArrayLike,
+    seed: int,
+    *,
+    accrual_rate: float | None = None,
+    accrual: str = "exponential",
+    dlt_window_days: float = 28.0,
+    dlt_onset: str | DLTOnset = "uniform",
+    keep_trials: bool = False,
+    expansion: Expansion | None = None,
+) -> SimulationPlan:
+    """Validate the inputs of :func:`simulate` and fix the trial layout."""
+    tox = check_probability_vector(true_tox, "true_tox")
+    if tox.size != design.n_doses:
+        raise DesignError(
+            f"true_tox has {tox.size} values but the design has {design.n_doses} doses"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise DesignError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not math.isfinite(dlt_window_days) or dlt_window_days <= 0:
+        raise DesignError(f"dlt_window_days must be > 0, got {dlt_window_days!r}")
+    onset = dlt_onset if isinstance(dlt_onset, DLTOnset) else DLTOnset(dlt_onset)  # type: ignore[arg-type]
+    arrivals = None if accrual_rate is None else Accrual(accrual_rate, accrual)  # type: ignore[arg-type]
+    tite = is_tite(design)
+    if tite and arrivals is None:
+        raise DesignError("a TITE design needs accrual_rate (patients per month)")
+    cohort = design.cohort_size
+    if design.max_patients is not None:
+        max_cohorts = -(-design.max_patients // cohort)
+    else:
+        # Designs without a planned maximum (3+3) treat at most 6 patients per dose.
+        max_cohorts = -(-6 * design.n_doses // cohort)
+    return SimulationPlan(
+        design=design,
+        true_tox=tox,
+        seed=int(seed),
+        window_days=float(dlt_window_days),
+        accrual=arrivals,
+        onset=onset,
+        expansion=expansion,
+        keep_trials=keep_trials,
+        tite=tite,
+        max_cohorts=max_cohorts,
+    )
+
+
+@dataclass
+class ChunkOutcome:
+    """Per-trial outcome arrays of one chunk (internal)."""
+
+    n: IntArray
+    y: IntArray
+    selected: IntArray
+    stopped: npt.NDArray[np.bool_]
+    duration_days: FloatArray
+    expansion_n: IntArray
+    records: list[tuple[IntArray, str, int, IntArray, IntArray, IntArray, FloatArray]]
+
+
+def _run_cohort_trials(
+    plan: SimulationPlan, kernel: CohortKernel, draws: PatientDraws, outcome: ChunkOutcome
+) -> None:
+    """Escalation of every trial in the chunk, one cohort per step (non-TITE designs)."""
+    design = plan.design
+    size = design.cohort_size
+    n_trials = draws.tox.shape[0]
+    current = np.full(n_trials, design.start, dtype=np.int64)
+    active = np.ones(n_trials, dtype=bool)
+    gaps = plan.accrual.gaps_days(draws.arrival) if plan.accrual is not None else None
+    for k in range(plan.max_cohorts):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        dose = current[idx]
+        slots = slice(k * size, (k + 1) * size)
+        dlts = (draws.tox[idx, slots] < plan.true_tox[dose][:, None]).sum(axis=1)
+        outcome.n[idx, dose] += size
+        outcome.y[idx, dose] += dlts
+        start_day = outcome.duration_days[idx]
+        if gaps is not None:
+            start_day = start_day + gaps[idx, slots][:, 0]
+            outcome.duration_days[idx] += gaps[idx, slots].sum(axis=1)
+        outcome.duration_days[idx] += plan.window_days
+        if plan.keep_trials:
+            outcome.records.append(
+                (idx, "escalation", k, dose, np.full(idx.size, size), dlts, start_day)
+            )
+        following = kernel.decide(outcome.n[idx], outcome.y[idx], dose)
+        stop = following < 0
+        current[idx] = np.where(stop, dose, following)
+        active[idx[stop]] = False
+        outcome.stopped[idx[stop]] = True
+    if active.any() and design.max_patients is None:
+        raise DesignError(
+            f"design {design_name(design)} did not stop within {plan.max_cohorts} cohorts"
+        )
+    outcome.selected[:] = kernel.select(outcome.n, outcome.y)
+
+
+def _run_expansion(
+    plan: SimulationPlan, kernel: CohortKernel, draws: PatientDraws, outcome: ChunkOutcome
+) -> None:
+    """Expansion cohorts at each trial's selected dose; the final choice uses all the data."""
+    spec = plan.expansion
+    if spec is None:
+        return
+    dose_all = outcome.selected
+    running = dose_all >= 0
+    y_exp = np.zeros(dose_all.size, dtype=np.int64)
+    gaps = plan.accrual.gaps_days(draws.expansion_arrival) if plan.accrual is not None else None
+    step = spec.step
+    for j, first in enumerate(range(0, spec.n_patients, step)):
+        idx = np.flatnonzero(running)
+        if idx.size == 0:
+            break
+        slots = slice(first, min(first + step, spec.n_patients))
+        width = slots.stop - first
+        dose = dose_all[idx]
+        dlts = (draws.expansion_tox[idx, slots] < plan.true_tox[dose][:, None]).sum(axis=1)
+        outcome.n[idx, dose] += width
+        outcome.y[idx, dose] += dlts
+        outcome.expansion_n[idx] += width
+        y_exp[idx] += dlts
+        start_day = outcome.duration_days[idx]
+        if gaps is not None:
+            start_day = start_day + gaps[idx, slots][:, 0]
+            outcome.duration_days[idx] += gaps[idx, slots].sum(axis=1)
+        outcome.duration_days[idx] += plan.window_days
+        if plan.keep_trials:
+            outcome.records.append(
+                (idx, "expansion", j, dose, np.full(idx.size, width), dlts, start_day)
+            )
+        running[idx[spec.stops(outcome.expansion_n[idx], y_exp[idx])]] = False
+    outcome.selected[:] = np.where(dose_all >= 0, kernel.select(outcome.n, outcome.y), -1)
+
+
+def _records_frame(plan: SimulationPlan, outcome: ChunkOutcome, first_trial: int) -> pd.DataFrame:
+    if not outcome.records:
+        return pd.DataFrame({c: [] for c in TRIAL_COLUMNS})
+    parts = [
+        pd.DataFrame(
+            {
+                "trial": idx + first_trial,
+                "phase": phase,
+                "cohort": cohort,
+                "dose": dose,
+                "n": n,
+                "dlts": dlts,
+                "start_day": start_day,
+            }
+        )
+        for idx, phase, cohort, dose, n, dlts, start_day in outcome.records
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    frame["phase"] = pd.Categorical(frame["phase"], categories=["escalation", "expansion"])
+    return frame.sort_values(["trial", "phase", "cohort"], kind="stable", ignore_index=True)
+
+
+def simulate_range(
+    plan: SimulationPlan, start: int, stop: int, kernel: CohortKernel | None = None
+) -> tuple[Tally, pd.DataFrame | None]:
+    """Simulate trials ``start`` to ``stop - 1`` of ``plan`` (``start`` on a block boundary)."""
+    from cartrial.simulation.tite import run_tite_trials
+
+    n_trials = stop - start
+    draws = plan.draws(start, stop)
+    d = plan.design.n_doses
+    outcome = ChunkOutcome(
+        n=np.zeros((n_trials, d), dtype=np.int64),
+        y=np.zeros((n_trials, d), dtype=np.int64),
+        selected=np.full(n_trials, -1, dtype=np.int64),
+        stopped=np.zeros(n_trials, dtype=bool),
+        duration_days=np.zeros(n_trials),
+        expansion_n=np.zeros(n_trials, dtype=np.int64),
+        records=[],
+    )
+    kernel = kernel if kernel is not None else cohort_kernel(plan.design, plan.max_n)
+    if plan.tite:
+        run_tite_trials(plan, kernel, draws, outcome)
+    else:
+        _run_cohort_trials(plan, kernel, draws, outcome)
+    _run_expansion(plan, kernel, draws, outcome)
+    tally = Tally(n_doses=d, n_trials=n_trials)
+    chosen = outcome.selected
+    tally.selected += np.bincount(chosen[chosen >= 0], minlength=d)
+    tally.selected_none = int((chosen < 0).sum())
+    tally.patients += outcome.n.sum(axis=0)
+    tally.dlts += outcome.y.sum(axis=0)
+    tally.expansion_patients = int(outcome.expansion_n.sum())
+    tally.stopped_early = int((outcome.stopped & (chosen < 0)).sum())
+    blocks = np.arange(0, n_trials, RNG_BLOCK_TRIALS)
+    tally.duration_block_sums_days = np.add.reduceat(outcome.duration_days, blocks).tolist()
+    records = _records_frame(plan, outcome, start) if plan.keep_trials else None
+    return tally, records
+
+
+def simulate(
+    design: Design,
+    true_tox: Sequence[float] | npt.ArrayLike,
+    n_trials: int,
+    seed: int,
+    *,
+    chunk_size: int = 65_536,
+    accrual_rate: float | None = None,
+    accrual: str = "exponential",
+    dlt_window_days: float = 28.0,
+    dlt_onset: str | DLTOnset = "uniform",
+    keep_trials: bool = False,
+    expansion: Expansion | None = None,
+    progress: bool = False,
+) -> SimulationResult:
+    """Operating characteristics of ``design`` under ``true_tox`` by Monte Carlo simulation.
+
+    Trials are simulated in chunks of ``chunk_size`` (rounded up to whole blocks of
+    :data:`~cartrial.simulation.streams.RNG_BLOCK_TRIALS`), vectorised across the trials of a
+    chunk; the result is identical for every chunk size.
+
+    Parameters
+    ----------
+    design
+        A design from :mod:`cartrial.designs` (``make_design(...)``).
+    true_tox
+        True DLT probability per dose, each in [0, 1].
+    n_trials
+        Number of simulated trials (> 0).
+    seed
+        Seed (>= 0); the same seed gives the same trials.
+    chunk_size
+        Trials held in memory at once.
+    accrual_rate
+        Mean patients per month; ``None`` = instantaneous accrual (not allowed for TITE
+        designs). Non-TITE cohorts each complete their DLT window before the next cohort.
+    accrual
+        Inter-arrival distribution, ``"exponential"`` (default) or ``"uniform"``.
+    dlt_window_days
+        Length of the DLT assessment window in days (default 28).
+    dlt_onset
+        Time to DLT within the window (``"uniform"``, ``"weibull"`` or a
+        :class:`~cartrial.simulation.settings.DLTOnset`); used by TITE designs.
+    keep_trials
+        Keep each trial's dosing sequence (cohort, dose, patients, DLTs) in ``result.trials``.
+    expansion
+        An expansion cohort at the selected dose (:class:`~cartrial.simulation.settings.Expansion`);
+        its patients count in N, DLTs and duration and feed the final dose choice.
+    progress
+        Show a rich progress bar over the chunks.
+
+    Returns
+    -------
+    SimulationResult
+        Selection %, patients and DLTs per dose, early stop %, mean duration.
+
+    Raises
+    ------
+    DesignError
+        For true toxicities outside [0, 1] or of the wrong length, ``n_trials <= 0``, a negative
+        seed or bad settings.
+
+    Examples
+    --------
+    >>> from cartrial.designs import BOIN
+    >>> r = simulate(BOIN(target=0.3, n_doses=3, n_cohorts=4), [0.1, 0.3, 0.5], 1000, seed=1)
+    >>> round(sum(r.selection_pct) + r.selection_none_pct)
+    100
+    """
+    n_trials = _positive_int(n_trials, "n_trials")
+    chunk_size = _positive_int(chunk_size, "chunk_size")
+    plan = plan_simulation(
+        design,
+        true_tox,
+        seed,
+        accrual_rate=accrual_rate,
+        accrual=accrual,
+        dlt_window_days=dlt_window_days,
+        dlt_onset=dlt_onset,
+        keep_trials=keep_trials,
+        expansion=expansion,
+    )
+    return run_plan(plan, n_trials, chunk_size=chunk_size, progress=progress)
+
+
+def run_plan(
+    plan: SimulationPlan, n_trials: int, *, chunk_size: int = 65_536, progress: bool = False
+) -> SimulationResult:
+    """Simulate ``n_trials`` trials of a validated plan, chunk by chunk."""
+    step = -(-chunk_size // RNG_BLOCK_TRIALS) * RNG_BLOCK_TRIALS
+    kernel = cohort_kernel(plan.design, plan.max_n)
+    total = Tally(n_doses=plan.design.n_doses)
+    frames: list[pd.DataFrame] = []
+    starts = range(0, n_trials, step)
+    if progress:
+        from rich.progress import track
+
+        chunks = track(starts, description=f"simulating {design_name(plan.design)}")
+    else:
+        chunks = iter(starts)
+    for start in chunks:
+        tally, records = simulate_range(plan, start, min(start + step, n_trials), kernel)
+        total.merge(tally)
+        if records is not None:
+            frames.append(records)
+    trials = pd.concat(frames, ignore_index=True) if plan.keep_trials else None
+    return SimulationResult.from_tally(
+        total,
+        design=design_name(plan.design),
+        true_tox=tuple(float(p) for p in plan.true_tox),
+        seed=plan.seed,
+        settings=plan.settings(),
+        trials=trials,
+    )

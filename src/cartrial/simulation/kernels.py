@@ -1,0 +1,265 @@
+"""Decision kernels: a design's ``decide`` and ``select_mtd`` applied to many trials at once.
+
+A kernel takes state arrays of shape ``(n_trials, n_doses)`` (patients ``n`` and DLTs ``y`` per
+dose) and the current dose per trial, and returns the next dose per trial (``-1`` when the trial
+stops) or the selected dose (``-1`` for none). Two families:
+
+* :class:`IntervalKernel` for the count-rule designs (BOIN, mTPI-2, Keyboard, i3+3, decision
+  tables, i.e. subclasses of :class:`~cartrial.designs.interval.IntervalDesign`): the design's own
+  rule and elimination rule are tabulated once per ``(n, dlt)`` through its public
+  ``decision_grid``; the precedence of :mod:`cartrial.designs.base` is then applied to whole arrays
+  and the final MTD is chosen by a vectorised isotonic regression (max-min formula of the
+  pool-adjacent-violators fit) with the BOIN package's tie-break.
+* :class:`MemoKernel` for every other design with a finite state space (3+3): the design's own
+  ``decide``/``select_mtd`` is called once per distinct state and the answers are cached.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from cartrial.designs.base import Design
+from cartrial.designs.interval import IntervalDesign, prob_above
+from cartrial.errors import DesignError
+from cartrial.simulation.crm import crm_kernels
+
+__all__ = ["CohortKernel", "IntervalKernel", "MemoKernel", "cohort_kernel", "is_tite"]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_RULE_INDEX = {"E": 0, "S": 1, "D": 2}
+_UNCOVERED = 3
+
+
+class CohortKernel(Protocol):
+    """Vectorised ``decide`` and ``select_mtd`` of one design."""
+
+    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
+        """Next dose per trial after the data ``n``/``y``; ``-1`` where the design stops."""
+        ...
+
+    def select(self, n: IntArray, y: IntArray) -> IntArray:
+        """Selected MTD per trial; ``-1`` where no dose is selected."""
+        ...
+
+
+def _row_keys(*columns: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.void], IntArray]:
+    """Rows of the stacked integer columns as hashable byte strings: unique keys and inverse."""
+    stacked = np.ascontiguousarray(np.column_stack(columns).astype(np.int16))
+    keys = stacked.view(np.dtype((np.void, stacked.dtype.itemsize * stacked.shape[1]))).ravel()
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return unique, inverse.reshape(-1).astype(np.int64)
+
+
+class MemoKernel:
+    """Exact kernel for any design: its own ``decide``/``select_mtd``, called once per state.
+
+    Suited to designs whose trials visit few distinct states (3+3); the cache lives as long as
+    the kernel (one simulation run).
+    """
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self._decisions: dict[bytes, int] = {}
+        self._selections: dict[bytes, int] = {}
+
+    def _lookup(
+        self,
+        cache: dict[bytes, int],
+        columns: tuple[IntArray, ...],
+        compute: Callable[[npt.NDArray[np.int16]], int],
+    ) -> IntArray:
+        unique, inverse = _row_keys(*columns)
+        width = sum(1 if c.ndim == 1 else c.shape[1] for c in columns)
+        answers = np.empty(unique.size, dtype=np.int64)
+        for i, key in enumerate(unique):
+            raw = key.tobytes()
+            if raw not in cache:
+                cache[raw] = compute(np.frombuffer(raw, dtype=np.int16, count=width))
+            answers[i] = cache[raw]
+        return answers[inverse]
+
+    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
+        """Next dose per trial from the design's ``decide`` (``-1`` for stop)."""
+        d = n.shape[1]
+
+        def compute(row: npt.NDArray[np.int16]) -> int:
+            decision = self.design.decide(
+                n=row[1 : d + 1].tolist(), dlt=row[d + 1 :].tolist(), current=int(row[0])
+            )
+            return -1 if decision.next_dose is None else decision.next_dose
+
+        return self._lookup(self._decisions, (current, n, y), compute)
+
+    def select(self, n: IntArray, y: IntArray) -> IntArray:
+        """Selected dose per trial from the design's ``select_mtd`` (``-1`` for none)."""
+        d = n.shape[1]
+
+        def compute(row: npt.NDArray[np.int16]) -> int:
+            chosen = self.design.select_mtd(n=row[:d].tolist(), dlt=row[d:].tolist())
+            return -1 if chosen is None else chosen
+
+        return self._lookup(self._selections, (n, y), compute)
+
+
+class IntervalKernel:
+    """Vectorised kernel for :class:`~cartrial.designs.interval.IntervalDesign` subclasses.
+
+    Parameters
+    ----------
+    design
+        The count-rule design.
+    max_n
+        Largest number of patients that can accumulate at one dose (tables cover ``0..max_n``).
+    """
+
+    def __init__(self, design: IntervalDesign, max_n: int) -> None:
+        self.design = design
+        size = max_n + 1
+        # rule[n, y]: 0 escalate, 1 stay, 2 de-escalate, 3 not covered by the design's table;
+        # elim[n, y]: the elimination rule fires (the dose and all higher are eliminated).
+        self.rule = np.full((size, size), _RULE_INDEX["S"], dtype=np.int8)
+        self.elim = np.zeros((size, size), dtype=bool)
+        try:
+            grid = design.decision_grid(max_n=max_n)
+        except DesignError:  # a user table that stops short of max_n: tabulate cell by cell
+            self._tabulate_cells(max_n)
+        else:
+            cells = grid.to_numpy()  # rows y = 0..max_n, columns n = 1..max_n
+            for n in range(1, size):
+                for y in range(n + 1):
+                    code = str(cells[y, n - 1])
+                    self.elim[n, y] = code == "DU"
+                    self.rule[n, y] = _RULE_INDEX["D" if code == "DU" else code]
+        counts_n, counts_y = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+        valid = counts_y <= counts_n
+        # extra-safe stop at the lowest dose (BOIN ``extrasafe``), same cut-off as the design.
+        self.extrasafe = np.zeros((size, size), dtype=bool)
+        if design.extrasafe:
+            probability = prob_above(design.target, counts_y[valid], counts_n[valid])
+            self.extrasafe[valid] = (counts_n[valid] >= design.elimination_min_n) & (
+                probability > design.elimination_cutoff - design.offset
+            )
+
+    def _tabulate_cells(self, max_n: int) -> None:
+        design = self.design
+        others = [0] * (design.n_doses - 1)
+        for n in range(1, max_n + 1):
+            for y in range(n + 1):
+                try:
+                    self.rule[n, y] = _RULE_INDEX[design.rule(n, y)]
+                except DesignError:
+                    self.rule[n, y] = _UNCOVERED
+                self.elim[n, y] = 0 in design.eliminated([n, *others], [y, *others])
+
+    def first_eliminated(self, n: IntArray, y: IntArray) -> IntArray:
+        """Lowest dose eliminated by the safety rule per trial (``n_doses`` if none)."""
+        hits = self.elim[n, y]
+        return np.where(hits.any(axis=1), hits.argmax(axis=1), n.shape[1])
+
+    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
+        """Next dose per trial, precedence rules 2-8 of :mod:`cartrial.designs.base`."""
+        rows = np.arange(n.shape[0])
+        n_cur = n[rows, current]
+        code = self.rule[n_cur, y[rows, current]]
+        if np.any(code == _UNCOVERED):
+            missing = int(n_cur[np.argmax(code == _UNCOVERED)])
+            raise DesignError(f"the decision table has no row for {missing} patients treated")
+        return self.settle(n, y, current, code, self.first_eliminated(n, y))
+
+    def settle(
+        self,
+        n: IntArray,
+        y: IntArray,
+        current: IntArray,
+        code: npt.NDArray[np.int8],
+        first_elim: IntArray,
+    ) -> IntArray:
+        """Precedence rules 3-8 around the rule's ``code`` (0 E, 1 S, 2 D); ``-1`` = stop.
+
+        ``first_elim`` is the lowest eliminated dose per trial (``n_doses`` if none).
+        """
+        d = self.design
+        n_cur = n[np.arange(n.shape[0]), current]
+        stop = (first_elim == 0) | self.extrasafe[n[:, 0], y[:, 0]]
+        stop |= n.sum(axis=1) >= d.max_patients
+        top = first_elim - 1
+        following = np.where(
+            code == _RULE_INDEX["E"],
+            np.minimum(current + 1, top),
+            np.where(code == _RULE_INDEX["D"], np.maximum(current - 1, 0), current),
+        )
+        following = np.where(current > top, top, following)
+        if d.n_earlystop is not None:
+            stop |= (following == current) & (n_cur >= d.n_earlystop)
+        return np.where(stop, -1, following).astype(np.int64)
+
+    def select(self, n: IntArray, y: IntArray) -> IntArray:
+        """The MTD per trial as :func:`cartrial.designs.isotonic.isotonic_mtd` chooses it.
+
+        Isotonic estimates by the max-min formula ``fit_j = max_{i<=j} min_{k>=j} M(i, k)``,
+        where ``M(i, k)`` is the weighted mean of the considered doses ``i..k`` (the pooled-
+        adjacent-violators fit; Barlow et al. 1972).
+        """
+        n_trials, n_doses = n.shape
+        first_elim = self.first_eliminated(n, y)
+        considered = (n > 0) & (np.arange(n_doses) < first_elim[:, None])
+        yf = y.astype(float)
+        mf = n.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = (yf + 0.05) / (mf + 0.1)
+            variance = (yf + 0.05) * (mf - yf + 0.05) / ((mf + 0.1) ** 2 * (mf + 1.1))
+            weight = np.where(considered, 1.0 / variance, 0.0)
+        weighted = np.where(considered, raw * weight, 0.0)
+        zero = np.zeros((n_trials, 1))
+        cum_w = np.concatenate([zero, np.cumsum(weight, axis=1)], axis=1)
+        cum_wr = np.concatenate([zero, np.cumsum(weighted, axis=1)], axis=1)
+        fitted = np.full((n_trials, n_doses), np.nan)
+        for j in range(n_doses):
+            best = np.full(n_trials, -np.inf)
+            for i in range(j + 1):
+                worst = np.full(n_trials, np.inf)
+                for k in range(j, n_doses):
+                    ok = considered[:, i] & considered[:, k]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        mean = (cum_wr[:, k + 1] - cum_wr[:, i]) / (cum_w[:, k + 1] - cum_w[:, i])
+                    worst = np.where(ok, np.minimum(worst, mean), worst)
+                best = np.where(considered[:, i], np.maximum(best, worst), best)
+            fitted[:, j] = np.where(considered[:, j], best, np.nan)
+        rank = np.cumsum(considered, axis=1)
+        target = float(self.design.target)
+        distance = np.where(considered, np.abs(fitted + rank * 1e-10 - target), np.inf)
+        chosen = distance.argmin(axis=1)
+        none = ~considered.any(axis=1) | self.extrasafe[n[:, 0], y[:, 0]]
+        return np.where(none, -1, chosen).astype(np.int64)
+
+
+def is_tite(design: Design) -> bool:
+    """Whether ``design.decide`` takes the pending patients' follow-up (a TITE design)."""
+    return "pending_followup" in inspect.signature(design.decide).parameters
+
+
+def cohort_kernel(design: Design, max_n: int) -> CohortKernel:
+    """The fastest exact kernel for ``design`` (``max_n``: most patients one dose can receive).
+
+    Count-rule designs that keep the shared ``select_mtd`` get :class:`IntervalKernel` (its
+    ``decide`` is used only when the design keeps the shared ``decide`` too; TITE designs decide
+    through :mod:`cartrial.simulation.tite`); every other design gets :class:`MemoKernel`.
+    """
+    crm, _ = crm_kernels(design)
+    if crm is not None:
+        return crm
+    shared_decide = type(design).decide is IntervalDesign.decide or is_tite(design)
+    if (
+        isinstance(design, IntervalDesign)
+        and type(design).select_mtd is IntervalDesign.select_mtd
+        and shared_decide
+    ):
+        return IntervalKernel(design, max_n)
+    return MemoKernel(design)

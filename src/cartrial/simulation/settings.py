@@ -1,0 +1,154 @@
+"""How simulated patients arrive, when DLTs occur, and the expansion that follows escalation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from cartrial.designs.interval import prob_above
+from cartrial.errors import DesignError
+from cartrial.simulation.result import DAYS_PER_MONTH
+
+__all__ = ["Accrual", "DLTOnset", "Expansion"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Accrual:
+    """Patient arrivals: ``rate_per_month`` patients per month on average.
+
+    Parameters
+    ----------
+    rate_per_month
+        Mean number of patients enrolled per month (months of 365.25/12 days), > 0.
+    distribution
+        Inter-arrival times: ``"exponential"`` (Poisson arrivals, default) or ``"uniform"`` on
+        ``[0, 2/rate]`` (same mean, less spread).
+    """
+
+    rate_per_month: float
+    distribution: Literal["exponential", "uniform"] = "exponential"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.rate_per_month) or self.rate_per_month <= 0:
+            raise DesignError(f"accrual rate must be > 0 patients/month, got {self.rate_per_month}")
+        if self.distribution not in ("exponential", "uniform"):
+            raise DesignError(
+                "accrual distribution must be 'exponential' or 'uniform', "
+                f"got {self.distribution!r}"
+            )
+
+    def gaps_days(self, uniforms: FloatArray) -> FloatArray:
+        """Inter-arrival times in days from uniforms on [0, 1) (inverse-CDF method)."""
+        mean_days = DAYS_PER_MONTH / self.rate_per_month
+        if self.distribution == "exponential":
+            return np.asarray(-mean_days * np.log1p(-uniforms), dtype=float)
+        return np.asarray(2.0 * mean_days * uniforms, dtype=float)
+
+
+@dataclass(frozen=True)
+class DLTOnset:
+    """Distribution of the time to a DLT within the DLT window (for patients who have one).
+
+    Parameters
+    ----------
+    distribution
+        ``"uniform"`` over the window (default) or ``"weibull"`` truncated to the window.
+    shape
+        Weibull shape ``k`` (``< 1``: early DLTs; ``> 1``: late DLTs).
+    scale_fraction
+        Weibull scale as a fraction of the window length.
+    """
+
+    distribution: Literal["uniform", "weibull"] = "uniform"
+    shape: float = 1.0
+    scale_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.distribution not in ("uniform", "weibull"):
+            raise DesignError(
+                f"DLT onset distribution must be 'uniform' or 'weibull', got {self.distribution!r}"
+            )
+        if not (self.shape > 0 and self.scale_fraction > 0):
+            raise DesignError("Weibull shape and scale_fraction must be > 0")
+
+    def times_days(self, uniforms: FloatArray, window_days: float) -> FloatArray:
+        """Onset days in ``[0, window_days)`` from uniforms (inverse CDF, truncated Weibull)."""
+        if self.distribution == "uniform":
+            return np.asarray(uniforms * window_days, dtype=float)
+        scale = self.scale_fraction * window_days
+        mass = -math.expm1(-((window_days / scale) ** self.shape))
+        times = scale * (-np.log1p(-uniforms * mass)) ** (1.0 / self.shape)
+        return np.asarray(np.minimum(times, np.nextafter(window_days, 0.0)), dtype=float)
+
+    def describe(self) -> str:
+        """The distribution in words, for result settings."""
+        if self.distribution == "uniform":
+            return "uniform over the DLT window"
+        return (
+            f"Weibull(shape={self.shape:g}, scale={self.scale_fraction:g} x window) "
+            "truncated to the window"
+        )
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """An expansion cohort at the dose selected by escalation.
+
+    The selected dose is expanded with ``n_patients`` more patients, enrolled in cohorts of
+    ``cohort_size`` (all at once by default); each cohort completes its DLT window before the
+    next. With ``tox_limit`` set, Bayesian beta-binomial monitoring stops the expansion after a
+    cohort when ``Pr(p > tox_limit | y, n) > tox_threshold`` under a Beta(``prior_a``,
+    ``prior_b``) prior, counting the expansion patients (Thall, Simon & Estey 1995). The final
+    dose is then chosen by the design's ``select_mtd`` on escalation and expansion data together.
+    """
+
+    n_patients: int
+    cohort_size: int | None = None
+    tox_limit: float | None = None
+    tox_threshold: float = 0.9
+    prior_a: float = 1.0
+    prior_b: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_patients, bool) or self.n_patients < 1:
+            raise DesignError(f"expansion n_patients must be >= 1, got {self.n_patients!r}")
+        if self.cohort_size is not None and not 1 <= self.cohort_size <= self.n_patients:
+            raise DesignError(
+                f"expansion cohort_size must lie in 1..{self.n_patients}, got {self.cohort_size}"
+            )
+        if self.tox_limit is not None and not 0 < self.tox_limit < 1:
+            raise DesignError(f"expansion tox_limit must lie in (0, 1), got {self.tox_limit}")
+        if not 0 < self.tox_threshold < 1:
+            raise DesignError(
+                f"expansion tox_threshold must lie in (0, 1), got {self.tox_threshold}"
+            )
+        if not (self.prior_a > 0 and self.prior_b > 0):
+            raise DesignError("expansion prior_a and prior_b must be > 0")
+
+    @property
+    def step(self) -> int:
+        """Patients per expansion cohort."""
+        return self.n_patients if self.cohort_size is None else self.cohort_size
+
+    def stops(self, n: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Whether monitoring stops the expansion with ``y`` DLTs among ``n`` expansion patients."""
+        if self.tox_limit is None:
+            return np.zeros(np.shape(n), dtype=bool)
+        probability = prob_above(self.tox_limit, y, n, self.prior_a, self.prior_b)
+        return np.asarray(probability > self.tox_threshold, dtype=bool)
+
+    def describe(self) -> str:
+        """The expansion in words, for result settings."""
+        text = f"{self.n_patients} patients at the selected dose in cohorts of {self.step}"
+        if self.tox_limit is not None:
+            text += (
+                f"; stop if Pr(p > {self.tox_limit:g}) > {self.tox_threshold:g} "
+                f"(Beta({self.prior_a:g}, {self.prior_b:g}) prior)"
+            )
+        return text

@@ -1,0 +1,171 @@
+"""The vectorised engine against the per-trial reference loop, trial by trial (same seed).
+
+Expected values here are not numbers from a paper: each vectorised trial must reproduce exactly
+what the plain loop of ``cartrial.simulation.reference`` gets by calling the design's own
+``decide`` and ``select_mtd`` on the same random numbers (issue 4, "Correctness").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cartrial.designs import (
+    BOIN,
+    CRM,
+    TITEBOIN,
+    TITECRM,
+    Design,
+    ThreePlusThree,
+    make_design,
+)
+from cartrial.simulation import DLTOnset, Expansion, simulate
+from cartrial.simulation.engine import plan_simulation, simulate_range
+from cartrial.simulation.reference import reference_trials
+
+TRUTH = (0.05, 0.12, 0.25, 0.40, 0.55)
+
+DESIGNS: dict[str, Design] = {
+    "3+3": ThreePlusThree(n_doses=5),
+    "3+3-no-deescalation": ThreePlusThree(n_doses=5, deescalation=False, declare_top_dose=False),
+    "boin": BOIN(target=0.3, n_doses=5, n_cohorts=8),
+    "boin-earlystop-extrasafe": BOIN(
+        target=0.25, n_doses=5, n_cohorts=8, n_earlystop=9, extrasafe=True, start=1
+    ),
+    "mtpi2": make_design("mtpi2", n_doses=5, target=0.3, n_cohorts=6),
+    "keyboard": make_design("keyboard", n_doses=5, target=0.3, n_cohorts=6),
+    "i3+3": make_design("i3+3", n_doses=5, target=0.3, n_cohorts=8),
+    "crm": CRM(target=0.25, n_doses=5, n_cohorts=8),
+    "crm-ewoc-cohort1": CRM(
+        target=0.25, n_doses=5, n_cohorts=12, cohort_size=1, ewoc_alpha=0.25, n_earlystop=6
+    ),
+    "tite-boin": TITEBOIN(target=0.3, n_doses=5, n_cohorts=8),
+    "tite-boin-imputation": TITEBOIN(
+        target=0.3,
+        n_doses=5,
+        n_cohorts=10,
+        cohort_size=1,
+        method="imputation",
+        n_earlystop=6,
+        min_complete_to_escalate=1,
+    ),
+    "tite-crm": TITECRM(target=0.25, n_doses=5, n_cohorts=6),
+}
+
+
+def _compare(design: Design, n_trials: int, **settings: object) -> None:
+    plan = plan_simulation(design, TRUTH, 7, keep_trials=True, **settings)  # type: ignore[arg-type]
+    expected = reference_trials(plan, n_trials)
+    tally, records = simulate_range(plan, 0, n_trials)
+    assert records is not None
+    for trial, ref in enumerate(expected):
+        rows = records[records["trial"] == trial]
+        got = list(
+            zip(
+                rows["phase"].astype(str),
+                rows["dose"].astype(int),
+                rows["n"].astype(int),
+                rows["dlts"].astype(int),
+                strict=True,
+            )
+        )
+        assert got == list(ref.cohorts), f"trial {trial}"
+    selected = [r.selected for r in expected]
+    counts = np.bincount([s for s in selected if s is not None], minlength=design.n_doses)
+    assert tally.selected.tolist() == counts.tolist()
+    assert tally.selected_none == sum(s is None for s in selected)
+    assert tally.patients.tolist() == np.sum([r.n for r in expected], axis=0).tolist()
+    assert tally.dlts.tolist() == np.sum([r.dlt for r in expected], axis=0).tolist()
+    assert tally.stopped_early == sum(r.stopped and r.selected is None for r in expected)
+    assert sum(tally.duration_block_sums_days) == pytest.approx(
+        sum(r.duration_days for r in expected), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS))
+def test_engine_matches_reference_loop(name: str) -> None:
+    design = DESIGNS[name]
+    tite = name.startswith("tite")
+    settings: dict[str, object] = {"accrual_rate": 2.5} if tite else {}
+    if tite:
+        settings["dlt_onset"] = DLTOnset("weibull", shape=2.0, scale_fraction=0.6)
+    _compare(design, 120, **settings)
+
+
+@pytest.mark.parametrize("name", ["3+3", "boin", "crm", "tite-boin"])
+def test_engine_matches_reference_with_expansion_and_accrual(name: str) -> None:
+    expansion = Expansion(n_patients=12, cohort_size=4, tox_limit=0.3, tox_threshold=0.8)
+    _compare(DESIGNS[name], 80, accrual_rate=3.0, accrual="uniform", expansion=expansion)
+
+
+def test_result_does_not_depend_on_chunk_size() -> None:
+    design = DESIGNS["boin"]
+    one = simulate(design, TRUTH, 5000, seed=11, chunk_size=5000, keep_trials=True)
+    many = simulate(design, TRUTH, 5000, seed=11, chunk_size=1, keep_trials=True)
+    assert one == many
+    assert one.trials is not None and many.trials is not None
+    pd.testing.assert_frame_equal(one.trials, many.trials)
+
+
+def test_first_trials_do_not_depend_on_how_many_follow() -> None:
+    design = DESIGNS["crm"]
+    short = simulate(design, TRUTH, 30, seed=3, keep_trials=True).trials
+    long = simulate(design, TRUTH, 3000, seed=3, keep_trials=True).trials
+    assert short is not None and long is not None
+    pd.testing.assert_frame_equal(short, long[long["trial"] < 30].reset_index(drop=True))
+
+
+def test_different_seeds_give_different_trials() -> None:
+    a = simulate(DESIGNS["boin"], TRUTH, 2000, seed=1)
+    b = simulate(DESIGNS["boin"], TRUTH, 2000, seed=2)
+    assert a.selection_pct != b.selection_pct
+
+
+def test_result_totals_are_consistent() -> None:
+    result = simulate(DESIGNS["boin"], TRUTH, 4000, seed=5)
+    assert sum(result.selection_pct) + result.selection_none_pct == pytest.approx(100.0)
+    # BOIN with 8 cohorts of 3 treats 24 patients unless it stops early for safety.
+    assert result.mean_total_patients <= 24.0
+    assert result.mean_total_patients > 23.0
+    assert result.early_stop_pct <= result.selection_none_pct
+    # Instantaneous accrual: 8 cohorts x 28 days at most.
+    assert result.mean_duration_months <= 8 * 28 / (365.25 / 12) + 1e-9
+    frame = result.to_frame()
+    assert list(frame["dose"]) == ["0", "1", "2", "3", "4", "none"]
+    assert frame.attrs["mean_total_patients"] == pytest.approx(result.mean_total_patients)
+
+
+def test_expansion_patients_count_in_n_and_duration() -> None:
+    base = simulate(DESIGNS["boin"], TRUTH, 2000, seed=9)
+    expanded = simulate(DESIGNS["boin"], TRUTH, 2000, seed=9, expansion=Expansion(n_patients=20))
+    # Every trial that selected a dose adds exactly 20 patients without monitoring.
+    expected_extra = 20 * (100.0 - base.selection_none_pct) / 100.0
+    assert expanded.mean_expansion_patients == pytest.approx(expected_extra)
+    assert expanded.mean_total_patients == pytest.approx(base.mean_total_patients + expected_extra)
+    assert expanded.mean_duration_months > base.mean_duration_months
+
+
+def test_kept_trials_have_one_row_per_cohort() -> None:
+    result = simulate(DESIGNS["3+3"], TRUTH, 50, seed=4, keep_trials=True)
+    assert result.trials is not None
+    assert list(result.trials.columns) == [
+        "trial",
+        "phase",
+        "cohort",
+        "dose",
+        "n",
+        "dlts",
+        "start_day",
+    ]
+    assert result.trials["trial"].nunique() == 50
+    assert result.trials.groupby("trial")["n"].sum().mean() == pytest.approx(
+        result.mean_total_patients
+    )
+    assert simulate(DESIGNS["3+3"], TRUTH, 50, seed=4).trials is None
+
+
+def test_tite_trials_take_longer_with_slower_accrual() -> None:
+    fast = simulate(DESIGNS["tite-boin"], TRUTH, 1000, seed=2, accrual_rate=6.0)
+    slow = simulate(DESIGNS["tite-boin"], TRUTH, 1000, seed=2, accrual_rate=1.0)
+    assert slow.mean_duration_months > fast.mean_duration_months
