@@ -13,6 +13,7 @@ from cartrial.analysis.response import BestResponse
 from cartrial.analysis.settings import AnalysisSettings, analysis_settings
 from cartrial.analysis.survival import KaplanMeier
 from cartrial.analysis.tables import AnalysisTable
+from cartrial.errors import AnalysisError
 
 __all__ = ["SECTIONS", "TrialAnalysis", "analyse_trial"]
 
@@ -55,6 +56,19 @@ class TrialAnalysis:
     def tables(self) -> tuple[AnalysisTable, ...]:
         """All tables in report order."""
         return tuple(table for tables in self.sections.values() for table in tables)
+
+    def table(self, key: str) -> AnalysisTable:
+        """The table whose ``key`` is ``key``.
+
+        Raises
+        ------
+        AnalysisError
+            If no table has that key.
+        """
+        for table in self.tables():
+            if table.key == key:
+                return table
+        raise AnalysisError(f"no analysis table {key!r}")
 
 
 def _escalation_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
