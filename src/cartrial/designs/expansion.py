@@ -1,0 +1,341 @@
+"""Expansion-cohort rules: Bayesian toxicity monitoring, Simon two-stage and predictive futility.
+
+* Toxicity monitoring (Thall, Simon & Estey 1995 style): stop, or pause for review, when
+  ``Pr(p_DLT > limit | y, n) > threshold`` under a Beta(a, b) prior.
+* Simon (1989) two-stage designs for the response rate, optimal (minimal expected size under
+  ``p0``) and minimax (minimal maximum size), found by exhaustive search.
+* Bayesian predictive probability of trial success (Lee & Liu 2008) and its futility boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from cartrial.designs.base import check_positive_int, check_target
+from cartrial.designs.interval import prob_above
+from cartrial.errors import DesignError
+
+__all__ = [
+    "SimonDesign",
+    "SimonResult",
+    "monitoring_operating_characteristics",
+    "predictive_futility_boundary",
+    "predictive_probability",
+    "simon_two_stage",
+    "toxicity_monitoring_boundary",
+]
+
+
+def _check_prior(prior_a: float, prior_b: float) -> None:
+    if not (prior_a > 0 and prior_b > 0):
+        raise DesignError(f"beta prior parameters must be positive, got {prior_a}, {prior_b}")
+
+
+def toxicity_monitoring_boundary(
+    limit: float,
+    threshold: float,
+    *,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    n_max: int = 20,
+    n_min: int = 1,
+) -> pd.DataFrame:
+    """Beta-binomial stopping boundary: smallest DLT count that stops, per number of patients.
+
+    Parameters
+    ----------
+    limit
+        Unacceptable DLT rate ``theta``.
+    threshold
+        Posterior probability ``c`` above which to stop: ``Pr(p > limit | y, n) > c``.
+    prior_a, prior_b
+        Beta prior.
+    n_max, n_min
+        Patients covered by the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n``, ``stop_if_dlt_ge`` (``<NA>`` when even ``n`` DLTs do not stop) and
+        ``prob_above_limit`` at that count.
+    """
+    check_target(limit, "limit")
+    check_target(threshold, "threshold")
+    _check_prior(prior_a, prior_b)
+    check_positive_int(n_min, "n_min")
+    if check_positive_int(n_max, "n_max") < n_min:
+        raise DesignError("n_max must be at least n_min")
+    rows = []
+    for n in range(n_min, n_max + 1):
+        prob = prob_above(limit, np.arange(n + 1), n, prior_a, prior_b)
+        hits = np.flatnonzero(prob > threshold)
+        first = int(hits[0]) if hits.size else None
+        rows.append(
+            {
+                "n": n,
+                "stop_if_dlt_ge": first if first is not None else pd.NA,
+                "prob_above_limit": float(prob[first]) if first is not None else np.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["stop_if_dlt_ge"] = table["stop_if_dlt_ge"].astype("Int64")
+    return table
+
+
+def monitoring_operating_characteristics(
+    boundary: pd.DataFrame, true_rates: Sequence[float], looks: Sequence[int]
+) -> pd.DataFrame:
+    """Exact probability of stopping and expected size when the boundary is checked at ``looks``.
+
+    Computed by propagating the distribution of the DLT count through the looks (binomial
+    increments between looks), removing the mass that crosses the boundary at each look.
+
+    Parameters
+    ----------
+    boundary
+        A table from :func:`toxicity_monitoring_boundary` covering every look.
+    true_rates
+        True DLT rates to evaluate.
+    looks
+        Increasing numbers of patients at which the rule is applied (e.g. 5, 10, 15, 20).
+    """
+    look_list = [check_positive_int(k, "look") for k in looks]
+    if not look_list or look_list != sorted(set(look_list)):
+        raise DesignError(f"looks must be increasing, got {list(looks)}")
+    cut = dict(zip(boundary["n"].tolist(), boundary["stop_if_dlt_ge"].tolist(), strict=True))
+    missing = [k for k in look_list if k not in cut]
+    if missing:
+        raise DesignError(f"the boundary table does not cover looks {missing}")
+    rows = []
+    for rate in true_rates:
+        p = check_target(rate, "true rate") if 0 < rate < 1 else float(rate)
+        alive = np.array([1.0])
+        previous, stop, expected = 0, 0.0, 0.0
+        for k in look_list:
+            step = stats.binom.pmf(np.arange(k - previous + 1), k - previous, p)
+            alive = np.convolve(alive, step)
+            limit_k = cut[k]
+            if limit_k is not pd.NA and limit_k is not None:
+                crossed = float(alive[int(limit_k) :].sum())
+                stop += crossed
+                expected += crossed * k
+                alive[int(limit_k) :] = 0.0
+            previous = k
+        expected += (1 - stop) * look_list[-1]
+        rows.append({"true_rate": p, "prob_stop": stop, "expected_n": expected})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class SimonDesign:
+    """A Simon two-stage design: stop after stage 1 if responses ``<= r1`` of ``n1``; declare
+    the treatment promising if responses ``> r`` of ``n``.
+
+    Attributes
+    ----------
+    r1, n1, r, n
+        Stage-1 futility bound and size, final bound and total size.
+    expected_n0
+        Expected sample size under ``p0``: ``n1 + (1 - PET0)(n - n1)``.
+    pet0
+        Probability of early termination under ``p0``: ``B(r1; n1, p0)``.
+    alpha, power
+        Attained type I error under ``p0`` and power under ``p1``.
+    """
+
+    r1: int
+    n1: int
+    r: int
+    n: int
+    expected_n0: float
+    pet0: float
+    alpha: float
+    power: float
+
+
+@dataclass(frozen=True)
+class SimonResult:
+    """Optimal and minimax Simon designs for ``p0`` versus ``p1`` at ``alpha`` and ``beta``."""
+
+    p0: float
+    p1: float
+    alpha: float
+    beta: float
+    optimal: SimonDesign
+    minimax: SimonDesign
+
+    def to_frame(self) -> pd.DataFrame:
+        """Both designs as a table, one row each."""
+        rows = []
+        for label, design in (("optimal", self.optimal), ("minimax", self.minimax)):
+            rows.append({"design": label} | design.__dict__)
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class _BinomialTables:
+    """``pmf[m][x]``, ``cdf[m][x]`` and ``sf[m][k + n_max] = Pr(X > k)`` for X ~ Bin(m, p)."""
+
+    pmf: list[npt.NDArray[np.float64]]
+    cdf: list[npt.NDArray[np.float64]]
+    sf: list[npt.NDArray[np.float64]]
+    n_max: int
+
+    @classmethod
+    def build(cls, p: float, n_max: int) -> _BinomialTables:
+        ks = np.arange(-n_max, n_max + 1)
+        sizes = range(n_max + 1)
+        return cls(
+            pmf=[np.asarray(stats.binom.pmf(np.arange(m + 1), m, p), float) for m in sizes],
+            cdf=[np.asarray(stats.binom.cdf(np.arange(m + 1), m, p), float) for m in sizes],
+            sf=[np.asarray(stats.binom.sf(ks, m, p), float) for m in sizes],
+            n_max=n_max,
+        )
+
+    def reject(self, n1: int, n: int) -> npt.NDArray[np.float64]:
+        """``Pr(reject)`` for every ``(r1, r)``: array (r1 = 0..n1-1, r = 0..n-1)."""
+        offsets = np.arange(n)[None, :] - np.arange(n1 + 1)[:, None]  # r - x1
+        terms = self.pmf[n1][:, None] * self.sf[n - n1][offsets + self.n_max]
+        tail = np.cumsum(terms[::-1], axis=0)[::-1]  # tail[x] = sum over x1 >= x
+        return np.asarray(tail[1:], float)  # row r1 -> sum over x1 > r1
+
+
+def simon_two_stage(
+    p0: float, p1: float, alpha: float = 0.05, beta: float = 0.2, *, n_max: int = 100
+) -> SimonResult:
+    """Optimal and minimax Simon (1989) two-stage designs by exhaustive search up to ``n_max``.
+
+    ``Pr(reject | p) = sum_{x1 = r1 + 1}^{n1} b(x1; n1, p) [1 - B(r - x1; n - n1, p)]``; a design
+    qualifies when ``Pr(reject | p0) <= alpha`` and ``Pr(reject | p1) >= 1 - beta``. Optimal:
+    minimal ``EN(p0)`` (ties: smaller ``n``); minimax: minimal ``n``, then minimal ``EN(p0)``.
+
+    Examples
+    --------
+    >>> res = simon_two_stage(0.05, 0.25, 0.05, 0.2)
+    >>> (res.optimal.r1, res.optimal.n1, res.optimal.r, res.optimal.n)
+    (0, 9, 2, 17)
+    """
+    check_target(p0, "p0")
+    check_target(p1, "p1")
+    check_target(alpha, "alpha")
+    check_target(beta, "beta")
+    if not p0 < p1:
+        raise DesignError(f"need p0 < p1, got {p0}, {p1}")
+    n_max = check_positive_int(n_max, "n_max", minimum=2)
+    null, alternative = _BinomialTables.build(p0, n_max), _BinomialTables.build(p1, n_max)
+    best_optimal: tuple[float, int, SimonDesign] | None = None
+    best_minimax: tuple[int, float, SimonDesign] | None = None
+    for n in range(2, n_max + 1):
+        for n1 in range(1, n):
+            reject0 = null.reject(n1, n)
+            reject1 = alternative.reject(n1, n)
+            # Pr(reject) falls as r grows: for each r1 take the smallest r meeting alpha (the
+            # most powerful choice); the design qualifies if that r also has the power.
+            meets_alpha = reject0 <= alpha
+            r_min = np.argmax(meets_alpha, axis=1)
+            rows = np.arange(n1)
+            ok = meets_alpha[rows, r_min] & (r_min >= rows) & (reject1[rows, r_min] >= 1 - beta)
+            if not ok.any():
+                continue
+            pet = null.cdf[n1][:n1]
+            en0 = n1 + (1 - pet) * (n - n1)
+            r1 = int(np.flatnonzero(ok)[np.argmin(en0[ok])])
+            r = int(r_min[r1])
+            design = SimonDesign(
+                r1,
+                n1,
+                r,
+                n,
+                float(en0[r1]),
+                float(pet[r1]),
+                float(reject0[r1, r]),
+                float(reject1[r1, r]),
+            )
+            if best_optimal is None or (design.expected_n0, n) < best_optimal[:2]:
+                best_optimal = (design.expected_n0, n, design)
+            if best_minimax is None or (n, design.expected_n0) < best_minimax[:2]:
+                best_minimax = (n, design.expected_n0, design)
+    if best_optimal is None or best_minimax is None:
+        raise DesignError(f"no two-stage design with n <= {n_max} meets alpha and beta")
+    return SimonResult(p0, p1, alpha, beta, best_optimal[2], best_minimax[2])
+
+
+def predictive_probability(
+    responses: int,
+    n: int,
+    n_max: int,
+    p0: float,
+    *,
+    theta_t: float = 0.9,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+) -> float:
+    """Predictive probability that the trial ends a success (Lee & Liu 2008).
+
+    With ``y`` responses in ``n`` and ``m = n_max - n`` patients to come, future responses ``X``
+    follow a beta-binomial(m, a + y, b + n - y); the trial succeeds if
+    ``Pr(p > p0 | y + X responses in n_max) > theta_t``. Returns
+    ``PP = sum_x Pr(X = x | data) 1[success with x]``.
+    """
+    check_target(p0, "p0")
+    check_target(theta_t, "theta_t")
+    _check_prior(prior_a, prior_b)
+    if not 0 <= responses <= n <= n_max or n_max < 1:
+        raise DesignError(f"need 0 <= responses <= n <= n_max, got {responses}, {n}, {n_max}")
+    remaining = n_max - n
+    future = np.arange(remaining + 1)
+    weight = stats.betabinom.pmf(future, remaining, prior_a + responses, prior_b + n - responses)
+    success = prob_above(p0, responses + future, n_max, prior_a, prior_b) > theta_t
+    return float(np.sum(weight * success))
+
+
+def predictive_futility_boundary(
+    n_max: int,
+    p0: float,
+    *,
+    theta_t: float = 0.9,
+    theta_l: float = 0.05,
+    prior_a: float = 1.0,
+    prior_b: float = 1.0,
+    n_min: int = 1,
+) -> pd.DataFrame:
+    """Futility boundary: stop when the predictive probability of success is below ``theta_l``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n``, ``stop_if_responses_le`` (largest response count with ``PP < theta_l``; ``<NA>``
+        when none) and ``predictive_probability`` at that count.
+    """
+    check_target(theta_l, "theta_l")
+    check_positive_int(n_min, "n_min")
+    if check_positive_int(n_max, "n_max") < n_min:
+        raise DesignError("n_max must be at least n_min")
+    rows = []
+    for n in range(n_min, n_max + 1):
+        pp = np.array(
+            [
+                predictive_probability(
+                    y, n, n_max, p0, theta_t=theta_t, prior_a=prior_a, prior_b=prior_b
+                )
+                for y in range(n + 1)
+            ]
+        )
+        futile = np.flatnonzero(pp < theta_l)
+        last = int(futile[-1]) if futile.size else None
+        rows.append(
+            {
+                "n": n,
+                "stop_if_responses_le": last if last is not None else pd.NA,
+                "predictive_probability": float(pp[last]) if last is not None else np.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["stop_if_responses_le"] = table["stop_if_responses_le"].astype("Int64")
+    return table
