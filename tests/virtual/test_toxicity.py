@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from cartrial.virtual import sample_population
-from cartrial.virtual.toxicity import episode_grade, icans_findings
+from cartrial.virtual.toxicity import (
+    CONSCIOUSNESS,
+    CRS_HYPOTENSION,
+    CRS_OXYGEN,
+    episode_grade,
+    icans_findings,
+)
 
 DAYS = np.arange(0, 29)
 
@@ -27,6 +33,7 @@ def _astct_crs(temp: float, hypotension: str, oxygen: str, after_toci: bool) -> 
     """ASTCT 2019 CRS grade (cart-toxicity.md section 1, Lee 2019), independent of the model."""
     hypo = {"none": 0, "fluids": 2, "one_vasopressor": 3, "multiple_vasopressors": 4}[hypotension]
     oxy = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}[oxygen]
+    # (the model's codes index CRS_HYPOTENSION / CRS_OXYGEN: names, then this table)
     worst = max(hypo, oxy)
     if temp >= 38.0:
         return max(worst, 1)
@@ -44,8 +51,8 @@ def test_crs_vitals_reproduce_the_grade() -> None:
             continue
         expected = _astct_crs(
             float(obs["temperature_c"][i, j]),
-            str(obs["hypotension"][i, j]),
-            str(obs["oxygen"][i, j]),
+            CRS_HYPOTENSION[obs["hypotension"][i, j]],
+            CRS_OXYGEN[obs["oxygen"][i, j]],
             bool(DAYS[j] > toci[i]),
         )
         assert expected == grade[i, j]
@@ -64,7 +71,9 @@ def test_icans_findings_reproduce_the_grade() -> None:
     assert np.all((ice[:, 1] >= 7) & (ice[:, 1] <= 9))
     assert np.all((ice[:, 2] >= 3) & (ice[:, 2] <= 6))
     assert np.all((ice[:, 3] >= 0) & (ice[:, 3] <= 2))
-    assert np.all(ice[:, 4] == -1) and np.all(found["consciousness"][:, 4] == "unarousable")
+    assert np.all(ice[:, 4] == -1) and np.all(
+        np.asarray(CONSCIOUSNESS)[found["consciousness"][:, 4]] == "unarousable"
+    )
 
 
 def test_grade3_plateaus_are_clearly_short_or_long() -> None:

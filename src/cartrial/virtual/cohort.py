@@ -359,31 +359,25 @@ class VirtualCohort:
         """Lab results by CDISC test code (``LAB_TESTS`` gives units), each ``(n, k)``.
 
         Blood counts follow the cytopenia model (lymphocytes include circulating CAR+ cells); ALT
-        and bilirubin stay at baseline; CRP and ferritin rise with the CRS grade of the day.
+        and bilirubin stay at their baseline multiple of the ULN (``lab_reference_ranges``).
         """
         tx = self.params.toxicity
         rng = self._noise("labs")
         counts = self.cytopenias.values(days)
         car_cells = self.kinetics.level(days) * self.params.kinetics.flow_cells_ul_per_copy / 1000.0
         counts[..., 3] = counts[..., 3] + car_cells
-        crs = self.crs.grade(days).astype(float)
-        noise = np.exp(tx.lab_noise_sd_log * rng.standard_normal((*crs.shape, len(LAB_TESTS))))
+        noise = np.exp(
+            tx.lab_noise_sd_log * rng.standard_normal((*counts.shape[:2], len(LAB_TESTS)))
+        )
+        uln = {test: hi for test, (_, hi) in tx.lab_reference_ranges.items()}
         b = self.baseline
         values = {
             "NEUT": np.round(counts[..., 0] * noise[..., 0], 2),
             "PLAT": np.rint(counts[..., 1] * noise[..., 1]),
             "HGB": np.round(counts[..., 2] * noise[..., 2], 1),
             "LYM": np.round(counts[..., 3] * noise[..., 3], 2),
-            "ALT": np.round(b.alt_x_uln[:, None] * noise[..., 4], 2),
-            "BILI": np.round(b.bilirubin_x_uln[:, None] * noise[..., 5], 2),
-            "CRP": np.round(
-                (tx.crp_baseline_mg_l + tx.crp_per_crs_grade_mg_l * crs) * noise[..., 6], 1
-            ),
-            "FERRITIN": np.rint(
-                tx.ferritin_baseline_ng_ml
-                * np.exp(tx.ferritin_log_per_crs_grade * crs)
-                * noise[..., 7]
-            ),
+            "ALT": np.round(b.alt_x_uln[:, None] * uln["ALT"] * noise[..., 4]),
+            "BILI": np.round(b.bilirubin_x_uln[:, None] * uln["BILI"] * noise[..., 5], 1),
         }
         return {k: np.asarray(v, dtype=float) for k, v in values.items()}
 

@@ -229,10 +229,7 @@ class ToxicityParams(_Section):
     prolonged_platelets_1e9_l: Positive
     prolonged_recovery_days: tuple[int, int]
     lab_noise_sd_log: NonNegative
-    crp_baseline_mg_l: Positive
-    crp_per_crs_grade_mg_l: NonNegative
-    ferritin_baseline_ng_ml: Positive
-    ferritin_log_per_crs_grade: NonNegative
+    lab_reference_ranges: dict[str, tuple[NonNegative, Positive]]
     gastric_logit_intercept: float
     gastric_logit_slope_per_log10_dose: float
     gastric_severity_slope_per_log10_cmax: float

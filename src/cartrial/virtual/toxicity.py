@@ -28,6 +28,7 @@ from scipy.special import expit
 from cartrial.virtual.params import ToxicityParams
 
 __all__ = [
+    "CONSCIOUSNESS",
     "CRS_HYPOTENSION",
     "CRS_OXYGEN",
     "GASTRIC_TERMS",
@@ -56,6 +57,8 @@ CRS_HYPOTENSION: tuple[str, ...] = (
 )
 #: Oxygen support by CRS grade (ASTCT, Lee 2019): index = grade.
 CRS_OXYGEN: tuple[str, ...] = ("none", "none", "low_flow", "high_flow", "positive_pressure")
+#: Level of consciousness codes of the ICANS findings (ASTCT, Lee 2019).
+CONSCIOUSNESS: tuple[str, ...] = ("alert", "voice", "tactile", "unarousable")
 #: CTCAE term of the CLDN18.2 gastric injury by its maximum grade (index = grade).
 GASTRIC_TERMS: tuple[str, ...] = ("", "Gastritis", "Gastritis", "Gastric hemorrhage")
 #: Lab tests produced (CDISC LBTESTCD) with their unit.
@@ -64,10 +67,8 @@ LAB_TESTS: dict[str, str] = {
     "PLAT": "10^9/L",
     "HGB": "g/dL",
     "LYM": "10^9/L",
-    "ALT": "x ULN",
-    "BILI": "x ULN",
-    "CRP": "mg/L",
-    "FERRITIN": "ng/mL",
+    "ALT": "U/L",
+    "BILI": "umol/L",
 }
 
 
@@ -160,8 +161,9 @@ def crs_vitals(
     required, ASTCT rule 2); hypotension/oxygen from the grade; low-flow up to 6 L/min, high-flow
     > 6 L/min. A grade-3 day is driven by one vasopressor or high-flow oxygen, chosen at random.
     Tocilizumab is given on ``tocilizumab_day``, corticosteroids on every grade >= 3 day.
-    Returns arrays of shape ``(n, k)``: ``temperature_c``, ``hypotension``, ``oxygen``,
-    ``oxygen_l_min``, ``vasopressin`` (bool), ``tocilizumab`` (given that day), ``steroids``.
+    Returns arrays of shape ``(n, k)``: ``temperature_c``, ``hypotension`` (code into
+    :data:`CRS_HYPOTENSION`), ``oxygen`` (code into :data:`CRS_OXYGEN`), ``oxygen_l_min``,
+    ``vasopressin`` (bool), ``tocilizumab`` (given that day), ``steroids``.
     """
     t = np.asarray(days, dtype=float)
     t2 = np.broadcast_to(t[None, :] if t.ndim == 1 else t, grade.shape)
@@ -170,21 +172,18 @@ def crs_vitals(
     normal = rng.uniform(36.4, 37.4, grade.shape)
     temperature = np.where((grade >= 1) & ~((grade >= 2) & after_toci), fever, normal)
     by_pressure = rng.random(grade.shape) < 0.5
-    hypo = np.asarray(CRS_HYPOTENSION, dtype=object)[grade]
-    oxy = np.asarray(CRS_OXYGEN, dtype=object)[grade]
-    hypotension = np.where((grade >= 2) & ~by_pressure, "none", hypo)
-    oxygen = np.where((grade >= 2) & by_pressure, "none", oxy)
-    flow = np.select(
-        [oxygen == "low_flow", oxygen == "high_flow", oxygen == "positive_pressure"],
-        [rng.integers(2, 7, grade.shape), rng.integers(10, 41, grade.shape), 0],
-        0,
-    ).astype(float)
+    code = grade.astype(np.int8)
+    hypotension = np.where((grade >= 2) & ~by_pressure, 0, code).astype(np.int8)
+    oxygen = np.where((grade >= 2) & by_pressure, 0, code).astype(np.int8)
+    low_flow = rng.integers(2, 7, grade.shape)
+    high_flow = rng.integers(10, 41, grade.shape)
+    flow = np.where(oxygen == 2, low_flow, np.where(oxygen == 3, high_flow, 0)).astype(float)
     return {
         "temperature_c": np.round(temperature, 1),
         "hypotension": hypotension,
         "oxygen": oxygen,
         "oxygen_l_min": flow,
-        "vasopressin": (hypotension == "one_vasopressor") & (rng.random(grade.shape) < 0.3),
+        "vasopressin": (hypotension == 3) & (rng.random(grade.shape) < 0.3),
         "tocilizumab": t2 == tocilizumab_day[:, None],
         "steroids": grade >= 3,
     }
@@ -194,12 +193,13 @@ def icans_findings(grade: IntArray, rng: np.random.Generator) -> dict[str, npt.N
     """ICE score and level of consciousness that define each ASTCT ICANS grade (Lee 2019).
 
     ICE 10 (grade 0), 7-9 (1), 3-6 (2), 0-2 awake (3), not performable/unarousable (4, ICE = -1).
-    Consciousness: ``alert`` (0-1), ``voice`` (2), ``tactile`` (3), ``unarousable`` (4).
+    Consciousness (code into :data:`CONSCIOUSNESS`): ``alert`` (grades 0-1), ``voice`` (2),
+    ``tactile`` (3), ``unarousable`` (4).
     """
     lo = np.array([10, 7, 3, 0, -1])[grade]
     hi = np.array([10, 9, 6, 2, -1])[grade]
     ice = lo + np.floor(rng.random(grade.shape) * (hi - lo + 1)).astype(np.int64)
-    level = np.asarray(("alert", "alert", "voice", "tactile", "unarousable"), dtype=object)[grade]
+    level = np.array([0, 0, 1, 2, 3], dtype=np.int8)[grade]
     return {"ice_score": ice, "consciousness": level}
 
 
@@ -222,26 +222,32 @@ class Cytopenias:
         """True counts at ``days``: shape ``(n, k, 4)`` (10^9/L, 10^9/L, g/dL, 10^9/L)."""
         p = self.params
         t = np.asarray(days, dtype=float)
-        t2 = (t[None, :] if t.ndim == 1 else t)[:, :, None]
-        start = float(p.ld_start_day)
-        nadir = self.nadir_day[:, None, None]
-        phi = np.where(
-            t2 < start,
-            0.0,
-            np.where(
-                t2 < nadir,
-                (t2 - start) / (nadir - start),
-                np.exp(-self.recovery_rate[:, None, None] * (t2 - nadir)),
-            ),
+        t2 = np.broadcast_to(
+            t[None, :] if t.ndim == 1 else t, (self.baseline.shape[0], t.shape[-1])
         )
-        value = self.baseline[:, None, :] * self.nadir_fraction[:, None, :] ** phi
-        floor = np.array([p.prolonged_anc_1e9_l, p.prolonged_platelets_1e9_l])
-        grade4_limit = np.array([0.5, 25.0])
-        span = np.maximum(self.prolonged_recovery_day - self.nadir_day, 1.0)[:, None, None]
-        frac = np.clip((t2 - nadir) / span, 0.0, None)
-        slow = floor * (grade4_limit / floor) ** frac
-        prolonged = self.prolonged[:, None, None] & (t2 >= nadir)
-        value[..., :2] = np.where(prolonged, np.minimum(value[..., :2], slow), value[..., :2])
+        start = float(p.ld_start_day)
+        nadir = self.nadir_day[:, None]
+        since_nadir = t2 - nadir
+        phi = np.where(
+            t2 < nadir,
+            np.clip((t2 - start) / (nadir - start), 0.0, None),
+            np.exp(-self.recovery_rate[:, None] * np.maximum(since_nadir, 0.0)),
+        )
+        value = self.baseline[:, None, :] * np.exp(
+            np.log(self.nadir_fraction)[:, None, :] * phi[:, :, None]
+        )
+        rows = np.flatnonzero(self.prolonged)
+        if rows.size:
+            # Prolonged: from the nadir, log-linear climb from the floor to the grade-4 limit
+            # (ANC 0.5, platelets 25 x 10^9/L) reached on the recovery day.
+            floor = np.array([p.prolonged_anc_1e9_l, p.prolonged_platelets_1e9_l])
+            grade4_limit = np.array([0.5, 25.0])
+            span = np.maximum(self.prolonged_recovery_day[rows] - self.nadir_day[rows], 1.0)
+            frac = np.clip(since_nadir[rows] / span[:, None], 0.0, None)[:, :, None]
+            slow = floor * np.exp(np.log(grade4_limit / floor) * frac)
+            after = (since_nadir[rows] >= 0)[:, :, None]
+            part = value[rows, :, :2]
+            value[rows, :, :2] = np.where(after, np.minimum(part, slow), part)
         return np.asarray(value)
 
     def take(self, index: IntArray) -> Cytopenias:
