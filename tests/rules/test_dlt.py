@@ -1,0 +1,252 @@
+"""DLT adjudication against the protocol's DLT definition.
+
+Rules under test: the packaged protocol's ``dlt`` section (src/cartrial/protocols/
+cldn18-pdl1-cart.yaml), which encodes the typical CAR-T DLT definition of reference
+cart-toxicity.md §3 (window 28 days, at least possibly related, CRS grade 4 / grade 3 not
+improving within 72 h, ICANS, grade >= 3 non-haematological > 72 h, grade 4 cytopenia beyond
+day 28, the listed exclusions) and §4 (CLDN18.2 gastric mucosal injury). Expected decisions are
+worked by hand from those rules; each test says which rule applies.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from cartrial.errors import RuleInputError
+from cartrial.protocol import DLTDefinition, load_protocol
+from cartrial.rules import dlt
+from cartrial.rules.dlt import AdverseEvent
+
+DEFINITION = load_protocol().dlt
+INFUSION = datetime(2026, 3, 2, 10, 0)
+
+
+def at(day: float) -> datetime:
+    """Study day (fractional) after the infusion time."""
+    return INFUSION + timedelta(days=day)
+
+
+def ae(
+    term: str,
+    course: list[tuple[datetime | date, int]],
+    attribution: str = "possible",
+    cause: str | None = None,
+    ae_id: str = "1",
+) -> AdverseEvent:
+    return AdverseEvent(ae_id, term, tuple(course), attribution, cause)
+
+
+def decide(event: AdverseEvent, **kwargs: object) -> dlt.EventAdjudication:
+    result = dlt.adjudicate(DEFINITION, [event], INFUSION, **kwargs)  # type: ignore[arg-type]
+    (only,) = result.per_event
+    assert result.is_dlt is only.is_dlt
+    return only
+
+
+CRS = "Cytokine release syndrome"
+ICANS = "Immune effector cell-associated neurotoxicity syndrome"
+NEUT = "Neutrophil count decreased"
+
+
+def test_crs_grade_4_is_a_dlt() -> None:
+    d = decide(ae(CRS, [(at(2), 2), (at(3), 4), (at(6), 0)]))
+    assert (d.status, d.rule_id) == ("dlt", "criterion:crs_grade4")
+
+
+def test_crs_grade_3_improving_within_72h_is_not_a_dlt() -> None:
+    # grade 3 at day 3, grade 2 48 h later: crs_grade3_not_improving does not fire, and
+    # non_hematologic_grade3 excludes CRS -> no criterion
+    d = decide(ae(CRS, [(at(2), 1), (at(3), 3), (at(5), 2), (at(7), 0)]))
+    assert (d.status, d.rule_id) == ("not_dlt", "no_criterion")
+
+
+def test_crs_grade_3_not_improving_within_72h_is_a_dlt() -> None:
+    d = decide(ae(CRS, [(at(2), 1), (at(3), 3), (at(6.5), 2), (at(8), 0)]))  # 84 h at grade 3
+    assert (d.status, d.rule_id) == ("dlt", "criterion:crs_grade3_not_improving")
+
+
+def test_crs_from_max_grade_resolving_in_50h() -> None:
+    # only max grade, onset, resolution: grade 3 held until resolution after 50 h (< 72 h)
+    event = AdverseEvent.from_max_grade("7", CRS, 3, at(2), at(2) + timedelta(hours=50), "probable")
+    assert decide(event).status == "not_dlt"
+
+
+def test_icans_grade_3_not_resolving_to_1_within_72h() -> None:
+    d = decide(ae(ICANS, [(at(5), 3), (at(7), 2), (at(10), 0)]))  # grade 2 is not <= 1
+    assert (d.status, d.rule_id) == ("dlt", "criterion:icans_grade3_not_resolving")
+    assert decide(ae(ICANS, [(at(5), 3), (at(7), 1), (at(9), 0)])).status == "not_dlt"
+
+
+def test_cldn18_gastric_mucosal_injury() -> None:
+    # cart-toxicity.md §4: grade >= 3 gastric haemorrhage related to CAR-T is a DLT
+    d = decide(ae("Gastric hemorrhage", [(at(12), 3), (at(15), 1), (at(20), 0)]))
+    assert (d.status, d.rule_id) == ("dlt", "criterion:gastric_mucosal_injury")
+    assert decide(ae("Gastric perforation", [(at(14), 4)])).is_dlt
+    assert decide(ae("Gastritis", [(at(14), 2), (at(20), 0)])).rule_id == "no_criterion"
+
+
+def test_lymphodepletion_cytopenia_recovering_by_day_28_is_excluded() -> None:
+    course = [(at(1), 4), (at(18), 2), (at(24), 0)]
+    d = decide(ae(NEUT, course))
+    assert (d.status, d.rule_id) == ("not_dlt", "exclusion:lymphodepletion_cytopenia")
+
+
+def test_grade_4_neutropenia_persisting_beyond_day_28_is_a_dlt() -> None:
+    d = decide(ae(NEUT, [(at(1), 4), (at(35), 2)]))
+    assert (d.status, d.rule_id) == ("dlt", "criterion:cytopenia_grade4_persisting")
+    # grade 3 at the end of day 28: neither recovered to <= 2 nor grade 4 -> no DLT
+    d = decide(ae(NEUT, [(at(1), 4), (at(20), 3), (at(35), 2)]))
+    assert (d.status, d.rule_id) == ("not_dlt", "no_criterion")
+
+
+def test_cytopenia_is_pending_before_day_28() -> None:
+    event = ae(NEUT, [(at(1), 4)])
+    d = decide(event, as_of=at(14))
+    assert d.status == "pending"
+    assert d.rule_id == "criterion:cytopenia_grade4_persisting"
+    result = dlt.adjudicate(DEFINITION, [event], INFUSION, as_of=at(14))
+    assert (result.is_dlt, result.pending) == (False, True)
+    # with complete data (as_of=None) the unresolved event is ongoing past day 28
+    d = decide(event)
+    assert d.is_dlt and "ongoing" in d.reason
+
+
+def test_lymphopenia_and_grade_3_fever_are_excluded() -> None:
+    lymph = decide(ae("Lymphocyte count decreased", [(at(0), 4)]))
+    # ongoing grade 4 at day 28: lymphodepletion_cytopenia does not exempt it, lymphopenia does
+    assert lymph.rule_id == "exclusion:lymphopenia"
+    fever = decide(ae("Fever", [(at(1), 3), (at(6), 0)]))
+    assert (fever.status, fever.rule_id) == ("not_dlt", "exclusion:fever_grade3")
+
+
+def test_gi_symptoms_controlled_within_72h_are_excluded() -> None:
+    quick = decide(ae("Vomiting", [(at(3), 3), (at(4), 1), (at(5), 0)]))
+    assert quick.rule_id == "exclusion:gi_symptoms_controlled"
+    slow = decide(ae("Vomiting", [(at(3), 3), (at(7), 1), (at(9), 0)]))  # 96 h at grade 3
+    assert (slow.status, slow.rule_id) == ("dlt", "criterion:non_hematologic_grade3")
+
+
+def test_non_hematologic_grade_3_duration() -> None:
+    alt = "Alanine aminotransferase increased"
+    assert decide(ae(alt, [(at(4), 3), (at(6), 1), (at(9), 0)])).status == "not_dlt"  # 48 h
+    d = decide(ae(alt, [(at(4), 3), (at(8), 1), (at(9), 0)]))  # 96 h
+    assert (d.status, d.rule_id) == ("dlt", "criterion:non_hematologic_grade3")
+
+
+def test_window_and_attribution() -> None:
+    late = decide(ae("Gastric ulcer", [(at(29), 3)]))
+    assert (late.status, late.rule_id, late.onset_day) == ("not_dlt", "window", 29)
+    early = decide(ae("Gastric ulcer", [(at(-2), 3)]))
+    assert (early.rule_id, early.onset_day) == ("window", -2)
+    on_day_28 = decide(ae("Gastric ulcer", [(datetime(2026, 3, 30, 23, 0), 3)]))
+    assert on_day_28.is_dlt  # calendar day 28 is inside the window
+    unlikely = decide(ae("Gastric ulcer", [(at(10), 3)], attribution="unlikely"))
+    assert (unlikely.status, unlikely.rule_id) == ("not_dlt", "attribution")
+
+
+def test_death_not_due_to_progression() -> None:
+    assert decide(ae("Sudden death NOS", [(at(9), 5)])).rule_id == "criterion:death"
+    progression = decide(ae("Disease progression", [(at(9), 5)], cause="disease_progression"))
+    assert (progression.status, progression.rule_id) == ("not_dlt", "exclusion:other_cause")
+
+
+def test_subject_level_result_names_the_earliest_dlt() -> None:
+    events = [
+        ae("Fever", [(at(1), 3), (at(2), 0)], ae_id="A"),
+        ae("Gastric hemorrhage", [(at(16), 3)], ae_id="B"),
+        ae(CRS, [(at(3), 4), (at(5), 0)], ae_id="C"),
+    ]
+    result = dlt.adjudicate(DEFINITION, events, INFUSION, subject_id="101-003")
+    assert result.is_dlt and result.rule_id == "criterion:crs_grade4"
+    assert [d.ae_id for d in result.per_event] == ["A", "B", "C"]
+    assert [d.status for d in result.per_event] == ["not_dlt", "dlt", "dlt"]
+    assert "AE C" in result.reason
+    empty = dlt.adjudicate(DEFINITION, [], date(2026, 3, 2))
+    assert (empty.is_dlt, empty.rule_id, empty.pending) == (False, None, False)
+
+
+def test_as_of_date_means_end_of_that_day() -> None:
+    # grade 3 CRS from day 3 (5 March) 10:00; its 72 h end on 8 March 10:00
+    event = ae(CRS, [(at(3), 3)])
+    assert decide(event, as_of=date(2026, 3, 7)).status == "pending"  # known to 8 Mar 00:00
+    assert decide(event, as_of=date(2026, 3, 8)).status == "dlt"  # known to 9 Mar 00:00
+
+
+# ----- definitions written for these tests (brief: CRS exclusion, SOC and category rules) -----
+
+CUSTOM = DLTDefinition(
+    window_days=28,
+    min_attribution="probable",
+    criteria=(
+        {
+            "id": "heme_g4",
+            "description": "grade 4 haematological",
+            "category": "hematologic",
+            "min_grade": 4,
+        },
+        {
+            "id": "cardiac_g2",
+            "description": "grade >= 2 cardiac",
+            "socs": ("Cardiac disorders",),
+            "min_grade": 2,
+        },
+        {
+            "id": "any_g3",
+            "description": "grade >= 3 non-haematological",
+            "category": "non_hematologic",
+            "min_grade": 3,
+        },
+    ),
+    exclusions=(
+        {
+            "id": "crs_g3_improving",
+            "description": "grade 3 CRS improving to <= 2 within 72 h",
+            "terms": (CRS,),
+            "min_grade": 3,
+            "max_grade": 3,
+            "resolved_to_grade": 2,
+            "within_hours": 72,
+        },
+    ),
+)  # type: ignore[arg-type]
+
+
+def test_custom_crs_exclusion_and_selectors() -> None:
+    def one(event: AdverseEvent) -> dlt.EventAdjudication:
+        return dlt.adjudicate(CUSTOM, [event], INFUSION).per_event[0]
+
+    improving = ae(CRS, [(at(2), 3), (at(4), 2)], attribution="definite")
+    assert one(improving).rule_id == "exclusion:crs_g3_improving"
+    slow = ae(CRS, [(at(2), 3), (at(6), 2)], attribution="definite")
+    assert one(slow).rule_id == "criterion:any_g3"
+    assert one(ae("Sinus tachycardia", [(at(1), 2)], "probable")).rule_id == "criterion:cardiac_g2"
+    assert one(ae(NEUT, [(at(1), 4)], "definite")).rule_id == "criterion:heme_g4"
+    assert one(ae(NEUT, [(at(1), 4)], "possible")).rule_id == "attribution"  # below probable
+
+
+# ----- bad input names subject, AE and rule ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (ae("Nausea", [(at(1), 4)]), r"subject S9, AE 1: grade 4 is impossible for 'Nausea'"),
+        (ae("Stomach ache", [(at(1), 2)]), r"subject S9, AE 1: unknown CTCAE"),
+        (ae("Nausea", [(at(3), 2), (at(1), 0)]), r"AE 1: grade changes must be in increasing"),
+        (ae("Nausea", [(at(1), 0)]), r"AE 1: grade 0 is impossible"),
+        (ae("Nausea", [(at(1), 2)], attribution="maybe"), r"attribution 'maybe' is not one of"),
+        (ae("Nausea", [(at(1), 2)], cause="bad luck"), r"alternative cause 'bad luck'"),
+        (AdverseEvent("1", "Nausea", (), "possible"), r"AE 1: the grade course is empty"),
+    ],
+)
+def test_bad_events(event: AdverseEvent, message: str) -> None:
+    with pytest.raises(RuleInputError, match=message):
+        dlt.adjudicate(DEFINITION, [event], INFUSION, subject_id="S9")
+
+
+def test_duplicate_ae_id() -> None:
+    e = ae("Nausea", [(at(1), 2)])
+    with pytest.raises(RuleInputError, match="AE 1: AE id used twice"):
+        dlt.adjudicate(DEFINITION, [e, e], INFUSION)
