@@ -37,11 +37,10 @@ import pandas as pd
 
 from cartrial.errors import RuleInputError
 from cartrial.rules.recist_best import BEST_RULES, BestCodes, best_response
-from cartrial.rules.recist_input import (
+from cartrial.rules.recist_input import EncodedLesions, encode_lesions
+from cartrial.rules.recist_read import (
     LESION_COLUMNS,
-    EncodedLesions,
     ReferenceDates,
-    encode_lesions,
     read_lesions,
     reference_days,
 )

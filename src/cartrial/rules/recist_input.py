@@ -1,4 +1,4 @@
-"""Read, check and encode the long RECIST lesion table for the vectorised engine.
+"""Check the long RECIST lesion table against the input rules and encode it for the engine.
 
 Input columns: ``subject_id, assessment_date, lesion_id, category, organ, is_lymph_node,
 diameter_mm, status``; one row per lesion per assessment. Every check runs on whole columns; the
@@ -20,38 +20,29 @@ reference (infusion) date; every later assessment must be after it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from cartrial.errors import RuleInputError
+from cartrial.rules.recist_read import (
+    dense_codes,
+    lymph_node_flags,
+    map_vocabulary,
+    parse_days,
+    parse_diameters,
+)
 from cartrial.rules.recist_tables import RecistCriteria
 
 __all__ = [
-    "LESION_COLUMNS",
+    "CATEGORIES",
     "STATUSES",
     "EncodedLesions",
-    "ReferenceDates",
     "encode_lesions",
-    "read_lesions",
-    "reference_days",
 ]
 
-LESION_COLUMNS: tuple[str, ...] = (
-    "subject_id",
-    "assessment_date",
-    "lesion_id",
-    "category",
-    "organ",
-    "is_lymph_node",
-    "diameter_mm",
-    "status",
-)
 CATEGORIES: tuple[str, ...] = ("target", "non_target", "new")
 TARGET, NON_TARGET, NEW = 0, 1, 2
 #: Status codes; ``""`` is a blank status.
@@ -71,10 +62,6 @@ _ALLOWED: dict[int, frozenset[int]] = {
     NON_TARGET: frozenset({PRESENT, ABSENT, UNEQ_PROG, NE}),
     NEW: frozenset({EQUIVOCAL, UNEQUIVOCAL}),
 }
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
-
-ReferenceDates = Mapping[str, "date | str | pd.Timestamp"] | pd.DataFrame | pd.Series
 
 
 @dataclass(frozen=True)
@@ -101,140 +88,6 @@ class EncodedLesions:
     row_lesion: npt.NDArray[np.int64]
 
 
-def read_lesions(source: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
-    """Return the lesion table from a DataFrame or a CSV path, checking its columns.
-
-    Parameters
-    ----------
-    source : DataFrame or path
-        The long lesion table. A CSV is read as text (no value is turned into a missing value
-        except an empty cell), so a status ``NA`` is reported as unknown rather than dropped.
-
-    Returns
-    -------
-    DataFrame
-        The table with at least :data:`LESION_COLUMNS`.
-    """
-    if isinstance(source, pd.DataFrame):
-        frame = source
-    else:
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    missing = [c for c in LESION_COLUMNS if c not in frame.columns]
-    if missing:
-        raise RuleInputError(
-            f"RECIST lesion table lacks column(s) {', '.join(missing)} "
-            f"(rule: required columns {', '.join(LESION_COLUMNS)})"
-        )
-    return frame
-
-
-def reference_days(reference_dates: ReferenceDates) -> pd.Series:
-    """Map subject ID (as text) to its reference date in integer days since 1970-01-01.
-
-    Parameters
-    ----------
-    reference_dates : mapping, Series or DataFrame
-        ``{subject_id: date}``, a Series indexed by subject, or a DataFrame with ``subject_id``
-        and ``reference_date`` (or ``infusion_date``) columns. A missing date is kept as
-        missing and refused later only for subjects that have lesion rows.
-
-    Returns
-    -------
-    Series
-        Float days (NaN when missing) indexed by subject ID text.
-    """
-    if isinstance(reference_dates, pd.DataFrame):
-        column = next(
-            (c for c in ("reference_date", "infusion_date") if c in reference_dates.columns), None
-        )
-        if "subject_id" not in reference_dates.columns or column is None:
-            raise RuleInputError(
-                "reference dates need columns subject_id and reference_date (or infusion_date)"
-            )
-        series = pd.Series(
-            reference_dates[column].to_numpy(),
-            index=reference_dates["subject_id"].astype(str).to_numpy(),
-        )
-    elif isinstance(reference_dates, pd.Series):
-        series = reference_dates.copy()
-        series.index = series.index.astype(str)
-    else:
-        series = pd.Series({str(k): v for k, v in reference_dates.items()}, dtype=object)
-    parsed = pd.to_datetime(series.replace("", None), errors="coerce")
-    bad = parsed.isna() & series.notna() & (series.astype(str) != "")
-    if bad.any():
-        sid = bad[bad].index[0]
-        raise RuleInputError(
-            f"subject {sid}: reference date {series[sid]!r} is not a date "
-            "(rule: one reference (infusion) date per subject)"
-        )
-    if parsed.index.duplicated().any():
-        sid = parsed.index[parsed.index.duplicated()][0]
-        raise RuleInputError(
-            f"subject {sid}: more than one reference date (rule: one reference date per subject)"
-        )
-    days = parsed.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    values = np.where(pd.isna(parsed.to_numpy()), np.nan, days.astype(np.int64).astype(float))
-    return pd.Series(values, index=parsed.index, dtype=float)
-
-
-def _map_vocabulary(
-    column: pd.Series, vocabulary: Mapping[str, int], *, missing: int, unknown: int, upper_ne: bool
-) -> npt.NDArray[np.int8]:
-    """Encode a text column through ``vocabulary`` after stripping (and lower-casing) each value."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    table = []
-    for value in uniques:
-        text = str(value).strip()
-        key = "NE" if upper_ne and text.upper() == "NE" else text.lower()
-        table.append(missing if text == "" else vocabulary.get(key, unknown))
-    table.append(missing)  # the NA sentinel -1 picks the last entry
-    return np.asarray(table, dtype=np.int8)[codes]
-
-
-def _parse_days(column: pd.Series) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Return integer days since 1970-01-01 and a mask of values that are not dates."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        values = column.to_numpy(dtype="datetime64[ns]")
-        bad = np.isnat(values)
-        return np.where(bad, 0, values.astype("datetime64[D]").astype(np.int64)), bad
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", format="mixed")
-    unique_values = parsed.to_numpy(dtype="datetime64[ns]")
-    unique_bad = np.append(np.isnat(unique_values), True)
-    unique_days = np.append(
-        np.where(
-            np.isnat(unique_values), 0, unique_values.astype("datetime64[D]").astype(np.int64)
-        ),
-        0,
-    )
-    return unique_days[codes], unique_bad[codes]
-
-
-def _parse_diameters(column: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Diameters in mm (NaN when empty) and a mask of values that are not numbers."""
-    if pd.api.types.is_numeric_dtype(column.dtype):
-        return column.to_numpy(dtype=float), np.zeros(len(column), dtype=bool)
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
-    values = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(float)
-    unique_bad = np.isnan(values) & (text != "").to_numpy()
-    return np.append(values, np.nan)[codes], np.append(unique_bad, False)[codes]
-
-
-def _dense_codes(key: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
-    """Number the distinct non-negative integer keys 0..k-1 in key order; return codes and k."""
-    if len(key) == 0:
-        return key, 0
-    top = int(key.max()) + 1
-    if top <= 8 * len(key) + 1_000_000:
-        present = np.bincount(key, minlength=top) > 0
-        rank = np.cumsum(present) - 1
-        return rank[key], int(present.sum())
-    codes, uniques = pd.factorize(key, sort=True)
-    return codes.astype(np.int64), len(uniques)
-
-
 class _Reporter:
     """Formats the first offending row of a mask as a :class:`RuleInputError`."""
 
@@ -252,14 +105,6 @@ class _Reporter:
             f"date {row['assessment_date']}, lesion {row['lesion_id']}: {problem}{more} "
             f"(rule: {rule})"
         )
-
-
-def _lymph_node_flags(column: pd.Series) -> npt.NDArray[np.int8]:
-    """1 = node, 0 = not a node, -1 = missing, -2 = not a boolean."""
-    if pd.api.types.is_bool_dtype(column.dtype):
-        return column.to_numpy(dtype=np.int8)
-    vocabulary = {word: 1 for word in _TRUE} | {word: 0 for word in _FALSE}
-    return _map_vocabulary(column, vocabulary, missing=-1, unknown=-2, upper_ne=False)
 
 
 def encode_lesions(
@@ -293,7 +138,7 @@ def encode_lesions(
     subj_codes, subj_uniques = pd.factorize(frame["subject_id"], sort=True)
     report.check(subj_codes < 0, "subject_id is missing", "every row names its subject")
     subject_ids = np.asarray([str(s) for s in subj_uniques], dtype=object)
-    category = _map_vocabulary(
+    category = map_vocabulary(
         frame["category"],
         dict(zip(CATEGORIES, range(3), strict=True)),
         missing=-1,
@@ -301,7 +146,7 @@ def encode_lesions(
         upper_ne=False,
     )
     report.check(category < 0, "unknown category", "category is target, non_target or new")
-    status = _map_vocabulary(
+    status = map_vocabulary(
         frame["status"],
         {s: i for i, s in enumerate(STATUSES)},
         missing=BLANK,
@@ -315,11 +160,11 @@ def encode_lesions(
             "target: present|too_small|absent|NE; non_target: present|absent|"
             "unequivocal_progression|NE; new: equivocal|unequivocal",
         )
-    diameter, bad_diameter = _parse_diameters(frame["diameter_mm"])
+    diameter, bad_diameter = parse_diameters(frame["diameter_mm"])
     has_diameter = ~np.isnan(diameter)
     report.check(bad_diameter, "diameter_mm is not a number", "diameters are numbers in mm")
     report.check(has_diameter & (diameter < 0), "negative diameter", "diameters are >= 0 mm")
-    node_flag = _lymph_node_flags(frame["is_lymph_node"])
+    node_flag = lymph_node_flags(frame["is_lymph_node"])
     report.check(node_flag == -2, "is_lymph_node is not true/false", "is_lymph_node is boolean")
     report.check(
         (node_flag == -1) & (category != NEW),
@@ -347,7 +192,7 @@ def encode_lesions(
         "target marked NE but measured",
         "NE means not evaluated: no measurement",
     )
-    row_day, bad_day = _parse_days(frame["assessment_date"])
+    row_day, bad_day = parse_days(frame["assessment_date"])
     report.check(bad_day, "assessment_date is not a date", "dates are ISO dates")
 
     ref = reference.reindex(subject_ids).to_numpy(dtype=float)
@@ -383,8 +228,8 @@ def encode_lesions(
     lid_codes, lid_uniques = pd.factorize(frame["lesion_id"])
     report.check(lid_codes < 0, "lesion_id is missing", "every row names its lesion")
     n_ids = max(len(lid_uniques), 1)
-    row_lesion, n_lesions = _dense_codes(subj_codes.astype(np.int64) * n_ids + lid_codes)
-    _, n_pairs = _dense_codes(row_tp * n_ids + lid_codes)
+    row_lesion, n_lesions = dense_codes(subj_codes.astype(np.int64) * n_ids + lid_codes)
+    _, n_pairs = dense_codes(row_tp * n_ids + lid_codes)
     duplicate = np.zeros(len(frame), dtype=bool)
     if n_pairs < len(frame):
         duplicate = pd.Series(row_tp * n_ids + lid_codes).duplicated().to_numpy()
