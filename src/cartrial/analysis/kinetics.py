@@ -193,6 +193,11 @@ def nca_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
     )
 
 
+def _median(values: pd.Series) -> float:
+    present = values.dropna().astype(float)
+    return float(present.median()) if len(present) else float("nan")
+
+
 def kinetics_summary(
     trial: TrialData, settings: AnalysisSettings, parameters: pd.DataFrame
 ) -> AnalysisTable:
@@ -214,10 +219,10 @@ def kinetics_summary(
                 "auc_0_28_n": auc.n,
                 "auc_0_28_geo_mean": auc.geometric_mean,
                 "auc_0_28_geo_cv_pct": auc.geometric_cv_pct,
-                "tmax_median_day": group["tmax_day"].median(),
+                "tmax_median_day": _median(group["tmax_day"]),
                 "tmax_min_day": group["tmax_day"].min(),
                 "tmax_max_day": group["tmax_day"].max(),
-                "tlast_median_day": group["tlast_day"].median(),
+                "tlast_median_day": _median(group["tlast_day"]),
             }
             for month in PERSISTENCE_MONTHS:
                 status = group[f"persistence_m{month}"]

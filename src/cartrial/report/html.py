@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from cartrial import __version__
 from cartrial.analysis import SECTIONS, AnalysisTable, TrialAnalysis, TrialData
 
-__all__ = ["METHODS", "FigureItem", "render_html", "table_html"]
+__all__ = ["METHODS", "FigureItem", "format_cell", "render_html", "table_html"]
 
 #: Methods stated in the report, by name.
 METHODS = (
@@ -45,7 +45,8 @@ class FigureItem:
     missing: str
 
 
-def _format_cell(value: object) -> str:
+def format_cell(value: object) -> str:
+    """One table cell as printed: NE for a missing number, yes/no, 4 significant digits."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "NE"
     if value is pd.NaT:
@@ -63,7 +64,7 @@ def table_html(table: AnalysisTable) -> str:
     head = "".join(f"<th>{html_lib.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for record in frame.itertuples(index=False):
-        cells = "".join(f"<td>{html_lib.escape(_format_cell(v))}</td>" for v in record)
+        cells = "".join(f"<td>{html_lib.escape(format_cell(v))}</td>" for v in record)
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
