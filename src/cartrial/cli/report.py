@@ -1,0 +1,90 @@
+"""``cartrial report``: write the trial report (HTML, PDF, CSV tables) from the study database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cartrial.errors import CartrialError
+
+__all__ = ["register", "report_command"]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``report`` command to the root app."""
+    app.command("report")(report_command)
+
+
+def report_command(
+    out: Path = typer.Option(..., "--out", help="Directory to write the report into."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
+    ),
+    study: str | None = typer.Option(
+        None, "--study", help="Study identifier (default: the packaged protocol's study id)."
+    ),
+    cutoff: str | None = typer.Option(
+        None, "--cutoff", help="Data cut-off date YYYY-MM-DD (default: today or the latest record)."
+    ),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print the report to PDF."),
+    as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
+) -> None:
+    """Analyse the trial as of the data cut-off and write report.html, report.pdf, tables/*.csv."""
+    from cartrial import services
+    from cartrial.protocol import load_protocol
+    from cartrial.report import build_report
+    from cartrial.store import database_url, make_engine, session_factory
+
+    try:
+        cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
+        ) from None
+    engine = make_engine(database_url(db))
+    try:
+        data = services.trial_data(
+            session_factory(engine), study or load_protocol().study_id, cutoff_date
+        )
+        result = build_report(data, out, pdf=pdf)
+    except CartrialError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "html": str(result.html_path),
+                    "pdf": str(result.pdf_path) if result.pdf_path else None,
+                    "tables": [str(p) for p in result.csv_paths],
+                    "figures": list(result.figures),
+                    "notes": list(result.notes),
+                },
+                indent=2,
+            )
+        )
+        return
+    console = Console()
+    table = Table(
+        title=f"Report of {data.protocol.study_id}, data cut-off {data.data_cutoff:%Y-%m-%d}"
+    )
+    table.add_column("output")
+    table.add_column("path")
+    table.add_row("HTML", str(result.html_path))
+    table.add_row("PDF", str(result.pdf_path) if result.pdf_path else "not written (--no-pdf)")
+    table.add_row("tables", f"{len(result.csv_paths)} CSV files in {out / 'tables'}")
+    table.add_row(
+        "figures", f"{len(result.figures)} drawn, {len(result.missing_figures)} without data"
+    )
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
