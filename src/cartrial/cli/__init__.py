@@ -42,6 +42,7 @@ def _register() -> None:
     protocol.register(app)
     __import__("cartrial.cli.db", fromlist=["register"]).register(app)
     __import__("cartrial.cli.recist", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.design", fromlist=["register"]).register(app)
 
 
 _register()

@@ -1,0 +1,326 @@
+"""``cartrial design``: decision tables, next-dose decisions, pathways and expansion calculators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cartrial.designs import DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
+from cartrial.designs.base import PendingPatient
+from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
+from cartrial.designs.interval import IntervalDesign
+from cartrial.designs.pathways import dose_transition_pathways
+from cartrial.designs.pathways_plot import plot_pathways
+from cartrial.errors import CartrialError
+
+__all__ = ["register"]
+
+JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON.")
+DESIGN_OPT = typer.Option("boin", "--design", help=f"One of: {', '.join(DESIGN_NAMES)}.")
+TARGET_OPT = typer.Option(None, "--target", help="Target DLT rate (default 0.3; not used by 3+3).")
+DEFAULT_TARGET = 0.3
+N_DOSES_OPT = typer.Option(None, "--n-doses", help="Number of dose levels.")
+COHORT_OPT = typer.Option(None, "--cohort-size", help="Patients per cohort.")
+N_COHORTS_OPT = typer.Option(None, "--n-cohorts", help="Maximum number of cohorts.")
+SKELETON_OPT = typer.Option(None, "--skeleton", help="CRM skeleton, comma-separated.")
+TABLE_OPT = typer.Option(None, "--table", help="Decision-table CSV (rows y, columns n).")
+PARAM_OPT = typer.Option(
+    [], "--param", help="Any other design parameter as KEY=VALUE (repeatable)."
+)
+N_OPT = typer.Option(..., "--n", help="Patients treated per dose, comma-separated.")
+DLT_OPT = typer.Option(..., "--dlt", help="DLTs per dose, comma-separated.")
+CURRENT_OPT = typer.Option(..., "--current", help="0-based dose of the last cohort.")
+
+_BOUNDARY_ROWS = {
+    "escalate_if_dlt_le": "Escalate if # of DLT <=",
+    "deescalate_if_dlt_ge": "De-escalate if # of DLT >=",
+    "eliminate_if_dlt_ge": "Eliminate if # of DLT >=",
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``design`` command group to the root app."""
+    group = typer.Typer(help="Dose-finding designs and expansion rules.", no_args_is_help=True)
+    group.command("table")(table)
+    group.command("next")(next_dose)
+    group.command("pathways")(pathways)
+    group.command("simon")(simon)
+    group.command("monitor")(monitor)
+    app.add_typer(group, name="design")
+
+
+def _fail(exc: CartrialError) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _ints(text: str, name: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{name} must be comma-separated whole numbers: {text!r}"
+        ) from None
+
+
+def _value(text: str) -> float | int | bool | str | list[float]:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            continue
+    if "," in text:
+        return [float(part) for part in text.split(",")]
+    return text
+
+
+def _pending(text: str | None) -> list[PendingPatient]:
+    """``DOSE:FRACTION`` pairs, comma-separated (e.g. ``1:0.5,1:0.75``)."""
+    if not text:
+        return []
+    pairs = []
+    for item in text.split(","):
+        dose, _, fraction = item.partition(":")
+        try:
+            pairs.append((int(dose), float(fraction)))
+        except ValueError:
+            raise typer.BadParameter(f"--pending needs DOSE:FRACTION pairs, got {item!r}") from None
+    return pairs
+
+
+def _build(
+    design: str,
+    n_doses: int,
+    target: float | None,
+    cohort_size: int | None,
+    n_cohorts: int | None,
+    skeleton: str | None,
+    table_file: Path | None,
+    params: list[str],
+) -> Design:
+    kwargs: dict[str, object] = {}
+    if design.strip().lower() != "3+3":
+        kwargs["target"] = DEFAULT_TARGET if target is None else target
+    if cohort_size is not None:
+        kwargs["cohort_size"] = cohort_size
+    if n_cohorts is not None:
+        kwargs["n_cohorts"] = n_cohorts
+    if skeleton:
+        kwargs["skeleton"] = [float(part) for part in skeleton.split(",")]
+    if table_file is not None:
+        grid = pd.read_csv(table_file, index_col=0, comment="#", dtype=str).fillna("")
+        kwargs["table"] = {int(col): tuple(grid[col].iloc[: int(col) + 1]) for col in grid.columns}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--param needs KEY=VALUE, got {item!r}")
+        kwargs[key.strip().replace("-", "_")] = _value(value)
+    return make_design(design, n_doses=n_doses, **kwargs)
+
+
+def _frame_json(frame: pd.DataFrame) -> str:
+    return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+
+
+def _print_frame(frame: pd.DataFrame, title: str) -> None:
+    view = Table(title=title)
+    for column in frame.columns:
+        view.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        view.add_row(*[_cell(v) for v in row])
+    Console().print(view)
+
+
+def _cell(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def table(
+    design: str = DESIGN_OPT,
+    target: float | None = TARGET_OPT,
+    n_doses: int = typer.Option(5, "--n-doses", help="Number of dose levels."),
+    cohort_size: int | None = COHORT_OPT,
+    n_cohorts: int | None = N_COHORTS_OPT,
+    skeleton: str | None = SKELETON_OPT,
+    table_file: Path | None = TABLE_OPT,
+    params: list[str] = PARAM_OPT,
+    max_n: int | None = typer.Option(None, "--max-n", help="Largest number treated shown."),
+    grid: bool = typer.Option(False, "--grid", help="Show every (n, y) cell: E, S, D, DU."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Print the design's decision table as a protocol appendix shows it."""
+    try:
+        built = _build(
+            design, n_doses, target, cohort_size, n_cohorts, skeleton, table_file, params
+        )
+        if isinstance(built, IntervalDesign):
+            frame = built.decision_grid(max_n) if grid else built.boundaries(max_n)
+        else:
+            frame = built.boundaries()
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(_frame_json(frame.reset_index() if grid else frame))
+        return
+    title = f"{design} decision table"
+    if grid:
+        _print_frame(frame.reset_index().rename(columns={"dlt": "DLTs \\ n"}), title)
+    elif set(_BOUNDARY_ROWS) <= set(frame.columns):
+        view = Table(title=title)
+        view.add_column("Number of patients treated")
+        for n in frame["n_treated"]:
+            view.add_column(str(n), justify="right")
+        for column, label in _BOUNDARY_ROWS.items():
+            view.add_row(label, *["NA" if pd.isna(v) else str(v) for v in frame[column]])
+        Console().print(view)
+    else:
+        _print_frame(frame, title)
+
+
+def _decision_json(decision: Decision) -> str:
+    payload = {
+        "action": decision.action,
+        "next_dose": decision.next_dose,
+        "eliminated": list(decision.eliminated),
+        "reason": decision.reason,
+        "suspended": decision.suspended,
+        "details": decision.details,
+    }
+    return json.dumps(payload, indent=2)
+
+
+def next_dose(
+    design: str = DESIGN_OPT,
+    n: str = N_OPT,
+    dlt: str = DLT_OPT,
+    current: int = CURRENT_OPT,
+    pending: str | None = typer.Option(
+        None, "--pending", help="TITE designs: DOSE:FRACTION per pending patient, comma-separated."
+    ),
+    target: float | None = TARGET_OPT,
+    cohort_size: int | None = COHORT_OPT,
+    n_cohorts: int | None = N_COHORTS_OPT,
+    skeleton: str | None = SKELETON_OPT,
+    table_file: Path | None = TABLE_OPT,
+    params: list[str] = PARAM_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """The next-dose decision for the data so far (the number of doses is read off --n)."""
+    counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
+    try:
+        built = _build(
+            design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
+        )
+        waiting = _pending(pending)
+        if waiting:
+            if not isinstance(built, TITEBOIN | TITECRM):
+                raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
+            decision = built.decide(counts, dlts, current, pending_followup=waiting)
+        else:
+            decision = built.decide(counts, dlts, current)
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(_decision_json(decision))
+        return
+    colour = "red" if decision.action == "stop" else "green"
+    where = "-" if decision.next_dose is None else str(decision.next_dose)
+    Console().print(
+        f"[bold {colour}]{decision.action}[/bold {colour}] -> next dose {where}"
+        + (" [yellow](accrual suspended)[/yellow]" if decision.suspended else ""),
+        highlight=False,
+    )
+    Console().print(f"reason: {decision.reason}", highlight=False)
+    if decision.eliminated:
+        Console().print(f"eliminated doses: {', '.join(map(str, decision.eliminated))}")
+
+
+def pathways(
+    design: str = DESIGN_OPT,
+    n: str = N_OPT,
+    dlt: str = DLT_OPT,
+    current: int = CURRENT_OPT,
+    cohorts: int = typer.Option(2, "--cohorts", help="Future cohorts to enumerate (1-3)."),
+    target: float | None = TARGET_OPT,
+    cohort_size: int | None = COHORT_OPT,
+    n_cohorts: int | None = N_COHORTS_OPT,
+    skeleton: str | None = SKELETON_OPT,
+    table_file: Path | None = TABLE_OPT,
+    params: list[str] = PARAM_OPT,
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw the tree to this file."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Every outcome of the next cohorts and the dose each leads to."""
+    counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
+    try:
+        built = _build(
+            design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
+        )
+        frame = dose_transition_pathways(
+            built, n=counts, dlt=dlts, current=current, cohorts=cohorts
+        )
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    if plot is not None:
+        plot_pathways(frame, title=f"{design}: dose transition pathways").savefig(plot, dpi=150)
+    if as_json:
+        typer.echo(_frame_json(frame))
+        return
+    _print_frame(frame.drop(columns=["reason", "parent"]), f"{design}: dose transition pathways")
+    if plot is not None:
+        Console().print(f"tree written to {plot}")
+
+
+def simon(
+    p0: float = typer.Option(..., "--p0", help="Uninteresting response rate."),
+    p1: float = typer.Option(..., "--p1", help="Target response rate."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Type I error."),
+    beta: float = typer.Option(0.2, "--beta", help="Type II error (1 - power)."),
+    n_max: int = typer.Option(100, "--n-max", help="Largest total sample size searched."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Simon two-stage optimal and minimax designs."""
+    try:
+        frame = simon_two_stage(p0, p1, alpha, beta, n_max=n_max).to_frame()
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(_frame_json(frame))
+        return
+    _print_frame(
+        frame.round(4), f"Simon two-stage: p0 = {p0}, p1 = {p1}, alpha = {alpha}, beta = {beta}"
+    )
+
+
+def monitor(
+    limit: float = typer.Option(..., "--limit", help="Unacceptable DLT rate."),
+    threshold: float = typer.Option(0.9, "--threshold", help="Posterior probability to stop."),
+    prior_a: float = typer.Option(1.0, "--prior-a", help="Beta prior a."),
+    prior_b: float = typer.Option(1.0, "--prior-b", help="Beta prior b."),
+    n_max: int = typer.Option(20, "--n-max", help="Expansion size."),
+    n_min: int = typer.Option(3, "--n-min", help="First number of patients shown."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Expansion toxicity stopping boundary (stop if Pr(DLT rate > limit | data) > threshold)."""
+    try:
+        frame = toxicity_monitoring_boundary(
+            limit, threshold, prior_a=prior_a, prior_b=prior_b, n_max=n_max, n_min=n_min
+        )
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(_frame_json(frame))
+        return
+    _print_frame(
+        frame.round(4), f"Stop if Pr(p > {limit}) > {threshold}, Beta({prior_a}, {prior_b})"
+    )

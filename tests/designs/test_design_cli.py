@@ -1,0 +1,111 @@
+"""``cartrial design``: the CLI prints what the library computes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cartrial.cli import app
+from cartrial.designs import MTPI2
+
+runner = CliRunner()
+
+
+def test_table_json_matches_boin_reference() -> None:
+    # Reference phase1-designs.md §2.3: n = 3 -> escalate <= 0, de-escalate >= 2, eliminate >= 3.
+    result = runner.invoke(
+        app, ["design", "table", "--design", "boin", "--target", "0.3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["n_treated"]: row for row in json.loads(result.output)}
+    assert rows[3]["escalate_if_dlt_le"] == 0
+    assert rows[3]["deescalate_if_dlt_ge"] == 2
+    assert rows[3]["eliminate_if_dlt_ge"] == 3
+    assert rows[1]["eliminate_if_dlt_ge"] is None
+
+
+def test_table_text_has_appendix_rows() -> None:
+    result = runner.invoke(app, ["design", "table", "--design", "keyboard", "--n-cohorts", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Escalate if # of DLT" in result.output
+
+
+def test_next_decision() -> None:
+    args = [
+        "design",
+        "next",
+        "--design",
+        "boin",
+        "--n",
+        "3,3,0",
+        "--dlt",
+        "0,1,0",
+        "--current",
+        "1",
+    ]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert (payload["action"], payload["next_dose"]) == ("stay", 1)
+
+
+def test_next_with_pending_patients() -> None:
+    # Reference §3 example: ESS = 5.25, escalate.
+    args = ["design", "next", "--design", "tite-boin", "--n", "0,6,0", "--dlt", "0,1,0"]
+    result = runner.invoke(app, [*args, "--current", "1", "--pending", "1:0.5,1:0.75", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["details"]["ess"] == 5.25
+    assert payload["action"] == "escalate"
+
+
+def test_pending_needs_a_tite_design() -> None:
+    args = ["design", "next", "--n", "3,0", "--dlt", "0,0", "--current", "0", "--pending", "0:0.5"]
+    assert runner.invoke(app, args).exit_code != 0
+
+
+def test_bad_input_exits_with_message() -> None:
+    args = ["design", "next", "--n", "3,0", "--dlt", "4,0", "--current", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "dlt > n" in result.output
+
+
+def test_user_table_file(tmp_path: Path) -> None:
+    grid = MTPI2(target=0.3, n_doses=3, n_cohorts=2).decision_grid()
+    path = tmp_path / "table.csv"
+    grid.to_csv(path)
+    args = ["design", "next", "--design", "table", "--table", str(path)]
+    result = runner.invoke(
+        app, [*args, "--n", "3,3,0", "--dlt", "0,3,0", "--current", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["eliminated"] == [1, 2]
+
+
+def test_pathways_with_plot(tmp_path: Path) -> None:
+    png = tmp_path / "tree.png"
+    args = ["design", "pathways", "--design", "3+3", "--n", "0,0,0", "--dlt", "0,0,0"]
+    result = runner.invoke(
+        app, [*args, "--current", "0", "--cohorts", "2", "--plot", str(png), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert png.stat().st_size > 0
+    assert len(json.loads(result.output)) == 4 + 2 * 4  # only 0/3 and 1/3 continue
+
+
+def test_simon() -> None:
+    # Simon 1989: p0 = 0.10, p1 = 0.30 -> optimal 1/10, 5/29.
+    result = runner.invoke(app, ["design", "simon", "--p0", "0.1", "--p1", "0.3", "--json"])
+    assert result.exit_code == 0, result.output
+    optimal = json.loads(result.output)[0]
+    assert (optimal["r1"], optimal["n1"], optimal["r"], optimal["n"]) == (1, 10, 5, 29)
+
+
+def test_monitor() -> None:
+    # Reference §7.1: theta 0.30, c 0.90, Beta(1, 1): n = 3 -> stop if >= 2 DLTs.
+    result = runner.invoke(app, ["design", "monitor", "--limit", "0.3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0] == {"n": 3, "stop_if_dlt_ge": 2, "prob_above_limit": 0.9163}
