@@ -21,7 +21,8 @@ EXPECTED = {
     cart_tox: {
         "CEREBRAL_EDEMA", "CONSCIOUSNESS", "FEVER_C", "ICE_ITEMS", "OXYGEN_DEVICES", "SEIZURE",
         "CRSAssessment", "CourseSummary", "ICANSAssessment", "ICEScore", "Method", "ToxGrade",
-        "grade_crs", "grade_icans", "ice_score", "summarise_course",
+        "grade_crs", "grade_crs_table", "grade_icans", "grade_icans_table", "ice_score",
+        "summarise_course", "summarise_courses",
     },
     dlt: {"AdverseEvent", "DLTAdjudication", "EventAdjudication", "Status", "adjudicate"},
 }  # fmt: skip

@@ -43,6 +43,8 @@ def _register() -> None:
     __import__("cartrial.cli.db", fromlist=["register"]).register(app)
     __import__("cartrial.cli.recist", fromlist=["register"]).register(app)
     __import__("cartrial.cli.design", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.simulate", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.grade", fromlist=["register"]).register(app)
 
 
 _register()

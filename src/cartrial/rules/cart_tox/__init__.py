@@ -19,6 +19,7 @@ from cartrial.rules.cart_tox.icans import (
     ice_score,
 )
 from cartrial.rules.cart_tox.result import Method, ToxGrade
+from cartrial.rules.cart_tox.tables import grade_crs_table, grade_icans_table, summarise_courses
 
 __all__ = [
     "CEREBRAL_EDEMA",
@@ -34,7 +35,10 @@ __all__ = [
     "Method",
     "ToxGrade",
     "grade_crs",
+    "grade_crs_table",
     "grade_icans",
+    "grade_icans_table",
     "ice_score",
     "summarise_course",
+    "summarise_courses",
 ]

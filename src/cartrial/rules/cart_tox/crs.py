@@ -109,7 +109,7 @@ def _check(a: CRSAssessment) -> str:
     hypoxia = OXYGEN_DEVICES.get(a.oxygen)
     if hypoxia is None:
         raise RuleInputError(
-            f"unknown oxygen support {a.oxygen!r} (one of {', '.join(OXYGEN_DEVICES)})"
+            f"oxygen: unknown oxygen support {a.oxygen!r} (one of {', '.join(OXYGEN_DEVICES)})"
         )
     if a.oxygen_flow_l_min is not None and a.oxygen_flow_l_min < 0:
         raise RuleInputError(f"oxygen_flow_l_min {a.oxygen_flow_l_min!r} is negative")

@@ -1,0 +1,208 @@
+"""``cartrial grade``: CTCAE v5.0 lab grades, ASTCT 2019 CRS and ICANS grades from CSV files.
+
+Each command reads a CSV (``#`` lines are comments), grades every row with
+:mod:`cartrial.rules.ctcae` or :mod:`cartrial.rules.cart_tox`, and prints a table naming the
+rule that fired; ``--json`` prints the rows as JSON, ``--out FILE.csv`` saves them. Rows are
+numbered from 1 (the first data row after the header); a malformed file is reported with the
+file, the row and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cartrial.errors import RuleInputError
+from cartrial.rules import cart_tox, ctcae
+
+__all__ = ["crs_command", "icans_command", "labs_command", "register"]
+
+_FILE = typer.Argument(..., exists=True, dir_okay=False, help="Input table (CSV).")
+_JSON = typer.Option(False, "--json", help="Print the graded rows as JSON.")
+_OUT = typer.Option(None, "--out", dir_okay=False, help="Write the graded rows to FILE.csv.")
+_LIMIT = typer.Option(200, "--limit", min=1, help="Rows shown in the terminal table.")
+
+_LAB_RULES = {
+    ctcae.NO_CRITERION: "no criterion met",
+    ctcae.CLINICAL: f"no numeric CTCAE v{ctcae.CTCAE_VERSION} criteria: grade clinically",
+}
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """Read a CSV as text (the rules parse and check every field), rows numbered from 1."""
+    try:
+        frame = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise RuleInputError(f"cannot read the CSV: {exc}") from None
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _fail(path: Path, exc: RuleInputError) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {path}: {exc}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = json.loads(frame.to_json(orient="records"))
+    return records
+
+
+def _show(frame: pd.DataFrame, columns: list[str], title: str, limit: int) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("Row", justify="right")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for label, row in frame[columns].head(limit).iterrows():
+        table.add_row(str(label), *("-" if pd.isna(v) else str(v) for v in row))
+    console = Console()
+    console.print(table)
+    if len(frame) > limit:
+        console.print(f"... {len(frame) - limit} more rows (use --out or --json)")
+
+
+def _emit(
+    graded: pd.DataFrame,
+    columns: list[str],
+    *,
+    title: str,
+    method: str,
+    as_json: bool,
+    out: Path | None,
+    limit: int,
+    courses: pd.DataFrame | None = None,
+) -> None:
+    if out is not None:
+        graded.to_csv(out, index_label="row")
+        if courses is not None:
+            courses.to_csv(out.with_name(f"{out.stem}_courses.csv"), index=False)
+    if as_json:
+        payload: dict[str, object] = {"method": method, "rows": _records(graded.reset_index())}
+        if courses is not None:
+            payload["courses"] = _records(courses)
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    _show(graded, [c for c in columns if c in graded.columns], title, limit)
+    if courses is not None:
+        table = Table(title="Courses (daily maximum grade)", title_justify="left")
+        for col in courses.columns:
+            table.add_column(col)
+        for row in courses.itertuples(index=False):
+            table.add_row(*("-" if pd.isna(v) else str(v) for v in row))
+        Console().print(table)
+
+
+def _courses(graded: pd.DataFrame) -> pd.DataFrame | None:
+    if {"subject_id", "day"} <= set(graded.columns):
+        return cart_tox.summarise_courses(graded)
+    return None
+
+
+def labs_command(
+    file: Path = _FILE,
+    as_json: bool = _JSON,
+    out: Path | None = _OUT,
+    limit: int = _LIMIT,
+) -> None:
+    """Grade lab values with CTCAE v5.0.
+
+    Columns: value, unit, and lbtestcd (CDISC code; the worse of the low/high terms is kept) or
+    term (a CTCAE lab term); optional lln, uln, baseline in the unit of the value.
+    """
+    try:
+        graded = ctcae.grade_labs(_read(file))
+    except RuleInputError as exc:
+        raise _fail(file, exc) from None
+    texts = dict(
+        zip(ctcae.lab_criteria()["criterion_id"], ctcae.lab_criteria()["text"], strict=True)
+    )
+    graded["rule"] = [texts.get(c) or _LAB_RULES[c] for c in graded["criterion"].astype(str)]
+    shown = ["subject_id", "lbtestcd", "value", "unit", "term", "grade", "criterion", "rule"]
+    _emit(
+        graded,
+        shown,
+        title=f"CTCAE v{ctcae.CTCAE_VERSION} lab grades",
+        method=f"CTCAE v{ctcae.CTCAE_VERSION}",
+        as_json=as_json,
+        out=out,
+        limit=limit,
+    )
+
+
+def crs_command(
+    file: Path = _FILE,
+    method: str = typer.Option(
+        "astct", "--method", help="Grading system: astct (Lee 2019, default) or ctcae (v5.0)."
+    ),
+    as_json: bool = _JSON,
+    out: Path | None = _OUT,
+    limit: int = _LIMIT,
+) -> None:
+    """Grade CRS assessments (one per row); with subject_id and day, also each course.
+
+    Columns: temperature_c; optional hypotension, vasopressors (';'-separated), oxygen,
+    oxygen_flow_l_min, fio2_pct, anti_cytokine_given, fever_other_cause, life_threatening,
+    death_due_to_crs.
+    """
+    try:
+        graded = cart_tox.grade_crs_table(_read(file), method=method)
+        courses = _courses(graded)
+    except RuleInputError as exc:
+        raise _fail(file, exc) from None
+    shown = ["subject_id", "day", "case", "temperature_c", "grade", "driver", "needs_review"]
+    _emit(
+        graded,
+        [*shown, "reason"],
+        title=f"CRS grades ({method})",
+        method=method,
+        as_json=as_json,
+        out=out,
+        limit=limit,
+        courses=courses,
+    )
+
+
+def icans_command(
+    file: Path = _FILE,
+    as_json: bool = _JSON,
+    out: Path | None = _OUT,
+    limit: int = _LIMIT,
+) -> None:
+    """Grade ICANS assessments with ASTCT 2019 (one per row); with subject_id and day, courses.
+
+    Columns: ice_score (blank = not performable) or unarousable; optional consciousness,
+    seizure, motor_weakness, cerebral_edema.
+    """
+    try:
+        graded = cart_tox.grade_icans_table(_read(file))
+        courses = _courses(graded)
+    except RuleInputError as exc:
+        raise _fail(file, exc) from None
+    shown = ["subject_id", "day", "case", "ice_score", "grade", "driver", "reason"]
+    _emit(
+        graded,
+        shown,
+        title="ICANS grades (astct)",
+        method="astct",
+        as_json=as_json,
+        out=out,
+        limit=limit,
+        courses=courses,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``grade`` command group to the root app."""
+    group = typer.Typer(
+        help="Grade labs (CTCAE v5.0), CRS and ICANS (ASTCT 2019) from CSV files.",
+        no_args_is_help=True,
+    )
+    group.command("labs")(labs_command)
+    group.command("crs")(crs_command)
+    group.command("icans")(icans_command)
+    app.add_typer(group, name="grade")
