@@ -6,10 +6,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import argon2.profiles
 import pytest
 from service_support import Trial, build_trial
 
-from cartrial.store import make_engine, session_factory
+from cartrial.store import auth, make_engine, session_factory
 from cartrial.store.migrate import upgrade
 
 
@@ -19,7 +20,10 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "trial.db"
     url = f"sqlite:///{path}"
     upgrade(url)
-    trial = build_trial(url)
+    with pytest.MonkeyPatch.context() as patch:
+        # the cheap argon2 profile of tests/conftest.py, also for this session-wide template
+        patch.setattr(auth, "PASSWORD_PROFILE", argon2.profiles.CHEAPEST)
+        trial = build_trial(url)
     trial.engine.dispose()
     return path
 

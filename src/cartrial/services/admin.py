@@ -23,8 +23,8 @@ from cartrial.services.context import (
     protocol_sha256,
     use_case,
 )
-from cartrial.services.passwords import hash_password
 from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, unit_of_work
+from cartrial.store.auth import MIN_PASSWORD_LENGTH, assign_role, create_user
 
 __all__ = [
     "AddSite",
@@ -62,7 +62,7 @@ class CreateStudy(ServiceInput):
     )
     admin_username: str | None = Field(default=None, min_length=1, max_length=64)
     admin_full_name: str | None = Field(default=None, min_length=1, max_length=200)
-    admin_password: SecretStr | None = Field(default=None, min_length=8)
+    admin_password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
 
 
 class StudyCreated(ServiceResult):
@@ -117,14 +117,13 @@ def create_study(
                 raise ValidationFailed(
                     "admin_username", "an empty database needs its first administrator"
                 )
-            admin = User(
-                username=data.admin_username,
-                full_name=data.admin_full_name,
-                password_hash=hash_password(data.admin_password.get_secret_value()),
+            create_user(
+                session,
+                data.admin_username,
+                data.admin_full_name,
+                data.admin_password.get_secret_value(),
+                ["admin"],
             )
-            session.add(admin)
-            session.flush()
-            session.add(RoleAssignment(user_id=admin.id, role="admin", site_id=None))
             admin_created = True
         else:
             if data.admin_username is not None:
@@ -206,7 +205,7 @@ class AddUser(ServiceInput):
 
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     full_name: str = Field(min_length=1, max_length=200)
-    password: SecretStr = Field(min_length=8)
+    password: SecretStr = Field(min_length=MIN_PASSWORD_LENGTH)
     role: Role
     site: str | None = None
     email: str | None = Field(default=None, max_length=254)
@@ -230,14 +229,13 @@ def add_user(ctx: ServiceContext, data: AddUser) -> UserAdded:
         site_id = uc.site(data.site).id if data.site is not None else None
         user = uc.session.scalar(select(User).where(User.username == data.username))
         if user is None:
-            user = User(
-                username=data.username,
-                full_name=data.full_name,
+            user = create_user(
+                uc.session,
+                data.username,
+                data.full_name,
+                data.password.get_secret_value(),
                 email=data.email,
-                password_hash=hash_password(data.password.get_secret_value()),
             )
-            uc.session.add(user)
-            uc.session.flush()
         held = uc.session.scalar(
             select(RoleAssignment.id).where(
                 RoleAssignment.user_id == user.id,
@@ -250,5 +248,5 @@ def add_user(ctx: ServiceContext, data: AddUser) -> UserAdded:
         )
         if held is not None:
             raise ValidationFailed("role", f"{data.username} already holds {data.role} there")
-        uc.session.add(RoleAssignment(user_id=user.id, role=data.role, site_id=site_id))
+        assign_role(uc.session, user, data.role, site_id)
         return UserAdded(username=data.username, role=data.role, site=data.site)

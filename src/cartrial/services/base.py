@@ -32,8 +32,14 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 def field_error(exc: ValidationError) -> ValidationFailed:
-    """Turn pydantic's error into :class:`ValidationFailed` naming the first bad field."""
+    """Turn pydantic's error into :class:`ValidationFailed` naming the first bad field.
+
+    A model validator names its field by raising :class:`ValidationFailed` itself.
+    """
     first = exc.errors()[0]
+    raised = first.get("ctx", {}).get("error")
+    if isinstance(raised, ValidationFailed):
+        return raised
     field = ".".join(str(part) for part in first["loc"]) or "<input>"
     return ValidationFailed(field, first["msg"])
 

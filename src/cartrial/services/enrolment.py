@@ -42,6 +42,7 @@ __all__ = [
     "SubjectEnrolled",
     "allowed_dose",
     "assign_dose",
+    "current_cohort",
     "enrol_subject",
     "screen_subject",
 ]
@@ -136,7 +137,7 @@ class SubjectEnrolled(ServiceResult):
     cohort: int | None
 
 
-def _current_cohort(uc: UseCase) -> int:
+def current_cohort(uc: UseCase) -> int:
     """Escalation cohort now enrolling: one more than the number of signed dose decisions."""
     decided = uc.session.scalar(
         select(func.count(DoseDecision.id.distinct()))
@@ -188,7 +189,7 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         cohort: int | None = None
         if phase == "escalation":
             cap = uc.protocol.escalation.max_subjects
-            cohort = _current_cohort(uc)
+            cohort = current_cohort(uc)
             in_cohort = uc.session.scalar(enrolled.where(Enrolment.cohort == cohort)) or 0
             if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
                 raise ValidationFailed(

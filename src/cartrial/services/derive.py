@@ -1,0 +1,328 @@
+"""Derived values: computed by :mod:`cartrial.rules` from stored inputs, then synchronised.
+
+The same functions serve the write-time derivation of one subject (a use case) and the
+re-derivation of a whole study (:mod:`cartrial.services.rederive`): each ``*_frame`` function turns
+input rows into derived values with one vectorised rule call, and each ``sync_*`` function writes
+only the values that differ (so an unchanged study re-derives without a single audit row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from cartrial.errors import RuleInputError, ValidationFailed
+from cartrial.protocol import Protocol
+from cartrial.rules import ctcae, dlt, recist
+from cartrial.services.context import UseCase
+from cartrial.store import (
+    AdverseEvent,
+    Infusion,
+    LesionMeasurement,
+    Subject,
+    TimepointResponse,
+    TumourLesion,
+    soft_delete,
+    utcnow,
+)
+
+__all__ = [
+    "DLT_DERIVED",
+    "LAB_DERIVED",
+    "OVERRIDE_RULE",
+    "TIMEPOINT_DERIVED",
+    "adjudicate_events",
+    "derive_study_dlt",
+    "derive_subject_dlt",
+    "lab_grade_frame",
+    "lesion_frame",
+    "optional",
+    "recist_frame",
+    "sync_timepoints",
+]
+
+#: LabResult columns derived from value, unit, limits and baseline.
+LAB_DERIVED = ("term", "grade", "grade_criterion")
+#: TimepointResponse columns derived by RECIST 1.1 from the lesion measurements.
+TIMEPOINT_DERIVED = (
+    "target_response",
+    "nontarget_response",
+    "new_lesions",
+    "overall_response",
+    "sum_of_diameters_mm",
+    "pct_change_from_baseline",
+    "pct_change_from_nadir",
+)
+
+
+def optional(value: object) -> object:
+    """A pandas cell as a Python value: NaN/NA/NaT become ``None``, numpy scalars unwrapped."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def _field_of(message: str) -> str:
+    lowered = message.lower()
+    for name in ("unit", "lln", "uln", "baseline"):
+        if name in lowered:
+            return name
+    if "value" in lowered:
+        return "value"
+    return "lbtestcd"
+
+
+def lab_grade_frame(labs: pd.DataFrame) -> pd.DataFrame:
+    """CTCAE term, grade and criterion of every lab row.
+
+    ``labs`` has columns ``lbtestcd, value, unit, lln, uln, baseline`` (limits may be None).
+
+    Returns a frame aligned with ``labs`` with columns ``term`` (str or None), ``grade`` (int or
+    None when CTCAE has no numeric criterion) and ``criterion``.
+
+    Raises
+    ------
+    ValidationFailed
+        The grading rejected a row; the field is read from the rule's message.
+    """
+    try:
+        graded = ctcae.grade_labs(labs)
+    except RuleInputError as exc:
+        raise ValidationFailed(_field_of(str(exc)), str(exc)) from None
+    return pd.DataFrame(
+        {
+            "term": [optional(t) for t in graded["term"]],
+            "grade": [optional(g) for g in graded["grade"]],
+            "criterion": [optional(c) for c in graded["criterion"]],
+        },
+        index=labs.index,
+    )
+
+
+def lesion_frame(
+    session: Session, subject_ids: Iterable[int] | None, study_id: int
+) -> pd.DataFrame:
+    """The long RECIST lesion table (``recist.LESION_COLUMNS``) of some subjects (all if None).
+
+    ``subject_id`` holds the subject's database id (callers map it to the subject code).
+    """
+    query = (
+        select(
+            TumourLesion.subject_id,
+            LesionMeasurement.assessment_date,
+            TumourLesion.lesion_code,
+            TumourLesion.category,
+            TumourLesion.organ,
+            TumourLesion.is_lymph_node,
+            LesionMeasurement.diameter_mm,
+            LesionMeasurement.status,
+        )
+        .join(LesionMeasurement, LesionMeasurement.lesion_id == TumourLesion.id)
+        .join(Subject, Subject.id == TumourLesion.subject_id)
+        .where(
+            Subject.study_id == study_id,
+            TumourLesion.deleted_at.is_(None),
+            LesionMeasurement.deleted_at.is_(None),
+        )
+    )
+    if subject_ids is not None:
+        query = query.where(TumourLesion.subject_id.in_(list(subject_ids)))
+    rows = session.execute(query).all()
+    return pd.DataFrame(rows, columns=list(recist.LESION_COLUMNS))
+
+
+def recist_frame(
+    protocol: Protocol, lesions: pd.DataFrame, infusion_dates: Mapping[int, dt.date]
+) -> pd.DataFrame:
+    """RECIST 1.1 time-point responses of the infused subjects among ``lesions``.
+
+    Uses the protocol's ``recist`` settings (confirmation, SD minimum, confirmation interval).
+
+    Raises
+    ------
+    ValidationFailed
+        On ``lesions`` when the RECIST engine rejects the table (message names the lesion).
+    """
+    infused = lesions[lesions["subject_id"].isin(list(infusion_dates))]
+    if infused.empty:
+        return pd.DataFrame(columns=["subject_id", "assessment_date", *TIMEPOINT_DERIVED])
+    references = {sid: infusion_dates[sid] for sid in infused["subject_id"].unique()}
+    settings = protocol.recist
+    try:
+        result = recist.evaluate(
+            infused,
+            references,
+            confirm=settings.confirm,
+            sd_min_days=settings.sd_min_days,
+            confirm_min_days=settings.confirm_min_days,
+        )
+    except RuleInputError as exc:
+        raise ValidationFailed("lesions", str(exc)) from None
+    return result.timepoints
+
+
+def sync_timepoints(
+    session: Session,
+    existing: Sequence[TimepointResponse],
+    computed: pd.DataFrame,
+    subject_ids: Iterable[int],
+) -> int:
+    """Make the stored time-point responses of ``subject_ids`` equal ``computed``.
+
+    Existing rows are updated in place when a derived value differs, missing ones added and
+    stale ones (an assessment that no longer has a response) soft-deleted. Returns the number of
+    rows written.
+    """
+    stored = {(tp.subject_id, tp.assessment_date): tp for tp in existing if tp.deleted_at is None}
+    changed = 0
+    seen: set[tuple[int, dt.date]] = set()
+    for row in computed.to_dict("records"):
+        key = (int(row["subject_id"]), pd.Timestamp(row["assessment_date"]).date())
+        seen.add(key)
+        values = {name: optional(row[name]) for name in TIMEPOINT_DERIVED}
+        values["new_lesions"] = bool(values["new_lesions"])
+        record = stored.get(key)
+        if record is None:
+            session.add(TimepointResponse(subject_id=key[0], assessment_date=key[1], **values))
+            changed += 1
+            continue
+        if any(getattr(record, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(record, name, value)
+            changed += 1
+    wanted = set(subject_ids)
+    for key, record in stored.items():
+        if key not in seen and key[0] in wanted:
+            soft_delete(session, record, "derived: no RECIST assessment on this date any more")
+            changed += 1
+    return changed
+
+
+#: AdverseEvent columns derived by the DLT rules (unless an investigator overrode them).
+DLT_DERIVED = ("is_dlt", "dlt_rule_id", "dlt_reason")
+#: ``dlt_rule_id`` of an investigator's override; re-derivation never touches it.
+OVERRIDE_RULE = "investigator_override"
+
+
+def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
+    changes = sorted((c.changed_at, c.grade) for c in ae.grade_changes if c.deleted_at is None)
+    if not changes:
+        changes = [(ae.onset_at, ae.grade)]
+        if ae.resolved_at is not None:
+            changes.append((ae.resolved_at, 0))
+    return tuple(changes)
+
+
+def adjudicate_events(
+    protocol: Protocol, aes: Sequence[AdverseEvent], infused_at: dt.datetime, subject_code: str
+) -> dlt.DLTAdjudication:
+    """Apply the protocol's DLT definition to a subject's AEs, as known now.
+
+    Events are known up to now (UTC) or the latest recorded grade change if later, so an
+    ongoing event whose outcome depends on more follow-up is ``pending`` (``is_dlt`` None).
+
+    Raises
+    ------
+    ValidationFailed
+        On ``adverse_events`` when the rules reject an event (the message names the AE).
+    """
+    events = [
+        dlt.AdverseEvent(
+            ae_id=str(ae.id),
+            term=ae.term,
+            course=_course(ae),
+            attribution=ae.attribution,
+            alternative_cause=ae.alternative_cause,
+        )
+        for ae in aes
+    ]
+    latest = max((t for e in events for t, _ in e.course), default=infused_at)
+    as_of = max(utcnow(), latest, infused_at)
+    try:
+        return dlt.adjudicate(
+            protocol.dlt, events, infused_at, as_of=as_of, subject_id=subject_code
+        )
+    except RuleInputError as exc:
+        raise ValidationFailed("adverse_events", str(exc)) from None
+
+
+def _apply_dlt(aes: Sequence[AdverseEvent], result: dlt.DLTAdjudication) -> int:
+    by_id = {e.ae_id: e for e in result.per_event}
+    changed = 0
+    for ae in aes:
+        if ae.dlt_rule_id == OVERRIDE_RULE:
+            continue
+        event = by_id[str(ae.id)]
+        values = (
+            None if event.status == "pending" else event.is_dlt,
+            event.rule_id,
+            event.reason,
+        )
+        if (ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason) != values:
+            ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason = values
+            changed += 1
+    return changed
+
+
+def _live_aes(session: Session, subject_ids: Iterable[int]) -> list[AdverseEvent]:
+    return list(
+        session.scalars(
+            select(AdverseEvent)
+            .options(selectinload(AdverseEvent.grade_changes))
+            .where(
+                AdverseEvent.subject_id.in_(list(subject_ids)), AdverseEvent.deleted_at.is_(None)
+            )
+            .order_by(AdverseEvent.id)
+        )
+    )
+
+
+def derive_subject_dlt(uc: UseCase, subject: Subject) -> dlt.DLTAdjudication | None:
+    """Re-adjudicate the subject's AEs and store the flags (``None`` before infusion)."""
+    infused_at = uc.session.scalar(
+        select(Infusion.infused_at).where(
+            Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None)
+        )
+    )
+    if infused_at is None:
+        return None
+    aes = _live_aes(uc.session, [subject.id])
+    result = adjudicate_events(uc.protocol, aes, infused_at, subject.subject_code)
+    uc.because(f"derived: DLT adjudication of {subject.subject_code} by the protocol rules")
+    _apply_dlt(aes, result)
+    return result
+
+
+def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tuple[int, int]:
+    """Re-adjudicate every infused subject of the study; return (AEs checked, AEs changed)."""
+    infusions: dict[int, dt.datetime] = {
+        sid: at
+        for sid, at in session.execute(
+            select(Infusion.subject_id, Infusion.infused_at)
+            .join(Subject)
+            .where(Subject.study_id == study_id, Infusion.deleted_at.is_(None))
+        )
+    }
+    codes: dict[int, str] = {
+        sid: code
+        for sid, code in session.execute(
+            select(Subject.id, Subject.subject_code).where(Subject.study_id == study_id)
+        )
+    }
+    by_subject: dict[int, list[AdverseEvent]] = {}
+    for ae in _live_aes(session, infusions):
+        by_subject.setdefault(ae.subject_id, []).append(ae)
+    checked = changed = 0
+    for subject_id, aes in by_subject.items():
+        result = adjudicate_events(protocol, aes, infusions[subject_id], codes[subject_id])
+        checked += len(aes)
+        changed += _apply_dlt(aes, result)
+    return checked, changed

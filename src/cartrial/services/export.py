@@ -1,0 +1,534 @@
+"""Build the analysis input :class:`~cartrial.analysis.TrialData` from the trial database.
+
+Every table follows the contract in :mod:`cartrial.analysis.dataset`. Records dated after the data
+cut-off are left out, an AE still ongoing at the cut-off has no resolution date and its grade is
+the worst grade reached by the cut-off; DLT and efficacy evaluability are judged as of the
+cut-off. Soft-deleted records never appear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cartrial.analysis import TrialData, empty_table, validate_trial_data
+from cartrial.services.context import load_study, protocol_of
+from cartrial.services.derive import lesion_frame
+from cartrial.services.followup_window import dlt_followup
+from cartrial.store import (
+    AdaResult,
+    AdverseEvent,
+    AeGradeChange,
+    AuditedSession,
+    CrsIcansObservation,
+    DoseDecision,
+    Enrolment,
+    Infusion,
+    KineticsSample,
+    LabResult,
+    LesionMeasurement,
+    Lymphodepletion,
+    PhenotypePanel,
+    PhenotypeValue,
+    Signature,
+    Site,
+    Subject,
+    SubsequentTherapy,
+    SurvivalFollowUp,
+    TimepointResponse,
+    TumourLesion,
+)
+
+__all__ = ["trial_data"]
+
+RELATED = ("possible", "probable", "definite")
+
+
+def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(session.execute(query).all(), columns=list(columns))
+
+
+def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        values = frame[column]
+        if len(values) and isinstance(values.iloc[0], dt.datetime):
+            values = values.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
+        frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
+    return frame
+
+
+def _live(*models: type) -> list[ColumnElement[bool]]:
+    return [model.deleted_at.is_(None) for model in models]  # type: ignore[attr-defined]
+
+
+def _latest_date(session: Session, study_id: int) -> dt.date:
+    """Today (UTC), or the latest date recorded in the study if later (synthetic studies)."""
+    latest: list[dt.date] = [dt.datetime.now(dt.UTC).date()]
+    for column in (
+        Enrolment.enrolled_date,
+        Infusion.infused_at,
+        AdverseEvent.onset_at,
+        SurvivalFollowUp.contact_date,
+        LabResult.collected_at,
+        LesionMeasurement.assessment_date,
+        KineticsSample.collected_at,
+    ):
+        owner = column.class_
+        query = select(func.max(column)).where(Subject.study_id == study_id)
+        if owner is LesionMeasurement:
+            query = query.join(TumourLesion, TumourLesion.id == LesionMeasurement.lesion_id).join(
+                Subject, Subject.id == TumourLesion.subject_id
+            )
+        else:
+            query = query.join(Subject, Subject.id == owner.subject_id)
+        value = session.scalar(query)
+        if isinstance(value, dt.datetime):
+            latest.append(value.date())
+        elif isinstance(value, dt.date):
+            latest.append(value)
+    return max(latest)
+
+
+def trial_data(
+    session_factory: sessionmaker[AuditedSession],
+    study_id: str,
+    data_cutoff: dt.date | None = None,
+) -> TrialData:
+    """Read the study's data as of ``data_cutoff`` into a :class:`TrialData`.
+
+    Examples
+    --------
+    >>> data = trial_data(factory, "CLDN18-PDL1-CART-01")  # doctest: +SKIP
+    >>> data.subjects[["subject_id", "dose_level", "dlt_evaluable"]]  # doctest: +SKIP
+
+    Parameters
+    ----------
+    session_factory
+        The trial database.
+    study_id
+        The study code (``Protocol.study_id``).
+    data_cutoff
+        Last date whose records count; ``None`` = today (UTC) or the latest recorded date if that
+        is later.
+
+    Returns
+    -------
+    TrialData
+        Validated against the contract columns.
+    """
+    with session_factory() as session:
+        study = load_study(session, study_id)
+        protocol = protocol_of(study)
+        cutoff = data_cutoff or _latest_date(session, study.id)
+        end = dt.datetime.combine(cutoff, dt.time.max, tzinfo=dt.UTC)
+        sid = study.id
+        infusions = _frame(
+            session,
+            select(Infusion.subject_id, Infusion.infused_at).where(
+                *_live(Infusion), Infusion.infused_at <= end
+            ),
+            ["subject_db_id", "infused_at"],
+        )
+        day0 = {
+            int(s): pd.Timestamp(t.date())
+            for s, t in zip(infusions["subject_db_id"], infusions["infused_at"], strict=True)
+        }
+        subjects = _subjects(
+            session,
+            sid,
+            protocol_dlt=dlt_followup(session, sid, protocol, cutoff),
+            cutoff=cutoff,
+            end=end,
+        )
+        codes = dict(zip(subjects.pop("subject_db_id"), subjects["subject_id"], strict=True))
+        tables = {
+            "adverse_events": _adverse_events(session, sid, end),
+            "labs": _labs(session, sid, end),
+            "crs_icans": _crs(session, sid, cutoff),
+            "tumour_timepoints": _timepoints(session, sid, cutoff),
+            "lesions": _lesions(session, sid, cutoff),
+            "kinetics": _kinetics(session, sid, end),
+            "ada": _ada(session, sid, cutoff),
+            "phenotype": _phenotype(session, sid, cutoff),
+        }
+        for name, frame in tables.items():
+            frame = frame[frame["subject_db_id"].isin(list(codes))].copy()
+            frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
+            tables[name] = _with_day(frame, name, day0, codes)
+        decisions = _decisions(session, sid, end)
+    data = TrialData(
+        subjects=subjects.reset_index(drop=True),
+        dose_decisions=decisions,
+        data_cutoff=pd.Timestamp(cutoff),
+        protocol=protocol,
+        **{name: frame.reset_index(drop=True) for name, frame in tables.items()},
+    )
+    validate_trial_data(data)
+    return data
+
+
+_DATE_OF = {
+    "labs": "date",
+    "crs_icans": "date",
+    "tumour_timepoints": "assessment_date",
+    "kinetics": "date",
+    "ada": "date",
+    "phenotype": "date",
+}
+
+
+def _with_day(
+    frame: pd.DataFrame, name: str, day0: dict[int, pd.Timestamp], codes: dict[int, str]
+) -> pd.DataFrame:
+    reference = {codes[s]: t for s, t in day0.items() if s in codes}
+    date_column = _DATE_OF.get(name)
+    if date_column is None:
+        return frame
+    dates = pd.to_datetime(frame[date_column])
+    start = frame["subject_id"].map(reference)
+    frame["day"] = (dates - pd.to_datetime(start)).dt.days.astype("Int64")
+    return frame
+
+
+def _subjects(
+    session: Session, sid: int, *, protocol_dlt: pd.DataFrame, cutoff: dt.date, end: dt.datetime
+) -> pd.DataFrame:
+    first_ld = (
+        select(Lymphodepletion.subject_id, func.min(Lymphodepletion.administered_date).label("ld"))
+        .where(*_live(Lymphodepletion), Lymphodepletion.administered_date <= cutoff)
+        .group_by(Lymphodepletion.subject_id)
+        .subquery()
+    )
+    death = (
+        select(
+            SurvivalFollowUp.subject_id,
+            func.min(SurvivalFollowUp.death_date).label("died"),
+            func.max(SurvivalFollowUp.death_cause).label("cause"),
+        )
+        .where(
+            *_live(SurvivalFollowUp),
+            SurvivalFollowUp.status == "dead",
+            SurvivalFollowUp.death_date <= cutoff,
+        )
+        .group_by(SurvivalFollowUp.subject_id)
+        .subquery()
+    )
+    contact = (
+        select(SurvivalFollowUp.subject_id, func.max(SurvivalFollowUp.contact_date).label("last"))
+        .where(*_live(SurvivalFollowUp), SurvivalFollowUp.contact_date <= cutoff)
+        .group_by(SurvivalFollowUp.subject_id)
+        .subquery()
+    )
+    therapy = (
+        select(SubsequentTherapy.subject_id, func.min(SubsequentTherapy.start_date).label("st"))
+        .where(*_live(SubsequentTherapy), SubsequentTherapy.start_date <= cutoff)
+        .group_by(SubsequentTherapy.subject_id)
+        .subquery()
+    )
+    infusion = select(Infusion).where(*_live(Infusion), Infusion.infused_at <= end).subquery()
+    columns = [
+        "subject_db_id", "subject_id", "site_id", "phase", "indication", "age", "sex", "ecog",
+        "dose_level", "dose_index", "cells_infused", "enrolled_date", "lymphodepletion_date",
+        "infusion_date", "death_date", "death_cause", "last_contact_date", "withdrawn_date",
+        "subsequent_therapy_date",
+    ]  # fmt: skip
+    frame = _frame(
+        session,
+        select(
+            Subject.id,
+            Subject.subject_code,
+            Site.code,
+            Enrolment.phase,
+            Subject.indication,
+            Subject.age_years,
+            Subject.sex,
+            Subject.ecog,
+            infusion.c.dose_level,
+            infusion.c.dose_index,
+            infusion.c.actual_cells,
+            Enrolment.enrolled_date,
+            first_ld.c.ld,
+            infusion.c.infused_at,
+            death.c.died,
+            death.c.cause,
+            contact.c.last,
+            Subject.withdrawn_date,
+            therapy.c.st,
+        )
+        .join(Site, Site.id == Subject.site_id)
+        .join(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
+        .outerjoin(infusion, infusion.c.subject_id == Subject.id)
+        .outerjoin(first_ld, first_ld.c.subject_id == Subject.id)
+        .outerjoin(death, death.c.subject_id == Subject.id)
+        .outerjoin(contact, contact.c.subject_id == Subject.id)
+        .outerjoin(therapy, therapy.c.subject_id == Subject.id)
+        .where(Subject.study_id == sid, *_live(Subject), Enrolment.enrolled_date <= cutoff)
+        .order_by(Subject.id),
+        columns,
+    )
+    frame["withdrawn_date"] = frame["withdrawn_date"].where(
+        frame["withdrawn_date"].map(lambda d: d is not None and d <= cutoff), None
+    )
+    frame["dose_index"] = frame["dose_index"].fillna(-1).astype(int)
+    frame["cells_infused"] = frame["cells_infused"].astype(float)
+    frame["death_cause"] = frame["death_cause"].fillna("").astype(str)
+    frame = _dates(
+        frame,
+        "enrolled_date",
+        "lymphodepletion_date",
+        "infusion_date",
+        "death_date",
+        "last_contact_date",
+        "withdrawn_date",
+        "subsequent_therapy_date",
+    )
+    evaluable = protocol_dlt[protocol_dlt["phase"] == "escalation"]
+    dlt_ok = set(evaluable.loc[evaluable["dlt_evaluable"], "subject_db_id"])
+    frame["dlt_evaluable"] = frame["subject_db_id"].isin(dlt_ok)
+    frame["efficacy_evaluable"] = frame["subject_db_id"].isin(
+        _efficacy_evaluable(session, sid, cutoff)
+    )
+    return frame
+
+
+def _efficacy_evaluable(session: Session, sid: int, cutoff: dt.date) -> set[int]:
+    """Infused subjects with a baseline target lesion and a post-infusion assessment or death."""
+    baseline_targets = set(
+        session.scalars(
+            select(TumourLesion.subject_id)
+            .join(Subject)
+            .where(Subject.study_id == sid, *_live(TumourLesion), TumourLesion.category == "target")
+        )
+    )
+    assessed = set(
+        session.scalars(
+            select(TimepointResponse.subject_id).where(
+                *_live(TimepointResponse), TimepointResponse.assessment_date <= cutoff
+            )
+        )
+    )
+    died = set(
+        session.scalars(
+            select(SurvivalFollowUp.subject_id)
+            .join(Infusion, Infusion.subject_id == SurvivalFollowUp.subject_id)
+            .where(
+                *_live(SurvivalFollowUp, Infusion),
+                SurvivalFollowUp.status == "dead",
+                SurvivalFollowUp.death_date <= cutoff,
+            )
+        )
+    )
+    return baseline_targets & (assessed | died)
+
+
+def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+    worst = (
+        select(AeGradeChange.adverse_event_id, func.max(AeGradeChange.grade).label("worst"))
+        .where(*_live(AeGradeChange), AeGradeChange.changed_at <= end)
+        .group_by(AeGradeChange.adverse_event_id)
+        .subquery()
+    )
+    frame = _frame(
+        session,
+        select(
+            AdverseEvent.subject_id,
+            AdverseEvent.id,
+            AdverseEvent.term,
+            AdverseEvent.soc,
+            func.coalesce(worst.c.worst, AdverseEvent.grade),
+            AdverseEvent.onset_at,
+            AdverseEvent.resolved_at,
+            AdverseEvent.serious,
+            AdverseEvent.attribution,
+            AdverseEvent.outcome,
+            AdverseEvent.is_dlt,
+        )
+        .join(Subject)
+        .outerjoin(worst, worst.c.adverse_event_id == AdverseEvent.id)
+        .where(Subject.study_id == sid, *_live(AdverseEvent), AdverseEvent.onset_at <= end)
+        .order_by(AdverseEvent.id),
+        [
+            "subject_db_id", "ae_id", "term", "soc", "grade", "onset_date", "resolution_date",
+            "serious", "attribution", "outcome", "is_dlt",
+        ],
+    )  # fmt: skip
+    frame["resolution_date"] = frame["resolution_date"].map(
+        lambda t: t if t is not None and t <= end else None
+    )
+    frame["grade"] = frame["grade"].astype(int)
+    frame["related"] = frame["attribution"].isin(RELATED)
+    frame["outcome"] = frame["outcome"].fillna("").astype(str)
+    frame["is_dlt"] = frame["is_dlt"].fillna(False).astype(bool)
+    frame["serious"] = frame["serious"].astype(bool)
+    return _dates(frame, "onset_date", "resolution_date")
+
+
+def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+    frame = _frame(
+        session,
+        select(
+            LabResult.subject_id,
+            LabResult.collected_at,
+            LabResult.lbtestcd,
+            LabResult.value,
+            LabResult.unit,
+            LabResult.lln,
+            LabResult.uln,
+            LabResult.term,
+            LabResult.grade,
+        )
+        .join(Subject)
+        .where(Subject.study_id == sid, *_live(LabResult), LabResult.collected_at <= end)
+        .order_by(LabResult.id),
+        ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
+    )
+    frame["grade"] = frame["grade"].astype("Int64")
+    return _dates(frame, "date")
+
+
+def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    o = CrsIcansObservation
+    frame = _frame(
+        session,
+        select(o.subject_id, o.observed_date, o.crs_grade, o.icans_grade, o.tocilizumab, o.steroids)
+        .join(Subject)
+        .where(Subject.study_id == sid, *_live(o), o.observed_date <= cutoff)
+        .order_by(o.subject_id, o.observed_date),
+        ["subject_db_id", "date", "crs_grade", "icans_grade", "tocilizumab", "steroids"],
+    )
+    frame["crs_grade"] = frame["crs_grade"].fillna(0).astype(int)
+    frame["icans_grade"] = frame["icans_grade"].fillna(0).astype(int)
+    return _dates(frame, "date")
+
+
+def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    t = TimepointResponse
+    frame = _frame(
+        session,
+        select(
+            t.subject_id,
+            t.assessment_date,
+            t.target_response,
+            t.nontarget_response,
+            t.new_lesions,
+            t.overall_response,
+            t.sum_of_diameters_mm,
+            t.pct_change_from_baseline,
+        )
+        .join(Subject)
+        .where(Subject.study_id == sid, *_live(t), t.assessment_date <= cutoff)
+        .order_by(t.subject_id, t.assessment_date),
+        [
+            "subject_db_id", "assessment_date", "target_response", "nontarget_response",
+            "new_lesions", "overall_response", "sum_of_diameters_mm", "pct_change_from_baseline",
+        ],
+    )  # fmt: skip
+    frame["new_lesions"] = frame["new_lesions"].astype(bool)
+    frame["sum_of_diameters_mm"] = frame["sum_of_diameters_mm"].astype(float)
+    frame["pct_change_from_baseline"] = frame["pct_change_from_baseline"].astype(float)
+    return _dates(frame, "assessment_date")
+
+
+def _lesions(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    frame = lesion_frame(session, None, sid)
+    frame = frame[frame["assessment_date"] <= cutoff].rename(
+        columns={"subject_id": "subject_db_id"}
+    )
+    frame["diameter_mm"] = frame["diameter_mm"].astype(float)
+    return _dates(
+        frame.sort_values(["subject_db_id", "assessment_date", "lesion_id"]), "assessment_date"
+    )
+
+
+def _kinetics(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+    k = KineticsSample
+    frame = _frame(
+        session,
+        select(k.subject_id, k.collected_at, k.value, k.unit, k.lloq, k.below_lloq)
+        .join(Subject)
+        .where(Subject.study_id == sid, *_live(k), k.collected_at <= end)
+        .order_by(k.subject_id, k.collected_at),
+        ["subject_db_id", "date", "value", "unit", "lloq", "below_lloq"],
+    )
+    frame["value"] = frame["value"].astype(float)
+    frame["below_lloq"] = frame["below_lloq"].astype(bool)
+    return _dates(frame, "date")
+
+
+def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    a = AdaResult
+    frame = _frame(
+        session,
+        select(a.subject_id, a.sample_date, a.screen, a.confirmed, a.titer)
+        .join(Subject)
+        .where(Subject.study_id == sid, *_live(a), a.sample_date <= cutoff)
+        .order_by(a.subject_id, a.sample_date),
+        ["subject_db_id", "date", "screen", "confirmed", "titer"],
+    )
+    frame["confirmed"] = frame["confirmed"].fillna(False).astype(bool)
+    frame["titer"] = frame["titer"].astype(float)
+    return _dates(frame, "date")
+
+
+def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    frame = _frame(
+        session,
+        select(
+            PhenotypePanel.subject_id,
+            PhenotypePanel.sample_date,
+            PhenotypeValue.marker,
+            PhenotypeValue.value,
+        )
+        .join(PhenotypeValue, PhenotypeValue.panel_id == PhenotypePanel.id)
+        .join(Subject, Subject.id == PhenotypePanel.subject_id)
+        .where(
+            Subject.study_id == sid,
+            *_live(PhenotypePanel, PhenotypeValue),
+            PhenotypePanel.sample_date <= cutoff,
+        )
+        .order_by(PhenotypePanel.subject_id, PhenotypePanel.sample_date, PhenotypeValue.marker),
+        ["subject_db_id", "date", "marker", "value"],
+    )
+    frame["value"] = frame["value"].astype(float)
+    return _dates(frame, "date")
+
+
+def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+    signer = (
+        select(Signature.record_id, func.min(Signature.signer).label("signer"))
+        .where(*_live(Signature), Signature.record_table == "dose_decisions")
+        .group_by(Signature.record_id)
+        .subquery()
+    )
+    d = DoseDecision
+    frame = _frame(
+        session,
+        select(
+            d.cohort,
+            d.dose_level,
+            d.dose_index,
+            d.n_treated,
+            d.n_dlt,
+            d.action,
+            d.next_dose_index,
+            d.decided_at,
+            signer.c.signer,
+        )
+        .outerjoin(signer, signer.c.record_id == d.id)
+        .where(d.study_id == sid, *_live(d), d.decided_at <= end)
+        .order_by(d.id),
+        [
+            "cohort", "dose_level", "dose_index", "n_treated", "n_dlt", "action",
+            "next_dose_index", "decided_date", "signed_by",
+        ],
+    )  # fmt: skip
+    if frame.empty:
+        return empty_table("dose_decisions")
+    frame["signed_by"] = frame["signed_by"].fillna("").astype(str)
+    frame["next_dose_index"] = frame["next_dose_index"].astype("Int64")
+    return _dates(frame, "decided_date")

@@ -1,0 +1,101 @@
+"""Who has completed the DLT window: the evaluability table behind dose decisions and analyses.
+
+A subject is DLT-evaluable when infused (within the dose tolerance, checked at infusion) and
+either had a DLT or was followed through the whole DLT window without dying or withdrawing
+before its end (cart-toxicity reference §3: "received the assigned dose and was followed for the
+full window or had a DLT"). Subjects still inside the window without a DLT are *pending*: TITE
+designs weigh them by the followed fraction of the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cartrial.protocol import Protocol
+from cartrial.store import AdverseEvent, Infusion, Subject, SurvivalFollowUp
+
+__all__ = ["DLT_TABLE_COLUMNS", "dlt_followup"]
+
+DLT_TABLE_COLUMNS = (
+    "subject_db_id",
+    "subject_id",
+    "phase",
+    "dose_index",
+    "infusion_date",
+    "has_dlt",
+    "window_end",
+    "ended_early",
+    "window_closed",
+    "dlt_evaluable",
+    "pending",
+    "followed_fraction",
+)
+
+
+def dlt_followup(
+    session: Session, study_id: int, protocol: Protocol, as_of: dt.date
+) -> pd.DataFrame:
+    """One row per infused subject of the study: DLT status of the window as of ``as_of``.
+
+    Columns :data:`DLT_TABLE_COLUMNS`; ``window_end`` = infusion date + ``dlt.window_days``;
+    ``followed_fraction`` = days followed / window days, in [0, 1].
+    """
+    window = protocol.dlt.window_days
+    dlt_subjects = (
+        select(AdverseEvent.subject_id)
+        .where(AdverseEvent.is_dlt.is_(True), AdverseEvent.deleted_at.is_(None))
+        .distinct()
+        .scalar_subquery()
+    )
+    death = (
+        select(SurvivalFollowUp.subject_id, func.min(SurvivalFollowUp.death_date).label("died"))
+        .where(SurvivalFollowUp.status == "dead", SurvivalFollowUp.deleted_at.is_(None))
+        .group_by(SurvivalFollowUp.subject_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Subject.id,
+            Subject.subject_code,
+            Subject.phase,
+            Infusion.dose_index,
+            Infusion.infused_at,
+            Subject.id.in_(dlt_subjects),
+            Subject.withdrawn_date,
+            death.c.died,
+        )
+        .join(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+        .outerjoin(death, death.c.subject_id == Subject.id)
+        .where(Subject.study_id == study_id, Subject.deleted_at.is_(None))
+        .order_by(Subject.id)
+    ).all()
+    records = []
+    for sid, code, phase, dose, infused_at, has_dlt, withdrawn, died in rows:
+        day0 = infused_at.date()
+        end = day0 + dt.timedelta(days=window)
+        stops = [d for d in (withdrawn, died) if d is not None]
+        ended_early = bool(stops) and min(stops) < end
+        closed = as_of >= end
+        followed = (min([as_of, end, *stops]) - day0).days
+        has_dlt = bool(has_dlt)
+        records.append(
+            {
+                "subject_db_id": sid,
+                "subject_id": code,
+                "phase": phase,
+                "dose_index": int(dose),
+                "infusion_date": day0,
+                "has_dlt": has_dlt,
+                "window_end": end,
+                "ended_early": ended_early,
+                "window_closed": closed,
+                "dlt_evaluable": has_dlt or (closed and not ended_early),
+                "pending": not has_dlt and not closed and not ended_early,
+                "followed_fraction": min(max(followed / window, 0.0), 1.0),
+            }
+        )
+    return pd.DataFrame(records, columns=list(DLT_TABLE_COLUMNS))

@@ -1,0 +1,330 @@
+"""Safety data: adverse events and their grade course, laboratory results.
+
+Derived values are computed at write time with :mod:`cartrial.rules`: the SOC and the validity of
+an AE grade come from the CTCAE v5.0 catalogue, a lab value's CTCAE term and grade from
+``ctcae.grade_labs``, and after every AE change the subject's DLT flags are re-derived with the
+protocol's DLT definition (:func:`cartrial.services.derive.derive_subject_dlt`).
+CRS/ICANS days are in :mod:`cartrial.services.toxicity`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pandas as pd
+from pydantic import AwareDatetime, Field
+
+from cartrial.errors import NotFound, RuleInputError, ValidationFailed
+from cartrial.rules import ctcae
+from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
+from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.derive import derive_subject_dlt, lab_grade_frame
+from cartrial.services.treatment import enrolment_of
+from cartrial.store import AdverseEvent, AeGradeChange, LabResult, Subject, check_version
+
+__all__ = [
+    "AERecorded",
+    "GradeChangeRecorded",
+    "LabRecorded",
+    "RecordAE",
+    "RecordGradeChange",
+    "RecordLab",
+    "as_utc",
+    "check_lab_date",
+    "record_ae",
+    "record_grade_change",
+    "record_lab",
+    "store_labs",
+]
+
+CLINICAL_STAFF = ("investigator", "site_coordinator")
+LAB_STAFF = ("investigator", "site_coordinator", "data_manager")
+
+Attribution = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
+Outcome = Literal[
+    "recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"
+]
+Cause = Literal["lymphodepletion", "disease_progression", "other"]
+
+
+def as_utc(when: dt.datetime | dt.date) -> dt.datetime:
+    """A date as midnight UTC; an aware datetime unchanged (naive datetimes never get here)."""
+    if isinstance(when, dt.datetime):
+        return when
+    return dt.datetime.combine(when, dt.time(0, 0), tzinfo=dt.UTC)
+
+
+class RecordAE(ServiceInput):
+    """An adverse event: CTCAE v5.0 term and worst grade so far, dates, seriousness, causality.
+
+    ``onset_at``/``resolved_at`` are timezone-aware datetimes or dates (a date means 00:00 UTC).
+    ``alternative_cause`` is the protocol's cause vocabulary used by DLT exclusions.
+    """
+
+    subject_id: SubjectId
+    term: str = Field(min_length=1)
+    grade: int = Field(ge=1, le=5)
+    onset_at: AwareDatetime | dt.date
+    resolved_at: AwareDatetime | dt.date | None = None
+    serious: bool = False
+    attribution: Attribution
+    alternative_cause: Cause | None = None
+    outcome: Outcome | None = None
+    verbatim: str | None = Field(default=None, max_length=500)
+
+
+class AERecorded(ServiceResult):
+    """The stored AE with its SOC and its DLT flag as derived by the protocol's rules."""
+
+    ae_id: int
+    subject_id: str
+    term: str
+    soc: str
+    grade: int
+    is_dlt: bool | None
+    dlt_rule_id: str | None
+
+
+def _check_term(term: str, grade: int) -> ctcae.TermInfo:
+    try:
+        info = ctcae.term_info(term)
+    except RuleInputError as exc:
+        raise ValidationFailed("term", str(exc)) from None
+    if not ctcae.is_valid_grade(info.term, grade):
+        allowed = ", ".join(str(g) for g in info.grades)
+        raise ValidationFailed(
+            "grade", f"{info.term!r} has no grade {grade} (CTCAE allows {allowed})"
+        )
+    return info
+
+
+def _ae_subject(uc: UseCase, code: str) -> tuple[Subject, dt.date]:
+    """The subject and the earliest date an AE may start (enrolment)."""
+    subject = uc.subject(code, *CLINICAL_STAFF)
+    return subject, enrolment_of(uc, subject).enrolled_date
+
+
+def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
+    """Record an adverse event and re-derive the subject's DLT flags.
+
+    Raises
+    ------
+    ValidationFailed
+        ``term`` unknown to CTCAE v5.0; ``grade`` the term does not have; ``onset_at`` before
+        enrolment; ``resolved_at`` before onset; ``outcome`` fatal without grade 5.
+    """
+    info = _check_term(data.term, data.grade)
+    onset = as_utc(data.onset_at)
+    resolved = as_utc(data.resolved_at) if data.resolved_at is not None else None
+    check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
+    if (data.outcome == "fatal") != (data.grade == 5):
+        raise ValidationFailed("outcome", "a fatal outcome goes with grade 5, and only with it")
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
+        subject, earliest = _ae_subject(uc, data.subject_id)
+        check_order(earliest, onset, field="onset_at", earlier_name="the enrolment date")
+        uc.check_unlocked(onset.date(), "onset_at")
+        ae = AdverseEvent(
+            subject_id=subject.id,
+            term=info.term,
+            soc=info.soc,
+            verbatim=data.verbatim,
+            grade=data.grade,
+            onset_at=onset,
+            resolved_at=resolved,
+            serious=data.serious,
+            attribution=data.attribution,
+            alternative_cause=data.alternative_cause,
+            outcome=data.outcome,
+        )
+        uc.session.add(ae)
+        uc.session.flush()
+        uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=data.grade, changed_at=onset))
+        if resolved is not None:
+            uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=0, changed_at=resolved))
+        uc.session.flush()
+        derive_subject_dlt(uc, subject)
+        return AERecorded(
+            ae_id=ae.id,
+            subject_id=data.subject_id,
+            term=ae.term,
+            soc=ae.soc,
+            grade=ae.grade,
+            is_dlt=ae.is_dlt,
+            dlt_rule_id=ae.dlt_rule_id,
+        )
+
+
+class RecordGradeChange(ServiceInput):
+    """A new grade of an ongoing AE from ``changed_at`` on (0 = resolved to baseline).
+
+    ``expected_version`` is the AE version the user read (optimistic locking).
+    """
+
+    ae_id: int = Field(gt=0)
+    grade: int = Field(ge=0, le=5)
+    changed_at: AwareDatetime | dt.date
+    expected_version: int = Field(gt=0)
+    outcome: Outcome | None = None
+
+
+class GradeChangeRecorded(ServiceResult):
+    """The AE after the change: worst grade, resolution time, DLT flag, new version."""
+
+    ae_id: int
+    worst_grade: int
+    resolved_at: dt.datetime | None
+    is_dlt: bool | None
+    version: int
+
+
+def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeChangeRecorded:
+    """Record a change of grade of an AE; grade 0 resolves it. Updates the worst grade.
+
+    Raises
+    ------
+    ValidationFailed
+        ``grade`` the term does not have; ``changed_at`` not after the previous change or after
+        resolution.
+    Conflict
+        The AE changed since the user read it (``expected_version``).
+    """
+    when = as_utc(data.changed_at)
+    reason = f"grade course: grade {data.grade} from {when:%Y-%m-%d %H:%M} UTC"
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, reason=reason) as uc:
+        ae = uc.session.get(AdverseEvent, data.ae_id)
+        if ae is None or ae.deleted_at is not None:
+            raise NotFound(f"ae_id: no adverse event {data.ae_id}")
+        subject = uc.session.get(Subject, ae.subject_id)
+        if subject is None or subject.study_id != uc.study.id:
+            raise NotFound(f"ae_id: no adverse event {data.ae_id} in this study")
+        uc.subject(subject.subject_code, *CLINICAL_STAFF)
+        check_version(ae, data.expected_version)
+        if data.grade > 0 and not ctcae.is_valid_grade(ae.term, data.grade):
+            raise ValidationFailed("grade", f"{ae.term!r} has no grade {data.grade}")
+        if ae.resolved_at is not None:
+            raise ValidationFailed("changed_at", f"AE {ae.id} resolved at {ae.resolved_at}")
+        last = max((c.changed_at for c in ae.grade_changes if c.deleted_at is None), default=None)
+        check_order(
+            last, when, field="changed_at", earlier_name="the previous grade", allow_equal=False
+        )
+        uc.check_unlocked(when.date(), "changed_at")
+        uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=data.grade, changed_at=when))
+        if data.grade > ae.grade:
+            ae.grade = data.grade
+        if data.grade == 0:
+            ae.resolved_at = when
+        if data.outcome is not None:
+            ae.outcome = data.outcome
+        uc.session.flush()
+        derive_subject_dlt(uc, subject)
+        uc.session.flush()
+        return GradeChangeRecorded(
+            ae_id=ae.id,
+            worst_grade=ae.grade,
+            resolved_at=ae.resolved_at,
+            is_dlt=ae.is_dlt,
+            version=ae.version,
+        )
+
+
+class RecordLab(ServiceInput):
+    """A laboratory result: CDISC LBTESTCD, value and unit, reference limits, optional baseline.
+
+    ``collected_at`` is a timezone-aware datetime or a date (00:00 UTC). ``lln``/``uln``/
+    ``baseline`` are in ``unit``.
+    """
+
+    subject_id: SubjectId
+    collected_at: AwareDatetime | dt.date
+    lbtestcd: str = Field(min_length=1, max_length=16)
+    value: float = Field(ge=0)
+    unit: str = Field(min_length=1, max_length=32)
+    lln: float | None = Field(default=None, ge=0)
+    uln: float | None = Field(default=None, ge=0)
+    baseline: float | None = Field(default=None, ge=0)
+
+
+class LabRecorded(ServiceResult):
+    """The stored result with its CTCAE term and grade (``None``: no numeric criterion)."""
+
+    lab_id: int
+    subject_id: str
+    lbtestcd: str
+    term: str | None
+    grade: int | None
+    criterion: str
+
+
+def check_lab_date(uc: UseCase, subject: Subject, when: dt.datetime) -> None:
+    """Refuse a lab dated before the subject's screening or inside locked data."""
+    check_order(subject.screened_date, when.date(), field="collected_at", earlier_name="screening")
+    uc.check_unlocked(when.date(), "collected_at")
+
+
+def store_labs(uc: UseCase, rows: list[tuple[Subject, RecordLab]]) -> list[LabResult]:
+    """Grade and add many lab results in the current use case (one ``grade_labs`` call).
+
+    Raises
+    ------
+    ValidationFailed
+        Naming the field (and, for several rows, the 1-based row) the grading rejected.
+    """
+    graded = lab_grade_frame(
+        pd.DataFrame(
+            {
+                "lbtestcd": [r.lbtestcd for _, r in rows],
+                "value": [r.value for _, r in rows],
+                "unit": [r.unit for _, r in rows],
+                "lln": [r.lln for _, r in rows],
+                "uln": [r.uln for _, r in rows],
+                "baseline": [r.baseline for _, r in rows],
+            }
+        )
+    )
+    results: list[LabResult] = []
+    for (subject, row), term, grade, criterion in zip(
+        rows, graded["term"], graded["grade"], graded["criterion"], strict=True
+    ):
+        when = as_utc(row.collected_at)
+        check_lab_date(uc, subject, when)
+        results.append(
+            LabResult(
+                subject_id=subject.id,
+                collected_at=when,
+                lbtestcd=row.lbtestcd,
+                value=row.value,
+                unit=row.unit,
+                lln=row.lln,
+                uln=row.uln,
+                baseline=row.baseline,
+                term=term,
+                grade=grade,
+                grade_criterion=criterion,
+            )
+        )
+    uc.session.add_all(results)
+    return results
+
+
+def record_lab(ctx: ServiceContext, data: RecordLab) -> LabRecorded:
+    """Record one lab result with its CTCAE grade derived at write time.
+
+    Raises
+    ------
+    ValidationFailed
+        ``lbtestcd`` or ``unit`` unknown to the grading tables, a limit the criteria need is
+        missing, or ``collected_at`` before screening.
+    """
+    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc:
+        subject = uc.subject(data.subject_id, *LAB_STAFF)
+        (lab,) = store_labs(uc, [(subject, data)])
+        uc.session.flush()
+        return LabRecorded(
+            lab_id=lab.id,
+            subject_id=data.subject_id,
+            lbtestcd=lab.lbtestcd,
+            term=lab.term,
+            grade=lab.grade,
+            criterion=lab.grade_criterion or "",
+        )

@@ -1,0 +1,252 @@
+"""Daily CRS and ICANS observations, graded at write time with ``cartrial.rules.cart_tox``.
+
+CRS uses the protocol's ``toxicity_grading.crs`` method (ASTCT 2019 or CTCAE v5.0), ICANS the
+ASTCT 2019 grading with the ICE score. Fever stops being required once tocilizumab or
+corticosteroids were given (ASTCT 2019), which depends on the earlier days; so every new day
+re-grades the subject's whole course (:func:`derive_subject_crs_icans`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy import select
+
+from cartrial.errors import RuleInputError, ValidationFailed
+from cartrial.protocol import Protocol
+from cartrial.rules import cart_tox
+from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
+from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.treatment import infusion_of
+from cartrial.store import CrsIcansObservation, Subject
+
+__all__ = [
+    "CRS_ICANS_DERIVED",
+    "CrsIcansRecorded",
+    "RecordCrsIcansDay",
+    "apply_grades",
+    "derive_subject_crs_icans",
+    "grade_course",
+    "record_crs_icans_day",
+]
+
+CLINICAL_STAFF = ("investigator", "site_coordinator")
+#: CrsIcansObservation columns derived from the day's inputs and the earlier days.
+CRS_ICANS_DERIVED = ("ice_score", "crs_grade", "crs_driver", "icans_grade", "icans_driver")
+_ICE_DOMAINS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
+_MOTOR_WEAKNESS = "deep_focal_weakness"
+
+OxygenDevice = Literal[
+    "room_air",
+    "blow_by",
+    "nasal_cannula",
+    "low_flow_nasal_cannula",
+    "high_flow_nasal_cannula",
+    "facemask",
+    "non_rebreather",
+    "venturi",
+    "cpap",
+    "bipap",
+    "mechanical_ventilation",
+]
+
+
+class RecordCrsIcansDay(ServiceInput):
+    """The worst CRS/ICANS findings of one day after infusion.
+
+    ``vasopressors`` counts vasopressors other than vasopressin (ASTCT 2019). The ICE domains
+    are points: orientation 0-4, naming 0-3, commands, writing and attention 0-1; leave them
+    empty when the subject is ``unarousable``.
+    """
+
+    subject_id: SubjectId
+    observed_date: dt.date
+    temperature_c: float = Field(ge=25, le=45, description="highest temperature, °C")
+    hypotension: bool = False
+    vasopressors: int = Field(default=0, ge=0, le=5)
+    oxygen_device: OxygenDevice = "room_air"
+    oxygen_flow_l_min: float | None = Field(default=None, ge=0)
+    ice_orientation: int | None = Field(default=None, ge=0, le=4)
+    ice_naming: int | None = Field(default=None, ge=0, le=3)
+    ice_commands: int | None = Field(default=None, ge=0, le=1)
+    ice_writing: int | None = Field(default=None, ge=0, le=1)
+    ice_attention: int | None = Field(default=None, ge=0, le=1)
+    consciousness: Literal[
+        "awake",
+        "awakens_spontaneously",
+        "awakens_to_voice",
+        "awakens_to_tactile",
+        "unarousable",
+    ] = "awake"
+    seizure: Literal["none", "rapidly_resolving", "prolonged_or_repetitive"] = "none"
+    motor_weakness: bool = False
+    cerebral_edema: Literal["none", "focal", "diffuse"] = "none"
+    tocilizumab: bool = False
+    steroids: bool = False
+
+
+class CrsIcansRecorded(ServiceResult):
+    """The day's derived grades and what drove them."""
+
+    subject_id: str
+    observed_date: dt.date
+    day: int
+    ice_score: int | None
+    crs_grade: int
+    crs_driver: str
+    icans_grade: int
+    icans_driver: str
+
+
+def _grade_day(
+    obs: CrsIcansObservation, method: Literal["astct", "ctcae"], treated_before: bool
+) -> dict[str, object]:
+    domains = [getattr(obs, name) for name in _ICE_DOMAINS]
+    unarousable = obs.consciousness == "unarousable"
+    if unarousable:
+        ice: cart_tox.ICEScore | None = None
+    elif any(d is None for d in domains):
+        raise ValidationFailed("ice_orientation", "all five ICE domains are needed when awake")
+    else:
+        ice = cart_tox.ICEScore(score=sum(int(d) for d in domains))
+    try:
+        crs = cart_tox.grade_crs(
+            cart_tox.CRSAssessment(
+                temperature_c=float(obs.temperature_c or 0.0),
+                hypotension=obs.hypotension,
+                vasopressors=tuple(f"vasopressor {i + 1}" for i in range(obs.vasopressors)),
+                oxygen=obs.oxygen_device or "room_air",
+                oxygen_flow_l_min=obs.oxygen_flow_l_min,
+                anti_cytokine_given=treated_before,
+            ),
+            method=method,
+        )
+        icans = cart_tox.grade_icans(
+            cart_tox.ICANSAssessment(
+                ice=ice,
+                consciousness=obs.consciousness or "awake",
+                seizure=obs.seizure or "none",
+                motor_weakness=obs.motor == _MOTOR_WEAKNESS,
+                cerebral_edema=obs.icp or "none",
+            )
+        )
+    except RuleInputError as exc:
+        field = "oxygen_flow_l_min" if "flow" in str(exc) else "oxygen_device"
+        raise ValidationFailed(field, str(exc)) from None
+    return {
+        "ice_score": ice.score if ice is not None else None,
+        "crs_grade": crs.grade,
+        "crs_driver": crs.driver,
+        "icans_grade": icans.grade,
+        "icans_driver": icans.driver,
+    }
+
+
+def grade_course(
+    protocol: Protocol, observations: Iterable[CrsIcansObservation]
+) -> list[tuple[CrsIcansObservation, dict[str, object]]]:
+    """Grade every day of the given observations (any subjects), day by day per subject.
+
+    Tocilizumab or steroids on a day or any earlier day of the same subject make fever no longer
+    required (ASTCT 2019 rule 2).
+    """
+    method = protocol.toxicity_grading.crs
+    ordered = sorted(observations, key=lambda o: (o.subject_id, o.observed_date))
+    treated: set[int] = set()
+    graded = []
+    for obs in ordered:
+        if obs.tocilizumab or obs.steroids:
+            treated.add(obs.subject_id)
+        graded.append((obs, _grade_day(obs, method, obs.subject_id in treated)))
+    return graded
+
+
+def apply_grades(graded: Sequence[tuple[CrsIcansObservation, dict[str, object]]]) -> int:
+    """Write the derived grades that differ; return the number of observations changed."""
+    changed = 0
+    for obs, values in graded:
+        if any(getattr(obs, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(obs, name, value)
+            changed += 1
+    return changed
+
+
+def derive_subject_crs_icans(
+    uc: UseCase, subject: Subject, new: CrsIcansObservation | None = None
+) -> None:
+    """Re-grade the subject's whole CRS/ICANS course (with a ``new`` day not yet stored)."""
+    observations = list(
+        uc.session.scalars(
+            select(CrsIcansObservation).where(
+                CrsIcansObservation.subject_id == subject.id,
+                CrsIcansObservation.deleted_at.is_(None),
+            )
+        )
+    )
+    uc.because(f"derived: CRS/ICANS grades of {subject.subject_code}")
+    apply_grades(grade_course(uc.protocol, [*observations, *([new] if new else [])]))
+
+
+def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIcansRecorded:
+    """Record one day's CRS/ICANS findings and derive the grades.
+
+    Raises
+    ------
+    ValidationFailed
+        ``observed_date`` before the infusion or already recorded; ``ice_orientation`` (an ICE
+        domain) missing in an awake subject; ``oxygen_flow_l_min`` missing for a nasal cannula.
+    """
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
+        subject = uc.subject(data.subject_id, *CLINICAL_STAFF)
+        infusion = infusion_of(uc, subject)
+        if infusion is None:
+            raise ValidationFailed("subject_id", "CRS/ICANS are observed after the infusion")
+        day0 = infusion.infused_at.date()
+        check_order(day0, data.observed_date, field="observed_date", earlier_name="the infusion")
+        uc.check_unlocked(data.observed_date, "observed_date")
+        taken = uc.session.scalar(
+            select(CrsIcansObservation.id).where(
+                CrsIcansObservation.subject_id == subject.id,
+                CrsIcansObservation.observed_date == data.observed_date,
+                CrsIcansObservation.deleted_at.is_(None),
+            )
+        )
+        if taken is not None:
+            raise ValidationFailed("observed_date", f"{data.observed_date} is already recorded")
+        obs = CrsIcansObservation(
+            subject_id=subject.id,
+            observed_date=data.observed_date,
+            temperature_c=data.temperature_c,
+            hypotension=data.hypotension or data.vasopressors > 0,
+            vasopressors=data.vasopressors,
+            oxygen_device=data.oxygen_device,
+            oxygen_flow_l_min=data.oxygen_flow_l_min,
+            ice_orientation=data.ice_orientation,
+            ice_naming=data.ice_naming,
+            ice_commands=data.ice_commands,
+            ice_writing=data.ice_writing,
+            ice_attention=data.ice_attention,
+            consciousness=data.consciousness,
+            seizure=data.seizure,
+            motor=_MOTOR_WEAKNESS if data.motor_weakness else "none",
+            icp=data.cerebral_edema,
+            tocilizumab=data.tocilizumab,
+            steroids=data.steroids,
+        )
+        derive_subject_crs_icans(uc, subject, obs)
+        uc.session.add(obs)
+        uc.session.flush()
+        return CrsIcansRecorded(
+            subject_id=data.subject_id,
+            observed_date=data.observed_date,
+            day=(data.observed_date - day0).days,
+            ice_score=obs.ice_score,
+            crs_grade=int(obs.crs_grade or 0),
+            crs_driver=obs.crs_driver or "none",
+            icans_grade=int(obs.icans_grade or 0),
+            icans_driver=obs.icans_driver or "none",
+        )
