@@ -6,6 +6,8 @@
   migrated once per worker).
 * ``engine`` and ``sessions``: an engine and a session factory on ``migrated_db_url``.
 
+Password hashing uses argon2's cheapest profile in tests (autouse fixture).
+
 Tests marked ``postgres`` (the PostgreSQL parameter is marked automatically) are skipped when
 ``CARTRIAL_TEST_POSTGRES_URL`` is unset, except in CI (``CI=true``) where they FAIL: CI always
 provides a server through ``scripts/with-postgres.sh``.
@@ -19,15 +21,22 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import argon2.profiles
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from cartrial.store import AuditedSession, make_engine, session_factory
+from cartrial.store import AuditedSession, auth, make_engine, session_factory
 from cartrial.store.migrate import upgrade
 
 POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash passwords with argon2-cffi's test profile (the production profile takes ~1 s)."""
+    monkeypatch.setattr(auth, "PASSWORD_PROFILE", argon2.profiles.CHEAPEST)
 
 
 def _postgres_base_url() -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,7 +22,7 @@ from cartrial.store import (
     unit_of_work,
     verify_chain,
 )
-from cartrial.store.audit import AUDIT_CONTEXT_KEY, GENESIS_SHA256, row_sha256
+from cartrial.store.audit import AUDIT_CONTEXT_KEY, GENESIS_SHA256, INSERT_FIELD, row_sha256
 from cartrial.store.auth import create_user
 
 from .conftest import MiniTrial
@@ -53,19 +54,35 @@ def _behind_the_systems_back(engine: Engine) -> Iterator[None]:
     yield
 
 
-def test_insert_logs_every_non_null_field(engine: Engine, mini_trial: MiniTrial) -> None:
-    rows = _log(engine, "subjects")
-    logged = {r.field: r.new_value for r in rows}
-    assert logged == {
+@pytest.fixture
+def trail(sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial) -> int:
+    """The mini trial plus three audited updates: an audit trail of 6 rows."""
+    for age in (50, 51, 52):
+        with unit_of_work(sessions, "crc1", f"age {age} from source") as session:
+            subject = session.get(Subject, mini_trial.subject_id)
+            assert subject is not None
+            subject.age_years = age
+    return 6
+
+
+def test_insert_logs_one_row_with_every_non_null_field(
+    engine: Engine, mini_trial: MiniTrial
+) -> None:
+    [row] = _log(engine, "subjects")
+    assert (row.action, row.username, row.record_id, row.field) == (
+        "insert",
+        "setup",
+        mini_trial.subject_id,
+        INSERT_FIELD,
+    )
+    assert (row.old_value, row.reason) == (None, None)
+    assert json.loads(row.new_value or "") == {
         "study_id": str(mini_trial.study_id),
         "site_id": str(mini_trial.site_id),
         "subject_code": "001-001",
-        "status": "screening",
+        "status": "screening",  # the column default is logged as stored
     }
-    assert {(r.action, r.username, r.record_id, r.old_value, r.reason) for r in rows} == {
-        ("insert", "setup", mini_trial.subject_id, None, None)
-    }
-    assert all(r.occurred_at.utcoffset() is not None for r in rows)
+    assert row.occurred_at.utcoffset() is not None
 
 
 def test_update_logs_old_and_new_value_with_reason(
@@ -152,12 +169,12 @@ def test_password_hash_never_enters_the_audit_trail(
     with unit_of_work(sessions, "admin") as session:
         user = create_user(session, "mon1", "M. Onitor", "correct horse battery", ["monitor"])
         real_hash = user.password_hash
-    values = {r.field: r.new_value for r in _log(engine, "users")}
-    assert values["password_hash"] == "<redacted>"
+    [row] = _log(engine, "users")
+    assert json.loads(row.new_value or "")["password_hash"] == "<redacted>"
     assert all(real_hash not in (r.new_value or "") for r in _log(engine))
 
 
-def test_chain_links_and_recomputes(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_chain_links_and_recomputes(engine: Engine, trail: int) -> None:
     rows = _log(engine)
     assert [r.id for r in rows] == list(range(1, len(rows) + 1))
     assert rows[0].prev_sha256 == GENESIS_SHA256
@@ -169,9 +186,7 @@ def test_chain_links_and_recomputes(engine: Engine, mini_trial: MiniTrial) -> No
     assert _report(engine) == (len(rows), ())
 
 
-def test_append_only_trigger_rejects_update_and_delete(
-    engine: Engine, mini_trial: MiniTrial
-) -> None:
+def test_append_only_trigger_rejects_update_and_delete(engine: Engine, trail: int) -> None:
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET username = 'mallory' WHERE id = 1"))
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
@@ -179,7 +194,7 @@ def test_append_only_trigger_rejects_update_and_delete(
     assert _report(engine)[1] == ()
 
 
-def test_edit_behind_the_systems_back_is_detected(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_edit_behind_the_systems_back_is_detected(engine: Engine, trail: int) -> None:
     with _behind_the_systems_back(engine), engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET new_value = '999' WHERE id = 3"))
     problems = _report(engine)[1]
@@ -188,7 +203,7 @@ def test_edit_behind_the_systems_back_is_detected(engine: Engine, mini_trial: Mi
         verify_chain(connection).raise_if_broken()
 
 
-def test_edit_with_recomputed_hash_is_detected(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_edit_with_recomputed_hash_is_detected(engine: Engine, trail: int) -> None:
     rows = _log(engine)
     forged = {c.key: getattr(rows[2], c.key) for c in AuditLog.__mapper__.column_attrs}
     forged["username"] = "mallory"
@@ -201,7 +216,7 @@ def test_edit_with_recomputed_hash_is_detected(engine: Engine, mini_trial: MiniT
     assert _report(engine)[1] == ("audit row 4: link to the previous row is broken",)
 
 
-def test_removal_in_the_middle_is_detected(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_removal_in_the_middle_is_detected(engine: Engine, trail: int) -> None:
     with _behind_the_systems_back(engine), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_log WHERE id = 2"))
     problems = _report(engine)[1]
@@ -209,7 +224,7 @@ def test_removal_in_the_middle_is_detected(engine: Engine, mini_trial: MiniTrial
     assert "audit row 3: link to the previous row is broken" in problems
 
 
-def test_removal_at_the_end_is_detected(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_removal_at_the_end_is_detected(engine: Engine, trail: int) -> None:
     last = len(_log(engine))
     with _behind_the_systems_back(engine), engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": last})
@@ -220,7 +235,7 @@ def test_removal_at_the_end_is_detected(engine: Engine, mini_trial: MiniTrial) -
     )
 
 
-def test_reordering_is_detected(engine: Engine, mini_trial: MiniTrial) -> None:
+def test_reordering_is_detected(engine: Engine, trail: int) -> None:
     with _behind_the_systems_back(engine), engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET id = -1 WHERE id = 2"))
         connection.execute(text("UPDATE audit_log SET id = 2 WHERE id = 3"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
@@ -14,6 +16,7 @@ from cartrial.store import (
     DoseDecision,
     Signature,
     User,
+    auth,
     soft_delete,
     unit_of_work,
 )
@@ -79,6 +82,21 @@ def test_password_is_stored_as_argon2id_hash(
         assert user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
         assert PasswordHasher().verify(user.password_hash, PASSWORD)
+        # the PHC string carries the parameters of the profile in use
+        profile = auth.PASSWORD_PROFILE
+        assert f"m={profile.memory_cost},t={profile.time_cost}" in user.password_hash
+
+
+def test_production_profile_is_rfc_9106_low_memory() -> None:
+    # RFC 9106 section 4, second recommended option: argon2id, t=3, m=2^16 KiB, p=4.
+    # Load a private copy of the module: the shared one is patched for speed in tests.
+    spec = importlib.util.spec_from_file_location("_auth_copy", auth.__file__)
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    profile = fresh.PASSWORD_PROFILE
+    assert profile.type is Type.ID
+    assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (3, 65536, 4)
 
 
 def test_authenticate(sessions: sessionmaker[AuditedSession], investigator: int) -> None:

@@ -126,14 +126,28 @@ def test_duplicate_subject_code_is_refused(
         )
 
 
-def test_sqlite_connection_settings(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "level"), [(None, 1), ("full", 2), ("NORMAL", 1)])
+def test_sqlite_connection_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, level: int
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("CARTRIAL_SQLITE_SYNCHRONOUS", raising=False)
+    else:
+        monkeypatch.setenv("CARTRIAL_SQLITE_SYNCHRONOUS", setting)
     engine = make_engine(database_url(tmp_path / "pragmas.db"))
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        # synchronous=FULL is 2 (https://sqlite.org/pragma.html#pragma_synchronous)
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        # NORMAL is 1, FULL is 2 (https://sqlite.org/pragma.html#pragma_synchronous)
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
     engine.dispose()
+
+
+def test_bad_synchronous_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARTRIAL_SQLITE_SYNCHRONOUS", "OFF")
+    with pytest.raises(ValueError, match="NORMAL or FULL"):
+        make_engine("sqlite://")
 
 
 def test_dates_round_trip(sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial) -> None:

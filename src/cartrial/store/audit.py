@@ -9,9 +9,10 @@ same transaction as the change itself:
 * ``before_flush`` refuses anonymous writes, hard deletes, and updates or soft deletes without a
   reason; it fills ``created_by``/``created_at`` and captures every changed field's old and new
   value (loading an old value from the database when it was never loaded);
-* ``after_flush`` (when new rows have their ids) appends one ``audit_log`` row per field: inserts
-  log every non-null initial value (``created_at/by`` are the audit row's own time and user),
-  updates log the changed fields, a soft delete logs ``action="delete"``.
+* ``after_flush`` (when new rows have their ids) appends the ``audit_log`` rows: an insert writes
+  ONE row (``field="*"``, ``new_value`` = canonical JSON of every non-null initial value;
+  ``created_at/by`` are the audit row's own time and user); an update writes one row per changed
+  field with old and new value; a soft delete does the same with ``action="delete"``.
 
 Chain
 -----
@@ -29,12 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import Connection, event, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, event, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 
@@ -45,6 +46,7 @@ from cartrial.store.models import AuditChainHead, AuditLog
 __all__ = [
     "AUDIT_CONTEXT_KEY",
     "GENESIS_SHA256",
+    "INSERT_FIELD",
     "AuditContext",
     "AuditedSession",
     "ChainReport",
@@ -65,6 +67,8 @@ _NOT_LOGGED = frozenset({"id", "version"})
 #: Also not logged on insert: the audit row itself records who and when.
 _NOT_LOGGED_ON_INSERT = _NOT_LOGGED | {"created_at", "created_by"}
 _REDACTED = "<redacted>"
+#: ``field`` of the single audit row of an insert; its ``new_value`` is the record as JSON.
+INSERT_FIELD = "*"
 
 Action = Literal["insert", "update", "delete"]
 
@@ -268,35 +272,44 @@ def _before_flush(
     session.info[_PENDING_KEY] = changes
 
 
+def _redacted(key: str, value: object, redact: frozenset[str]) -> object:
+    return _REDACTED if key in redact and value is not None else value
+
+
+def _canonical(values: Mapping[str, str | None]) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _audit_rows(ctx: AuditContext, changes: Sequence[_Change]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for change in changes:
         record = change.record
         redact = type(record).__audit_redact__
-        table = record.__table__.name  # type: ignore[attr-defined]
+        base = {
+            "username": ctx.user,
+            "action": change.action,
+            "table_name": record.__table__.name,  # type: ignore[attr-defined]
+            "record_id": record.id,
+            "reason": _change_reason(ctx, change),
+        }
         if change.action == "insert":
-            values = ((key, getattr(record, key)) for key in _column_keys(record))
-            triples: list[tuple[str, object, object]] = [
-                (key, None, value)
-                for key, value in values
-                if key not in _NOT_LOGGED_ON_INSERT and value is not None
-            ]
-        else:
-            triples = [(key, old, new) for key, old, new in change.fields]
-        for key, old, new in triples:
-            if key in redact:
-                old = None if old is None else _REDACTED
-                new = None if new is None else _REDACTED
+            stored = instance_state(record).dict  # values as flushed (defaults included)
+            initial = {
+                key: _encode(_redacted(key, stored[key], redact))
+                for key in _column_keys(record)
+                if key not in _NOT_LOGGED_ON_INSERT and stored.get(key) is not None
+            }
             rows.append(
-                {
-                    "username": ctx.user,
-                    "action": change.action,
-                    "table_name": table,
-                    "record_id": record.id,
+                base | {"field": INSERT_FIELD, "old_value": None, "new_value": _canonical(initial)}
+            )
+            continue
+        for key, old, new in change.fields:
+            rows.append(
+                base
+                | {
                     "field": key,
-                    "old_value": _encode(old),
-                    "new_value": _encode(new),
-                    "reason": _change_reason(ctx, change),
+                    "old_value": _encode(_redacted(key, old, redact)),
+                    "new_value": _encode(_redacted(key, new, redact)),
                 }
             )
     return rows
@@ -310,13 +323,24 @@ def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
     return ctx.reason
 
 
+_LOG_TABLE = cast(Table, AuditLog.__table__)
+_HEAD_TABLE = cast(Table, AuditChainHead.__table__)
+# Built once: the three statements of every append (compiled forms are cached by SQLAlchemy).
+_HEAD_READ = (
+    select(_HEAD_TABLE.c.last_id, _HEAD_TABLE.c.last_sha256)
+    .where(_HEAD_TABLE.c.id == 1)
+    .with_for_update()
+)
+_HEAD_WRITE = (
+    _HEAD_TABLE.update()
+    .where(_HEAD_TABLE.c.id == 1)
+    .values(last_id=bindparam("new_last_id"), last_sha256=bindparam("new_last_sha256"))
+)
+_LOG_INSERT = _LOG_TABLE.insert()
+
+
 def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
-    head_table = AuditChainHead.__table__
-    head = connection.execute(
-        select(head_table.c.last_id, head_table.c.last_sha256)
-        .where(head_table.c.id == 1)
-        .with_for_update()
-    ).one_or_none()
+    head = connection.execute(_HEAD_READ).one_or_none()
     if head is None:
         raise AuditIntegrityError("audit_chain_head row is missing: run `cartrial db upgrade`")
     last_id, prev = int(head.last_id), str(head.last_sha256)
@@ -328,12 +352,8 @@ def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
         row["prev_sha256"] = prev
         prev = row_sha256(row)
         row["row_sha256"] = prev
-    connection.execute(insert(AuditLog), rows)
-    connection.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(last_id=last_id, last_sha256=prev)
-    )
+    connection.execute(_LOG_INSERT, rows)
+    connection.execute(_HEAD_WRITE, {"new_last_id": last_id, "new_last_sha256": prev})
 
 
 @event.listens_for(AuditedSession, "after_flush")

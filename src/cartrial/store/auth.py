@@ -1,6 +1,7 @@
 """Users, roles and electronic signatures (21 CFR Part 11 style).
 
-Passwords are stored as argon2id hashes (argon2-cffi ``PasswordHasher`` defaults). A signature
+Passwords are stored as argon2id hashes with the parameters of :data:`PASSWORD_PROFILE` (RFC 9106
+"low memory" profile: t=3, m=64 MiB, p=4; argon2-cffi's default). A signature
 requires the signer to re-enter the password; it records the signer, the meaning of the signature
 (e.g. ``"approval"``, ``"dlt_adjudication"``, ``"data_lock"``), the UTC time and the SHA-256 of the
 signed record's content, so that any later change to the record is visible
@@ -13,8 +14,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
@@ -26,6 +28,7 @@ from cartrial.store.vocab import ROLES
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "PASSWORD_PROFILE",
     "assign_role",
     "authenticate",
     "create_user",
@@ -44,8 +47,12 @@ MIN_PASSWORD_LENGTH = 10
 _UNSIGNED_COLUMNS = frozenset({"version"})
 
 
+#: argon2 parameters of new password hashes (tests substitute ``argon2.profiles.CHEAPEST``).
+PASSWORD_PROFILE: Parameters = RFC_9106_LOW_MEMORY
+
+
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+    return PasswordHasher.from_parameters(PASSWORD_PROFILE)
 
 
 def hash_password(password: str) -> str:

@@ -2,15 +2,19 @@
 
 ``database_url`` resolves the database at call time (``--db PATH``, else
 ``CARTRIAL_DATABASE_URL``, else ``./cartrial.db``). ``make_engine`` configures SQLite for a system
-of record: WAL journal, foreign keys on, ``synchronous=FULL``, a busy timeout, and
-``BEGIN IMMEDIATE`` for every transaction so that writers are serialised up front (no lock-upgrade
-deadlocks, audit appends in order). ``session_factory`` returns a ``sessionmaker`` of
-:class:`~cartrial.store.audit.AuditedSession`.
+of record: WAL journal, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for every
+transaction so that writers are serialised up front (no lock-upgrade deadlocks, audit appends in
+order). Durability: ``synchronous=NORMAL`` by default (SQLite's recommended setting for WAL: never
+corrupt, every committed transaction survives an application crash, the last ones may roll back
+after a power cut or OS crash); set ``CARTRIAL_SQLITE_SYNCHRONOUS=FULL`` to fsync at every commit
+(one disk flush per transaction; see docs/performance.md). ``session_factory`` returns a
+``sessionmaker`` of :class:`~cartrial.store.audit.AuditedSession`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -23,15 +27,19 @@ from cartrial.store.audit import AuditedSession
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DB_PATH",
+    "SQLITE_SYNCHRONOUS_ENV",
     "database_url",
     "make_engine",
     "session_factory",
+    "sqlite_synchronous",
 ]
 
 #: Environment variable holding a full SQLAlchemy URL (e.g. ``postgresql+psycopg://...``).
 DATABASE_URL_ENV = "CARTRIAL_DATABASE_URL"
 #: The SQLite file used when neither ``--db`` nor the environment names a database.
 DEFAULT_DB_PATH = "cartrial.db"
+#: Environment variable choosing SQLite's ``synchronous`` level (NORMAL, the default, or FULL).
+SQLITE_SYNCHRONOUS_ENV = "CARTRIAL_SQLITE_SYNCHRONOUS"
 #: Milliseconds a SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -61,15 +69,26 @@ def database_url(db: str | Path | None = None) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _sqlite_on_connect(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
-    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def sqlite_synchronous() -> str:
+    """The SQLite ``synchronous`` level: ``$CARTRIAL_SQLITE_SYNCHRONOUS`` (NORMAL or FULL)."""
+    level = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "NORMAL").strip().upper() or "NORMAL"
+    if level not in ("NORMAL", "FULL"):
+        raise ValueError(f"{SQLITE_SYNCHRONOUS_ENV} must be NORMAL or FULL, not {level!r}")
+    return level
+
+
+def _sqlite_on_connect_with(synchronous: str) -> Callable[[object, ConnectionPoolEntry], None]:
+    def on_connect(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
+        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin_immediate(connection: Connection) -> None:
@@ -90,13 +109,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     Returns
     -------
     sqlalchemy.Engine
-        For SQLite: WAL mode, ``foreign_keys=ON``, ``synchronous=FULL``, 30 s busy timeout and
-        ``BEGIN IMMEDIATE`` transactions. For PostgreSQL: pre-ping pooled connections.
+        For SQLite: WAL mode, ``foreign_keys=ON``, ``synchronous`` from
+        :func:`sqlite_synchronous`, 30 s busy timeout and ``BEGIN IMMEDIATE`` transactions.
+        For PostgreSQL: pre-ping pooled connections.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect_with(sqlite_synchronous()))
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)

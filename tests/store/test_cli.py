@@ -1,0 +1,102 @@
+"""``cartrial db`` and ``cartrial audit`` commands, and how the database is chosen."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cartrial.cli import app
+from cartrial.store import Subject, database_url, make_engine, session_factory, unit_of_work
+
+from .conftest import add_study
+
+runner = CliRunner()
+
+
+def _populate(path: Path) -> int:
+    engine = make_engine(database_url(path))
+    factory = session_factory(engine)
+    with unit_of_work(factory, "crc1") as session:
+        study, site = add_study(session)
+        subject = Subject(study_id=study.id, site_id=site.id, subject_code="001-001")
+        session.add(subject)
+        session.flush()
+        subject_id = subject.id
+    with unit_of_work(factory, "crc1", "age from source document") as session:
+        loaded = session.get(Subject, subject_id)
+        assert loaded is not None
+        loaded.age_years = 57
+    engine.dispose()
+    return subject_id
+
+
+def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CARTRIAL_DATABASE_URL", raising=False)
+    assert database_url() == f"sqlite:///{tmp_path / 'cartrial.db'}"
+    monkeypatch.setenv("CARTRIAL_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert database_url() == "postgresql+psycopg://u@h/db"  # read at call time
+    assert database_url("x.db") == f"sqlite:///{tmp_path / 'x.db'}"  # --db wins
+    assert database_url("sqlite:////abs/y.db") == "sqlite:////abs/y.db"
+
+
+def test_upgrade_verify_log(tmp_path: Path) -> None:
+    db = tmp_path / "trial.db"
+    result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "revision 0002" in result.output
+    subject_id = _populate(db)
+
+    result = runner.invoke(app, ["audit", "verify", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True and report["problems"] == []
+
+    result = runner.invoke(
+        app,
+        ["audit", "log", "--db", str(db), "--table", "subjects", "--record", str(subject_id)],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0
+    assert "age from source document" in result.output
+    result = runner.invoke(
+        app, ["audit", "log", "--db", str(db), "--table", "subjects", "--limit", "1", "--json"]
+    )
+    [entry] = json.loads(result.output)
+    assert (entry["field"], entry["old_value"], entry["new_value"]) == ("age_years", None, "57")
+    assert entry["reason"] == "age from source document"
+
+
+def test_verify_fails_on_a_tampered_trail(tmp_path: Path) -> None:
+    db = tmp_path / "trial.db"
+    assert runner.invoke(app, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    _populate(db)
+    with sqlite3.connect(db) as raw:
+        raw.execute("DROP TRIGGER audit_log_no_update")
+        raw.execute("UPDATE audit_log SET reason = 'nothing to see' WHERE field = 'age_years'")
+    result = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "does NOT verify" in result.output
+    assert "content does not match its hash" in result.output
+
+
+def test_backup_and_restore_commands(tmp_path: Path) -> None:
+    db = tmp_path / "trial.db"
+    assert runner.invoke(app, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    _populate(db)
+    copy = tmp_path / "copy.db"
+    result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
+    assert again.exit_code == 1 and "exists" in again.output
+    fresh = tmp_path / "fresh.db"
+    result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(fresh)], input="n\n")
+    assert result.exit_code != 0 and not fresh.exists()  # declined
+    result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(fresh), "--yes"])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(fresh) as raw:
+        assert raw.execute("SELECT age_years FROM subjects").fetchall() == [(57,)]
