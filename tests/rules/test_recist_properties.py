@@ -8,10 +8,16 @@ Properties and their source:
 * derivation rules of recist-1.1.md §7-8: the progression date is the first PD time point; a
   response date precedes progression; requiring confirmation never improves the BOR; a confirmed
   flag only for CR/PR; SD only from a time point on or after the SD minimum; best % change is the
-  smallest % change up to the first PD.
+  smallest % change up to the first PD;
+* the vectorised engine agrees with an independent plain-loop implementation of the same rules
+  (``loop_reference`` in benchmarks/bench_recist.py).
 """
 
 from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +28,7 @@ from cartrial.rules import recist
 
 DAY0 = pd.Timestamp("2026-01-01")
 RANK = {r: i for i, r in enumerate(recist.OVERALL_RESPONSES)}  # CR best ... NE last
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -182,3 +188,50 @@ def test_overall_pd_exactly_when_a_component_is_pd(table: pd.DataFrame) -> None:
         (tps.target_response == "PD") | (tps.nontarget_response == "PD") | tps.new_lesions
     )
     assert ((tps.overall_response == "PD") == component_pd).all()
+
+
+def _loop_reference() -> Callable[
+    ..., tuple[list[dict[str, object]], dict[str, dict[str, object]]]
+]:
+    """The independent per-subject loop implementation kept with the benchmark."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_recist.py"
+    spec = importlib.util.spec_from_file_location("bench_recist", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.loop_reference  # type: ignore[no-any-return]
+
+
+LOOP_REFERENCE = _loop_reference()
+
+
+@SETTINGS
+@given(
+    table=lesion_tables(),
+    confirm=st.booleans(),
+    sd_min=st.sampled_from([28, 42]),
+    ne_between=st.booleans(),
+)
+def test_vectorised_engine_equals_loop_reference(
+    table: pd.DataFrame, confirm: bool, sd_min: int, ne_between: bool
+) -> None:
+    """Differential test against a plain-loop implementation of the same RECIST 1.1 rules."""
+    options = {"confirm": confirm, "sd_min_days": sd_min, "allow_ne_between": ne_between}
+    result = recist.evaluate(table, _refs(table), **options)  # type: ignore[arg-type]
+    loop_tps, loop_best = LOOP_REFERENCE(table, _refs(table), **options)
+    columns = ["target_response", "nontarget_response", "new_lesions", "overall_response"]
+    expected = pd.DataFrame(loop_tps, columns=["subject_id", *columns])
+    pd.testing.assert_frame_equal(
+        result.timepoints[["subject_id", *columns]], expected, check_dtype=False
+    )
+    epoch = pd.Timestamp("1970-01-01")
+    for _, best in result.best.iterrows():
+        ref = loop_best[best.subject_id]
+        assert best.best_overall_response == ref["best_overall_response"]
+        assert bool(best.confirmed) == ref["confirmed"]
+        for column, key in (
+            ("date_first_response", "first_response_day"),
+            ("date_progression", "progression_day"),
+        ):
+            day = None if pd.isna(best[column]) else (best[column] - epoch).days
+            assert day == ref[key], column
