@@ -155,9 +155,9 @@ def best_response(
     responding = window & (overall <= O_PR)
     qualifies_sd = window & sd_time & (overall <= O_NONCR)
 
-    level = np.where(responding, overall, np.where(qualifies_sd, overall, O_NE + 1))
+    level = np.where(responding | qualifies_sd, overall, O_NE + 1)
     unconfirmed_best = _per_subject_min(subject, level.astype(np.int64), n)
-    neutral = np.isin(overall, [O_NE]) if allow_ne_between else np.zeros(len(overall), bool)
+    neutral = (overall == O_NE) & allow_ne_between
     first_pr = _confirmed_runs(
         subject, day, window & (responding | neutral), responding, confirm_min_days, n
     )

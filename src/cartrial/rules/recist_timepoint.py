@@ -14,7 +14,9 @@ Method (Eisenhauer et al., Eur J Cancer 2009;45:228-247, §4.3; all sizes in int
   update 2016; EORTC Q&A: the reviewer may re-read the CR as PR).
 * Non-target response: PD on any unequivocal progression; NE when a baseline non-target is NE or
   missing; CR when all are absent (a node counts as absent once its short axis is < 10 mm);
-  otherwise NON-CR/NON-PD; NOT-APPLICABLE without baseline non-targets.
+  otherwise NON-CR/NON-PD; NOT-APPLICABLE without baseline non-targets. Tumour markers are not
+  part of the lesion table, so non-target CR is judged on the lesions alone. Unequivocal
+  progression is the investigator's judgement recorded as a status, never derived from sizes.
 * New lesions: an unequivocal new lesion; an equivocal one counts at every assessment before the
   first on which the same lesion is unequivocal (PD dated to its first appearance, §4.3.3).
 * Overall response from RECIST 1.1 Tables 1-2 (:mod:`cartrial.rules.recist_tables`).
