@@ -180,30 +180,41 @@ class SimonResult:
 
 @dataclass(frozen=True)
 class _BinomialTables:
-    """``pmf[m][x]``, ``cdf[m][x]`` and ``sf[m][k + n_max] = Pr(X > k)`` for X ~ Bin(m, p)."""
+    """Binomial tables for one response rate, sizes 0..n_max.
 
-    pmf: list[npt.NDArray[np.float64]]
-    cdf: list[npt.NDArray[np.float64]]
-    sf: list[npt.NDArray[np.float64]]
+    ``pmf[m, x]`` and ``cdf[m, x]`` for X ~ Bin(m, p) (zero beyond ``m``), and
+    ``sf[m, k + n_max] = Pr(X > k)`` for ``k = -n_max..n_max``.
+    """
+
+    pmf: npt.NDArray[np.float64]
+    cdf: npt.NDArray[np.float64]
+    sf: npt.NDArray[np.float64]
     n_max: int
 
     @classmethod
     def build(cls, p: float, n_max: int) -> _BinomialTables:
-        ks = np.arange(-n_max, n_max + 1)
-        sizes = range(n_max + 1)
+        sizes = np.arange(n_max + 1)[:, None]
+        xs = np.arange(n_max + 1)[None, :]
+        ks = np.arange(-n_max, n_max + 1)[None, :]
         return cls(
-            pmf=[np.asarray(stats.binom.pmf(np.arange(m + 1), m, p), float) for m in sizes],
-            cdf=[np.asarray(stats.binom.cdf(np.arange(m + 1), m, p), float) for m in sizes],
-            sf=[np.asarray(stats.binom.sf(ks, m, p), float) for m in sizes],
+            pmf=np.asarray(stats.binom.pmf(xs, sizes, p), float),
+            cdf=np.asarray(stats.binom.cdf(xs, sizes, p), float),
+            sf=np.asarray(stats.binom.sf(ks, sizes, p), float),
             n_max=n_max,
         )
 
-    def reject(self, n1: int, n: int) -> npt.NDArray[np.float64]:
-        """``Pr(reject)`` for every ``(r1, r)``: array (r1 = 0..n1-1, r = 0..n-1)."""
-        offsets = np.arange(n)[None, :] - np.arange(n1 + 1)[:, None]  # r - x1
-        terms = self.pmf[n1][:, None] * self.sf[n - n1][offsets + self.n_max]
-        tail = np.cumsum(terms[::-1], axis=0)[::-1]  # tail[x] = sum over x1 >= x
-        return np.asarray(tail[1:], float)  # row r1 -> sum over x1 > r1
+    def reject(self, n: int) -> npt.NDArray[np.float64]:
+        """``Pr(reject)`` for every stage-1 size and bounds at total size ``n``.
+
+        Array ``[n1 - 1, r1, r]`` for ``n1 = 1..n-1``, ``r1 = 0..n-2``, ``r = 0..n-1``:
+        ``sum_{x1 > r1} b(x1; n1) Pr(X2 > r - x1)`` with ``X2 ~ Bin(n - n1)``.
+        """
+        n1 = np.arange(1, n)[:, None, None]
+        x1 = np.arange(n)[None, :, None]
+        r = np.arange(n)[None, None, :]
+        terms = self.pmf[n1, x1] * self.sf[n - n1, r - x1 + self.n_max]
+        tail = np.cumsum(terms[:, ::-1, :], axis=1)[:, ::-1, :]  # tail[., x, .] = sum x1 >= x
+        return np.asarray(tail[:, 1:, :], float)  # [., r1, .] -> sum over x1 > r1
 
 
 def simon_two_stage(
@@ -229,41 +240,40 @@ def simon_two_stage(
         raise DesignError(f"need p0 < p1, got {p0}, {p1}")
     n_max = check_positive_int(n_max, "n_max", minimum=2)
     null, alternative = _BinomialTables.build(p0, n_max), _BinomialTables.build(p1, n_max)
-    best_optimal: tuple[float, int, SimonDesign] | None = None
-    best_minimax: tuple[int, float, SimonDesign] | None = None
+    best_optimal: SimonDesign | None = None
+    best_minimax: SimonDesign | None = None
     for n in range(2, n_max + 1):
-        for n1 in range(1, n):
-            reject0 = null.reject(n1, n)
-            reject1 = alternative.reject(n1, n)
-            # Pr(reject) falls as r grows: for each r1 take the smallest r meeting alpha (the
-            # most powerful choice); the design qualifies if that r also has the power.
-            meets_alpha = reject0 <= alpha
-            r_min = np.argmax(meets_alpha, axis=1)
-            rows = np.arange(n1)
-            ok = meets_alpha[rows, r_min] & (r_min >= rows) & (reject1[rows, r_min] >= 1 - beta)
-            if not ok.any():
-                continue
-            pet = null.cdf[n1][:n1]
-            en0 = n1 + (1 - pet) * (n - n1)
-            r1 = int(np.flatnonzero(ok)[np.argmin(en0[ok])])
-            r = int(r_min[r1])
-            design = SimonDesign(
-                r1,
-                n1,
-                r,
-                n,
-                float(en0[r1]),
-                float(pet[r1]),
-                float(reject0[r1, r]),
-                float(reject1[r1, r]),
-            )
-            if best_optimal is None or (design.expected_n0, n) < best_optimal[:2]:
-                best_optimal = (design.expected_n0, n, design)
-            if best_minimax is None or (n, design.expected_n0) < best_minimax[:2]:
-                best_minimax = (n, design.expected_n0, design)
+        reject0, reject1 = null.reject(n), alternative.reject(n)
+        # Pr(reject) falls as r grows: for each (n1, r1) take the smallest r meeting alpha (the
+        # most powerful choice); the design qualifies if that r also has the power.
+        meets_alpha = reject0 <= alpha
+        r_min = np.argmax(meets_alpha, axis=2)
+        n1 = np.arange(1, n)[:, None]
+        r1 = np.arange(n - 1)[None, :]
+        at_r = (np.arange(n - 1)[:, None], r1, r_min)
+        ok = (r1 < n1) & meets_alpha[at_r] & (r_min >= r1) & (reject1[at_r] >= 1 - beta)
+        if not ok.any():
+            continue
+        pet = null.cdf[n1, r1]
+        en0 = np.where(ok, n1 + (1 - pet) * (n - n1), np.inf)
+        i, j = np.unravel_index(int(np.argmin(en0)), en0.shape)
+        design = SimonDesign(
+            int(j),
+            int(i) + 1,
+            int(r_min[i, j]),
+            n,
+            float(en0[i, j]),
+            float(pet[i, j]),
+            float(reject0[i, j, r_min[i, j]]),
+            float(reject1[i, j, r_min[i, j]]),
+        )
+        if best_optimal is None or design.expected_n0 < best_optimal.expected_n0:
+            best_optimal = design
+        if best_minimax is None:
+            best_minimax = design
     if best_optimal is None or best_minimax is None:
         raise DesignError(f"no two-stage design with n <= {n_max} meets alpha and beta")
-    return SimonResult(p0, p1, alpha, beta, best_optimal[2], best_minimax[2])
+    return SimonResult(p0, p1, alpha, beta, best_optimal, best_minimax)
 
 
 def predictive_probability(

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from cartrial.designs.base import (
     Decision,
@@ -47,7 +47,7 @@ def prob_above(
     """``Pr(p > threshold | y DLTs in n)`` under a Beta(prior_a, prior_b) prior (beta-binomial)."""
     y_arr = np.asarray(y, dtype=float)
     n_arr = np.asarray(n, dtype=float)
-    return np.asarray(stats.beta.sf(threshold, prior_a + y_arr, prior_b + n_arr - y_arr), float)
+    return np.asarray(special.betaincc(prior_a + y_arr, prior_b + n_arr - y_arr, threshold), float)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from cartrial.designs.base import check_target
 from cartrial.designs.interval import RuleCode
@@ -71,7 +71,6 @@ def strongest_interval(
     """
     lows = np.array([iv.low for iv in intervals])
     highs = np.array([iv.high for iv in intervals])
-    posterior = stats.beta(1 + y, 1 + n - y)
-    mass = posterior.cdf(highs) - posterior.cdf(lows)
+    mass = special.betainc(1 + y, 1 + n - y, highs) - special.betainc(1 + y, 1 + n - y, lows)
     score = mass / (highs - lows) if per_unit_width else mass
     return intervals[int(np.argmax(score))].code
