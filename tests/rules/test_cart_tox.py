@@ -195,3 +195,29 @@ def test_course_bad_input() -> None:
         cart_tox.summarise_course([0], [7])
     with pytest.raises(RuleInputError, match="2 days but 1 grades"):
         cart_tox.summarise_course([0, 1], [0])
+
+
+# ----- table forms (behind `cartrial grade crs|icans`) -----------------------------------------
+
+
+def test_table_graders_name_row_and_field() -> None:
+    crs = pd.DataFrame({"temperature_c": ["38.5", "39"], "hypotension": ["no", "perhaps"]})
+    crs.index = pd.RangeIndex(1, 3)
+    with pytest.raises(RuleInputError, match="row 2: field 'hypotension': 'perhaps' is not"):
+        cart_tox.grade_crs_table(crs)
+    with pytest.raises(RuleInputError, match="no 'temperature_c' column"):
+        cart_tox.grade_crs_table(pd.DataFrame({"oxygen": ["room_air"]}))
+    icans = pd.DataFrame({"ice_score": ["7.5"]})
+    with pytest.raises(RuleInputError, match=r"row 0: field 'ice_score': 7\.5 is not a whole"):
+        cart_tox.grade_icans_table(icans)
+    graded = pd.DataFrame({"subject_id": ["S1", "S1"], "day": ["1", "x"], "grade": [1, 0]})
+    with pytest.raises(RuleInputError, match="row 1: field 'day': 'x' is not a number"):
+        cart_tox.summarise_courses(graded)
+
+
+def test_table_graders_match_the_single_assessment_graders() -> None:
+    # the worked-example table graded as a table gives the same grades as row by row (C1-C10)
+    table = cart_tox.grade_crs_table(CRS.astype(str).replace("nan", ""))
+    assert table["grade"].tolist() == CRS["expected_grade"].tolist()
+    icans = cart_tox.grade_icans_table(ICANS.astype(str).replace("nan", ""))
+    assert icans["grade"].tolist() == ICANS["expected_grade"].tolist()

@@ -271,18 +271,32 @@ def lab_term(term: str) -> LabTerm:
     return lab
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Labels of a subset of rows, looked up only when an error names one."""
+
+    labels: pd.Index
+    positions: npt.NDArray[np.intp]
+
+    def __getitem__(self, i: int) -> object:
+        return self.labels[int(self.positions[i])]
+
+
+_Labels = pd.Index | _Rows | None
+
+
 def _where(label: object | None) -> str:
     return "" if label is None else f"row {label}: "
 
 
-def _first_bad(bad: BoolArray, labels: pd.Index | None) -> object | None:
+def _first_bad(bad: BoolArray, labels: _Labels) -> object | None:
     return None if labels is None else labels[int(np.argmax(bad))]
 
 
 def _check_numbers(
     value: FloatArray,
     limits: dict[str, FloatArray],
-    labels: pd.Index | None,
+    labels: _Labels,
 ) -> None:
     """Reject missing or negative values and impossible limits, naming row and field."""
     bad = ~np.isfinite(value)
@@ -309,7 +323,7 @@ def _check_numbers(
         raise RuleInputError(f"{_where(_first_bad(bad, labels))}field 'lln': LLN is above ULN")
 
 
-def _require(arr: FloatArray, field: str, lab: LabTerm, labels: pd.Index | None) -> None:
+def _require(arr: FloatArray, field: str, lab: LabTerm, labels: _Labels) -> None:
     missing = np.isnan(arr)
     if missing.any():
         raise RuleInputError(
@@ -324,7 +338,7 @@ def _grade_term(
     lln: FloatArray,
     uln: FloatArray,
     baseline: FloatArray,
-    labels: pd.Index | None,
+    labels: _Labels,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16]]:
     """Grades and criterion codes of SI values for one term (vectorised)."""
     if lab.needs_lln:
@@ -455,22 +469,20 @@ def _factors(
     what: str,
     unit_codes: npt.NDArray[np.intp],
     units: pd.Index,
-    labels: pd.Index,
+    labels: _Rows,
 ) -> tuple[FloatArray, str]:
     """Per-row conversion factors for rows of one test (unit codes from ``pd.factorize``)."""
-    lut = np.full(len(units) + 1, np.nan)
+    lut = np.full(len(units), np.nan)
     si_unit = ""
-    for u in np.unique(unit_codes):
+    present = np.flatnonzero(np.bincount(unit_codes + 1, minlength=len(units) + 1)) - 1
+    for u in present:
+        first = labels[int(np.argmax(unit_codes == u))]
         if u < 0:
-            raise RuleInputError(
-                f"row {labels[int(np.argmax(unit_codes == u))]}: field 'unit' is missing"
-            )
+            raise RuleInputError(f"row {first}: field 'unit' is missing")
         try:
-            lut[u], si_unit = unit_factor(unit_group, str(units[u]), what=what)
+            lut[u], si_unit = unit_factor(unit_group, str(units[int(u)]), what=what)
         except RuleInputError as exc:
-            raise RuleInputError(
-                f"row {labels[int(np.argmax(unit_codes == u))]}: field 'unit': {exc}"
-            ) from None
+            raise RuleInputError(f"row {first}: field 'unit': {exc}") from None
     return lut[unit_codes], si_unit
 
 
@@ -548,7 +560,7 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
         except RuleInputError as exc:
             raise RuleInputError(f"row {first}: field {key!r}: {exc}") from None
         factor, si_unit = _factors(
-            test.unit_group, test.lbtestcd, unit_codes[rows], units, labels[rows]
+            test.unit_group, test.lbtestcd, unit_codes[rows], units, _Rows(labels, rows)
         )
         _grade_rows(test, pair, rows, factor, value, limits, labels, out)
         out.si_unit[rows] = reg.si_units.index(si_unit)
@@ -583,7 +595,7 @@ def _grade_rows(
     lln = limits["lln"][rows] * factor
     uln = limits["uln"][rows] * factor
     base = limits["baseline"][rows] * factor
-    sub = labels[rows]
+    sub = _Rows(labels, rows)
     zeros = (np.zeros(rows.size, dtype=np.int8), np.zeros(rows.size, dtype=np.int16))
     low, high = pair
     g_low, c_low = zeros if low is None else _grade_term(low, v, lln, uln, base, sub)

@@ -154,7 +154,10 @@ def summarise_courses(
     for subject, group in graded.groupby(by, sort=True):
         days: list[int] = []
         for label, value in group[day].items():
-            number = _required_number({day: value}, day)
+            try:
+                number = _required_number({day: value}, day)
+            except RuleInputError as exc:
+                raise RuleInputError(f"row {label}: {exc}") from None
             if not number.is_integer():
                 raise RuleInputError(f"row {label}: field {day!r}: {value!r} is not a whole day")
             days.append(int(number))
