@@ -40,8 +40,25 @@ def field_error(exc: ValidationError) -> ValidationFailed:
     raised = first.get("ctx", {}).get("error")
     if isinstance(raised, ValidationFailed):
         return raised
-    field = ".".join(str(part) for part in first["loc"]) or "<input>"
-    return ValidationFailed(field, first["msg"])
+    return ValidationFailed(_field_path(first["loc"]), first["msg"])
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``("lesions", 0, "category")`` -> ``lesions.0.category``; union tags are dropped.
+
+    pydantic appends the union member tried (``("onset_at", "datetime")``); only a list index
+    and the field after it continue the path.
+    """
+    if not loc:
+        return "<input>"
+    parts = [str(loc[0])]
+    i = 1
+    while i < len(loc) and isinstance(loc[i], int):
+        parts.append(str(loc[i]))
+        if i + 1 < len(loc):
+            parts.append(str(loc[i + 1]))
+        i += 2
+    return ".".join(parts)
 
 
 class ServiceInput(BaseModel):

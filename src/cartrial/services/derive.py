@@ -221,6 +221,11 @@ def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
     return tuple(changes)
 
 
+def _event_id(ae: AdverseEvent) -> str:
+    """The AE's id in the rules' result; ``"new"`` for one not stored yet."""
+    return str(ae.id) if ae.id is not None else "new"
+
+
 def adjudicate_events(
     protocol: Protocol, aes: Sequence[AdverseEvent], infused_at: dt.datetime, subject_code: str
 ) -> dlt.DLTAdjudication:
@@ -236,7 +241,7 @@ def adjudicate_events(
     """
     events = [
         dlt.AdverseEvent(
-            ae_id=str(ae.id),
+            ae_id=_event_id(ae),
             term=ae.term,
             course=_course(ae),
             attribution=ae.attribution,
@@ -260,7 +265,7 @@ def _apply_dlt(aes: Sequence[AdverseEvent], result: dlt.DLTAdjudication) -> int:
     for ae in aes:
         if ae.dlt_rule_id == OVERRIDE_RULE:
             continue
-        event = by_id[str(ae.id)]
+        event = by_id[_event_id(ae)]
         values = (
             None if event.status == "pending" else event.is_dlt,
             event.rule_id,
@@ -285,8 +290,13 @@ def _live_aes(session: Session, subject_ids: Iterable[int]) -> list[AdverseEvent
     )
 
 
-def derive_subject_dlt(uc: UseCase, subject: Subject) -> dlt.DLTAdjudication | None:
-    """Re-adjudicate the subject's AEs and store the flags (``None`` before infusion)."""
+def derive_subject_dlt(
+    uc: UseCase, subject: Subject, new: AdverseEvent | None = None
+) -> dlt.DLTAdjudication | None:
+    """Re-adjudicate the subject's AEs (with a ``new`` one not stored yet) and set the flags.
+
+    Returns ``None`` before infusion (no DLT window yet).
+    """
     infused_at = uc.session.scalar(
         select(Infusion.infused_at).where(
             Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None)
@@ -294,7 +304,7 @@ def derive_subject_dlt(uc: UseCase, subject: Subject) -> dlt.DLTAdjudication | N
     )
     if infused_at is None:
         return None
-    aes = _live_aes(uc.session, [subject.id])
+    aes = [*_live_aes(uc.session, [subject.id]), *([new] if new is not None else [])]
     result = adjudicate_events(uc.protocol, aes, infused_at, subject.subject_code)
     uc.because(f"derived: DLT adjudication of {subject.subject_code} by the protocol rules")
     _apply_dlt(aes, result)

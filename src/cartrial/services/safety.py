@@ -84,6 +84,7 @@ class AERecorded(ServiceResult):
     grade: int
     is_dlt: bool | None
     dlt_rule_id: str | None
+    version: int
 
 
 def _check_term(term: str, grade: int) -> ctcae.TermInfo:
@@ -137,13 +138,12 @@ def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
             alternative_cause=data.alternative_cause,
             outcome=data.outcome,
         )
+        AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=onset)
+        if resolved is not None:
+            AeGradeChange(adverse_event=ae, grade=0, changed_at=resolved)
+        derive_subject_dlt(uc, subject, ae)
         uc.session.add(ae)
         uc.session.flush()
-        uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=data.grade, changed_at=onset))
-        if resolved is not None:
-            uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=0, changed_at=resolved))
-        uc.session.flush()
-        derive_subject_dlt(uc, subject)
         return AERecorded(
             ae_id=ae.id,
             subject_id=data.subject_id,
@@ -152,6 +152,7 @@ def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
             grade=ae.grade,
             is_dlt=ae.is_dlt,
             dlt_rule_id=ae.dlt_rule_id,
+            version=ae.version,
         )
 
 
