@@ -111,7 +111,7 @@ def test_result_does_not_depend_on_chunk_size() -> None:
 def test_first_trials_do_not_depend_on_how_many_follow() -> None:
     design = DESIGNS["crm"]
     short = simulate(design, TRUTH, 30, seed=3, keep_trials=True).trials
-    long = simulate(design, TRUTH, 3000, seed=3, keep_trials=True).trials
+    long = simulate(design, TRUTH, 2100, seed=3, keep_trials=True).trials
     assert short is not None and long is not None
     pd.testing.assert_frame_equal(short, long[long["trial"] < 30].reset_index(drop=True))
 

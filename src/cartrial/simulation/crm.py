@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from cartrial.designs.base import Design
 from cartrial.designs.crm import CRM, TITECRM, crm_posterior
+from cartrial.simulation.states import unique_rows
 
 if TYPE_CHECKING:
     from cartrial.simulation.tite import FollowUp
@@ -67,11 +68,8 @@ class CRMKernel:
 
     def _fit_unique(self, n: IntArray, y: IntArray) -> tuple[FloatArray, FloatArray]:
         """Fit once per distinct ``(n, y)`` row; results broadcast back to every trial."""
-        stacked = np.concatenate([n, y], axis=1)
-        unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        width = n.shape[1]
-        p_hat, over = self.fit(unique[:, width:], unique[:, :width] - unique[:, width:])
+        first, inverse = unique_rows(np.concatenate([n, y], axis=1))
+        p_hat, over = self.fit(y[first], n[first] - y[first])
         return p_hat[inverse], over[inverse]
 
     def _admissible_top(self, over: FloatArray) -> IntArray:

@@ -27,8 +27,15 @@ from cartrial.designs.base import Design
 from cartrial.designs.interval import IntervalDesign, prob_above
 from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
+from cartrial.simulation.states import unique_rows
 
-__all__ = ["CohortKernel", "IntervalKernel", "MemoKernel", "cohort_kernel", "is_tite"]
+__all__ = [
+    "CohortKernel",
+    "IntervalKernel",
+    "MemoKernel",
+    "cohort_kernel",
+    "is_tite",
+]
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -49,14 +56,6 @@ class CohortKernel(Protocol):
         ...
 
 
-def _row_keys(*columns: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.void], IntArray]:
-    """Rows of the stacked integer columns as hashable byte strings: unique keys and inverse."""
-    stacked = np.ascontiguousarray(np.column_stack(columns).astype(np.int16))
-    keys = stacked.view(np.dtype((np.void, stacked.dtype.itemsize * stacked.shape[1]))).ravel()
-    unique, inverse = np.unique(keys, return_inverse=True)
-    return unique, inverse.reshape(-1).astype(np.int64)
-
-
 class MemoKernel:
     """Exact kernel for any design: its own ``decide``/``select_mtd``, called once per state.
 
@@ -72,40 +71,37 @@ class MemoKernel:
     def _lookup(
         self,
         cache: dict[bytes, int],
-        columns: tuple[IntArray, ...],
-        compute: Callable[[npt.NDArray[np.int16]], int],
+        rows: IntArray,
+        compute: Callable[[list[int]], int],
     ) -> IntArray:
-        unique, inverse = _row_keys(*columns)
-        width = sum(1 if c.ndim == 1 else c.shape[1] for c in columns)
-        answers = np.empty(unique.size, dtype=np.int64)
-        for i, key in enumerate(unique):
-            raw = key.tobytes()
-            if raw not in cache:
-                cache[raw] = compute(np.frombuffer(raw, dtype=np.int16, count=width))
-            answers[i] = cache[raw]
+        first, inverse = unique_rows(rows)
+        answers = np.empty(first.size, dtype=np.int64)
+        for i, row in enumerate(rows[first]):
+            key = row.tobytes()
+            if key not in cache:
+                cache[key] = compute(row.tolist())
+            answers[i] = cache[key]
         return answers[inverse]
 
     def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
         """Next dose per trial from the design's ``decide`` (``-1`` for stop)."""
         d = n.shape[1]
 
-        def compute(row: npt.NDArray[np.int16]) -> int:
-            decision = self.design.decide(
-                n=row[1 : d + 1].tolist(), dlt=row[d + 1 :].tolist(), current=int(row[0])
-            )
+        def compute(row: list[int]) -> int:
+            decision = self.design.decide(n=row[1 : d + 1], dlt=row[d + 1 :], current=row[0])
             return -1 if decision.next_dose is None else decision.next_dose
 
-        return self._lookup(self._decisions, (current, n, y), compute)
+        return self._lookup(self._decisions, np.column_stack([current, n, y]), compute)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """Selected dose per trial from the design's ``select_mtd`` (``-1`` for none)."""
         d = n.shape[1]
 
-        def compute(row: npt.NDArray[np.int16]) -> int:
-            chosen = self.design.select_mtd(n=row[:d].tolist(), dlt=row[d:].tolist())
+        def compute(row: list[int]) -> int:
+            chosen = self.design.select_mtd(n=row[:d], dlt=row[d:])
             return -1 if chosen is None else chosen
 
-        return self._lookup(self._selections, (n, y), compute)
+        return self._lookup(self._selections, np.column_stack([n, y]), compute)
 
 
 class IntervalKernel:
