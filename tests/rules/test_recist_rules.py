@@ -114,7 +114,23 @@ def test_cr_then_pr_is_a_confirmed_pr() -> None:
 def test_subjects_only_in_reference_dates_are_reported_as_ne() -> None:
     """recist-1.1.md §9 E26f: no baseline scan -> no RECIST assessment (BOR NE)."""
     rows = [(-7, "T1", "target", False, 20.0, "present")]
-    best = recist.evaluate(_table(rows), {"S1": "2026-01-01", "S0": None}).best
+    best = recist.evaluate(_table(rows), {"S1": "2026-01-01", "S0": "2026-02-01"}).best
     assert best["subject_id"].tolist() == ["S0", "S1"]
     assert best["best_overall_response"].tolist() == ["NE", "NE"]
     assert best.loc[0, "rule"] == "NE: no baseline tumour assessment"
+
+
+def test_subject_listed_without_reference_date_is_not_evaluated() -> None:
+    """A screened but never infused subject (reference date explicitly missing) has no day 0:
+    its lesions are not evaluated and its BOR is NE; an unlisted subject is an error instead
+    (see test_recist_input.py)."""
+    rows = [
+        (-7, "T1", "target", False, 20.0, "present"),
+        (42, "T1", "target", False, 10.0, "present"),
+    ]
+    both = pd.concat([_table(rows), _table(rows).assign(subject_id="S2")])
+    result = recist.evaluate(both, {"S1": "2026-01-01", "S2": None})
+    assert result.timepoints["subject_id"].tolist() == ["S1"]
+    best = result.best.set_index("subject_id")
+    assert best.loc["S2", "best_overall_response"] == "NE"
+    assert best.loc["S2", "rule"] == "NE: no reference (infusion) date; lesions not evaluated"

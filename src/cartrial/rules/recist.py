@@ -102,6 +102,7 @@ BEST_COLUMNS: tuple[str, ...] = (
     "rule",
 )
 _NO_BASELINE_RULE = "NE: no baseline tumour assessment"
+_NO_REFERENCE_RULE = "NE: no reference (infusion) date; lesions not evaluated"
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def _best_frame(
                 "date_last_adequate_assessment": pd.NaT,
                 "best_pct_change": np.nan,
                 "review_flag": False,
-                "rule": _NO_BASELINE_RULE,
+                "rule": np.where(np.isnan(ref_days), _NO_REFERENCE_RULE, _NO_BASELINE_RULE),
             }
         )
         frame = pd.concat([frame, extra], ignore_index=True)
@@ -247,7 +248,9 @@ def evaluate(
     reference_dates : mapping, Series or DataFrame
         Reference (CAR-T infusion, day 0) date per subject: ``{subject_id: date}`` or a DataFrame
         with ``subject_id`` and ``reference_date`` (or ``infusion_date``). Subjects listed here
-        without lesion rows get BOR NE ("no baseline tumour assessment").
+        without lesion rows get BOR NE ("no baseline tumour assessment"); subjects listed with a
+        missing date (not infused) are not evaluated and get BOR NE ("no reference date"). A
+        subject of the lesion table that is not listed at all is an error.
     confirm : bool, default True
         Require confirmation of CR/PR (RECIST 1.1 §4.4.1, non-randomised trials).
     sd_min_days : int, default 42
@@ -278,6 +281,14 @@ def evaluate(
     crit, table = criteria(), response_table()
     if len(frame) == 0:
         raise RuleInputError("the lesion table has no rows (rule: at least a baseline assessment)")
+    not_infused = reference.index[reference.isna()]
+    if len(not_infused):
+        frame = frame[~frame["subject_id"].astype(str).isin(not_infused)]
+        if len(frame) == 0:
+            raise RuleInputError(
+                "no subject of the lesion table has a reference date "
+                "(rule: RECIST responses are dated from the reference (infusion) date)"
+            )
     enc = encode_lesions(frame, reference, crit)
     codes = classify_timepoints(enc, crit, table)
     keep = ~enc.tp_is_baseline
