@@ -65,7 +65,7 @@ def test_not_followed_to_day_28_and_all_below_lloq_are_ne(
     assert (parameters.loc["S03", "cmax"], parameters.loc["S03", "tmax_day"]) == (80, 4)
     # S06: every sample below the LLOQ -> every parameter NE, said in words.
     assert parameters.loc["S06", ["cmax", "tmax_day", "clast", "auc_0_28"]].isna().all()
-    notes = nca_table(trial, settings).notes
+    notes = nca_table(trial, nca(trial, settings)).notes
     assert "1 subject(s) had every kinetics sample below the LLOQ (parameters NE): S06." in notes
     assert "1 subject(s) were not sampled through day 28 (AUC0–28d NE): S03." in notes
 

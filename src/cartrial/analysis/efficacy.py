@@ -16,7 +16,12 @@ import pandas as pd
 
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.populations import dose_groups, population
-from cartrial.analysis.response import BOR_ORDER, BestResponse, best_overall_response
+from cartrial.analysis.response import (
+    BOR_ORDER,
+    BestResponse,
+    best_overall_response,
+    usable_timepoints,
+)
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, proportion
 from cartrial.analysis.tables import AnalysisTable, count_subjects
@@ -217,6 +222,9 @@ def efficacy_inputs(
     trial: TrialData, settings: AnalysisSettings
 ) -> tuple[BestResponse, BestResponse]:
     """Best overall response over the whole follow-up and by the month-3 cut-off."""
-    whole = best_overall_response(trial, settings)
-    month3 = best_overall_response(trial, settings, response_by_day=month3_cutoff_day(settings))
+    usable = usable_timepoints(trial)
+    whole = best_overall_response(trial, settings, usable=usable)
+    month3 = best_overall_response(
+        trial, settings, response_by_day=month3_cutoff_day(settings), usable=usable
+    )
     return whole, month3

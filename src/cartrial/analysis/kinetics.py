@@ -111,8 +111,9 @@ def nca(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
     out["clast"] = last_rows.set_index(key)["value"].reindex(out.index)
 
     # AUC points: leading BLQ = 0, embedded and trailing BLQ dropped.
-    first_of_row = pd.MultiIndex.from_frame(kin[key]).map(first_q.to_dict().get)
-    first_arr = np.asarray(first_of_row, dtype=float)
+    first_arr = (
+        kin[key].merge(first_q.rename("first").reset_index(), on=key, how="left")["first"]
+    ).to_numpy(dtype=float)
     leading = ~quant.to_numpy() & (kin["day"].to_numpy() < first_arr)
     used = kin.loc[quant.to_numpy() | leading, [*key, "day"]].copy()
     used["c"] = np.where(quant[used.index], kin.loc[used.index, "value"], 0.0)
@@ -176,9 +177,8 @@ def _nca_notes(parameters: pd.DataFrame, safety_n: int) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def nca_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
-    """Per-subject NCA parameters as a report table."""
-    parameters = nca(trial, settings)
+def nca_table(trial: TrialData, parameters: pd.DataFrame) -> AnalysisTable:
+    """Per-subject NCA parameters (from :func:`nca`) as a report table."""
     safety_n = len(population(trial, "safety"))
     return AnalysisTable(
         key="kinetics_nca",

@@ -43,7 +43,8 @@ def phenotype_over_time(trial: TrialData, settings: AnalysisSettings) -> Analysi
         & data["value"].notna()
     ]
     data = data.join(nominal_visits(data["day"], settings.visits.get("phenotype", ())))
-    data = data.assign(group=data["marker"].astype(str).map(marker_group))
+    markers = data["marker"].astype(str)
+    data = data.assign(group=markers.map({m: marker_group(m) for m in markers.unique()}))
     stats = data.groupby(["group", "marker", "visit_day", "visit"], sort=True)["value"].describe()
     frame = stats.rename(
         columns={

@@ -4,10 +4,11 @@ Rules (RECIST 1.1, Eisenhauer et al., Eur J Cancer 2009;45:228-247, §4.4 and Ta
 subject to the post-infusion time points dated after day 0, on or before the data cut-off and before
 any subsequent anticancer therapy, up to and including the first PD:
 
-1. **CR** if a CR is followed, at least ``confirm_min_days`` later, by another CR;
+1. **CR** if a CR is followed, at least ``confirm_min_days`` later, by another CR with no
+   assessment other than CR or NE in between;
 2. otherwise **PR** if a CR or PR is followed, at least ``confirm_min_days`` later, by a CR or PR
-   (an NE in between does not break confirmation; a CR followed by PR is read as PR, Table 3
-   note a);
+   with no assessment other than CR, PR or NE in between (an NE in between does not break
+   confirmation, reference example E19; a CR followed by PR is read as PR, Table 3 note a);
 3. otherwise **SD** if a CR, PR or SD time point lies at least ``sd_min_days`` after infusion;
    **NON-CR/NON-PD** if only non-target-disease time points qualify;
 4. otherwise **PD** if a PD was recorded; otherwise **NE** (including no post-baseline assessment).
@@ -22,14 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.populations import population
 from cartrial.analysis.settings import AnalysisSettings
 
-__all__ = ["BOR_ORDER", "BestResponse", "best_overall_response", "listing_note"]
+__all__ = [
+    "BOR_ORDER",
+    "BestResponse",
+    "best_overall_response",
+    "listing_note",
+    "usable_timepoints",
+]
 
 #: Best-response categories, best first.
 BOR_ORDER = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
@@ -96,40 +102,35 @@ def usable_timepoints(trial: TrialData) -> tuple[pd.DataFrame, tuple[str, ...]]:
     return used, notes
 
 
-def _best_of_subject(
-    codes_in: npt.ArrayLike,
-    days_in: npt.ArrayLike,
-    settings: AnalysisSettings,
-    response_by_day: int | None,
-) -> tuple[int, int]:
-    """Return (BOR code, index of the first CR/PR time point of a confirmed response or -1)."""
-    codes = np.asarray(codes_in, dtype=np.int64)
-    days = np.asarray(days_in, dtype=np.int64)
-    pd_at = np.flatnonzero(codes == _CODE["PD"])
-    if pd_at.size:
-        codes, days = codes[: pd_at[0] + 1], days[: pd_at[0] + 1]
-    for level in (_CODE["CR"], _CODE["PR"]):
-        starts = np.flatnonzero(codes <= level)
-        for start in starts:
-            if response_by_day is not None and days[start] > response_by_day:
-                break
-            if not settings.confirm:
-                return level, int(start)
-            later = (codes <= level) & (days - days[start] >= settings.confirm_min_days)
-            later[: start + 1] = False
-            if later.any():
-                return level, int(start)
-    qualifying = codes[(codes <= _CODE["NON-CR/NON-PD"]) & (days >= settings.sd_min_days)]
-    if qualifying.size:
-        non_target_only = bool((qualifying == _CODE["NON-CR/NON-PD"]).all())
-        return (_CODE["NON-CR/NON-PD"] if non_target_only else _CODE["SD"]), -1
-    if pd_at.size:
-        return _CODE["PD"], -1
-    return _CODE["NE"], -1
+def _confirmed_starts(
+    frame: pd.DataFrame, level: int, settings: AnalysisSettings, response_by_day: int | None
+) -> pd.Series:
+    """Rows that start a response at ``level`` (CR = 0, PR = 1) which is confirmed.
+
+    ``frame`` holds ``group`` (subject number), ``code`` and ``day``, sorted by subject and date.
+    Rows of one subject are cut into runs at every assessment worse than ``level`` (NE does not
+    cut); a row starts a confirmed response when the last row at ``level`` or better of its run is
+    at least ``confirm_min_days`` later.
+    """
+    at_level = frame["code"] <= level
+    cut = ~at_level & (frame["code"] != _CODE["NE"])
+    new_subject = frame["group"].ne(frame["group"].shift())
+    run = (new_subject | cut).cumsum()
+    last_day = frame["day"].where(at_level).groupby(run).transform("max")
+    starts = at_level.copy()
+    if settings.confirm:
+        starts &= (last_day - frame["day"]) >= settings.confirm_min_days
+    if response_by_day is not None:
+        starts &= frame["day"] <= response_by_day
+    return starts
 
 
 def best_overall_response(
-    trial: TrialData, settings: AnalysisSettings, *, response_by_day: int | None = None
+    trial: TrialData,
+    settings: AnalysisSettings,
+    *,
+    response_by_day: int | None = None,
+    usable: tuple[pd.DataFrame, tuple[str, ...]] | None = None,
 ) -> BestResponse:
     """Best overall response per safety subject (RECIST 1.1 with confirmation; module rules).
 
@@ -138,46 +139,62 @@ def best_overall_response(
     response_by_day
         If given, a CR/PR only counts when first recorded on or before this day after infusion
         (confirmation may come later) — e.g. ORR at 3 months. ``None`` = whole follow-up.
+    usable
+        The result of :func:`usable_timepoints` for ``trial`` when already computed.
     """
     safety = population(trial, "safety")
-    used, notes = usable_timepoints(trial)
-    code = used["overall_response"].map(_CODE).fillna(_CODE["NE"]).to_numpy(dtype=np.int64)
-    days = used["day"].to_numpy(dtype=np.int64)
-    pct = used["pct_change_from_baseline"].to_numpy(dtype=float)
-    subject_codes, first_rows = np.unique(used["subject_id"].to_numpy(), return_index=True)
-    bounds = [*first_rows[1:], len(used)] if len(used) else []
-    bor: dict[str, int] = {}
-    first_response: dict[str, int] = {}
-    best_pct: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for subject, lo, hi in zip(subject_codes, first_rows, bounds, strict=True):
-        result, start = _best_of_subject(code[lo:hi], days[lo:hi], settings, response_by_day)
-        bor[subject] = result
-        if start >= 0:
-            first_response[subject] = int(lo + start)
-        stop = np.flatnonzero(code[lo:hi] == _CODE["PD"])
-        end = lo + int(stop[0]) + 1 if stop.size else hi
-        finite = pct[lo:end][np.isfinite(pct[lo:end])]
-        best_pct[subject] = float(finite.min()) if finite.size else np.nan
-        counts[subject] = hi - lo
+    used, notes = usable if usable is not None else usable_timepoints(trial)
+    groups, subjects = pd.factorize(used["subject_id"])
+    frame = pd.DataFrame(
+        {
+            "group": groups,
+            "code": used["overall_response"].map(_CODE).fillna(_CODE["NE"]).astype(int),
+            "day": used["day"].astype(float),
+            "pct": used["pct_change_from_baseline"].astype(float),
+        }
+    )
+    counts = used.groupby("subject_id").size()
+    # keep each subject's time points up to and including the first PD
+    is_pd = (frame["code"] == _CODE["PD"]).astype(int)
+    frame = frame.loc[~(is_pd.groupby(frame["group"]).cumsum() - is_pd > 0)]
+    # assign from the worst category to the best, so the best one found wins
+    bor_code = pd.Series(_CODE["NE"], index=pd.RangeIndex(len(subjects)))
+    bor_code[frame.loc[frame["code"] == _CODE["PD"], "group"].unique()] = _CODE["PD"]
+    qualifying = frame.loc[
+        (frame["code"] <= _CODE["NON-CR/NON-PD"]) & (frame["day"] >= settings.sd_min_days)
+    ]
+    best_qualifying = qualifying.groupby("group")["code"].min()
+    bor_code[best_qualifying.index] = np.where(
+        best_qualifying == _CODE["NON-CR/NON-PD"], _CODE["NON-CR/NON-PD"], _CODE["SD"]
+    )
+    first_row = pd.Series(-1, index=bor_code.index)
+    for level in (_CODE["PR"], _CODE["CR"]):
+        starts = frame.loc[_confirmed_starts(frame, level, settings, response_by_day)]
+        first = starts.groupby("group").head(1)
+        bor_code[first["group"]] = level
+        first_row[first["group"]] = first.index
+    bor = dict(zip(subjects, bor_code, strict=True))
+    first_of = dict(zip(subjects, first_row, strict=True))
+    best_pct = frame.groupby("group")["pct"].min()
+    best_pct.index = subjects[best_pct.index]
     ids = safety["subject_id"]
     out = pd.DataFrame(
         {
             "subject_id": ids.to_numpy(),
             "dose_level": safety["dose_level"].to_numpy(),
             "indication": safety["indication"].to_numpy(),
-            "bor": [BOR_ORDER[bor.get(s, _CODE["NE"])] for s in ids],
-            "n_post_baseline": [counts.get(s, 0) for s in ids],
-            "best_pct_change": [best_pct.get(s, np.nan) for s in ids],
+            "bor": [BOR_ORDER[int(bor.get(s, _CODE["NE"]))] for s in ids],
+            "n_post_baseline": ids.map(counts).fillna(0).astype(int).to_numpy(),
+            "best_pct_change": ids.map(best_pct).to_numpy(dtype=float),
         }
     )
-    rows = np.array([first_response.get(s, -1) for s in ids], dtype=np.int64)
+    rows = np.array([first_of.get(s, -1) for s in ids], dtype=np.int64)
     found = rows >= 0
     dates = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     first_day = pd.Series(np.nan, index=out.index)
     if found.any():
         dates[found] = used["assessment_date"].to_numpy()[rows[found]]
-        first_day[found] = days[rows[found]]
+        first_day[found] = used["day"].to_numpy(dtype=float)[rows[found]]
     out["responder"] = out["bor"].isin(["CR", "PR"])
     out["first_response_date"] = dates
     out["first_response_day"] = first_day

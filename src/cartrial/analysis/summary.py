@@ -125,7 +125,7 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
         "kinetics": (
             kinetics.kinetics_summary(trial, settings, parameters),
             kinetics.exposure_response(trial, parameters, best, crs),
-            kinetics.nca_table(trial, settings),
+            kinetics.nca_table(trial, parameters),
         ),
         "immunogenicity": (
             immunogenicity.ada_incidence(trial, settings),

@@ -32,7 +32,7 @@ from lifelines.utils import median_survival_times
 
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.populations import dose_groups, population
-from cartrial.analysis.response import BestResponse, usable_timepoints
+from cartrial.analysis.response import BestResponse
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.tables import AnalysisTable
 
@@ -68,7 +68,7 @@ def time_to_event(trial: TrialData, settings: AnalysisSettings, best: BestRespon
         kept = dates.where(dates <= cutoff)
         return (kept - infusion).dt.days.astype(float)
 
-    tps, _ = usable_timepoints(trial)
+    tps = best.timepoints
     first_pd = tps.loc[tps["overall_response"] == "PD"].groupby("subject_id")["day"].min()
     death = day_of(safety["death_date"])
     therapy = day_of(safety["subsequent_therapy_date"])
