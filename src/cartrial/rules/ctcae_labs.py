@@ -22,6 +22,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,7 @@ NO_CRITERION = "none"
 CLINICAL = "clinical"
 """Criterion id reported when the value is abnormal but CTCAE v5.0 has no numeric criteria."""
 
+_T = TypeVar("_T", bound=np.generic)
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 _OPS: dict[str, Callable[[FloatArray, FloatArray | float], BoolArray]] = {
@@ -531,6 +533,11 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
             f"row {labels[int(np.argmax(key_codes < 0))]}: field {key!r} is missing"
         )
     reg = _registry()
+    # Group rows by key with one stable sort: each key's rows become a contiguous slice.
+    order = np.argsort(key_codes.astype(np.int32), kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(key_codes, minlength=len(keys)))))
+    values = {"value": value[order], **{name: arr[order] for name, arr in limits.items()}}
+    sorted_units = unit_codes[order]
     out = _Out(
         grade=np.zeros(n, dtype=np.int8),
         missing=np.zeros(n, dtype=bool),
@@ -541,8 +548,8 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     )
     pair: tuple[LabTerm | None, LabTerm | None]
     for k, name in enumerate(keys):
-        rows = np.flatnonzero(key_codes == k)
-        first = labels[rows[0]]
+        part = slice(int(bounds[k]), int(bounds[k + 1]))
+        rows = _Rows(labels, order[part])
         try:
             if key == "term":
                 lab = lab_term(str(name))
@@ -558,21 +565,29 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
                 test = reg.tests[str(name).strip().upper()]
                 pair = (_gradable(test.low_term), _gradable(test.high_term))
         except RuleInputError as exc:
-            raise RuleInputError(f"row {first}: field {key!r}: {exc}") from None
-        factor, si_unit = _factors(
-            test.unit_group, test.lbtestcd, unit_codes[rows], units, _Rows(labels, rows)
-        )
-        _grade_rows(test, pair, rows, factor, value, limits, labels, out)
-        out.si_unit[rows] = reg.si_units.index(si_unit)
+            raise RuleInputError(f"row {rows[0]}: field {key!r}: {exc}") from None
+        factor, si_unit = _factors(test.unit_group, test.lbtestcd, sorted_units[part], units, rows)
+        _grade_rows(test, pair, part, factor, values, rows, out)
+        out.si_unit[part] = reg.si_units.index(si_unit)
     result = df.copy()
-    result["term"] = pd.Categorical.from_codes(out.term, categories=pd.Index(reg.term_names))
-    result["grade"] = pd.arrays.IntegerArray(out.grade, out.missing)
+    term_codes = _unsort(out.term, order)
+    result["term"] = pd.Categorical.from_codes(term_codes, categories=pd.Index(reg.term_names))
+    result["grade"] = pd.arrays.IntegerArray(_unsort(out.grade, order), _unsort(out.missing, order))
     result["criterion"] = pd.Categorical.from_codes(
-        out.criterion, categories=pd.Index(reg.criterion_ids)
+        _unsort(out.criterion, order), categories=pd.Index(reg.criterion_ids)
     )
-    result["value_si"] = out.value_si
-    result["si_unit"] = pd.Categorical.from_codes(out.si_unit, categories=pd.Index(reg.si_units))
+    result["value_si"] = _unsort(out.value_si, order)
+    result["si_unit"] = pd.Categorical.from_codes(
+        _unsort(out.si_unit, order), categories=pd.Index(reg.si_units)
+    )
     return result
+
+
+def _unsort(sorted_values: npt.NDArray[_T], order: npt.NDArray[np.intp]) -> npt.NDArray[_T]:
+    """Put values computed in sorted order back into input order."""
+    restored = np.empty_like(sorted_values)
+    restored[order] = sorted_values
+    return restored
 
 
 def _gradable(term: str | None) -> LabTerm | None:
@@ -582,31 +597,30 @@ def _gradable(term: str | None) -> LabTerm | None:
 def _grade_rows(
     test: LabTest,
     pair: tuple[LabTerm | None, LabTerm | None],
-    rows: npt.NDArray[np.intp],
+    part: slice,
     factor: FloatArray,
-    value: FloatArray,
-    limits: dict[str, FloatArray],
-    labels: pd.Index,
+    values: dict[str, FloatArray],
+    rows: _Rows,
     out: _Out,
 ) -> None:
-    """Grade the rows of one test in both directions and keep the worse one."""
+    """Grade one test's rows (a slice of the sorted arrays) in both directions; keep the worse."""
     reg = _registry()
-    v = value[rows] * factor
-    lln = limits["lln"][rows] * factor
-    uln = limits["uln"][rows] * factor
-    base = limits["baseline"][rows] * factor
-    sub = _Rows(labels, rows)
-    zeros = (np.zeros(rows.size, dtype=np.int8), np.zeros(rows.size, dtype=np.int16))
+    v = values["value"][part] * factor
+    lln = values["lln"][part] * factor
+    uln = values["uln"][part] * factor
+    base = values["baseline"][part] * factor
+    size = v.size
+    zeros = (np.zeros(size, dtype=np.int8), np.zeros(size, dtype=np.int16))
     low, high = pair
-    g_low, c_low = zeros if low is None else _grade_term(low, v, lln, uln, base, sub)
-    g_high, c_high = zeros if high is None else _grade_term(high, v, lln, uln, base, sub)
-    use_high = g_high > g_low if low is not None else np.full(rows.size, high is not None)
+    g_low, c_low = zeros if low is None else _grade_term(low, v, lln, uln, base, rows)
+    g_high, c_high = zeros if high is None else _grade_term(high, v, lln, uln, base, rows)
+    use_high = g_high > g_low if low is not None else np.full(size, high is not None)
     low_name = low.term if low is not None else (test.low_term or test.high_term or "")
     high_name = high.term if high is not None else (test.high_term or low_name)
     grade = np.where(use_high, g_high, g_low)
     code = np.where(use_high, c_high, c_low)
     term = np.where(use_high, reg.term_code[high_name], reg.term_code[low_name])
-    missing = np.zeros(rows.size, dtype=bool)
+    missing = np.zeros(size, dtype=bool)
     # An abnormal value in a direction CTCAE v5.0 grades only clinically (e.g. Hyperglycemia).
     # A missing limit means the value cannot be judged in that direction: also flagged.
     for name, graded, beyond in (
@@ -618,8 +632,8 @@ def _grade_rows(
             missing |= clinical
             code = np.where(clinical, reg.criterion_code[CLINICAL], code)
             term = np.where(clinical, reg.term_code[name], term)
-    out.grade[rows] = grade
-    out.missing[rows] = missing
-    out.criterion[rows] = code
-    out.term[rows] = term
-    out.value_si[rows] = v
+    out.grade[part] = grade
+    out.missing[part] = missing
+    out.criterion[part] = code
+    out.term[part] = term
+    out.value_si[part] = v
