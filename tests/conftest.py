@@ -15,6 +15,7 @@ provides a server through ``scripts/with-postgres.sh``.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import uuid
@@ -23,12 +24,13 @@ from pathlib import Path
 
 import argon2.profiles
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from cartrial.store import AuditedSession, auth, make_engine, session_factory
-from cartrial.store.migrate import upgrade
+from cartrial.store.migrate import alembic_config, upgrade
 
 POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
 
@@ -91,15 +93,41 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _postgres_migration_sql() -> str:
+    """The migrations to head as one PostgreSQL script (Alembic offline mode), built once."""
+    base = _postgres_base_url()
+    assert base is not None
+    config = alembic_config(base)
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    return config.output_buffer.getvalue()
+
+
 @pytest.fixture
-def migrated_db_url(db_url: str, _sqlite_template: Path) -> str:
-    """URL of a trial database migrated to the newest schema (chain head and triggers in place)."""
+def migrated_db_url(db_url: str, request: pytest.FixtureRequest) -> str:
+    """URL of a trial database migrated to the newest schema (chain head and triggers in place).
+
+    SQLite: a copy of a template file migrated once. PostgreSQL: the Alembic offline script of the
+    same migrations run in the test's schema (``test_migrations`` runs them online on both).
+    """
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
-        shutil.copyfile(_sqlite_template, url.database)
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), url.database)
         return db_url
-    upgrade(db_url)
+    script = request.getfixturevalue("_postgres_migration_sql")
+    engine = create_engine(db_url)
+    try:
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cursor:
+                cursor.execute(script)
+            raw.commit()
+        finally:
+            raw.close()
+    finally:
+        engine.dispose()
     return db_url
 
 

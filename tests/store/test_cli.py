@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -71,9 +72,9 @@ def test_upgrade_verify_log(tmp_path: Path) -> None:
     assert entry["reason"] == "age from source document"
 
 
-def test_verify_fails_on_a_tampered_trail(tmp_path: Path) -> None:
+def test_verify_fails_on_a_tampered_trail(tmp_path: Path, _sqlite_template: Path) -> None:
     db = tmp_path / "trial.db"
-    assert runner.invoke(app, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    shutil.copyfile(_sqlite_template, db)
     _populate(db)
     with sqlite3.connect(db) as raw:
         raw.execute("DROP TRIGGER audit_log_no_update")
@@ -84,9 +85,9 @@ def test_verify_fails_on_a_tampered_trail(tmp_path: Path) -> None:
     assert "content does not match its hash" in result.output
 
 
-def test_backup_and_restore_commands(tmp_path: Path) -> None:
+def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> None:
     db = tmp_path / "trial.db"
-    assert runner.invoke(app, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    shutil.copyfile(_sqlite_template, db)
     _populate(db)
     copy = tmp_path / "copy.db"
     result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])

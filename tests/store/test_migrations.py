@@ -25,6 +25,7 @@ def test_upgrade_gives_the_models_schema(db_url: str) -> None:
     assert _diff(db_url) != []  # an empty database differs: the comparison is not vacuous
     assert upgrade(db_url) == head_revision()
     assert _diff(db_url) == []
+    assert upgrade(db_url) == head_revision()  # idempotent: nothing left to apply
 
 
 def test_downgrade_to_base_and_back(db_url: str) -> None:
@@ -38,8 +39,3 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
         engine.dispose()
     upgrade(db_url)
     assert _diff(db_url) == []
-
-
-def test_upgrade_is_idempotent(migrated_db_url: str) -> None:
-    assert upgrade(migrated_db_url) == head_revision()
-    assert _diff(migrated_db_url) == []

@@ -3,19 +3,31 @@
 Public API
 ----------
 Engine and sessions
-    :func:`database_url`, :func:`make_engine`, :func:`session_factory`, :func:`unit_of_work`
+    :func:`database_url` (``--db`` > ``$CARTRIAL_DATABASE_URL`` > ``./cartrial.db``, read at call
+    time), :func:`make_engine`, :func:`session_factory`, :func:`unit_of_work` (one transaction per
+    use case, audited as a user with a reason).
 Audit trail
-    :class:`AuditContext`, :class:`AuditedSession`, :func:`soft_delete`, :func:`verify_chain`
+    :class:`AuditContext`, :class:`AuditedSession`, :func:`soft_delete` (no hard deletes),
+    :func:`verify_chain` -> :class:`ChainReport`, :func:`read_log` -> :class:`AuditEntry`.
 Optimistic locking
-    :func:`check_version` (a stale edit raises :class:`cartrial.errors.Conflict`)
+    :func:`check_version`; a stale edit raises :class:`cartrial.errors.Conflict` naming both
+    versions (also when two transactions race: ``unit_of_work`` converts ``StaleDataError``).
+Users and signatures (:mod:`cartrial.store.auth`)
+    :func:`create_user`, :func:`assign_role`, :func:`has_role`, :func:`authenticate`,
+    :func:`sign`, :func:`signatures_for`, :func:`signature_is_valid`, :func:`record_sha256`.
+Schema and files
+    :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`.
 Models
-    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.store.vocab`
+    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.store.vocab`.
+
+Conventions: timestamps are timezone-aware UTC (naive datetimes are refused at flush); filter
+soft-deleted rows with ``Model.deleted_at.is_(None)``; writes go through an audited session.
 
 Example
 -------
 >>> from cartrial.store import database_url, make_engine, session_factory, unit_of_work
 >>> factory = session_factory(make_engine(database_url("trial.db")))  # doctest: +SKIP
->>> with unit_of_work(factory, "alice") as session:  # doctest: +SKIP
+>>> with unit_of_work(factory, "alice", "site added at initiation") as session:  # doctest: +SKIP
 ...     session.add(Site(study_id=1, code="S01", name="Site 1"))
 """
 
@@ -28,9 +40,22 @@ from cartrial.store.audit import (
     soft_delete,
     verify_chain,
 )
+from cartrial.store.auth import (
+    assign_role,
+    authenticate,
+    create_user,
+    has_role,
+    record_sha256,
+    sign,
+    signature_is_valid,
+    signatures_for,
+)
+from cartrial.store.backup import backup, restore
 from cartrial.store.base import Base, Regulated, UTCDateTime, utcnow
 from cartrial.store.engine import database_url, make_engine, session_factory
+from cartrial.store.history import AuditEntry, read_log
 from cartrial.store.locking import check_version
+from cartrial.store.migrate import head_revision, upgrade
 from cartrial.store.models import (
     AdaResult,
     AdverseEvent,
@@ -71,6 +96,7 @@ __all__ = [
     "AeGradeChange",
     "AuditChainHead",
     "AuditContext",
+    "AuditEntry",
     "AuditLog",
     "AuditedSession",
     "Base",
@@ -102,12 +128,25 @@ __all__ = [
     "TumourLesion",
     "UTCDateTime",
     "User",
+    "assign_role",
+    "authenticate",
+    "backup",
     "check_version",
+    "create_user",
     "database_url",
+    "has_role",
+    "head_revision",
     "make_engine",
+    "read_log",
+    "record_sha256",
+    "restore",
     "session_factory",
+    "sign",
+    "signature_is_valid",
+    "signatures_for",
     "soft_delete",
     "unit_of_work",
+    "upgrade",
     "utcnow",
     "verify_chain",
 ]
