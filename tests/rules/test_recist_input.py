@@ -254,3 +254,11 @@ def test_reference_dates_as_dataframe_with_infusion_date() -> None:
     refs = pd.DataFrame({"subject_id": ["S1"], "infusion_date": [pd.Timestamp("2026-01-01")]})
     result = recist.evaluate(pd.DataFrame(_valid()), refs)
     assert result.timepoints["day"].tolist() == [42]  # 2026-02-12 - 2026-01-01
+
+
+def test_row_numbers_refer_to_the_callers_table() -> None:
+    """Rows of a not-infused subject are set aside; messages still count rows of the input."""
+    rows = [{**r, "subject_id": "S0"} for r in _valid()] + _valid()
+    rows[6]["diameter_mm"] = -2.0
+    with pytest.raises(RuleInputError, match=r"^row 7: subject S1, date 2026-02-12"):
+        recist.evaluate(pd.DataFrame(rows), {"S0": None, "S1": "2026-01-01"})

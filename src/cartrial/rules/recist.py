@@ -282,14 +282,16 @@ def evaluate(
     if len(frame) == 0:
         raise RuleInputError("the lesion table has no rows (rule: at least a baseline assessment)")
     not_infused = reference.index[reference.isna()]
+    row_numbers = None
     if len(not_infused):
-        frame = frame[~frame["subject_id"].astype(str).isin(not_infused)]
+        keep = ~frame["subject_id"].astype(str).isin(not_infused).to_numpy()
+        frame, row_numbers = frame[keep], np.flatnonzero(keep) + 1
         if len(frame) == 0:
             raise RuleInputError(
                 "no subject of the lesion table has a reference date "
                 "(rule: RECIST responses are dated from the reference (infusion) date)"
             )
-    enc = encode_lesions(frame, reference, crit)
+    enc = encode_lesions(frame, reference, crit, row_numbers)
     codes = classify_timepoints(enc, crit, table)
     keep = ~enc.tp_is_baseline
     subject = enc.tp_subject[keep]

@@ -89,26 +89,36 @@ class EncodedLesions:
 
 
 class _Reporter:
-    """Formats the first offending row of a mask as a :class:`RuleInputError`."""
+    """Formats the first offending row of a mask as a :class:`RuleInputError`.
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    ``row_numbers`` maps a position of ``frame`` to its 1-based row in the caller's table (the
+    frame may be a subset of it); None means the frame is the whole table.
+    """
+
+    def __init__(self, frame: pd.DataFrame, row_numbers: npt.NDArray[np.int64] | None) -> None:
         self.frame = frame
+        self.row_numbers = row_numbers
 
     def check(self, bad: npt.NDArray[np.bool_], problem: str, rule: str) -> None:
         if not bad.any():
             return
         positions = np.flatnonzero(bad)
-        row = self.frame.iloc[int(positions[0])]
+        first = int(positions[0])
+        row = self.frame.iloc[first]
+        number = first + 1 if self.row_numbers is None else int(self.row_numbers[first])
         more = f" ({len(positions) - 1} more row(s) like it)" if len(positions) > 1 else ""
         raise RuleInputError(
-            f"row {int(positions[0]) + 1}: subject {row['subject_id']}, "
+            f"row {number}: subject {row['subject_id']}, "
             f"date {row['assessment_date']}, lesion {row['lesion_id']}: {problem}{more} "
             f"(rule: {rule})"
         )
 
 
 def encode_lesions(
-    frame: pd.DataFrame, reference: pd.Series, crit: RecistCriteria
+    frame: pd.DataFrame,
+    reference: pd.Series,
+    crit: RecistCriteria,
+    row_numbers: npt.NDArray[np.int64] | None = None,
 ) -> EncodedLesions:
     """Check the lesion table against the RECIST 1.1 input rules and encode it.
 
@@ -120,6 +130,8 @@ def encode_lesions(
         Reference days by subject ID text (see :func:`reference_days`).
     crit : RecistCriteria
         Thresholds for the baseline checks.
+    row_numbers : numpy.ndarray, optional
+        1-based row numbers, in the caller's table, of the rows of ``frame`` (for messages).
 
     Returns
     -------
@@ -134,7 +146,7 @@ def encode_lesions(
         assessment on or before the reference date, baseline after the reference date, a baseline
         target that is not measurable, more than 5 targets or more than 2 per organ).
     """
-    report = _Reporter(frame)
+    report = _Reporter(frame, row_numbers)
     subj_codes, subj_uniques = pd.factorize(frame["subject_id"], sort=True)
     report.check(subj_codes < 0, "subject_id is missing", "every row names its subject")
     subject_ids = np.asarray([str(s) for s in subj_uniques], dtype=object)
