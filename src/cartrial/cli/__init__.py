@@ -45,6 +45,7 @@ def _register() -> None:
     __import__("cartrial.cli.design", fromlist=["register"]).register(app)
     __import__("cartrial.cli.simulate", fromlist=["register"]).register(app)
     __import__("cartrial.cli.grade", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.report", fromlist=["register"]).register(app)
 
 
 _register()
