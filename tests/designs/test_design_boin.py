@@ -160,3 +160,14 @@ def test_bad_parameters_raise(kwargs: dict[str, float]) -> None:
 def test_bad_counts_raise(n: list[int], dlt: list[int], current: int) -> None:
     with pytest.raises(DesignError):
         BOIN(target=0.3, n_doses=3).decide(n=n, dlt=dlt, current=current)
+
+
+def test_bound_mtd_excludes_doses_above_lambda_d() -> None:
+    # Reference 2.4 example 1: isotonic (0.0161, 0.0161, 0.2682, 0.4451), MTD dose 3 (index 2).
+    # 0.2682 < lambda_d = 0.3585, so boundMTD keeps dose 3; with 6/15 at dose 3 instead the
+    # estimate (6.05/15.1 = 0.4007) exceeds lambda_d and the bound moves the MTD down to dose 2.
+    plain = BOIN(target=0.3, n_doses=5)
+    bounded = BOIN(target=0.3, n_doses=5, bound_mtd=True)
+    assert bounded.select_mtd([3, 3, 15, 9, 0], [0, 0, 4, 4, 0]) == 2
+    assert plain.select_mtd([3, 3, 15, 9, 0], [0, 0, 6, 4, 0]) == 2
+    assert bounded.select_mtd([3, 3, 15, 9, 0], [0, 0, 6, 4, 0]) == 1

@@ -172,3 +172,10 @@ def test_grid_posterior_is_a_probability() -> None:
     fit = CRM(target=0.25, n_doses=5, skeleton=SKELETON).posterior([6, 6, 6, 6, 6], [0, 1, 2, 3, 4])
     assert np.all(np.diff(fit.prob_overdose) > 0)
     assert all(0 <= q <= 1 for q in fit.prob_overdose)
+
+
+def test_first_cohort_is_treated_at_the_current_dose() -> None:
+    # No data: the prior alone would point at dose 2 (skeleton 0.25 = target); the first cohort
+    # is still treated at the starting dose.
+    out = CRM(target=0.25, n_doses=5, skeleton=SKELETON).decide([0] * 5, [0] * 5, current=0)
+    assert (out.action, out.next_dose) == ("stay", 0)

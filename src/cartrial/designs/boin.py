@@ -45,6 +45,9 @@ class BOIN(IntervalDesign):
         Highest DLT rate deemed sub-therapeutic; default ``0.6 * target``.
     p_tox
         Lowest DLT rate deemed overly toxic; default ``1.4 * target``.
+    bound_mtd
+        MTD selection: only doses whose isotonic DLT estimate is below ``lambda_d`` qualify
+        (BOIN package ``boundMTD``); default False.
     **common
         ``target``, ``n_doses``, ``cohort_size``, ``n_cohorts``, ``start``, ``n_earlystop``,
         ``elimination_cutoff``, ``extrasafe``, ``offset`` (see ``IntervalDesign``).
@@ -58,6 +61,7 @@ class BOIN(IntervalDesign):
 
     p_saf: float | None = None
     p_tox: float | None = None
+    bound_mtd: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -92,3 +96,6 @@ class BOIN(IntervalDesign):
             f"BOIN: observed DLT rate {y}/{n} = {rate:.3f} between lambda_e = {lambda_e:.4f} "
             f"and lambda_d = {lambda_d:.4f}"
         )
+
+    def _mtd_bound(self) -> float | None:
+        return self.lambdas()[1] if self.bound_mtd else None

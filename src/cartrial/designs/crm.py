@@ -357,6 +357,9 @@ class CRM:
         if int(n.sum()) >= self.max_patients:
             reason = f"maximum sample size reached ({self.max_patients} patients)"
             return Decision("stop", None, eliminated, reason, details)
+        if n[current] == 0:
+            why = f"no patient yet at dose {current}: treat the first cohort there"
+            return decision_from_move(current, current, eliminated, why, details)
         best = self._closest(fit, top)
         why = f"CRM: dose {best} has p_hat = {fit.p_hat[best]:.3f}, closest to {self.target:g}"
         if top < self.n_doses - 1:

@@ -58,6 +58,7 @@ def isotonic_mtd(
     dlt: npt.NDArray[np.int64],
     target: float,
     eliminated: tuple[int, ...],
+    below: float | None = None,
 ) -> tuple[int | None, npt.NDArray[np.float64]]:
     """Select the MTD as in the BOIN package ``select.mtd`` (Liu & Yuan 2015; Yuan et al. 2016).
 
@@ -65,7 +66,8 @@ def isotonic_mtd(
     variances ``(y + 0.05)(n - y + 0.05)/((n + 0.1)^2 (n + 1.1))`` are made monotone by PAVA with
     weights ``1/variance``; the dose whose isotonic estimate is closest to the target is selected.
     Ties are broken as the package does, by adding ``j * 1e-10`` to the j-th (1-based) estimate:
-    the higher dose when the tied estimate is below target, the lower when above.
+    the higher dose when the tied estimate is below target, the lower when above. With ``below``
+    (BOIN ``boundMTD``: ``lambda_d``), only doses whose isotonic estimate is below it qualify.
 
     Returns
     -------
@@ -86,5 +88,10 @@ def isotonic_mtd(
     fitted = pava(raw, 1.0 / variance)
     estimates[considered] = fitted
     perturbed = fitted + np.arange(1, fitted.size + 1) * 1e-10
-    chosen = int(np.argmin(np.abs(perturbed - target)))
+    distance = np.abs(perturbed - target)
+    if below is not None:
+        distance[fitted >= below] = np.inf
+        if np.all(np.isinf(distance)):
+            return None, estimates
+    chosen = int(np.argmin(distance))
     return int(considered[chosen]), estimates
