@@ -63,6 +63,61 @@ def test_creatinine_grade_is_the_worse_of_uln_and_baseline_rules() -> None:
     assert (r.grade, r.criterion) == (2, "CREAT.high.g2.baseline")
 
 
+@pytest.mark.parametrize(
+    ("term", "value", "limits", "symptomatic", "grade", "needs_input"),
+    [
+        # ctcae-5.0.md §2.4 lipase: 150 U/L = 2.5 x ULN 60 -> grade 2 if asymptomatic,
+        # grade 3 "> 2.0 - 5.0 x ULN with signs or symptoms"
+        ("Lipase increased", 150, {"uln": 60}, None, 2, True),
+        ("Lipase increased", 150, {"uln": 60}, False, 2, False),
+        ("Lipase increased", 150, {"uln": 60}, True, 3, False),
+        # 350 U/L = 5.8 x ULN: grade 3 asymptomatic, grade 4 with symptoms
+        ("Serum amylase increased", 580, {"uln": 100}, None, 3, True),
+        ("Serum amylase increased", 580, {"uln": 100}, True, 4, False),
+        # §2.5 hypokalemia 3.2 < LLN 3.5: grade 1, grade 2 when symptomatic
+        ("Hypokalemia", 3.2, {"lln": 3.5}, None, 1, True),
+        ("Hypokalemia", 3.2, {"lln": 3.5}, True, 2, False),
+        # §2.5 hyponatremia 127: grade 2 asymptomatic, grade 3 symptomatic; 122 is grade 3 anyway
+        ("Hyponatremia", 127, {"lln": 135}, None, 2, True),
+        ("Hyponatremia", 127, {"lln": 135}, True, 3, False),
+        ("Hyponatremia", 122, {"lln": 135}, None, 3, False),
+        # §2.5 hyperuricemia > ULN: grade 1 without, grade 3 with physiologic consequences
+        ("Hyperuricemia", 500, {"uln": 420}, True, 3, False),
+        # no symptom rule for ALT: never needs clinical input
+        ("Alanine aminotransferase increased", 130, {"uln": 40}, None, 2, False),
+    ],
+)
+def test_symptom_qualifiers(
+    term: str,
+    value: float,
+    limits: dict[str, float],
+    symptomatic: bool | None,
+    grade: int,
+    needs_input: bool,
+) -> None:
+    unit = ctcae.accepted_units(ctcae.lab_term(term).unit_group)[0]
+    r = ctcae.grade_lab(term, value, unit=unit, symptomatic=symptomatic, **limits)
+    assert (r.grade, r.needs_clinical_input) == (grade, needs_input)
+
+
+def test_symptomatic_column_in_tables() -> None:
+    df = pd.DataFrame(
+        {
+            "lbtestcd": ["LIPASE", "LIPASE", "LIPASE", "GLUC"],
+            "value": [150.0, 150.0, 150.0, 12.0],
+            "unit": ["U/L", "U/L", "U/L", "mmol/L"],
+            "lln": [0.0, 0.0, 0.0, 3.9],
+            "uln": [60.0, 60.0, 60.0, 6.1],
+            "symptomatic": ["yes", "no", "", ""],
+        }
+    )
+    out = ctcae.grade_labs(df)
+    assert out["grade"].tolist() == [3, 2, 2, pd.NA]
+    assert out["needs_clinical_input"].tolist() == [False, False, True, True]
+    with pytest.raises(RuleInputError, match="row 1: field 'symptomatic': 'sometimes' is not"):
+        ctcae.grade_labs(df.assign(symptomatic=["yes", "sometimes", "", ""]))
+
+
 def test_unit_conversion_is_explicit() -> None:
     # CTCAE v5.0 Anemia: 8.0 g/dL = 80 g/L (factor 10, lab_units.csv)
     r = ctcae.grade_lab("Anemia", 7.9, unit="g/dL", lln=12.0)
@@ -164,7 +219,7 @@ def test_grade_labs_by_lbtestcd_keeps_the_worse_direction() -> None:
     assert out["criterion"].tolist()[0] == "K.low.g4.abs"
 
 
-def test_grade_labs_one_million_rows_shape() -> None:
+def test_grade_labs_large_table_matches_scalar() -> None:
     n = 200_000
     rng = np.random.default_rng(7)
     df = pd.DataFrame(
@@ -267,14 +322,22 @@ GRADABLE = sorted({t for t in ctcae.lab_criteria()["term"]})
     lln=st.floats(0.01, 200, allow_nan=False),
     width=st.floats(0.01, 500, allow_nan=False),
     baseline=st.one_of(st.none(), st.floats(0.01, 1000, allow_nan=False)),
+    symptomatic=st.sampled_from([None, True, False]),
 )
 def test_worse_value_never_gets_a_better_grade(
-    term: str, a: float, b: float, lln: float, width: float, baseline: float | None
+    term: str,
+    a: float,
+    b: float,
+    lln: float,
+    width: float,
+    baseline: float | None,
+    symptomatic: bool | None,
 ) -> None:
     lab = ctcae.lab_term(term)
     unit = ctcae.accepted_units(lab.unit_group)[0]
     lo, hi = sorted((a, b))
     kwargs = {"unit": unit, "lln": lln, "uln": lln + width, "baseline": baseline}
+    kwargs["symptomatic"] = symptomatic
     g_lo = ctcae.grade_lab(term, lo, **kwargs).grade  # type: ignore[arg-type]
     g_hi = ctcae.grade_lab(term, hi, **kwargs).grade  # type: ignore[arg-type]
     if lab.direction == "low":

@@ -112,7 +112,8 @@ def labs_command(
     """Grade lab values with CTCAE v5.0.
 
     Columns: value, unit, and lbtestcd (CDISC code; the worse of the low/high terms is kept) or
-    term (a CTCAE lab term); optional lln, uln, baseline in the unit of the value.
+    term (a CTCAE lab term); optional lln, uln, baseline in the unit of the value, and
+    symptomatic (yes/no) for the symptom-qualified grades.
     """
     try:
         graded = ctcae.grade_labs(_read(file))
@@ -123,6 +124,7 @@ def labs_command(
     )
     graded["rule"] = [texts.get(c) or _LAB_RULES[c] for c in graded["criterion"].astype(str)]
     shown = ["subject_id", "lbtestcd", "value", "unit", "term", "grade", "criterion", "rule"]
+    shown.append("needs_clinical_input")
     _emit(
         graded,
         shown,

@@ -112,6 +112,11 @@ class LabTerm:
         )
 
     @property
+    def has_symptom_rules(self) -> bool:
+        """Some criteria apply only to a symptomatic patient."""
+        return any(c.applies_when == "symptomatic" for c in self.criteria)
+
+    @property
     def needs_lln(self) -> bool:
         """LLN is required: a criterion uses it, or it classifies the baseline (low terms)."""
         return any(c.basis == "lln" for c in self.criteria) or (
@@ -142,6 +147,9 @@ class LabGrade:
         CTCAE wording of that criterion.
     value_si, si_unit
         The value converted to the SI unit the thresholds are stated in.
+    needs_clinical_input : bool
+        Symptoms were not stated and would raise the grade (e.g. lipase > 2 x ULN with
+        symptoms is grade 3): the grade is the lab-only grade, to be completed clinically.
     ctcae_version : str
         ``"5.0"``.
     """
@@ -152,6 +160,7 @@ class LabGrade:
     rule: str
     value_si: float
     si_unit: str
+    needs_clinical_input: bool = False
     ctcae_version: str = CTCAE_VERSION
 
 
@@ -340,9 +349,13 @@ def _grade_term(
     lln: FloatArray,
     uln: FloatArray,
     baseline: FloatArray,
+    symptomatic: FloatArray,
     labels: _Labels,
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16]]:
-    """Grades and criterion codes of SI values for one term (vectorised)."""
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16], BoolArray]:
+    """Grades, criterion codes and needs-clinical-input flags for one term (vectorised).
+
+    ``symptomatic`` is 1.0 (yes), 0.0 (no) or NaN (not stated).
+    """
     if lab.needs_lln:
         _require(lln, "lln", lab, labels)
     if lab.needs_uln:
@@ -354,7 +367,26 @@ def _grade_term(
         "baseline_normal": ~abnormal,
         "baseline_abnormal": abnormal,
         "baseline_known": known,
+        "symptomatic": symptomatic == 1.0,
     }
+    grade, code = _apply_criteria(lab, value, lln, uln, baseline, applies)
+    needs = np.zeros(value.shape, dtype=bool)
+    unknown = np.isnan(symptomatic)
+    if lab.has_symptom_rules and unknown.any():
+        applies["symptomatic"] = (symptomatic == 1.0) | unknown
+        potential, _ = _apply_criteria(lab, value, lln, uln, baseline, applies)
+        needs = potential > grade
+    return grade, code, needs
+
+
+def _apply_criteria(
+    lab: LabTerm,
+    value: FloatArray,
+    lln: FloatArray,
+    uln: FloatArray,
+    baseline: FloatArray,
+    applies: dict[str, BoolArray | None],
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16]]:
     reference = {"lln": lln, "uln": uln, "baseline": baseline}
     codes = _registry().criterion_code
     grade = np.zeros(value.shape, dtype=np.int8)
@@ -382,6 +414,7 @@ def grade_lab(
     lln: float | None = None,
     uln: float | None = None,
     baseline: float | None = None,
+    symptomatic: bool | None = None,
 ) -> LabGrade:
     """Grade one lab value with CTCAE v5.0.
 
@@ -400,6 +433,10 @@ def grade_lab(
     baseline : float, optional
         The subject's baseline value; selects the baseline-abnormal rules of the liver tests and
         fibrinogen and adds the ``x baseline`` rules of creatinine.
+    symptomatic : bool, optional
+        Signs or symptoms of the abnormality (hypokalemia, hyponatremia, lipase/amylase,
+        hyperuricemia qualifiers). None = not stated: the lab-only grade is returned and
+        ``needs_clinical_input`` says whether symptoms would raise it.
 
     Returns
     -------
@@ -418,12 +455,13 @@ def grade_lab(
     limits = {"lln": np.array([_optional(lln)]), "uln": np.array([_optional(uln)])}
     _check_numbers(raw, {**limits, "baseline": np.array([_optional(baseline)])}, None)
     v = raw * factor
-    grade, code = _grade_term(
+    grade, code, needs = _grade_term(
         lab,
         v,
         limits["lln"] * factor,
         limits["uln"] * factor,
         np.array([_optional(baseline)]) * factor,
+        np.array([np.nan if symptomatic is None else float(symptomatic)]),
         None,
     )
     reg = _registry()
@@ -436,6 +474,7 @@ def grade_lab(
         rule=rule,
         value_si=float(v[0]),
         si_unit=si_unit,
+        needs_clinical_input=bool(needs[0]),
     )
 
 
@@ -464,6 +503,26 @@ class _Out:
     term: npt.NDArray[np.int16]
     value_si: FloatArray
     si_unit: npt.NDArray[np.int16]
+    needs_input: BoolArray
+
+
+def _flag_column(df: pd.DataFrame, name: str) -> FloatArray:
+    """Yes/no column as 1.0/0.0, NaN where absent or blank; anything else is an error."""
+    if name not in df.columns:
+        return np.full(len(df), np.nan)
+    col = df[name]
+    if col.dtype == bool:
+        return col.to_numpy(dtype=np.float64)
+    words = {"true": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "1.0": 1.0}
+    words.update({"false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "0.0": 0.0, "": np.nan})
+    codes, uniques = pd.factorize(col.astype("string").str.strip().str.lower().fillna(""))
+    lut = np.empty(len(uniques))
+    for i, word in enumerate(uniques):
+        if word not in words:
+            where = df.index[int(np.argmax(codes == i))]
+            raise RuleInputError(f"row {where}: field {name!r}: {word!r} is not yes/no")
+        lut[i] = words[word]
+    return lut[codes]
 
 
 def _factors(
@@ -496,7 +555,8 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     df : DataFrame
         Columns ``value`` and ``unit``, and either ``term`` (a CTCAE lab term per row) or
         ``lbtestcd`` (a CDISC test code; both directions are graded and the worse one is kept).
-        Optional ``lln``, ``uln``, ``baseline`` (same unit as ``value``; blank = not given).
+        Optional ``lln``, ``uln``, ``baseline`` (same unit as ``value``; blank = not given) and
+        ``symptomatic`` (yes/no; blank = not stated), as in :func:`grade_lab`.
         Errors name the row by the DataFrame index.
 
     Returns
@@ -504,7 +564,8 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         A copy of ``df`` with ``term``, ``grade`` (nullable Int8; missing when CTCAE v5.0 has
         no numeric criteria for an abnormal value), ``criterion`` (id that fired, ``"none"``,
-        or ``"clinical"``), ``value_si`` and ``si_unit``.
+        or ``"clinical"``), ``needs_clinical_input`` (no numeric criteria, or unstated symptoms
+        would raise the grade), ``value_si`` and ``si_unit``.
 
     Raises
     ------
@@ -526,6 +587,7 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     value = _numeric_column(df, "value")
     limits = {name: _numeric_column(df, name) for name in ("lln", "uln", "baseline")}
     _check_numbers(value, limits, labels)
+    symptomatic = _flag_column(df, "symptomatic")
     unit_codes, units = pd.factorize(df["unit"])
     key_codes, keys = pd.factorize(df[key])
     if (key_codes < 0).any():
@@ -537,6 +599,7 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     order = np.argsort(key_codes.astype(np.int32), kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(key_codes, minlength=len(keys)))))
     values = {"value": value[order], **{name: arr[order] for name, arr in limits.items()}}
+    values["symptomatic"] = symptomatic[order]
     sorted_units = unit_codes[order]
     out = _Out(
         grade=np.zeros(n, dtype=np.int8),
@@ -545,6 +608,7 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
         term=np.zeros(n, dtype=np.int16),
         value_si=np.empty(n),
         si_unit=np.zeros(n, dtype=np.int16),
+        needs_input=np.zeros(n, dtype=bool),
     )
     pair: tuple[LabTerm | None, LabTerm | None]
     for k, name in enumerate(keys):
@@ -576,6 +640,7 @@ def grade_labs(df: pd.DataFrame) -> pd.DataFrame:
     result["criterion"] = pd.Categorical.from_codes(
         _unsort(out.criterion, order), categories=pd.Index(reg.criterion_ids)
     )
+    result["needs_clinical_input"] = _unsort(out.needs_input | out.missing, order)
     result["value_si"] = _unsort(out.value_si, order)
     result["si_unit"] = pd.Categorical.from_codes(
         _unsort(out.si_unit, order), categories=pd.Index(reg.si_units)
@@ -609,11 +674,18 @@ def _grade_rows(
     lln = values["lln"][part] * factor
     uln = values["uln"][part] * factor
     base = values["baseline"][part] * factor
+    sym = values["symptomatic"][part]
     size = v.size
-    zeros = (np.zeros(size, dtype=np.int8), np.zeros(size, dtype=np.int16))
+    zeros = (
+        np.zeros(size, dtype=np.int8),
+        np.zeros(size, dtype=np.int16),
+        np.zeros(size, dtype=bool),
+    )
     low, high = pair
-    g_low, c_low = zeros if low is None else _grade_term(low, v, lln, uln, base, rows)
-    g_high, c_high = zeros if high is None else _grade_term(high, v, lln, uln, base, rows)
+    g_low, c_low, n_low = zeros if low is None else _grade_term(low, v, lln, uln, base, sym, rows)
+    g_high, c_high, n_high = (
+        zeros if high is None else _grade_term(high, v, lln, uln, base, sym, rows)
+    )
     use_high = g_high > g_low if low is not None else np.full(size, high is not None)
     low_name = low.term if low is not None else (test.low_term or test.high_term or "")
     high_name = high.term if high is not None else (test.high_term or low_name)
@@ -634,6 +706,7 @@ def _grade_rows(
             term = np.where(clinical, reg.term_code[name], term)
     out.grade[part] = grade
     out.missing[part] = missing
+    out.needs_input[part] = np.where(use_high, n_high, n_low)
     out.criterion[part] = code
     out.term[part] = term
     out.value_si[part] = v
