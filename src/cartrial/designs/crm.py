@@ -357,7 +357,7 @@ class CRM:
         if int(n.sum()) >= self.max_patients:
             reason = f"maximum sample size reached ({self.max_patients} patients)"
             return Decision("stop", None, eliminated, reason, details)
-        if n[current] == 0:
+        if n[current] == 0 and current <= top:
             why = f"no patient yet at dose {current}: treat the first cohort there"
             return decision_from_move(current, current, eliminated, why, details)
         best = self._closest(fit, top)
