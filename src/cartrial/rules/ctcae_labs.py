@@ -369,24 +369,6 @@ def _grade_term(
         "baseline_known": known,
         "symptomatic": symptomatic == 1.0,
     }
-    grade, code = _apply_criteria(lab, value, lln, uln, baseline, applies)
-    needs = np.zeros(value.shape, dtype=bool)
-    unknown = np.isnan(symptomatic)
-    if lab.has_symptom_rules and unknown.any():
-        applies["symptomatic"] = (symptomatic == 1.0) | unknown
-        potential, _ = _apply_criteria(lab, value, lln, uln, baseline, applies)
-        needs = potential > grade
-    return grade, code, needs
-
-
-def _apply_criteria(
-    lab: LabTerm,
-    value: FloatArray,
-    lln: FloatArray,
-    uln: FloatArray,
-    baseline: FloatArray,
-    applies: dict[str, BoolArray | None],
-) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int16]]:
     reference = {"lln": lln, "uln": uln, "baseline": baseline}
     codes = _registry().criterion_code
     grade = np.zeros(value.shape, dtype=np.int8)
@@ -399,7 +381,24 @@ def _apply_criteria(
             fired &= mask
         grade[fired] = crit.grade
         code[fired] = codes[crit.criterion_id]
-    return grade, code
+    if not lab.has_symptom_rules:
+        return grade, code, np.zeros(value.shape, dtype=bool)
+    ceiling = _symptom_ceiling(lab, value, reference, np.isnan(symptomatic))
+    return grade, code, ceiling > grade
+
+
+def _symptom_ceiling(
+    lab: LabTerm, value: FloatArray, reference: dict[str, FloatArray], unknown: BoolArray
+) -> npt.NDArray[np.int8]:
+    """Highest grade the symptomatic criteria would give rows whose symptoms are unstated."""
+    ceiling = np.zeros(value.shape, dtype=np.int8)
+    for crit in lab.criteria:
+        if crit.applies_when != "symptomatic":
+            continue
+        threshold = crit.factor if crit.basis == "abs" else reference[crit.basis] * crit.factor
+        fired = _OPS[crit.op](value, threshold) & unknown
+        ceiling[fired] = np.maximum(ceiling[fired], crit.grade)
+    return ceiling
 
 
 def _optional(x: float | None) -> float:
