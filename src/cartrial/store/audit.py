@@ -22,8 +22,9 @@ single ``audit_chain_head`` row. Each row stores ``prev_sha256`` (the previous r
 for the first) and ``row_sha256 = SHA-256(prev_sha256 + canonical JSON of the row)``, canonical JSON
 being ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` of the id, time (ISO 8601 UTC),
 user, action, table, record id, field, old and new value, reason and previous hash. The head row
-holds the last id and hash, so removing the last rows is detected too. Writes made with raw SQL
-bypass all of this by design: that is what :func:`verify_chain` detects.
+holds the last id and hash (a database trigger advances it on every insert into ``audit_log``), so
+removing the last rows is detected too. Writes made with raw SQL bypass the session events: that
+is what :func:`verify_chain` detects.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, cast
 
-from sqlalchemy import Connection, Table, bindparam, event, select
+from sqlalchemy import Connection, Table, event, select
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 
@@ -325,16 +326,11 @@ def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
 
 _LOG_TABLE = cast(Table, AuditLog.__table__)
 _HEAD_TABLE = cast(Table, AuditChainHead.__table__)
-# Built once: the three statements of every append (compiled forms are cached by SQLAlchemy).
+# Built once: the two statements of every append (compiled forms are cached by SQLAlchemy).
 _HEAD_READ = (
     select(_HEAD_TABLE.c.last_id, _HEAD_TABLE.c.last_sha256)
     .where(_HEAD_TABLE.c.id == 1)
     .with_for_update()
-)
-_HEAD_WRITE = (
-    _HEAD_TABLE.update()
-    .where(_HEAD_TABLE.c.id == 1)
-    .values(last_id=bindparam("new_last_id"), last_sha256=bindparam("new_last_sha256"))
 )
 _LOG_INSERT = _LOG_TABLE.insert()
 
@@ -352,8 +348,7 @@ def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
         row["prev_sha256"] = prev
         prev = row_sha256(row)
         row["row_sha256"] = prev
-    connection.execute(_LOG_INSERT, rows)
-    connection.execute(_HEAD_WRITE, {"new_last_id": last_id, "new_last_sha256": prev})
+    connection.execute(_LOG_INSERT, rows)  # a trigger moves the chain head to the last row
 
 
 @event.listens_for(AuditedSession, "after_flush")
