@@ -1,14 +1,9 @@
 """CRM (O'Quigley, Pepe & Fisher 1990) and TITE-CRM (Cheung & Chappell 2000).
 
-One-parameter dose-toxicity models on a skeleton ``alpha_1 < ... < alpha_J``:
-
-* empiric (power): ``p_j(beta) = alpha_j ** exp(beta)``;
-* logistic: ``logit p_j(beta) = a0 + exp(beta) x_j`` with ``x_j = logit(alpha_j) - a0`` (a0 = 3).
-
-Prior ``beta ~ N(0, prior_var)`` (dfcrm default 1.34). The posterior is computed by numerical
-integration on a fixed grid of ``beta`` (composite Simpson rule over ``+/- 12`` prior standard
-deviations, 2001 points); ``p_hat_j = p_j(posterior mean of beta)`` as in dfcrm. TITE-CRM weights a
-pending patient's no-DLT likelihood ``1 - w p`` with the linear weight ``w = followed fraction``.
+The models, prior and posterior integration are in :mod:`cartrial.designs.crm_model`; this module
+holds the decision rules: closest estimate to the target, no skipping, coherence, overdose
+control (EWOC style), safety stop and early stop. TITE-CRM weights a pending patient's no-DLT
+likelihood ``1 - w p`` with the linear weight ``w = followed fraction`` of the DLT window.
 """
 
 from __future__ import annotations
@@ -29,128 +24,11 @@ from cartrial.designs.base import (
     check_target,
     decision_from_move,
 )
+from cartrial.designs.crm_model import CRMPosterior, crm_posterior
 from cartrial.designs.skeleton import CRMModel, get_skeleton
 from cartrial.errors import DesignError
 
 __all__ = ["CRM", "TITECRM", "CRMPosterior", "crm_posterior"]
-
-_GRID_POINTS = 2001
-_GRID_HALF_WIDTH_SD = 12.0
-
-
-@dataclass(frozen=True)
-class CRMPosterior:
-    """Posterior summary of a CRM fit.
-
-    Attributes
-    ----------
-    beta_mean
-        Posterior mean of the model parameter ``beta``.
-    p_hat
-        Plug-in DLT probability per dose, ``p_j(beta_mean)``.
-    prob_overdose
-        ``Pr(p_j > target | data)`` per dose.
-    """
-
-    beta_mean: float
-    p_hat: tuple[float, ...]
-    prob_overdose: tuple[float, ...]
-
-
-def _log_p(
-    beta: npt.NDArray[np.float64], skeleton: npt.NDArray[np.float64], model: CRMModel, a0: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``log p_j(beta)`` and ``log(1 - p_j(beta))`` on a grid: arrays of shape (grid, dose)."""
-    scale = np.exp(beta)[:, None]
-    if model == "empiric":
-        log_p = scale * np.log(skeleton)[None, :]
-        return log_p, np.log(-np.expm1(log_p))
-    eta = a0 + scale * (np.log(skeleton / (1 - skeleton)) - a0)[None, :]
-    return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
-
-
-def _overdose_thresholds(
-    skeleton: npt.NDArray[np.float64], target: float, model: CRMModel, a0: float
-) -> npt.NDArray[np.float64]:
-    """``b_j`` with ``p_j(beta) > target`` exactly when ``beta < b_j`` (p_j decreases in beta)."""
-    if model == "empiric":
-        return np.asarray(np.log(np.log(target) / np.log(skeleton)), float)
-    x = np.log(skeleton / (1 - skeleton)) - a0
-    return np.asarray(np.log((np.log(target / (1 - target)) - a0) / x), float)
-
-
-def crm_posterior(
-    skeleton: Sequence[float] | npt.ArrayLike,
-    target: float,
-    dlt: npt.ArrayLike,
-    no_dlt_weight: npt.ArrayLike,
-    *,
-    model: CRMModel = "empiric",
-    intercept: float = 3.0,
-    prior_var: float = 1.34,
-    pending_dose: npt.ArrayLike | None = None,
-    pending_weight: npt.ArrayLike | None = None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Posterior of the CRM parameter for one trial or a batch of trials (leading axes).
-
-    Parameters
-    ----------
-    skeleton
-        Prior DLT probabilities per dose, increasing, in (0, 1).
-    target
-        Target DLT rate (for ``Pr(p_j > target)``).
-    dlt
-        DLTs per dose, shape (..., J).
-    no_dlt_weight
-        Patients without DLT and complete follow-up per dose, shape (..., J).
-    model, intercept, prior_var
-        Dose-toxicity model, logistic intercept, prior variance of ``beta``.
-    pending_dose, pending_weight
-        TITE-CRM: dose and weight ``w`` of each pending patient, shape (..., P); weight 0 pads.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Posterior mean of ``beta`` (...,), ``p_hat`` (..., J) and ``Pr(p_j > target)`` (..., J).
-    """
-    alpha = np.asarray(skeleton, dtype=float)
-    y = np.asarray(dlt, dtype=float)
-    nt = np.asarray(no_dlt_weight, dtype=float)
-    doses = None if pending_dose is None else np.asarray(pending_dose, dtype=np.int64)
-    weights = None if pending_weight is None else np.asarray(pending_weight, dtype=float)
-
-    def log_posterior(beta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        log_p, log_q = _log_p(beta, alpha, model, intercept)
-        value = y @ log_p.T + nt @ log_q.T - beta**2 / (2 * prior_var)
-        if doses is not None and weights is not None and doses.size:
-            p_pending = np.moveaxis(np.exp(log_p[:, doses]), 0, -1)  # (..., P, points)
-            value = value + np.log1p(-p_pending * weights[..., None]).sum(axis=-2)
-        return np.asarray(value, float)
-
-    sd = float(np.sqrt(prior_var))
-    grid = np.linspace(-_GRID_HALF_WIDTH_SD * sd, _GRID_HALF_WIDTH_SD * sd, _GRID_POINTS)
-    h = grid[1] - grid[0]
-    log_grid = log_posterior(grid)
-    peak = log_grid.max(axis=-1, keepdims=True)
-    density = np.exp(log_grid - peak)
-    # Composite Simpson: running integral at the even nodes, then the total and the mean.
-    panels = (density[..., :-2:2] + 4 * density[..., 1:-1:2] + density[..., 2::2]) * h / 3
-    running = np.concatenate([np.zeros((*panels.shape[:-1], 1)), np.cumsum(panels, -1)], -1)
-    total = running[..., -1]
-    simpson = np.ones(_GRID_POINTS)
-    simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
-    beta_mean = (density * grid) @ (simpson * h / 3) / total
-    curve = np.exp(_log_p(np.atleast_1d(beta_mean).ravel(), alpha, model, intercept)[0])
-    p_hat = curve.reshape((*np.shape(beta_mean), alpha.size))
-    # Pr(beta < b_j): running integral to the even node below b_j plus Simpson on the remainder.
-    cuts = np.clip(_overdose_thresholds(alpha, target, model, intercept), grid[0], grid[-1])
-    node = np.minimum(np.floor((cuts - grid[0]) / (2 * h)).astype(np.int64), panels.shape[-1])
-    start = grid[0] + 2 * h * node
-    extra = np.exp(log_posterior(np.concatenate([(start + cuts) / 2, cuts])) - peak)
-    middle, end = extra[..., : alpha.size], extra[..., alpha.size :]
-    remainder = (cuts - start) / 6 * (density[..., 2 * node] + 4 * middle + end)
-    prob_overdose = np.clip((running[..., node] + remainder) / total[..., None], 0.0, 1.0)
-    return np.asarray(beta_mean, float), np.asarray(p_hat, float), np.asarray(prob_overdose, float)
 
 
 @dataclass(frozen=True, kw_only=True)
