@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import threading
 import time
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import sessionmaker
 
 from cartrial.errors import Conflict
 from cartrial.store import (
+    AdverseEvent,
     AuditedSession,
     AuditLog,
     Subject,
@@ -22,7 +24,7 @@ from cartrial.store import (
     verify_chain,
 )
 
-from .conftest import MiniTrial
+from .conftest import T0, MiniTrial
 
 _WORKERS = 4
 _EDITS = 12
@@ -130,3 +132,55 @@ def test_processes_editing_one_subject_lose_no_update(
     assert updates[-1].new_value == str(subject.age_years)
     with engine.connect() as connection:
         assert verify_chain(connection).ok
+
+
+def test_postgres_writers_queue_on_the_chain_instead_of_deadlocking(
+    engine: Engine, sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial
+) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises whole transactions with BEGIN IMMEDIATE")
+    outcome: dict[str, object] = {}
+
+    def editor_a() -> None:
+        try:
+            with unit_of_work(sessions, "crc-a", "age from source") as session:
+                subject = session.get(Subject, mini_trial.subject_id)  # reads version 1
+                assert subject is not None
+                subject.age_years = 40  # the flush must wait for B's chain lock first
+            outcome["a"] = "saved"
+        except Conflict as exc:
+            outcome["a"] = exc
+
+    with unit_of_work(sessions, "crc-b", "age corrected") as session:
+        session.add(
+            AdverseEvent(
+                subject_id=mini_trial.subject_id,
+                term="Pyrexia",
+                soc="General disorders and administration site conditions",
+                grade=1,
+                onset_at=T0,
+                attribution="possible",
+            )
+        )
+        session.flush()  # B holds the chain lock until it commits
+        thread = threading.Thread(target=editor_a)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _sessions_waiting_for_a_lock(engine) == 0:  # A is queued on the chain head
+            assert time.monotonic() < deadline, "editor A never queued on the chain lock"
+            time.sleep(0.05)
+        subject = session.get(Subject, mini_trial.subject_id)
+        assert subject is not None
+        subject.age_years = 41  # A has not touched the row: no deadlock
+    thread.join(timeout=30)
+    conflict = outcome["a"]
+    assert isinstance(conflict, Conflict)
+    assert (conflict.expected_version, conflict.actual_version) == (1, 2)
+
+
+def _sessions_waiting_for_a_lock(engine: Engine) -> int:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        )
+    return int(waiting or 0)

@@ -270,6 +270,8 @@ def _before_flush(
         session.info[_EXPECTED_VERSIONS_KEY].append(
             (record.__table__.name, record.id, record.version)  # type: ignore[attr-defined]
         )
+    if changes:
+        _lock_chain(session.connection())
     session.info[_PENDING_KEY] = changes
 
 
@@ -333,6 +335,17 @@ _HEAD_READ = (
     .with_for_update()
 )
 _LOG_INSERT = _LOG_TABLE.insert()
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Take the chain lock BEFORE the flush touches any row (PostgreSQL).
+
+    Every audited writer then locks in the same order (chain head first, then rows), so two use
+    cases editing the same records wait for each other instead of deadlocking. SQLite needs no
+    lock here: ``BEGIN IMMEDIATE`` already serialised the whole transaction.
+    """
+    if connection.dialect.name != "sqlite":
+        connection.execute(_HEAD_READ)
 
 
 def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
