@@ -97,5 +97,6 @@ class BOIN(IntervalDesign):
             f"and lambda_d = {lambda_d:.4f}"
         )
 
-    def _mtd_bound(self) -> float | None:
+    def mtd_bound(self) -> float | None:
+        """``lambda_d`` when ``bound_mtd`` is set (BOIN ``boundMTD``), else ``None``."""
         return self.lambdas()[1] if self.bound_mtd else None

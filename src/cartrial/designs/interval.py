@@ -304,8 +304,8 @@ class IntervalDesign(ABC):
         eliminated = self._eliminated(n_arr, dlt_arr)
         if self._extrasafe_probability(n_arr, dlt_arr) is not None:
             return None
-        return isotonic_mtd(n_arr, dlt_arr, self.target, eliminated, self._mtd_bound())[0]
+        return isotonic_mtd(n_arr, dlt_arr, self.target, eliminated, self.mtd_bound())[0]
 
-    def _mtd_bound(self) -> float | None:
-        """Upper bound on the isotonic estimate of a selectable MTD (``None``: no bound)."""
+    def mtd_bound(self) -> float | None:
+        """Isotonic estimates at or above this bound cannot be selected as MTD (``None``: none)."""
         return None
