@@ -75,8 +75,17 @@ def _escalation_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisT
     decisions = trial.dose_decisions.sort_values("cohort").copy()
     decisions["dose"] = decisions["dose_level"].map(settings.dose_labels)
     decisions["decided_date"] = pd.to_datetime(decisions["decided_date"]).dt.strftime("%Y-%m-%d")
-    columns = ["cohort", "dose_level", "dose", "n_treated", "n_dlt", "action", "next_dose_index",
-               "decided_date", "signed_by"]  # fmt: skip
+    columns = [
+        "cohort",
+        "dose_level",
+        "dose",
+        "n_treated",
+        "n_dlt",
+        "action",
+        "next_dose_index",
+        "decided_date",
+        "signed_by",
+    ]
     return AnalysisTable(
         key="dose_escalation",
         title="Dose-escalation decisions per cohort",

@@ -176,8 +176,10 @@ def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) ->
     at_risk = {m: int((times >= m * DAYS_PER_MONTH).sum()) for m in AT_RISK_MONTHS}
     if times.size == 0:
         nan = math.nan
-        return KaplanMeier(label, 0, 0, nan, nan, nan, nan, (nan, nan), nan, (nan, nan), at_risk,
-                           pd.DataFrame(columns=["day", "survival", "lower", "upper"]))  # fmt: skip
+        empty = pd.DataFrame(columns=["day", "survival", "lower", "upper"])
+        return KaplanMeier(
+            label, 0, 0, nan, nan, nan, nan, (nan, nan), nan, (nan, nan), at_risk, empty
+        )
     fitter = KaplanMeierFitter().fit(times, observed, label="km")
     bands = fitter.confidence_interval_
     limits = median_survival_times(bands)
@@ -292,15 +294,28 @@ def survival_tables(
     )
     safety_n = len(population(trial, "safety"))
     summary = AnalysisTable(
-        "survival", "Time-to-event endpoints (Kaplan–Meier)", pd.DataFrame(rows),
-        "safety", safety_n, method, tuple(notes),
-    )  # fmt: skip
+        key="survival",
+        title="Time-to-event endpoints (Kaplan–Meier)",
+        frame=pd.DataFrame(rows),
+        population="safety",
+        n=safety_n,
+        method=method,
+        notes=tuple(notes),
+    )
     at_risk = AnalysisTable(
-        "survival_at_risk", "Numbers at risk", pd.DataFrame(risk_rows),
-        "safety", safety_n, f"subjects with time ≥ month × {DAYS_PER_MONTH} days",
-    )  # fmt: skip
+        key="survival_at_risk",
+        title="Numbers at risk",
+        frame=pd.DataFrame(risk_rows),
+        population="safety",
+        n=safety_n,
+        method=f"subjects with time ≥ month × {DAYS_PER_MONTH} days",
+    )
     listing = AnalysisTable(
-        "survival_listing", "Event and censoring per subject (days from infusion)", tte,
-        "safety", safety_n, "RECIST 1.1 reference §8.1 / FDA 2007 Table A",
-    )  # fmt: skip
+        key="survival_listing",
+        title="Event and censoring per subject (days from infusion)",
+        frame=tte,
+        population="safety",
+        n=safety_n,
+        method="RECIST 1.1 reference §8.1 / FDA 2007 Table A",
+    )
     return summary, at_risk, listing, curves
