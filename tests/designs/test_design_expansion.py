@@ -130,8 +130,23 @@ def test_predictive_futility_boundary_is_consistent() -> None:
         lambda: toxicity_monitoring_boundary(1.3, 0.9),
         lambda: predictive_probability(5, 3, 20, 0.2),
         lambda: toxicity_monitoring_boundary(0.3, 0.9, prior_a=0.0),
+        lambda: monitoring_operating_characteristics(
+            toxicity_monitoring_boundary(0.3, 0.9), [1.5], [5, 10]
+        ),
+        lambda: monitoring_operating_characteristics(
+            toxicity_monitoring_boundary(0.3, 0.9), [0.3], [10, 5]
+        ),
     ],
 )
 def test_bad_input(call: object) -> None:
     with pytest.raises(DesignError):
         call()  # type: ignore[operator]
+
+
+def test_monitoring_operating_characteristics_at_the_extremes() -> None:
+    # Exact by logic: with no DLTs the rule never stops (20 patients); with DLTs in everyone it
+    # stops at the first look (5 patients, 5 >= 3 DLTs crosses the n = 5 boundary).
+    boundary = toxicity_monitoring_boundary(0.3, 0.9, n_max=20)
+    oc = monitoring_operating_characteristics(boundary, [0.0, 1.0], [5, 10, 15, 20])
+    assert oc["prob_stop"].tolist() == pytest.approx([0.0, 1.0])
+    assert oc["expected_n"].tolist() == pytest.approx([20.0, 5.0])

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from cartrial.designs.base import check_positive_int, check_target
+from cartrial.designs.base import check_positive_int, check_probability_vector, check_target
 from cartrial.designs.interval import prob_above
 from cartrial.errors import DesignError
 
@@ -113,8 +113,7 @@ def monitoring_operating_characteristics(
     if missing:
         raise DesignError(f"the boundary table does not cover looks {missing}")
     rows = []
-    for rate in true_rates:
-        p = check_target(rate, "true rate") if 0 < rate < 1 else float(rate)
+    for p in check_probability_vector(true_rates, "true_rates").tolist():
         alive = np.array([1.0])
         previous, stop, expected = 0, 0.0, 0.0
         for k in look_list:
