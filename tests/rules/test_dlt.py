@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartrial.errors import RuleInputError
 from cartrial.protocol import DLTDefinition, load_protocol
-from cartrial.rules import dlt
+from cartrial.rules import ctcae, dlt
 from cartrial.rules.dlt import AdverseEvent
 
 DEFINITION = load_protocol().dlt
@@ -250,3 +252,50 @@ def test_duplicate_ae_id() -> None:
     e = ae("Nausea", [(at(1), 2)])
     with pytest.raises(RuleInputError, match="AE 1: AE id used twice"):
         dlt.adjudicate(DEFINITION, [e, e], INFUSION)
+
+
+# ----- property: a decision made with partial follow-up is never contradicted later -----------
+
+PROPERTY_TERMS = [
+    CRS,
+    ICANS,
+    NEUT,
+    "Gastric hemorrhage",
+    "Alanine aminotransferase increased",
+    "Vomiting",
+    "Fever",
+    "Lymphocyte count decreased",
+]
+
+
+@st.composite
+def courses(draw: st.DrawFn) -> tuple[AdverseEvent, datetime]:
+    term = draw(st.sampled_from(PROPERTY_TERMS))
+    grades = ctcae.term_info(term).grades
+    n = draw(st.integers(1, 4))
+    hours = sorted(draw(st.sets(st.integers(-48, 40 * 24), min_size=n + 1, max_size=n + 1)))
+    course: list[tuple[datetime | date, int]] = [
+        (INFUSION + timedelta(hours=h), draw(st.sampled_from(grades))) for h in hours[:n]
+    ]
+    if draw(st.booleans()):
+        course.append((INFUSION + timedelta(hours=hours[n]), 0))  # resolution
+    attribution = draw(st.sampled_from(["unlikely", "possible", "definite"]))
+    cause = draw(st.sampled_from([None, None, "lymphodepletion", "disease_progression"]))
+    as_of = INFUSION + timedelta(hours=draw(st.integers(hours[0], 40 * 24)))
+    return AdverseEvent("1", term, tuple(course), attribution, cause), as_of
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=courses())
+def test_partial_follow_up_never_contradicts_complete_data(
+    case: tuple[AdverseEvent, datetime],
+) -> None:
+    event, as_of = case
+    full = decide(event)
+    known = tuple((t, g) for t, g in event.course if t <= as_of)  # what was recorded by as_of
+    partial = decide(
+        AdverseEvent("1", event.term, known, event.attribution, event.alternative_cause),
+        as_of=as_of,
+    )
+    if partial.status != "pending":
+        assert partial.status == full.status, (partial, full)

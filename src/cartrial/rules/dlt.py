@@ -15,9 +15,12 @@ events. For each event, in this order:
    ``within_hours`` of first reaching ``min_grade``; still ``>= min_grade`` at the end of day
    ``persisting_beyond_day``; alternative cause not in ``exclude_causes``).
 
-A selector matches when the event's term, SOC, haematological category and maximum grade fit.
+A selector matches when the event's term, SOC, haematological category and the highest grade it
+reached within the DLT window fit (timing conditions may look past the window, e.g. persisting
+beyond day 28).
 Each event is ``"dlt"``, ``"not_dlt"`` or ``"pending"`` (the answer depends on follow-up after
-``as_of``) and names the rule that decided it. The subject has a DLT when any event is one.
+``as_of``, e.g. an event still ongoing before the window closes) and names the rule that
+decided it. The subject has a DLT when any event is one.
 
 Grade courses: an event is a step function of ``(time, grade)`` changes; a final change to grade
 0 is its resolution. An event without resolution is known up to ``as_of``; with ``as_of=None``
@@ -162,6 +165,13 @@ class _Course:
     @property
     def max_grade(self) -> int:
         return max(g for _, g in self.changes)
+
+    @property
+    def resolved(self) -> bool:
+        return self.changes[-1][1] == 0
+
+    def max_grade_before(self, t: datetime) -> int:
+        return max((g for at, g in self.changes if at < t), default=0)
 
     def grade_at(self, t: datetime) -> int:
         grade = 0
@@ -311,14 +321,13 @@ class _Adjudicator:
         where = f"{self.who}AE {event.ae_id}"
         course, info = self.course(event, where)
         onset_day = (course.onset.date() - self.infusion.date()).days
-        max_grade = course.max_grade
+        d = self.definition
 
         def decide(status: Status, rule_id: str, reason: str) -> EventAdjudication:
             return EventAdjudication(
-                event.ae_id, info.term, max_grade, onset_day, status, rule_id, reason
+                event.ae_id, info.term, course.max_grade, onset_day, status, rule_id, reason
             )
 
-        d = self.definition
         if not 0 <= onset_day <= d.window_days:
             return decide(
                 "not_dlt",
@@ -331,41 +340,52 @@ class _Adjudicator:
                 "attribution",
                 f"attribution '{event.attribution}' is below '{d.min_attribution}'",
             )
-        ongoing = "" if course.changes[-1][1] == 0 or self.as_of else " (ongoing, no resolution)"
+        window_end = self.end_of_day(d.window_days)
+        status, rule_id, reason = self.apply_rules(
+            event, course, info, course.max_grade_before(window_end)
+        )
+        if status != "dlt" and not course.resolved and course.horizon < window_end:
+            status = "pending"
+            reason += f"; ongoing at {self.as_of}, the grade may still rise within the DLT window"
+        return decide(status, rule_id, reason)
+
+    def apply_rules(
+        self, event: AdverseEvent, course: _Course, info: TermInfo, grade_in_window: int
+    ) -> tuple[Status, str, str]:
+        """Exclusions, then criteria, matched on the highest grade reached in the window."""
+        ongoing = "" if course.resolved or self.as_of else " (ongoing, no resolution)"
         pending_exclusion: DLTExclusion | None = None
-        for excl in d.exclusions:
-            if not self.matches(excl, info, max_grade):
+        for excl in self.definition.exclusions:
+            if not self.matches(excl, info, grade_in_window):
                 continue
             exempt = self.exempt(excl, event, course)
             if exempt is True:
-                return decide(
-                    "not_dlt", f"exclusion:{excl.id}", f"excluded: {excl.description}{ongoing}"
-                )
+                return "not_dlt", f"exclusion:{excl.id}", f"excluded: {excl.description}{ongoing}"
             if exempt is None and pending_exclusion is None:
                 pending_exclusion = excl
         waiting: DLTCriterion | None = None
-        for crit in d.criteria:
-            if not self.matches(crit, info, max_grade):
+        for crit in self.definition.criteria:
+            if not self.matches(crit, info, grade_in_window):
                 continue
             fired = self.fires(crit, event, course)
             if fired is True:
                 if pending_exclusion is not None:
-                    return decide(
+                    return (
                         "pending",
                         f"criterion:{crit.id}",
                         f"meets '{crit.description}' unless exclusion "
                         f"'{pending_exclusion.id}' applies after further follow-up",
                     )
-                return decide("dlt", f"criterion:{crit.id}", f"DLT: {crit.description}{ongoing}")
+                return "dlt", f"criterion:{crit.id}", f"DLT: {crit.description}{ongoing}"
             if fired is None and waiting is None:
                 waiting = crit
         if waiting is not None:
-            return decide(
+            return (
                 "pending",
                 f"criterion:{waiting.id}",
                 f"may meet '{waiting.description}': needs follow-up after {self.as_of}",
             )
-        return decide("not_dlt", "no_criterion", "grade and course meet no DLT criterion")
+        return "not_dlt", "no_criterion", "grade and course meet no DLT criterion"
 
 
 def adjudicate(
