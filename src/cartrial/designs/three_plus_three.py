@@ -106,6 +106,8 @@ class ThreePlusThree:
         exceeding = self._lowest_exceeding(dlt_arr)
         eliminated = tuple(range(exceeding, self.n_doses)) if exceeding is not None else ()
         details = {"n_current": float(n_arr[current]), "dlt_current": float(dlt_arr[current])}
+        if exceeding == 0:
+            return Decision("stop", None, eliminated, "the lowest dose exceeds the MTD", details)
         if self.max_subjects is not None and int(n_arr.sum()) >= self.max_subjects:
             reason = f"maximum of {self.max_subjects} patients reached"
             return Decision("stop", None, eliminated, reason, details)
@@ -141,8 +143,6 @@ class ThreePlusThree:
         eliminated: tuple[int, ...],
         details: dict[str, float],
     ) -> Decision:
-        if exceeding == 0:
-            return Decision("stop", None, eliminated, "the lowest dose exceeds the MTD", details)
         below = exceeding - 1
         if self.deescalation and n[below] < 6:
             reason = (
