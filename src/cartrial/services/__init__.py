@@ -100,6 +100,7 @@ from cartrial.services.safety import (
     RecordGradeChange,
     RecordLab,
     record_ae,
+    record_aes,
     record_grade_change,
     record_lab,
 )
@@ -187,6 +188,7 @@ __all__ = [
     "raise_query",
     "record_ada",
     "record_ae",
+    "record_aes",
     "record_crs_icans_day",
     "record_follow_up",
     "record_grade_change",

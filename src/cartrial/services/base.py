@@ -8,7 +8,8 @@ naming the field (never pydantic's own error), so a caller catches one exception
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -74,6 +75,11 @@ class ServiceInput(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise field_error(exc) from None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, object]) -> Self:
+        """Build the input from untyped data (CLI options, JSON); bad values -> ValidationFailed."""
+        return cls(**data)
 
 
 class ServiceResult(BaseModel):

@@ -81,6 +81,7 @@ class UseCase:
     protocol: Protocol
     roles: tuple[tuple[str, int | None], ...]
     _sites: dict[int, str] = field(default_factory=dict)
+    _lock: tuple[dt.date, str] | bool | None = False  # False: not looked up yet
 
     def has_role(self, *roles: str, site_id: int | None = None) -> bool:
         """Whether the user holds one of ``roles`` study-wide or at ``site_id``."""
@@ -147,21 +148,24 @@ class UseCase:
 
     def check_unlocked(self, when: dt.date, field_name: str) -> None:
         """Refuse a write dated on or before the cut-off of an active (unreleased) data lock."""
-        lock = self.session.scalar(
-            select(DataLock)
-            .where(
-                DataLock.study_id == self.study.id,
-                DataLock.released_at.is_(None),
-                DataLock.deleted_at.is_(None),
-            )
-            .order_by(DataLock.data_cutoff.desc())
-            .limit(1)
-        )
-        if lock is not None and when <= lock.data_cutoff:
+        if self._lock is False:
+            found = self.session.execute(
+                select(DataLock.data_cutoff, DataLock.name)
+                .where(
+                    DataLock.study_id == self.study.id,
+                    DataLock.released_at.is_(None),
+                    DataLock.deleted_at.is_(None),
+                )
+                .order_by(DataLock.data_cutoff.desc())
+                .limit(1)
+            ).first()
+            self._lock = (found[0], found[1]) if found is not None else None
+        if isinstance(self._lock, tuple) and when <= self._lock[0]:
+            cutoff, name = self._lock
             raise ValidationFailed(
                 field_name,
-                f"{when} is on or before the cut-off {lock.data_cutoff} of data lock "
-                f"{lock.name!r}: locked data cannot change",
+                f"{when} is on or before the cut-off {cutoff} of data lock {name!r}: "
+                "locked data cannot change",
             )
 
 

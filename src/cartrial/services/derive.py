@@ -222,8 +222,8 @@ def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
 
 
 def _event_id(ae: AdverseEvent) -> str:
-    """The AE's id in the rules' result; ``"new"`` for one not stored yet."""
-    return str(ae.id) if ae.id is not None else "new"
+    """The AE's id in the rules' result; ``"new-<object id>"`` for one not stored yet."""
+    return str(ae.id) if ae.id is not None else f"new-{id(ae)}"
 
 
 def adjudicate_events(
@@ -291,10 +291,12 @@ def _live_aes(session: Session, subject_ids: Iterable[int]) -> list[AdverseEvent
 
 
 def derive_subject_dlt(
-    uc: UseCase, subject: Subject, new: AdverseEvent | None = None
+    uc: UseCase, subject: Subject, only: Sequence[AdverseEvent] | None = None
 ) -> dlt.DLTAdjudication | None:
-    """Re-adjudicate the subject's AEs (with a ``new`` one not stored yet) and set the flags.
+    """Adjudicate the subject's AEs by the protocol rules and set their DLT flags.
 
+    The rules decide each event on its own, so after a change only the changed events
+    (``only``, possibly not stored yet) need a new decision; ``None`` = every AE of the subject.
     Returns ``None`` before infusion (no DLT window yet).
     """
     infused_at = uc.session.scalar(
@@ -304,7 +306,7 @@ def derive_subject_dlt(
     )
     if infused_at is None:
         return None
-    aes = [*_live_aes(uc.session, [subject.id]), *([new] if new is not None else [])]
+    aes = list(only) if only is not None else _live_aes(uc.session, [subject.id])
     result = adjudicate_events(uc.protocol, aes, infused_at, subject.subject_code)
     uc.because(f"derived: DLT adjudication of {subject.subject_code} by the protocol rules")
     _apply_dlt(aes, result)

@@ -97,7 +97,7 @@ def import_labs(ctx: ServiceContext, source: str | Path) -> ImportReport:
     rows = parse_rows(source, LabRow)
     name = _source_name(source)
     errors: list[RowError] = []
-    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc, uc.session.no_autoflush:
         lines = list(enumerate(rows, start=2))
         subjects = _resolve(uc, [(i, r.subject_id) for i, r in lines], LAB_STAFF, errors)
         inputs: list[tuple[int, Subject, RecordLab]] = []
@@ -197,7 +197,7 @@ def import_kinetics(ctx: ServiceContext, source: str | Path) -> ImportReport:
     rows = parse_rows(source, KineticsRow)
     name = _source_name(source)
     errors: list[RowError] = []
-    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc, uc.session.no_autoflush:
         lines = list(enumerate(rows, start=2))
         subjects = _resolve(uc, [(i, r.subject_id) for i, r in lines], LAB_STAFF, errors)
         for line, row in lines:

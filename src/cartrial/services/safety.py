@@ -3,13 +3,15 @@
 Derived values are computed at write time with :mod:`cartrial.rules`: the SOC and the validity of
 an AE grade come from the CTCAE v5.0 catalogue, a lab value's CTCAE term and grade from
 ``ctcae.grade_labs``, and after every AE change the subject's DLT flags are re-derived with the
-protocol's DLT definition (:func:`cartrial.services.derive.derive_subject_dlt`).
+protocol's DLT definition (:func:`cartrial.services.derive.derive_subject_dlt`); the rules decide
+each event on its own, so only the changed AE is re-decided.
 CRS/ICANS days are in :mod:`cartrial.services.toxicity`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Literal
 
 import pandas as pd
@@ -33,6 +35,7 @@ __all__ = [
     "as_utc",
     "check_lab_date",
     "record_ae",
+    "record_aes",
     "record_grade_change",
     "record_lab",
     "store_labs",
@@ -100,51 +103,64 @@ def _check_term(term: str, grade: int) -> ctcae.TermInfo:
     return info
 
 
-def _ae_subject(uc: UseCase, code: str) -> tuple[Subject, dt.date]:
-    """The subject and the earliest date an AE may start (enrolment)."""
-    subject = uc.subject(code, *CLINICAL_STAFF)
-    return subject, enrolment_of(uc, subject).enrolled_date
-
-
-def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
-    """Record an adverse event and re-derive the subject's DLT flags.
-
-    Raises
-    ------
-    ValidationFailed
-        ``term`` unknown to CTCAE v5.0; ``grade`` the term does not have; ``onset_at`` before
-        enrolment; ``resolved_at`` before onset; ``outcome`` fatal without grade 5.
-    """
+def _new_ae(
+    uc: UseCase, data: RecordAE, subjects: dict[str, tuple[Subject, dt.date]]
+) -> tuple[Subject, AdverseEvent]:
+    """Check one AE against the catalogue and the subject's dates; build it (not yet added)."""
     info = _check_term(data.term, data.grade)
     onset = as_utc(data.onset_at)
     resolved = as_utc(data.resolved_at) if data.resolved_at is not None else None
     check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
     if (data.outcome == "fatal") != (data.grade == 5):
         raise ValidationFailed("outcome", "a fatal outcome goes with grade 5, and only with it")
-    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
-        subject, earliest = _ae_subject(uc, data.subject_id)
-        check_order(earliest, onset, field="onset_at", earlier_name="the enrolment date")
-        uc.check_unlocked(onset.date(), "onset_at")
-        ae = AdverseEvent(
-            subject_id=subject.id,
-            term=info.term,
-            soc=info.soc,
-            verbatim=data.verbatim,
-            grade=data.grade,
-            onset_at=onset,
-            resolved_at=resolved,
-            serious=data.serious,
-            attribution=data.attribution,
-            alternative_cause=data.alternative_cause,
-            outcome=data.outcome,
-        )
-        AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=onset)
-        if resolved is not None:
-            AeGradeChange(adverse_event=ae, grade=0, changed_at=resolved)
-        derive_subject_dlt(uc, subject, ae)
-        uc.session.add(ae)
-        uc.session.flush()
-        return AERecorded(
+    if data.subject_id not in subjects:
+        subject = uc.subject(data.subject_id, *CLINICAL_STAFF)
+        subjects[data.subject_id] = (subject, enrolment_of(uc, subject).enrolled_date)
+    subject, enrolled = subjects[data.subject_id]
+    check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
+    uc.check_unlocked(onset.date(), "onset_at")
+    ae = AdverseEvent(
+        subject_id=subject.id,
+        term=info.term,
+        soc=info.soc,
+        verbatim=data.verbatim,
+        grade=data.grade,
+        onset_at=onset,
+        resolved_at=resolved,
+        serious=data.serious,
+        attribution=data.attribution,
+        alternative_cause=data.alternative_cause,
+        outcome=data.outcome,
+    )
+    AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=onset)
+    if resolved is not None:
+        AeGradeChange(adverse_event=ae, grade=0, changed_at=resolved)
+    return subject, ae
+
+
+def _store_aes(
+    uc: UseCase, items: Sequence[RecordAE], *, prefix: str | None
+) -> tuple[AERecorded, ...]:
+    subjects: dict[str, tuple[Subject, dt.date]] = {}
+    built: list[tuple[Subject, AdverseEvent]] = []
+    for i, data in enumerate(items):
+        try:
+            built.append(_new_ae(uc, data, subjects))
+        except ValidationFailed as exc:
+            if prefix is None:
+                raise
+            message = str(exc).removeprefix(f"{exc.field}: ")
+            raise ValidationFailed(f"{prefix}.{i}.{exc.field}", message) from None
+    by_subject: dict[int, list[AdverseEvent]] = {}
+    for subject, ae in built:
+        by_subject.setdefault(subject.id, []).append(ae)
+    for subject, _ in subjects.values():
+        if subject.id in by_subject:
+            derive_subject_dlt(uc, subject, by_subject[subject.id])
+    uc.session.add_all(ae for _, ae in built)
+    uc.session.flush()
+    return tuple(
+        AERecorded(
             ae_id=ae.id,
             subject_id=data.subject_id,
             term=ae.term,
@@ -154,6 +170,35 @@ def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
             dlt_rule_id=ae.dlt_rule_id,
             version=ae.version,
         )
+        for data, (_, ae) in zip(items, built, strict=True)
+    )
+
+
+def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
+    """Record an adverse event with its DLT flag decided by the protocol's rules.
+
+    Raises
+    ------
+    ValidationFailed
+        ``term`` unknown to CTCAE v5.0; ``grade`` the term does not have; ``onset_at`` before
+        enrolment or in locked data; ``resolved_at`` before onset; ``outcome`` fatal without
+        grade 5.
+    """
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
+        (result,) = _store_aes(uc, [data], prefix=None)
+        return result
+
+
+def record_aes(ctx: ServiceContext, items: Sequence[RecordAE]) -> tuple[AERecorded, ...]:
+    """Record many AEs in one transaction (all or nothing), each checked as :func:`record_ae`.
+
+    Raises
+    ------
+    ValidationFailed
+        Naming ``aes.<i>.<field>`` of the first bad item; nothing is written.
+    """
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc, uc.session.no_autoflush:
+        return _store_aes(uc, items, prefix="aes")
 
 
 class RecordGradeChange(ServiceInput):
@@ -218,7 +263,7 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
         if data.outcome is not None:
             ae.outcome = data.outcome
         uc.session.flush()
-        derive_subject_dlt(uc, subject)
+        derive_subject_dlt(uc, subject, [ae])
         uc.session.flush()
         return GradeChangeRecorded(
             ae_id=ae.id,

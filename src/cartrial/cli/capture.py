@@ -1,0 +1,255 @@
+"""Data capture: ``cartrial study``, ``import``, ``rederive`` and ``decide`` commands.
+
+Thin shells over :mod:`cartrial.services`: each parses its options, calls one use case as
+``--user`` (default ``$CARTRIAL_USER``) on ``--study`` (default: the packaged protocol's study)
+in ``--db`` (a SQLite file or URL; default ``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``)
+and prints the result. Passwords are always prompted, never taken from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cartrial.errors import CartrialError, ImportFailed
+from cartrial.protocol import load_protocol
+from cartrial.services import (
+    AddSite,
+    AddUser,
+    CreateStudy,
+    DecideNextDose,
+    ImportReport,
+    RederiveStudy,
+    ServiceContext,
+    SignRecord,
+    add_site,
+    add_user,
+    create_study,
+    decide_next_dose,
+    import_kinetics,
+    import_labs,
+    import_lesions,
+    rederive_study,
+    sign_record,
+)
+from cartrial.store import database_url, make_engine, session_factory
+from cartrial.store.migrate import upgrade
+
+__all__ = ["register"]
+
+DB_OPT = typer.Option(
+    None,
+    "--db",
+    help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
+)
+USER_OPT = typer.Option(..., "--user", envvar="CARTRIAL_USER", help="Acting user (audited).")
+STUDY_OPT = typer.Option(None, "--study", help="Study id (default: the packaged protocol's).")
+JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``study``, ``import``, ``rederive`` and ``decide`` to the root app."""
+    study = typer.Typer(help="Create a study from its protocol; add sites and users.")
+    study.command("init")(init_command)
+    study.command("add-site")(add_site_command)
+    study.command("add-user")(add_user_command)
+    app.add_typer(study, name="study", no_args_is_help=True)
+    imports = typer.Typer(help="Bulk CSV import, all or nothing, with a row-level error report.")
+    imports.command("labs")(_import_command(import_labs, "labs"))
+    imports.command("lesions")(_import_command(import_lesions, "lesions"))
+    imports.command("kinetics")(_import_command(import_kinetics, "kinetics"))
+    app.add_typer(imports, name="import", no_args_is_help=True)
+    app.command("rederive")(rederive_command)
+    app.command("decide")(decide_command)
+
+
+@contextmanager
+def _errors_exit() -> Iterator[None]:
+    try:
+        yield
+    except ImportFailed as exc:
+        console = Console(stderr=True)
+        console.print(
+            f"[red]{exc.source}: import rejected, nothing written[/red]",
+            soft_wrap=True,
+            highlight=False,
+        )
+        table = Table("row", "field", "problem")
+        for row, field, message in exc.errors:
+            table.add_row(str(row), field, message)
+        console.print(table)
+        raise typer.Exit(code=1) from None
+    except CartrialError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+def _context(db: str | None, user: str, study: str | None) -> ServiceContext:
+    factory = session_factory(make_engine(database_url(db)))
+    return ServiceContext(factory, user, study or load_protocol().study_id)
+
+
+def _print(record: dict[str, object], title: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(record, default=str, indent=2))
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def init_command(
+    admin: str = typer.Option(..., "--admin", help="Username of the first administrator."),
+    admin_name: str = typer.Option(..., "--admin-name", help="Full name of the administrator."),
+    protocol: Path | None = typer.Option(
+        None, "--protocol", help="Protocol YAML (default: packaged)."
+    ),
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Create (or migrate) the database and load the protocol as a study."""
+    password = typer.prompt("Administrator password", hide_input=True, confirmation_prompt=True)
+    url = database_url(db)
+    with _errors_exit():
+        upgrade(url)
+        created = create_study(
+            session_factory(make_engine(url)),
+            CreateStudy(
+                protocol_path=protocol,
+                admin_username=admin,
+                admin_full_name=admin_name,
+                admin_password=password,
+            ),
+        )
+    _print(created.model_dump(), "study created", as_json)
+
+
+def add_site_command(
+    code: str = typer.Argument(..., help="Site code, e.g. S01."),
+    name: str = typer.Argument(..., help="Site name."),
+    country: str | None = typer.Option(None, "--country", help="ISO 3166 alpha-2 code."),
+    user: str = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Add a clinical site (administrators)."""
+    with _errors_exit():
+        added = add_site(_context(db, user, study), AddSite(code=code, name=name, country=country))
+    _print(added.model_dump(), "site added", as_json)
+
+
+def add_user_command(
+    username: str = typer.Argument(..., help="Login name."),
+    full_name: str = typer.Argument(..., help="The person's name."),
+    role: str = typer.Option(..., "--role", help="admin, investigator, site_coordinator, ..."),
+    site: str | None = typer.Option(None, "--site", help="Site code (default: study-wide)."),
+    user: str = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Add a user with a role, or a further role to an existing user (administrators)."""
+    password = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+    with _errors_exit():
+        added = add_user(
+            _context(db, user, study),
+            AddUser.parse(
+                {
+                    "username": username,
+                    "full_name": full_name,
+                    "password": password,
+                    "role": role,
+                    "site": site,
+                }
+            ),
+        )
+    _print(added.model_dump(), "user added", as_json)
+
+
+def _import_command(
+    run: Callable[[ServiceContext, str | Path], ImportReport], kind: str
+) -> Callable[..., None]:
+    def command(
+        file: Path = typer.Argument(
+            ..., exists=True, dir_okay=False, help="CSV file with a header."
+        ),
+        user: str = USER_OPT,
+        study: str | None = STUDY_OPT,
+        db: str | None = DB_OPT,
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        with _errors_exit():
+            report = run(_context(db, user, study), file)
+        _print(report.model_dump(), f"{kind} imported", as_json)
+
+    command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."
+    return command
+
+
+def rederive_command(
+    reason: str = typer.Option(..., "--reason", help="Why (recorded with every change)."),
+    user: str = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Re-derive every derived value of the study (lab grades, CRS/ICANS, RECIST, DLT)."""
+    with _errors_exit():
+        result = rederive_study(_context(db, user, study), RederiveStudy(reason=reason))
+    _print(result.model_dump(), "re-derivation", as_json)
+
+
+def decide_command(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date (YYYY-MM-DD) the windows count to."
+    ),
+    next_dose: str | None = typer.Option(None, "--next-dose", help="Override: a lower dose level."),
+    action: str | None = typer.Option(
+        None, "--action", help="Override: escalate/stay/de-escalate/stop."
+    ),
+    rationale: str | None = typer.Option(None, "--rationale", help="Required for an override."),
+    sign: bool = typer.Option(False, "--sign", help="Sign the decision now (password prompted)."),
+    user: str = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run the protocol's dose-finding design and record the next cohort's dose decision."""
+    with _errors_exit():
+        ctx = _context(db, user, study)
+        decided = decide_next_dose(
+            ctx,
+            DecideNextDose.parse(
+                {
+                    "as_of": as_of,
+                    "action": action,
+                    "next_dose_level": next_dose,
+                    "rationale": rationale,
+                }
+            ),
+        )
+        record = decided.model_dump()
+        if sign:
+            password = typer.prompt("Password (e-signature)", hide_input=True)
+            signed = sign_record(
+                ctx,
+                SignRecord(
+                    record="dose_decision",
+                    record_id=decided.decision_id,
+                    meaning="approval",
+                    password=password,
+                ),
+            )
+            record["signed_by"] = signed.signer
+            record["signed_at"] = signed.signed_at
+    _print(record, f"dose decision (design {decided.design})", as_json)
