@@ -99,6 +99,31 @@ def test_engine_matches_reference_with_expansion_and_accrual(name: str) -> None:
     _compare(DESIGNS[name], 80, accrual_rate=3.0, accrual="uniform", expansion=expansion)
 
 
+@pytest.mark.parametrize("name", ["3+3", "boin", "crm", "i3+3"])
+def test_engine_matches_reference_with_backfill(name: str) -> None:
+    expansion = Expansion(n_patients=6, tox_limit=0.3)
+    _compare(DESIGNS[name], 80, backfill=2, expansion=expansion)
+
+
+def test_backfill_patients_count_and_sit_below_the_current_dose() -> None:
+    design = DESIGNS["boin"]
+    plain = simulate(design, TRUTH, 1000, seed=12)
+    filled = simulate(design, TRUTH, 1000, seed=12, backfill=2, keep_trials=True)
+    assert filled.trials is not None
+    rows = filled.trials
+    backfill = rows[rows["phase"] == "backfill"]
+    assert len(backfill) > 0 and set(backfill["n"]) == {2}
+    escalation = rows[rows["phase"] == "escalation"].set_index(["trial", "cohort"])["dose"]
+    current = escalation.loc[list(zip(backfill["trial"], backfill["cohort"], strict=True))]
+    assert (backfill["dose"].to_numpy() < current.to_numpy()).all()
+    # BOIN's maximum sample size (24) counts backfill patients: a trial stops after the cohort
+    # (3) and backfill (2) that reach it, so at most 23 + 5 = 28 patients, and in fewer cohorts.
+    assert rows.groupby("trial")["n"].sum().max() <= 28
+    assert filled.mean_total_patients > plain.mean_total_patients
+    assert filled.mean_duration_months < plain.mean_duration_months
+    assert filled.settings["backfill"].startswith("2 per cohort")
+
+
 def test_result_does_not_depend_on_chunk_size() -> None:
     design = DESIGNS["boin"]
     one = simulate(design, TRUTH, 5000, seed=11, chunk_size=5000, keep_trials=True)

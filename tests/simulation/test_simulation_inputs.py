@@ -43,6 +43,7 @@ def test_bad_number_of_trials(n_trials: object) -> None:
         ({"accrual_rate": 0.0}, "accrual rate"),
         ({"accrual_rate": 2.0, "accrual": "poisson"}, "accrual distribution"),
         ({"dlt_onset": "lognormal"}, "onset"),
+        ({"backfill": -1}, "backfill"),
     ],
 )
 def test_bad_settings(settings: dict[str, object], match: str) -> None:
@@ -54,6 +55,13 @@ def test_bad_settings(settings: dict[str, object], match: str) -> None:
 def test_tite_design_needs_an_accrual_rate() -> None:
     with pytest.raises(DesignError, match="accrual_rate"):
         simulate(TITEBOIN(target=0.3, n_doses=3), [0.1, 0.2, 0.3], 10, seed=1)
+
+
+def test_backfill_is_for_cohort_designs() -> None:
+    with pytest.raises(DesignError, match="backfill"):
+        simulate(
+            TITEBOIN(target=0.3, n_doses=3), [0.1, 0.2, 0.3], 10, seed=1, accrual_rate=1, backfill=2
+        )
 
 
 @pytest.mark.parametrize(

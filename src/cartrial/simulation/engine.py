@@ -77,6 +77,7 @@ class SimulationPlan:
     keep_trials: bool
     tite: bool
     max_cohorts: int
+    backfill: int = 0
 
     @property
     def n_slots(self) -> int:
@@ -86,7 +87,8 @@ class SimulationPlan:
     @property
     def max_n(self) -> int:
         """Most patients one dose can receive (escalation plus expansion)."""
-        return self.n_slots + (self.expansion.n_patients if self.expansion else 0)
+        expansion = self.expansion.n_patients if self.expansion else 0
+        return self.n_slots + self.max_cohorts * self.backfill + expansion
 
     def settings(self) -> dict[str, str]:
         """The settings as printed values (kept in the result)."""
@@ -97,6 +99,9 @@ class SimulationPlan:
             else f"{self.accrual.rate_per_month:g} patients/month ({self.accrual.distribution})",
             "dlt_onset": self.onset.describe(),
             "expansion": "none" if self.expansion is None else self.expansion.describe(),
+            "backfill": f"{self.backfill} per cohort at the highest cleared lower dose"
+            if self.backfill
+            else "none",
             "engine": "tite event-driven" if self.tite else "cohort",
         }
 
@@ -108,6 +113,7 @@ class SimulationPlan:
             stop,
             n_slots=self.n_slots,
             n_expansion_slots=self.expansion.n_patients if self.expansion else 0,
+            n_backfill_slots=self.max_cohorts * self.backfill,
             onset=self.tite,
             arrival=self.accrual is not None,
         )
@@ -130,6 +136,7 @@ def plan_simulation(
     dlt_onset: str | DLTOnset = "uniform",
     keep_trials: bool = False,
     expansion: Expansion | None = None,
+    backfill: int = 0,
 ) -> SimulationPlan:
     """Validate the inputs of :func:`simulate` and fix the trial layout."""
     tox = check_probability_vector(true_tox, "true_tox")
@@ -146,6 +153,10 @@ def plan_simulation(
     tite = is_tite(design)
     if tite and arrivals is None:
         raise DesignError("a TITE design needs accrual_rate (patients per month)")
+    if isinstance(backfill, bool) or not isinstance(backfill, int | np.integer) or backfill < 0:
+        raise DesignError(f"backfill must be a whole number >= 0, got {backfill!r}")
+    if tite and backfill:
+        raise DesignError("backfill is simulated for cohort designs only, not TITE designs")
     cohort = design.cohort_size
     if design.max_patients is not None:
         max_cohorts = -(-design.max_patients // cohort)
@@ -163,6 +174,7 @@ def plan_simulation(
         keep_trials=keep_trials,
         tite=tite,
         max_cohorts=max_cohorts,
+        backfill=int(backfill),
     )
 
 
@@ -179,6 +191,38 @@ class ChunkOutcome:
     records: list[tuple[IntArray, str, int, IntArray, IntArray, IntArray, FloatArray]]
 
 
+@dataclass
+class _Running:
+    """Compact state of the trials still running in a chunk (rows ``idx`` of the chunk).
+
+    Trials that stop are written back to the :class:`ChunkOutcome` and dropped, so each step
+    works on contiguous arrays of the running trials only.
+    """
+
+    idx: IntArray
+    n: IntArray
+    y: IntArray
+    current: IntArray
+    duration: FloatArray
+    cleared: npt.NDArray[np.bool_]  # doses the trial has escalated from
+    tox: FloatArray
+    backfill_tox: FloatArray
+    gaps: FloatArray | None
+
+    def retire(self, done: npt.NDArray[np.bool_], outcome: ChunkOutcome) -> None:
+        """Write the ``done`` trials back to ``outcome`` and keep only the others."""
+        rows = self.idx[done]
+        outcome.n[rows] = self.n[done]
+        outcome.y[rows] = self.y[done]
+        outcome.duration_days[rows] = self.duration[done]
+        keep = ~done
+        self.idx, self.n, self.y = self.idx[keep], self.n[keep], self.y[keep]
+        self.current, self.duration = self.current[keep], self.duration[keep]
+        self.cleared, self.tox = self.cleared[keep], self.tox[keep]
+        self.backfill_tox = self.backfill_tox[keep]
+        self.gaps = None if self.gaps is None else self.gaps[keep]
+
+
 def _run_cohort_trials(
     plan: SimulationPlan, kernel: CohortKernel, draws: PatientDraws, outcome: ChunkOutcome
 ) -> None:
@@ -186,37 +230,72 @@ def _run_cohort_trials(
     design = plan.design
     size = design.cohort_size
     n_trials = draws.tox.shape[0]
-    current = np.full(n_trials, design.start, dtype=np.int64)
-    active = np.ones(n_trials, dtype=bool)
-    gaps = plan.accrual.gaps_days(draws.arrival) if plan.accrual is not None else None
+    run = _Running(
+        idx=np.arange(n_trials),
+        n=outcome.n.copy(),
+        y=outcome.y.copy(),
+        current=np.full(n_trials, design.start, dtype=np.int64),
+        duration=outcome.duration_days.copy(),
+        cleared=np.zeros((n_trials, design.n_doses), dtype=bool),
+        tox=draws.tox,
+        backfill_tox=draws.backfill_tox,
+        gaps=plan.accrual.gaps_days(draws.arrival) if plan.accrual is not None else None,
+    )
     for k in range(plan.max_cohorts):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+        if run.idx.size == 0:
             break
-        dose = current[idx]
+        rows = np.arange(run.idx.size)
+        dose = run.current
         slots = slice(k * size, (k + 1) * size)
-        dlts = (draws.tox[idx, slots] < plan.true_tox[dose][:, None]).sum(axis=1)
-        outcome.n[idx, dose] += size
-        outcome.y[idx, dose] += dlts
-        start_day = outcome.duration_days[idx]
-        if gaps is not None:
-            start_day = start_day + gaps[idx, slots][:, 0]
-            outcome.duration_days[idx] += gaps[idx, slots].sum(axis=1)
-        outcome.duration_days[idx] += plan.window_days
+        dlts = (run.tox[:, slots] < plan.true_tox[dose][:, None]).sum(axis=1)
+        run.n[rows, dose] += size
+        run.y[rows, dose] += dlts
+        start_day = run.duration.copy()
+        if run.gaps is not None:
+            start_day += run.gaps[:, slots][:, 0]
+            run.duration += run.gaps[:, slots].sum(axis=1)
+        run.duration += plan.window_days
         if plan.keep_trials:
             outcome.records.append(
-                (idx, "escalation", k, dose, np.full(idx.size, size), dlts, start_day)
+                (run.idx, "escalation", k, dose, np.full(rows.size, size), dlts, start_day)
             )
-        following = kernel.decide(outcome.n[idx], outcome.y[idx], dose)
+        if plan.backfill:
+            _backfill(plan, run, outcome, k, start_day)
+        following = kernel.decide(run.n, run.y, dose)
         stop = following < 0
-        current[idx] = np.where(stop, dose, following)
-        active[idx[stop]] = False
-        outcome.stopped[idx[stop]] = True
-    if active.any() and design.max_patients is None:
+        up = following > dose
+        run.cleared[rows[up], dose[up]] = True
+        run.current = np.where(stop, dose, following)
+        if stop.any():
+            outcome.stopped[run.idx[stop]] = True
+            run.retire(stop, outcome)
+    if run.idx.size and design.max_patients is None:
         raise DesignError(
             f"design {design_name(design)} did not stop within {plan.max_cohorts} cohorts"
         )
+    run.retire(np.ones(run.idx.size, dtype=bool), outcome)
     outcome.selected[:] = kernel.select(outcome.n, outcome.y)
+
+
+def _backfill(
+    plan: SimulationPlan, run: _Running, outcome: ChunkOutcome, k: int, start_day: FloatArray
+) -> None:
+    """Backfill patients at the highest cleared dose below the current one (cohort ``k``).
+
+    They are treated while cohort ``k`` is inside its DLT window (no extra time) and their data
+    enter the design's decision after cohort ``k`` and the final MTD selection.
+    """
+    n_doses = run.cleared.shape[1]
+    below = run.cleared & (np.arange(n_doses) < run.current[:, None])
+    has = np.flatnonzero(below.any(axis=1))
+    target = n_doses - 1 - np.argmax(below[has, ::-1], axis=1)
+    slots = slice(k * plan.backfill, (k + 1) * plan.backfill)
+    dlts = (run.backfill_tox[has, slots] < plan.true_tox[target][:, None]).sum(axis=1)
+    run.n[has, target] += plan.backfill
+    run.y[has, target] += dlts
+    if plan.keep_trials:
+        width = np.full(has.size, plan.backfill)
+        outcome.records.append((run.idx[has], "backfill", k, target, width, dlts, start_day[has]))
 
 
 def _run_expansion(
@@ -274,8 +353,12 @@ def _records_frame(plan: SimulationPlan, outcome: ChunkOutcome, first_trial: int
         for idx, phase, cohort, dose, n, dlts, start_day in outcome.records
     ]
     frame = pd.concat(parts, ignore_index=True)
-    frame["phase"] = pd.Categorical(frame["phase"], categories=["escalation", "expansion"])
-    return frame.sort_values(["trial", "phase", "cohort"], kind="stable", ignore_index=True)
+    phases = ["escalation", "backfill", "expansion"]
+    frame["phase"] = pd.Categorical(frame["phase"], categories=phases)
+    rank = frame["phase"].cat.codes.where(frame["phase"] != "backfill", 0)
+    frame = frame.assign(_rank=rank)
+    frame = frame.sort_values(["trial", "_rank", "cohort"], kind="stable", ignore_index=True)
+    return frame.drop(columns="_rank")
 
 
 def simulate_range(
@@ -329,6 +412,7 @@ def simulate(
     dlt_onset: str | DLTOnset = "uniform",
     keep_trials: bool = False,
     expansion: Expansion | None = None,
+    backfill: int = 0,
     progress: bool = False,
 ) -> SimulationResult:
     """Operating characteristics of ``design`` under ``true_tox`` by Monte Carlo simulation.
@@ -364,6 +448,11 @@ def simulate(
     expansion
         An expansion cohort at the selected dose (:class:`~cartrial.simulation.settings.Expansion`);
         its patients count in N, DLTs and duration and feed the final dose choice.
+    backfill
+        Cohort designs: after each cohort, treat this many backfill patients at the highest
+        dose below the current one that the trial has escalated from (a cleared dose), during
+        the cohort's DLT window; they count in N and DLTs and feed every later decision and the
+        final dose choice.
     progress
         Show a rich progress bar over the chunks.
 
@@ -397,6 +486,7 @@ def simulate(
         dlt_onset=dlt_onset,
         keep_trials=keep_trials,
         expansion=expansion,
+        backfill=backfill,
     )
     return run_plan(plan, n_trials, chunk_size=chunk_size, progress=progress)
 

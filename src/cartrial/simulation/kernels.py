@@ -122,17 +122,14 @@ class IntervalKernel:
         # elim[n, y]: the elimination rule fires (the dose and all higher are eliminated).
         self.rule = np.full((size, size), _RULE_INDEX["S"], dtype=np.int8)
         self.elim = np.zeros((size, size), dtype=bool)
-        try:
-            grid = design.decision_grid(max_n=max_n)
-        except DesignError:  # a user table that stops short of max_n: tabulate cell by cell
-            self._tabulate_cells(max_n)
-        else:
-            cells = grid.to_numpy()  # rows y = 0..max_n, columns n = 1..max_n
-            for n in range(1, size):
-                for y in range(n + 1):
-                    code = str(cells[y, n - 1])
-                    self.elim[n, y] = code == "DU"
-                    self.rule[n, y] = _RULE_INDEX["D" if code == "DU" else code]
+        others = [0] * (design.n_doses - 1)
+        for n in range(1, size):
+            for y in range(n + 1):
+                try:
+                    self.rule[n, y] = _RULE_INDEX[design.rule(n, y)]
+                except DesignError:  # a user table without a row for n patients
+                    self.rule[n, y] = _UNCOVERED
+                self.elim[n, y] = 0 in design.eliminated([n, *others], [y, *others])
         counts_n, counts_y = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
         valid = counts_y <= counts_n
         # extra-safe stop at the lowest dose (BOIN ``extrasafe``), same cut-off as the design.
@@ -142,17 +139,6 @@ class IntervalKernel:
             self.extrasafe[valid] = (counts_n[valid] >= design.elimination_min_n) & (
                 probability > design.elimination_cutoff - design.offset
             )
-
-    def _tabulate_cells(self, max_n: int) -> None:
-        design = self.design
-        others = [0] * (design.n_doses - 1)
-        for n in range(1, max_n + 1):
-            for y in range(n + 1):
-                try:
-                    self.rule[n, y] = _RULE_INDEX[design.rule(n, y)]
-                except DesignError:
-                    self.rule[n, y] = _UNCOVERED
-                self.elim[n, y] = 0 in design.eliminated([n, *others], [y, *others])
 
     def first_eliminated(self, n: IntArray, y: IntArray) -> IntArray:
         """Lowest dose eliminated by the safety rule per trial (``n_doses`` if none)."""
@@ -216,18 +202,19 @@ class IntervalKernel:
         zero = np.zeros((n_trials, 1))
         cum_w = np.concatenate([zero, np.cumsum(weight, axis=1)], axis=1)
         cum_wr = np.concatenate([zero, np.cumsum(weighted, axis=1)], axis=1)
-        fitted = np.full((n_trials, n_doses), np.nan)
-        for j in range(n_doses):
-            best = np.full(n_trials, -np.inf)
-            for i in range(j + 1):
-                worst = np.full(n_trials, np.inf)
-                for k in range(j, n_doses):
-                    ok = considered[:, i] & considered[:, k]
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        mean = (cum_wr[:, k + 1] - cum_wr[:, i]) / (cum_w[:, k + 1] - cum_w[:, i])
-                    worst = np.where(ok, np.minimum(worst, mean), worst)
-                best = np.where(considered[:, i], np.maximum(best, worst), best)
-            fitted[:, j] = np.where(considered[:, j], best, np.nan)
+        # block[t, i, k]: weighted mean of the considered doses i..k (i <= k, both considered)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block = (cum_wr[:, None, 1:] - cum_wr[:, :-1, None]) / (
+                cum_w[:, None, 1:] - cum_w[:, :-1, None]
+            )
+        doses = np.arange(n_doses)
+        upper = doses[:, None] <= doses[None, :]
+        ends = considered[:, :, None] & considered[:, None, :] & upper
+        block = np.where(ends, block, np.inf)
+        # smallest mean over blocks i..k with k >= j, then the largest over starts i <= j
+        suffix_min = np.minimum.accumulate(block[:, :, ::-1], axis=2)[:, :, ::-1]
+        starts = considered[:, :, None] & upper
+        fitted = np.where(starts, suffix_min, -np.inf).max(axis=1)
         rank = np.cumsum(considered, axis=1)
         target = float(self.design.target)
         distance = np.where(considered, np.abs(fitted + rank * 1e-10 - target), np.inf)

@@ -45,7 +45,7 @@ def reference_trials(plan: SimulationPlan, n_trials: int) -> list[ReferenceTrial
             onset = plan.onset.times_days(draws.onset[t], plan.window_days)
             state = _tite_trial(plan, tox, gaps, onset)
         else:
-            state = _cohort_trial(plan, tox, gaps)
+            state = _cohort_trial(plan, tox, gaps, draws.backfill_tox[t])
         cohorts, n, dlt, stopped, duration = state
         selected = plan.design.select_mtd(n=n, dlt=dlt)
         spec = plan.expansion
@@ -76,12 +76,15 @@ def reference_trials(plan: SimulationPlan, n_trials: int) -> list[ReferenceTrial
 State = tuple[list[tuple[str, int, int, int]], list[int], list[int], bool, float]
 
 
-def _cohort_trial(plan: SimulationPlan, tox: np.ndarray, gaps: np.ndarray | None) -> State:
+def _cohort_trial(
+    plan: SimulationPlan, tox: np.ndarray, gaps: np.ndarray | None, backfill: np.ndarray
+) -> State:
     design = plan.design
     size = design.cohort_size
     n = [0] * design.n_doses
     dlt = [0] * design.n_doses
     current = design.start
+    cleared: set[int] = set()
     cohorts: list[tuple[str, int, int, int]] = []
     duration = 0.0
     for k in range(plan.max_cohorts):
@@ -92,9 +95,19 @@ def _cohort_trial(plan: SimulationPlan, tox: np.ndarray, gaps: np.ndarray | None
         if gaps is not None:
             duration += float(sum(gaps[k * size : (k + 1) * size]))
         duration += plan.window_days
+        below = [d for d in cleared if d < current]
+        if plan.backfill and below:
+            d = max(below)
+            uniforms = backfill[k * plan.backfill : (k + 1) * plan.backfill]
+            extra = int(sum(u < plan.true_tox[d] for u in uniforms))
+            n[d] += plan.backfill
+            dlt[d] += extra
+            cohorts.append(("backfill", d, plan.backfill, extra))
         decision = design.decide(n=n, dlt=dlt, current=current)
         if decision.next_dose is None:
             return cohorts, n, dlt, True, duration
+        if decision.next_dose > current:
+            cleared.add(current)
         current = decision.next_dose
     return cohorts, n, dlt, False, duration
 

@@ -23,7 +23,7 @@ __all__ = ["RNG_BLOCK_TRIALS", "STREAMS", "PatientDraws", "draw_patients"]
 RNG_BLOCK_TRIALS = 2048
 """Trials per random-number block; chunks are whole numbers of blocks."""
 
-STREAMS = ("tox", "onset", "arrival", "expansion_tox", "expansion_arrival")
+STREAMS = ("tox", "onset", "arrival", "expansion_tox", "expansion_arrival", "backfill_tox")
 """Names of the independent random streams, in their fixed spawn order."""
 
 
@@ -39,6 +39,8 @@ class PatientDraws:
         zero columns when not requested).
     expansion_tox, expansion_arrival
         Shape ``(n_trials, n_expansion_slots)``, the same for expansion patients.
+    backfill_tox
+        Shape ``(n_trials, n_backfill_slots)``: DLT outcomes of backfill patients.
     """
 
     tox: npt.NDArray[np.float64]
@@ -46,6 +48,7 @@ class PatientDraws:
     arrival: npt.NDArray[np.float64]
     expansion_tox: npt.NDArray[np.float64]
     expansion_arrival: npt.NDArray[np.float64]
+    backfill_tox: npt.NDArray[np.float64]
 
 
 def _block_stream(
@@ -64,6 +67,7 @@ def draw_patients(
     *,
     n_slots: int,
     n_expansion_slots: int = 0,
+    n_backfill_slots: int = 0,
     onset: bool = False,
     arrival: bool = False,
 ) -> PatientDraws:
@@ -80,6 +84,7 @@ def draw_patients(
         "arrival": n_slots if arrival else 0,
         "expansion_tox": n_expansion_slots,
         "expansion_arrival": n_expansion_slots if arrival else 0,
+        "backfill_tox": n_backfill_slots,
     }
     parts: dict[str, list[npt.NDArray[np.float64]]] = {name: [] for name in STREAMS}
     for first in range(start, stop, RNG_BLOCK_TRIALS):

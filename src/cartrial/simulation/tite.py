@@ -54,9 +54,11 @@ class FollowUp:
     fraction: FloatArray
 
     def per_dose(self, flags: BoolArray, n_doses: int) -> IntArray:
-        """Count ``flags`` per trial and dose: shape ``(n_trials, n_doses)``."""
-        onehot = (self.dose[:, :, None] == np.arange(n_doses)) & flags[:, :, None]
-        return np.asarray(onehot.sum(axis=1), dtype=np.int64)
+        """Count ``flags`` (enrolled slots only) per trial and dose: ``(n_trials, n_doses)``."""
+        n_trials = self.dose.shape[0]
+        key = (np.arange(n_trials)[:, None] * n_doses + self.dose)[flags]
+        counts = np.bincount(key, minlength=n_trials * n_doses)
+        return counts.reshape(n_trials, n_doses).astype(np.int64)
 
 
 class TiteKernel(Protocol):
@@ -184,8 +186,15 @@ def run_tite_trials(
         first = k * size
         arrival = last_enrol[idx] + gaps[idx, first]
         if k > 0:
+            seen = slice(0, first)  # slots enrolled so far
             arrival, following = _decide_with_suspension(
-                decide, arrival, current[idx], dose[idx], enrol_day[idx], dlt_day[idx], window
+                decide,
+                arrival,
+                current[idx],
+                dose[idx, seen],
+                enrol_day[idx, seen],
+                dlt_day[idx, seen],
+                window,
             )
             stop = following < 0
             outcome.stopped[idx[stop]] = True
