@@ -97,7 +97,7 @@ def test_ctcae_method_for_crs(tmp_path: Path) -> None:
 def _error(args: list[str]) -> str:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
-    return " ".join(result.stderr.split())
+    return result.stderr
 
 
 def test_malformed_files_name_file_row_and_field(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _fail(path: Path, exc: RuleInputError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {path}: {exc}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {path}: {exc}", highlight=False)
     return typer.Exit(code=2)
 
 
