@@ -31,9 +31,10 @@ def test_every_node_is_the_designs_decision_on_the_replayed_data() -> None:
                 assert decision.next_dose is not None
                 dose = decision.next_dose
         assert (row.dose, row.action) == (dose, decision.action)
-        assert (pd.NA if decision.next_dose is None else decision.next_dose) is row.next_dose or (
-            row.next_dose == decision.next_dose
-        )
+        if decision.next_dose is None:
+            assert pd.isna(row.next_dose)
+        else:
+            assert row.next_dose == decision.next_dose
 
 
 def test_tree_shape_for_one_and_two_cohorts() -> None:
