@@ -1,10 +1,12 @@
 """Benchmark the trial database: adverse-event writes per second with the audit trail on SQLite.
 
 Run: ``.venv/bin/python benchmarks/bench_store.py [--events N] [--url URL]``
+(``CARTRIAL_SQLITE_SYNCHRONOUS=FULL`` measures with an fsync at every commit).
 
 Each adverse event is written as one use case (``unit_of_work``: one transaction, ``BEGIN
-IMMEDIATE``, WAL journal, ``synchronous=FULL``): an ORM insert of the AE, its audit rows (one per
-non-null field, hash-chained, same transaction) and the commit. Target: >= 1,000 AE per second.
+IMMEDIATE``, WAL journal, ``synchronous=NORMAL`` by default): an ORM insert of the AE, its audit row
+(hash-chained, same transaction; the chain head advanced by trigger) and the commit.
+Target: >= 1,000 AE per second.
 
 Reference implementations, same database settings, one transaction per AE:
 * ``sqlite3 raw``: a hand-written INSERT through the standard-library driver (no ORM, no audit);
@@ -36,6 +38,7 @@ from cartrial.store import (
     unit_of_work,
     verify_chain,
 )
+from cartrial.store.engine import sqlite_synchronous
 from cartrial.store.migrate import upgrade
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -121,7 +124,7 @@ def bench_sqlite_raw(path: Path, subject_id: int, n: int) -> float:
     """AE/s with a hand-written INSERT through sqlite3 (same pragmas, one transaction per AE)."""
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA synchronous={sqlite_synchronous()}")
     connection.execute("PRAGMA foreign_keys=ON")
     sql = (
         "INSERT INTO adverse_events (subject_id, term, soc, grade, onset_at, serious, attribution,"
@@ -180,7 +183,8 @@ def main() -> None:
         plain = bench_orm_no_audit(url, subject_id, n)
         audited, per_ae = bench_audited(url, subject_id, n)
         rows, verify_rate = bench_verify(url)
-    print(f"SQLite (WAL, synchronous=FULL), {n} adverse events, one transaction each")
+    level = sqlite_synchronous()
+    print(f"SQLite (WAL, synchronous={level}), {n} adverse events, one transaction each")
     print(f"{'implementation':<34}{'AE/s':>10}{'vs audited':>12}")
     for name, rate in (
         ("sqlite3 raw INSERT (reference)", raw),

@@ -326,15 +326,46 @@ def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
     return ctx.reason
 
 
-_LOG_TABLE = cast(Table, AuditLog.__table__)
-_HEAD_TABLE = cast(Table, AuditChainHead.__table__)
-# Built once: the two statements of every append (compiled forms are cached by SQLAlchemy).
-_HEAD_READ = (
-    select(_HEAD_TABLE.c.last_id, _HEAD_TABLE.c.last_sha256)
-    .where(_HEAD_TABLE.c.id == 1)
-    .with_for_update()
-)
-_LOG_INSERT = _LOG_TABLE.insert()
+_LOG_COLUMNS = tuple(c.name for c in cast(Table, AuditLog.__table__).c)
+
+
+@dataclass(frozen=True)
+class _ChainSql:
+    """The two statements of an append, in the driver's own parameter style.
+
+    Appends run on the DBAPI cursor of the session's connection (same transaction), skipping
+    SQLAlchemy's statement machinery: this is the hot path of every write.
+    """
+
+    read_head: str
+    insert_rows: str
+    sqlite: bool
+
+    @classmethod
+    def for_dialect(cls, name: str) -> _ChainSql:
+        lock = "" if name == "sqlite" else " FOR UPDATE"
+        marker = "?" if name == "sqlite" else "%s"
+        return cls(
+            read_head=f"SELECT last_id, last_sha256 FROM audit_chain_head WHERE id = 1{lock}",
+            insert_rows=(
+                f"INSERT INTO audit_log ({', '.join(_LOG_COLUMNS)}) "
+                f"VALUES ({', '.join([marker] * len(_LOG_COLUMNS))})"
+            ),
+            sqlite=name == "sqlite",
+        )
+
+
+def _read_head(connection: Connection) -> tuple[_ChainSql, int, str]:
+    sql = _ChainSql.for_dialect(connection.dialect.name)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql.read_head)
+        head = cursor.fetchone()
+    finally:
+        cursor.close()
+    if head is None:
+        raise AuditIntegrityError("audit_chain_head row is missing: run `cartrial db upgrade`")
+    return sql, int(head[0]), str(head[1])
 
 
 def _lock_chain(connection: Connection) -> None:
@@ -345,15 +376,19 @@ def _lock_chain(connection: Connection) -> None:
     lock here: ``BEGIN IMMEDIATE`` already serialised the whole transaction.
     """
     if connection.dialect.name != "sqlite":
-        connection.execute(_HEAD_READ)
+        _read_head(connection)
 
 
 def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
-    head = connection.execute(_HEAD_READ).one_or_none()
-    if head is None:
-        raise AuditIntegrityError("audit_chain_head row is missing: run `cartrial db upgrade`")
-    last_id, prev = int(head.last_id), str(head.last_sha256)
+    sql, last_id, prev = _read_head(connection)
     occurred_at = utcnow()
+    # stored as UTCDateTime stores it: naive UTC text on SQLite, timestamptz on PostgreSQL
+    stored_at: object = (
+        occurred_at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        if sql.sqlite
+        else occurred_at
+    )
+    values = []
     for row in rows:
         last_id += 1
         row["id"] = last_id
@@ -361,7 +396,13 @@ def _append(connection: Connection, rows: list[dict[str, object]]) -> None:
         row["prev_sha256"] = prev
         prev = row_sha256(row)
         row["row_sha256"] = prev
-    connection.execute(_LOG_INSERT, rows)  # a trigger moves the chain head to the last row
+        values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in _LOG_COLUMNS))
+    cursor = connection.connection.cursor()
+    try:
+        # a trigger moves the chain head to the last row
+        cursor.executemany(sql.insert_rows, values)
+    finally:
+        cursor.close()
 
 
 @event.listens_for(AuditedSession, "after_flush")
