@@ -18,7 +18,7 @@ from cartrial.errors import RuleInputError
 from cartrial.rules import ctcae
 
 BOUNDARIES = Path(__file__).parents[1] / "reference" / "ctcae" / "lab_boundaries.csv"
-TABLE = pd.read_csv(BOUNDARIES, comment="#")
+TABLE = pd.read_csv(BOUNDARIES, comment="#", dtype={"symptomatic": str}, keep_default_na=True)
 
 
 def _opt(x: float) -> float | None:
@@ -34,6 +34,7 @@ def test_threshold_both_sides(case: dict[str, object]) -> None:
         lln=_opt(case["lln"]),  # type: ignore[arg-type]
         uln=_opt(case["uln"]),  # type: ignore[arg-type]
         baseline=_opt(case["baseline"]),  # type: ignore[arg-type]
+        symptomatic=True if case["symptomatic"] == "yes" else None,
     )
     assert result.grade == case["expected_grade"], case["source"]
     if result.grade == 0:
@@ -46,6 +47,13 @@ def test_vectorised_equals_scalar_on_the_whole_table() -> None:
     graded = ctcae.grade_labs(TABLE.drop(columns=["expected_grade"]))
     assert graded["grade"].astype(int).tolist() == TABLE["expected_grade"].tolist()
     assert (graded.index == TABLE.index).all()
+
+
+def test_boundary_table_exercises_every_criterion() -> None:
+    # guards "values on both sides of every threshold": a new criterion needs boundary rows
+    graded = ctcae.grade_labs(TABLE.drop(columns=["expected_grade"]))
+    fired = set(graded["criterion"].astype(str))
+    assert set(ctcae.lab_criteria()["criterion_id"]) <= fired
 
 
 def test_result_names_the_criterion_and_its_text() -> None:
