@@ -102,6 +102,7 @@ def test_is_valid_grade() -> None:
     assert not ctcae.is_valid_grade("Nausea", 4)  # CTCAE v5.0: nausea has no grade 4
     assert not ctcae.is_valid_grade("Anemia", 0)  # 0 is not a CTCAE grade
     assert not ctcae.is_valid_grade("Lymphocyte count increased", 1)
+    assert not ctcae.is_valid_grade("Anemia", True)  # a flag is not a grade
 
 
 def test_unknown_term_is_an_error_with_a_suggestion() -> None:

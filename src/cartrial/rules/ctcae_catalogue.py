@@ -104,7 +104,8 @@ def is_valid_grade(term: str, grade: int) -> bool:
     RuleInputError
         If the term is unknown.
     """
-    return grade in term_info(term).grades
+    info = term_info(term)
+    return not isinstance(grade, bool) and grade in info.grades
 
 
 def check_grade(term: str, grade: int, *, where: str = "") -> TermInfo:
