@@ -84,10 +84,15 @@ def _subset(te: pd.DataFrame, subset: str) -> pd.DataFrame:
     raise AnalysisError(f"unknown AE subset {subset!r}; known: {', '.join(AE_SUBSETS)}")
 
 
-def ae_overview(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
-    """Subjects with any TEAE, grade ≥ 3, serious, related (≥ 3), grade 5, DLT, and deaths."""
+def ae_overview(
+    trial: TrialData, settings: AnalysisSettings, te: pd.DataFrame | None = None
+) -> AnalysisTable:
+    """Subjects with any TEAE, grade ≥ 3, serious, related (≥ 3), grade 5, DLT, and deaths.
+
+    ``te`` is :func:`treatment_emergent_aes` of ``trial`` when already computed.
+    """
     safety = population(trial, "safety")
-    te = treatment_emergent_aes(trial)
+    te = treatment_emergent_aes(trial) if te is None else te
     related = te["related"].astype(bool)
     categories = {
         "Any treatment-emergent AE": te,
@@ -124,7 +129,10 @@ def ae_overview(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
 
 
 def ae_incidence(
-    trial: TrialData, settings: AnalysisSettings, subset: str = "any"
+    trial: TrialData,
+    settings: AnalysisSettings,
+    subset: str = "any",
+    te: pd.DataFrame | None = None,
 ) -> AnalysisTable:
     """Subjects with a treatment-emergent AE by SOC and term and by dose level.
 
@@ -132,6 +140,8 @@ def ae_incidence(
     ----------
     subset
         One of :data:`AE_SUBSETS`: ``"any"``, ``"grade>=3"``, ``"serious"``, ``"related"``.
+    te
+        :func:`treatment_emergent_aes` of ``trial`` when already computed.
 
     Returns
     -------
@@ -140,7 +150,7 @@ def ae_incidence(
         by decreasing total count, then name.
     """
     safety = population(trial, "safety")
-    te = _subset(treatment_emergent_aes(trial), subset)
+    te = _subset(treatment_emergent_aes(trial) if te is None else te, subset)
     groups = dose_groups(settings, safety)
     by_term = count_subjects(te, safety, ["soc", "term"], groups)
     by_soc = count_subjects(te, safety, ["soc"], groups).assign(term="Any term")
@@ -170,10 +180,13 @@ def ae_incidence(
     )
 
 
-def ae_worst_grade(trial: TrialData) -> AnalysisTable:
-    """Subjects by their worst CTCAE grade per term (grades 1-5, any, ≥ 3), all dose levels."""
+def ae_worst_grade(trial: TrialData, te: pd.DataFrame | None = None) -> AnalysisTable:
+    """Subjects by their worst CTCAE grade per term (grades 1-5, any, ≥ 3), all dose levels.
+
+    ``te`` is :func:`treatment_emergent_aes` of ``trial`` when already computed.
+    """
     safety = population(trial, "safety")
-    te = treatment_emergent_aes(trial)
+    te = treatment_emergent_aes(trial) if te is None else te
     worst = te.groupby(["soc", "term", "subject_id"], sort=False)["grade"].max().reset_index()
     table = (
         worst.groupby(["soc", "term", "grade"]).size().unstack("grade", fill_value=0)

@@ -111,13 +111,14 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
     km_summary, at_risk, tte_listing, curves = survival.survival_tables(trial, settings, best)
     parameters = kinetics.nca(trial, settings)
     crs = safety.crs_icans_by_subject(trial).set_index("subject_id")["crs_max_grade"]
+    te = safety.treatment_emergent_aes(trial)
     sections: dict[str, tuple[AnalysisTable, ...]] = {
         "populations": (population_table(trial, settings),),
         "escalation": (_escalation_table(trial, settings), safety.dlt_by_dose(trial, settings)),
         "safety": (
-            safety.ae_overview(trial, settings),
-            *(safety.ae_incidence(trial, settings, subset) for subset in safety.AE_SUBSETS),
-            safety.ae_worst_grade(trial),
+            safety.ae_overview(trial, settings, te),
+            *(safety.ae_incidence(trial, settings, subset, te) for subset in safety.AE_SUBSETS),
+            safety.ae_worst_grade(trial, te),
             safety.crs_icans_summary(trial, settings),
             safety.lab_shift(trial),
             safety.deaths(trial),

@@ -22,9 +22,9 @@ def nominal_visits(days: pd.Series, windows: Sequence[VisitWindow]) -> pd.DataFr
         ``visit_day`` (nominal day, or the actual day when unscheduled).
     """
     actual = days.to_numpy(dtype=float)
-    unscheduled = np.array([f"unscheduled day {d:g}" for d in actual], dtype=object)
     if not windows or actual.size == 0:
-        return pd.DataFrame({"visit": unscheduled, "visit_day": actual}, index=days.index)
+        names = np.array([f"unscheduled day {d:g}" for d in actual], dtype=object)
+        return pd.DataFrame({"visit": names, "visit_day": actual}, index=days.index)
     nominal = np.array([w.day for w in windows], dtype=float)
     earliest = np.array([w.earliest for w in windows], dtype=float)
     latest = np.array([w.latest for w in windows], dtype=float)
@@ -33,9 +33,11 @@ def nominal_visits(days: pd.Series, windows: Sequence[VisitWindow]) -> pd.DataFr
     best = distance.argmin(axis=1)
     found = np.isfinite(distance[np.arange(actual.size), best])
     visit_names = np.array([w.name for w in windows], dtype=object)
+    names = visit_names[best]
+    names[~found] = [f"unscheduled day {d:g}" for d in actual[~found]]
     return pd.DataFrame(
         {
-            "visit": np.where(found, visit_names[best], unscheduled),
+            "visit": names,
             "visit_day": np.where(found, nominal[best], actual),
         },
         index=days.index,
