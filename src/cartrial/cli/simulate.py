@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(exc: CartrialError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
     return typer.Exit(code=2)
 
 
