@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -160,8 +161,8 @@ def _encode(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, int | float):
-        return json.dumps(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(value)  # as json.dumps writes
     return str(value)
 
 
