@@ -75,6 +75,20 @@ def test_crs_from_max_grade_resolving_in_50h() -> None:
     assert decide(event).status == "not_dlt"
 
 
+def test_from_max_grade_with_dates_only() -> None:
+    # onset and resolution on the same date: the resolution counts at the end of that day
+    same_day = AdverseEvent.from_max_grade(
+        "8", "Nausea", 2, date(2026, 3, 4), date(2026, 3, 4), "possible"
+    )
+    assert decide(same_day).rule_id == "no_criterion"
+    # grade 3 ALT from 4 March to (end of) 6 March = 72 h: not > 72 h, no DLT (cart-toxicity §3)
+    alt = "Alanine aminotransferase increased"
+    short = AdverseEvent.from_max_grade("9", alt, 3, date(2026, 3, 4), date(2026, 3, 6), "possible")
+    assert decide(short).status == "not_dlt"
+    long = AdverseEvent.from_max_grade("9", alt, 3, date(2026, 3, 4), date(2026, 3, 7), "possible")
+    assert decide(long).rule_id == "criterion:non_hematologic_grade3"
+
+
 def test_icans_grade_3_not_resolving_to_1_within_72h() -> None:
     d = decide(ae(ICANS, [(at(5), 3), (at(7), 2), (at(10), 0)]))  # grade 2 is not <= 1
     assert (d.status, d.rule_id) == ("dlt", "criterion:icans_grade3_not_resolving")

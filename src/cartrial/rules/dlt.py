@@ -101,9 +101,15 @@ class AdverseEvent:
         attribution: str,
         alternative_cause: str | None = None,
     ) -> AdverseEvent:
-        """An event known only by its maximum grade, onset and resolution (None = ongoing)."""
+        """An event known only by its maximum grade, onset and resolution (None = ongoing).
+
+        A resolution given as a date (no time) counts at the end of that day, so an event that
+        starts and resolves on the same date has a course, and durations are never understated.
+        """
         course: tuple[tuple[TimePoint, int], ...] = ((onset, grade),)
         if resolution is not None:
+            if not isinstance(resolution, datetime):
+                resolution = _as_datetime(resolution) + timedelta(days=1)
             course = (*course, (resolution, 0))
         return cls(ae_id, term, course, attribution, alternative_cause)
 
