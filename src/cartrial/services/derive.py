@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from cartrial.rules import ctcae, dlt, recist
 from cartrial.services.context import UseCase
 from cartrial.store import (
     AdverseEvent,
+    AeGradeChange,
     Infusion,
     LesionMeasurement,
     Subject,
@@ -31,6 +33,8 @@ from cartrial.store import (
     utcnow,
 )
 
+M = TypeVar("M")
+
 __all__ = [
     "DLT_DERIVED",
     "LAB_DERIVED",
@@ -39,8 +43,10 @@ __all__ = [
     "adjudicate_events",
     "derive_study_dlt",
     "derive_subject_dlt",
+    "dlt_values",
     "lab_grade_frame",
     "lesion_frame",
+    "load_by_ids",
     "optional",
     "recist_frame",
     "sync_timepoints",
@@ -214,11 +220,14 @@ OVERRIDE_RULE = "investigator_override"
 
 def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
     changes = sorted((c.changed_at, c.grade) for c in ae.grade_changes if c.deleted_at is None)
-    if not changes:
-        changes = [(ae.onset_at, ae.grade)]
-        if ae.resolved_at is not None:
-            changes.append((ae.resolved_at, 0))
-    return tuple(changes)
+    return tuple(changes) or _fallback_course(ae.onset_at, ae.grade, ae.resolved_at)
+
+
+def _fallback_course(
+    onset: dt.datetime, grade: int, resolved: dt.datetime | None
+) -> tuple[tuple[dt.datetime, int], ...]:
+    """An AE without a recorded course: its worst grade from onset to resolution."""
+    return ((onset, grade),) if resolved is None else ((onset, grade), (resolved, 0))
 
 
 def _event_id(ae: AdverseEvent) -> str:
@@ -226,8 +235,21 @@ def _event_id(ae: AdverseEvent) -> str:
     return str(ae.id) if ae.id is not None else f"new-{id(ae)}"
 
 
+def _dlt_event(ae: AdverseEvent) -> dlt.AdverseEvent:
+    return dlt.AdverseEvent(
+        ae_id=_event_id(ae),
+        term=ae.term,
+        course=_course(ae),
+        attribution=ae.attribution,
+        alternative_cause=ae.alternative_cause,
+    )
+
+
 def adjudicate_events(
-    protocol: Protocol, aes: Sequence[AdverseEvent], infused_at: dt.datetime, subject_code: str
+    protocol: Protocol,
+    events: Sequence[dlt.AdverseEvent],
+    infused_at: dt.datetime,
+    subject_code: str,
 ) -> dlt.DLTAdjudication:
     """Apply the protocol's DLT definition to a subject's AEs, as known now.
 
@@ -239,16 +261,6 @@ def adjudicate_events(
     ValidationFailed
         On ``adverse_events`` when the rules reject an event (the message names the AE).
     """
-    events = [
-        dlt.AdverseEvent(
-            ae_id=_event_id(ae),
-            term=ae.term,
-            course=_course(ae),
-            attribution=ae.attribution,
-            alternative_cause=ae.alternative_cause,
-        )
-        for ae in aes
-    ]
     latest = max((t for e in events for t, _ in e.course), default=infused_at)
     as_of = max(utcnow(), latest, infused_at)
     try:
@@ -259,35 +271,20 @@ def adjudicate_events(
         raise ValidationFailed("adverse_events", str(exc)) from None
 
 
-def _apply_dlt(aes: Sequence[AdverseEvent], result: dlt.DLTAdjudication) -> int:
-    by_id = {e.ae_id: e for e in result.per_event}
-    changed = 0
-    for ae in aes:
-        if ae.dlt_rule_id == OVERRIDE_RULE:
-            continue
-        event = by_id[_event_id(ae)]
-        values = (
-            None if event.status == "pending" else event.is_dlt,
-            event.rule_id,
-            event.reason,
-        )
-        if (ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason) != values:
-            ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason = values
-            changed += 1
-    return changed
+def dlt_values(event: dlt.EventAdjudication) -> tuple[bool | None, str, str]:
+    """``(is_dlt, dlt_rule_id, dlt_reason)`` to store for one event (pending: ``is_dlt`` None)."""
+    return (None if event.status == "pending" else event.is_dlt, event.rule_id, event.reason)
 
 
-def _live_aes(session: Session, subject_ids: Iterable[int]) -> list[AdverseEvent]:
-    return list(
-        session.scalars(
-            select(AdverseEvent)
-            .options(selectinload(AdverseEvent.grade_changes))
-            .where(
-                AdverseEvent.subject_id.in_(list(subject_ids)), AdverseEvent.deleted_at.is_(None)
-            )
-            .order_by(AdverseEvent.id)
-        )
-    )
+def load_by_ids(session: Session, model: type[M], ids: Sequence[int]) -> dict[int, M]:
+    """ORM records of ``model`` with the given ids (queried in chunks)."""
+    found: dict[int, M] = {}
+    column = model.id  # type: ignore[attr-defined]
+    for i in range(0, len(ids), 5000):
+        chunk = list(ids[i : i + 5000])
+        for record in session.scalars(select(model).where(column.in_(chunk))):
+            found[record.id] = record  # type: ignore[attr-defined]
+    return found
 
 
 def derive_subject_dlt(
@@ -297,7 +294,7 @@ def derive_subject_dlt(
 
     The rules decide each event on its own, so after a change only the changed events
     (``only``, possibly not stored yet) need a new decision; ``None`` = every AE of the subject.
-    Returns ``None`` before infusion (no DLT window yet).
+    Investigator overrides are kept. Returns ``None`` before infusion (no DLT window yet).
     """
     infused_at = uc.session.scalar(
         select(Infusion.infused_at).where(
@@ -306,35 +303,93 @@ def derive_subject_dlt(
     )
     if infused_at is None:
         return None
-    aes = list(only) if only is not None else _live_aes(uc.session, [subject.id])
-    result = adjudicate_events(uc.protocol, aes, infused_at, subject.subject_code)
+    if only is None:
+        aes = list(
+            uc.session.scalars(
+                select(AdverseEvent)
+                .options(selectinload(AdverseEvent.grade_changes))
+                .where(AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None))
+                .order_by(AdverseEvent.id)
+            )
+        )
+    else:
+        aes = list(only)
+    result = adjudicate_events(
+        uc.protocol, [_dlt_event(ae) for ae in aes], infused_at, subject.subject_code
+    )
     uc.because(f"derived: DLT adjudication of {subject.subject_code} by the protocol rules")
-    _apply_dlt(aes, result)
+    by_id = {e.ae_id: e for e in result.per_event}
+    for ae in aes:
+        if ae.dlt_rule_id != OVERRIDE_RULE:
+            ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason = dlt_values(by_id[_event_id(ae)])
     return result
 
 
 def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tuple[int, int]:
-    """Re-adjudicate every infused subject of the study; return (AEs checked, AEs changed)."""
-    infusions: dict[int, dt.datetime] = {
-        sid: at
-        for sid, at in session.execute(
-            select(Infusion.subject_id, Infusion.infused_at)
-            .join(Subject)
+    """Re-adjudicate every infused subject of the study; return (AEs checked, AEs changed).
+
+    Reads plain rows; only the AEs whose flags change are loaded as records and updated.
+    Investigator overrides are kept.
+    """
+    infusions: dict[int, tuple[dt.datetime, str]] = {
+        sid: (at, code)
+        for sid, at, code in session.execute(
+            select(Infusion.subject_id, Infusion.infused_at, Subject.subject_code)
+            .join(Subject, Subject.id == Infusion.subject_id)
             .where(Subject.study_id == study_id, Infusion.deleted_at.is_(None))
         )
     }
-    codes: dict[int, str] = {
-        sid: code
-        for sid, code in session.execute(
-            select(Subject.id, Subject.subject_code).where(Subject.study_id == study_id)
+    courses: dict[int, list[tuple[dt.datetime, int]]] = {}
+    for ae_id, changed_at, grade in session.execute(
+        select(AeGradeChange.adverse_event_id, AeGradeChange.changed_at, AeGradeChange.grade)
+        .join(AdverseEvent, AdverseEvent.id == AeGradeChange.adverse_event_id)
+        .join(Subject, Subject.id == AdverseEvent.subject_id)
+        .where(Subject.study_id == study_id, AeGradeChange.deleted_at.is_(None))
+    ):
+        courses.setdefault(ae_id, []).append((changed_at, grade))
+    rows = session.execute(
+        select(
+            AdverseEvent.id,
+            AdverseEvent.subject_id,
+            AdverseEvent.term,
+            AdverseEvent.grade,
+            AdverseEvent.onset_at,
+            AdverseEvent.resolved_at,
+            AdverseEvent.attribution,
+            AdverseEvent.alternative_cause,
+            AdverseEvent.is_dlt,
+            AdverseEvent.dlt_rule_id,
+            AdverseEvent.dlt_reason,
         )
-    }
-    by_subject: dict[int, list[AdverseEvent]] = {}
-    for ae in _live_aes(session, infusions):
-        by_subject.setdefault(ae.subject_id, []).append(ae)
-    checked = changed = 0
-    for subject_id, aes in by_subject.items():
-        result = adjudicate_events(protocol, aes, infusions[subject_id], codes[subject_id])
-        checked += len(aes)
-        changed += _apply_dlt(aes, result)
-    return checked, changed
+        .join(Subject, Subject.id == AdverseEvent.subject_id)
+        .where(Subject.study_id == study_id, AdverseEvent.deleted_at.is_(None))
+        .order_by(AdverseEvent.id)
+    ).all()
+    by_subject: dict[int, list[dlt.AdverseEvent]] = {}
+    stored: dict[str, tuple[bool | None, str | None, str | None]] = {}
+    for row in rows:
+        if row.subject_id not in infusions or row.dlt_rule_id == OVERRIDE_RULE:
+            continue
+        course = courses.get(row.id)
+        by_subject.setdefault(row.subject_id, []).append(
+            dlt.AdverseEvent(
+                ae_id=str(row.id),
+                term=row.term,
+                course=tuple(sorted(course))
+                if course
+                else _fallback_course(row.onset_at, row.grade, row.resolved_at),
+                attribution=row.attribution,
+                alternative_cause=row.alternative_cause,
+            )
+        )
+        stored[str(row.id)] = (row.is_dlt, row.dlt_rule_id, row.dlt_reason)
+    updates: dict[int, tuple[bool | None, str, str]] = {}
+    for subject_id, events in by_subject.items():
+        infused_at, code = infusions[subject_id]
+        for event in adjudicate_events(protocol, events, infused_at, code).per_event:
+            values = dlt_values(event)
+            if stored[event.ae_id] != values:
+                updates[int(event.ae_id)] = values
+    for ae_id, ae in load_by_ids(session, AdverseEvent, list(updates)).items():
+        ae.is_dlt, ae.dlt_rule_id, ae.dlt_reason = updates[ae_id]
+    return len(stored), len(updates)

@@ -9,6 +9,7 @@ re-grades the subject's whole course (:func:`derive_subject_crs_icans`).
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -26,6 +27,7 @@ from cartrial.store import CrsIcansObservation, Subject
 __all__ = [
     "CRS_ICANS_DERIVED",
     "CrsIcansRecorded",
+    "DayFindings",
     "RecordCrsIcansDay",
     "apply_grades",
     "derive_subject_crs_icans",
@@ -101,8 +103,52 @@ class CrsIcansRecorded(ServiceResult):
     icans_driver: str
 
 
+class DayFindings(typing.Protocol):
+    """The inputs of one CRS/ICANS day (a stored observation, or a plain row of one)."""
+
+    @property
+    def subject_id(self) -> int: ...
+    @property
+    def observed_date(self) -> dt.date: ...
+    @property
+    def temperature_c(self) -> float | None: ...
+    @property
+    def hypotension(self) -> bool: ...
+    @property
+    def vasopressors(self) -> int: ...
+    @property
+    def oxygen_device(self) -> str | None: ...
+    @property
+    def oxygen_flow_l_min(self) -> float | None: ...
+    @property
+    def ice_orientation(self) -> int | None: ...
+    @property
+    def ice_naming(self) -> int | None: ...
+    @property
+    def ice_commands(self) -> int | None: ...
+    @property
+    def ice_writing(self) -> int | None: ...
+    @property
+    def ice_attention(self) -> int | None: ...
+    @property
+    def consciousness(self) -> str | None: ...
+    @property
+    def seizure(self) -> str | None: ...
+    @property
+    def motor(self) -> str | None: ...
+    @property
+    def icp(self) -> str | None: ...
+    @property
+    def tocilizumab(self) -> bool: ...
+    @property
+    def steroids(self) -> bool: ...
+
+
+D = typing.TypeVar("D", bound=DayFindings)
+
+
 def _grade_day(
-    obs: CrsIcansObservation, method: Literal["astct", "ctcae"], treated_before: bool
+    obs: DayFindings, method: Literal["astct", "ctcae"], treated_before: bool
 ) -> dict[str, object]:
     domains = [getattr(obs, name) for name in _ICE_DOMAINS]
     unarousable = obs.consciousness == "unarousable"
@@ -146,8 +192,8 @@ def _grade_day(
 
 
 def grade_course(
-    protocol: Protocol, observations: Iterable[CrsIcansObservation]
-) -> list[tuple[CrsIcansObservation, dict[str, object]]]:
+    protocol: Protocol, observations: Iterable[D]
+) -> list[tuple[D, dict[str, object]]]:
     """Grade every day of the given observations (any subjects), day by day per subject.
 
     Tocilizumab or steroids on a day or any earlier day of the same subject make fever no longer
