@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
 from cartrial.errors import BackupFailed
-from cartrial.store.audit import ChainReport, verify_chain
+from cartrial.store.chain import ChainReport, verify_chain
 from cartrial.store.engine import make_engine
 
 __all__ = ["backup", "restore", "verify_database"]
