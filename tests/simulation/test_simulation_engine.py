@@ -16,15 +16,31 @@ from cartrial.designs import (
     CRM,
     TITEBOIN,
     TITECRM,
+    DecisionTableDesign,
     Design,
     ThreePlusThree,
     make_design,
 )
+from cartrial.errors import DesignError
 from cartrial.simulation import DLTOnset, Expansion, simulate
 from cartrial.simulation.engine import plan_simulation, simulate_range
 from cartrial.simulation.reference import reference_trials
 
 TRUTH = (0.05, 0.12, 0.25, 0.40, 0.55)
+
+# A protocol's own decision table (rows: patients treated; codes for 0, 1, ... DLTs), in the
+# mTPI-2 style of reference section 5; it covers up to 9 patients at a dose.
+OWN_TABLE = {
+    1: "E D",
+    2: "E S D",
+    3: "E S D DU",
+    4: "E S D DU DU",
+    5: "E E D D DU DU",
+    6: "E E S D DU DU DU",
+    7: "E E S D D DU DU DU",
+    8: "E E E S D D DU DU DU",
+    9: "E E E S D D DU DU DU DU",
+}
 
 DESIGNS: dict[str, Design] = {
     "3+3": ThreePlusThree(n_doses=5),
@@ -51,6 +67,7 @@ DESIGNS: dict[str, Design] = {
         min_complete_to_escalate=1,
     ),
     "tite-crm": TITECRM(target=0.25, n_doses=5, n_cohorts=6),
+    "table": DecisionTableDesign(target=0.3, n_doses=5, n_cohorts=3, table=OWN_TABLE),
 }
 
 
@@ -122,6 +139,13 @@ def test_backfill_patients_count_and_sit_below_the_current_dose() -> None:
     assert filled.mean_total_patients > plain.mean_total_patients
     assert filled.mean_duration_months < plain.mean_duration_months
     assert filled.settings["backfill"].startswith("2 per cohort")
+
+
+def test_a_table_that_stops_short_is_an_error_when_reached() -> None:
+    short = DecisionTableDesign(target=0.3, n_doses=2, n_cohorts=6, table=OWN_TABLE)
+    # 18 patients over two doses: some dose reaches 10 treated, beyond the table
+    with pytest.raises(DesignError, match=r"no row for 1[0-9] patients"):
+        simulate(short, [0.01, 0.02], 50, seed=1)
 
 
 def test_result_does_not_depend_on_chunk_size() -> None:

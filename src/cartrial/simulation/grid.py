@@ -32,7 +32,7 @@ from cartrial.simulation.streams import RNG_BLOCK_TRIALS
 
 __all__ = ["GridResult", "ScenarioGrid", "load_grid", "run_grid"]
 
-ParamValue = float | int | bool | str | list[float]
+ParamValue = float | int | bool | str | list[float] | dict[int, str]
 
 
 class _Model(BaseModel):
