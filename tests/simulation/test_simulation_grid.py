@@ -115,6 +115,16 @@ def test_dask_backend_gives_identical_results(small_grid: ScenarioGrid) -> None:
     assert distributed.backend == "dask"
 
 
+def test_dask_scheduler_address_is_used(small_grid: ScenarioGrid) -> None:
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = run_grid(small_grid, backend="dask", scheduler=cluster.scheduler_address)
+    assert remote.results == run_grid(small_grid).results
+
+
 def test_unknown_backend(small_grid: ScenarioGrid) -> None:
     with pytest.raises(DesignError, match="backend"):
         run_grid(small_grid, backend="spark")  # type: ignore[arg-type]
