@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cartrial.errors import RuleInputError
 from cartrial.rules import cart_tox
@@ -221,3 +223,52 @@ def test_table_graders_match_the_single_assessment_graders() -> None:
     assert table["grade"].tolist() == CRS["expected_grade"].tolist()
     icans = cart_tox.grade_icans_table(ICANS.astype(str).replace("nan", ""))
     assert icans["grade"].tolist() == ICANS["expected_grade"].tolist()
+
+
+# ----- properties: more organ support or worse neurology never lowers the grade ---------------
+
+_SUPPORT = ["room_air", "blow_by", "high_flow_nasal_cannula", "bipap"]  # ASTCT hypoxia order
+_PRESSORS = [(), ("norepinephrine",), ("norepinephrine", "phenylephrine")]  # 0, 1, >= 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    temperature=st.floats(36.0, 41.5),
+    treated=st.booleans(),
+    oxygen=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    pressors=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
+def test_more_support_never_lowers_the_crs_grade(
+    temperature: float,
+    treated: bool,
+    oxygen: tuple[int, int],
+    pressors: tuple[int, int],
+) -> None:
+    # ASTCT 2019: the grade is the more severe of the hypotension and hypoxia rows
+    (o1, o2), (p1, p2) = sorted(oxygen), sorted(pressors)
+
+    def grade(o: int, p: int) -> int:
+        a = CRSAssessment(
+            temperature_c=temperature,
+            vasopressors=_PRESSORS[p],
+            oxygen=_SUPPORT[o],
+            anti_cytokine_given=treated,
+        )
+        return cart_tox.grade_crs(a).grade
+
+    assert grade(o2, p2) >= grade(o1, p1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ices=st.tuples(st.integers(0, 10), st.integers(0, 10)),
+    consciousness=st.sampled_from(list(cart_tox.CONSCIOUSNESS)[:-1]),
+    seizure=st.sampled_from(list(cart_tox.SEIZURE)),
+)
+def test_lower_ice_never_lowers_the_icans_grade(
+    ices: tuple[int, int], consciousness: str, seizure: str
+) -> None:
+    low, high = sorted(ices)
+    worse = ICANSAssessment(ice=low, consciousness=consciousness, seizure=seizure)
+    better = ICANSAssessment(ice=high, consciousness=consciousness, seizure=seizure)
+    assert cart_tox.grade_icans(worse).grade >= cart_tox.grade_icans(better).grade
