@@ -53,6 +53,7 @@ def test_kaplan_meier_matches_the_product_limit_worked_by_hand() -> None:
         assert line.loc[t, "lower"] == pytest.approx(lo, rel=1e-6)
         assert line.loc[t, "upper"] == pytest.approx(hi, rel=1e-6)
     assert (km.n, km.events) == (8, 5)
+    assert km.censored_days == (5.0, 12.0, 20.0)
 
 
 def test_kaplan_meier_median_upper_limit_by_hand() -> None:

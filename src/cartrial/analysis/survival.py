@@ -137,7 +137,8 @@ class KaplanMeier:
 
     ``median_days`` and its limits are NaN when not reached ("NR"); rates are survival
     probabilities at 6 and 12 months with pointwise 95% CIs; ``at_risk`` maps the months of
-    :data:`AT_RISK_MONTHS` to the number of subjects still at risk.
+    :data:`AT_RISK_MONTHS` to the number of subjects still at risk; ``censored_days`` lists the
+    censoring times (for the tick marks of a plot).
     """
 
     label: str
@@ -152,6 +153,7 @@ class KaplanMeier:
     rate_12m_ci: tuple[float, float]
     at_risk: dict[int, int]
     timeline: pd.DataFrame
+    censored_days: tuple[float, ...] = ()
     median_ci: str = MEDIAN_CI
 
 
@@ -214,6 +216,7 @@ def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) ->
         rate_12m_ci=ci12,
         at_risk=at_risk,
         timeline=timeline,
+        censored_days=tuple(float(t) for t in np.sort(times[~observed])),
     )
 
 

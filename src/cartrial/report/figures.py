@@ -74,12 +74,19 @@ def kaplan_meier_plot(curve: KaplanMeier, title: str) -> Figure | None:
     axis.set_ylabel("Probability")
     axis.set_title(f"{title} (n = {curve.n}, events = {curve.events})")
     axis.axhline(0.5, color="grey", linewidth=0.5, linestyle=":")
+    if curve.censored_days:
+        censored = np.asarray(curve.censored_days)
+        steps = np.searchsorted(line["day"].to_numpy(), censored, side="right") - 1
+        axis.plot(censored / DAYS_PER_MONTH, line["survival"].to_numpy()[steps], "|",
+                  color="#2166ac", markersize=8, label="censored")  # fmt: skip
+        axis.legend(fontsize=7, loc="lower left")
     for m in AT_RISK_MONTHS:
         table.text(m, 0.5, str(curve.at_risk[m]), ha="center", va="center", fontsize=8)
     table.set_yticks([0.5], ["At risk"])
     table.set_ylim(0, 1)
     table.set_xlabel("Months since CAR-T infusion")
     table.set_xlim(-0.5, max(AT_RISK_MONTHS) + 0.5)
+    table.set_xticks(AT_RISK_MONTHS)
     table.tick_params(axis="y", length=0)
     return figure
 
@@ -119,8 +126,11 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     axis.scatter(days[order][dead_rows], dead_rows, marker="|", color="black", s=80, label="death")
     axis.set_yticks(range(len(ids)), ids, fontsize=7)
     axis.set_xlabel("Days since CAR-T infusion")
-    axis.set_title("Swimmer plot (bar colour = dose level)")
-    axis.legend(fontsize=7, loc="lower right")
+    axis.set_title("Swimmer plot: follow-up, time-point responses and death")
+    present = [level for level in colours if level in set(safety["dose_level"])]
+    bars = [plt.Rectangle((0, 0), 1, 1, color=colours[level]) for level in present]
+    handles, labels = axis.get_legend_handles_labels()
+    axis.legend([*bars, *handles], [*present, *labels], fontsize=7, loc="lower right")
     return figure
 
 
@@ -203,8 +213,9 @@ def kinetics_curves(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
         axis.set_xlabel("Days since CAR-T infusion")
         axis.set_ylabel(unit)
         axis.set_title(f"CAR-T kinetics ({unit})")
-        handles = [plt.Line2D([], [], color=c) for c in colours.values()]
-        axis.legend(handles, list(colours), fontsize=7, title="dose level", title_fontsize=7)
+        present = [level for level in colours if level in set(dose)]
+        handles = [plt.Line2D([], [], color=colours[level]) for level in present]
+        axis.legend(handles, present, fontsize=7, title="dose level", title_fontsize=7)
     return figure
 
 
