@@ -221,8 +221,8 @@ def _before_flush(
         session.info[_EXPECTED_VERSIONS_KEY].append(
             (record.__table__.name, record.id, record.version)  # type: ignore[attr-defined]
         )
-    if changes:
-        lock_chain(session.connection())
+    if changes and session.get_bind().dialect.name != "sqlite":
+        lock_chain(session.connection())  # SQLite: BEGIN IMMEDIATE already holds the lock
     session.info[_PENDING_KEY] = changes
 
 

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import Connection, Table, select
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from cartrial.errors import AuditIntegrityError
 from cartrial.store.base import utcnow
@@ -113,17 +114,20 @@ class _ChainSql:
         )
 
 
-def _read_head(connection: Connection) -> tuple[_ChainSql, int, str]:
-    sql = _ChainSql.for_dialect(connection.dialect.name)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql.read_head)
-        head = cursor.fetchone()
-    finally:
-        cursor.close()
+_SQL = {name: _ChainSql.for_dialect(name) for name in ("sqlite", "postgresql")}
+
+
+def _chain_sql(connection: Connection) -> _ChainSql:
+    name = connection.dialect.name
+    return _SQL.get(name) or _ChainSql.for_dialect(name)
+
+
+def _read_head(cursor: DBAPICursor, sql: _ChainSql) -> tuple[int, str]:
+    cursor.execute(sql.read_head)
+    head = cursor.fetchone()
     if head is None:
         raise AuditIntegrityError("audit_chain_head row is missing: run `cartrial db upgrade`")
-    return sql, int(head[0]), str(head[1])
+    return int(head[0]), str(head[1])
 
 
 def lock_chain(connection: Connection) -> None:
@@ -133,32 +137,38 @@ def lock_chain(connection: Connection) -> None:
     cases editing the same records wait for each other instead of deadlocking. SQLite needs no
     lock here: ``BEGIN IMMEDIATE`` already serialised the whole transaction.
     """
-    if connection.dialect.name != "sqlite":
-        _read_head(connection)
+    sql = _chain_sql(connection)
+    if not sql.sqlite:
+        cursor = connection.connection.cursor()
+        try:
+            _read_head(cursor, sql)
+        finally:
+            cursor.close()
 
 
 def append_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
-    sql, last_id, prev = _read_head(connection)
-    occurred_at = utcnow()
-    # stored as UTCDateTime stores it: naive UTC text on SQLite, timestamptz on PostgreSQL
-    stored_at: object = (
-        occurred_at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        if sql.sqlite
-        else occurred_at
-    )
-    values = []
-    for row in rows:
-        last_id += 1
-        row["id"] = last_id
-        row["occurred_at"] = occurred_at
-        row["prev_sha256"] = prev
-        prev = row_sha256(row)
-        row["row_sha256"] = prev
-        values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in _LOG_COLUMNS))
+    """Chain ``rows`` (audit_log columns except id, time and hashes) after the head and insert."""
+    sql = _chain_sql(connection)
     cursor = connection.connection.cursor()
     try:
-        # a trigger moves the chain head to the last row
-        cursor.executemany(sql.insert_rows, values)
+        last_id, prev = _read_head(cursor, sql)
+        occurred_at = utcnow()
+        # stored as UTCDateTime stores it: naive UTC text on SQLite, timestamptz on PostgreSQL
+        stored_at: object = (
+            occurred_at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            if sql.sqlite
+            else occurred_at
+        )
+        values = []
+        for row in rows:
+            last_id += 1
+            row["id"] = last_id
+            row["occurred_at"] = occurred_at
+            row["prev_sha256"] = prev
+            prev = row_sha256(row)
+            row["row_sha256"] = prev
+            values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in _LOG_COLUMNS))
+        cursor.executemany(sql.insert_rows, values)  # a trigger moves the chain head along
     finally:
         cursor.close()
 
