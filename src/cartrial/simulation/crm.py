@@ -29,7 +29,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-_FIT_BATCH = 1024
+_FIT_BATCH = 128
 """Trials per posterior evaluation (bounds memory: batch x grid points x pending patients)."""
 
 
