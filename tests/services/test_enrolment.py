@@ -133,3 +133,21 @@ def test_naive_infusion_time_is_refused() -> None:
     with pytest.raises(ValidationFailed) as info:
         Infuse(subject_id="S01-001", infused_at=dt.datetime(2026, 3, 1, 9), actual_cells=2.5e8)
     assert info.value.field == "infused_at"
+
+
+def test_infusion_outside_the_screening_window(trial: Trial) -> None:
+    # protocol schedule: Screening visit day -28, window 0 before / 21 after -> days -28..-7
+    coord, inv = trial.as_("coord1"), trial.as_("inv")
+    screen_subject(coord, screening("S01-001", "S01", D0 - dt.timedelta(days=40)))
+    enrol_subject(coord, EnrolSubject(subject_id="S01-001", enrolled_date=D0))
+    assign_dose(inv, AssignDose(subject_id="S01-001", dose_level="DL1"))
+    before = trial.audit_rows()
+    late = Infuse(
+        subject_id="S01-001",
+        infused_at=dt.datetime(2026, 3, 12, 9, tzinfo=dt.UTC),
+        actual_cells=2.5e8,
+    )
+    with pytest.raises(ValidationFailed, match="day -50 of this infusion") as info:
+        infuse(coord, late)
+    assert info.value.field == "infused_at"
+    assert trial.audit_rows() == before

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from cartrial.errors import ValidationFailed
+from cartrial.protocol.schedule import Assessment
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.store import DoseAssignment, Enrolment, Infusion, Lymphodepletion, Subject
@@ -175,9 +176,10 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
     """Record the single CAR-T infusion of a subject.
 
     Checks: a dose level assigned; no earlier infusion (the protocol gives one); infusion on or
-    after enrolment and after the last lymphodepletion; every lymphodepletion day (relative to
-    this infusion) inside a protocol visit window with the ``lymphodepletion`` assessment;
-    ``actual_cells`` within the dose level's ``tolerance_pct`` of its target.
+    after enrolment and after the last lymphodepletion; the screening day and every
+    lymphodepletion day (relative to this infusion) inside the protocol visit windows with the
+    ``eligibility`` and ``lymphodepletion`` assessments; ``actual_cells`` within the dose level's
+    ``tolerance_pct`` of its target.
 
     Raises
     ------
@@ -215,6 +217,7 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
                 f"{data.actual_cells:.3g} cells is {pct:.1f}% of the {level.name} target "
                 f"{level.cells:.3g}; the protocol accepts +/-{level.tolerance_pct:g}%",
             )
+        _check_window(uc, "eligibility", subject.screened_date, day0, "screening")
         _check_lymphodepletion(uc, subject, day0)
         uc.check_unlocked(day0, "infused_at")
         uc.session.add(
@@ -240,6 +243,23 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
         )
 
 
+def _check_window(
+    uc: UseCase, assessment: Assessment, when: dt.date | None, day0: dt.date, what: str
+) -> None:
+    """Refuse an infusion that would put ``when`` outside the protocol visits of ``assessment``."""
+    if when is None:
+        return
+    day = (when - day0).days
+    windows = uc.protocol.schedule.visits_with(assessment)
+    if not any(v.contains(day) for v in windows):
+        allowed = ", ".join(f"days {v.earliest_day}..{v.latest_day}" for v in windows)
+        raise ValidationFailed(
+            "infused_at",
+            f"{what} on {when} would be day {day} of this infusion; the protocol window is "
+            f"{allowed}",
+        )
+
+
 def _check_lymphodepletion(uc: UseCase, subject: Subject, day0: dt.date) -> None:
     dates = uc.session.scalars(
         select(Lymphodepletion.administered_date).where(
@@ -248,17 +268,9 @@ def _check_lymphodepletion(uc: UseCase, subject: Subject, day0: dt.date) -> None
     ).all()
     if not dates:
         raise ValidationFailed("subject_id", "no lymphodepletion recorded before the infusion")
-    windows = uc.protocol.schedule.visits_with("lymphodepletion")
     for given in sorted(set(dates)):
-        day = (given - day0).days
-        if day >= 0:
+        if given >= day0:
             raise ValidationFailed(
                 "infused_at", f"infusion on {day0} is not after lymphodepletion on {given}"
             )
-        if not any(v.contains(day) for v in windows):
-            allowed = ", ".join(f"days {v.earliest_day}..{v.latest_day}" for v in windows)
-            raise ValidationFailed(
-                "infused_at",
-                f"lymphodepletion on {given} would be day {day} of this infusion; the protocol "
-                f"window is {allowed}",
-            )
+        _check_window(uc, "lymphodepletion", given, day0, "lymphodepletion")
