@@ -47,6 +47,7 @@ def _register() -> None:
     __import__("cartrial.cli.grade", fromlist=["register"]).register(app)
     __import__("cartrial.cli.report", fromlist=["register"]).register(app)
     __import__("cartrial.cli.capture", fromlist=["register"]).register(app)
+    __import__("cartrial.cli.demo", fromlist=["register"]).register(app)
 
 
 _register()

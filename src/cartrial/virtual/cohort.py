@@ -113,6 +113,18 @@ class VirtualPopulation:
         """Number of patients."""
         return self.baseline.n
 
+    def patient(self, index: int) -> VirtualPopulation:
+        """Patient ``index`` alone, with a seed of its own.
+
+        The patient's treatment outcome then depends only on the patient and the dose, never on
+        who else is treated (what a trial that treats patients one by one needs).
+        """
+        if not 0 <= index < self.n:
+            raise IndexError(f"patient {index} is outside 0..{self.n - 1}")
+        key = (*self.seed.spawn_key, 3, index)
+        seed = np.random.SeedSequence(self.seed.entropy, spawn_key=key)
+        return VirtualPopulation(self.baseline.take(np.array([index])), seed, self.params)
+
     def treat(self, dose_cells: float | Sequence[float] | FloatArray) -> VirtualCohort:
         """Treat every patient with ``dose_cells`` total CAR+ T cells (scalar or one per patient).
 

@@ -88,6 +88,7 @@ class PopulationParams(_Section):
     bilirubin_median_x_uln: Positive
     bilirubin_sd_log: NonNegative
     other_screen_failure_prob: Probability
+    prior_lines_extra_mean: NonNegative
     max_lesions: Annotated[int, Field(ge=1, le=20)]
     extra_lesion_prob: Probability
     organ_probs: dict[Indication, dict[str, Probability]]

@@ -70,8 +70,9 @@ class Baseline:
     Units: age in years, ``cldn18_pct`` = % tumour cells with 2+/3+ membrane CLDN18.2 staining,
     ``pdl1_pct`` = tumour PD-L1 proportion score (%), ANC/platelets/lymphocytes in 10^9/L,
     haemoglobin in g/dL, creatinine clearance in mL/min, ALT and bilirubin as multiples of ULN.
-    ``other_screen_failure`` marks a referral lost at screening for a reason outside the measured
-    criteria (consent withdrawn, manufacturing failure).
+    ``prior_lines`` counts prior systemic therapy lines. ``other_screen_failure`` marks a referral
+    lost at screening for a reason outside the measured criteria (consent withdrawn, manufacturing
+    failure).
     """
 
     indication: IntArray
@@ -87,6 +88,7 @@ class Baseline:
     creatinine_clearance: FloatArray
     alt_x_uln: FloatArray
     bilirubin_x_uln: FloatArray
+    prior_lines: IntArray
     other_screen_failure: BoolArray
     lesions: Lesions
 
@@ -116,6 +118,7 @@ class Baseline:
             creatinine_clearance=self.creatinine_clearance[index],
             alt_x_uln=self.alt_x_uln[index],
             bilirubin_x_uln=self.bilirubin_x_uln[index],
+            prior_lines=self.prior_lines[index],
             other_screen_failure=self.other_screen_failure[index],
             lesions=self.lesions.take(index),
         )
@@ -138,6 +141,7 @@ class Baseline:
                 "creatinine_clearance_ml_min": self.creatinine_clearance,
                 "alt_x_uln": self.alt_x_uln,
                 "bilirubin_x_uln": self.bilirubin_x_uln,
+                "prior_lines": self.prior_lines,
                 "measurable_disease": self.measurable_disease,
                 "other_screen_failure": self.other_screen_failure,
             }
@@ -263,6 +267,7 @@ def sample_baseline(n: int, rng: np.random.Generator, params: PopulationParams) 
     alt = np.round(_lognormal(rng, p.alt_median_x_uln, p.alt_sd_log, n), 2)
     bili = np.round(_lognormal(rng, p.bilirubin_median_x_uln, p.bilirubin_sd_log, n), 2)
     other = rng.random(n) < p.other_screen_failure_prob
+    prior_lines = 1 + rng.poisson(p.prior_lines_extra_mean, n).astype(np.int64)
     lesions = _sample_lesions(rng, indication, p)
     return Baseline(
         indication=indication,
@@ -278,6 +283,7 @@ def sample_baseline(n: int, rng: np.random.Generator, params: PopulationParams) 
         creatinine_clearance=crcl,
         alt_x_uln=alt,
         bilirubin_x_uln=bili,
+        prior_lines=prior_lines,
         other_screen_failure=other,
         lesions=lesions,
     )
