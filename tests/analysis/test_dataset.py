@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cartrial.analysis import TABLE_COLUMNS, TrialData, empty_table, validate_trial_data
+from cartrial.analysis.dataset import as_flag
 from cartrial.errors import AnalysisError
 
 
@@ -46,3 +47,8 @@ def test_trial_data_is_frozen() -> None:
     trial = _empty_trial()
     with pytest.raises(dataclasses.FrozenInstanceError):
         trial.data_cutoff = pd.Timestamp("2027-01-01")  # type: ignore[misc]
+
+
+def test_missing_flags_read_as_no() -> None:
+    flags = pd.Series([True, False, None, float("nan"), pd.NA], dtype=object)
+    assert as_flag(flags).tolist() == [True, False, False, False, False]

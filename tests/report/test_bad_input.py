@@ -65,3 +65,12 @@ def test_no_post_baseline_assessment_and_response_before_infusion(trial: TrialDa
     # no PD can be documented: S01 (alive) censored at day 0, S03 death day 35 is still an event
     assert (survival.loc["S01", "pfs_days"], bool(survival.loc["S01", "pfs_event"])) == (0, False)
     assert (survival.loc["S03", "pfs_days"], bool(survival.loc["S03", "pfs_event"])) == (35, True)
+
+
+def test_missing_ae_flags_are_not_counted_as_yes(trial: TrialData) -> None:
+    # S03's serious anaemia loses its "serious" flag (None): serious AEs drop from 3 to 2
+    # subjects (S02 and S04), nothing crashes.
+    aes = trial.adverse_events.astype({"serious": object})
+    aes.loc[(aes["subject_id"] == "S03") & (aes["term"] == "Anemia"), "serious"] = None
+    overview = analyse_trial(dataclasses.replace(trial, adverse_events=aes)).table("ae_overview")
+    assert overview.frame.set_index("category").loc["Serious AE", "Total (N=6) n"] == 2

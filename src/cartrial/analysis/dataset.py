@@ -29,6 +29,7 @@ __all__ = [
     "DATE_COLUMNS",
     "TABLE_COLUMNS",
     "TrialData",
+    "as_flag",
     "empty_table",
     "validate_trial_data",
 ]
@@ -150,6 +151,15 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype": ("date",),
     "dose_decisions": ("decided_date",),
 }
+
+
+def as_flag(values: pd.Series) -> pd.Series:
+    """A yes/no column as plain ``bool``; a missing value (None, NaN, NA) reads as False.
+
+    Used for ``serious``, ``related``, ``is_dlt``, ``tocilizumab``, ``confirmed``, ... so that a
+    missing flag never counts as a "yes".
+    """
+    return values.astype("boolean").fillna(False).astype(bool)
 
 
 def empty_table(name: str) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.dataset import TrialData, as_flag
 from cartrial.analysis.populations import dose_groups, population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, proportion
@@ -48,7 +48,7 @@ def _samples(trial: TrialData) -> pd.DataFrame:
         ada["subject_id"].isin(safety["subject_id"])
         & (ada["date"].isna() | (ada["date"] <= trial.data_cutoff))
     ]
-    positive = (ada["screen"].astype(str).str.lower() == "positive") & ada["confirmed"].astype(bool)
+    positive = (ada["screen"].astype(str).str.lower() == "positive") & as_flag(ada["confirmed"])
     return ada.assign(positive=positive)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.dataset import TrialData, as_flag
 from cartrial.analysis.populations import dose_groups, population
 from cartrial.analysis.response import BestResponse, listing_note
 from cartrial.analysis.settings import AnalysisSettings
@@ -95,7 +95,8 @@ def nca(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
         & (kin["date"].isna() | (kin["date"] <= trial.data_cutoff))
     ]
     kin = kin.sort_values(["subject_id", "unit", "day"], kind="stable").reset_index(drop=True)
-    quant = ~kin["below_lloq"].astype(bool) & kin["value"].notna() & (kin["value"] > 0)
+    above_lloq = kin["lloq"].isna() | (kin["value"] >= kin["lloq"])
+    quant = ~as_flag(kin["below_lloq"]) & kin["value"].notna() & (kin["value"] > 0) & above_lloq
     key = ["subject_id", "unit"]
     grouped = kin.groupby(key, sort=True)
     out = grouped.agg(n_samples=("day", "size"), last_sample_day=("day", "max"))

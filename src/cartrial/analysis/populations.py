@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.dataset import TrialData, as_flag
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.tables import TOTAL, AnalysisTable
 from cartrial.errors import AnalysisError
@@ -42,9 +42,9 @@ def population(trial: TrialData, name: str) -> pd.DataFrame:
     elif name == "safety":
         mask = enrolled & infused
     elif name == "dlt_evaluable":
-        mask = enrolled & infused & subjects["dlt_evaluable"].fillna(False).astype(bool)
+        mask = enrolled & infused & as_flag(subjects["dlt_evaluable"])
     elif name == "efficacy_evaluable":
-        mask = enrolled & infused & subjects["efficacy_evaluable"].fillna(False).astype(bool)
+        mask = enrolled & infused & as_flag(subjects["efficacy_evaluable"])
     else:
         raise AnalysisError(
             f"unknown analysis population {name!r}; known: {', '.join(POPULATIONS)}"

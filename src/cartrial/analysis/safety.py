@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.dataset import TrialData, as_flag
 from cartrial.analysis.populations import dose_groups, population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, clopper_pearson
@@ -78,9 +78,9 @@ def _subset(te: pd.DataFrame, subset: str) -> pd.DataFrame:
     if subset == "grade>=3":
         return te.loc[te["grade"] >= 3]
     if subset == "serious":
-        return te.loc[te["serious"].astype(bool)]
+        return te.loc[as_flag(te["serious"])]
     if subset == "related":
-        return te.loc[te["related"].astype(bool)]
+        return te.loc[as_flag(te["related"])]
     raise AnalysisError(f"unknown AE subset {subset!r}; known: {', '.join(AE_SUBSETS)}")
 
 
@@ -93,15 +93,15 @@ def ae_overview(
     """
     safety = population(trial, "safety")
     te = treatment_emergent_aes(trial) if te is None else te
-    related = te["related"].astype(bool)
+    related = as_flag(te["related"])
     categories = {
         "Any treatment-emergent AE": te,
         "Grade ≥ 3 AE": te.loc[te["grade"] >= 3],
-        "Serious AE": te.loc[te["serious"].astype(bool)],
+        "Serious AE": te.loc[as_flag(te["serious"])],
         "Related AE (at least possibly)": te.loc[related],
         "Related grade ≥ 3 AE": te.loc[related & (te["grade"] >= 3)],
         "Grade 5 AE (fatal)": te.loc[te["grade"] == 5],
-        "Dose-limiting toxicity": te.loc[te["is_dlt"].astype(bool)],
+        "Dose-limiting toxicity": te.loc[as_flag(te["is_dlt"])],
     }
     dead = safety.loc[safety["death_date"].notna() & (safety["death_date"] <= trial.data_cutoff)]
     frames = [frame[["subject_id"]].assign(category=name) for name, frame in categories.items()]
@@ -243,7 +243,7 @@ def crs_icans_by_subject(trial: TrialData) -> pd.DataFrame:
     treated = daily.groupby("subject_id")[["tocilizumab", "steroids"]].any()
     out = out.join(treated)
     for column in ("tocilizumab", "steroids"):
-        out[column] = out[column].astype("boolean").fillna(False).astype(bool)
+        out[column] = as_flag(out[column])
     return out.reset_index()
 
 
@@ -314,7 +314,7 @@ def dlt_by_dose(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
     """DLT rate per dose level over the DLT-evaluable population, with exact 95% CIs."""
     evaluable = population(trial, "dlt_evaluable")
     aes = trial.adverse_events
-    dlts = aes.loc[aes["is_dlt"].astype(bool) & aes["subject_id"].isin(evaluable["subject_id"])]
+    dlts = aes.loc[as_flag(aes["is_dlt"]) & aes["subject_id"].isin(evaluable["subject_id"])]
     dlts = dlts.loc[dlts["onset_date"] <= trial.data_cutoff]
     with_dlt = set(dlts["subject_id"])
     terms = dlts.groupby("subject_id")["term"].agg(lambda t: ", ".join(sorted(set(t))))

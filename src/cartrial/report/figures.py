@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cartrial.analysis import TrialAnalysis, TrialData
+from cartrial.analysis.dataset import as_flag
 from cartrial.analysis.populations import population
 from cartrial.analysis.safety import treatment_emergent_aes
 from cartrial.analysis.survival import AT_RISK_MONTHS, DAYS_PER_MONTH, KaplanMeier
@@ -187,7 +188,7 @@ def kinetics_curves(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     safety = population(trial, "safety")
     kin = trial.kinetics
     kin = kin.loc[kin["subject_id"].isin(safety["subject_id"]) & (kin["day"] >= 0)]
-    shown = kin.loc[~kin["below_lloq"].astype(bool) & (kin["value"] > 0)]
+    shown = kin.loc[~as_flag(kin["below_lloq"]) & (kin["value"] > 0)]
     if shown.empty:
         return None
     units = sorted(shown["unit"].unique())
