@@ -51,6 +51,8 @@ def test_table_output_and_options(tmp_path: Path) -> None:
             "n_earlystop=9",
             "--expansion",
             "10",
+            "--backfill",
+            "1",
             "--accrual-rate",
             "2",
             "--plot",
@@ -63,7 +65,7 @@ def test_table_output_and_options(tmp_path: Path) -> None:
     assert "selected %" in result.output and "mean duration" in result.output
     assert plot.stat().st_size > 0
     kept = pd.read_csv(sequences)
-    assert set(kept["phase"]) == {"escalation", "expansion"}
+    assert set(kept["phase"]) == {"escalation", "backfill", "expansion"}
     assert kept["trial"].nunique() == 200
 
 

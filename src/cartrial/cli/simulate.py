@@ -131,6 +131,9 @@ def run(
     expansion: int | None = typer.Option(
         None, "--expansion", help="Expansion patients at the selected dose (counted in N)."
     ),
+    backfill: int = typer.Option(
+        0, "--backfill", help="Backfill patients per cohort at the highest cleared lower dose."
+    ),
     keep_trials: Path | None = typer.Option(
         None, "--trials-out", help="Write every trial's dosing sequence to this CSV."
     ),
@@ -165,6 +168,7 @@ def run(
             dlt_onset=onset,
             keep_trials=keep_trials is not None,
             expansion=None if expansion is None else Expansion(n_patients=expansion),
+            backfill=backfill,
             progress=not as_json and trials >= 200_000,
         )
     except CartrialError as exc:
