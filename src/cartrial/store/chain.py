@@ -168,7 +168,11 @@ def append_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
             prev = row_sha256(row)
             row["row_sha256"] = prev
             values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in _LOG_COLUMNS))
-        cursor.executemany(sql.insert_rows, values)  # a trigger moves the chain head along
+        # a trigger moves the chain head along; one row (every insert) needs no executemany
+        if len(values) == 1:
+            cursor.execute(sql.insert_rows, values[0])
+        else:
+            cursor.executemany(sql.insert_rows, values)
     finally:
         cursor.close()
 
