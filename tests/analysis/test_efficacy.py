@@ -9,7 +9,12 @@ import pytest
 from scipy.stats import binomtest
 
 from cartrial.analysis import TrialData
-from cartrial.analysis.efficacy import bor_table, efficacy_inputs, month3_cutoff_day, response_rates
+from cartrial.analysis.efficacy import (
+    bor_table,
+    month3_cutoff_day,
+    month3_responders,
+    response_rates,
+)
 from cartrial.analysis.response import best_overall_response
 from cartrial.analysis.settings import AnalysisSettings
 
@@ -27,7 +32,11 @@ def _bor_of(trial: TrialData, settings: AnalysisSettings, course: list[tuple[int
             for d, r in course
         ]
     )  # fmt: skip
-    changed = dataclasses.replace(trial, tumour_timepoints=pd.concat([kept, rows]))
+    timepoints = pd.concat([kept, rows], ignore_index=True)
+    if any(r == "NON-CR/NON-PD" for _, r in course):
+        # non-target disease only: no sum of diameters at any time point
+        timepoints.loc[timepoints["subject_id"] == "S01", "sum_of_diameters_mm"] = float("nan")
+    changed = dataclasses.replace(trial, tumour_timepoints=timepoints)
     best = best_overall_response(changed, settings).subjects.set_index("subject_id")
     return str(best.loc["S01", "bor"])
 
@@ -65,12 +74,15 @@ def test_best_response_of_the_hand_made_trial(trial: TrialData, settings: Analys
     assert any(
         "no post-baseline tumour assessment" in note and "S03, S06" in note for note in best.notes
     )
+    rules = best.subjects.set_index("subject_id")["bor_rule"]
+    assert rules["S04"] == "CR confirmed by a CR >= 28 days later (RECIST 1.1 §4.4.1, Table 3)"
+    assert rules["S03"] == "NE: no tumour assessment after baseline"
     first = best.subjects.set_index("subject_id")["first_response_day"]
     assert (first["S01"], first["S04"]) == (42, 42)
 
 
 def test_bor_table_in_efficacy_evaluable(trial: TrialData, settings: AnalysisSettings) -> None:
-    best, _ = efficacy_inputs(trial, settings)
+    best = best_overall_response(trial, settings)
     table = bor_table(trial, settings, best)
     frame = table.frame.set_index("best overall response")
     # Efficacy-evaluable: S01-S05 (S06 not evaluable). CR S04, PR S01, SD S02 S05, NE S03.
@@ -86,8 +98,8 @@ def test_bor_table_in_efficacy_evaluable(trial: TrialData, settings: AnalysisSet
 
 
 def test_rates_with_exact_intervals(trial: TrialData, settings: AnalysisSettings) -> None:
-    best, month3 = efficacy_inputs(trial, settings)
-    frame = response_rates(trial, settings, best, month3).frame
+    best = best_overall_response(trial, settings)
+    frame = response_rates(trial, settings, best).frame
     overall = frame.loc[
         (frame["population"] == "efficacy_evaluable") & (frame["subgroup"] == "overall")
     ]
@@ -114,8 +126,7 @@ def test_orr_at_three_months(trial: TrialData, settings: AnalysisSettings) -> No
         [tps, tps.loc[s04 & (tps["day"] == 168)].assign(day=126, assessment_date=day("S04", 126))]
     )
     changed = dataclasses.replace(trial, tumour_timepoints=tps)
-    whole = best_overall_response(changed, settings).subjects.set_index("subject_id")
-    early = best_overall_response(changed, settings, response_by_day=91).subjects.set_index(
-        "subject_id"
-    )
-    assert whole.loc["S04", "bor"] == "CR" and not early.loc["S04", "responder"]
+    best = best_overall_response(changed, settings)
+    assert best.subjects.set_index("subject_id").loc["S04", "bor"] == "CR"
+    early = month3_responders(best, settings)
+    assert early["S01"] and not early["S04"]  # S01: PR from day 42, confirmed day 84

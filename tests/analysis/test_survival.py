@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cartrial.analysis import TrialData
-from cartrial.analysis.efficacy import efficacy_inputs
+from cartrial.analysis.response import best_overall_response
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.survival import kaplan_meier, time_to_event
 
@@ -76,7 +76,7 @@ def test_empty_curve_is_not_estimable() -> None:
 def test_pfs_os_dor_rules_on_the_hand_made_trial(
     trial: TrialData, settings: AnalysisSettings
 ) -> None:
-    best, _ = efficacy_inputs(trial, settings)
+    best = best_overall_response(trial, settings)
     tte = time_to_event(trial, settings, best).set_index("subject_id")
     # (pfs days, event) from trial_builder: S01 PD d126; S02 PD d84 (before death d150);
     # S03 death d35 with no missed scan (first scheduled scan day 42); S04 no PD, last CR d168;
@@ -104,7 +104,7 @@ def test_death_after_two_missed_scans_is_censored(
     subjects = trial.subjects.copy()
     subjects.loc[subjects["subject_id"] == "S03", "death_date"] = day("S03", 150)
     changed = dataclasses.replace(trial, subjects=subjects)
-    best, _ = efficacy_inputs(changed, settings)
+    best = best_overall_response(changed, settings)
     row = time_to_event(changed, settings, best).set_index("subject_id").loc["S03"]
     assert (row["pfs_days"], bool(row["pfs_event"])) == (0, False)
     assert row["pfs_rule"] == "censored: event after two or more missed assessments"
@@ -114,6 +114,6 @@ def test_death_after_two_missed_scans_is_censored(
 def test_events_after_the_cutoff_are_ignored(trial: TrialData, settings: AnalysisSettings) -> None:
     # Cut-off moved to S01's day 100: its PD (d126) is not yet known -> censored at the d84 scan.
     changed = dataclasses.replace(trial, data_cutoff=pd.Timestamp(day("S01", 100)))
-    best, _ = efficacy_inputs(changed, settings)
+    best = best_overall_response(changed, settings)
     row = time_to_event(changed, settings, best).set_index("subject_id").loc["S01"]
     assert (row["pfs_days"], bool(row["pfs_event"])) == (84, False)

@@ -16,12 +16,7 @@ import pandas as pd
 
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.populations import dose_groups, population
-from cartrial.analysis.response import (
-    BOR_ORDER,
-    BestResponse,
-    best_overall_response,
-    usable_timepoints,
-)
+from cartrial.analysis.response import BOR_ORDER, BestResponse
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, proportion
 from cartrial.analysis.tables import AnalysisTable, count_subjects
@@ -29,8 +24,8 @@ from cartrial.analysis.tables import AnalysisTable, count_subjects
 __all__ = [
     "DISEASE_CONTROL",
     "bor_table",
-    "efficacy_inputs",
     "month3_cutoff_day",
+    "month3_responders",
     "response_listing",
     "response_rates",
     "time_to_response",
@@ -95,23 +90,29 @@ def _population_notes(members: pd.DataFrame, name: str, best: BestResponse) -> t
     return best.notes
 
 
+def month3_responders(best: BestResponse, settings: AnalysisSettings) -> pd.Series:
+    """Per subject (index ``subject_id``): confirmed response first recorded by month 3.
+
+    The engine dates a confirmed response at its first CR/PR time point, the earliest of all
+    confirmed responses, so "first recorded on or before :func:`month3_cutoff_day`" is exactly
+    "responder at 3 months" (confirmation may come later).
+    """
+    subjects = best.subjects.set_index("subject_id")
+    return subjects["responder"] & (subjects["first_response_day"] <= month3_cutoff_day(settings))
+
+
 def response_rates(
-    trial: TrialData, settings: AnalysisSettings, best: BestResponse, month3: BestResponse
+    trial: TrialData, settings: AnalysisSettings, best: BestResponse
 ) -> AnalysisTable:
     """ORR, DCR and ORR at 3 months with exact 95% CIs, by population, dose level and indication.
 
-    Parameters
-    ----------
-    best
-        Best overall response over the whole follow-up (:func:`best_overall_response`).
-    month3
-        Best overall response restricted to responses first recorded by
-        :func:`month3_cutoff_day`.
+    ``best`` is the best overall response over the whole follow-up
+    (:func:`~cartrial.analysis.response.best_overall_response`).
     """
     orr_population = settings.population_for("orr", "efficacy_evaluable")
     rows = []
     by_subject = best.subjects.set_index("subject_id")
-    early = month3.subjects.set_index("subject_id")["responder"]
+    early = month3_responders(best, settings)
     for name in dict.fromkeys([orr_population, "safety"]):
         members = population(trial, name)
         groups: list[tuple[str, str, pd.DataFrame]] = [("overall", "all", members)]
@@ -170,11 +171,18 @@ def response_listing(trial: TrialData, best: BestResponse) -> AnalysisTable:
             "dose_level",
             "indication",
             "bor",
+            "bor_rule",
             "best_pct_change",
             "first_response_day",
             "n_post_baseline",
         ]
-    ].rename(columns={"bor": "best overall response", "n_post_baseline": "post-baseline scans"})
+    ].rename(
+        columns={
+            "bor": "best overall response",
+            "bor_rule": "rule that decided",
+            "n_post_baseline": "post-baseline scans",
+        }
+    )
     return AnalysisTable(
         key="response_listing",
         title="Best overall response per subject",
@@ -216,15 +224,3 @@ def time_to_response(
         method="first CR/PR time point of a confirmed response; median (min, max)",
         notes=notes,
     )
-
-
-def efficacy_inputs(
-    trial: TrialData, settings: AnalysisSettings
-) -> tuple[BestResponse, BestResponse]:
-    """Best overall response over the whole follow-up and by the month-3 cut-off."""
-    usable = usable_timepoints(trial)
-    whole = best_overall_response(trial, settings, usable=usable)
-    month3 = best_overall_response(
-        trial, settings, response_by_day=month3_cutoff_day(settings), usable=usable
-    )
-    return whole, month3

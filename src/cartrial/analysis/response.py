@@ -1,21 +1,16 @@
-"""RECIST 1.1 best overall response from the time-point responses, with confirmation.
+"""RECIST 1.1 best overall response from the recorded time-point responses.
 
-Rules (RECIST 1.1, Eisenhauer et al., Eur J Cancer 2009;45:228-247, §4.4 and Table 3), applied per
-subject to the post-infusion time points dated after day 0, on or before the data cut-off and before
-any subsequent anticancer therapy, up to and including the first PD:
+The rules are those of the RECIST engine, :func:`cartrial.rules.recist_best.best_response`
+(Eisenhauer et al., Eur J Cancer 2009;45:228-247, §4.4 and Table 3): time points up to and
+including the first PD; with confirmation, CR needs a later CR and PR a later CR/PR at least
+``confirm_min_days`` apart with only responses (and NE) in between; otherwise SD (NON-CR/NON-PD for
+non-target-only disease) when a time point at or better than SD lies at least ``sd_min_days``
+after infusion; otherwise PD when there was progression, else NE.
 
-1. **CR** if a CR is followed, at least ``confirm_min_days`` later, by another CR with no
-   assessment other than CR or NE in between;
-2. otherwise **PR** if a CR or PR is followed, at least ``confirm_min_days`` later, by a CR or PR
-   with no assessment other than CR, PR or NE in between (an NE in between does not break
-   confirmation, reference example E19; a CR followed by PR is read as PR, Table 3 note a);
-3. otherwise **SD** if a CR, PR or SD time point lies at least ``sd_min_days`` after infusion;
-   **NON-CR/NON-PD** if only non-target-disease time points qualify;
-4. otherwise **PD** if a PD was recorded; otherwise **NE** (including no post-baseline assessment).
-
-With ``confirm=False`` the best time point counts without confirmation (SD still needs
-``sd_min_days``). A time point carrying a response but dated on or before the infusion is not a
-response: it is excluded and reported.
+This module chooses the time points the engine sees: those of the safety population dated after
+the infusion day, on or before the data cut-off and before any subsequent anticancer therapy. A
+time point carrying a response but dated on or before the infusion is not a response: it is left
+out and reported in plain words.
 """
 
 from __future__ import annotations
@@ -23,11 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.populations import population
 from cartrial.analysis.settings import AnalysisSettings
+from cartrial.rules.recist import OVERALL_RESPONSES
+from cartrial.rules.recist_best import BEST_RULES, best_response
 
 __all__ = [
     "BOR_ORDER",
@@ -37,10 +35,10 @@ __all__ = [
     "usable_timepoints",
 ]
 
-#: Best-response categories, best first.
-BOR_ORDER = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
+#: Best-response categories, best first (the RECIST engine's order).
+BOR_ORDER: tuple[str, ...] = tuple(OVERALL_RESPONSES)
 
-_CODE = {"CR": 0, "PR": 1, "SD": 2, "NON-CR/NON-PD": 3, "PD": 4, "NE": 5}
+_CODE = {response: code for code, response in enumerate(OVERALL_RESPONSES)}
 
 
 @dataclass(frozen=True)
@@ -50,8 +48,9 @@ class BestResponse:
     Attributes
     ----------
     subjects
-        One row per safety subject: ``subject_id, dose_level, indication, bor, responder,
-        first_response_date, first_response_day, best_pct_change, n_post_baseline``.
+        One row per safety subject: ``subject_id, dose_level, indication, bor, bor_rule,
+        responder, first_response_date, first_response_day, best_pct_change, n_post_baseline``
+        (``bor_rule`` is the engine's rule text that decided).
     timepoints
         The time points used (post-infusion, before cut-off and new therapy, up to the first PD).
     notes
@@ -102,102 +101,83 @@ def usable_timepoints(trial: TrialData) -> tuple[pd.DataFrame, tuple[str, ...]]:
     return used, notes
 
 
-def _confirmed_starts(
-    frame: pd.DataFrame, level: int, settings: AnalysisSettings, response_by_day: int | None
-) -> pd.Series:
-    """Rows that start a response at ``level`` (CR = 0, PR = 1) which is confirmed.
-
-    ``frame`` holds ``group`` (subject number), ``code`` and ``day``, sorted by subject and date.
-    Rows of one subject are cut into runs at every assessment worse than ``level`` (NE does not
-    cut); a row starts a confirmed response when the last row at ``level`` or better of its run is
-    at least ``confirm_min_days`` later.
-    """
-    at_level = frame["code"] <= level
-    cut = ~at_level & (frame["code"] != _CODE["NE"])
-    new_subject = frame["group"].ne(frame["group"].shift())
-    run = (new_subject | cut).cumsum()
-    last_day = frame["day"].where(at_level).groupby(run).transform("max")
-    starts = at_level.copy()
-    if settings.confirm:
-        starts &= (last_day - frame["day"]) >= settings.confirm_min_days
-    if response_by_day is not None:
-        starts &= frame["day"] <= response_by_day
-    return starts
+def _has_targets(trial: TrialData, subjects: pd.Index) -> npt.NDArray[np.bool_]:
+    """Per subject: measurable (target) disease, i.e. a positive sum of diameters or a PR/SD."""
+    tps = trial.tumour_timepoints
+    with_targets = (tps["sum_of_diameters_mm"].astype(float) > 0) | tps["overall_response"].isin(
+        ["PR", "SD"]
+    )
+    return np.asarray(subjects.isin(tps.loc[with_targets, "subject_id"]), dtype=bool)
 
 
 def best_overall_response(
     trial: TrialData,
     settings: AnalysisSettings,
     *,
-    response_by_day: int | None = None,
     usable: tuple[pd.DataFrame, tuple[str, ...]] | None = None,
 ) -> BestResponse:
-    """Best overall response per safety subject (RECIST 1.1 with confirmation; module rules).
+    """Best overall response per safety subject (RECIST 1.1 engine; module docstring).
 
     Parameters
     ----------
-    response_by_day
-        If given, a CR/PR only counts when first recorded on or before this day after infusion
-        (confirmation may come later) — e.g. ORR at 3 months. ``None`` = whole follow-up.
     usable
         The result of :func:`usable_timepoints` for ``trial`` when already computed.
     """
     safety = population(trial, "safety")
     used, notes = usable if usable is not None else usable_timepoints(trial)
     groups, subjects = pd.factorize(used["subject_id"])
-    frame = pd.DataFrame(
-        {
-            "group": groups,
-            "code": used["overall_response"].map(_CODE).fillna(_CODE["NE"]).astype(int),
-            "day": used["day"].astype(float),
-            "pct": used["pct_change_from_baseline"].astype(float),
-        }
+    code: npt.NDArray[np.int8] = np.asarray(
+        used["overall_response"].map(_CODE).fillna(_CODE["NE"]), dtype=np.int8
     )
-    counts = used.groupby("subject_id").size()
-    # keep each subject's time points up to and including the first PD
-    is_pd = (frame["code"] == _CODE["PD"]).astype(int)
-    frame = frame.loc[~(is_pd.groupby(frame["group"]).cumsum() - is_pd > 0)]
-    # assign from the worst category to the best, so the best one found wins
-    bor_code = pd.Series(_CODE["NE"], index=pd.RangeIndex(len(subjects)))
-    bor_code[frame.loc[frame["code"] == _CODE["PD"], "group"].unique()] = _CODE["PD"]
-    qualifying = frame.loc[
-        (frame["code"] <= _CODE["NON-CR/NON-PD"]) & (frame["day"] >= settings.sd_min_days)
+    day = used["day"].to_numpy(dtype=np.int64)
+    result = best_response(
+        groups.astype(np.int64),
+        day,
+        day,
+        code,
+        used["pct_change_from_baseline"].to_numpy(dtype=float),
+        np.zeros(len(used), dtype=bool),
+        _has_targets(trial, subjects),
+        confirm=settings.confirm,
+        sd_min_days=settings.sd_min_days,
+        confirm_min_days=settings.confirm_min_days,
+        allow_ne_between=True,
+    )
+    rules = [
+        r.format(confirm=settings.confirm_min_days, sd=settings.sd_min_days) for r in BEST_RULES
     ]
-    best_qualifying = qualifying.groupby("group")["code"].min()
-    bor_code[best_qualifying.index] = np.where(
-        best_qualifying == _CODE["NON-CR/NON-PD"], _CODE["NON-CR/NON-PD"], _CODE["SD"]
-    )
-    first_row = pd.Series(-1, index=bor_code.index)
-    for level in (_CODE["PR"], _CODE["CR"]):
-        starts = frame.loc[_confirmed_starts(frame, level, settings, response_by_day)]
-        first = starts.groupby("group").head(1)
-        bor_code[first["group"]] = level
-        first_row[first["group"]] = first.index
-    bor = dict(zip(subjects, bor_code, strict=True))
-    first_of = dict(zip(subjects, first_row, strict=True))
-    best_pct = frame.groupby("group")["pct"].min()
-    best_pct.index = subjects[best_pct.index]
-    ids = safety["subject_id"]
+    per_subject = pd.DataFrame(
+        {
+            "bor": np.array(OVERALL_RESPONSES, dtype=object)[result.best],
+            "bor_rule": np.array(rules, dtype=object)[result.rule],
+            "first_response_day": np.where(
+                result.first_response_day >= 0, result.first_response_day, np.nan
+            ),
+            "best_pct_change": result.best_pct_change,
+            "n_post_baseline": result.n_assessments,
+        },
+        index=subjects,
+    ).reindex(safety["subject_id"])
+    per_subject["bor"] = per_subject["bor"].fillna("NE")
+    per_subject["bor_rule"] = per_subject["bor_rule"].fillna(rules[-1])
+    per_subject["n_post_baseline"] = per_subject["n_post_baseline"].fillna(0).astype(int)
+    infusion = safety.set_index("subject_id")["infusion_date"]
     out = pd.DataFrame(
         {
-            "subject_id": ids.to_numpy(),
+            "subject_id": safety["subject_id"].to_numpy(),
             "dose_level": safety["dose_level"].to_numpy(),
             "indication": safety["indication"].to_numpy(),
-            "bor": [BOR_ORDER[int(bor.get(s, _CODE["NE"]))] for s in ids],
-            "n_post_baseline": ids.map(counts).fillna(0).astype(int).to_numpy(),
-            "best_pct_change": ids.map(best_pct).to_numpy(dtype=float),
+            "bor": per_subject["bor"].to_numpy(),
+            "bor_rule": per_subject["bor_rule"].to_numpy(),
+            "n_post_baseline": per_subject["n_post_baseline"].to_numpy(),
+            "best_pct_change": per_subject["best_pct_change"].to_numpy(dtype=float),
+            "first_response_day": per_subject["first_response_day"].to_numpy(dtype=float),
         }
     )
-    rows = np.array([first_of.get(s, -1) for s in ids], dtype=np.int64)
-    found = rows >= 0
-    dates = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    first_day = pd.Series(np.nan, index=out.index)
-    if found.any():
-        dates[found] = used["assessment_date"].to_numpy()[rows[found]]
-        first_day[found] = used["day"].to_numpy(dtype=float)[rows[found]]
     out["responder"] = out["bor"].isin(["CR", "PR"])
-    out["first_response_date"] = dates
-    out["first_response_day"] = first_day
+    out["first_response_date"] = out["subject_id"].map(infusion) + pd.to_timedelta(
+        out["first_response_day"], unit="D"
+    )
     missing = sorted(out.loc[out["n_post_baseline"] == 0, "subject_id"])
     if missing:
         notes = (

@@ -9,7 +9,7 @@ import pandas as pd
 from cartrial.analysis import efficacy, immunogenicity, kinetics, phenotype, safety, survival
 from cartrial.analysis.dataset import TrialData, validate_trial_data
 from cartrial.analysis.populations import population_table
-from cartrial.analysis.response import BestResponse
+from cartrial.analysis.response import BestResponse, best_overall_response
 from cartrial.analysis.settings import AnalysisSettings, analysis_settings
 from cartrial.analysis.survival import KaplanMeier
 from cartrial.analysis.tables import AnalysisTable
@@ -107,7 +107,7 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
     """
     validate_trial_data(trial)
     settings = analysis_settings(trial.protocol)
-    best, month3 = efficacy.efficacy_inputs(trial, settings)
+    best = best_overall_response(trial, settings)
     km_summary, at_risk, tte_listing, curves = survival.survival_tables(trial, settings, best)
     parameters = kinetics.nca(trial, settings)
     crs = safety.crs_icans_by_subject(trial).set_index("subject_id")["crs_max_grade"]
@@ -125,7 +125,7 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
         ),
         "efficacy": (
             efficacy.bor_table(trial, settings, best),
-            efficacy.response_rates(trial, settings, best, month3),
+            efficacy.response_rates(trial, settings, best),
             efficacy.time_to_response(trial, settings, best),
             km_summary,
             at_risk,
