@@ -58,13 +58,18 @@ class Trial:
             return int(session.scalar(select(func.count(AuditLog.id))) or 0)
 
 
-def build_trial(url: str) -> Trial:
-    """Create the study, sites S01/S02 and the staff of :data:`STAFF` in a migrated database."""
+def build_trial(url: str, protocol_yaml: str | None = None) -> Trial:
+    """Create the study (packaged protocol unless given), sites S01/S02 and :data:`STAFF`."""
     engine = make_engine(url)
     factory = session_factory(engine)
     create_study(
         factory,
-        CreateStudy(admin_username="admin", admin_full_name="Ada Admin", admin_password=PASSWORD),
+        CreateStudy(
+            protocol_yaml=protocol_yaml,
+            admin_username="admin",
+            admin_full_name="Ada Admin",
+            admin_password=PASSWORD,
+        ),
     )
     admin = ServiceContext(factory, "admin", STUDY)
     add_site(admin, AddSite(code="S01", name="Site one", country="CN"))
