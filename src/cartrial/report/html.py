@@ -122,5 +122,6 @@ def render_html(
         version=__version__,
         sections=sections,
         methods=METHODS,
+        notes=list(dict.fromkeys(note for t in analysis.tables() for note in t.notes)),
         populations=sorted(settings.populations.items()),
     )
