@@ -17,6 +17,7 @@ from cartrial.store import (
     AuditContext,
     AuditedSession,
     AuditLog,
+    Site,
     Subject,
     soft_delete,
     unit_of_work,
@@ -269,3 +270,32 @@ def test_audit_context_on_a_plain_session(
         subject.age_years = 58
         session.commit()
     assert _log(engine)[-1].new_value == "58"
+
+
+def test_foreign_key_changed_through_a_relationship_is_audited(
+    engine: Engine, sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial
+) -> None:
+    with unit_of_work(sessions, "admin") as session:
+        second = Site(study_id=mini_trial.study_id, code="S02", name="Second site")
+        session.add(second)
+        session.flush()
+        second_id = second.id
+    refused = pytest.raises(ValidationFailed, match="reason")
+    with refused, unit_of_work(sessions, "crc1") as session:
+        subject = session.get(Subject, mini_trial.subject_id)
+        assert subject is not None
+        subject.site = session.get(Site, second_id)  # site_id changes only inside the flush
+    with unit_of_work(sessions, "crc1", "transferred to site S02") as session:
+        subject = session.get(Subject, mini_trial.subject_id)
+        assert subject is not None
+        subject.site = session.get(Site, second_id)
+    last = _log(engine)[-1]
+    assert (last.action, last.table_name, last.record_id, last.field) == (
+        "update",
+        "subjects",
+        mini_trial.subject_id,
+        "site_id",
+    )
+    assert (last.old_value, last.new_value) == (str(mini_trial.site_id), str(second_id))
+    assert last.reason == "transferred to site S02"
+    assert _report(engine)[1] == ()

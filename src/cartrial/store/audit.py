@@ -210,18 +210,14 @@ def _before_flush(
         record.created_at = record.created_at or now
         changes.append(_Change(record, "insert"))
     for record in dirty:
-        change = _capture_update(session, record)
-        if change is None:
-            continue
-        if not (_change_reason(ctx, change) or "").strip():
-            raise ValidationFailed(
-                "reason", f"changing {_describe(record)} needs a reason for change"
-            )
-        changes.append(change)
         session.info[_EXPECTED_VERSIONS_KEY].append(
             (record.__table__.name, record.id, record.version)  # type: ignore[attr-defined]
         )
-    if changes and session.get_bind().dialect.name != "sqlite":
+        change = _capture_update(session, record)
+        if change is not None:
+            _require_reason(ctx, change)
+            changes.append(change)
+    if (changes or dirty) and session.get_bind().dialect.name != "sqlite":
         lock_chain(session.connection())  # SQLite: BEGIN IMMEDIATE already holds the lock
     session.info[_PENDING_KEY] = changes
 
@@ -277,13 +273,51 @@ def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
     return ctx.reason
 
 
+def _require_reason(ctx: AuditContext, change: _Change) -> None:
+    if not (_change_reason(ctx, change) or "").strip():
+        raise ValidationFailed(
+            "reason", f"changing {_describe(change.record)} needs a reason for change"
+        )
+
+
+def _changes_made_by_the_flush(session: Session, captured: list[_Change]) -> list[_Change]:
+    """Column changes the flush itself made (foreign keys set from a many-to-one relationship).
+
+    ``subject.site = other_site`` changes ``site_id`` only while flushing; the column history still
+    holds the old and new value in ``after_flush``.
+    """
+    seen = {id(c.record): {f[0] for f in c.fields} for c in captured}
+    late: list[_Change] = []
+    for record in session.dirty:
+        if not isinstance(record, Regulated) or record in session.new:
+            continue
+        state = instance_state(record)
+        known = seen.get(id(record), set())
+        fields = [
+            (key, history.deleted[0], history.added[0])
+            for key in _column_keys(record)
+            if key not in _NOT_LOGGED and key not in known
+            for history in (state.attrs[key].history,)
+            if history.added and history.deleted and history.added[0] != history.deleted[0]
+        ]
+        if fields:
+            late.append(_Change(record, "update", tuple(fields)))
+    return late
+
+
 @event.listens_for(AuditedSession, "after_flush")
 def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
     changes: list[_Change] = session.info.pop(_PENDING_KEY, [])
+    if session.dirty:
+        late = _changes_made_by_the_flush(session, changes)
+        if late:
+            ctx = _require_context(session)
+            for change in late:
+                _require_reason(ctx, change)  # raising here rolls the whole flush back
+            changes = [*changes, *late]
     if not changes:
         return
-    ctx = _require_context(session)
-    rows = _audit_rows(ctx, changes)
+    rows = _audit_rows(_require_context(session), changes)
     if rows:
         append_rows(session.connection(), rows)
 
