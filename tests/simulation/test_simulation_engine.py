@@ -49,6 +49,7 @@ DESIGNS: dict[str, Design] = {
     "boin-earlystop-extrasafe": BOIN(
         target=0.25, n_doses=5, n_cohorts=8, n_earlystop=9, extrasafe=True, start=1
     ),
+    "boin-bound-mtd": BOIN(target=0.3, n_doses=5, n_cohorts=8, bound_mtd=True),
     "mtpi2": make_design("mtpi2", n_doses=5, target=0.3, n_cohorts=6),
     "keyboard": make_design("keyboard", n_doses=5, target=0.3, n_cohorts=6),
     "i3+3": make_design("i3+3", n_doses=5, target=0.3, n_cohorts=8),

@@ -162,14 +162,18 @@ class IntervalKernel:
         current: IntArray,
         code: npt.NDArray[np.int8],
         first_elim: IntArray,
+        complete: IntArray | None = None,
     ) -> IntArray:
         """Precedence rules 3-8 around the rule's ``code`` (0 E, 1 S, 2 D); ``-1`` = stop.
 
-        ``first_elim`` is the lowest eliminated dose per trial (``n_doses`` if none).
+        ``first_elim`` is the lowest eliminated dose per trial (``n_doses`` if none);
+        ``complete`` (TITE designs) the patients with complete follow-up per dose, used by the
+        extra-safe rule as by the elimination rule (default ``n``).
         """
         d = self.design
         n_cur = n[np.arange(n.shape[0]), current]
-        stop = (first_elim == 0) | self.extrasafe[n[:, 0], y[:, 0]]
+        safe_n = n if complete is None else complete
+        stop = (first_elim == 0) | self.extrasafe[safe_n[:, 0], y[:, 0]]
         stop |= n.sum(axis=1) >= d.max_patients
         top = first_elim - 1
         following = np.where(
@@ -184,6 +188,8 @@ class IntervalKernel:
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """The MTD per trial as :func:`cartrial.designs.isotonic.isotonic_mtd` chooses it.
+
+        Honours the design's ``mtd_bound()`` (BOIN ``bound_mtd``).
 
         Isotonic estimates by the max-min formula ``fit_j = max_{i<=j} min_{k>=j} M(i, k)``,
         where ``M(i, k)`` is the weighted mean of the considered doses ``i..k`` (the pooled-
@@ -218,8 +224,11 @@ class IntervalKernel:
         rank = np.cumsum(considered, axis=1)
         target = float(self.design.target)
         distance = np.where(considered, np.abs(fitted + rank * 1e-10 - target), np.inf)
+        bound = self.design.mtd_bound()
+        if bound is not None:  # BOIN boundMTD: estimates at or above the bound do not qualify
+            distance = np.where(fitted >= bound, np.inf, distance)
         chosen = distance.argmin(axis=1)
-        none = ~considered.any(axis=1) | self.extrasafe[n[:, 0], y[:, 0]]
+        none = np.isinf(distance).all(axis=1) | self.extrasafe[n[:, 0], y[:, 0]]
         return np.where(none, -1, chosen).astype(np.int64)
 
 

@@ -103,7 +103,8 @@ class TiteBoinKernel:
         code = np.where(p_hat <= self.lambda_e, 0, np.where(p_hat > self.lambda_d, 2, 1))
         code = np.where(m == 0, 1, code)
         code = np.where((code == 0) & (complete_here < d.min_complete_to_escalate), 1, code)
-        first_elim = self.interval.first_eliminated(n - pending_n, y)
+        complete = n - pending_n
+        first_elim = self.interval.first_eliminated(complete, y)
         following = self.interval.settle(n, y, current, code.astype(np.int8), first_elim)
         suspended = (
             (following >= current) & (m > 0) & (c / np.maximum(m, 1) > d.max_pending_fraction)
