@@ -103,3 +103,14 @@ def test_draws_are_tied_to_trials_not_to_ranges() -> None:
     assert np.array_equal(whole.tox[RNG_BLOCK_TRIALS : 2 * RNG_BLOCK_TRIALS + 10], tail.tox)
     with pytest.raises(ValueError, match="multiple"):
         draw_patients(5, 7, 20, n_slots=4)
+
+
+def test_expansion_monitoring_boundary_matches_reference_table() -> None:
+    # Reference phase1-designs.md section 7.1 (Thall, Simon & Estey 1995 style), theta = 0.30,
+    # c = 0.90, Beta(1, 1): smallest DLT count that stops at n = 3, 5, 10, 15, 20.
+    spec = Expansion(n_patients=20, cohort_size=5, tox_limit=0.3, tox_threshold=0.9)
+    expected = {3: 2, 5: 3, 10: 5, 15: 7, 20: 9}
+    for n, first in expected.items():
+        assert not spec.stops(n, first - 1)
+        assert spec.stops(n, first)
+    assert not Expansion(n_patients=20).stops(20, 20)  # no monitoring without tox_limit

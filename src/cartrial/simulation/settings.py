@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.designs.interval import prob_above
+from cartrial.designs.expansion import toxicity_monitoring_boundary
 from cartrial.errors import DesignError
 from cartrial.simulation.result import DAYS_PER_MONTH
 
@@ -96,6 +97,19 @@ class DLTOnset:
         )
 
 
+@lru_cache(maxsize=64)
+def _stop_counts(
+    limit: float, threshold: float, prior_a: float, prior_b: float, n_max: int
+) -> npt.NDArray[np.int64]:
+    """Smallest DLT count that stops monitoring, indexed by patients 0..n_max (n + 1: never)."""
+    table = toxicity_monitoring_boundary(
+        limit, threshold, prior_a=prior_a, prior_b=prior_b, n_max=n_max
+    )
+    never = table["n"].to_numpy() + 1
+    counts = table["stop_if_dlt_ge"].fillna(-1).to_numpy(dtype=np.int64)
+    return np.concatenate([[1], np.where(counts < 0, never, counts)])
+
+
 @dataclass(frozen=True)
 class Expansion:
     """An expansion cohort at the dose selected by escalation.
@@ -137,11 +151,18 @@ class Expansion:
         return self.n_patients if self.cohort_size is None else self.cohort_size
 
     def stops(self, n: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Whether monitoring stops the expansion with ``y`` DLTs among ``n`` expansion patients."""
+        """Whether monitoring stops the expansion with ``y`` DLTs among ``n`` expansion patients.
+
+        Uses the stopping boundary of
+        :func:`cartrial.designs.expansion.toxicity_monitoring_boundary`.
+        """
+        n_arr = np.asarray(n, dtype=np.int64)
         if self.tox_limit is None:
-            return np.zeros(np.shape(n), dtype=bool)
-        probability = prob_above(self.tox_limit, y, n, self.prior_a, self.prior_b)
-        return np.asarray(probability > self.tox_threshold, dtype=bool)
+            return np.zeros(n_arr.shape, dtype=bool)
+        first_stop = _stop_counts(
+            self.tox_limit, self.tox_threshold, self.prior_a, self.prior_b, self.n_patients
+        )
+        return np.asarray(np.asarray(y) >= first_stop[n_arr], dtype=bool)
 
     def describe(self) -> str:
         """The expansion in words, for result settings."""
