@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, Executable, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
@@ -299,3 +299,29 @@ def test_foreign_key_changed_through_a_relationship_is_audited(
     assert (last.old_value, last.new_value) == (str(mini_trial.site_id), str(second_id))
     assert last.reason == "transferred to site S02"
     assert _report(engine)[1] == ()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        update(Subject).values(ecog=3),
+        delete(Subject),
+        insert(Subject).values(study_id=1, site_id=1, subject_code="X", version=1),
+        update(AuditLog).values(reason="x"),
+    ],
+    ids=["update", "delete", "insert", "audit-update"],
+)
+def test_bulk_statements_through_the_session_are_refused(
+    engine: Engine,
+    sessions: sessionmaker[AuditedSession],
+    mini_trial: MiniTrial,
+    statement: Executable,
+) -> None:
+    before = [r.row_sha256 for r in _log(engine)]
+    refused = pytest.raises(PermissionDenied, match="bypass the audit trail")
+    with refused, unit_of_work(sessions, "dm1", "bulk fix") as session:
+        session.execute(statement)
+    assert [r.row_sha256 for r in _log(engine)] == before
+    with sessions() as session:
+        subject = session.get(Subject, mini_trial.subject_id)
+        assert subject is not None and subject.ecog is None

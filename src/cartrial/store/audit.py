@@ -22,17 +22,18 @@ The rows are hash-chained and verified by :mod:`cartrial.store.chain` (re-export
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import NO_VALUE, instance_state
 
 from cartrial.errors import PermissionDenied, ValidationFailed
-from cartrial.store.base import Regulated, utcnow
+from cartrial.store.base import Base, Regulated, utcnow
 from cartrial.store.chain import (
     GENESIS_SHA256,
     ChainReport,
@@ -320,6 +321,31 @@ def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
     rows = _audit_rows(_require_context(session), changes)
     if rows:
         append_rows(session.connection(), rows)
+
+
+@event.listens_for(AuditedSession, "do_orm_execute")
+def _refuse_bulk_writes(execute_state: ORMExecuteState) -> None:
+    """Refuse INSERT/UPDATE/DELETE statements on trial tables run through ``session.execute``.
+
+    They would change rows without passing through the flush, hence without audit rows.
+    """
+    if not (execute_state.is_insert or execute_state.is_update or execute_state.is_delete):
+        return
+    table = getattr(execute_state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name in _guarded_tables():
+        raise PermissionDenied(
+            f"bulk {type(execute_state.statement).__name__.upper()} on {name} would bypass the "
+            "audit trail: add, change or soft_delete() the records through the session"
+        )
+
+
+@functools.cache
+def _guarded_tables() -> frozenset[str]:
+    names = {
+        m.local_table.description for m in Base.registry.mappers if issubclass(m.class_, Regulated)
+    }
+    return frozenset(names | {"audit_log", "audit_chain_head"})
 
 
 def expected_versions(session: Session) -> list[tuple[str, int, int]]:
