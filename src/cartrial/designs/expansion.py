@@ -222,8 +222,11 @@ def simon_two_stage(
     """Optimal and minimax Simon (1989) two-stage designs by exhaustive search up to ``n_max``.
 
     ``Pr(reject | p) = sum_{x1 = r1 + 1}^{n1} b(x1; n1, p) [1 - B(r - x1; n - n1, p)]``; a design
-    qualifies when ``Pr(reject | p0) <= alpha`` and ``Pr(reject | p1) >= 1 - beta``. Optimal:
-    minimal ``EN(p0)`` (ties: smaller ``n``); minimax: minimal ``n``, then minimal ``EN(p0)``.
+    qualifies when ``Pr(reject | p0) < alpha`` and ``1 - Pr(reject | p1) < beta`` (the strict
+    inequalities of clinfun ``ph2simon``), with ``r1 <= r``. Optimal: minimal ``EN(p0)`` (ties:
+    smaller ``n``, then smaller ``n1``); minimax: minimal ``n``, then minimal ``EN(p0)``. When
+    several final bounds ``r`` qualify for the same ``(r1, n1, n)`` (same ``EN(p0)``), the largest
+    is reported, as ``ph2simon`` does.
 
     Examples
     --------
@@ -243,28 +246,31 @@ def simon_two_stage(
     best_minimax: SimonDesign | None = None
     for n in range(2, n_max + 1):
         reject0, reject1 = null.reject(n), alternative.reject(n)
-        # Pr(reject) falls as r grows: for each (n1, r1) take the smallest r meeting alpha (the
-        # most powerful choice); the design qualifies if that r also has the power.
-        meets_alpha = reject0 <= alpha
-        r_min = np.argmax(meets_alpha, axis=2)
+        # Pr(reject) falls as r grows, so for each (n1, r1) the final bounds meeting both error
+        # rates form a run r_alpha..r_power (r >= r1; every r <= r1 rejects exactly as r = r1).
+        # The expected size does not depend on r; like clinfun ph2simon, take the largest r.
+        meets_alpha = reject0 < alpha
+        r_alpha = np.argmax(meets_alpha, axis=2)
+        r_power = np.sum(1.0 - reject1 < beta, axis=2) - 1
         n1 = np.arange(1, n)[:, None]
         r1 = np.arange(n - 1)[None, :]
-        at_r = (np.arange(n - 1)[:, None], r1, r_min)
-        ok = (r1 < n1) & meets_alpha[at_r] & (r_min >= r1) & (reject1[at_r] >= 1 - beta)
+        r_pick = np.clip(r_power, 0, None)
+        ok = (r1 < n1) & meets_alpha.any(axis=2) & (r_power >= np.maximum(r_alpha, r1))
         if not ok.any():
             continue
         pet = null.cdf[n1, r1]
         en0 = np.where(ok, n1 + (1 - pet) * (n - n1), np.inf)
         i, j = np.unravel_index(int(np.argmin(en0)), en0.shape)
+        r = int(r_pick[i, j])
         design = SimonDesign(
             int(j),
             int(i) + 1,
-            int(r_min[i, j]),
+            r,
             n,
             float(en0[i, j]),
             float(pet[i, j]),
-            float(reject0[i, j, r_min[i, j]]),
-            float(reject1[i, j, r_min[i, j]]),
+            float(reject0[i, j, r]),
+            float(reject1[i, j, r]),
         )
         if best_optimal is None or design.expected_n0 < best_optimal.expected_n0:
             best_optimal = design

@@ -256,11 +256,16 @@ class IntervalDesign(ABC):
         *,
         eliminated: tuple[int, ...],
         details: dict[str, float],
+        complete: npt.NDArray[np.int64] | None = None,
     ) -> Decision:
-        """Apply precedence rules 3-8 of :mod:`cartrial.designs.base` around the rule's code."""
+        """Apply precedence rules 3-8 of :mod:`cartrial.designs.base` around the rule's code.
+
+        ``complete`` (TITE designs) counts the patients with complete DLT follow-up per dose; the
+        extra-safe rule uses it like the elimination rule does. Default: ``n``.
+        """
         if eliminated and eliminated[0] == 0:
             return Decision("stop", None, eliminated, "lowest dose eliminated: too toxic", details)
-        p_low = self._extrasafe_probability(n, dlt)
+        p_low = self._extrasafe_probability(n if complete is None else complete, dlt)
         if p_low is not None:
             reason = (
                 f"extra-safe stop: Pr(p > {self.target:g}) = {p_low:.3f} at the lowest dose "

@@ -67,10 +67,14 @@ def strongest_interval(
     """The code of the interval with the largest posterior mass under Beta(1 + y, 1 + n - y).
 
     With ``per_unit_width`` the mass is divided by the interval width (mTPI's unit probability
-    mass); otherwise it is the plain posterior probability (Keyboard's strongest key).
+    mass); otherwise it is the plain posterior probability (Keyboard's strongest key). Ties go to
+    the highest interval, the safer move (Keyboard package ``get.boundary.kb``:
+    ``max(which(targetp == max(targetp)))``); scores within a relative ``1e-9`` of the largest
+    count as tied, so that mathematically equal masses (e.g. intervals mirrored about 0.5 under a
+    symmetric posterior) do not depend on rounding.
     """
     lows = np.array([iv.low for iv in intervals])
     highs = np.array([iv.high for iv in intervals])
     mass = special.betainc(1 + y, 1 + n - y, highs) - special.betainc(1 + y, 1 + n - y, lows)
     score = mass / (highs - lows) if per_unit_width else mass
-    return intervals[int(np.argmax(score))].code
+    return intervals[int(np.flatnonzero(score >= score.max() * (1 - 1e-9))[-1])].code

@@ -24,15 +24,19 @@ class Keyboard(IntervalDesign):
     eps1, eps2
         Half-widths of the target key below and above the target (default 0.05).
     partial
-        ``"drop"`` (default) ignores the remainders at 0 and 1 narrower than a key; ``"include"``
-        keeps them as short keys.
+        ``"include"`` (default, as the Keyboard package ``get.boundary.kb``): the remainders at 0
+        and 1 narrower than a key are kept as incomplete keys whose probability is compensated by
+        ``key width / own width`` (all complete keys share one width, so keys rank by probability
+        per unit width). ``"drop"`` ignores the remainders (the "full keys only" variant; with
+        ``eps1 = eps2 = 0.05`` it decides identically for targets 0.2-0.4, but, e.g., at target
+        0.2 with ``eps1 = 0.1`` no key is left below the target key, so it never escalates).
     **common
         See :class:`~cartrial.designs.interval.IntervalDesign`.
     """
 
     eps1: float = 0.05
     eps2: float = 0.05
-    partial: PartialIntervals = "drop"
+    partial: PartialIntervals = "include"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -41,4 +45,4 @@ class Keyboard(IntervalDesign):
     def rule(self, n: int, y: int) -> RuleCode:
         """The code of the strongest key after ``y`` DLTs in ``n``."""
         keys = equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
-        return strongest_interval(keys, n, y, per_unit_width=False)
+        return strongest_interval(keys, n, y, per_unit_width=self.partial == "include")

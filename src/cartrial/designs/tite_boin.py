@@ -33,10 +33,11 @@ class TITEBOIN(BOIN):
       ``p_hat = (y + sum imputed)/n``.
 
     ``p_hat`` is compared with BOIN's ``lambda_e``/``lambda_d``. Elimination uses the completed
-    patients only (``n - c`` per dose). Accrual is suspended (``Decision.suspended``; action stay)
-    when more than ``max_pending_fraction`` of the patients at the current dose are pending
-    (TITEgBOIN ``maxpen = 0.5``), unless the decision is to de-escalate. Escalation also needs at
-    least ``min_complete_to_escalate`` completed patients at the current dose.
+    patients only (``n - c`` per dose), and so does the optional extra-safe stop. Accrual is
+    suspended (``Decision.suspended``; action stay) when more than ``max_pending_fraction`` of the
+    patients at the current dose are pending (TITEgBOIN ``maxpen = 0.5``), unless the decision is
+    to de-escalate. Escalation also needs at least ``min_complete_to_escalate`` completed patients
+    at the current dose.
 
     Parameters
     ----------
@@ -126,7 +127,14 @@ class TITEBOIN(BOIN):
                     "needed to escalate"
                 )
         decision = self._settle(
-            n_arr, dlt_arr, current, code, why, eliminated=eliminated, details=details
+            n_arr,
+            dlt_arr,
+            current,
+            code,
+            why,
+            eliminated=eliminated,
+            details=details,
+            complete=complete_n,
         )
         if (
             decision.action in ("escalate", "stay")
