@@ -21,10 +21,11 @@ def nominal_visits(days: pd.Series, windows: Sequence[VisitWindow]) -> pd.DataFr
         Same index as ``days``; ``visit`` (visit name, or ``"unscheduled day N"``) and
         ``visit_day`` (nominal day, or the actual day when unscheduled).
     """
-    actual = days.to_numpy(dtype=float)
+    values = days.to_numpy(dtype=float)
+    actual, inverse = np.unique(values, return_inverse=True)  # few distinct days: map those
     if not windows or actual.size == 0:
         names = np.array([f"unscheduled day {d:g}" for d in actual], dtype=object)
-        return pd.DataFrame({"visit": names, "visit_day": actual}, index=days.index)
+        return pd.DataFrame({"visit": names[inverse], "visit_day": values}, index=days.index)
     nominal = np.array([w.day for w in windows], dtype=float)
     earliest = np.array([w.earliest for w in windows], dtype=float)
     latest = np.array([w.latest for w in windows], dtype=float)
@@ -35,10 +36,7 @@ def nominal_visits(days: pd.Series, windows: Sequence[VisitWindow]) -> pd.DataFr
     visit_names = np.array([w.name for w in windows], dtype=object)
     names = visit_names[best]
     names[~found] = [f"unscheduled day {d:g}" for d in actual[~found]]
+    visit_day = np.where(found, nominal[best], actual)
     return pd.DataFrame(
-        {
-            "visit": names,
-            "visit_day": np.where(found, nominal[best], actual),
-        },
-        index=days.index,
+        {"visit": names[inverse], "visit_day": visit_day[inverse]}, index=days.index
     )
