@@ -209,24 +209,28 @@ def use_case(
         :meth:`UseCase.subject`); otherwise a study-wide role is required.
     """
     with unit_of_work(ctx.session_factory, ctx.user, reason) as session:
-        user = load_user(session, ctx.user)
-        study = load_study(session, ctx.study_id)
-        assignments = session.execute(
-            select(RoleAssignment.role, RoleAssignment.site_id).where(
-                RoleAssignment.user_id == user.id, RoleAssignment.deleted_at.is_(None)
+        rows = session.execute(
+            select(User, RoleAssignment.role, RoleAssignment.site_id)
+            .outerjoin(
+                RoleAssignment,
+                (RoleAssignment.user_id == User.id) & RoleAssignment.deleted_at.is_(None),
             )
+            .where(User.username == ctx.user, User.deleted_at.is_(None))
         ).all()
+        if not rows or not rows[0][0].is_active:
+            raise PermissionDenied(f"no active user {ctx.user!r}")
+        study = load_study(session, ctx.study_id)
         uc = UseCase(
             session=session,
-            user=user,
+            user=rows[0][0],
             study=study,
             protocol=protocol_of(study),
-            roles=tuple((str(role), site) for role, site in assignments),
+            roles=tuple((str(role), site) for _, role, site in rows if role is not None),
         )
         if site_scoped:
             if not any(role in roles for role, _ in uc.roles):
                 raise PermissionDenied(
-                    f"user {user.username!r} needs one of the roles {', '.join(roles)}"
+                    f"user {uc.user.username!r} needs one of the roles {', '.join(roles)}"
                 )
         else:
             uc.require(*roles)
