@@ -24,7 +24,7 @@ from cartrial.analysis.tables import TOTAL
 from cartrial.cli import app
 from cartrial.protocol import default_protocol_path
 from cartrial.virtual import VirtualCohort
-from cartrial.virtual.trial import DemoResult, run_demo
+from cartrial.virtual.trial import TRUTH_CSV, DemoResult, run_demo
 
 SEED = 7
 EXPANSION = 4
@@ -68,6 +68,7 @@ def test_cli_writes_database_report_and_headlines(cli_run: tuple[Path, dict]) ->
     out, payload = cli_run
     assert (out / "cartrial.db").is_file()
     assert (out / "report" / "report.html").is_file()
+    assert (out / TRUTH_CSV).is_file()
     assert payload["rp2d"] in {"DL-1", "DL1", "DL2", "DL3"}
     assert payload["enrolled"] >= 3 + EXPANSION
     assert 0.0 <= payload["orr_ci95"][0] <= payload["orr"] <= payload["orr_ci95"][1] <= 1.0

@@ -21,27 +21,31 @@ import pandas as pd
 from cartrial.errors import Conflict
 from cartrial.protocol import Protocol
 from cartrial.rules import ctcae
-from cartrial.services import ServiceContext
-from cartrial.services.efficacy import LesionInput, RecordTumourAssessment, record_tumour_assessment
-from cartrial.services.followup import (
+from cartrial.services import (
+    Infuse,
+    LesionInput,
     RecordAda,
+    RecordAE,
+    RecordCrsIcansDay,
     RecordFollowUp,
+    RecordGradeChange,
+    RecordLymphodepletion,
     RecordPhenotype,
     RecordSubsequentTherapy,
+    RecordTumourAssessment,
+    ServiceContext,
     WithdrawSubject,
+    infuse,
     record_ada,
+    record_ae,
+    record_crs_icans_day,
     record_follow_up,
+    record_grade_change,
+    record_lymphodepletion,
     record_phenotype,
     record_subsequent_therapy,
+    record_tumour_assessment,
     withdraw_subject,
-)
-from cartrial.services.safety import RecordAE, RecordGradeChange, record_ae, record_grade_change
-from cartrial.services.toxicity import RecordCrsIcansDay, record_crs_icans_day
-from cartrial.services.treatment import (
-    Infuse,
-    RecordLymphodepletion,
-    infuse,
-    record_lymphodepletion,
 )
 from cartrial.virtual.cohort import VirtualCohort
 from cartrial.virtual.population import Baseline, Lesions

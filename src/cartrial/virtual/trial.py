@@ -38,30 +38,30 @@ from cartrial.services import (
     AddUser,
     AssignDose,
     CreateStudy,
+    DecideNextDose,
     EnrolSubject,
+    LockData,
+    OpenExpansion,
     ScreenSubject,
     ServiceContext,
+    SignRecord,
+    WithdrawSubject,
     add_site,
     add_user,
     assign_dose,
     create_study,
-    enrol_subject,
-    screen_subject,
-    trial_data,
-)
-from cartrial.services.decisions import (
-    DecideNextDose,
-    LockData,
-    OpenExpansion,
-    SignRecord,
     decide_next_dose,
+    enrol_subject,
+    import_kinetics,
+    import_labs,
     lock_data,
     open_expansion,
+    record_tumour_assessment,
+    screen_subject,
     sign_record,
+    trial_data,
+    withdraw_subject,
 )
-from cartrial.services.efficacy import record_tumour_assessment
-from cartrial.services.followup import WithdrawSubject, withdraw_subject
-from cartrial.services.imports import import_kinetics, import_labs
 from cartrial.store import database_url, make_engine, session_factory
 from cartrial.store.migrate import upgrade
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
@@ -75,7 +75,7 @@ from cartrial.virtual.conduct import (
 from cartrial.virtual.params import INDICATIONS
 from cartrial.virtual.summary import DemoSummary, summarise
 
-__all__ = ["DEFAULT_SEED", "DemoResult", "run_demo"]
+__all__ = ["DEFAULT_SEED", "TRUTH_CSV", "DemoResult", "run_demo"]
 
 DEFAULT_SEED = 20261126
 STUDY_START = dt.date(2023, 3, 6)
@@ -87,6 +87,8 @@ EXPANSION_ACCRUAL_DAYS = 10
 ENROL_AFTER_SCREENING_DAYS = 2
 INFUSION_AFTER_SCREENING_DAYS = 14
 EXPECTED_DAYS = 1100
+#: File (in the output directory) with each infused subject's virtual truth.
+TRUTH_CSV = "virtual-truth.csv"
 Progress = Callable[[float, str], None]
 
 
@@ -515,7 +517,7 @@ def run_demo(
     pdf: bool = True,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the whole study in silico into ``out_dir`` (``cartrial.db``, ``report/``).
+    """Run the whole study in silico into ``out_dir`` (``cartrial.db``, ``report/``, truth CSV).
 
     Parameters
     ----------
@@ -576,13 +578,15 @@ def run_demo(
         stop_reason=study.stop_reason,
         screening=pd.DataFrame(study.screen_rows),
     )
+    truth = pd.DataFrame(study.truth_rows)
+    truth.to_csv(out / TRUTH_CSV, index=False)
     notify(1.0, "done")
     return DemoResult(
         database=db_path,
         report=written,
         trial=trial,
         summary=summary,
-        truth=pd.DataFrame(study.truth_rows),
+        truth=truth,
         screening=pd.DataFrame(study.screen_rows),
         patients=study.patients,
     )
