@@ -12,10 +12,12 @@ from cartrial.services import (
     AssignDose,
     EnrolSubject,
     Infuse,
+    WithdrawSubject,
     assign_dose,
     enrol_subject,
     infuse,
     screen_subject,
+    withdraw_subject,
 )
 
 D0 = dt.date(2026, 3, 2)
@@ -151,3 +153,18 @@ def test_infusion_outside_the_screening_window(trial: Trial) -> None:
         infuse(coord, late)
     assert info.value.field == "infused_at"
     assert trial.audit_rows() == before
+
+
+def test_a_withdrawn_subject_is_replaced_in_the_cohort(trial: Trial) -> None:
+    coord, inv = trial.as_("coord1"), trial.as_("inv")
+    for i in range(1, 4):
+        treat(coord, inv, f"S01-00{i}", "S01", D0)
+    withdraw_subject(
+        inv,
+        WithdrawSubject(
+            subject_id="S01-002", withdrawn_date=D0 + dt.timedelta(days=3), reason="consent"
+        ),
+    )
+    screen_subject(coord, screening("S01-004", "S01", D0))
+    replacement = enrol_subject(coord, EnrolSubject(subject_id="S01-004", enrolled_date=D0))
+    assert replacement.cohort == 1

@@ -154,8 +154,9 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
     """Enrol an eligible subject into the study's current phase.
 
     In escalation the subject joins the cohort now enrolling (cohort ``k`` follows the
-    ``k-1``-th signed dose decision); a full cohort (``escalation.cohort_size`` subjects) or a full
-    phase (``max_subjects`` / ``expansion.planned_subjects``) refuses more subjects.
+    ``k-1``-th signed dose decision); a full cohort (``escalation.cohort_size`` subjects, withdrawn
+    subjects being replaced) or a full phase (``max_subjects`` / ``expansion.planned_subjects``)
+    refuses more subjects.
 
     Raises
     ------
@@ -190,7 +191,13 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         if phase == "escalation":
             cap = uc.protocol.escalation.max_subjects
             cohort = current_cohort(uc)
-            in_cohort = uc.session.scalar(enrolled.where(Enrolment.cohort == cohort)) or 0
+            # a withdrawn subject is replaced (cart-toxicity reference §3: drop-outs without DLT)
+            in_cohort = (
+                uc.session.scalar(
+                    enrolled.where(Enrolment.cohort == cohort, Subject.status != "withdrawn")
+                )
+                or 0
+            )
             if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
                 raise ValidationFailed(
                     "subject_id",
