@@ -16,6 +16,7 @@ from cartrial.services import (
     assign_dose,
     enrol_subject,
     infuse,
+    load_study,
     screen_subject,
     withdraw_subject,
 )
@@ -168,3 +169,15 @@ def test_a_withdrawn_subject_is_replaced_in_the_cohort(trial: Trial) -> None:
     screen_subject(coord, screening("S01-004", "S01", D0))
     replacement = enrol_subject(coord, EnrolSubject(subject_id="S01-004", enrolled_date=D0))
     assert replacement.cohort == 1
+
+
+def test_load_study_returns_the_stored_protocol(trial: Trial) -> None:
+    study = load_study(trial.as_("mon"))
+    assert (study.study_id, study.phase, study.sites) == (
+        "CLDN18-PDL1-CART-01",
+        "escalation",
+        ("S01", "S02"),
+    )
+    assert [d.name for d in study.protocol.dose_levels] == ["DL-1", "DL1", "DL2", "DL3"]
+    with pytest.raises(PermissionDenied):
+        load_study(trial.as_("nobody"))

@@ -23,10 +23,12 @@ from cartrial.services.admin import (
     CreateStudy,
     SiteAdded,
     StudyCreated,
+    StudyLoaded,
     UserAdded,
     add_site,
     add_user,
     create_study,
+    load_study,
 )
 from cartrial.services.context import ServiceContext
 from cartrial.services.decisions import (
@@ -165,6 +167,7 @@ __all__ = [
     "Signed",
     "SiteAdded",
     "StudyCreated",
+    "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
     "TumourAssessed",
@@ -183,6 +186,7 @@ __all__ = [
     "import_labs",
     "import_lesions",
     "infuse",
+    "load_study",
     "lock_data",
     "open_expansion",
     "raise_query",

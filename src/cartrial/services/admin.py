@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from cartrial.errors import PermissionDenied, ProtocolError, ValidationFailed
-from cartrial.protocol import default_protocol_path, parse_protocol
+from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import (
     ServiceContext,
@@ -33,12 +33,23 @@ __all__ = [
     "Role",
     "SiteAdded",
     "StudyCreated",
+    "StudyLoaded",
     "UserAdded",
     "add_site",
     "add_user",
     "create_study",
+    "load_study",
 ]
 
+ALL_ROLES = (
+    "admin",
+    "investigator",
+    "site_coordinator",
+    "data_manager",
+    "monitor",
+    "statistician",
+    "safety_committee",
+)
 Role = Literal[
     "admin",
     "investigator",
@@ -169,6 +180,35 @@ def create_study(
         protocol_sha256=sha,
         admin_created=admin_created,
     )
+
+
+class StudyLoaded(ServiceResult):
+    """The stored study: its protocol (validated), version, hash and current phase."""
+
+    study_id: str
+    protocol_version: str
+    protocol_sha256: str
+    phase: str
+    protocol: Protocol
+    sites: tuple[str, ...]
+
+
+def load_study(ctx: ServiceContext) -> StudyLoaded:
+    """The study as stored (latest protocol version), for any user holding a role in it."""
+    with use_case(ctx, *ALL_ROLES, site_scoped=True) as uc:
+        sites = uc.session.scalars(
+            select(Site.code)
+            .where(Site.study_id == uc.study.id, Site.deleted_at.is_(None))
+            .order_by(Site.code)
+        )
+        return StudyLoaded(
+            study_id=uc.study.study_code,
+            protocol_version=uc.study.protocol_version,
+            protocol_sha256=uc.study.protocol_sha256,
+            phase=uc.study.phase,
+            protocol=uc.protocol,
+            sites=tuple(sites),
+        )
 
 
 class AddSite(ServiceInput):

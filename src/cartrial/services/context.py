@@ -177,7 +177,7 @@ def load_user(session: AuditedSession, username: str) -> User:
     return user
 
 
-def load_study(session: AuditedSession, study_id: str) -> Study:
+def find_study(session: AuditedSession, study_id: str) -> Study:
     """The latest protocol version of study ``study_id``; :class:`NotFound` when absent."""
     study = session.scalar(
         select(Study)
@@ -219,7 +219,7 @@ def use_case(
         ).all()
         if not rows or not rows[0][0].is_active:
             raise PermissionDenied(f"no active user {ctx.user!r}")
-        study = load_study(session, ctx.study_id)
+        study = find_study(session, ctx.study_id)
         uc = UseCase(
             session=session,
             user=rows[0][0],

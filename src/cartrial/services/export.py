@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.analysis import TrialData, empty_table, validate_trial_data
-from cartrial.services.context import load_study, protocol_of
+from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
 from cartrial.store import (
@@ -122,7 +122,7 @@ def trial_data(
         Validated against the contract columns.
     """
     with session_factory() as session:
-        study = load_study(session, study_id)
+        study = find_study(session, study_id)
         protocol = protocol_of(study)
         cutoff = data_cutoff or _latest_date(session, study.id)
         end = dt.datetime.combine(cutoff, dt.time.max, tzinfo=dt.UTC)
