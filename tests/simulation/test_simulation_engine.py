@@ -67,6 +67,9 @@ DESIGNS: dict[str, Design] = {
         n_earlystop=6,
         min_complete_to_escalate=1,
     ),
+    "tite-boin-extrasafe": TITEBOIN(
+        target=0.25, n_doses=5, n_cohorts=8, extrasafe=True, offset=0.3, start=1
+    ),
     "tite-crm": TITECRM(target=0.25, n_doses=5, n_cohorts=6),
     "table": DecisionTableDesign(target=0.3, n_doses=5, n_cohorts=3, table=OWN_TABLE),
 }
@@ -140,6 +143,15 @@ def test_backfill_patients_count_and_sit_below_the_current_dose() -> None:
     assert filled.mean_total_patients > plain.mean_total_patients
     assert filled.mean_duration_months < plain.mean_duration_months
     assert filled.settings["backfill"].startswith("2 per cohort")
+
+
+class _CustomTite(TITEBOIN):
+    """A user's TITE design: the engine cannot assume TITE-BOIN's rules, so it calls decide."""
+
+
+def test_unknown_tite_design_uses_its_own_decide_per_trial() -> None:
+    design = _CustomTite(target=0.3, n_doses=5, n_cohorts=6, max_pending_fraction=0.4)
+    _compare(design, 40, accrual_rate=4.0)
 
 
 def test_a_table_that_stops_short_is_an_error_when_reached() -> None:

@@ -105,7 +105,9 @@ class TiteBoinKernel:
         code = np.where((code == 0) & (complete_here < d.min_complete_to_escalate), 1, code)
         complete = n - pending_n
         first_elim = self.interval.first_eliminated(complete, y)
-        following = self.interval.settle(n, y, current, code.astype(np.int8), first_elim)
+        following = self.interval.settle(
+            n, y, current, code.astype(np.int8), first_elim, complete=complete
+        )
         suspended = (
             (following >= current) & (m > 0) & (c / np.maximum(m, 1) > d.max_pending_fraction)
         )
@@ -139,7 +141,7 @@ class PerTrialTiteKernel:
 
 def tite_kernel(design: Design, kernel: CohortKernel) -> TiteKernel:
     """The vectorised TITE kernel for ``design`` when there is one, else the per-trial kernel."""
-    if isinstance(design, TITEBOIN) and isinstance(kernel, IntervalKernel):
+    if type(design) is TITEBOIN and isinstance(kernel, IntervalKernel):
         return TiteBoinKernel(design, kernel)
     _, tite_crm = crm_kernels(design)
     return tite_crm if tite_crm is not None else PerTrialTiteKernel(design)
