@@ -184,6 +184,7 @@ def run_journey(trial: Trial) -> None:
         ),
     )
     assert week6.overall_response == "PR"
+    assert week6.visit == "Tumour day 42"  # protocol: every 42 days from day 42, +/- 7 days
     assert round(week6.pct_change_from_baseline or 0, 1) == -33.3
     for subject in ("S01-001", "S01-002", "S02-001"):
         adjudicated = adjudicate_dlt(inv, AdjudicateDLT(subject_id=subject, password=PASSWORD))

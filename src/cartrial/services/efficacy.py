@@ -54,11 +54,16 @@ class RecordTumourAssessment(ServiceInput):
 
 
 class TumourAssessed(ServiceResult):
-    """The derived time-point response of this assessment (``None`` for the baseline)."""
+    """The derived time-point response of this assessment (``None`` for the baseline).
+
+    ``visit`` is the protocol visit whose ``tumour`` window holds the assessment day
+    (``"unscheduled"`` when none does; ``"baseline"`` before the infusion).
+    """
 
     subject_id: str
     assessment_date: dt.date
     baseline: bool
+    visit: str
     overall_response: str | None
     target_response: str | None
     sum_of_diameters_mm: float | None
@@ -195,10 +200,17 @@ def record_tumour_assessment(ctx: ServiceContext, data: RecordTumourAssessment) 
         baseline = store_assessment(uc, subject, data.assessment_date, data.lesions, data.method)
         responses = derive_subject_recist(uc, subject)
         this = next((r for r in responses if r.assessment_date == data.assessment_date), None)
+        infusion = infusion_of(uc, subject)
+        visit = "baseline"
+        if infusion is not None:
+            day = (data.assessment_date - infusion.infused_at.date()).days
+            scheduled = uc.protocol.schedule.visit_for_day(day, "tumour")
+            visit = scheduled.name if scheduled is not None else "unscheduled"
         return TumourAssessed(
             subject_id=data.subject_id,
             assessment_date=data.assessment_date,
             baseline=baseline,
+            visit=visit,
             overall_response=this.overall_response if this else None,
             target_response=this.target_response if this else None,
             sum_of_diameters_mm=this.sum_of_diameters_mm if this else None,
