@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from cartrial.analysis import TrialData
 from cartrial.analysis.kinetics import kinetics_summary, nca, nca_table
 from cartrial.analysis.settings import AnalysisSettings
+
+from .trial_builder import day
 
 
 def _lin(t1: float, c1: float, t2: float, c2: float) -> float:
@@ -99,3 +105,27 @@ def test_summary_geometric_means_by_dose(
     # Persistence at month 3 (window from day 84): S01 and S04 detectable, S05 BLQ at day 91,
     # S02/S03 not sampled that late (NE) -> Total 2/3.
     assert table.loc["Total", "persistent_m3"] == "2/3"
+
+
+@settings_h(max_examples=40, deadline=None)
+@given(st.lists(st.floats(min_value=11, max_value=1e6), min_size=7, max_size=7))
+def test_log_down_never_exceeds_the_linear_trapezoid(
+    trial: TrialData, settings: AnalysisSettings, levels: list[float]
+) -> None:
+    # Property of the log trapezoid: for a falling segment (C1 - C2)/ln(C1/C2) (the logarithmic
+    # mean) is below (C1 + C2)/2 (the arithmetic mean), so AUC(lin-up/log-down) <= AUC(linear).
+    days = [0, 1, 4, 7, 14, 21, 28]
+    rows = [
+        {"subject_id": "S01", "date": day("S01", d), "day": d, "value": v, "unit": "copies/ug gDNA",
+         "lloq": 10.0, "below_lloq": False}
+        for d, v in zip(days, levels, strict=True)
+    ]  # fmt: skip
+    changed = dataclasses.replace(trial, kinetics=pd.DataFrame(rows))
+    auc = nca(changed, settings).set_index("subject_id").loc["S01", "auc_0_28"]
+    linear = sum(
+        _lin(t1, c1, t2, c2)
+        for t1, c1, t2, c2 in zip(days, levels, days[1:], levels[1:], strict=False)
+    )
+    assert 0 < auc <= linear * (1 + 1e-12)
+    if all(b >= a for a, b in itertools.pairwise(levels)):
+        assert auc == pytest.approx(linear)
