@@ -176,15 +176,27 @@ def table(
     if grid:
         _print_frame(frame.reset_index().rename(columns={"dlt": "DLTs \\ n"}), title)
     elif set(_BOUNDARY_ROWS) <= set(frame.columns):
-        view = Table(title=title)
-        view.add_column("Number of patients treated")
-        for n in frame["n_treated"]:
-            view.add_column(str(n), justify="right")
-        for column, label in _BOUNDARY_ROWS.items():
-            view.add_row(label, *["NA" if pd.isna(v) else str(v) for v in frame[column]])
-        Console().print(view)
+        _print_boundaries(frame, title)
     else:
         _print_frame(frame, title)
+
+
+def _print_boundaries(frame: pd.DataFrame, title: str) -> None:
+    """The count table as protocol appendices print it, in blocks that fit the terminal."""
+    console = Console()
+    label_width = 28
+    per_block = max(1, (console.width - label_width - 4) // 5)
+    for start in range(0, len(frame), per_block):
+        block = frame.iloc[start : start + per_block]
+        view = Table(title=title if start == 0 else None)
+        view.add_column("Number of patients treated", no_wrap=True)
+        for n in block["n_treated"]:
+            view.add_column(str(n), justify="right", no_wrap=True)
+        for column, label in _BOUNDARY_ROWS.items():
+            view.add_row(label, *["NA" if pd.isna(v) else str(v) for v in block[column]])
+        if "otherwise" in block.columns:
+            view.add_row("Otherwise", *[str(v) for v in block["otherwise"]])
+        console.print(view)
 
 
 def _decision_json(decision: Decision) -> str:
@@ -276,7 +288,16 @@ def pathways(
     if as_json:
         typer.echo(_frame_json(frame))
         return
-    _print_frame(frame.drop(columns=["reason", "parent"]), f"{design}: dose transition pathways")
+    shown = frame.drop(columns=["reason", "parent"]).rename(
+        columns={
+            "path": "DLTs per cohort",
+            "n_dlt": "DLTs",
+            "n_at_dose": "n at dose",
+            "dlt_at_dose": "DLTs at dose",
+            "next_dose": "next",
+        }
+    )
+    _print_frame(shown, f"{design}: dose transition pathways")
     if plot is not None:
         Console().print(f"tree written to {plot}")
 
@@ -298,7 +319,8 @@ def simon(
         typer.echo(_frame_json(frame))
         return
     _print_frame(
-        frame.round(4), f"Simon two-stage: p0 = {p0}, p1 = {p1}, alpha = {alpha}, beta = {beta}"
+        frame.round(4).rename(columns={"expected_n0": "EN(p0)", "pet0": "PET(p0)"}),
+        f"Simon two-stage: p0 = {p0}, p1 = {p1}, alpha = {alpha}, beta = {beta}",
     )
 
 
