@@ -127,7 +127,9 @@ def main() -> None:
         f"kinetics + true SLD: vectorised {vector_s:.2f} s vs per-patient loop {loop_s:.1f} s "
         f"(scaled from {m:,} patients): speed-up x{loop_s / vector_s:.0f}"
     )
-    print("target: total < 60 s -> " + ("PASS" if total < 60 else "FAIL"))
+    # One core: the CPU time of this single-threaded process; the wall clock also counts the time
+    # other processes hold the core on a shared machine, so both are printed.
+    print("target: < 60 s of one core (CPU time) -> " + ("PASS" if cpu < 60 else "FAIL"))
 
 
 if __name__ == "__main__":
