@@ -22,6 +22,7 @@ from cartrial.services.treatment import enrolment_of, infusion_of
 from cartrial.store import LesionMeasurement, Subject, TimepointResponse, TumourLesion
 
 __all__ = [
+    "ASSESSORS",
     "LesionInput",
     "RecordTumourAssessment",
     "TumourAssessed",

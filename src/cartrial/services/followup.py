@@ -1,5 +1,7 @@
-"""Follow-up and translational samples: survival contacts, death, subsequent therapy, withdrawal,
-CAR-T kinetics, anti-CAR antibodies (ADA) and immunophenotype panels.
+"""Follow-up and translational samples, each checked against the subject's course.
+
+Survival contacts, death, subsequent therapy, withdrawal; CAR-T kinetics, anti-CAR antibodies
+(ADA) and immunophenotype panels.
 
 Dates are checked against the subject's course: nothing before enrolment (samples: before
 screening), nothing after a recorded death, a death date on or before the contact that reports it.

@@ -23,14 +23,18 @@ from cartrial.services.base import ServiceResult
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.csvrows import KineticsRow, LabRow, LesionRow, parse_rows
 from cartrial.services.derive import lab_grade_frame
-from cartrial.services.efficacy import LesionInput, derive_subject_recist, store_assessment
+from cartrial.services.efficacy import (
+    ASSESSORS,
+    LesionInput,
+    derive_subject_recist,
+    store_assessment,
+)
 from cartrial.services.followup import RecordKinetics, store_kinetics
 from cartrial.services.safety import LAB_STAFF, RecordLab, as_utc, check_lab_date, store_labs
 from cartrial.store import Subject
 
 __all__ = ["ImportReport", "import_kinetics", "import_labs", "import_lesions"]
 
-ASSESSORS = ("investigator", "site_coordinator", "data_manager")
 RowError = tuple[int, str, str]
 
 

@@ -1,7 +1,8 @@
 """Data queries: a monitor or data manager asks, the site answers, the asker closes.
 
 A query points at a subject and optionally at one field of one record. Its life is
-``open`` -> ``answered`` -> ``closed`` (an answered query may be re-opened by a new question).
+``open`` -> ``answered`` -> ``closed``; a further question is a new query. Every query must be
+closed before a data lock.
 """
 
 from __future__ import annotations
