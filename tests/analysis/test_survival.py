@@ -64,8 +64,15 @@ def test_kaplan_meier_median_upper_limit_by_hand() -> None:
     assert km.median_days == 5
     assert km.median_lower_days == min(t for t, (lo, _) in bands.items() if lo <= 0.5)
     assert km.median_upper_days == min(t for t, (_, hi) in bands.items() if hi <= 0.5)
-    # 12-month rate needs follow-up to day 365: NE here, never extrapolated.
-    assert math.isnan(km.rate_12m)
+    # everyone died by day 10: S = 0 from then on, so the 12-month rate is known to be 0
+    assert km.rate_12m == 0.0
+
+
+def test_rate_after_the_last_event_is_known_only_when_the_curve_reached_zero() -> None:
+    # All three die by day 90: S = 0 from day 90, so the 6-month (182.6-day) rate is 0, not NE.
+    assert kaplan_meier([30, 60, 90], [1, 1, 1], "all dead").rate_6m == 0.0
+    # Last subject censored at day 90: S(6 months) is unknown -> NE.
+    assert math.isnan(kaplan_meier([30, 60, 90], [1, 1, 0], "censored").rate_6m)
 
 
 def test_empty_curve_is_not_estimable() -> None:
@@ -117,3 +124,19 @@ def test_events_after_the_cutoff_are_ignored(trial: TrialData, settings: Analysi
     best = best_overall_response(changed, settings)
     row = time_to_event(changed, settings, best).set_index("subject_id").loc["S01"]
     assert (row["pfs_days"], bool(row["pfs_event"])) == (84, False)
+
+
+def test_os_without_last_contact_uses_the_last_assessment(
+    trial: TrialData, settings: AnalysisSettings
+) -> None:
+    # S04 (alive) loses its last-contact date: censored at its last tumour assessment, day 168,
+    # never at the data cut-off (that would invent follow-up).
+    subjects = trial.subjects.copy()
+    subjects.loc[subjects["subject_id"] == "S04", "last_contact_date"] = pd.NaT
+    changed = dataclasses.replace(trial, subjects=subjects)
+    row = (
+        time_to_event(changed, settings, best_overall_response(changed, settings))
+        .set_index("subject_id")
+        .loc["S04"]
+    )
+    assert (row["os_days"], bool(row["os_event"])) == (168, False)

@@ -10,7 +10,7 @@ time origin = CAR-T infusion (day 0), everything after the data cut-off ignored:
   assessments (scheduled visits after the last adequate assessment whose window closed before the
   event).
 * **OS** event = death from any cause; otherwise censored at the last contact date (capped at the
-  data cut-off).
+  data cut-off; the last tumour assessment when no contact date is recorded, else day 0).
 * **DOR** (confirmed responders only): from the first CR/PR date to the PFS event, with the PFS
   censoring rules.
 
@@ -119,8 +119,11 @@ def time_to_event(trial: TrialData, settings: AnalysisSettings, best: BestRespon
             "pfs_rule": rule,
         }
     )
-    last_contact = safety["last_contact_date"].fillna(cutoff)
-    contact = day_of(last_contact.where(last_contact <= cutoff, cutoff))
+    last_contact = safety["last_contact_date"]
+    contact = day_of(last_contact.where(last_contact.isna() | (last_contact <= cutoff), cutoff))
+    # without a last-contact date, the last tumour assessment is the last time known alive
+    last_scan = tps.groupby("subject_id")["day"].max().reindex(safety.index).astype(float)
+    contact = contact.fillna(last_scan).fillna(0.0)
     out["os_event"] = death.notna().to_numpy()
     out["os_days"] = np.where(out["os_event"], death.to_numpy(), contact.to_numpy())
     out["os_rule"] = np.where(out["os_event"], "event: death", "censored: last contact")
@@ -196,9 +199,9 @@ def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) ->
 
     def rate(month: int) -> tuple[float, tuple[float, float]]:
         day = month * DAYS_PER_MONTH
-        if times.max() < day:
-            return math.nan, (math.nan, math.nan)
         row = timeline.loc[timeline["day"] <= day].iloc[-1]
+        if times.max() < day and row["survival"] > 0:
+            return math.nan, (math.nan, math.nan)  # follow-up too short: not estimable
         return float(row["survival"]), (float(row["lower"]), float(row["upper"]))
 
     rate6, ci6 = rate(6)
@@ -291,7 +294,8 @@ def survival_tables(
                 }
             )
     method = (
-        "Kaplan–Meier (lifelines); pointwise CI exponential Greenwood (log-log); "
+        "Kaplan–Meier (lifelines); median = first time with S(t) ≤ 0.5; pointwise CI exponential"
+        " Greenwood (log-log); "
         f'median_ci="{MEDIAN_CI}"; NaN median = not reached (NR) or not estimable; months = days /'
         f" {DAYS_PER_MONTH}; rates NE when follow-up is shorter"
     )
