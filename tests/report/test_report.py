@@ -123,6 +123,46 @@ def test_report_numbers_trace_back_to_the_input(report: ReportResult, trial: Tri
     assert nca["cmax"].dropna().to_dict() == kin.groupby("subject_id")["value"].max().to_dict()
 
 
+def test_safety_and_survival_numbers_recomputed_from_raw_rows(
+    report: ReportResult, trial: TrialData
+) -> None:
+    # Independent recomputation from the raw tables (not through cartrial.analysis):
+    tables = {p.stem: pd.read_csv(p) for p in report.csv_paths}
+    subjects = trial.subjects.set_index("subject_id")
+    aes = trial.adverse_events.join(
+        subjects[["lymphodepletion_date", "infusion_date"]], on="subject_id"
+    )
+    emergent = aes.loc[
+        aes["infusion_date"].notna() & (aes["onset_date"] >= aes["lymphodepletion_date"])
+    ]
+    overview = tables["ae_overview"].set_index("category")
+    assert (
+        overview.loc["Any treatment-emergent AE", "Total (N=6) n"]
+        == emergent["subject_id"].nunique()
+    )
+    assert (
+        overview.loc["Grade ≥ 3 AE", "Total (N=6) n"]
+        == emergent.loc[emergent["grade"] >= 3, "subject_id"].nunique()
+    )
+    # OS events = deaths of infused subjects on or before the cut-off.
+    survival = tables["survival"].set_index(["endpoint", "dose_level"])
+    dead = subjects["death_date"].notna() & subjects["infusion_date"].notna()
+    assert survival.loc[("Overall survival", "all"), "events"] == int(dead.sum())
+    # ORR numerator = subjects whose listed best response is CR or PR in the ORR population.
+    rates = tables["response_rates"]
+    orr = rates.loc[
+        (rates["population"] == "efficacy_evaluable")
+        & (rates["subgroup"] == "overall")
+        & (rates["endpoint"] == "ORR (CR+PR)")
+    ].iloc[0]
+    listing = tables["response_listing"].set_index("subject_id")
+    evaluable = subjects.index[subjects["efficacy_evaluable"]]
+    assert orr["responders"] == int(
+        listing.loc[evaluable, "best overall response"].isin(["CR", "PR"]).sum()
+    )
+    assert orr["n"] == len(evaluable)
+
+
 def test_data_problems_are_stated_in_words(report: ReportResult) -> None:
     page = report.html_path.read_text(encoding="utf-8")
     for sentence in (
