@@ -155,9 +155,9 @@ def _responder(cohort: VirtualCohort, scan_days: list[int], last_day: int) -> bo
     non-nodal target is 0, every target node < 10 mm and every non-target gone. A responder has a
     CR/PR confirmed by another CR/PR at least 28 days later, before any PD.
     """
-    days = np.array([d for d in scan_days if d <= last_day], dtype=float)
-    if days.size == 0:
-        return False
+    # The site's scan days, all of them (the measurement noise is drawn for the whole schedule);
+    # scans after death or withdrawal never happen.
+    days = np.array(scan_days, dtype=float)
     diam, new, nt_pd = cohort.observe_tumour(days)
     true = cohort.tumour.true_diameters(days)
     missed = cohort.missed_visits(len(days))[0]
@@ -168,7 +168,7 @@ def _responder(cohort: VirtualCohort, scan_days: list[int], last_day: int) -> bo
     baseline = nadir = float(les.baseline_mm[0, target].sum())
     timeline: list[tuple[float, str]] = []
     for j, day in enumerate(days):
-        if missed[j]:
+        if missed[j] or day > last_day:
             continue
         sod = float(diam[0, j, target].sum())
         nt_gone = np.where(
