@@ -15,13 +15,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from cartrial.errors import CartrialError
-from cartrial.store import database_url, make_engine, verify_chain
-from cartrial.store.backup import backup, restore
-from cartrial.store.history import read_log
-from cartrial.store.migrate import head_revision, upgrade
+from cartrial.store import (
+    backup,
+    database_url,
+    display_url,
+    head_revision,
+    read_database_log,
+    restore,
+    upgrade,
+    verify_database,
+)
 
 __all__ = ["register"]
 
@@ -46,10 +51,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit, name="audit", no_args_is_help=True)
 
 
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @contextmanager
 def _errors_exit() -> Iterator[None]:
     try:
@@ -64,7 +65,7 @@ def upgrade_command(db: str | None = DB_OPT) -> None:
     url = database_url(db)
     with _errors_exit():
         revision = upgrade(url)
-    Console().print(f"{_shown(url)}: schema at revision {revision} (newest {head_revision()})")
+    Console().print(f"{display_url(url)}: schema at revision {revision} (newest {head_revision()})")
 
 
 def backup_command(
@@ -76,7 +77,7 @@ def backup_command(
     url = database_url(db)
     with _errors_exit():
         target = backup(url, file, overwrite=force)
-    Console().print(f"backup of {_shown(url)} written to {target}")
+    Console().print(f"backup of {display_url(url)} written to {target}")
 
 
 def restore_command(
@@ -87,23 +88,18 @@ def restore_command(
     """Replace the database's content with the backup FILE (its audit trail must verify)."""
     url = database_url(db)
     if not yes:
-        typer.confirm(f"Replace the content of {_shown(url)} with {file}?", abort=True)
+        typer.confirm(f"Replace the content of {display_url(url)} with {file}?", abort=True)
     with _errors_exit():
         report = restore(url, file)
     Console().print(
-        f"restored {file} into {_shown(url)}; audit trail verified ({report.rows} rows)"
+        f"restored {file} into {display_url(url)}; audit trail verified ({report.rows} rows)"
     )
 
 
 def verify_command(db: str | None = DB_OPT, as_json: bool = JSON_OPT) -> None:
     """Check the audit trail's hash chain; list every problem and exit 1 if it does not verify."""
-    url = database_url(db)
-    engine = make_engine(url)
-    try:
-        with _errors_exit(), engine.connect() as connection:
-            report = verify_chain(connection)
-    finally:
-        engine.dispose()
+    with _errors_exit():
+        report = verify_database(database_url(db))
     if as_json:
         typer.echo(
             json.dumps({"rows": report.rows, "ok": report.ok, "problems": list(report.problems)})
@@ -127,12 +123,10 @@ def log_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Show the audit trail: who changed what, when (UTC), old -> new, and why."""
-    engine = make_engine(database_url(db))
-    try:
-        with _errors_exit(), engine.connect() as connection:
-            entries = read_log(connection, table_name=table, record_id=record, limit=limit)
-    finally:
-        engine.dispose()
+    with _errors_exit():
+        entries = read_database_log(
+            database_url(db), table_name=table, record_id=record, limit=limit
+        )
     if as_json:
         rows = [asdict(e) | {"occurred_at": e.occurred_at.isoformat()} for e in entries]
         typer.echo(json.dumps(rows, indent=2))

@@ -8,7 +8,8 @@ Engine and sessions
     use case, audited as a user with a reason).
 Audit trail
     :class:`AuditContext`, :class:`AuditedSession`, :func:`soft_delete` (no hard deletes),
-    :func:`verify_chain` -> :class:`ChainReport`, :func:`read_log` -> :class:`AuditEntry`.
+    :func:`verify_chain` / :func:`verify_database` -> :class:`ChainReport`, :func:`read_log` /
+    :func:`read_database_log` -> :class:`AuditEntry`.
 Optimistic locking
     :func:`check_version`; a stale edit raises :class:`cartrial.errors.Conflict` naming both
     versions (also when two transactions race: ``unit_of_work`` converts ``StaleDataError``).
@@ -16,7 +17,8 @@ Users and signatures (:mod:`cartrial.store.auth`)
     :func:`create_user`, :func:`assign_role`, :func:`has_role`, :func:`authenticate`,
     :func:`sign`, :func:`signatures_for`, :func:`signature_is_valid`, :func:`record_sha256`.
 Schema and files
-    :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`.
+    :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`,
+    :func:`display_url` (a URL without its password, for messages).
 Models
     every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.store.vocab`.
 
@@ -33,13 +35,7 @@ Example
 
 from __future__ import annotations
 
-from cartrial.store.audit import (
-    AuditContext,
-    AuditedSession,
-    ChainReport,
-    soft_delete,
-    verify_chain,
-)
+from cartrial.store.audit import AuditContext, AuditedSession, soft_delete
 from cartrial.store.auth import (
     assign_role,
     authenticate,
@@ -52,8 +48,9 @@ from cartrial.store.auth import (
 )
 from cartrial.store.backup import backup, restore
 from cartrial.store.base import Base, Regulated, UTCDateTime, utcnow
-from cartrial.store.engine import database_url, make_engine, session_factory
-from cartrial.store.history import AuditEntry, read_log
+from cartrial.store.chain import ChainReport, verify_chain
+from cartrial.store.engine import database_url, display_url, make_engine, session_factory
+from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
 from cartrial.store.locking import check_version
 from cartrial.store.migrate import head_revision, upgrade
 from cartrial.store.models import (
@@ -134,9 +131,11 @@ __all__ = [
     "check_version",
     "create_user",
     "database_url",
+    "display_url",
     "has_role",
     "head_revision",
     "make_engine",
+    "read_database_log",
     "read_log",
     "record_sha256",
     "restore",
@@ -149,4 +148,5 @@ __all__ = [
     "upgrade",
     "utcnow",
     "verify_chain",
+    "verify_database",
 ]

@@ -21,19 +21,9 @@ from sqlalchemy.engine import URL, make_url
 
 from cartrial.errors import BackupFailed
 from cartrial.store.chain import ChainReport, verify_chain
-from cartrial.store.engine import make_engine
+from cartrial.store.history import verify_database
 
-__all__ = ["backup", "restore", "verify_database"]
-
-
-def verify_database(url: str) -> ChainReport:
-    """Verify the audit chain of the database at ``url``."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return verify_chain(connection)
-    finally:
-        engine.dispose()
+__all__ = ["backup", "restore"]
 
 
 def _sqlite_path(url: URL) -> Path:

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "SQLITE_SYNCHRONOUS_ENV",
     "database_url",
+    "display_url",
     "make_engine",
     "session_factory",
     "sqlite_synchronous",
@@ -75,6 +76,11 @@ def sqlite_synchronous() -> str:
     if level not in ("NORMAL", "FULL"):
         raise ValueError(f"{SQLITE_SYNCHRONOUS_ENV} must be NORMAL or FULL, not {level!r}")
     return level
+
+
+def display_url(url: str) -> str:
+    """``url`` for messages: the password replaced by ``***``."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_on_connect_with(synchronous: str) -> Callable[[object, ConnectionPoolEntry], None]:

@@ -1,4 +1,4 @@
-"""Reading the audit trail: the change history of a table or of one record."""
+"""Reading the audit trail: the change history of a table or of one record; chain verification."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from cartrial.store.chain import ChainReport, verify_chain
+from cartrial.store.engine import make_engine
 from cartrial.store.models import AuditLog
 
-__all__ = ["AuditEntry", "read_log"]
+__all__ = ["AuditEntry", "read_database_log", "read_log", "verify_database"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,29 @@ def read_log(
     rows = [AuditEntry(**row._mapping) for row in connection.execute(query)]
     rows.reverse()
     return rows
+
+
+def read_database_log(
+    url: str,
+    *,
+    table_name: str | None = None,
+    record_id: int | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """:func:`read_log` on the database at ``url`` (opens and closes its own engine)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return read_log(connection, table_name=table_name, record_id=record_id, limit=limit)
+    finally:
+        engine.dispose()
+
+
+def verify_database(url: str) -> ChainReport:
+    """:func:`~cartrial.store.chain.verify_chain` on the database at ``url`` (own engine)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return verify_chain(connection)
+    finally:
+        engine.dispose()
