@@ -137,13 +137,22 @@ class TiteCRMKernel:
         n = follow.per_dose(follow.enrolled, n_doses)
         y = follow.per_dose(follow.observed, n_doses)
         pending_n = follow.per_dose(follow.pending, n_doses)
-        width = max(int(follow.pending.sum(axis=1).max(initial=0)), 1)
-        # Pending slots first, in slot order (stable sort), padded with weight 0.
-        order = np.argsort(~follow.pending, axis=1, kind="stable")[:, :width]
-        taken = np.take_along_axis(follow.pending, order, axis=1)
-        dose = np.where(taken, np.take_along_axis(follow.dose, order, axis=1), 0)
-        weight = np.where(taken, np.take_along_axis(follow.fraction, order, axis=1), 0.0)
-        p_hat, over = self.crm.fit(y, n - y - pending_n, dose, weight)
+        no_dlt = n - y - pending_n
+        p_hat = np.empty(n.shape)
+        over = np.empty(n.shape)
+        counts = follow.pending.sum(axis=1)
+        # Trials grouped by their number of pending patients: no padding, and each trial's
+        # pending patients enter in slot order, as the design sees them.
+        for width in np.unique(counts).tolist():
+            rows = np.flatnonzero(counts == width)
+            if width == 0:
+                p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows])
+                continue
+            pending = follow.pending[rows]
+            order = np.argsort(~pending, axis=1, kind="stable")[:, :width]
+            dose = np.take_along_axis(follow.dose[rows], order, axis=1)
+            weight = np.take_along_axis(follow.fraction[rows], order, axis=1)
+            p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows], dose, weight)
         following = self.crm.settle(n, y, current, p_hat, over)
         return following, np.zeros(current.size, dtype=bool)
 
