@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import multiprocessing.synchronize
 import threading
 import time
 
@@ -67,17 +68,24 @@ def test_stale_update_of_a_detached_record_is_a_conflict(
         assert (kept.ecog, kept.version) == (1, 2)  # never silently overwritten
 
 
-def _editor(url: str, subject_id: int, worker: int, results: multiprocessing.Queue) -> None:
+def _editor(
+    url: str,
+    subject_id: int,
+    worker: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.Queue,
+) -> None:
     """Edit the subject _EDITS times; even workers check the form version, odd ones rely on the
     database's ``WHERE version = ...`` (a detached record)."""
     engine = make_engine(url)
     factory = session_factory(engine)
     done = conflicts = 0
+    start.wait(timeout=60)  # all editors begin together
     for i in range(_EDITS):
         with unit_of_work(factory, f"reader{worker}") as session:
             seen = session.get(Subject, subject_id)
         assert seen is not None
-        time.sleep(0.002)  # the user "thinks": others may save meanwhile
+        time.sleep(0.01)  # the user "thinks": others may save meanwhile
         try:
             with unit_of_work(factory, f"worker{worker}", f"edit {i}") as session:
                 if worker % 2 == 0:
@@ -99,8 +107,11 @@ def test_processes_editing_one_subject_lose_no_update(
 ) -> None:
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()
+    start = context.Barrier(_WORKERS)
     workers = [
-        context.Process(target=_editor, args=(migrated_db_url, mini_trial.subject_id, w, results))
+        context.Process(
+            target=_editor, args=(migrated_db_url, mini_trial.subject_id, w, start, results)
+        )
         for w in range(_WORKERS)
     ]
     for process in workers:
