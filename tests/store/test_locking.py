@@ -157,6 +157,8 @@ def test_postgres_writers_queue_on_the_chain_instead_of_deadlocking(
             with unit_of_work(sessions, "crc-a", "age from source") as session:
                 subject = session.get(Subject, mini_trial.subject_id)  # reads version 1
                 assert subject is not None
+                backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()")
+                outcome["pid"] = backend.scalar()
                 subject.age_years = 40  # the flush must wait for B's chain lock first
             outcome["a"] = "saved"
         except Conflict as exc:
@@ -177,7 +179,7 @@ def test_postgres_writers_queue_on_the_chain_instead_of_deadlocking(
         thread = threading.Thread(target=editor_a)
         thread.start()
         deadline = time.monotonic() + 30
-        while _sessions_waiting_for_a_lock(engine) == 0:  # A is queued on the chain head
+        while not _waits_for_a_lock(engine, outcome.get("pid")):  # A queued on the chain head
             assert time.monotonic() < deadline, "editor A never queued on the chain lock"
             time.sleep(0.05)
         subject = session.get(Subject, mini_trial.subject_id)
@@ -189,9 +191,12 @@ def test_postgres_writers_queue_on_the_chain_instead_of_deadlocking(
     assert (conflict.expected_version, conflict.actual_version) == (1, 2)
 
 
-def _sessions_waiting_for_a_lock(engine: Engine) -> int:
+def _waits_for_a_lock(engine: Engine, pid: object) -> bool:
+    """True once the PostgreSQL backend ``pid`` (editor A's connection) waits for a lock."""
+    if pid is None:
+        return False
     with engine.connect() as connection:
         waiting = connection.scalar(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         )
-    return int(waiting or 0)
+    return waiting == "Lock"
