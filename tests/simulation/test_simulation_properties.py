@@ -37,5 +37,5 @@ def test_percentages_and_counts_are_consistent(truth: list[float], seed: int) ->
     result = simulate(BOIN(target=0.3, n_doses=3, n_cohorts=5), truth, 200, seed=seed)
     assert abs(sum(result.selection_pct) + result.selection_none_pct - 100.0) < 1e-9
     assert all(0 <= d <= n for d, n in zip(result.mean_dlts, result.mean_patients, strict=True))
-    assert result.mean_total_patients <= 15.0
+    assert result.mean_total_patients <= 15.0 + 1e-9
     assert 0.0 <= result.early_stop_pct <= result.selection_none_pct
