@@ -25,6 +25,8 @@ from cartrial.store import (
     AuditContext,
     AuditedSession,
     DataLock,
+    Enrolment,
+    Infusion,
     RoleAssignment,
     Site,
     Study,
@@ -71,17 +73,30 @@ def protocol_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class SubjectDates:
+    """A subject's enrolment date and infusion time, read with the subject (``None``: not yet)."""
+
+    enrolled: dt.date | None
+    infused_at: dt.datetime | None
+
+
 @dataclass
 class UseCase:
-    """The live state of one use case inside its transaction."""
+    """The live state of one use case inside its transaction.
+
+    ``dates`` holds, per subject fetched with :meth:`subject`, its enrolment date and infusion
+    time as they were when fetched.
+    """
 
     session: AuditedSession
     user: User
     study: Study
     protocol: Protocol
     roles: tuple[tuple[str, int | None], ...]
+    dates: dict[int, SubjectDates] = field(default_factory=dict)
     _sites: dict[int, str] = field(default_factory=dict)
-    _lock: tuple[dt.date, str] | bool | None = False  # False: not looked up yet
+    _lock: tuple[dt.date, str] | None = None  # active data lock: (cut-off, name)
 
     def has_role(self, *roles: str, site_id: int | None = None) -> bool:
         """Whether the user holds one of ``roles`` study-wide or at ``site_id``."""
@@ -130,16 +145,26 @@ class UseCase:
         PermissionDenied
             The user holds none of ``roles`` at the subject's site.
         """
-        subject = self.session.scalar(
-            select(Subject).where(
+        found = self.session.execute(
+            select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
+            .outerjoin(
+                Enrolment,
+                (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None),
+            )
+            .outerjoin(
+                Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None)
+            )
+            .where(
                 Subject.study_id == self.study.id,
                 Subject.subject_code == code,
                 Subject.deleted_at.is_(None),
             )
-        )
-        if subject is None:
+        ).first()
+        if found is None:
             raise NotFound(f"subject_id: no subject {code!r} in study {self.study.study_code}")
+        subject, enrolled, infused_at = found
         self.require(*roles, site_id=subject.site_id)
+        self.dates[subject.id] = SubjectDates(enrolled, infused_at)
         return subject
 
     def because(self, reason: str) -> None:
@@ -148,19 +173,7 @@ class UseCase:
 
     def check_unlocked(self, when: dt.date, field_name: str) -> None:
         """Refuse a write dated on or before the cut-off of an active (unreleased) data lock."""
-        if self._lock is False:
-            found = self.session.execute(
-                select(DataLock.data_cutoff, DataLock.name)
-                .where(
-                    DataLock.study_id == self.study.id,
-                    DataLock.released_at.is_(None),
-                    DataLock.deleted_at.is_(None),
-                )
-                .order_by(DataLock.data_cutoff.desc())
-                .limit(1)
-            ).first()
-            self._lock = (found[0], found[1]) if found is not None else None
-        if isinstance(self._lock, tuple) and when <= self._lock[0]:
+        if self._lock is not None and when <= self._lock[0]:
             cutoff, name = self._lock
             raise ValidationFailed(
                 field_name,
@@ -175,6 +188,34 @@ def load_user(session: AuditedSession, username: str) -> User:
     if user is None or not user.is_active:
         raise PermissionDenied(f"no active user {username!r}")
     return user
+
+
+def find_study_and_lock(
+    session: AuditedSession, study_id: str
+) -> tuple[Study, tuple[dt.date, str] | None]:
+    """The latest protocol version of the study and its active data lock (latest cut-off)."""
+    latest = (
+        select(Study.id)
+        .where(Study.study_code == study_id, Study.deleted_at.is_(None))
+        .order_by(Study.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Study, DataLock.data_cutoff, DataLock.name)
+        .outerjoin(
+            DataLock,
+            (DataLock.study_id == Study.id)
+            & DataLock.released_at.is_(None)
+            & DataLock.deleted_at.is_(None),
+        )
+        .where(Study.id == latest)
+        .order_by(DataLock.data_cutoff.desc())
+    ).all()
+    if not rows:
+        raise NotFound(f"study_id: no study {study_id!r} in this database")
+    study, cutoff, name = rows[0]
+    return study, ((cutoff, name) if cutoff is not None else None)
 
 
 def find_study(session: AuditedSession, study_id: str) -> Study:
@@ -219,13 +260,14 @@ def use_case(
         ).all()
         if not rows or not rows[0][0].is_active:
             raise PermissionDenied(f"no active user {ctx.user!r}")
-        study = find_study(session, ctx.study_id)
+        study, lock = find_study_and_lock(session, ctx.study_id)
         uc = UseCase(
             session=session,
             user=rows[0][0],
             study=study,
             protocol=protocol_of(study),
             roles=tuple((str(role), site) for _, role, site in rows if role is not None),
+            _lock=lock,
         )
         if site_scoped:
             if not any(role in roles for role, _ in uc.roles):

@@ -296,11 +296,14 @@ def derive_subject_dlt(
     (``only``, possibly not stored yet) need a new decision; ``None`` = every AE of the subject.
     Investigator overrides are kept. Returns ``None`` before infusion (no DLT window yet).
     """
-    infused_at = uc.session.scalar(
-        select(Infusion.infused_at).where(
-            Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None)
+    if subject.id in uc.dates:
+        infused_at = uc.dates[subject.id].infused_at
+    else:
+        infused_at = uc.session.scalar(
+            select(Infusion.infused_at).where(
+                Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None)
+            )
         )
-    )
     if infused_at is None:
         return None
     if only is None:

@@ -22,7 +22,6 @@ from cartrial.rules import ctcae
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import derive_subject_dlt, lab_grade_frame
-from cartrial.services.treatment import enrolment_of
 from cartrial.store import AdverseEvent, AeGradeChange, LabResult, Subject, check_version
 
 __all__ = [
@@ -115,7 +114,10 @@ def _new_ae(
         raise ValidationFailed("outcome", "a fatal outcome goes with grade 5, and only with it")
     if data.subject_id not in subjects:
         subject = uc.subject(data.subject_id, *CLINICAL_STAFF)
-        subjects[data.subject_id] = (subject, enrolment_of(uc, subject).enrolled_date)
+        enrolled = uc.dates[subject.id].enrolled
+        if enrolled is None:
+            raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
+        subjects[data.subject_id] = (subject, enrolled)
     subject, enrolled = subjects[data.subject_id]
     check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
     uc.check_unlocked(onset.date(), "onset_at")
