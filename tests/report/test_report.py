@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from cartrial.analysis import TrialData
 from cartrial.report import ReportResult
 from cartrial.report.html import format_cell
+from cartrial.report.pdf import write_pdf
 
 
 class _Tables(HTMLParser):
@@ -44,11 +46,16 @@ class _Tables(HTMLParser):
 
 
 def test_files_are_written(report: ReportResult) -> None:
-    assert report.html_path.exists()
-    assert report.pdf_path is not None and report.pdf_path.read_bytes()[:5] == b"%PDF-"
+    assert report.html_path.exists() and report.pdf_path is None  # fixture built with pdf=False
     assert len(report.csv_paths) == 25 and all(p.exists() for p in report.csv_paths)
     assert report.missing_figures == ()
     assert len(report.figures) == 9
+
+
+def test_pdf_prints_the_report(report: ReportResult, tmp_path: Path) -> None:
+    pdf = write_pdf(report.html_path.read_text(encoding="utf-8"), tmp_path / "report.pdf")
+    content = pdf.read_bytes()
+    assert content[:5] == b"%PDF-" and len(content) > 50_000  # nine embedded figures
 
 
 def test_html_is_self_contained_with_contents_cutoff_and_populations(
