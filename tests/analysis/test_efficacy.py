@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -41,21 +42,20 @@ def _bor_of(trial: TrialData, settings: AnalysisSettings, course: list[tuple[int
     return str(best.loc["S01", "bor"])
 
 
+_CASES = pd.read_csv(
+    Path(__file__).parents[1] / "reference" / "analysis" / "best_response_cases.csv"
+)
+
+
 @pytest.mark.parametrize(
     ("course", "expected"),
     [
-        # RECIST reference §9, confirmation >= 28 days, SD minimum 42 days:
-        ([(42, "PR"), (84, "PR")], "PR"),  # E1 confirmed PR
-        ([(42, "PR"), (84, "SD"), (126, "PD")], "SD"),  # E16 unconfirmed PR -> SD
-        ([(35, "PR"), (63, "PD")], "PD"),  # E17 only non-PD point before day 42 -> PD
-        ([(42, "CR"), (84, "PD")], "SD"),  # E18 CR not confirmed, SD minimum met at day 42
-        ([(42, "PR"), (84, "NE"), (126, "PR")], "PR"),  # E19 NE between does not break it
-        ([(42, "NE"), (84, "SD")], "SD"),  # E20
-        ([(42, "NE"), (84, "NE")], "NE"),  # E21
-        ([(42, "NON-CR/NON-PD"), (84, "NON-CR/NON-PD")], "NON-CR/NON-PD"),  # E22
-        ([(42, "CR"), (56, "CR")], "SD"),  # CR repeated only 14 days later: not confirmed
-        ([(42, "CR"), (70, "CR")], "CR"),  # exactly 28 days: confirmed
-        ([(42, "PR"), (84, "PD"), (126, "PR")], "SD"),  # nothing after the first PD counts
+        pytest.param(
+            [(int(d), r) for d, r in (step.split(":") for step in row.course.split())],
+            row.expected,
+            id=row.case,
+        )
+        for row in _CASES.itertuples()
     ],
 )
 def test_best_response_confirmation_rules(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -32,9 +33,17 @@ def parameters(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
     return nca(trial, settings).set_index("subject_id")
 
 
-def test_reference_nca_case(parameters: pd.DataFrame) -> None:
-    # cart-kinetics.md §2 "NCA test case" (S01 days 0-28): Cmax 15000 at day 7, AUC0-28
-    # linear-up/log-down = 116431.0. By hand: rising segments linear, falling ones logarithmic.
+def test_reference_nca_case(trial: TrialData, parameters: pd.DataFrame) -> None:
+    # tests/reference/analysis/nca_case.csv (cart-kinetics.md §2 "NCA test case"), the S01
+    # samples of days 0-28: Cmax 15000 at day 7, AUC0-28 linear-up/log-down = 116431.0.
+    # By hand: rising segments linear, falling ones logarithmic.
+    case = pd.read_csv(
+        Path(__file__).parents[1] / "reference" / "analysis" / "nca_case.csv", comment="#"
+    )
+    s01_samples = trial.kinetics.loc[
+        (trial.kinetics["subject_id"] == "S01") & (trial.kinetics["day"] <= 28)
+    ]
+    assert s01_samples["value"].fillna(0).tolist() == case["level"].tolist()
     by_hand = (
         _lin(0, 0, 1, 50) + _lin(1, 50, 4, 2000) + _lin(4, 2000, 7, 15000)
         + _log(7, 15000, 10, 12000) + _log(10, 12000, 14, 4000) + _log(14, 4000, 21, 900)
