@@ -20,6 +20,7 @@ import pytest
 from scipy import integrate, optimize, special
 
 from cartrial.designs import CRM, TITECRM, get_skeleton
+from cartrial.errors import DesignError
 
 A0 = 3.0
 PRIOR_VAR = 1.34
@@ -139,3 +140,36 @@ def test_recommendation_follows_dfcrm_rule(
     restricted = CRM(target=0.25, n_doses=5, skeleton=skeleton, model=model, coherent=False)  # type: ignore[arg-type]
     got = restricted.decide(n, dlt, current=levels[-1]).next_dose
     assert got == min(expected, levels[-1] + 1)
+
+
+@pytest.mark.parametrize(
+    ("last_cohort", "expected"),
+    [
+        # 0/3 then 1/3 at dose 1: all patients there 1/6 < 0.25, but dfcrm's restriction looks at
+        # the last cohort, 1/3 >= 0.25 -> no escalation ("if (sum(ynew)/mcohort >= target)").
+        ((3, 1), 1),
+        # 1/3 then 0/3: the last cohort had no DLT -> escalate one level (no skipping).
+        ((3, 0), 2),
+        # without the last cohort: the count-based form, 1/6 < 0.25 -> escalate.
+        (None, 2),
+    ],
+)
+def test_coherence_looks_at_the_last_cohort_as_dfcrm(
+    last_cohort: tuple[int, int] | None, expected: int
+) -> None:
+    skeleton = (0.05, 0.12, 0.25, 0.40, 0.55)
+    levels = [0, 0, 0, 1, 1, 1, 1, 1, 1]
+    tox = [0, 0, 0, 0, 0, 0, 0, 0, 1]
+    _, p_hat, _ = _quad_posterior(skeleton, 0.25, levels, tox, [1.0] * 9, "empiric")
+    assert _dfcrm_recommendation(p_hat, 0.25) == 2  # unrestricted: dose 2 (p_hat 0.267)
+    design = CRM(target=0.25, n_doses=5, skeleton=skeleton)
+    n, dlt = [3, 6, 0, 0, 0], [0, 1, 0, 0, 0]
+    assert design.decide(n, dlt, 1, last_cohort=last_cohort).next_dose == expected
+
+
+def test_last_cohort_must_fit_the_counts() -> None:
+    design = CRM(target=0.25, n_doses=3, skeleton=(0.1, 0.25, 0.4))
+    with pytest.raises(DesignError):
+        design.decide([3, 3, 0], [0, 0, 0], 1, last_cohort=(3, 1))
+    with pytest.raises(DesignError):
+        design.decide([3, 3, 0], [0, 1, 0], 1, last_cohort=(4, 1))

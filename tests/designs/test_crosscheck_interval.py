@@ -90,8 +90,8 @@ def _mtpi2_direct(target: float, n: int, y: int, eps1: float, eps2: float) -> st
     while edges_high[-1] < 1 - 1e-12:
         edges_high.append(min(edges_high[-1] + width, 1.0))
     edges = [*edges_low, *edges_high]
-    post = stats.beta(1 + y, 1 + n - y)
-    upm = [(post.cdf(b) - post.cdf(a)) / (b - a) for a, b in itertools.pairwise(edges)]
+    cdf = dict(zip(edges, stats.beta.cdf(edges, 1 + y, 1 + n - y), strict=True))
+    upm = [(cdf[b] - cdf[a]) / (b - a) for a, b in itertools.pairwise(edges)]
     best = int(np.flatnonzero(np.asarray(upm) == max(upm))[-1])
     ei = len(edges_low) - 1
     return "E" if best < ei else "S" if best == ei else "D"

@@ -61,8 +61,11 @@ class CRM:
     no_skip
         Escalate at most one level above the current dose (dfcrm ``restrict``).
     coherent
-        Never escalate when the observed DLT rate at the current dose is at or above the target
-        (count-based form of dfcrm's "no escalation after a toxic outcome").
+        No escalation after a toxic outcome (dfcrm ``restrict``): when ``decide`` is given the
+        last cohort (``last_cohort=(patients, DLTs)``), never escalate if its DLT fraction is at
+        or above the target, exactly as dfcrm's ``crmsim``/``titesim``; without it the
+        count-based form applies: never escalate if the DLT rate of all patients at the current
+        dose is at or above the target.
     ewoc_alpha
         Overdose control (EWOC style): never recommend a dose with
         ``Pr(p_j > target | data) > ewoc_alpha``; those doses are reported as eliminated at this
@@ -215,12 +218,32 @@ class CRM:
         distance = np.abs(np.asarray(fit.p_hat[: top + 1]) - self.target)
         return int(np.argmin(distance))
 
+    @staticmethod
+    def _check_last_cohort(
+        last_cohort: tuple[int, int] | None,
+        n: npt.NDArray[np.int64],
+        dlt: npt.NDArray[np.int64],
+        current: int,
+    ) -> tuple[int, int] | None:
+        if last_cohort is None:
+            return None
+        if len(last_cohort) != 2:
+            raise DesignError(f"last_cohort must be (patients, DLTs), got {last_cohort!r}")
+        size, toxic = (int(v) for v in last_cohort)
+        if not 1 <= size <= n[current] or not 0 <= toxic <= min(size, dlt[current]):
+            raise DesignError(
+                f"last cohort {toxic}/{size} does not fit the {dlt[current]}/{n[current]} DLTs "
+                f"at dose {current}"
+            )
+        return size, toxic
+
     def _decide(
         self,
         n: npt.NDArray[np.int64],
         dlt: npt.NDArray[np.int64],
         current: int,
         fit: CRMPosterior,
+        last_cohort: tuple[int, int] | None = None,
     ) -> Decision:
         details = {"beta_mean": fit.beta_mean} | {f"p_hat_{j}": p for j, p in enumerate(fit.p_hat)}
         details |= {f"prob_overdose_{j}": p for j, p in enumerate(fit.prob_overdose)}
@@ -246,16 +269,11 @@ class CRM:
         if self.no_skip and next_dose > current + 1:
             next_dose = current + 1
             why += f"; no skipping: dose {next_dose}"
-        if (
-            self.coherent
-            and next_dose > current
-            and n[current] > 0
-            and dlt[current] / n[current] >= self.target
-        ):
+        size, toxic = last_cohort if last_cohort is not None else (n[current], dlt[current])
+        if self.coherent and next_dose > current and size > 0 and toxic / size >= self.target:
             next_dose = current
-            why += (
-                f"; coherence: {dlt[current]}/{n[current]} DLT at the current dose, no escalation"
-            )
+            which = "in the last cohort" if last_cohort is not None else "at the current dose"
+            why += f"; coherence: {toxic}/{size} DLT {which}, no escalation"
         if self.n_earlystop is not None and next_dose == current and n[current] >= self.n_earlystop:
             reason = f"{why}; stop: {n[current]} patients at dose {current} (n_earlystop)"
             return Decision("stop", None, eliminated, reason, details)
@@ -266,12 +284,19 @@ class CRM:
         n: Sequence[int] | npt.ArrayLike,
         dlt: Sequence[int] | npt.ArrayLike,
         current: int,
+        *,
+        last_cohort: tuple[int, int] | None = None,
     ) -> Decision:
-        """The next-dose decision (rules in the order of :mod:`cartrial.designs.base`)."""
+        """The next-dose decision (rules in the order of :mod:`cartrial.designs.base`).
+
+        ``last_cohort`` (optional): ``(patients, DLTs)`` of the most recent cohort, treated at
+        ``current``; the coherence rule then looks at it as dfcrm does.
+        """
         n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        last = self._check_last_cohort(last_cohort, n_arr, dlt_arr, current)
         none = np.empty(0, dtype=np.int64)
         fit = self._fit(n_arr, dlt_arr, none, np.empty(0))
-        return self._decide(n_arr, dlt_arr, current, fit)
+        return self._decide(n_arr, dlt_arr, current, fit, last)
 
     def select_mtd(
         self, n: Sequence[int] | npt.ArrayLike, dlt: Sequence[int] | npt.ArrayLike
@@ -306,9 +331,15 @@ class TITECRM(CRM):
         dlt: Sequence[int] | npt.ArrayLike,
         current: int,
         pending_followup: Sequence[PendingPatient] | None = None,
+        *,
+        last_cohort: tuple[int, int] | None = None,
     ) -> Decision:
-        """The next-dose decision with pending patients weighted by their follow-up."""
+        """The next-dose decision with pending patients weighted by their follow-up.
+
+        ``last_cohort`` as for :meth:`CRM.decide` (DLTs observed so far in the last cohort).
+        """
         n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        last = self._check_last_cohort(last_cohort, n_arr, dlt_arr, current)
         doses, fractions = check_pending(pending_followup, n_arr, dlt_arr)
         fit = self._fit(n_arr, dlt_arr, doses, fractions)
-        return self._decide(n_arr, dlt_arr, current, fit)
+        return self._decide(n_arr, dlt_arr, current, fit, last)
