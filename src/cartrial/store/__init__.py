@@ -5,7 +5,8 @@ Public API
 Engine and sessions
     :func:`database_url` (``--db`` > ``$CARTRIAL_DATABASE_URL`` > ``./cartrial.db``, read at call
     time), :func:`make_engine`, :func:`session_factory`, :func:`unit_of_work` (one transaction per
-    use case, audited as a user with a reason).
+    use case, audited as a user with a reason), :func:`read_only` (a read-only session that never
+    blocks writers).
 Audit trail
     :class:`AuditContext`, :class:`AuditedSession`, :func:`soft_delete` (no hard deletes),
     :func:`verify_chain` / :func:`verify_database` -> :class:`ChainReport`, :func:`read_log` /
@@ -85,7 +86,7 @@ from cartrial.store.models import (
     TumourLesion,
     User,
 )
-from cartrial.store.transaction import unit_of_work
+from cartrial.store.transaction import read_only, unit_of_work
 
 __all__ = [
     "AdaResult",
@@ -137,6 +138,7 @@ __all__ = [
     "make_engine",
     "read_database_log",
     "read_log",
+    "read_only",
     "record_sha256",
     "restore",
     "session_factory",

@@ -48,6 +48,7 @@ __all__ = [
     "AUDIT_CONTEXT_KEY",
     "GENESIS_SHA256",
     "INSERT_FIELD",
+    "READ_ONLY_KEY",
     "AuditContext",
     "AuditedSession",
     "ChainReport",
@@ -59,6 +60,8 @@ __all__ = [
 ]
 
 AUDIT_CONTEXT_KEY = "cartrial.audit_context"
+#: ``session.info`` flag of a read-only session (:func:`cartrial.store.read_only`).
+READ_ONLY_KEY = "cartrial.read_only"
 _PENDING_KEY = "cartrial.audit_pending"
 _EXPECTED_VERSIONS_KEY = "cartrial.expected_versions"
 #: Bookkeeping columns not logged field by field (the version is implied by the row sequence).
@@ -203,6 +206,8 @@ def _before_flush(
     session.info[_EXPECTED_VERSIONS_KEY] = []
     if not new and not dirty:
         return
+    if session.info.get(READ_ONLY_KEY):
+        raise PermissionDenied("this session is read-only: write through unit_of_work()")
     ctx = _require_context(session)
     now = utcnow()
     changes: list[_Change] = []

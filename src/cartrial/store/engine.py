@@ -27,6 +27,7 @@ from cartrial.store.audit import AuditedSession
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DB_PATH",
+    "READ_ONLY_OPTION",
     "SQLITE_SYNCHRONOUS_ENV",
     "database_url",
     "display_url",
@@ -41,6 +42,8 @@ DATABASE_URL_ENV = "CARTRIAL_DATABASE_URL"
 DEFAULT_DB_PATH = "cartrial.db"
 #: Environment variable choosing SQLite's ``synchronous`` level (NORMAL, the default, or FULL).
 SQLITE_SYNCHRONOUS_ENV = "CARTRIAL_SQLITE_SYNCHRONOUS"
+#: Execution option marking a connection's transaction read-only (deferred BEGIN on SQLite).
+READ_ONLY_OPTION = "cartrial_read_only"
 #: Milliseconds a SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -97,8 +100,11 @@ def _sqlite_on_connect_with(synchronous: str) -> Callable[[object, ConnectionPoo
     return on_connect
 
 
-def _sqlite_begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Connection) -> None:
+    # Writers take the write lock up front; read-only sessions (see cartrial.store.read_only)
+    # begin deferred and, in WAL mode, never block or wait for a writer.
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -123,7 +129,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _sqlite_on_connect_with(sqlite_synchronous()))
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 

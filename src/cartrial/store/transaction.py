@@ -1,19 +1,24 @@
-"""One transaction per use case: :func:`unit_of_work`."""
+"""One transaction per use case: :func:`unit_of_work` (writes) and :func:`read_only` (reads)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cartrial.store.audit import AUDIT_CONTEXT_KEY, AuditContext, AuditedSession
+from cartrial.store.audit import AUDIT_CONTEXT_KEY, READ_ONLY_KEY, AuditContext, AuditedSession
+from cartrial.store.engine import READ_ONLY_OPTION
 from cartrial.store.locking import conflict_from_stale
 from cartrial.store.models import User
 
-__all__ = ["unit_of_work"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import _ExecuteOptions
+
+__all__ = ["read_only", "unit_of_work"]
 
 
 @contextmanager
@@ -51,4 +56,24 @@ def unit_of_work(
         engine = bind if isinstance(bind, Engine) else bind.engine
         raise conflict_from_stale(session, engine) from exc
     finally:
+        session.close()
+
+
+@contextmanager
+def read_only(factory: sessionmaker[AuditedSession]) -> Iterator[AuditedSession]:
+    """A session for reading only (reports, exports, analysis datasets).
+
+    On SQLite its transaction begins deferred: in WAL mode it reads a consistent snapshot without
+    taking the write lock, so it neither blocks nor waits for writers. On PostgreSQL the transaction
+    is ``READ ONLY``. Any attempt to flush a change raises
+    :class:`~cartrial.errors.PermissionDenied`; the transaction is rolled back at the end.
+    """
+    session = factory()
+    session.info[READ_ONLY_KEY] = True
+    try:
+        options = {READ_ONLY_OPTION: True, "postgresql_readonly": True}
+        session.connection(execution_options=cast("_ExecuteOptions", options))
+        yield session
+    finally:
+        session.rollback()
         session.close()
