@@ -1,14 +1,15 @@
 """Engines and sessions: where the database is, and how every connection is configured.
 
-``database_url`` resolves the database at call time (``--db PATH``, else
-``CARTRIAL_DATABASE_URL``, else ``./cartrial.db``). ``make_engine`` configures SQLite for a system
-of record: WAL journal, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for every
-transaction so that writers are serialised up front (no lock-upgrade deadlocks, audit appends in
-order). Durability: ``synchronous=NORMAL`` by default (SQLite's recommended setting for WAL: never
-corrupt, every committed transaction survives an application crash, the last ones may roll back
-after a power cut or OS crash); set ``CARTRIAL_SQLITE_SYNCHRONOUS=FULL`` to fsync at every commit
-(one disk flush per transaction; see docs/performance.md). ``session_factory`` returns a
-``sessionmaker`` of :class:`~cartrial.store.audit.AuditedSession`.
+``database_url`` resolves the database at call time (``--db PATH``, else ``CARTRIAL_DATABASE_URL``,
+else ``./cartrial.db``). ``make_engine`` configures SQLite for a system of record: WAL journal,
+foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for every writing transaction so that
+writers are serialised up front (no lock-upgrade deadlocks, audit appends in order); read-only
+sessions (:func:`cartrial.store.read_only`) begin deferred. Durability: ``synchronous=NORMAL`` by
+default (SQLite's recommended setting for WAL: never corrupt, every committed transaction survives
+an application crash, the last ones may roll back after a power cut or OS crash); set
+``CARTRIAL_SQLITE_SYNCHRONOUS=FULL`` to fsync at every commit (one disk flush per transaction; see
+docs/performance.md). ``session_factory`` returns a ``sessionmaker`` of
+:class:`~cartrial.store.audit.AuditedSession`.
 """
 
 from __future__ import annotations
