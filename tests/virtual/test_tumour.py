@@ -106,3 +106,29 @@ def test_lesions_at_baseline_scan_and_measurement_rules() -> None:
     assert np.all(measured == np.rint(measured))
     nodes = np.broadcast_to(tum.is_lymph_node[:, None, :], measured.shape)
     assert np.all(measured[nodes] >= 1.0)
+
+
+def test_true_best_response_is_the_nadir_of_the_model() -> None:
+    cohort = sample_population(500, 31).treat(3.75e8)
+    best_pct, category = cohort.true_best_response()
+    tum = cohort.tumour
+    grid = np.arange(0.0, 1500.0, 0.25)
+    scan = float(tum.baseline_scan_day)
+    curve = relative_size(grid[None, :], tum.d[:, None], tum.g[:, None])
+    on_grid = 100.0 * (curve.min(axis=1) / relative_size(scan, tum.d, tum.g) - 1.0)
+    has_target = tum.target.any(axis=1)
+    np.testing.assert_allclose(best_pct[has_target], on_grid[has_target], atol=1e-3)
+    assert set(category[~has_target]) <= {"NE"}
+    # RECIST 1.1 (Eisenhauer 2009): PR needs at least a 30 % decrease from baseline.
+    assert np.all(best_pct[category == "PR"] <= -30.0)
+    assert {"PR", "SD", "PD"} <= set(category)
+
+
+def test_higher_dose_never_shrinks_the_tumour_less() -> None:
+    # Common random numbers: the regression rate grows with the CAR-T AUC (Emax), so each
+    # patient's true best change is no worse at a higher dose.
+    pop = sample_population(2000, 32)
+    low, high = pop.treat(1e8).true_best_response()[0], pop.treat(5e8).true_best_response()[0]
+    finite = np.isfinite(low)
+    assert np.all(high[finite] <= low[finite] + 1e-9)
+    assert np.mean(high[finite] < low[finite] - 1.0) > 0.5

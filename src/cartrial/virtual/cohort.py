@@ -39,8 +39,10 @@ from cartrial.virtual.toxicity import (
 from cartrial.virtual.tumour import (
     TumourDynamics,
     event_day,
+    nadir_day,
     progression_day,
     regression_rate,
+    relative_size,
 )
 
 __all__ = [
@@ -322,10 +324,33 @@ class VirtualCohort:
         on_study = day < np.minimum(self.survival.death_day, self.survival.dropout_day)
         return np.asarray(np.where(on_study & (day <= window_days + 1), day, np.inf))
 
+    def true_best_response(self, sd_min_days: int = 42) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """True best % change of the sum of diameters and the RECIST category it implies.
+
+        From the continuous patient-level model (lesion heterogeneity and measurement error left
+        out): the nadir ``f(t*)`` relative to the baseline scan. ``PR`` when the nadir is at least
+        30 % below baseline and comes before the true progression; ``PD`` when progression comes
+        before ``sd_min_days``; ``SD`` otherwise; ``NE`` without target disease. The model's sum
+        never reaches 0, so ``CR`` is not a true category here.
+        """
+        tum = self.tumour
+        t_star = nadir_day(tum.d, tum.g)
+        scan = float(tum.baseline_scan_day)
+        ratio = relative_size(t_star, tum.d, tum.g) / relative_size(scan, tum.d, tum.g)
+        best_pct = 100.0 * (ratio - 1.0)
+        partial = (best_pct <= -30.0) & (t_star < tum.progression_day)
+        category = np.where(partial, "PR", np.where(tum.progression_day < sd_min_days, "PD", "SD"))
+        has_target = tum.target.any(axis=1)
+        return (
+            np.where(has_target, best_pct, np.nan),
+            np.where(has_target, category, "NE").astype(np.str_),
+        )
+
     def truth(self, window_days: int = 28) -> pd.DataFrame:
         """One row per patient with the true exposure, toxicity, tumour and survival outcomes."""
         kin = self.kinetics
         dlt_day = self.true_dlt_day(window_days)
+        best_pct, best_response = self.true_best_response()
         return pd.DataFrame(
             {
                 "patient": np.arange(self.n),
@@ -343,6 +368,8 @@ class VirtualCohort:
                 "growth_per_day": self.tumour.g,
                 "new_lesion_day": self.tumour.new_lesion_day,
                 "progression_day": self.tumour.progression_day,
+                "true_best_pct_change": best_pct,
+                "true_best_response": best_response,
                 "death_day": self.survival.death_day,
                 "dropout_day": self.survival.dropout_day,
                 "subsequent_therapy_day": self.survival.subsequent_therapy_day,
