@@ -535,6 +535,8 @@ def run_demo(
         Called with ``(fraction done, message)``.
     """
     notify = progress or (lambda fraction, message: None)
+    text = _protocol_text(Path(protocol_path) if protocol_path else None, design)
+    protocol = parse_protocol(text, source=str(protocol_path or "demo protocol"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "cartrial.db"
@@ -543,8 +545,6 @@ def run_demo(
     notify(0.0, "creating the database")
     url = database_url(db_path)
     upgrade(url)
-    text = _protocol_text(Path(protocol_path) if protocol_path else None, design)
-    protocol = parse_protocol(text, source="demo protocol")
     staff, roles = _setup(url, text, protocol)
     study = _Conduct(
         protocol=protocol,
