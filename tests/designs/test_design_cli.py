@@ -109,3 +109,22 @@ def test_monitor() -> None:
     result = runner.invoke(app, ["design", "monitor", "--limit", "0.3", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0] == {"n": 3, "stop_if_dlt_ge": 2, "prob_above_limit": 0.9163}
+
+
+def test_next_crm_last_cohort_coherence() -> None:
+    # dfcrm restrict: 1/3 in the last cohort (1/6 at the dose overall) blocks the escalation to
+    # dose 2 that the model recommends (p_hat 0.267 closest to 0.25; see test_crosscheck_crm).
+    base = ["design", "next", "--design", "crm", "--n", "3,6,0,0,0", "--dlt", "0,1,0,0,0"]
+    base += ["--current", "1", "--skeleton", "0.05,0.12,0.25,0.40,0.55", "--target", "0.25"]
+    free = runner.invoke(app, [*base, "--json"])
+    held = runner.invoke(app, [*base, "--last-cohort", "1/3", "--json"])
+    assert free.exit_code == 0 and held.exit_code == 0, free.output + held.output
+    assert json.loads(free.output)["next_dose"] == 2
+    assert json.loads(held.output)["next_dose"] == 1
+    boin_ok = runner.invoke(app, ["design", "next", "--n", "3,0", "--dlt", "0,0", "--current", "0"])
+    assert boin_ok.exit_code == 0  # default design boin: --last-cohort is CRM-only
+    bad = runner.invoke(
+        app,
+        ["design", "next", "--n", "3,0", "--dlt", "0,0", "--current", "0", "--last-cohort", "0/3"],
+    )
+    assert bad.exit_code != 0

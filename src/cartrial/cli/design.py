@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.designs import DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
+from cartrial.designs import CRM, DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
 from cartrial.designs.base import PendingPatient
 from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
 from cartrial.designs.interval import IntervalDesign
@@ -94,6 +94,17 @@ def _pending(text: str | None) -> list[PendingPatient]:
         except ValueError:
             raise typer.BadParameter(f"--pending needs DOSE:FRACTION pairs, got {item!r}") from None
     return pairs
+
+
+def _last_cohort(text: str | None) -> tuple[int, int] | None:
+    """``DLTS/PATIENTS`` (e.g. ``1/3``) as ``(patients, DLTs)``."""
+    if not text:
+        return None
+    toxic, _, size = text.partition("/")
+    try:
+        return int(size), int(toxic)
+    except ValueError:
+        raise typer.BadParameter(f"--last-cohort needs DLTS/PATIENTS, got {text!r}") from None
 
 
 def _build(
@@ -219,6 +230,11 @@ def next_dose(
     pending: str | None = typer.Option(
         None, "--pending", help="TITE designs: DOSE:FRACTION per pending patient, comma-separated."
     ),
+    last_cohort: str | None = typer.Option(
+        None,
+        "--last-cohort",
+        help="CRM designs: DLTS/PATIENTS of the last cohort (e.g. 1/3), for dfcrm's coherence.",
+    ),
     target: float | None = TARGET_OPT,
     cohort_size: int | None = COHORT_OPT,
     n_cohorts: int | None = N_COHORTS_OPT,
@@ -234,9 +250,16 @@ def next_dose(
             design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
         )
         waiting = _pending(pending)
-        if waiting:
-            if not isinstance(built, TITEBOIN | TITECRM):
-                raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
+        last = _last_cohort(last_cohort)
+        if waiting and not isinstance(built, TITEBOIN | TITECRM):
+            raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
+        if last is not None and not isinstance(built, CRM):
+            raise typer.BadParameter(f"--last-cohort needs a CRM design, not {design!r}")
+        if isinstance(built, TITECRM):
+            decision = built.decide(counts, dlts, current, waiting, last_cohort=last)
+        elif isinstance(built, CRM):
+            decision = built.decide(counts, dlts, current, last_cohort=last)
+        elif isinstance(built, TITEBOIN):
             decision = built.decide(counts, dlts, current, pending_followup=waiting)
         else:
             decision = built.decide(counts, dlts, current)
