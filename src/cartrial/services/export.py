@@ -363,7 +363,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
     frame["grade"] = frame["grade"].astype(int)
     frame["related"] = frame["attribution"].isin(RELATED)
     frame["outcome"] = frame["outcome"].fillna("").astype(str)
-    frame["is_dlt"] = frame["is_dlt"].fillna(False).astype(bool)
+    frame["is_dlt"] = frame["is_dlt"].eq(True)
     frame["serious"] = frame["serious"].astype(bool)
     return _dates(frame, "onset_date", "resolution_date")
 
@@ -470,7 +470,7 @@ def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         .order_by(a.subject_id, a.sample_date),
         ["subject_db_id", "date", "screen", "confirmed", "titer"],
     )
-    frame["confirmed"] = frame["confirmed"].fillna(False).astype(bool)
+    frame["confirmed"] = frame["confirmed"].eq(True)
     frame["titer"] = frame["titer"].astype(float)
     return _dates(frame, "date")
 
