@@ -63,8 +63,8 @@ class ChainReport:
 
 def encode_value(value: object) -> str | None:
     """Encode a column value as the text stored in ``old_value``/``new_value``."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:  # the common cases first (hot path)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime | date):
