@@ -74,3 +74,34 @@ def test_missing_ae_flags_are_not_counted_as_yes(trial: TrialData) -> None:
     aes.loc[(aes["subject_id"] == "S03") & (aes["term"] == "Anemia"), "serious"] = None
     overview = analyse_trial(dataclasses.replace(trial, adverse_events=aes)).table("ae_overview")
     assert overview.frame.set_index("category").loc["Serious AE", "Total (N=6) n"] == 2
+
+
+def test_nullable_dtypes_give_the_same_tables(trial: TrialData, tmp_path: Path) -> None:
+    # The services layer hands over pandas nullable types (Int64 days, boolean flags): the tables
+    # must not change and nothing may crash (figures included).
+    def nullable(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for column in out.columns:
+            if column in (
+                "day",
+                "grade",
+                "crs_grade",
+                "icans_grade",
+                "dose_index",
+                "next_dose_index",
+            ):
+                out[column] = out[column].astype("Int64")
+            elif out[column].dtype == bool:
+                out[column] = out[column].astype("boolean")
+        return out
+
+    names = ["subjects", "adverse_events", "labs", "crs_icans", "tumour_timepoints", "kinetics",
+             "ada", "phenotype", "dose_decisions"]  # fmt: skip
+    converted = dataclasses.replace(trial, **{n: nullable(getattr(trial, n)) for n in names})
+    plain, from_nullable = analyse_trial(trial), analyse_trial(converted)
+    for expected, got in zip(plain.tables(), from_nullable.tables(), strict=True):
+        pd.testing.assert_frame_equal(
+            got.frame, expected.frame, check_dtype=False, obj=expected.key
+        )
+    result = build_report(converted, tmp_path, pdf=False)
+    assert len(result.figures) == 9

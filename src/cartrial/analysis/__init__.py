@@ -13,6 +13,7 @@ from cartrial.analysis.dataset import (
     TABLE_COLUMNS,
     TrialData,
     empty_table,
+    normalise_trial_data,
     validate_trial_data,
 )
 from cartrial.analysis.settings import AnalysisSettings, analysis_settings
@@ -30,5 +31,6 @@ __all__ = [
     "analyse_trial",
     "analysis_settings",
     "empty_table",
+    "normalise_trial_data",
     "validate_trial_data",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from cartrial.errors import AnalysisError
@@ -27,10 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATE_COLUMNS",
+    "NUMERIC_COLUMNS",
     "TABLE_COLUMNS",
     "TrialData",
     "as_flag",
     "empty_table",
+    "normalise_trial_data",
     "validate_trial_data",
 ]
 
@@ -151,6 +154,55 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype": ("date",),
     "dose_decisions": ("decided_date",),
 }
+
+
+#: Columns of each table that hold numbers (read as ``float64``; text or missing -> NaN).
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "subjects": ("age", "ecog", "dose_index", "cells_infused"),
+    "adverse_events": ("grade",),
+    "labs": ("day", "value", "lln", "uln", "grade"),
+    "crs_icans": ("day", "crs_grade", "icans_grade"),
+    "tumour_timepoints": ("day", "sum_of_diameters_mm", "pct_change_from_baseline"),
+    "lesions": ("diameter_mm",),
+    "kinetics": ("day", "value", "lloq"),
+    "ada": ("day", "titer"),
+    "phenotype": ("day", "value"),
+    "dose_decisions": ("cohort", "dose_index", "n_treated", "n_dlt", "next_dose_index"),
+}
+
+
+def normalise_trial_data(trial: TrialData) -> TrialData:
+    """Return ``trial`` with plain numpy dtypes: numbers as ``float64``, dates as ``datetime64``.
+
+    Builders may hand over pandas nullable types (``Int64``, ``boolean``, ``Float64``), which
+    numpy operations reject; the analyses run on the normalised copy. Missing values stay missing
+    (NaN / NaT); nothing is filled in.
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    for name in TABLE_COLUMNS:
+        frame = getattr(trial, name).copy()
+        for column in NUMERIC_COLUMNS[name]:
+            if column in frame.columns:
+                numbers = pd.to_numeric(frame[column], errors="coerce")
+                frame[column] = numbers.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        for column in DATE_COLUMNS[name]:
+            if column in frame.columns:
+                frame[column] = pd.to_datetime(frame[column])
+        tables[name] = frame
+    return TrialData(
+        subjects=tables["subjects"],
+        adverse_events=tables["adverse_events"],
+        labs=tables["labs"],
+        crs_icans=tables["crs_icans"],
+        tumour_timepoints=tables["tumour_timepoints"],
+        lesions=tables["lesions"],
+        kinetics=tables["kinetics"],
+        ada=tables["ada"],
+        phenotype=tables["phenotype"],
+        dose_decisions=tables["dose_decisions"],
+        data_cutoff=pd.Timestamp(trial.data_cutoff),
+        protocol=trial.protocol,
+    )
 
 
 def as_flag(values: pd.Series) -> pd.Series:

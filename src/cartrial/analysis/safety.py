@@ -68,7 +68,7 @@ def treatment_emergent_aes(trial: TrialData) -> pd.DataFrame:
     te = aes.loc[keep].copy()
     te["dose_level"] = te["subject_id"].map(dose_of)
     te["day"] = (te["onset_date"] - te["subject_id"].map(infusion_of)).dt.days
-    te["grade"] = te["grade"].astype(int)
+    te["grade"] = te["grade"].astype(float)
     return te
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cartrial.analysis import efficacy, immunogenicity, kinetics, phenotype, safety, survival
-from cartrial.analysis.dataset import TrialData, validate_trial_data
+from cartrial.analysis.dataset import TrialData, normalise_trial_data, validate_trial_data
 from cartrial.analysis.populations import population_table
 from cartrial.analysis.response import BestResponse, best_overall_response
 from cartrial.analysis.settings import AnalysisSettings, analysis_settings
@@ -100,12 +100,16 @@ def _escalation_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisT
 def analyse_trial(trial: TrialData) -> TrialAnalysis:
     """Compute every table of the report from ``trial`` (no figures, no files).
 
+    The input is first checked (:func:`validate_trial_data`) and brought to plain numpy dtypes
+    (:func:`normalise_trial_data`).
+
     Raises
     ------
     AnalysisError
         If a table of ``trial`` lacks contract columns (:func:`validate_trial_data`).
     """
     validate_trial_data(trial)
+    trial = normalise_trial_data(trial)
     settings = analysis_settings(trial.protocol)
     best = best_overall_response(trial, settings)
     km_summary, at_risk, tte_listing, curves = survival.survival_tables(trial, settings, best)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cartrial.analysis import TrialAnalysis, TrialData, analyse_trial
+from cartrial.analysis.dataset import normalise_trial_data, validate_trial_data
 from cartrial.report import figures as fig
 from cartrial.report.html import FigureItem, render_html
 from cartrial.report.pdf import write_pdf
@@ -89,6 +90,8 @@ def build_report(trial_data: TrialData, out_dir: str | Path, *, pdf: bool = True
     """
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    validate_trial_data(trial_data)
+    trial_data = normalise_trial_data(trial_data)
     analysis = analyse_trial(trial_data)
     csv_paths = []
     for table in analysis.tables():
