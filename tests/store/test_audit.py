@@ -325,3 +325,14 @@ def test_bulk_statements_through_the_session_are_refused(
     with sessions() as session:
         subject = session.get(Subject, mini_trial.subject_id)
         assert subject is not None and subject.ecog is None
+
+
+def test_reason_given_for_an_insert_is_logged(
+    engine: Engine, sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial
+) -> None:
+    with unit_of_work(sessions, "crc1", "screening log p. 3") as session:
+        session.add(
+            Subject(study_id=mini_trial.study_id, site_id=mini_trial.site_id, subject_code="002")
+        )
+    last = _log(engine)[-1]
+    assert (last.action, last.field, last.reason) == ("insert", INSERT_FIELD, "screening log p. 3")

@@ -84,7 +84,8 @@ class AuditContext:
     user
         Username of the person responsible (``"system"`` for automated jobs).
     reason
-        Reason for change; required when a flush updates or soft-deletes a record.
+        Reason for change; required when a flush updates or soft-deletes a record, logged with
+        inserts too when given (e.g. the source document).
     """
 
     user: str
@@ -272,8 +273,8 @@ def _audit_rows(ctx: AuditContext, changes: Sequence[_Change]) -> list[dict[str,
 
 
 def _change_reason(ctx: AuditContext, change: _Change) -> str | None:
-    if change.action == "insert":
-        return None
+    """The reason logged: the deletion reason for a soft delete, else the context's (optional
+    for inserts, required for updates and deletes)."""
     if change.action == "delete" and change.record.deleted_reason:
         return change.record.deleted_reason
     return ctx.reason
