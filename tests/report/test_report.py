@@ -180,3 +180,9 @@ def test_data_problems_are_stated_in_words(report: ReportResult) -> None:
     ):
         assert page.count(sentence) >= 2  # in the data notes and under its table
         assert sentence in report.notes
+
+
+def test_missing_values_print_as_ne() -> None:
+    for missing in (None, float("nan"), np.float64("nan"), pd.NA, pd.NaT):
+        assert format_cell(missing) == "NE"
+    assert (format_cell(True), format_cell(3), format_cell(116431.04)) == ("yes", "3", "116,431")

@@ -74,6 +74,8 @@ class TrialAnalysis:
 def _escalation_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
     decisions = trial.dose_decisions.sort_values("cohort").copy()
     decisions["dose"] = decisions["dose_level"].map(settings.dose_labels)
+    counts = ["cohort", "dose_index", "n_treated", "n_dlt", "next_dose_index"]
+    decisions[counts] = decisions[counts].round().astype("Int64")
     decisions["decided_date"] = pd.to_datetime(decisions["decided_date"]).dt.strftime("%Y-%m-%d")
     columns = [
         "cohort",

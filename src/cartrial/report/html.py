@@ -47,9 +47,9 @@ class FigureItem:
 
 def format_cell(value: object) -> str:
     """One table cell as printed: NE for a missing number, yes/no, 4 significant digits."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT:
         return "NE"
-    if value is pd.NaT:
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
         return "NE"
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
