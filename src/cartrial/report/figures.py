@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cartrial.analysis import TrialAnalysis, TrialData
 from cartrial.analysis.dataset import as_flag
@@ -240,7 +241,7 @@ def escalation_path(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
         ["cohort", "dose_index", "n_treated", "n_dlt"]
     ].itertuples(index=False):
         axis.annotate(
-            f"{n_dlt}/{treated}",
+            f"{int(n_dlt)}/{int(treated)}",
             (cohort, index),
             textcoords="offset points",
             xytext=(0, 11),
@@ -253,6 +254,7 @@ def escalation_path(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
         fontsize=8,
     )
     axis.set_ylim(-0.5, len(levels) - 0.3)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("Cohort")
     axis.set_title("Dose-escalation path (label = DLTs / treated; red = ≥ 1 DLT)")
     return figure
