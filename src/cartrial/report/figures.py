@@ -56,9 +56,13 @@ def figure_png_base64(figure: Figure, dpi: int = 110) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _dose_colours(levels: tuple[str, ...]) -> dict[str, tuple[float, float, float, float]]:
-    cmap = matplotlib.colormaps["viridis"]
-    return {level: cmap(i / max(len(levels) - 1, 1)) for i, level in enumerate(levels)}
+def _dose_colours(
+    levels: tuple[str, ...], cmap: str = "viridis", low: float = 0.0, high: float = 1.0
+) -> dict[str, tuple[float, float, float, float]]:
+    """One colour per dose level, evenly spaced on ``cmap`` between ``low`` and ``high``."""
+    colours = matplotlib.colormaps[cmap]
+    step = (high - low) / max(len(levels) - 1, 1)
+    return {level: colours(low + i * step) for i, level in enumerate(levels)}
 
 
 def kaplan_meier_plot(curve: KaplanMeier, title: str) -> Figure | None:
@@ -102,7 +106,8 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     days = safety["subject_id"].map(follow_up).to_numpy(dtype=float)
     order = np.argsort(days)
     ids = safety["subject_id"].to_numpy()[order]
-    colours = _dose_colours(analysis.settings.dose_levels)
+    # grey bars, so that the coloured response markers stay visible
+    colours = _dose_colours(analysis.settings.dose_levels, "Greys", 0.3, 0.75)
     figure, axis = plt.subplots(figsize=(7, 0.25 * len(ids) + 1.5), layout="constrained")
     for y, (length, level) in enumerate(
         zip(days[order], safety["dose_level"].to_numpy()[order], strict=True)
