@@ -12,13 +12,14 @@ from collections.abc import Callable
 import pytest
 from service_support import Trial, treat
 
-from cartrial.errors import Conflict, ValidationFailed
+from cartrial.errors import Conflict, NotFound, ValidationFailed
 from cartrial.services import (
     RecordAE,
     RecordCrsIcansDay,
     RecordGradeChange,
     RecordLab,
     record_ae,
+    record_aes,
     record_crs_icans_day,
     record_grade_change,
     record_lab,
@@ -156,3 +157,11 @@ def test_crs_day_before_infusion(infused: Trial) -> None:
 def test_crs_day_without_ice_in_an_awake_subject(infused: Trial) -> None:
     day = RecordCrsIcansDay(subject_id="S01-001", observed_date=D0, temperature_c=38.5)
     refused(infused, "ice_orientation", lambda: record_crs_icans_day(infused.as_("coord1"), day))
+
+
+def test_a_bad_item_rejects_the_whole_batch(infused: Trial) -> None:
+    coord = infused.as_("coord1")
+    refused(infused, "aes.1.grade", lambda: record_aes(coord, [ae(), ae(grade=4), ae()]))
+    with pytest.raises(NotFound):
+        record_aes(coord, [ae(subject_id="S01-404")])
+    assert [r.grade for r in record_aes(coord, [ae(), ae(grade=3)])] == [2, 3]

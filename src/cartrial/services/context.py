@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -145,7 +145,18 @@ class UseCase:
         PermissionDenied
             The user holds none of ``roles`` at the subject's site.
         """
-        found = self.session.execute(
+        found = self.subjects([code], *roles)
+        if code not in found:
+            raise NotFound(f"subject_id: no subject {code!r} in study {self.study.study_code}")
+        return found[code]
+
+    def subjects(self, codes: Iterable[str], *roles: str) -> dict[str, Subject]:
+        """The study's subjects among ``codes`` (unknown codes are left out), in one query.
+
+        Each is read with its enrolment date and infusion time (:attr:`dates`); the user's role
+        is checked at each subject's site (:class:`PermissionDenied` otherwise).
+        """
+        rows = self.session.execute(
             select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
             .outerjoin(
                 Enrolment,
@@ -156,16 +167,16 @@ class UseCase:
             )
             .where(
                 Subject.study_id == self.study.id,
-                Subject.subject_code == code,
+                Subject.subject_code.in_(sorted(set(codes))),
                 Subject.deleted_at.is_(None),
             )
-        ).first()
-        if found is None:
-            raise NotFound(f"subject_id: no subject {code!r} in study {self.study.study_code}")
-        subject, enrolled, infused_at = found
-        self.require(*roles, site_id=subject.site_id)
-        self.dates[subject.id] = SubjectDates(enrolled, infused_at)
-        return subject
+        ).all()
+        found: dict[str, Subject] = {}
+        for subject, enrolled, infused_at in rows:
+            self.require(*roles, site_id=subject.site_id)
+            self.dates[subject.id] = SubjectDates(enrolled, infused_at)
+            found[subject.subject_code] = subject
+        return found
 
     def because(self, reason: str) -> None:
         """Set the reason for change of the writes that follow in this transaction."""

@@ -11,7 +11,7 @@ CRS/ICANS days are in :mod:`cartrial.services.toxicity`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import pandas as pd
@@ -102,9 +102,7 @@ def _check_term(term: str, grade: int) -> ctcae.TermInfo:
     return info
 
 
-def _new_ae(
-    uc: UseCase, data: RecordAE, subjects: dict[str, tuple[Subject, dt.date]]
-) -> tuple[Subject, AdverseEvent]:
+def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> AdverseEvent:
     """Check one AE against the catalogue and the subject's dates; build it (not yet added)."""
     info = _check_term(data.term, data.grade)
     onset = as_utc(data.onset_at)
@@ -112,13 +110,12 @@ def _new_ae(
     check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
     if (data.outcome == "fatal") != (data.grade == 5):
         raise ValidationFailed("outcome", "a fatal outcome goes with grade 5, and only with it")
-    if data.subject_id not in subjects:
-        subject = uc.subject(data.subject_id, *CLINICAL_STAFF)
-        enrolled = uc.dates[subject.id].enrolled
-        if enrolled is None:
-            raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
-        subjects[data.subject_id] = (subject, enrolled)
-    subject, enrolled = subjects[data.subject_id]
+    subject = subjects.get(data.subject_id)
+    if subject is None:
+        raise NotFound(f"subject_id: no subject {data.subject_id!r} in this study")
+    enrolled = uc.dates[subject.id].enrolled
+    if enrolled is None:
+        raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
     check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
     uc.check_unlocked(onset.date(), "onset_at")
     ae = AdverseEvent(
@@ -137,17 +134,18 @@ def _new_ae(
     AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=onset)
     if resolved is not None:
         AeGradeChange(adverse_event=ae, grade=0, changed_at=resolved)
-    return subject, ae
+    return ae
 
 
 def _store_aes(
     uc: UseCase, items: Sequence[RecordAE], *, prefix: str | None
 ) -> tuple[AERecorded, ...]:
-    subjects: dict[str, tuple[Subject, dt.date]] = {}
+    subjects = uc.subjects({item.subject_id for item in items}, *CLINICAL_STAFF)
     built: list[tuple[Subject, AdverseEvent]] = []
     for i, data in enumerate(items):
         try:
-            built.append(_new_ae(uc, data, subjects))
+            ae = _new_ae(uc, data, subjects)
+            built.append((subjects[data.subject_id], ae))
         except ValidationFailed as exc:
             if prefix is None:
                 raise
@@ -156,7 +154,7 @@ def _store_aes(
     by_subject: dict[int, list[AdverseEvent]] = {}
     for subject, ae in built:
         by_subject.setdefault(subject.id, []).append(ae)
-    for subject, _ in subjects.values():
+    for subject in subjects.values():
         if subject.id in by_subject:
             derive_subject_dlt(uc, subject, by_subject[subject.id])
     uc.session.add_all(ae for _, ae in built)
