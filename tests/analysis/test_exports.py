@@ -8,6 +8,7 @@ import pytest
 
 MODULES = [
     "cartrial.analysis",
+    "cartrial.analysis.crs_icans",
     "cartrial.analysis.dataset",
     "cartrial.analysis.efficacy",
     "cartrial.analysis.immunogenicity",

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pandas as pd
 
 from cartrial.analysis import TrialData
+from cartrial.analysis.crs_icans import crs_icans_by_subject, crs_icans_summary
 from cartrial.analysis.safety import (
     ae_incidence,
     ae_overview,
     ae_worst_grade,
-    crs_icans_by_subject,
-    crs_icans_summary,
     deaths,
     dlt_by_dose,
     lab_shift,

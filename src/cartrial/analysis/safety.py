@@ -1,4 +1,6 @@
-"""Safety analyses over the safety population: adverse events, CRS/ICANS, DLTs, labs, deaths.
+"""Safety analyses over the safety population: adverse events, DLTs, labs, deaths.
+
+CRS and ICANS are in :mod:`cartrial.analysis.crs_icans`.
 
 All incidences count **subjects, not events**: a subject with several events of one term counts
 once in that term's row (at the worst grade for grade tables). Adverse events are
@@ -23,10 +25,9 @@ __all__ = [
     "ae_incidence",
     "ae_overview",
     "ae_worst_grade",
-    "crs_icans_by_subject",
-    "crs_icans_summary",
     "deaths",
     "dlt_by_dose",
+    "empty_population_note",
     "lab_shift",
     "treatment_emergent_aes",
 ]
@@ -45,7 +46,8 @@ _TE_METHOD = (
 )
 
 
-def _empty_note(members: pd.DataFrame, name: str) -> tuple[str, ...]:
+def empty_population_note(members: pd.DataFrame, name: str) -> tuple[str, ...]:
+    """The plain-word note for an empty population (``()`` when it has members)."""
     if members.empty:
         return (f"No subject in the {name} population (n = 0): nothing to tabulate.",)
     return ()
@@ -124,7 +126,7 @@ def ae_overview(
         population="safety",
         n=len(safety),
         method=_TE_METHOD,
-        notes=_empty_note(safety, "safety"),
+        notes=empty_population_note(safety, "safety"),
     )
 
 
@@ -166,7 +168,7 @@ def ae_incidence(
     )
     columns = ["soc", "term", *[c for c in rows.columns if c not in ("soc", "term")]]
     slug = {"any": "any", "grade>=3": "grade3plus", "serious": "serious", "related": "related"}
-    notes = _empty_note(safety, "safety")
+    notes = empty_population_note(safety, "safety")
     if not notes and te.empty:
         notes = (f"No subject had an adverse event in this category ({AE_SUBSETS[subset]}).",)
     return AnalysisTable(
@@ -207,106 +209,7 @@ def ae_worst_grade(trial: TrialData, te: pd.DataFrame | None = None) -> Analysis
         population="safety",
         n=len(safety),
         method=_TE_METHOD + "; each subject counted once per term, at the worst grade",
-        notes=_empty_note(safety, "safety"),
-    )
-
-
-def _episode(frame: pd.DataFrame, grade_col: str) -> pd.DataFrame:
-    """Per subject: max grade, onset day, duration (first to last day with grade ≥ 1, inclusive)."""
-    present = frame.loc[frame[grade_col].fillna(0) >= 1]
-    grouped = present.groupby("subject_id")
-    return pd.DataFrame(
-        {
-            "max_grade": grouped[grade_col].max(),
-            "onset_day": grouped["day"].min(),
-            "duration_days": grouped["day"].max() - grouped["day"].min() + 1,
-        }
-    )
-
-
-def crs_icans_by_subject(trial: TrialData) -> pd.DataFrame:
-    """One row per safety subject: CRS and ICANS maximum grade, onset day and duration.
-
-    Duration counts the days from the first to the last day graded ≥ 1 (inclusive); maximum grade 0
-    means the syndrome was not observed (onset and duration then NaN). ``tocilizumab`` and
-    ``steroids`` are True when given on any day recorded in the CRS/ICANS table.
-    """
-    safety = population(trial, "safety")
-    daily = trial.crs_icans
-    daily = daily.loc[daily["subject_id"].isin(safety["subject_id"])]
-    daily = daily.loc[daily["date"].isna() | (daily["date"] <= trial.data_cutoff)]
-    out = safety[["subject_id", "dose_level"]].set_index("subject_id")
-    for syndrome in ("crs", "icans"):
-        episode = _episode(daily, f"{syndrome}_grade").add_prefix(f"{syndrome}_")
-        out = out.join(episode)
-        out[f"{syndrome}_max_grade"] = out[f"{syndrome}_max_grade"].fillna(0).astype(int)
-    treated = daily.groupby("subject_id")[["tocilizumab", "steroids"]].any()
-    out = out.join(treated)
-    for column in ("tocilizumab", "steroids"):
-        out[column] = as_flag(out[column])
-    return out.reset_index()
-
-
-def crs_icans_summary(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
-    """CRS and ICANS by dose level: incidence, maximum grade, onset, duration, drugs given.
-
-    Onset and duration are summarised as median (min–max) over subjects with the syndrome.
-    """
-    safety = population(trial, "safety")
-    per_subject = crs_icans_by_subject(trial)
-    groups = [*dose_groups(settings, safety), TOTAL]
-    rows: list[dict[str, object]] = []
-
-    def members(group: str) -> pd.DataFrame:
-        return (
-            per_subject if group == TOTAL else per_subject.loc[per_subject["dose_level"] == group]
-        )
-
-    def add_count(label: str, column: str, low: int, high: int) -> None:
-        row: dict[str, object] = {"statistic": label}
-        for group in groups:
-            sub = members(group)
-            hits = int(sub[column].astype(int).between(low, high).sum())
-            row[f"{group} (N={len(sub)})"] = (
-                f"{hits} ({hits / len(sub) * 100:.1f}%)" if len(sub) else "n = 0"
-            )
-        rows.append(row)
-
-    def add_median(label: str, column: str, syndrome: str) -> None:
-        row: dict[str, object] = {"statistic": label}
-        for group in groups:
-            sub = members(group)
-            values = sub.loc[sub[f"{syndrome}_max_grade"] >= 1, column].dropna()
-            row[f"{group} (N={len(sub)})"] = (
-                f"{values.median():g} ({values.min():g}–{values.max():g})"
-                if len(values)
-                else "NE (no event)"
-            )
-        rows.append(row)
-
-    for syndrome, name in (("crs", "CRS"), ("icans", "ICANS")):
-        column = f"{syndrome}_max_grade"
-        add_count(f"{name} any grade", column, 1, 5)
-        for grade in range(1, 6):
-            add_count(f"{name} maximum grade {grade}", column, grade, grade)
-        add_count(f"{name} grade ≥ 3", column, 3, 5)
-        add_median(
-            f"{name} onset, day after infusion: median (range)", f"{syndrome}_onset_day", syndrome
-        )
-        add_median(f"{name} duration, days: median (range)", f"{syndrome}_duration_days", syndrome)
-    add_count("Tocilizumab given", "tocilizumab", 1, 1)
-    add_count("Corticosteroids given", "steroids", 1, 1)
-    return AnalysisTable(
-        key="crs_icans",
-        title="Cytokine release syndrome and ICANS (ASTCT grading; subjects)",
-        frame=pd.DataFrame(rows),
-        population="safety",
-        n=len(safety),
-        method=(
-            "ASTCT consensus grading (Lee 2019), daily maximum grade; onset = first day graded ≥ 1;"
-            " duration = first to last day graded ≥ 1, inclusive"
-        ),
-        notes=_empty_note(safety, "safety"),
+        notes=empty_population_note(safety, "safety"),
     )
 
 
@@ -339,7 +242,7 @@ def dlt_by_dose(trial: TrialData, settings: AnalysisSettings) -> AnalysisTable:
     frame["ci95_lower_pct"] = np.round(lower * 100, 1)
     frame["ci95_upper_pct"] = np.round(upper * 100, 1)
     frame["ci_method"] = CI_METHOD
-    notes = _empty_note(evaluable, "DLT-evaluable")
+    notes = empty_population_note(evaluable, "DLT-evaluable")
     return AnalysisTable(
         key="dlt_by_dose",
         title=f"DLTs per dose level ({settings.dlt_window_days}-day DLT window)",
@@ -390,7 +293,7 @@ def lab_shift(trial: TrialData) -> AnalysisTable:
         )
         frame.columns.name = None
         frame["subjects"] = frame[[f"worst grade {g}" for g in range(5)]].sum(axis=1)
-    notes = _empty_note(safety, "safety")
+    notes = empty_population_note(safety, "safety")
     if not notes and frame.empty:
         notes = ("No graded post-baseline laboratory value: no shift table.",)
     return AnalysisTable(

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cartrial.analysis import efficacy, immunogenicity, kinetics, phenotype, safety, survival
+from cartrial.analysis import (
+    crs_icans,
+    efficacy,
+    immunogenicity,
+    kinetics,
+    phenotype,
+    safety,
+    survival,
+)
 from cartrial.analysis.dataset import TrialData, normalise_trial_data, validate_trial_data
 from cartrial.analysis.populations import population_table
 from cartrial.analysis.response import BestResponse, best_overall_response
@@ -116,7 +124,7 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
     best = best_overall_response(trial, settings)
     km_summary, at_risk, tte_listing, curves = survival.survival_tables(trial, settings, best)
     parameters = kinetics.nca(trial, settings)
-    crs = safety.crs_icans_by_subject(trial).set_index("subject_id")["crs_max_grade"]
+    crs = crs_icans.crs_icans_by_subject(trial).set_index("subject_id")["crs_max_grade"]
     te = safety.treatment_emergent_aes(trial)
     sections: dict[str, tuple[AnalysisTable, ...]] = {
         "populations": (population_table(trial, settings),),
@@ -125,7 +133,7 @@ def analyse_trial(trial: TrialData) -> TrialAnalysis:
             safety.ae_overview(trial, settings, te),
             *(safety.ae_incidence(trial, settings, subset, te) for subset in safety.AE_SUBSETS),
             safety.ae_worst_grade(trial, te),
-            safety.crs_icans_summary(trial, settings),
+            crs_icans.crs_icans_summary(trial, settings),
             safety.lab_shift(trial),
             safety.deaths(trial),
         ),
