@@ -2,8 +2,8 @@
 
 No database, no files: the services layer builds the :class:`TrialData`; the report renders the
 results. :func:`analyse_trial` runs every analysis and returns a :class:`TrialAnalysis`; the
-modules (``safety``, ``efficacy``, ``response``, ``survival``, ``kinetics``, ``immunogenicity``,
-``phenotype``, ``populations``) hold the individual analyses.
+modules (``safety``, ``crs_icans``, ``efficacy``, ``response``, ``survival``, ``kinetics``,
+``immunogenicity``, ``phenotype``, ``populations``) hold the individual analyses.
 """
 
 from __future__ import annotations
