@@ -426,7 +426,7 @@ def _kinetics_rows(
                 {
                     "subject_id": subject_id,
                     "date": b.date(day),
-                    "value": float(value) if value > 0 else None,
+                    "value": float(value) if value > 0 else np.nan,
                     "unit": unit,
                     "lloq": lloq,
                 }
