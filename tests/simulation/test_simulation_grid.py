@@ -108,6 +108,26 @@ def test_grid_cell_equals_a_single_simulation(small_grid: ScenarioGrid) -> None:
     assert set(frame.columns) >= {"design", "scenario", "dose", "selection_pct", "early_stop_pct"}
 
 
+def test_grid_design_coherence_is_passed_to_the_simulation(tmp_path: Path) -> None:
+    path = tmp_path / "crm.yaml"
+    path.write_text(
+        "seed: 3\nn_trials: 200\ndesigns:\n"
+        "  - {label: last, name: crm, params: {target: 0.25}, coherence: last-cohort}\n"
+        "  - {label: all, name: crm, params: {target: 0.25}}\n"
+        "scenarios: [{name: s, true_tox: [0.05, 0.12, 0.25, 0.4, 0.55]}]\n",
+        encoding="utf-8",
+    )
+    cells = {label: result for label, _, result in run_grid(load_grid(path)).results}
+    design = make_design("crm", n_doses=5, target=0.25)
+    truth = [0.05, 0.12, 0.25, 0.4, 0.55]
+    for label, rule in (("last", "last-cohort"), ("all", "all-patients")):
+        single = simulate(design, truth, 200, seed=3, coherence=rule)  # type: ignore[arg-type]
+        assert cells[label].selection_pct == single.selection_pct
+        assert cells[label].mean_patients == single.mean_patients
+        assert cells[label].settings["coherence"].startswith(rule)
+    assert cells["last"].mean_patients != cells["all"].mean_patients
+
+
 def test_dask_backend_gives_identical_results(small_grid: ScenarioGrid) -> None:
     local = run_grid(small_grid, backend="local")
     distributed = run_grid(small_grid, backend="dask")

@@ -8,6 +8,7 @@ import pytest
 from cartrial.designs import BOIN, TITEBOIN
 from cartrial.errors import DesignError
 from cartrial.simulation import Accrual, DLTOnset, Expansion, simulate
+from cartrial.simulation.kernels import IntervalKernel
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, draw_patients
 
 DESIGN = BOIN(target=0.3, n_doses=3, n_cohorts=4)
@@ -44,12 +45,22 @@ def test_bad_number_of_trials(n_trials: object) -> None:
         ({"accrual_rate": 2.0, "accrual": "poisson"}, "accrual distribution"),
         ({"dlt_onset": "lognormal"}, "onset"),
         ({"backfill": -1}, "backfill"),
+        ({"coherence": "sometimes"}, "coherence must be one of"),
+        # BOIN has no last-cohort rule: only CRM / TITE-CRM decide take last_cohort
+        ({"coherence": "last-cohort"}, "needs a design whose decide takes last_cohort"),
     ],
 )
 def test_bad_settings(settings: dict[str, object], match: str) -> None:
     kwargs: dict[str, object] = {"seed": 1} | settings
     with pytest.raises(DesignError, match=match):
         simulate(DESIGN, [0.1, 0.2, 0.3], 10, **kwargs)  # type: ignore[arg-type]
+
+
+def test_count_rule_kernel_refuses_a_last_cohort() -> None:
+    kernel = IntervalKernel(DESIGN, 12)
+    n = np.array([[3, 0, 0]])
+    with pytest.raises(DesignError, match="no last-cohort coherence rule"):
+        kernel.decide(n, np.zeros_like(n), np.array([0]), last_dlts=np.array([1]))
 
 
 def test_tite_design_needs_an_accrual_rate() -> None:

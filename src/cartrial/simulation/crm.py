@@ -92,9 +92,20 @@ class CRMKernel:
         return np.asarray(distance.argmin(axis=1), dtype=np.int64)
 
     def settle(
-        self, n: IntArray, y: IntArray, current: IntArray, p_hat: FloatArray, over: FloatArray
+        self,
+        n: IntArray,
+        y: IntArray,
+        current: IntArray,
+        p_hat: FloatArray,
+        over: FloatArray,
+        last_dlts: IntArray | None = None,
     ) -> IntArray:
-        """Next dose per trial from the fit (``-1`` = stop), in the design's rule order."""
+        """Next dose per trial from the fit (``-1`` = stop), in the design's rule order.
+
+        Coherence looks at the last cohort (``last_dlts`` DLTs among ``cohort_size``) when
+        given, else at all patients at the current dose, as the design's ``decide`` with and
+        without ``last_cohort``.
+        """
         d = self.design
         rows = np.arange(n.shape[0])
         stop = self._safety_stop(n, over) | (n.sum(axis=1) >= d.max_patients)
@@ -102,18 +113,22 @@ class CRMKernel:
         if d.no_skip:
             following = np.minimum(following, current + 1)
         if d.coherent:
-            n_cur = n[rows, current]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                toxic = (n_cur > 0) & (y[rows, current] / np.maximum(n_cur, 1) >= d.target)
-            following = np.where((following > current) & toxic, current, following)
+            if last_dlts is None:
+                size, toxic = n[rows, current], y[rows, current]
+            else:
+                size, toxic = np.full(rows.size, d.cohort_size), last_dlts
+            blocked = (size > 0) & (toxic / np.maximum(size, 1) >= d.target)
+            following = np.where((following > current) & blocked, current, following)
         if d.n_earlystop is not None:
             stop |= (following == current) & (n[rows, current] >= d.n_earlystop)
         return np.where(stop, -1, following).astype(np.int64)
 
-    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
-        """Next dose per trial (``-1`` = stop)."""
+    def decide(
+        self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
+    ) -> IntArray:
+        """Next dose per trial (``-1`` = stop); ``last_dlts``: the last cohort's DLTs or None."""
         p_hat, over = self._fit_unique(n, y)
-        return self.settle(n, y, current, p_hat, over)
+        return self.settle(n, y, current, p_hat, over, last_dlts)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """The treated dose with ``p_hat`` closest to the target, within overdose control."""
@@ -126,10 +141,15 @@ class CRMKernel:
 
 
 class TiteCRMKernel:
-    """TITE-CRM's ``decide`` on whole arrays: pending patients weighted by followed fraction."""
+    """TITE-CRM's ``decide`` on whole arrays: pending patients weighted by followed fraction.
 
-    def __init__(self, design: TITECRM) -> None:
+    With ``last_cohort`` the coherence rule looks at the DLTs observed so far in the last cohort
+    (the last ``cohort_size`` enrolled slots), as ``decide(..., last_cohort=...)``.
+    """
+
+    def __init__(self, design: TITECRM, *, last_cohort: bool = False) -> None:
         self.crm = CRMKernel(design)
+        self.last_cohort = last_cohort
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` = stop); TITE-CRM never suspends accrual."""
@@ -153,14 +173,22 @@ class TiteCRMKernel:
             dose = np.take_along_axis(follow.dose[rows], order, axis=1)
             weight = np.take_along_axis(follow.fraction[rows], order, axis=1)
             p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows], dose, weight)
-        following = self.crm.settle(n, y, current, p_hat, over)
+        last_dlts = None
+        if self.last_cohort:
+            last_dlts = follow.observed[:, -self.crm.design.cohort_size :].sum(axis=1)
+        following = self.crm.settle(n, y, current, p_hat, over, last_dlts)
         return following, np.zeros(current.size, dtype=bool)
 
 
-def crm_kernels(design: Design) -> tuple[CRMKernel | None, TiteCRMKernel | None]:
-    """The CRM kernels for ``design`` (``None`` where it is not a CRM / TITE-CRM)."""
+def crm_kernels(
+    design: Design, *, last_cohort: bool = False
+) -> tuple[CRMKernel | None, TiteCRMKernel | None]:
+    """The CRM kernels for ``design`` (``None`` where it is not a CRM / TITE-CRM).
+
+    ``last_cohort``: TITE-CRM's coherence looks at the last cohort (see :class:`TiteCRMKernel`).
+    """
     if type(design) is TITECRM:
-        return CRMKernel(design), TiteCRMKernel(design)
+        return CRMKernel(design), TiteCRMKernel(design, last_cohort=last_cohort)
     if type(design) is CRM:
         return CRMKernel(design), None
     return None, None

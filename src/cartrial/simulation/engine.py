@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -31,18 +32,35 @@ from cartrial.designs import (
 )
 from cartrial.designs.base import Design, check_probability_vector
 from cartrial.errors import DesignError
-from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite
+from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite, takes_last_cohort
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
 
-__all__ = ["TRIAL_COLUMNS", "SimulationPlan", "design_name", "plan_simulation", "simulate"]
+__all__ = [
+    "COHERENCE_RULES",
+    "TRIAL_COLUMNS",
+    "Coherence",
+    "SimulationPlan",
+    "design_name",
+    "plan_simulation",
+    "simulate",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 TRIAL_COLUMNS = ("trial", "phase", "cohort", "dose", "n", "dlts", "start_day")
 """Columns of :attr:`SimulationResult.trials` (one row per cohort of every kept trial)."""
+
+Coherence = Literal["all-patients", "last-cohort"]
+COHERENCE_RULES: tuple[Coherence, ...] = ("all-patients", "last-cohort")
+"""What the coherence rule of a CRM design looks at (see :func:`simulate`, ``coherence``)."""
+
+_COHERENCE_TEXT: dict[str, str] = {
+    "all-patients": "no escalation if the DLT rate of all patients at the current dose >= target",
+    "last-cohort": "no escalation if the last cohort's DLT fraction >= target (dfcrm restrict)",
+}
 
 
 _PROTOCOL_NAMES: dict[type, str] = {
@@ -78,6 +96,7 @@ class SimulationPlan:
     tite: bool
     max_cohorts: int
     backfill: int = 0
+    coherence: Coherence = "all-patients"
 
     @property
     def n_slots(self) -> int:
@@ -103,7 +122,16 @@ class SimulationPlan:
             if self.backfill
             else "none",
             "engine": "tite event-driven" if self.tite else "cohort",
-        }
+        } | (
+            {"coherence": f"{self.coherence}: {_COHERENCE_TEXT[self.coherence]}"}
+            if takes_last_cohort(self.design)
+            else {}
+        )
+
+    @property
+    def last_cohort(self) -> bool:
+        """Whether the design's ``decide`` is given the last cohort (``"last-cohort"``)."""
+        return self.coherence == "last-cohort"
 
     def draws(self, start: int, stop: int) -> PatientDraws:
         """The uniforms of trials ``start`` to ``stop - 1``."""
@@ -137,6 +165,7 @@ def plan_simulation(
     keep_trials: bool = False,
     expansion: Expansion | None = None,
     backfill: int = 0,
+    coherence: Coherence = "all-patients",
 ) -> SimulationPlan:
     """Validate the inputs of :func:`simulate` and fix the trial layout."""
     tox = check_probability_vector(true_tox, "true_tox")
@@ -157,6 +186,13 @@ def plan_simulation(
         raise DesignError(f"backfill must be a whole number >= 0, got {backfill!r}")
     if tite and backfill:
         raise DesignError("backfill is simulated for cohort designs only, not TITE designs")
+    if coherence not in COHERENCE_RULES:
+        raise DesignError(f"coherence must be one of {COHERENCE_RULES}, got {coherence!r}")
+    if coherence == "last-cohort" and not takes_last_cohort(design):
+        raise DesignError(
+            f"coherence='last-cohort' needs a design whose decide takes last_cohort (CRM, "
+            f"TITE-CRM); {design_name(design)} has no such rule"
+        )
     cohort = design.cohort_size
     if design.max_patients is not None:
         max_cohorts = -(-design.max_patients // cohort)
@@ -175,6 +211,7 @@ def plan_simulation(
         tite=tite,
         max_cohorts=max_cohorts,
         backfill=int(backfill),
+        coherence=coherence,
     )
 
 
@@ -261,7 +298,7 @@ def _run_cohort_trials(
             )
         if plan.backfill:
             _backfill(plan, run, outcome, k, start_day)
-        following = kernel.decide(run.n, run.y, dose)
+        following = kernel.decide(run.n, run.y, dose, dlts if plan.last_cohort else None)
         stop = following < 0
         up = following > dose
         run.cleared[rows[up], dose[up]] = True
@@ -413,6 +450,7 @@ def simulate(
     keep_trials: bool = False,
     expansion: Expansion | None = None,
     backfill: int = 0,
+    coherence: Coherence = "all-patients",
     progress: bool = False,
 ) -> SimulationResult:
     """Operating characteristics of ``design`` under ``true_tox`` by Monte Carlo simulation.
@@ -453,6 +491,14 @@ def simulate(
         dose below the current one that the trial has escalated from (a cleared dose), during
         the cohort's DLT window; they count in N and DLTs and feed every later decision and the
         final dose choice.
+    coherence
+        CRM and TITE-CRM (designs whose ``decide`` takes ``last_cohort``): what their coherence
+        rule looks at. ``"all-patients"`` (default, as ``decide`` without ``last_cohort``): no
+        escalation while the DLT rate of all patients at the current dose is at or above the
+        target. ``"last-cohort"``: ``decide`` is given ``last_cohort=(cohort size, DLTs)`` of the
+        escalation cohort just treated (TITE designs: the DLTs observed in it so far), so no
+        escalation after a last cohort whose DLT fraction is at or above the target, as dfcrm's
+        ``crmsim``/``titesim`` with ``restrict=TRUE``. Other designs accept only the default.
     progress
         Show a rich progress bar over the chunks.
 
@@ -487,6 +533,7 @@ def simulate(
         keep_trials=keep_trials,
         expansion=expansion,
         backfill=backfill,
+        coherence=coherence,
     )
     return run_plan(plan, n_trials, chunk_size=chunk_size, progress=progress)
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartrial.designs import make_design
 from cartrial.errors import DesignError
-from cartrial.simulation.engine import SimulationPlan, plan_simulation, simulate_range
+from cartrial.simulation.engine import Coherence, SimulationPlan, plan_simulation, simulate_range
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS
@@ -69,11 +69,16 @@ class GridSettings(_Model):
 
 
 class DesignSpec(_Model):
-    """One design: a label for tables, its protocol name and keyword parameters."""
+    """One design: a label for tables, its protocol name and keyword parameters.
+
+    ``coherence`` (CRM, TITE-CRM): what the coherence rule looks at, ``"all-patients"`` or
+    ``"last-cohort"`` (see :func:`~cartrial.simulation.simulate`).
+    """
 
     label: str = Field(min_length=1)
     name: str = Field(min_length=1, description="protocol design name, e.g. boin, crm, 3+3")
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    coherence: Coherence = "all-patients"
 
 
 class ScenarioSpec(_Model):
@@ -152,6 +157,7 @@ def _plans(grid: ScenarioGrid) -> list[_Cell]:
                     dlt_window_days=settings.dlt_window_days,
                     dlt_onset=onset,
                     expansion=expansion,
+                    coherence=spec.coherence,
                 )
             except DesignError as exc:
                 raise DesignError(f"{where}: {exc}") from exc

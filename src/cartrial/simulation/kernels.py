@@ -35,6 +35,7 @@ __all__ = [
     "MemoKernel",
     "cohort_kernel",
     "is_tite",
+    "takes_last_cohort",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -47,8 +48,15 @@ _UNCOVERED = 3
 class CohortKernel(Protocol):
     """Vectorised ``decide`` and ``select_mtd`` of one design."""
 
-    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
-        """Next dose per trial after the data ``n``/``y``; ``-1`` where the design stops."""
+    def decide(
+        self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
+    ) -> IntArray:
+        """Next dose per trial after the data ``n``/``y``; ``-1`` where the design stops.
+
+        ``last_dlts`` (designs whose ``decide`` takes ``last_cohort``): the DLTs of the last
+        cohort (``cohort_size`` patients at ``current``) per trial, passed on as
+        ``last_cohort=(cohort_size, DLTs)``; ``None`` leaves ``last_cohort`` out.
+        """
         ...
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
@@ -83,15 +91,31 @@ class MemoKernel:
             answers[i] = cache[key]
         return answers[inverse]
 
-    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
-        """Next dose per trial from the design's ``decide`` (``-1`` for stop)."""
+    def decide(
+        self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
+    ) -> IntArray:
+        """Next dose per trial from the design's ``decide`` (``-1`` for stop).
+
+        With ``last_dlts`` the design's ``decide`` is given ``last_cohort=(cohort_size, DLTs)``
+        (cached apart from calls without it).
+        """
         d = n.shape[1]
+        design = self.design
 
         def compute(row: list[int]) -> int:
-            decision = self.design.decide(n=row[1 : d + 1], dlt=row[d + 1 :], current=row[0])
+            n_row, dlt_row, dose = row[1 : d + 1], row[d + 1 : 2 * d + 1], row[0]
+            if last_dlts is None:
+                decision = design.decide(n=n_row, dlt=dlt_row, current=dose)
+            else:
+                last = (design.cohort_size, row[-1])
+                decision = design.decide(  # type: ignore[call-arg]
+                    n=n_row, dlt=dlt_row, current=dose, last_cohort=last
+                )
             return -1 if decision.next_dose is None else decision.next_dose
 
-        return self._lookup(self._decisions, np.column_stack([current, n, y]), compute)
+        # a state with the last cohort has one more column: the two caches never share a key
+        columns = [current, n, y] if last_dlts is None else [current, n, y, last_dlts]
+        return self._lookup(self._decisions, np.column_stack(columns), compute)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """Selected dose per trial from the design's ``select_mtd`` (``-1`` for none)."""
@@ -145,8 +169,15 @@ class IntervalKernel:
         hits = self.elim[n, y]
         return np.where(hits.any(axis=1), hits.argmax(axis=1), n.shape[1])
 
-    def decide(self, n: IntArray, y: IntArray, current: IntArray) -> IntArray:
-        """Next dose per trial, precedence rules 2-8 of :mod:`cartrial.designs.base`."""
+    def decide(
+        self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
+    ) -> IntArray:
+        """Next dose per trial, precedence rules 2-8 of :mod:`cartrial.designs.base`.
+
+        Count-rule designs have no last-cohort rule: ``last_dlts`` must be ``None``.
+        """
+        if last_dlts is not None:
+            raise DesignError(f"{self.design.design_name} has no last-cohort coherence rule")
         rows = np.arange(n.shape[0])
         n_cur = n[rows, current]
         code = self.rule[n_cur, y[rows, current]]
@@ -235,6 +266,11 @@ class IntervalKernel:
 def is_tite(design: Design) -> bool:
     """Whether ``design.decide`` takes the pending patients' follow-up (a TITE design)."""
     return "pending_followup" in inspect.signature(design.decide).parameters
+
+
+def takes_last_cohort(design: Design) -> bool:
+    """Whether ``design.decide`` takes the last cohort (``last_cohort=``; CRM, TITE-CRM)."""
+    return "last_cohort" in inspect.signature(design.decide).parameters
 
 
 def cohort_kernel(design: Design, max_n: int) -> CohortKernel:

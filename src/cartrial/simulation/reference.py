@@ -103,7 +103,12 @@ def _cohort_trial(
             n[d] += plan.backfill
             dlt[d] += extra
             cohorts.append(("backfill", d, plan.backfill, extra))
-        decision = design.decide(n=n, dlt=dlt, current=current)
+        if plan.last_cohort:
+            decision = design.decide(  # type: ignore[call-arg]
+                n=n, dlt=dlt, current=current, last_cohort=(size, dlts)
+            )
+        else:
+            decision = design.decide(n=n, dlt=dlt, current=current)
         if decision.next_dose is None:
             return cohorts, n, dlt, True, duration
         if decision.next_dose > current:
@@ -136,9 +141,19 @@ def _tite_trial(
                         seen[d] += 1
                     elif enrol + window > time:
                         pending.append((d, (time - enrol) / window))
-                decision = design.decide(  # type: ignore[call-arg]
-                    n=n, dlt=seen, current=current, pending_followup=pending
-                )
+                if plan.last_cohort:
+                    last = sum(dlt_day <= time for _, _, dlt_day in patients[-size:])
+                    decision = design.decide(  # type: ignore[call-arg]
+                        n=n,
+                        dlt=seen,
+                        current=current,
+                        pending_followup=pending,
+                        last_cohort=(size, last),
+                    )
+                else:
+                    decision = design.decide(  # type: ignore[call-arg]
+                        n=n, dlt=seen, current=current, pending_followup=pending
+                    )
                 if not decision.suspended:
                     break
                 time = min(

@@ -116,35 +116,49 @@ class TiteBoinKernel:
 
 
 class PerTrialTiteKernel:
-    """Any TITE design: its own ``decide`` called once per trial and decision (exact, slower)."""
+    """Any TITE design: its own ``decide`` called once per trial and decision (exact, slower).
 
-    def __init__(self, design: Design) -> None:
+    With ``last_cohort`` the design's ``decide`` is also given ``last_cohort=(cohort_size,
+    DLTs observed so far in the last cohort)``.
+    """
+
+    def __init__(self, design: Design, *, last_cohort: bool = False) -> None:
         self.design = design
+        self.last_cohort = last_cohort
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
         n_doses = self.design.n_doses
         n = follow.per_dose(follow.enrolled, n_doses)
         y = follow.per_dose(follow.observed, n_doses)
+        size = self.design.cohort_size
+        last_dlts = follow.observed[:, -size:].sum(axis=1)
         following = np.empty(current.size, dtype=np.int64)
         suspended = np.zeros(current.size, dtype=bool)
         for t in range(current.size):
             slots = np.flatnonzero(follow.pending[t])
             pending = [(int(follow.dose[t, s]), float(follow.fraction[t, s])) for s in slots]
+            extra = {"last_cohort": (size, int(last_dlts[t]))} if self.last_cohort else {}
             decision = self.design.decide(  # type: ignore[call-arg]
-                n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending
+                n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending, **extra
             )
             following[t] = -1 if decision.next_dose is None else decision.next_dose
             suspended[t] = decision.suspended
         return following, suspended
 
 
-def tite_kernel(design: Design, kernel: CohortKernel) -> TiteKernel:
-    """The vectorised TITE kernel for ``design`` when there is one, else the per-trial kernel."""
+def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = False) -> TiteKernel:
+    """The vectorised TITE kernel for ``design`` when there is one, else the per-trial kernel.
+
+    ``last_cohort``: the design's coherence looks at the last cohort (``coherence="last-cohort"``
+    of :func:`~cartrial.simulation.simulate`; designs whose ``decide`` takes ``last_cohort``).
+    """
     if type(design) is TITEBOIN and isinstance(kernel, IntervalKernel):
         return TiteBoinKernel(design, kernel)
-    _, tite_crm = crm_kernels(design)
-    return tite_crm if tite_crm is not None else PerTrialTiteKernel(design)
+    _, tite_crm = crm_kernels(design, last_cohort=last_cohort)
+    if tite_crm is not None:
+        return tite_crm
+    return PerTrialTiteKernel(design, last_cohort=last_cohort)
 
 
 def follow_up_at(
@@ -170,7 +184,7 @@ def run_tite_trials(
     """Escalation of every trial in the chunk with time-to-event decisions."""
     design = plan.design
     assert plan.accrual is not None  # plan_simulation requires accrual for TITE designs
-    decide = tite_kernel(design, kernel)
+    decide = tite_kernel(design, kernel, last_cohort=plan.last_cohort)
     size = design.cohort_size
     n_trials, n_slots = draws.tox.shape
     window = plan.window_days
