@@ -154,6 +154,7 @@ def build_every_table(session: Session) -> list[Regulated]:
         next_dose_level="DL2",
         rationale="as recommended",
         decided_at=T0,
+        data_cutoff_date=T0.date(),
     )
     session.add(decision)
     session.flush()

@@ -67,6 +67,7 @@ def decision_id(sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial) -
             next_dose_index=2,
             next_dose_level="DL2",
             decided_at=T0,
+            data_cutoff_date=T0.date(),
         )
         session.add(decision)
         session.flush()

@@ -11,7 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cartrial.cli import app
-from cartrial.store import Subject, database_url, make_engine, session_factory, unit_of_work
+from cartrial.store import (
+    Subject,
+    database_url,
+    head_revision,
+    make_engine,
+    session_factory,
+    unit_of_work,
+)
 
 from .conftest import add_study
 
@@ -49,7 +56,7 @@ def test_upgrade_verify_log(tmp_path: Path) -> None:
     db = tmp_path / "trial.db"
     result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert "revision 0002" in result.output
+    assert f"revision {head_revision()}" in result.output
     subject_id = _populate(db)
 
     result = runner.invoke(app, ["audit", "verify", "--db", str(db), "--json"])

@@ -181,6 +181,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             next_dose_level=names[next_index] if next_index is not None else None,
             rationale=data.rationale,
             decided_at=utcnow(),
+            data_cutoff_date=as_of,
         )
         uc.session.add(decision)
         uc.session.flush()
@@ -354,6 +355,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
             next_dose_level=data.dose_level,
             rationale=data.rationale,
             decided_at=utcnow(),
+            data_cutoff_date=as_of,
         )
         uc.session.add(decision)
         uc.session.flush()

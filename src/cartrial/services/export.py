@@ -516,11 +516,11 @@ def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             d.n_dlt,
             d.action,
             d.next_dose_index,
-            d.decided_at,
+            d.data_cutoff_date,
             signer.c.signer,
         )
         .outerjoin(signer, signer.c.record_id == d.id)
-        .where(d.study_id == sid, *_live(d), d.decided_at <= end)
+        .where(d.study_id == sid, *_live(d), d.data_cutoff_date <= end.date())
         .order_by(d.id),
         [
             "cohort", "dose_level", "dose_index", "n_treated", "n_dlt", "action",

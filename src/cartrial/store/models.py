@@ -539,6 +539,9 @@ class DoseDecision(Regulated, Base):
     next_dose_level: Mapped[str | None] = mapped_column(String(16), default=None)
     rationale: Mapped[str | None] = mapped_column(Text, default=None)
     decided_at: Mapped[datetime]
+    #: The study date whose data the decision counted (DLT windows closed by then); the data
+    #: cut-off of an analysis compares with this date, not with the wall-clock ``decided_at``.
+    data_cutoff_date: Mapped[date]
 
 
 class Signature(Regulated, Base):
