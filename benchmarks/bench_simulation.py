@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cartrial.designs import BOIN, CRM, TITEBOIN, TITECRM, Design, ThreePlusThree
 from cartrial.simulation import simulate
-from cartrial.simulation.engine import plan_simulation
+from cartrial.simulation.engine import Coherence, plan_simulation
 from cartrial.simulation.exact import exact_three_plus_three
 from cartrial.simulation.reference import reference_trials
 
@@ -43,6 +43,7 @@ class Case:
     n_reference: int
     target_s: float | None
     accrual_rate: float | None = None
+    coherence: Coherence = "all-patients"
 
 
 def _cases(quick: bool) -> list[Case]:
@@ -63,6 +64,15 @@ def _cases(quick: bool) -> list[Case]:
             10_000 // scale,
             200 // scale,
             2.0,
+        ),
+        Case(
+            "CRM as above, coherence on the last cohort",
+            CRM(target=0.3, n_doses=6, cohort_size=3, n_cohorts=10),
+            SIX,
+            10_000 // scale,
+            200 // scale,
+            None,
+            coherence="last-cohort",
         ),
         Case(
             "TITE-BOIN 5 doses, 10 cohorts of 3, 2 pts/month",
@@ -157,11 +167,22 @@ def main() -> None:
     for case in _cases(args.quick):
         engine_s, wall_s = _best(
             lambda c=case: simulate(
-                c.design, c.truth, c.n_trials, seed=1, accrual_rate=c.accrual_rate
+                c.design,
+                c.truth,
+                c.n_trials,
+                seed=1,
+                accrual_rate=c.accrual_rate,
+                coherence=c.coherence,
             ),
             args.repeat,
         )
-        plan = plan_simulation(case.design, case.truth, 1, accrual_rate=case.accrual_rate)
+        plan = plan_simulation(
+            case.design,
+            case.truth,
+            1,
+            accrual_rate=case.accrual_rate,
+            coherence=case.coherence,
+        )
         start = time.process_time()
         reference_trials(plan, case.n_reference)
         reference_s = (time.process_time() - start) * case.n_trials / case.n_reference
