@@ -126,3 +126,13 @@ def test_grid_command_reports_bad_files(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "grid", str(bad)])
     assert result.exit_code == 2
     assert "bad.yaml" in result.output and "designs" in result.output
+
+
+def test_coherence_option_is_passed_to_the_engine() -> None:
+    args = ["simulate", "--design", "crm", "--truth", TRUTH, "--trials", "150", "--seed", "2"]
+    result = runner.invoke(app, [*args, "--coherence", "last-cohort", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = simulate(
+        make_design("crm", n_doses=5, target=0.3), TRUTH.split(","), 150, 2, coherence="last-cohort"
+    )
+    assert json.loads(result.output)["selection_pct"] == list(expected.selection_pct)

@@ -134,6 +134,11 @@ def run(
     backfill: int = typer.Option(
         0, "--backfill", help="Backfill patients per cohort at the highest cleared lower dose."
     ),
+    coherence: str = typer.Option(
+        "all-patients",
+        "--coherence",
+        help="CRM/TITE-CRM: block escalation on all patients' or the last cohort's DLT rate.",
+    ),
     keep_trials: Path | None = typer.Option(
         None, "--trials-out", help="Write every trial's dosing sequence to this CSV."
     ),
@@ -169,6 +174,7 @@ def run(
             keep_trials=keep_trials is not None,
             expansion=None if expansion is None else Expansion(n_patients=expansion),
             backfill=backfill,
+            coherence=coherence,
             progress=not as_json and trials >= 200_000,
         )
     except CartrialError as exc:
