@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cartrial protocol validate src/cartrial/protocols/cldn18-pdl1-cart.yaml
-	$(BIN)/cartrial protocol show
+	$(BIN)/cartrial demo --out demo-output
 
 LINT_PATHS := $(wildcard src tests benchmarks)
 
