@@ -214,3 +214,20 @@ def test_screening_failures_are_recorded_with_reasons(demo: DemoResult) -> None:
     assert len(failed) > 0 and (failed["reasons"].str.len() > 0).all()
     assert demo.summary.n_screened == len(screened)
     assert demo.summary.n_enrolled == int((screened["outcome"] == "eligible").sum())
+
+
+def test_committee_decisions_are_recorded_and_signed(demo: DemoResult) -> None:
+    decisions = demo.trial.dose_decisions
+    assert len(decisions) >= 2
+    assert (decisions["signed_by"].fillna("").str.len() > 0).all()
+    last = decisions.iloc[-1]
+    assert last["action"] == "expand" and last["dose_level"] == demo.summary.rp2d
+    # Each decision is dated when its cohort's DLT windows had closed (study time, not run time).
+    dates = pd.to_datetime(decisions["decided_date"])
+    window = pd.Timedelta(days=demo.trial.protocol.dlt.window_days)
+    first_infusion = pd.to_datetime(demo.trial.subjects["infusion_date"]).min()
+    assert dates.is_monotonic_increasing and dates.min() > first_infusion + window
+    assert dates.max() <= demo.trial.data_cutoff
+    expansion = demo.truth[demo.truth["phase"] == "expansion"]
+    assert len(expansion) == EXPANSION
+    assert set(expansion["dose_level"]) == {demo.summary.rp2d}
