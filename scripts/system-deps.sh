@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages cartrial needs when they are missing:
 #   postgresql      - the PostgreSQL test suite runs against a throw-away local cluster
-#   libpango*, fonts - WeasyPrint renders the PDF report with Pango
+#   libpango*, libharfbuzz-subset0, fonts - WeasyPrint renders the PDF report (Pango, font subsetting)
 # Runs apt-get only as root; otherwise it says what is missing and goes on (the tests that need a
 # missing package then fail loudly, they are never skipped).
 set -euo pipefail
@@ -10,6 +10,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need+=(postgresql)
 dpkg -s libpango-1.0-0 >/dev/null 2>&1 || need+=(libpango-1.0-0)
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || need+=(libpangoft2-1.0-0)
+dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || need+=(libharfbuzz-subset0)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
