@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
@@ -9,10 +10,16 @@ import numpy as np
 from scipy import special
 
 from cartrial.designs.base import check_target
-from cartrial.designs.interval import RuleCode
+from cartrial.designs.interval import IntervalDesign, RuleCode
 from cartrial.errors import DesignError
 
-__all__ = ["PartialIntervals", "ProbabilityInterval", "equal_width_intervals", "strongest_interval"]
+__all__ = [
+    "EqualWidthIntervalDesign",
+    "PartialIntervals",
+    "ProbabilityInterval",
+    "equal_width_intervals",
+    "strongest_interval",
+]
 
 PartialIntervals = Literal["drop", "include"]
 _TOL = 1e-9
@@ -78,3 +85,39 @@ def strongest_interval(
     mass = special.betainc(1 + y, 1 + n - y, highs) - special.betainc(1 + y, 1 + n - y, lows)
     score = mass / (highs - lows) if per_unit_width else mass
     return intervals[int(np.flatnonzero(score >= score.max() * (1 - 1e-9))[-1])].code
+
+
+@dataclass(frozen=True, kw_only=True)
+class EqualWidthIntervalDesign(IntervalDesign):
+    """A design deciding by the strongest of the equal-width intervals (Keyboard, mTPI-2).
+
+    Subclasses say only how the intervals are scored (:attr:`per_unit_width`).
+
+    Parameters
+    ----------
+    eps1, eps2
+        Half-widths of the target interval below and above the target (default 0.05).
+    partial
+        ``"include"`` (default) keeps the remainders at 0 and 1 as shorter intervals, ``"drop"``
+        ignores them (see :func:`equal_width_intervals`).
+    **common
+        See :class:`~cartrial.designs.interval.IntervalDesign`.
+    """
+
+    eps1: float = 0.05
+    eps2: float = 0.05
+    partial: PartialIntervals = "include"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
+
+    @property
+    @abstractmethod
+    def per_unit_width(self) -> bool:
+        """Whether interval masses are divided by their width (:func:`strongest_interval`)."""
+
+    def rule(self, n: int, y: int) -> RuleCode:
+        """The code of the strongest interval after ``y`` DLTs in ``n``."""
+        intervals = equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
+        return strongest_interval(intervals, n, y, per_unit_width=self.per_unit_width)

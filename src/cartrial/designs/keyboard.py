@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cartrial.designs.interval import IntervalDesign, RuleCode
-from cartrial.designs.intervals import PartialIntervals, equal_width_intervals, strongest_interval
+from cartrial.designs.intervals import EqualWidthIntervalDesign
 
 __all__ = ["Keyboard"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Keyboard(IntervalDesign):
+class Keyboard(EqualWidthIntervalDesign):
     """Keyboard: escalate, stay or de-escalate by the strongest key.
 
     Keys of width ``eps1 + eps2`` tile [0, 1] around the target key
@@ -34,15 +33,7 @@ class Keyboard(IntervalDesign):
         See :class:`~cartrial.designs.interval.IntervalDesign`.
     """
 
-    eps1: float = 0.05
-    eps2: float = 0.05
-    partial: PartialIntervals = "include"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
-
-    def rule(self, n: int, y: int) -> RuleCode:
-        """The code of the strongest key after ``y`` DLTs in ``n``."""
-        keys = equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
-        return strongest_interval(keys, n, y, per_unit_width=self.partial == "include")
+    @property
+    def per_unit_width(self) -> bool:
+        """Keys rank by probability per unit width only when incomplete keys are kept."""
+        return self.partial == "include"

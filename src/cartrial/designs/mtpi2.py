@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cartrial.designs.interval import IntervalDesign, RuleCode
-from cartrial.designs.intervals import PartialIntervals, equal_width_intervals, strongest_interval
+from cartrial.designs.intervals import EqualWidthIntervalDesign
 
 __all__ = ["MTPI2"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class MTPI2(IntervalDesign):
+class MTPI2(EqualWidthIntervalDesign):
     """mTPI-2: the decision of the interval with the largest unit probability mass.
 
     The equivalence interval ``EI = [target - eps1, target + eps2]`` and sub-intervals of the same
@@ -31,15 +30,7 @@ class MTPI2(IntervalDesign):
         See :class:`~cartrial.designs.interval.IntervalDesign`.
     """
 
-    eps1: float = 0.05
-    eps2: float = 0.05
-    partial: PartialIntervals = "include"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
-
-    def rule(self, n: int, y: int) -> RuleCode:
-        """The code of the interval with the largest unit probability mass."""
-        intervals = equal_width_intervals(self.target, self.eps1, self.eps2, self.partial)
-        return strongest_interval(intervals, n, y, per_unit_width=True)
+    @property
+    def per_unit_width(self) -> bool:
+        """Intervals are scored by their unit probability mass."""
+        return True
