@@ -57,6 +57,7 @@ __all__ = [
     "check_pending",
     "check_positive_int",
     "check_probability_vector",
+    "check_start_dose",
     "check_target",
     "decision_from_move",
 ]
@@ -168,6 +169,14 @@ def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise DesignError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_start_dose(start: int, n_doses: int) -> int:
+    """Validate a 0-based starting dose among ``n_doses`` dose levels."""
+    check_positive_int(start, "start", minimum=0)
+    if start >= n_doses:
+        raise DesignError(f"start dose {start} is out of range 0..{n_doses - 1}")
+    return int(start)
 
 
 def check_counts(

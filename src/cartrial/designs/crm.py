@@ -21,6 +21,7 @@ from cartrial.designs.base import (
     check_counts,
     check_pending,
     check_positive_int,
+    check_start_dose,
     check_target,
     decision_from_move,
 )
@@ -102,10 +103,8 @@ class CRM:
         check_positive_int(self.n_doses, "n_doses")
         check_positive_int(self.cohort_size, "cohort_size")
         check_positive_int(self.n_cohorts, "n_cohorts")
-        check_positive_int(self.start, "start", minimum=0)
         check_positive_int(self.stop_min_n, "stop_min_n")
-        if self.start >= self.n_doses:
-            raise DesignError(f"start dose {self.start} is out of range 0..{self.n_doses - 1}")
+        check_start_dose(self.start, self.n_doses)
         if self.model not in ("empiric", "logistic"):
             raise DesignError(f"model must be 'empiric' or 'logistic', got {self.model!r}")
         if not self.prior_var > 0:

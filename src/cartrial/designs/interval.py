@@ -25,6 +25,7 @@ from cartrial.designs.base import (
     Decision,
     check_counts,
     check_positive_int,
+    check_start_dose,
     check_target,
     decision_from_move,
 )
@@ -97,9 +98,7 @@ class IntervalDesign(ABC):
         check_positive_int(self.n_doses, "n_doses")
         check_positive_int(self.cohort_size, "cohort_size")
         check_positive_int(self.n_cohorts, "n_cohorts")
-        check_positive_int(self.start, "start", minimum=0)
-        if self.start >= self.n_doses:
-            raise DesignError(f"start dose {self.start} is out of range 0..{self.n_doses - 1}")
+        check_start_dose(self.start, self.n_doses)
         if self.n_earlystop is not None:
             check_positive_int(self.n_earlystop, "n_earlystop")
         check_positive_int(self.elimination_min_n, "elimination_min_n")

@@ -9,8 +9,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cartrial.designs.base import Decision, check_counts, check_positive_int, decision_from_move
-from cartrial.errors import DesignError
+from cartrial.designs.base import (
+    Decision,
+    check_counts,
+    check_positive_int,
+    check_start_dose,
+    decision_from_move,
+)
 
 __all__ = ["ThreePlusThree"]
 
@@ -54,9 +59,7 @@ class ThreePlusThree:
 
     def __post_init__(self) -> None:
         check_positive_int(self.n_doses, "n_doses")
-        check_positive_int(self.start, "start", minimum=0)
-        if self.start >= self.n_doses:
-            raise DesignError(f"start dose {self.start} is out of range 0..{self.n_doses - 1}")
+        check_start_dose(self.start, self.n_doses)
         if self.max_subjects is not None:
             check_positive_int(self.max_subjects, "max_subjects")
 
