@@ -199,6 +199,19 @@ def _median(values: pd.Series) -> float:
     return float(present.median()) if len(present) else float("nan")
 
 
+def _exposure_columns(group: pd.DataFrame) -> dict[str, object]:
+    """Geometric mean and geometric CV % of Cmax and AUC0–28d in one group of subjects."""
+    cmax, auc = geometric_summary(group["cmax"]), geometric_summary(group["auc_0_28"])
+    return {
+        "cmax_n": cmax.n,
+        "cmax_geo_mean": cmax.geometric_mean,
+        "cmax_geo_cv_pct": cmax.geometric_cv_pct,
+        "auc_0_28_n": auc.n,
+        "auc_0_28_geo_mean": auc.geometric_mean,
+        "auc_0_28_geo_cv_pct": auc.geometric_cv_pct,
+    }
+
+
 def kinetics_summary(
     trial: TrialData, settings: AnalysisSettings, parameters: pd.DataFrame
 ) -> AnalysisTable:
@@ -209,17 +222,11 @@ def kinetics_summary(
         per_unit = parameters.loc[parameters["unit"] == unit]
         for level in [*dose_groups(settings, per_unit), "Total"]:
             group = per_unit if level == "Total" else per_unit.loc[per_unit["dose_level"] == level]
-            cmax, auc = geometric_summary(group["cmax"]), geometric_summary(group["auc_0_28"])
             row: dict[str, object] = {
                 "unit": unit,
                 "dose_level": level,
                 "subjects": len(group),
-                "cmax_n": cmax.n,
-                "cmax_geo_mean": cmax.geometric_mean,
-                "cmax_geo_cv_pct": cmax.geometric_cv_pct,
-                "auc_0_28_n": auc.n,
-                "auc_0_28_geo_mean": auc.geometric_mean,
-                "auc_0_28_geo_cv_pct": auc.geometric_cv_pct,
+                **_exposure_columns(group),
                 "tmax_median_day": _median(group["tmax_day"]),
                 "tmax_min_day": group["tmax_day"].min(),
                 "tmax_max_day": group["tmax_day"].max(),
@@ -266,7 +273,6 @@ def exposure_response(
         data["crs"] = np.where(grade >= 3, "CRS grade ≥ 3", "CRS grade " + grade.astype(str))
         for factor in ("responder", "response", "crs"):
             for level, group in data.groupby(factor, sort=True):
-                cmax, auc = geometric_summary(group["cmax"]), geometric_summary(group["auc_0_28"])
                 rows.append(
                     {
                         "unit": unit,
@@ -277,12 +283,7 @@ def exposure_response(
                         }[factor],
                         "level": level,
                         "subjects": len(group),
-                        "cmax_n": cmax.n,
-                        "cmax_geo_mean": cmax.geometric_mean,
-                        "cmax_geo_cv_pct": cmax.geometric_cv_pct,
-                        "auc_0_28_n": auc.n,
-                        "auc_0_28_geo_mean": auc.geometric_mean,
-                        "auc_0_28_geo_cv_pct": auc.geometric_cv_pct,
+                        **_exposure_columns(group),
                     }
                 )
     return AnalysisTable(
