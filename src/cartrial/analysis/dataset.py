@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.errors import AnalysisError
+from cartrial.rules.recist_read import LESION_COLUMNS
 
 if TYPE_CHECKING:
     from cartrial.protocol import Protocol
@@ -107,16 +108,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "sum_of_diameters_mm",
         "pct_change_from_baseline",
     ),
-    "lesions": (
-        "subject_id",
-        "assessment_date",
-        "lesion_id",
-        "category",
-        "organ",
-        "is_lymph_node",
-        "diameter_mm",
-        "status",
-    ),
+    "lesions": LESION_COLUMNS,
     "kinetics": ("subject_id", "date", "day", "value", "unit", "lloq", "below_lloq"),
     "ada": ("subject_id", "date", "day", "screen", "confirmed", "titer"),
     "phenotype": ("subject_id", "date", "day", "marker", "value"),
