@@ -10,6 +10,7 @@ file, the row and the field.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -103,6 +104,35 @@ def _courses(graded: pd.DataFrame) -> pd.DataFrame | None:
     return None
 
 
+def _grade_courses(
+    file: Path,
+    grade: Callable[[pd.DataFrame], pd.DataFrame],
+    columns: list[str],
+    *,
+    title: str,
+    method: str,
+    as_json: bool,
+    out: Path | None,
+    limit: int,
+) -> None:
+    """Grade a CRS or ICANS file row by row, summarise courses where it can, and emit both."""
+    try:
+        graded = grade(_read(file))
+        courses = _courses(graded)
+    except RuleInputError as exc:
+        raise _fail(file, exc) from None
+    _emit(
+        graded,
+        columns,
+        title=title,
+        method=method,
+        as_json=as_json,
+        out=out,
+        limit=limit,
+        courses=courses,
+    )
+
+
 def labs_command(
     file: Path = _FILE,
     as_json: bool = _JSON,
@@ -151,21 +181,16 @@ def crs_command(
     oxygen_flow_l_min, fio2_pct, anti_cytokine_given, fever_other_cause, life_threatening,
     death_due_to_crs.
     """
-    try:
-        graded = cart_tox.grade_crs_table(_read(file), method=method)
-        courses = _courses(graded)
-    except RuleInputError as exc:
-        raise _fail(file, exc) from None
     shown = ["subject_id", "day", "case", "temperature_c", "grade", "driver", "needs_review"]
-    _emit(
-        graded,
+    _grade_courses(
+        file,
+        lambda rows: cart_tox.grade_crs_table(rows, method=method),
         [*shown, "reason"],
         title=f"CRS grades ({method})",
         method=method,
         as_json=as_json,
         out=out,
         limit=limit,
-        courses=courses,
     )
 
 
@@ -180,21 +205,15 @@ def icans_command(
     Columns: ice_score (blank = not performable) or unarousable; optional consciousness,
     seizure, motor_weakness, cerebral_edema.
     """
-    try:
-        graded = cart_tox.grade_icans_table(_read(file))
-        courses = _courses(graded)
-    except RuleInputError as exc:
-        raise _fail(file, exc) from None
-    shown = ["subject_id", "day", "case", "ice_score", "grade", "driver", "reason"]
-    _emit(
-        graded,
-        shown,
+    _grade_courses(
+        file,
+        cart_tox.grade_icans_table,
+        ["subject_id", "day", "case", "ice_score", "grade", "driver", "reason"],
         title="ICANS grades (astct)",
         method="astct",
         as_json=as_json,
         out=out,
         limit=limit,
-        courses=courses,
     )
 
 
