@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 import typer
@@ -21,6 +21,7 @@ from rich.table import Table
 from cartrial.designs import DESIGN_NAMES, make_design
 from cartrial.errors import CartrialError
 from cartrial.simulation import Expansion, SimulationResult, simulate
+from cartrial.simulation.engine import Coherence
 from cartrial.simulation.grid import load_grid, run_grid
 from cartrial.simulation.plot import plot_selection
 
@@ -58,9 +59,9 @@ def _param(text: str) -> tuple[str, float | int | bool | str | list[float]]:
     lowered = raw.strip().lower()
     if lowered in ("true", "false"):
         return key.strip(), lowered == "true"
-    for cast in (int, float):
+    for convert in (int, float):
         try:
-            return key.strip(), cast(raw)
+            return key.strip(), convert(raw)
         except ValueError:
             continue
     if "," in raw:
@@ -174,7 +175,7 @@ def run(
             keep_trials=keep_trials is not None,
             expansion=None if expansion is None else Expansion(n_patients=expansion),
             backfill=backfill,
-            coherence=coherence,
+            coherence=cast(Coherence, coherence),
             progress=not as_json and trials >= 200_000,
         )
     except CartrialError as exc:
