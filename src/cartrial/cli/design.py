@@ -150,6 +150,14 @@ def _print_frame(frame: pd.DataFrame, title: str) -> None:
     Console().print(view)
 
 
+def _emit_frame(frame: pd.DataFrame, shown: pd.DataFrame, title: str, as_json: bool) -> None:
+    """``frame`` as JSON records with ``--json``, else ``shown`` (its display form) as a table."""
+    if as_json:
+        typer.echo(_frame_json(frame))
+    else:
+        _print_frame(shown, title)
+
+
 def _cell(value: object) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return "-"
@@ -308,9 +316,6 @@ def pathways(
         raise _fail(exc) from None
     if plot is not None:
         plot_pathways(frame, title=f"{design}: dose transition pathways").savefig(plot, dpi=150)
-    if as_json:
-        typer.echo(_frame_json(frame))
-        return
     shown = frame.drop(columns=["reason", "parent"]).rename(
         columns={
             "path": "DLTs per cohort",
@@ -320,8 +325,8 @@ def pathways(
             "next_dose": "next",
         }
     )
-    _print_frame(shown, f"{design}: dose transition pathways")
-    if plot is not None:
+    _emit_frame(frame, shown, f"{design}: dose transition pathways", as_json)
+    if plot is not None and not as_json:
         Console().print(f"tree written to {plot}")
 
 
@@ -338,12 +343,11 @@ def simon(
         frame = simon_two_stage(p0, p1, alpha, beta, n_max=n_max).to_frame()
     except CartrialError as exc:
         raise _fail(exc) from None
-    if as_json:
-        typer.echo(_frame_json(frame))
-        return
-    _print_frame(
+    _emit_frame(
+        frame,
         frame.round(4).rename(columns={"expected_n0": "EN(p0)", "pet0": "PET(p0)"}),
         f"Simon two-stage: p0 = {p0}, p1 = {p1}, alpha = {alpha}, beta = {beta}",
+        as_json,
     )
 
 
@@ -363,9 +367,9 @@ def monitor(
         )
     except CartrialError as exc:
         raise _fail(exc) from None
-    if as_json:
-        typer.echo(_frame_json(frame))
-        return
-    _print_frame(
-        frame.round(4), f"Stop if Pr(p > {limit}) > {threshold}, Beta({prior_a}, {prior_b})"
+    _emit_frame(
+        frame,
+        frame.round(4),
+        f"Stop if Pr(p > {limit}) > {threshold}, Beta({prior_a}, {prior_b})",
+        as_json,
     )
