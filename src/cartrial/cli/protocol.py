@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import typer
@@ -130,36 +131,45 @@ def _eligibility_table(p: Protocol) -> Table:
     return table
 
 
-def _doses_table(p: Protocol) -> Table:
-    table = Table(title=f"Treatment: {p.treatment.lymphodepletion_regimen}, then CAR-T on day 0")
-    for col in ("dose level", "cells", "unit", "tolerance", "set by", "source"):
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """A table with one header per column and the rows in order."""
+    table = Table(title=title)
+    for col in columns:
         table.add_column(col)
-    for level in p.dose_levels:
-        start = " (start)" if level.name == p.escalation.start_dose else ""
-        table.add_row(
-            level.name + start,
-            level.label,
-            level.unit,
-            f"±{level.tolerance_pct:g} %",
-            level.set_by,
-            level.source,
-        )
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _doses_table(p: Protocol) -> Table:
+    start = p.escalation.start_dose
+    return _table(
+        f"Treatment: {p.treatment.lymphodepletion_regimen}, then CAR-T on day 0",
+        ("dose level", "cells", "unit", "tolerance", "set by", "source"),
+        (
+            (
+                level.name + (" (start)" if level.name == start else ""),
+                level.label,
+                level.unit,
+                f"±{level.tolerance_pct:g} %",
+                level.set_by,
+                level.source,
+            )
+            for level in p.dose_levels
+        ),
+    )
 
 
 def _dlt_table(p: Protocol) -> Table:
     d = p.dlt
-    table = Table(
-        title=f"DLT: onset within {d.window_days} days, attribution >= {d.min_attribution}"
+    return _table(
+        f"DLT: onset within {d.window_days} days, attribution >= {d.min_attribution}",
+        ("kind", "id", "rule"),
+        [
+            *(("DLT if", rule.id, rule.description) for rule in d.criteria),
+            *(("not a DLT", exclusion.id, exclusion.description) for exclusion in d.exclusions),
+        ],
     )
-    table.add_column("kind")
-    table.add_column("id")
-    table.add_column("rule")
-    for rule in d.criteria:
-        table.add_row("DLT if", rule.id, rule.description)
-    for exclusion in d.exclusions:
-        table.add_row("not a DLT", exclusion.id, exclusion.description)
-    return table
 
 
 def _schedule_grid(p: Protocol) -> Table:
@@ -179,9 +189,8 @@ def _schedule_grid(p: Protocol) -> Table:
 
 
 def _endpoints_table(p: Protocol) -> Table:
-    table = Table(title="Endpoints")
-    for col in ("kind", "endpoint", "population", "time frame", "definition"):
-        table.add_column(col)
-    for e in p.endpoints:
-        table.add_row(e.kind, e.name, e.population, e.time_frame, e.definition)
-    return table
+    return _table(
+        "Endpoints",
+        ("kind", "endpoint", "population", "time frame", "definition"),
+        ((e.kind, e.name, e.population, e.time_frame, e.definition) for e in p.endpoints),
+    )
