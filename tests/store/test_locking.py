@@ -145,11 +145,11 @@ def test_processes_editing_one_subject_lose_no_update(
         assert verify_chain(connection).ok
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: BEGIN IMMEDIATE
 def test_postgres_writers_queue_on_the_chain_instead_of_deadlocking(
     engine: Engine, sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial
 ) -> None:
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite serialises whole transactions with BEGIN IMMEDIATE")
     outcome: dict[str, object] = {}
 
     def editor_a() -> None:
