@@ -34,6 +34,11 @@ FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 
 
+def _floats(*values: ArrayLike) -> tuple[FloatArray, ...]:
+    """Each argument as a float array (the Stein-model functions broadcast over all of them)."""
+    return tuple(np.asarray(x, dtype=float) for x in values)
+
+
 def stein_level(
     t: ArrayLike,
     cmax: ArrayLike,
@@ -47,9 +52,9 @@ def stein_level(
 
     Returns 0 before infusion (``t < 0``).
     """
-    t_ = np.asarray(t, dtype=float)
-    cmax_, tmax_, fx = (np.asarray(x, dtype=float) for x in (cmax, tmax, fold_expansion))
-    a, fb, b = (np.asarray(x, dtype=float) for x in (alpha, fraction_memory, beta))
+    t_, cmax_, tmax_, fx, a, fb, b = _floats(
+        t, cmax, tmax, fold_expansion, alpha, fraction_memory, beta
+    )
     rho = np.log(fx) / tmax_
     expansion = (cmax_ / fx) * np.exp(rho * np.minimum(t_, tmax_))
     s = np.maximum(t_ - tmax_, 0.0)
@@ -63,7 +68,7 @@ def stein_memory_share(
 ) -> FloatArray:
     """Share of the memory (persistence) pool M / (E + M); 0 up to Tmax."""
     s = np.maximum(np.asarray(t, dtype=float) - np.asarray(tmax, dtype=float), 0.0)
-    a, fb, b = (np.asarray(x, dtype=float) for x in (alpha, fraction_memory, beta))
+    a, fb, b = _floats(alpha, fraction_memory, beta)
     effector = np.exp(-a * s)
     memory = fb * (np.exp(-b * s) - effector)
     return np.asarray(memory / (effector + memory))
@@ -83,9 +88,9 @@ def stein_auc(
     Expansion part ``(C(min(t_end, Tmax)) - R0) / rho``; decline part
     ``Cmax [(1-FB)(1-exp(-alpha s))/alpha + FB (1-exp(-beta s))/beta]`` with ``s = t_end - Tmax``.
     """
-    t_ = np.asarray(t_end, dtype=float)
-    cmax_, tmax_, fx = (np.asarray(x, dtype=float) for x in (cmax, tmax, fold_expansion))
-    a, fb, b = (np.asarray(x, dtype=float) for x in (alpha, fraction_memory, beta))
+    t_, cmax_, tmax_, fx, a, fb, b = _floats(
+        t_end, cmax, tmax, fold_expansion, alpha, fraction_memory, beta
+    )
     rho = np.log(fx) / tmax_
     r0 = cmax_ / fx
     up = (r0 * np.exp(rho * np.minimum(t_, tmax_)) - r0) / rho
