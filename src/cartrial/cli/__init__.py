@@ -6,6 +6,8 @@ Each command group lives in its own module of this package and is registered in
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 from cartrial import __version__
@@ -35,19 +37,24 @@ def _root(
     """cartrial: one system for the whole trial."""
 
 
-def _register() -> None:
-    """Attach every command group; one line per module of ``cartrial.cli``."""
-    from cartrial.cli import protocol
+#: The modules of this package that add commands, each with ``register(app)``.
+COMMAND_MODULES = (
+    "demo",
+    "protocol",
+    "design",
+    "simulate",
+    "grade",
+    "recist",
+    "capture",
+    "db",
+    "report",
+)
 
-    protocol.register(app)
-    __import__("cartrial.cli.db", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.recist", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.design", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.simulate", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.grade", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.report", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.capture", fromlist=["register"]).register(app)
-    __import__("cartrial.cli.demo", fromlist=["register"]).register(app)
+
+def _register() -> None:
+    """Attach every command group: each module of :data:`COMMAND_MODULES` has ``register(app)``."""
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"cartrial.cli.{name}").register(app)
 
 
 _register()
