@@ -195,7 +195,7 @@ class StudyLoaded(ServiceResult):
 
 def load_study(ctx: ServiceContext) -> StudyLoaded:
     """The study as stored (latest protocol version), for any user holding a role in it."""
-    with use_case(ctx, *ALL_ROLES, site_scoped=True) as uc:
+    with use_case(ctx, *ALL_ROLES, site_scoped=True, read_only=True) as uc:
         sites = uc.session.scalars(
             select(Site.code)
             .where(Site.study_id == uc.study.id, Site.deleted_at.is_(None))

@@ -1,10 +1,12 @@
 """Who acts, on which study, in which transaction: the one policy layer of the services.
 
-Every use case opens :func:`use_case`: one audited transaction (``cartrial.store.unit_of_work``),
-the acting user loaded and checked active, the study and its protocol loaded, and the user's role
-checked (:meth:`UseCase.require`). Site scoping is checked when a subject is fetched
-(:meth:`UseCase.subject`): a role held at one site reaches only that site's subjects; a role held
-study-wide (``site_id`` NULL) reaches all. Anything raised inside the block rolls everything back.
+Every use case opens :func:`use_case`: one audited transaction (``cartrial.store.unit_of_work``;
+a read-only session for use cases that only read), the acting user with their roles, the study and
+its active data lock read in one query, the protocol parsed once per protocol hash
+(:func:`protocol_of`), and the user's role checked (:meth:`UseCase.require`). Site scoping is
+checked when a subject is fetched (:meth:`UseCase.subject`): a role held at one site reaches only
+that site's subjects; a role held study-wide (``site_id`` NULL) reaches all. Anything raised
+inside the block rolls everything back.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased, defer, sessionmaker
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import Protocol, parse_protocol
@@ -34,6 +35,7 @@ from cartrial.store import (
     User,
     unit_of_work,
 )
+from cartrial.store import read_only as read_only_session
 from cartrial.store.audit import AUDIT_CONTEXT_KEY
 
 __all__ = ["ServiceContext", "UseCase", "protocol_of", "use_case"]
@@ -58,19 +60,82 @@ class ServiceContext:
     study_id: str
 
 
-@lru_cache(maxsize=16)
-def _parse_cached(sha256: str, text: str) -> Protocol:
-    return parse_protocol(text, source=f"stored protocol {sha256[:12]}")
+#: Parsed protocols by the SHA-256 of their YAML text (at most :data:`_PROTOCOL_CACHE_SIZE`).
+_PROTOCOLS: dict[str, Protocol] = {}
+_PROTOCOL_CACHE_SIZE = 16
 
 
 def protocol_of(study: Study) -> Protocol:
-    """The validated protocol stored with ``study`` (parsed once per protocol text)."""
-    return _parse_cached(study.protocol_sha256, study.protocol_yaml)
+    """The validated protocol stored with ``study``, parsed once per protocol hash.
+
+    The YAML text is read (and parsed) only for a hash not seen before in this process, so a
+    study loaded without its ``protocol_yaml`` column costs no text transfer on later use cases.
+    """
+    sha = study.protocol_sha256
+    protocol = _PROTOCOLS.get(sha)
+    if protocol is None:
+        protocol = parse_protocol(study.protocol_yaml, source=f"stored protocol {sha[:12]}")
+        if len(_PROTOCOLS) >= _PROTOCOL_CACHE_SIZE:
+            del _PROTOCOLS[next(iter(_PROTOCOLS))]
+        _PROTOCOLS[sha] = protocol
+    return protocol
 
 
 def protocol_sha256(text: str) -> str:
     """SHA-256 of a protocol's YAML text, as stored with the study."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: The newest protocol version (row) of the study coded ``:study_code``.
+_LATEST_STUDY = aliased(Study)
+#: One query per use case: the user ``:username`` with one row per role (site) and per active
+#: data lock, joined with the newest version of study ``:study_code`` (NULL when there is none)
+#: loaded without its protocol text (see :func:`protocol_of`).
+_USER_STUDY_LOCKS = (
+    select(
+        User,
+        RoleAssignment.role,
+        RoleAssignment.site_id,
+        Study,
+        DataLock.data_cutoff,
+        DataLock.name,
+    )
+    .outerjoin(
+        RoleAssignment,
+        (RoleAssignment.user_id == User.id) & RoleAssignment.deleted_at.is_(None),
+    )
+    .outerjoin(
+        Study,
+        Study.id
+        == select(_LATEST_STUDY.id)
+        .where(
+            _LATEST_STUDY.study_code == bindparam("study_code"),
+            _LATEST_STUDY.deleted_at.is_(None),
+        )
+        .order_by(_LATEST_STUDY.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+    )
+    .outerjoin(
+        DataLock,
+        (DataLock.study_id == Study.id)
+        & DataLock.released_at.is_(None)
+        & DataLock.deleted_at.is_(None),
+    )
+    .where(User.username == bindparam("username"), User.deleted_at.is_(None))
+    .options(defer(Study.protocol_yaml))
+)
+#: The subjects of study ``:study_id`` among ``:codes``, with enrolment date and infusion time.
+_SUBJECTS = (
+    select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+    .where(
+        Subject.study_id == bindparam("study_id"),
+        Subject.subject_code.in_(bindparam("codes", expanding=True)),
+        Subject.deleted_at.is_(None),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -157,19 +222,7 @@ class UseCase:
         is checked at each subject's site (:class:`PermissionDenied` otherwise).
         """
         rows = self.session.execute(
-            select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
-            .outerjoin(
-                Enrolment,
-                (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None),
-            )
-            .outerjoin(
-                Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None)
-            )
-            .where(
-                Subject.study_id == self.study.id,
-                Subject.subject_code.in_(sorted(set(codes))),
-                Subject.deleted_at.is_(None),
-            )
+            _SUBJECTS, {"study_id": self.study.id, "codes": sorted(set(codes))}
         ).all()
         found: dict[str, Subject] = {}
         for subject, enrolled, infused_at in rows:
@@ -201,34 +254,6 @@ def load_user(session: AuditedSession, username: str) -> User:
     return user
 
 
-def find_study_and_lock(
-    session: AuditedSession, study_id: str
-) -> tuple[Study, tuple[dt.date, str] | None]:
-    """The latest protocol version of the study and its active data lock (latest cut-off)."""
-    latest = (
-        select(Study.id)
-        .where(Study.study_code == study_id, Study.deleted_at.is_(None))
-        .order_by(Study.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Study, DataLock.data_cutoff, DataLock.name)
-        .outerjoin(
-            DataLock,
-            (DataLock.study_id == Study.id)
-            & DataLock.released_at.is_(None)
-            & DataLock.deleted_at.is_(None),
-        )
-        .where(Study.id == latest)
-        .order_by(DataLock.data_cutoff.desc())
-    ).all()
-    if not rows:
-        raise NotFound(f"study_id: no study {study_id!r} in this database")
-    study, cutoff, name = rows[0]
-    return study, ((cutoff, name) if cutoff is not None else None)
-
-
 def find_study(session: AuditedSession, study_id: str) -> Study:
     """The latest protocol version of study ``study_id``; :class:`NotFound` when absent."""
     study = session.scalar(
@@ -236,6 +261,7 @@ def find_study(session: AuditedSession, study_id: str) -> Study:
         .where(Study.study_code == study_id, Study.deleted_at.is_(None))
         .order_by(Study.id.desc())
         .limit(1)
+        .options(defer(Study.protocol_yaml))
     )
     if study is None:
         raise NotFound(f"study_id: no study {study_id!r} in this database")
@@ -244,7 +270,11 @@ def find_study(session: AuditedSession, study_id: str) -> Study:
 
 @contextmanager
 def use_case(
-    ctx: ServiceContext, *roles: str, reason: str | None = None, site_scoped: bool = False
+    ctx: ServiceContext,
+    *roles: str,
+    reason: str | None = None,
+    site_scoped: bool = False,
+    read_only: bool = False,
 ) -> Iterator[UseCase]:
     """Open one use case: an audited transaction with user, study, protocol and role checked.
 
@@ -259,26 +289,32 @@ def use_case(
     site_scoped
         When true the role may be held at any site (the subject's site is checked later by
         :meth:`UseCase.subject`); otherwise a study-wide role is required.
+    read_only
+        Run in a read-only session (:func:`cartrial.store.read_only`: never blocks writers, any
+        write raises :class:`PermissionDenied`) instead of an audited write transaction.
     """
-    with unit_of_work(ctx.session_factory, ctx.user, reason) as session:
+    opened = (
+        read_only_session(ctx.session_factory)
+        if read_only
+        else unit_of_work(ctx.session_factory, ctx.user, reason)
+    )
+    with opened as session:
         rows = session.execute(
-            select(User, RoleAssignment.role, RoleAssignment.site_id)
-            .outerjoin(
-                RoleAssignment,
-                (RoleAssignment.user_id == User.id) & RoleAssignment.deleted_at.is_(None),
-            )
-            .where(User.username == ctx.user, User.deleted_at.is_(None))
+            _USER_STUDY_LOCKS, {"username": ctx.user, "study_code": ctx.study_id}
         ).all()
-        if not rows or not rows[0][0].is_active:
+        if not rows or not rows[0].User.is_active:
             raise PermissionDenied(f"no active user {ctx.user!r}")
-        study, lock = find_study_and_lock(session, ctx.study_id)
+        study = rows[0].Study
+        if study is None:
+            raise NotFound(f"study_id: no study {ctx.study_id!r} in this database")
+        locks = [(row.data_cutoff, row.name) for row in rows if row.data_cutoff is not None]
         uc = UseCase(
             session=session,
-            user=rows[0][0],
+            user=rows[0].User,
             study=study,
             protocol=protocol_of(study),
-            roles=tuple((str(role), site) for _, role, site in rows if role is not None),
-            _lock=lock,
+            roles=tuple(dict.fromkeys((row.role, row.site_id) for row in rows if row.role)),
+            _lock=max(locks, key=lambda lock: lock[0]) if locks else None,
         )
         if site_scoped:
             if not any(role in roles for role, _ in uc.roles):

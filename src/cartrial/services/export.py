@@ -42,6 +42,7 @@ from cartrial.store import (
     SurvivalFollowUp,
     TimepointResponse,
     TumourLesion,
+    read_only,
 )
 
 __all__ = ["trial_data"]
@@ -121,7 +122,7 @@ def trial_data(
     TrialData
         Validated against the contract columns.
     """
-    with session_factory() as session:
+    with read_only(session_factory) as session:
         study = find_study(session, study_id)
         protocol = protocol_of(study)
         cutoff = data_cutoff or _latest_date(session, study.id)
