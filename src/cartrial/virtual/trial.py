@@ -317,21 +317,22 @@ class _Conduct:
         self.cohort_infusions = []
         self.at(decide_on, ORDER["committee"], lambda: self.decide(decide_on))
 
+    def _sign_decision(self, decision_id: int, meaning: str) -> None:
+        """The committee signs the dose decision ``decision_id`` with ``meaning``."""
+        sign_record(
+            self.committee,
+            SignRecord(
+                record="dose_decision", record_id=decision_id, meaning=meaning, password=PASSWORD
+            ),
+        )
+
     def decide(self, date: dt.date) -> None:
         """The committee meets when the cohort's DLT windows have closed."""
         rec = decide_next_dose(self.committee, DecideNextDose(as_of=date))
         names = [d.name for d in self.protocol.dose_levels]
         full = self.escalation_enrolled >= self.protocol.escalation.max_subjects
         if rec.action != "stop" and not full:
-            sign_record(
-                self.committee,
-                SignRecord(
-                    record="dose_decision",
-                    record_id=rec.decision_id,
-                    meaning="approved",
-                    password=PASSWORD,
-                ),
-            )
+            self._sign_decision(rec.decision_id, "approved")
             self.dose_level = rec.next_dose_level or self.dose_level
             self.at(
                 date + dt.timedelta(days=1), 0, lambda: self.screen(date + dt.timedelta(days=1))
@@ -345,15 +346,7 @@ class _Conduct:
         self.mtd = names[mtd] if mtd is not None else None
         if mtd is None:
             self.stop_reason = f"escalation stopped: {rec.recommendation_reason}"
-            sign_record(
-                self.committee,
-                SignRecord(
-                    record="dose_decision",
-                    record_id=rec.decision_id,
-                    meaning="approved",
-                    password=PASSWORD,
-                ),
-            )
+            self._sign_decision(rec.decision_id, "approved")
             self.phase = "follow-up"
             return
         rp2d = names[min(mtd, names.index(rec.dose_level))]
@@ -368,15 +361,7 @@ class _Conduct:
                 as_of=date,
             ),
         )
-        sign_record(
-            self.committee,
-            SignRecord(
-                record="dose_decision",
-                record_id=rec.decision_id,
-                meaning="reviewed",
-                password=PASSWORD,
-            ),
-        )
+        self._sign_decision(rec.decision_id, "reviewed")
         self.rp2d = opened.rp2d
         self.dose_level = opened.rp2d
         self.phase = "expansion"
