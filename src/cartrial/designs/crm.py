@@ -149,21 +149,13 @@ class CRM:
         Columns ``dose``, ``skeleton`` and ``prior_prob_overdose`` (``Pr(p_j > target)`` before
         any data); pair with :mod:`cartrial.designs.pathways` for the decision paths.
         """
-        zeros = np.zeros(self.n_doses)
-        _, _, over = crm_posterior(
-            self.prior_skeleton(),
-            self.target,
-            zeros,
-            zeros,
-            model=self.model,
-            intercept=self.intercept,
-            prior_var=self.prior_var,
-        )
+        no_data = np.zeros(self.n_doses, dtype=np.int64)
+        prior = self.posterior(no_data, no_data)
         return pd.DataFrame(
             {
                 "dose": range(self.n_doses),
                 "skeleton": self.prior_skeleton(),
-                "prior_prob_overdose": over,
+                "prior_prob_overdose": prior.prob_overdose,
             }
         )
 
