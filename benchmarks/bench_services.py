@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/bench_services.py [--subjects 1000] [--aes 1000]``
 
-1. AE writes on a SQLite file (WAL, synchronous=FULL, audit trail on): ``record_ae`` one call =
-   one transaction, and ``record_aes`` (the same checks, one transaction for the batch).
+1. AE writes on a SQLite file (WAL, ``synchronous`` from ``$CARTRIAL_SQLITE_SYNCHRONOUS``, default
+   NORMAL; audit trail on): ``record_ae`` one call = one transaction, and ``record_aes`` (the same
+   checks, one transaction for the batch).
 2. ``rederive_study`` on a study of N subjects (each: 12 labs, 6 CRS/ICANS days, 3 RECIST
    assessments of 3 lesions, 4 AEs with grade courses) created with every derived value missing:
    the first run derives and writes everything, the second finds nothing to change.
@@ -62,6 +63,7 @@ from cartrial.store import (
     session_factory,
     unit_of_work,
 )
+from cartrial.store.engine import sqlite_synchronous
 from cartrial.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -291,7 +293,10 @@ def main() -> None:
              f"{vectorised * 1000:.1f} ms vs {loop * 1000:.0f} ms", "",
              f"speed-up x{loop / vectorised:.0f}")
         )  # fmt: skip
-    table = Table(title=f"cartrial services (SQLite file, audit on; set-up {setup:.0f} s)")
+    table = Table(
+        title=f"cartrial services (SQLite file, synchronous={sqlite_synchronous()}, audit on; "
+        f"set-up {setup:.0f} s)"
+    )
     for column in ("case", "records", "wall clock", "CPU of this process", "note"):
         table.add_column(column)
     for row in rows:
