@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +74,17 @@ def read_log(
     return rows
 
 
+@contextmanager
+def _connect(url: str) -> Iterator[Connection]:
+    """A connection to the database at ``url`` on an engine of its own, disposed afterwards."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def read_database_log(
     url: str,
     *,
@@ -80,19 +93,11 @@ def read_database_log(
     limit: int | None = None,
 ) -> list[AuditEntry]:
     """:func:`read_log` on the database at ``url`` (opens and closes its own engine)."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return read_log(connection, table_name=table_name, record_id=record_id, limit=limit)
-    finally:
-        engine.dispose()
+    with _connect(url) as connection:
+        return read_log(connection, table_name=table_name, record_id=record_id, limit=limit)
 
 
 def verify_database(url: str) -> ChainReport:
     """:func:`~cartrial.store.chain.verify_chain` on the database at ``url`` (own engine)."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return verify_chain(connection)
-    finally:
-        engine.dispose()
+    with _connect(url) as connection:
+        return verify_chain(connection)
