@@ -104,21 +104,22 @@ def _courses(graded: pd.DataFrame) -> pd.DataFrame | None:
     return None
 
 
-def _grade_courses(
+def _grade_file(
     file: Path,
     grade: Callable[[pd.DataFrame], pd.DataFrame],
     columns: list[str],
     *,
+    with_courses: bool,
     title: str,
     method: str,
     as_json: bool,
     out: Path | None,
     limit: int,
 ) -> None:
-    """Grade a CRS or ICANS file row by row, summarise courses where it can, and emit both."""
+    """Grade the rows of ``file``, with ``with_courses`` also each course where it can; emit."""
     try:
         graded = grade(_read(file))
-        courses = _courses(graded)
+        courses = _courses(graded) if with_courses else None
     except RuleInputError as exc:
         raise _fail(file, exc) from None
     _emit(
@@ -133,6 +134,16 @@ def _grade_courses(
     )
 
 
+def _grade_labs_with_rules(rows: pd.DataFrame) -> pd.DataFrame:
+    """CTCAE lab grades with the text of the criterion that fired (or why none did)."""
+    graded = ctcae.grade_labs(rows)
+    texts = dict(
+        zip(ctcae.lab_criteria()["criterion_id"], ctcae.lab_criteria()["text"], strict=True)
+    )
+    graded["rule"] = [texts.get(c) or _LAB_RULES[c] for c in graded["criterion"].astype(str)]
+    return graded
+
+
 def labs_command(
     file: Path = _FILE,
     as_json: bool = _JSON,
@@ -145,19 +156,13 @@ def labs_command(
     term (a CTCAE lab term); optional lln, uln, baseline in the unit of the value, and
     symptomatic (yes/no) for the symptom-qualified grades.
     """
-    try:
-        graded = ctcae.grade_labs(_read(file))
-    except RuleInputError as exc:
-        raise _fail(file, exc) from None
-    texts = dict(
-        zip(ctcae.lab_criteria()["criterion_id"], ctcae.lab_criteria()["text"], strict=True)
-    )
-    graded["rule"] = [texts.get(c) or _LAB_RULES[c] for c in graded["criterion"].astype(str)]
     shown = ["subject_id", "lbtestcd", "value", "unit", "term", "grade", "criterion", "rule"]
     shown.append("needs_clinical_input")
-    _emit(
-        graded,
+    _grade_file(
+        file,
+        _grade_labs_with_rules,
         shown,
+        with_courses=False,
         title=f"CTCAE v{ctcae.CTCAE_VERSION} lab grades",
         method=f"CTCAE v{ctcae.CTCAE_VERSION}",
         as_json=as_json,
@@ -182,10 +187,11 @@ def crs_command(
     death_due_to_crs.
     """
     shown = ["subject_id", "day", "case", "temperature_c", "grade", "driver", "needs_review"]
-    _grade_courses(
+    _grade_file(
         file,
         lambda rows: cart_tox.grade_crs_table(rows, method=method),
         [*shown, "reason"],
+        with_courses=True,
         title=f"CRS grades ({method})",
         method=method,
         as_json=as_json,
@@ -205,10 +211,11 @@ def icans_command(
     Columns: ice_score (blank = not performable) or unarousable; optional consciousness,
     seizure, motor_weakness, cerebral_edema.
     """
-    _grade_courses(
+    _grade_file(
         file,
         cart_tox.grade_icans_table,
         ["subject_id", "day", "case", "ice_score", "grade", "driver", "reason"],
+        with_courses=True,
         title="ICANS grades (astct)",
         method="astct",
         as_json=as_json,
