@@ -18,11 +18,13 @@ from cartrial.services import (
     RecordCrsIcansDay,
     RecordGradeChange,
     RecordLab,
+    RederiveStudy,
     record_ae,
     record_aes,
     record_crs_icans_day,
     record_grade_change,
     record_lab,
+    rederive_study,
 )
 
 D0 = dt.date(2026, 3, 2)
@@ -165,3 +167,24 @@ def test_a_bad_item_rejects_the_whole_batch(infused: Trial) -> None:
     with pytest.raises(NotFound):
         record_aes(coord, [ae(subject_id="S01-404")])
     assert [r.grade for r in record_aes(coord, [ae(), ae(grade=3)])] == [2, 3]
+
+
+def test_grade_change_rederives_dlt_with_the_new_grade(infused: Trial) -> None:
+    """A worsening to grade 4 is judged on the course that includes it.
+
+    Expected value: the packaged protocol's DLT rule ``non_hematologic_grade3`` (grade >= 3
+    non-haematological toxicity lasting more than 72 hours; cldn18-pdl1-cart.yaml): hypertension
+    at grade 4 from day 3 of the DLT window, still ongoing now (months later), is a DLT;
+    re-deriving the study from the stored rows agrees and changes no AE.
+    """
+    coord = infused.as_("coord1")
+    onset = dt.datetime(2026, 3, 4, 8, tzinfo=dt.UTC)
+    recorded = record_ae(coord, ae(term="Hypertension", onset_at=onset, attribution="probable"))
+    assert recorded.is_dlt is False
+    worse = RecordGradeChange(
+        ae_id=recorded.ae_id, grade=4, changed_at=onset + dt.timedelta(days=1), expected_version=1
+    )
+    changed = record_grade_change(coord, worse)
+    assert (changed.worst_grade, changed.is_dlt) == (4, True)
+    again = rederive_study(infused.as_("dm"), RederiveStudy(reason="check write-time flags"))
+    assert again.adverse_events_changed == 0

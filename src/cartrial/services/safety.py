@@ -255,15 +255,18 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
             last, when, field="changed_at", earlier_name="the previous grade", allow_equal=False
         )
         uc.check_unlocked(when.date(), "changed_at")
-        uc.session.add(AeGradeChange(adverse_event_id=ae.id, grade=data.grade, changed_at=when))
+        # Through the relationship: the course the DLT rules see includes the new change.
+        uc.session.add(AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=when))
         if data.grade > ae.grade:
             ae.grade = data.grade
         if data.grade == 0:
             ae.resolved_at = when
         if data.outcome is not None:
             ae.outcome = data.outcome
-        uc.session.flush()
+        # The DLT flags follow from the new course: derived before the one write of the change,
+        # which keeps the user's reason for change.
         derive_subject_dlt(uc, subject, [ae])
+        uc.because(reason)
         uc.session.flush()
         return GradeChangeRecorded(
             ae_id=ae.id,
