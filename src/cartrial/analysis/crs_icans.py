@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
-from cartrial.analysis.populations import dose_groups, population
+from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.safety import empty_population_note
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.tables import TOTAL, AnalysisTable
@@ -39,8 +39,7 @@ def crs_icans_by_subject(trial: TrialData) -> pd.DataFrame:
     """
     safety = population(trial, "safety")
     daily = trial.crs_icans
-    daily = daily.loc[daily["subject_id"].isin(safety["subject_id"])]
-    daily = daily.loc[daily["date"].isna() | (daily["date"] <= trial.data_cutoff)]
+    daily = daily.loc[member_records(daily, safety, trial.data_cutoff)]
     out = safety[["subject_id", "dose_level"]].set_index("subject_id")
     for syndrome in ("crs", "icans"):
         episode = _episode(daily, f"{syndrome}_grade").add_prefix(f"{syndrome}_")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
-from cartrial.analysis.populations import dose_groups, population
+from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, proportion
 from cartrial.analysis.tables import AnalysisTable
@@ -44,10 +44,7 @@ ADA_CLASSES = (
 def _samples(trial: TrialData) -> pd.DataFrame:
     safety = population(trial, "safety")
     ada = trial.ada
-    ada = ada.loc[
-        ada["subject_id"].isin(safety["subject_id"])
-        & (ada["date"].isna() | (ada["date"] <= trial.data_cutoff))
-    ]
+    ada = ada.loc[member_records(ada, safety, trial.data_cutoff)]
     positive = (ada["screen"].astype(str).str.lower() == "positive") & as_flag(ada["confirmed"])
     return ada.assign(positive=positive)
 

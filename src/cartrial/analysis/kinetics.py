@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
-from cartrial.analysis.populations import dose_groups, population
+from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.response import BestResponse, listing_note
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import geometric_summary
@@ -89,11 +89,7 @@ def nca(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
     """
     safety = population(trial, "safety")
     kin = trial.kinetics
-    kin = kin.loc[
-        kin["subject_id"].isin(safety["subject_id"])
-        & (kin["day"] >= 0)
-        & (kin["date"].isna() | (kin["date"] <= trial.data_cutoff))
-    ]
+    kin = kin.loc[member_records(kin, safety, trial.data_cutoff) & (kin["day"] >= 0)]
     kin = kin.sort_values(["subject_id", "unit", "day"], kind="stable").reset_index(drop=True)
     above_lloq = kin["lloq"].isna() | (kin["value"] >= kin["lloq"])
     quant = ~as_flag(kin["below_lloq"]) & kin["value"].notna() & (kin["value"] > 0) & above_lloq

@@ -10,7 +10,7 @@ is a ratio. Summaries are per scheduled phenotype visit: n, median, quartiles, r
 from __future__ import annotations
 
 from cartrial.analysis.dataset import TrialData
-from cartrial.analysis.populations import population
+from cartrial.analysis.populations import member_records, population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.tables import AnalysisTable
 from cartrial.analysis.visits import nominal_visits
@@ -37,11 +37,7 @@ def phenotype_over_time(trial: TrialData, settings: AnalysisSettings) -> Analysi
     """Median (Q1–Q3, min–max) of each phenotype marker at each scheduled visit."""
     safety = population(trial, "safety")
     data = trial.phenotype
-    data = data.loc[
-        data["subject_id"].isin(safety["subject_id"])
-        & (data["date"].isna() | (data["date"] <= trial.data_cutoff))
-        & data["value"].notna()
-    ]
+    data = data.loc[member_records(data, safety, trial.data_cutoff) & data["value"].notna()]
     data = data.join(nominal_visits(data["day"], settings.visits.get("phenotype", ())))
     markers = data["marker"].astype(str)
     data = data.assign(group=markers.map({m: marker_group(m) for m in markers.unique()}))

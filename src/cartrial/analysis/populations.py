@@ -21,7 +21,7 @@ from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.tables import TOTAL, AnalysisTable
 from cartrial.errors import AnalysisError
 
-__all__ = ["POPULATIONS", "dose_groups", "population", "population_table"]
+__all__ = ["POPULATIONS", "dose_groups", "member_records", "population", "population_table"]
 
 POPULATIONS = ("enrolled", "safety", "dlt_evaluable", "efficacy_evaluable")
 
@@ -50,6 +50,16 @@ def population(trial: TrialData, name: str) -> pd.DataFrame:
             f"unknown analysis population {name!r}; known: {', '.join(POPULATIONS)}"
         )
     return subjects.loc[mask]
+
+
+def member_records(records: pd.DataFrame, members: pd.DataFrame, cutoff: pd.Timestamp) -> pd.Series:
+    """Mask of the ``records`` rows of subjects in ``members`` dated on or before ``cutoff``.
+
+    Rows without a ``date`` count as within the cut-off.
+    """
+    return records["subject_id"].isin(members["subject_id"]) & (
+        records["date"].isna() | (records["date"] <= cutoff)
+    )
 
 
 def dose_groups(settings: AnalysisSettings, members: pd.DataFrame) -> tuple[str, ...]:

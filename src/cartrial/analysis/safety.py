@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
-from cartrial.analysis.populations import dose_groups, population
+from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, clopper_pearson
 from cartrial.analysis.tables import TOTAL, AnalysisTable, count_subjects, group_columns
@@ -264,10 +264,9 @@ def lab_shift(trial: TrialData) -> AnalysisTable:
     safety = population(trial, "safety")
     labs = trial.labs
     labs = labs.loc[
-        labs["subject_id"].isin(safety["subject_id"])
+        member_records(labs, safety, trial.data_cutoff)
         & labs["grade"].notna()
         & labs["term"].notna()
-        & (labs["date"].isna() | (labs["date"] <= trial.data_cutoff))
     ]
     base = (
         labs.loc[labs["day"] <= 0]
