@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,32 @@ __all__ = [
 def _check_prior(prior_a: float, prior_b: float) -> None:
     if not (prior_a > 0 and prior_b > 0):
         raise DesignError(f"beta prior parameters must be positive, got {prior_a}, {prior_b}")
+
+
+def _boundary_table(
+    n_min: int,
+    n_max: int,
+    count_column: str,
+    value_column: str,
+    boundary: Callable[[int], tuple[int | None, float]],
+) -> pd.DataFrame:
+    """One row per number of patients ``n`` in ``n_min..n_max``: ``boundary(n)`` as two columns.
+
+    ``boundary(n)`` gives the boundary count (``None`` when no count qualifies, shown ``<NA>``)
+    and the probability at that count.
+    """
+    check_positive_int(n_min, "n_min")
+    if check_positive_int(n_max, "n_max") < n_min:
+        raise DesignError("n_max must be at least n_min")
+    rows = []
+    for n in range(n_min, n_max + 1):
+        count, value = boundary(n)
+        rows.append(
+            {"n": n, count_column: count if count is not None else pd.NA, value_column: value}
+        )
+    table = pd.DataFrame(rows)
+    table[count_column] = table[count_column].astype("Int64")
+    return table
 
 
 def toxicity_monitoring_boundary(
@@ -68,24 +94,13 @@ def toxicity_monitoring_boundary(
     check_target(limit, "limit")
     check_target(threshold, "threshold")
     _check_prior(prior_a, prior_b)
-    check_positive_int(n_min, "n_min")
-    if check_positive_int(n_max, "n_max") < n_min:
-        raise DesignError("n_max must be at least n_min")
-    rows = []
-    for n in range(n_min, n_max + 1):
+
+    def first_stop(n: int) -> tuple[int | None, float]:
         prob = prob_above(limit, np.arange(n + 1), n, prior_a, prior_b)
         hits = np.flatnonzero(prob > threshold)
-        first = int(hits[0]) if hits.size else None
-        rows.append(
-            {
-                "n": n,
-                "stop_if_dlt_ge": first if first is not None else pd.NA,
-                "prob_above_limit": float(prob[first]) if first is not None else np.nan,
-            }
-        )
-    table = pd.DataFrame(rows)
-    table["stop_if_dlt_ge"] = table["stop_if_dlt_ge"].astype("Int64")
-    return table
+        return (int(hits[0]), float(prob[hits[0]])) if hits.size else (None, np.nan)
+
+    return _boundary_table(n_min, n_max, "stop_if_dlt_ge", "prob_above_limit", first_stop)
 
 
 def monitoring_operating_characteristics(
@@ -329,11 +344,8 @@ def predictive_futility_boundary(
         when none) and ``predictive_probability`` at that count.
     """
     check_target(theta_l, "theta_l")
-    check_positive_int(n_min, "n_min")
-    if check_positive_int(n_max, "n_max") < n_min:
-        raise DesignError("n_max must be at least n_min")
-    rows = []
-    for n in range(n_min, n_max + 1):
+
+    def last_futile(n: int) -> tuple[int | None, float]:
         pp = np.array(
             [
                 predictive_probability(
@@ -343,14 +355,8 @@ def predictive_futility_boundary(
             ]
         )
         futile = np.flatnonzero(pp < theta_l)
-        last = int(futile[-1]) if futile.size else None
-        rows.append(
-            {
-                "n": n,
-                "stop_if_responses_le": last if last is not None else pd.NA,
-                "predictive_probability": float(pp[last]) if last is not None else np.nan,
-            }
-        )
-    table = pd.DataFrame(rows)
-    table["stop_if_responses_le"] = table["stop_if_responses_le"].astype("Int64")
-    return table
+        return (int(futile[-1]), float(pp[futile[-1]])) if futile.size else (None, np.nan)
+
+    return _boundary_table(
+        n_min, n_max, "stop_if_responses_le", "predictive_probability", last_futile
+    )
