@@ -54,6 +54,7 @@ __all__ = [
     "Design",
     "PendingPatient",
     "check_counts",
+    "check_half_widths",
     "check_pending",
     "check_positive_int",
     "check_probability_vector",
@@ -169,6 +170,12 @@ def check_positive_int(value: int, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise DesignError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_half_widths(target: float, eps1: float, eps2: float) -> None:
+    """Validate the half-widths of a target interval ``[target - eps1, target + eps2]``."""
+    if not (0 < eps1 < target and 0 < eps2 < 1 - target):
+        raise DesignError(f"need 0 < eps1 < target and 0 < eps2 < 1 - target, got {eps1}, {eps2}")
 
 
 def check_start_dose(start: int, n_doses: int) -> int:

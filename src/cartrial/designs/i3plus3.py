@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cartrial.designs.base import check_half_widths
 from cartrial.designs.interval import IntervalDesign, RuleCode
-from cartrial.errors import DesignError
 
 __all__ = ["I3Plus3"]
 
@@ -33,10 +33,7 @@ class I3Plus3(IntervalDesign):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (0 < self.eps1 < self.target and 0 < self.eps2 < 1 - self.target):
-            raise DesignError(
-                f"need 0 < eps1 < target and 0 < eps2 < 1 - target, got {self.eps1}, {self.eps2}"
-            )
+        check_half_widths(self.target, self.eps1, self.eps2)
 
     def rule(self, n: int, y: int) -> RuleCode:
         """The i3+3 rule at ``y`` DLTs in ``n`` (boundaries compared with a 1e-12 tolerance)."""

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from scipy import special
 
-from cartrial.designs.base import check_target
+from cartrial.designs.base import check_half_widths, check_target
 from cartrial.designs.interval import IntervalDesign, RuleCode
 from cartrial.errors import DesignError
 
@@ -44,8 +44,7 @@ def equal_width_intervals(
     (``partial="drop"``) or kept as a shorter interval (``partial="include"``).
     """
     check_target(target)
-    if not (0 < eps1 < target and 0 < eps2 < 1 - target):
-        raise DesignError(f"need 0 < eps1 < target and 0 < eps2 < 1 - target, got {eps1}, {eps2}")
+    check_half_widths(target, eps1, eps2)
     if partial not in ("drop", "include"):
         raise DesignError(f"partial must be 'drop' or 'include', got {partial!r}")
     width = eps1 + eps2
