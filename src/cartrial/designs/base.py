@@ -53,6 +53,7 @@ __all__ = [
     "Decision",
     "Design",
     "PendingPatient",
+    "check_cohort_plan",
     "check_counts",
     "check_half_widths",
     "check_pending",
@@ -184,6 +185,17 @@ def check_start_dose(start: int, n_doses: int) -> int:
     if start >= n_doses:
         raise DesignError(f"start dose {start} is out of range 0..{n_doses - 1}")
     return int(start)
+
+
+def check_cohort_plan(
+    target: float, n_doses: int, cohort_size: int, n_cohorts: int, start: int
+) -> None:
+    """Validate the plan shared by the cohort designs: target, doses, cohorts and start dose."""
+    check_target(target)
+    check_positive_int(n_doses, "n_doses")
+    check_positive_int(cohort_size, "cohort_size")
+    check_positive_int(n_cohorts, "n_cohorts")
+    check_start_dose(start, n_doses)
 
 
 def check_counts(

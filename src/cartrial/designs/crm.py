@@ -18,11 +18,10 @@ import pandas as pd
 from cartrial.designs.base import (
     Decision,
     PendingPatient,
+    check_cohort_plan,
     check_counts,
     check_pending,
     check_positive_int,
-    check_start_dose,
-    check_target,
     decision_from_move,
 )
 from cartrial.designs.crm_model import CRMPosterior, crm_posterior
@@ -99,12 +98,8 @@ class CRM:
     n_earlystop: int | None = None
 
     def __post_init__(self) -> None:
-        check_target(self.target)
-        check_positive_int(self.n_doses, "n_doses")
-        check_positive_int(self.cohort_size, "cohort_size")
-        check_positive_int(self.n_cohorts, "n_cohorts")
+        check_cohort_plan(self.target, self.n_doses, self.cohort_size, self.n_cohorts, self.start)
         check_positive_int(self.stop_min_n, "stop_min_n")
-        check_start_dose(self.start, self.n_doses)
         if self.model not in ("empiric", "logistic"):
             raise DesignError(f"model must be 'empiric' or 'logistic', got {self.model!r}")
         if not self.prior_var > 0:

@@ -23,10 +23,9 @@ from scipy import special
 
 from cartrial.designs.base import (
     Decision,
+    check_cohort_plan,
     check_counts,
     check_positive_int,
-    check_start_dose,
-    check_target,
     decision_from_move,
 )
 from cartrial.designs.isotonic import isotonic_mtd
@@ -94,11 +93,7 @@ class IntervalDesign(ABC):
     offset: float = 0.05
 
     def __post_init__(self) -> None:
-        check_target(self.target)
-        check_positive_int(self.n_doses, "n_doses")
-        check_positive_int(self.cohort_size, "cohort_size")
-        check_positive_int(self.n_cohorts, "n_cohorts")
-        check_start_dose(self.start, self.n_doses)
+        check_cohort_plan(self.target, self.n_doses, self.cohort_size, self.n_cohorts, self.start)
         if self.n_earlystop is not None:
             check_positive_int(self.n_earlystop, "n_earlystop")
         check_positive_int(self.elimination_min_n, "elimination_min_n")
