@@ -7,6 +7,7 @@ enters the model unexplained. The packaged defaults live in ``cartrial/virtual/p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,6 +36,12 @@ Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Indication = Literal["gastric", "gej", "pancreatic"]
 INDICATIONS: tuple[Indication, ...] = ("gastric", "gej", "pancreatic")
+
+
+def _check_sums_to_one(probabilities: Iterable[float], name: str) -> None:
+    """Raise ``ValueError`` (a pydantic validation error) unless ``probabilities`` sum to 1."""
+    if abs(sum(probabilities) - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1")
 
 
 class _Section(BaseModel):
@@ -106,16 +113,13 @@ class PopulationParams(_Section):
     def _consistent(self) -> PopulationParams:
         if set(self.indication_probs) != set(INDICATIONS):
             raise ValueError(f"indication_probs must name exactly {INDICATIONS}")
-        if abs(sum(self.indication_probs.values()) - 1.0) > 1e-9:
-            raise ValueError("indication_probs must sum to 1")
-        if abs(sum(self.ecog_probs) - 1.0) > 1e-9:
-            raise ValueError("ecog_probs must sum to 1")
+        _check_sums_to_one(self.indication_probs.values(), "indication_probs")
+        _check_sums_to_one(self.ecog_probs, "ecog_probs")
         for indication in INDICATIONS:
             probs = self.organ_probs.get(indication)
             if probs is None:
                 raise ValueError(f"organ_probs has no entry for {indication}")
-            if abs(sum(probs.values()) - 1.0) > 1e-9:
-                raise ValueError(f"organ_probs.{indication} must sum to 1")
+            _check_sums_to_one(probs.values(), f"organ_probs.{indication}")
             unsized = sorted(set(probs) - set(self.lesion_median_mm))
             if unsized:
                 raise ValueError(f"lesion_median_mm has no size for organs {unsized}")
@@ -190,8 +194,7 @@ class BackgroundAE(BaseModel):
 
     @model_validator(mode="after")
     def _safe_grades(self) -> BackgroundAE:
-        if abs(sum(self.grade_probs) - 1.0) > 1e-9:
-            raise ValueError(f"{self.term}: grade_probs must sum to 1")
+        _check_sums_to_one(self.grade_probs, f"{self.term}: grade_probs")
         related = self.attribution in ("possible", "probable", "definite")
         if related and len(self.grade_probs) > 2:
             raise ValueError(f"{self.term}: a related background AE must stay at grade <= 2")
@@ -281,8 +284,7 @@ class PhenotypeParams(_Section):
                 "exhaustion_effector_pct and exhaustion_memory_pct must list the same markers"
             )
         for name in ("effector_subsets", "memory_subsets"):
-            if abs(sum(getattr(self, name).values()) - 1.0) > 1e-9:
-                raise ValueError(f"{name} must sum to 1")
+            _check_sums_to_one(getattr(self, name).values(), name)
         return self
 
 
