@@ -30,7 +30,7 @@ from cartrial.designs import (
     Keyboard,
     ThreePlusThree,
 )
-from cartrial.designs.base import Design, check_probability_vector
+from cartrial.designs.base import Design, check_positive_int, check_probability_vector
 from cartrial.errors import DesignError
 from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite, takes_last_cohort
 from cartrial.simulation.result import SimulationResult, Tally
@@ -173,8 +173,7 @@ def plan_simulation(
         raise DesignError(
             f"true_tox has {tox.size} values but the design has {design.n_doses} doses"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise DesignError(f"seed must be a whole number >= 0, got {seed!r}")
+    check_positive_int(seed, "seed", minimum=0)
     if not math.isfinite(dlt_window_days) or dlt_window_days <= 0:
         raise DesignError(f"dlt_window_days must be > 0, got {dlt_window_days!r}")
     onset = dlt_onset if isinstance(dlt_onset, DLTOnset) else DLTOnset(dlt_onset)  # type: ignore[arg-type]
@@ -182,8 +181,7 @@ def plan_simulation(
     tite = is_tite(design)
     if tite and arrivals is None:
         raise DesignError("a TITE design needs accrual_rate (patients per month)")
-    if isinstance(backfill, bool) or not isinstance(backfill, int | np.integer) or backfill < 0:
-        raise DesignError(f"backfill must be a whole number >= 0, got {backfill!r}")
+    check_positive_int(backfill, "backfill", minimum=0)
     if tite and backfill:
         raise DesignError("backfill is simulated for cohort designs only, not TITE designs")
     if coherence not in COHERENCE_RULES:
