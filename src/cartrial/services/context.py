@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -125,6 +125,20 @@ _USER_STUDY_LOCKS = (
     .where(User.username == bindparam("username"), User.deleted_at.is_(None))
     .options(defer(Study.protocol_yaml))
 )
+#: :data:`_USER_STUDY_LOCKS` with, on each row, one of the study's subjects among ``:codes``
+#: (with enrolment date and infusion time): a use case that names its subjects up front reads
+#: them in the same query.
+_USER_STUDY_LOCKS_SUBJECTS = (
+    _USER_STUDY_LOCKS.add_columns(Subject, Enrolment.enrolled_date, Infusion.infused_at)
+    .outerjoin(
+        Subject,
+        (Subject.study_id == Study.id)
+        & Subject.subject_code.in_(bindparam("codes", expanding=True))
+        & Subject.deleted_at.is_(None),
+    )
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+)
 #: The subjects of study ``:study_id`` among ``:codes``, with enrolment date and infusion time.
 _SUBJECTS = (
     select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
@@ -162,6 +176,10 @@ class UseCase:
     dates: dict[int, SubjectDates] = field(default_factory=dict)
     _sites: dict[int, str] = field(default_factory=dict)
     _lock: tuple[dt.date, str] | None = None  # active data lock: (cut-off, name)
+    #: Subjects read with the use case (by code; codes asked for and not found map to None).
+    _prefetched: dict[str, tuple[Subject, dt.date | None, dt.datetime | None] | None] = field(
+        default_factory=dict
+    )
 
     def has_role(self, *roles: str, site_id: int | None = None) -> bool:
         """Whether the user holds one of ``roles`` study-wide or at ``site_id``."""
@@ -221,9 +239,18 @@ class UseCase:
         Each is read with its enrolment date and infusion time (:attr:`dates`); the user's role
         is checked at each subject's site (:class:`PermissionDenied` otherwise).
         """
-        rows = self.session.execute(
-            _SUBJECTS, {"study_id": self.study.id, "codes": sorted(set(codes))}
-        ).all()
+        wanted = sorted(set(codes))
+        rows: Sequence[tuple[Subject, dt.date | None, dt.datetime | None]]
+        if wanted and all(code in self._prefetched for code in wanted):
+            # Read with the use case, so as they were when it began; used once, as a query
+            # at that point would have been (a later fetch reads the current rows).
+            rows = [row for code in wanted if (row := self._prefetched.pop(code)) is not None]
+        else:
+            rows = (
+                self.session.execute(_SUBJECTS, {"study_id": self.study.id, "codes": wanted})
+                .tuples()
+                .all()
+            )
         found: dict[str, Subject] = {}
         for subject, enrolled, infused_at in rows:
             self.require(*roles, site_id=subject.site_id)
@@ -275,6 +302,7 @@ def use_case(
     reason: str | None = None,
     site_scoped: bool = False,
     read_only: bool = False,
+    subjects: Iterable[str] = (),
 ) -> Iterator[UseCase]:
     """Open one use case: an audited transaction with user, study, protocol and role checked.
 
@@ -292,6 +320,9 @@ def use_case(
     read_only
         Run in a read-only session (:func:`cartrial.store.read_only`: never blocks writers, any
         write raises :class:`PermissionDenied`) instead of an audited write transaction.
+    subjects
+        Codes of the subjects the use case will fetch (:meth:`UseCase.subjects`), read in the
+        same query as the user and the study; their role checks still happen when fetched.
     """
     opened = (
         read_only_session(ctx.session_factory)
@@ -299,8 +330,12 @@ def use_case(
         else unit_of_work(ctx.session_factory, ctx.user, reason)
     )
     with opened as session:
+        codes = sorted(set(subjects))
+        parameters: dict[str, object] = {"username": ctx.user, "study_code": ctx.study_id}
+        if codes:
+            parameters["codes"] = codes
         rows = session.execute(
-            _USER_STUDY_LOCKS, {"username": ctx.user, "study_code": ctx.study_id}
+            _USER_STUDY_LOCKS_SUBJECTS if codes else _USER_STUDY_LOCKS, parameters
         ).all()
         if not rows or not rows[0].User.is_active:
             raise PermissionDenied(f"no active user {ctx.user!r}")
@@ -316,6 +351,15 @@ def use_case(
             roles=tuple(dict.fromkeys((row.role, row.site_id) for row in rows if row.role)),
             _lock=max(locks, key=lambda lock: lock[0]) if locks else None,
         )
+        if codes:
+            uc._prefetched = dict.fromkeys(codes)
+            for row in rows:
+                if row.Subject is not None:
+                    uc._prefetched[row.Subject.subject_code] = (
+                        row.Subject,
+                        row.enrolled_date,
+                        row.infused_at,
+                    )
         if site_scoped:
             if not any(role in roles for role, _ in uc.roles):
                 raise PermissionDenied(

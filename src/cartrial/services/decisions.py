@@ -479,7 +479,9 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
     PermissionDenied
         Not an investigator at the subject's site, or a wrong password.
     """
-    with use_case(ctx, "investigator", site_scoped=True, reason="DLT adjudication") as uc:
+    with use_case(
+        ctx, "investigator", site_scoped=True, reason="DLT adjudication", subjects=[data.subject_id]
+    ) as uc:
         subject = uc.subject(data.subject_id, "investigator")
         result = derive_subject_dlt(uc, subject)
         if result is None:

@@ -196,7 +196,7 @@ def record_tumour_assessment(ctx: ServiceContext, data: RecordTumourAssessment) 
         See :func:`store_assessment`; ``lesions`` when the RECIST engine rejects the history
         (e.g. a target lesion without a diameter).
     """
-    with use_case(ctx, *ASSESSORS, site_scoped=True) as uc:
+    with use_case(ctx, *ASSESSORS, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *ASSESSORS)
         baseline = store_assessment(uc, subject, data.assessment_date, data.lesions, data.method)
         responses = derive_subject_recist(uc, subject)

@@ -164,7 +164,9 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         ``subject_id`` not eligible or already enrolled; ``enrolled_date`` before screening;
         the cohort or phase is full.
     """
-    with use_case(ctx, *SITE_STAFF, site_scoped=True, reason="subject enrolled") as uc:
+    with use_case(
+        ctx, *SITE_STAFF, site_scoped=True, reason="subject enrolled", subjects=[data.subject_id]
+    ) as uc:
         subject = uc.subject(data.subject_id, *SITE_STAFF)
         if subject.status != "screening":
             raise ValidationFailed(
@@ -272,7 +274,7 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
         ``dose_level`` unknown or not the allowed one (the message names the allowed dose);
         ``subject_id`` not enrolled or already assigned.
     """
-    with use_case(ctx, "investigator", site_scoped=True) as uc:
+    with use_case(ctx, "investigator", site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, "investigator")
         if subject.status != "enrolled":
             raise ValidationFailed(

@@ -106,7 +106,9 @@ def record_follow_up(ctx: ServiceContext, data: RecordFollowUp) -> FollowUpRecor
         contact, before enrolment, or a second death.
     """
     reason = "survival follow-up" + (": death" if data.status == "dead" else "")
-    with use_case(ctx, *FOLLOW_UP_STAFF, site_scoped=True, reason=reason) as uc:
+    with use_case(
+        ctx, *FOLLOW_UP_STAFF, site_scoped=True, reason=reason, subjects=[data.subject_id]
+    ) as uc:
         subject = uc.subject(data.subject_id, *FOLLOW_UP_STAFF)
         enrolled = enrolment_of(uc, subject).enrolled_date
         check_order(enrolled, data.contact_date, field="contact_date", earlier_name="enrolment")
@@ -154,7 +156,7 @@ def record_subsequent_therapy(
     ctx: ServiceContext, data: RecordSubsequentTherapy
 ) -> FollowUpRecorded:
     """Record a subsequent anticancer therapy (must start after the infusion, before death)."""
-    with use_case(ctx, *FOLLOW_UP_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *FOLLOW_UP_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *FOLLOW_UP_STAFF)
         infusion = infusion_of(uc, subject)
         if infusion is None:
@@ -188,7 +190,9 @@ class WithdrawSubject(ServiceInput):
 
 def withdraw_subject(ctx: ServiceContext, data: WithdrawSubject) -> FollowUpRecorded:
     """Withdraw a subject (status ``withdrawn``; the data recorded so far stay)."""
-    with use_case(ctx, "investigator", site_scoped=True, reason=data.reason) as uc:
+    with use_case(
+        ctx, "investigator", site_scoped=True, reason=data.reason, subjects=[data.subject_id]
+    ) as uc:
         subject = uc.subject(data.subject_id, "investigator")
         if subject.status in ("withdrawn", "died", "screen_failed"):
             raise ValidationFailed("subject_id", f"subject is {subject.status}")
@@ -257,7 +261,7 @@ def store_kinetics(uc: UseCase, subject: Subject, data: RecordKinetics) -> Kinet
 
 def record_kinetics(ctx: ServiceContext, data: RecordKinetics) -> SampleRecorded:
     """Record one CAR-T kinetics result."""
-    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
         sample = store_kinetics(uc, subject, data)
         return SampleRecorded(
@@ -285,7 +289,7 @@ class RecordAda(ServiceInput):
 
 def record_ada(ctx: ServiceContext, data: RecordAda) -> SampleRecorded:
     """Record one anti-CAR antibody result."""
-    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
         _check_sample_date(uc, subject, data.sample_date, "sample_date")
         uc.session.add(
@@ -318,7 +322,7 @@ class RecordPhenotype(ServiceInput):
 
 def record_phenotype(ctx: ServiceContext, data: RecordPhenotype) -> SampleRecorded:
     """Record one immunophenotype panel with its marker values."""
-    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *SAMPLE_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
         _check_sample_date(uc, subject, data.sample_date, "sample_date")
         panel = PhenotypePanel(

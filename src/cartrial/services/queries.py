@@ -64,7 +64,7 @@ class QueryState(ServiceResult):
 
 def raise_query(ctx: ServiceContext, data: RaiseQuery) -> QueryState:
     """Open a query on a subject's data (monitors and data managers)."""
-    with use_case(ctx, *REVIEWERS, site_scoped=True) as uc:
+    with use_case(ctx, *REVIEWERS, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *REVIEWERS)
         query = DataQuery(
             study_id=uc.study.id,

@@ -184,7 +184,7 @@ def record_ae(ctx: ServiceContext, data: RecordAE) -> AERecorded:
         enrolment or in locked data; ``resolved_at`` before onset; ``outcome`` fatal without
         grade 5.
     """
-    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         (result,) = _store_aes(uc, [data], prefix=None)
         return result
 
@@ -365,7 +365,7 @@ def record_lab(ctx: ServiceContext, data: RecordLab) -> LabRecorded:
         ``lbtestcd`` or ``unit`` unknown to the grading tables, a limit the criteria need is
         missing, or ``collected_at`` before screening.
     """
-    with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *LAB_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *LAB_STAFF)
         (lab,) = store_labs(uc, [(subject, data)])
         uc.session.flush()

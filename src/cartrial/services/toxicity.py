@@ -246,7 +246,7 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
         ``observed_date`` before the infusion or already recorded; ``ice_orientation`` (an ICE
         domain) missing in an awake subject; ``oxygen_flow_l_min`` missing for a nasal cannula.
     """
-    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True) as uc:
+    with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *CLINICAL_STAFF)
         infusion = infusion_of(uc, subject)
         if infusion is None:

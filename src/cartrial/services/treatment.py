@@ -88,7 +88,7 @@ def record_lymphodepletion(
         dose, ``day`` not a protocol day of the agent, ``administered_date`` before enrolment or
         after the infusion, or the same agent already given on that day.
     """
-    with use_case(ctx, *TREATING, site_scoped=True) as uc:
+    with use_case(ctx, *TREATING, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *TREATING)
         enrolment = enrolment_of(uc, subject)
         regimen = {a.agent: a for a in uc.protocol.treatment.lymphodepletion}
@@ -187,7 +187,9 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
         Naming ``subject_id`` (no dose assigned), ``infused_at`` (second infusion, dates out of
         order or outside the windows) or ``actual_cells`` (outside tolerance).
     """
-    with use_case(ctx, *TREATING, site_scoped=True, reason="subject infused") as uc:
+    with use_case(
+        ctx, *TREATING, site_scoped=True, reason="subject infused", subjects=[data.subject_id]
+    ) as uc:
         subject = uc.subject(data.subject_id, *TREATING)
         enrolment = enrolment_of(uc, subject)
         previous = infusion_of(uc, subject)
