@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class ServiceContext:
 #: Parsed protocols by the SHA-256 of their YAML text (at most :data:`_PROTOCOL_CACHE_SIZE`).
 _PROTOCOLS: dict[str, Protocol] = {}
 _PROTOCOL_CACHE_SIZE = 16
+_PROTOCOLS_LOCK = threading.Lock()
 
 
 def protocol_of(study: Study) -> Protocol:
@@ -75,9 +77,10 @@ def protocol_of(study: Study) -> Protocol:
     protocol = _PROTOCOLS.get(sha)
     if protocol is None:
         protocol = parse_protocol(study.protocol_yaml, source=f"stored protocol {sha[:12]}")
-        if len(_PROTOCOLS) >= _PROTOCOL_CACHE_SIZE:
-            del _PROTOCOLS[next(iter(_PROTOCOLS))]
-        _PROTOCOLS[sha] = protocol
+        with _PROTOCOLS_LOCK:
+            if len(_PROTOCOLS) >= _PROTOCOL_CACHE_SIZE:
+                del _PROTOCOLS[next(iter(_PROTOCOLS))]
+            _PROTOCOLS[sha] = protocol
     return protocol
 
 
