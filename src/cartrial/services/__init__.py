@@ -9,6 +9,7 @@ Families: set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.enrolment`), treatment (:mod:`~cartrial.services.treatment`), safety
 (:mod:`~cartrial.services.safety`, :mod:`~cartrial.services.toxicity`), efficacy
 (:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`),
+expansion monitoring (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
 (:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`),
 re-derivation (:mod:`~cartrial.services.rederive`) and the analysis export
@@ -65,6 +66,14 @@ from cartrial.services.enrolment import (
     assign_dose,
     enrol_subject,
     screen_subject,
+)
+from cartrial.services.expansion import (
+    ExpansionReview,
+    ExpansionStopped,
+    ReviewExpansion,
+    StopExpansion,
+    review_expansion,
+    stop_expansion,
 )
 from cartrial.services.export import trial_data
 from cartrial.services.followup import (
@@ -135,6 +144,8 @@ __all__ = [
     "DoseDecided",
     "EnrolSubject",
     "ExpansionOpened",
+    "ExpansionReview",
+    "ExpansionStopped",
     "FollowUpRecorded",
     "GradeChangeRecorded",
     "ImportReport",
@@ -159,6 +170,7 @@ __all__ = [
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
+    "ReviewExpansion",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
@@ -166,6 +178,7 @@ __all__ = [
     "SignRecord",
     "Signed",
     "SiteAdded",
+    "StopExpansion",
     "StudyCreated",
     "StudyLoaded",
     "StudyRederived",
@@ -203,8 +216,10 @@ __all__ = [
     "record_subsequent_therapy",
     "record_tumour_assessment",
     "rederive_study",
+    "review_expansion",
     "screen_subject",
     "sign_record",
+    "stop_expansion",
     "trial_data",
     "withdraw_subject",
 ]

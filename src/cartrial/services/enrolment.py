@@ -150,6 +150,25 @@ def current_cohort(uc: UseCase) -> int:
     return int(decided or 0) + 1
 
 
+#: ``DoseDecision.design`` of the decision that stops the expansion
+#: (:func:`cartrial.services.expansion.stop_expansion`).
+STOP_DESIGN = "expansion-monitoring"
+
+
+def expansion_stopped(uc: UseCase) -> bool:
+    """Whether a decision stopping the expansion has been recorded for the study."""
+    found = uc.session.scalar(
+        select(DoseDecision.id)
+        .where(
+            DoseDecision.study_id == uc.study.id,
+            DoseDecision.design == STOP_DESIGN,
+            DoseDecision.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
     """Enrol an eligible subject into the study's current phase.
 
@@ -162,7 +181,7 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
     ------
     ValidationFailed
         ``subject_id`` not eligible or already enrolled; ``enrolled_date`` before screening;
-        the cohort or phase is full.
+        the cohort or phase is full; the expansion was stopped.
     """
     with use_case(
         ctx, *SITE_STAFF, site_scoped=True, reason="subject enrolled", subjects=[data.subject_id]
@@ -208,6 +227,10 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
                 )
         else:
             cap = uc.protocol.expansion.planned_subjects
+            if expansion_stopped(uc):
+                raise ValidationFailed(
+                    "subject_id", "the expansion was stopped by the safety committee"
+                )
         if (uc.session.scalar(enrolled) or 0) >= cap:
             raise ValidationFailed("subject_id", f"the {phase} phase is full ({cap} subjects)")
         uc.session.add(

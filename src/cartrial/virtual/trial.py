@@ -6,8 +6,9 @@ at the dose the latest signed decision allows; each subject's lymphodepletion, i
 CRS/ICANS days, adverse events, scans, samples and follow-up are recorded on their days
 (:mod:`cartrial.virtual.conduct`). When a cohort's DLT window closes the protocol's design
 recommends the next dose (``decide_next_dose``) and the safety committee signs; when the design
-stops, the investigator opens the expansion at the MTD (the RP2D), which then runs under its
-toxicity-monitoring boundary and Simon stage-1 futility rule. After the last subject's 18-month
+stops, the investigator opens the expansion at the MTD (the RP2D); the committee reviews its
+toxicity-monitoring boundary and Simon stage-1 futility rule (``review_expansion``) and records a
+signed stop when one is met (``stop_expansion``). After the last subject's 18-month
 follow-up the data manager locks the data, and the report is written from ``trial_data``.
 """
 
@@ -29,7 +30,6 @@ from cartrial.designs import make_design
 from cartrial.designs.expansion import (
     SimonDesign,
     simon_two_stage,
-    toxicity_monitoring_boundary,
 )
 from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
 from cartrial.report import ReportResult, build_report
@@ -42,9 +42,11 @@ from cartrial.services import (
     EnrolSubject,
     LockData,
     OpenExpansion,
+    ReviewExpansion,
     ScreenSubject,
     ServiceContext,
     SignRecord,
+    StopExpansion,
     WithdrawSubject,
     add_site,
     add_user,
@@ -57,8 +59,10 @@ from cartrial.services import (
     lock_data,
     open_expansion,
     record_tumour_assessment,
+    review_expansion,
     screen_subject,
     sign_record,
+    stop_expansion,
     trial_data,
     withdraw_subject,
 )
@@ -373,7 +377,7 @@ class _Conduct:
         self.expansion_subjects.append((subject_id, day0))
         window = self.protocol.dlt.window_days
         review = day0 + dt.timedelta(days=window + 1)
-        self.at(review, ORDER["committee"], lambda: self.monitor_toxicity(review))
+        self.at(review, ORDER["committee"], lambda: self.review_expansion(review))
         futility = self.protocol.expansion.futility
         if futility.method.startswith("simon") and self.simon is None:
             simon = simon_two_stage(futility.p0, futility.p1, futility.alpha, futility.beta)
@@ -383,54 +387,31 @@ class _Conduct:
             look = day0 + dt.timedelta(
                 days=max(e.time_frame_days for e in self.protocol.endpoints if e.analysis == "orr")
             )
-            self.at(look, ORDER["committee"], lambda: self.futility_look(stage1.n1, stage1.r1))
+            self.at(look, ORDER["committee"], lambda: self.review_expansion(look))
         if self.expansion_enrolled < self.protocol.expansion.planned_subjects:
             nxt = screened + dt.timedelta(days=EXPANSION_ACCRUAL_DAYS)
             self.at(nxt, 0, lambda: self.screen(nxt))
         else:
             self.expansion_open = False
 
-    def monitor_toxicity(self, date: dt.date) -> None:
-        """The beta-binomial toxicity boundary over expansion subjects evaluable for DLT.
+    def review_expansion(self, date: dt.date) -> None:
+        """The committee reviews the expansion's stopping rules and, if one is met, stops it.
 
-        Evaluable: the DLT window closed on study, or a DLT (flags as the services derived them).
+        The rules (beta-binomial toxicity boundary, Simon stage-1 futility) are applied by
+        :func:`cartrial.services.review_expansion` to the recorded data; the stop is recorded and
+        signed by :func:`cartrial.services.stop_expansion`.
         """
         if not self.expansion_open:
             return
-        rule = self.protocol.expansion.tox_monitoring
-        window = dt.timedelta(days=self.protocol.dlt.window_days)
-        n = n_dlt = 0
-        for subject_id, day0 in self.expansion_subjects:
-            state = self.states[subject_id]
-            on_study = self.last_days[subject_id] >= self.protocol.dlt.window_days
-            if state.has_dlt or (day0 + window < date and on_study):
-                n += 1
-                n_dlt += int(state.has_dlt)
-        if n < rule.min_subjects:
+        review = review_expansion(self.committee, ReviewExpansion(as_of=date))
+        if not (review.stop_for_toxicity or review.stop_for_futility):
             return
-        table = toxicity_monitoring_boundary(
-            rule.limit, rule.threshold, prior_a=rule.prior_a, prior_b=rule.prior_b, n_max=n, n_min=n
+        self.expansion_open = False
+        self.stop_reason = f"expansion stopped on {date}: {'; '.join(review.reasons)}"
+        stop_expansion(
+            self.committee,
+            StopExpansion(rationale=self.stop_reason, password=PASSWORD, as_of=date),
         )
-        bound = table["stop_if_dlt_ge"].iloc[0]
-        if not pd.isna(bound) and n_dlt >= int(bound):
-            self.expansion_open = False
-            self.stop_reason = (
-                f"expansion stopped for toxicity on {date}: {n_dlt}/{n} DLTs "
-                f"(boundary {int(bound)})"
-            )
-
-    def futility_look(self, n1: int, r1: int) -> None:
-        """Simon stage 1: stop accrual if at most ``r1`` of the first ``n1`` subjects respond."""
-        if not self.expansion_open:
-            return
-        first = [s for s, _ in self.expansion_subjects[:n1]]
-        responders = sum(any(r in ("CR", "PR") for r in self.states[s].responses) for s in first)
-        if responders <= r1:
-            self.expansion_open = False
-            self.stop_reason = (
-                f"expansion stopped for futility (Simon stage 1): {responders}/{n1} "
-                f"responders <= {r1}"
-            )
 
 
 def _setup(
