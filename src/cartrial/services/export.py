@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cartrial.analysis import TrialData, empty_table, validate_trial_data
+from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_trial_data
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
@@ -54,8 +54,9 @@ def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.D
     return pd.DataFrame(session.execute(query).all(), columns=list(columns))
 
 
-def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    for column in columns:
+def _dates(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Convert the date columns of analysis table ``table`` (``DATE_COLUMNS``) to datetime64."""
+    for column in DATE_COLUMNS[table]:
         values = frame[column]
         if len(values) and isinstance(values.iloc[0], dt.datetime):
             values = values.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
@@ -278,16 +279,7 @@ def _subjects(
     frame["dose_index"] = frame["dose_index"].fillna(-1).astype(int)
     frame["cells_infused"] = frame["cells_infused"].astype(float)
     frame["death_cause"] = frame["death_cause"].fillna("").astype(str)
-    frame = _dates(
-        frame,
-        "enrolled_date",
-        "lymphodepletion_date",
-        "infusion_date",
-        "death_date",
-        "last_contact_date",
-        "withdrawn_date",
-        "subsequent_therapy_date",
-    )
+    frame = _dates(frame, "subjects")
     evaluable = protocol_dlt[protocol_dlt["phase"] == "escalation"]
     dlt_ok = set(evaluable.loc[evaluable["dlt_evaluable"], "subject_db_id"])
     frame["dlt_evaluable"] = frame["subject_db_id"].isin(dlt_ok)
@@ -366,7 +358,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
     frame["outcome"] = frame["outcome"].fillna("").astype(str)
     frame["is_dlt"] = frame["is_dlt"].eq(True)
     frame["serious"] = frame["serious"].astype(bool)
-    return _dates(frame, "onset_date", "resolution_date")
+    return _dates(frame, "adverse_events")
 
 
 def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
@@ -389,7 +381,7 @@ def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
         ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
     )
     frame["grade"] = frame["grade"].astype("Int64")
-    return _dates(frame, "date")
+    return _dates(frame, "labs")
 
 
 def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
@@ -404,7 +396,7 @@ def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     )
     frame["crs_grade"] = frame["crs_grade"].fillna(0).astype(int)
     frame["icans_grade"] = frame["icans_grade"].fillna(0).astype(int)
-    return _dates(frame, "date")
+    return _dates(frame, "crs_icans")
 
 
 def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
@@ -432,7 +424,7 @@ def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     frame["new_lesions"] = frame["new_lesions"].astype(bool)
     frame["sum_of_diameters_mm"] = frame["sum_of_diameters_mm"].astype(float)
     frame["pct_change_from_baseline"] = frame["pct_change_from_baseline"].astype(float)
-    return _dates(frame, "assessment_date")
+    return _dates(frame, "tumour_timepoints")
 
 
 def _lesions(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
@@ -441,9 +433,7 @@ def _lesions(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         columns={"subject_id": "subject_db_id"}
     )
     frame["diameter_mm"] = frame["diameter_mm"].astype(float)
-    return _dates(
-        frame.sort_values(["subject_db_id", "assessment_date", "lesion_id"]), "assessment_date"
-    )
+    return _dates(frame.sort_values(["subject_db_id", "assessment_date", "lesion_id"]), "lesions")
 
 
 def _kinetics(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
@@ -458,7 +448,7 @@ def _kinetics(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
     )
     frame["value"] = frame["value"].astype(float)
     frame["below_lloq"] = frame["below_lloq"].astype(bool)
-    return _dates(frame, "date")
+    return _dates(frame, "kinetics")
 
 
 def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
@@ -473,7 +463,7 @@ def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     )
     frame["confirmed"] = frame["confirmed"].eq(True)
     frame["titer"] = frame["titer"].astype(float)
-    return _dates(frame, "date")
+    return _dates(frame, "ada")
 
 
 def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
@@ -496,7 +486,7 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         ["subject_db_id", "date", "marker", "value"],
     )
     frame["value"] = frame["value"].astype(float)
-    return _dates(frame, "date")
+    return _dates(frame, "phenotype")
 
 
 def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
@@ -532,4 +522,4 @@ def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
         return empty_table("dose_decisions")
     frame["signed_by"] = frame["signed_by"].fillna("").astype(str)
     frame["next_dose_index"] = frame["next_dose_index"].astype("Int64")
-    return _dates(frame, "decided_date")
+    return _dates(frame, "dose_decisions")
