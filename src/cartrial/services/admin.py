@@ -8,7 +8,6 @@ study) need an administrator.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from sqlalchemy import func, select
@@ -25,6 +24,7 @@ from cartrial.services.context import (
 )
 from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, unit_of_work
 from cartrial.store.auth import MIN_PASSWORD_LENGTH, assign_role, create_user
+from cartrial.store.vocab import ROLES, Role
 
 __all__ = [
     "AddSite",
@@ -39,25 +39,6 @@ __all__ = [
     "add_user",
     "create_study",
     "load_study",
-]
-
-ALL_ROLES = (
-    "admin",
-    "investigator",
-    "site_coordinator",
-    "data_manager",
-    "monitor",
-    "statistician",
-    "safety_committee",
-)
-Role = Literal[
-    "admin",
-    "investigator",
-    "site_coordinator",
-    "data_manager",
-    "monitor",
-    "statistician",
-    "safety_committee",
 ]
 
 
@@ -195,7 +176,7 @@ class StudyLoaded(ServiceResult):
 
 def load_study(ctx: ServiceContext) -> StudyLoaded:
     """The study as stored (latest protocol version), for any user holding a role in it."""
-    with use_case(ctx, *ALL_ROLES, site_scoped=True, read_only=True) as uc:
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         sites = uc.session.scalars(
             select(Site.code)
             .where(Site.study_id == uc.study.id, Site.deleted_at.is_(None))

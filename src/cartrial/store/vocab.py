@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from sqlalchemy import CheckConstraint
 
 __all__ = [
@@ -19,10 +21,11 @@ __all__ = [
     "SEXES",
     "SUBJECT_STATUSES",
     "SURVIVAL_STATUSES",
+    "Role",
     "choice",
 ]
 
-ROLES = (
+Role = Literal[
     "admin",
     "investigator",
     "site_coordinator",
@@ -30,7 +33,8 @@ ROLES = (
     "monitor",
     "statistician",
     "safety_committee",
-)
+]
+ROLES: tuple[str, ...] = get_args(Role)
 PHASES = ("escalation", "expansion")
 INDICATIONS = ("gastric", "gej", "pancreatic")
 SEXES = ("F", "M")
