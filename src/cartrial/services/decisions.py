@@ -43,6 +43,7 @@ __all__ = [
     "OpenExpansion",
     "SignRecord",
     "Signed",
+    "SignedDecision",
     "adjudicate_dlt",
     "decide_next_dose",
     "lock_data",
@@ -278,13 +279,18 @@ def _signed_result(signature: Signature) -> Signed:
     )
 
 
-class OpenExpansion(ServiceInput):
-    """Open the expansion at the RP2D ``dose_level``; signed with the re-entered password."""
+class SignedDecision(ServiceInput):
+    """A committee or investigator decision: its rationale, signed with the re-entered password."""
 
-    dose_level: str = Field(min_length=1)
     rationale: str = Field(min_length=1, max_length=2000)
     password: SecretStr
     as_of: dt.date | None = None
+
+
+class OpenExpansion(SignedDecision):
+    """Open the expansion at the RP2D ``dose_level``."""
+
+    dose_level: str = Field(min_length=1)
 
 
 class ExpansionOpened(ServiceResult):

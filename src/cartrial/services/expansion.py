@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from pydantic import Field, SecretStr
 from sqlalchemy import Select, select
 
 from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.decisions import SignedDecision
 from cartrial.services.enrolment import STOP_DESIGN, current_cohort, expansion_stopped
 from cartrial.services.followup_window import dlt_followup
 from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, utcnow
@@ -164,12 +164,8 @@ def _futility(uc: UseCase, as_of: dt.date) -> tuple[int | None, int | None, int 
     return stage1.n1, stage1.r1, len(responders)
 
 
-class StopExpansion(ServiceInput):
-    """Stop the expansion (the committee's decision); signed with the re-entered password."""
-
-    rationale: str = Field(min_length=1, max_length=2000)
-    password: SecretStr
-    as_of: dt.date | None = None
+class StopExpansion(SignedDecision):
+    """Stop the expansion (the committee's decision)."""
 
 
 class ExpansionStopped(ServiceResult):
