@@ -45,7 +45,7 @@ def test_validate_lists_errors_with_lines_and_exits_non_zero() -> None:
     file = BROKEN / "unknown_start_dose.yaml"
     result = runner.invoke(app, ["protocol", "validate", str(file)])
     assert result.exit_code == 1
-    assert "line 91" in result.output and "escalation.start_dose" in result.output
+    assert "line 92" in result.output and "escalation.start_dose" in result.output
 
 
 def test_validate_json() -> None:
@@ -56,6 +56,6 @@ def test_validate_json() -> None:
     assert data["valid"] is False
     assert data["errors"][0] == {
         "path": "eligibility.ecog_maximum",
-        "line": 32,
+        "line": 33,
         "message": "unknown key (not part of the protocol format; check the spelling)",
     }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cartrial.protocol.base import (
     Days,
@@ -44,6 +45,24 @@ class Study(ProtocolModel):
     sponsor: Text
     indications: tuple[Indication, ...] = Field(min_length=1)
     condition: Text = Field(description="the condition as the registry names it")
+    time_zone: Text = Field(
+        description=(
+            "the study's time zone (IANA name, e.g. 'Asia/Shanghai'): study dates, the data "
+            "lock's cut-off and local times entered at sites are read in it"
+        )
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        """The time zone must be one the IANA database (``zoneinfo``) knows."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: give an IANA name such as 'Asia/Shanghai'"
+            ) from exc
+        return value
 
 
 class CLDN18Threshold(ProtocolModel):
