@@ -35,6 +35,23 @@ from cartrial.store.migrate import alembic_config, upgrade
 POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
 
 
+@pytest.fixture(scope="session")
+def _audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One audit key for the test session (a deployment key, outside every test database)."""
+    path = tmp_path_factory.mktemp("audit-key") / "audit.key"
+    path.write_text("5a" * 32 + "\n", encoding="ascii")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _audit_key_and_checkpoints(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _audit_key_file: Path
+) -> None:
+    """Every test writes with the session's audit key; automatic checkpoints go to ``tmp_path``."""
+    monkeypatch.setenv("CARTRIAL_AUDIT_KEY_FILE", str(_audit_key_file))
+    monkeypatch.setenv("CARTRIAL_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash passwords with argon2-cffi's test profile (the production profile takes ~1 s)."""

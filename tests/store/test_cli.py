@@ -62,7 +62,8 @@ def test_upgrade_verify_log(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "verify", "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["ok"] is True and report["problems"] == []
+    assert report["ok"] is True and report["findings"] == []
+    assert report["chain_authenticated"] is True and report["records"] == 3
 
     result = runner.invoke(
         app,
@@ -89,7 +90,7 @@ def test_verify_fails_on_a_tampered_trail(tmp_path: Path, _sqlite_template: Path
     result = runner.invoke(app, ["audit", "verify", "--db", str(db)])
     assert result.exit_code == 1
     assert "does NOT verify" in result.output
-    assert "content does not match its hash" in result.output
+    assert "content does not match its MAC" in result.output
 
 
 def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> None:

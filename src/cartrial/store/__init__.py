@@ -47,7 +47,7 @@ from cartrial.store.auth import (
     signature_is_valid,
     signatures_for,
 )
-from cartrial.store.backup import backup, restore
+from cartrial.store.backup import backup
 from cartrial.store.base import Base, Regulated, UTCDateTime, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
 from cartrial.store.engine import database_url, display_url, make_engine, session_factory
@@ -61,6 +61,7 @@ from cartrial.store.models import (
     AuditChainHead,
     AuditLog,
     CrsIcansObservation,
+    DatabaseEvent,
     DataLock,
     DataQuery,
     DoseAssignment,
@@ -86,6 +87,7 @@ from cartrial.store.models import (
     TumourLesion,
     User,
 )
+from cartrial.store.restore import restore
 from cartrial.store.transaction import read_only, unit_of_work
 
 __all__ = [
@@ -102,6 +104,7 @@ __all__ = [
     "CrsIcansObservation",
     "DataLock",
     "DataQuery",
+    "DatabaseEvent",
     "DoseAssignment",
     "DoseDecision",
     "EligibilityAssessment",

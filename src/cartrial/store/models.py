@@ -597,14 +597,34 @@ class DataLock(Regulated, Base):
     released_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class DatabaseEvent(Regulated, Base):
+    """A backup or restore of the database, recorded in its own trail (who: ``created_by``).
+
+    ``file`` is the backup file as named by the operator, ``sha256`` its SHA-256 (hex), and
+    ``audit_rows`` the length of the trail the backup (or the restored copy) held.
+    """
+
+    __tablename__ = "database_events"
+
+    kind: Mapped[str] = mapped_column(String(16))
+    file: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    audit_rows: Mapped[int]
+    occurred_at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+
+    __table_args__ = (CheckConstraint("kind IN ('backup', 'restore')", name="kind_valid"),)
+
+
 # --------------------------------------------------------------------------- audit trail
 
 
 class AuditLog(Base):
     """One append-only audit record: who changed which field of which record, when and why.
 
-    ``row_sha256`` = SHA-256 of ``prev_sha256`` + the canonical JSON of the other columns (see
-    :mod:`cartrial.store.audit`); UPDATE and DELETE on this table are rejected by a trigger.
+    ``row_sha256`` = HMAC-SHA256 under the audit key (kept outside the database) of
+    ``prev_sha256`` + the canonical JSON of the other columns (see :mod:`cartrial.store.chain`;
+    the column names predate the key); UPDATE and DELETE on this table are rejected by a trigger.
     """
 
     __tablename__ = "audit_log"
@@ -629,7 +649,11 @@ class AuditLog(Base):
 
 
 class AuditChainHead(Base):
-    """The single row holding the last audit id and hash; writers lock it to append in order."""
+    """The single row holding the last audit id and MAC; writers lock it to append in order.
+
+    ``key_id`` is the public fingerprint of the key the chain is MAC'd under
+    (:func:`cartrial.store.keys.key_id`): a writer holding another key is refused.
+    """
 
     __tablename__ = "audit_chain_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -637,3 +661,4 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_id: Mapped[int]
     last_sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
