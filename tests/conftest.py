@@ -35,20 +35,20 @@ from cartrial.store.migrate import alembic_config, upgrade
 POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
 
 
-@pytest.fixture(scope="session")
-def _audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One audit key for the test session (a deployment key, outside every test database)."""
+@pytest.fixture(scope="session", autouse=True)
+def _audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit key for the test session (a deployment key, outside every test database);
+    session-wide so that session-scoped template databases are written with it too."""
     path = tmp_path_factory.mktemp("audit-key") / "audit.key"
     path.write_text("5a" * 32 + "\n", encoding="ascii")
-    return path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CARTRIAL_AUDIT_KEY_FILE", str(path))
+        yield path
 
 
 @pytest.fixture(autouse=True)
-def _audit_key_and_checkpoints(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _audit_key_file: Path
-) -> None:
-    """Every test writes with the session's audit key; automatic checkpoints go to ``tmp_path``."""
-    monkeypatch.setenv("CARTRIAL_AUDIT_KEY_FILE", str(_audit_key_file))
+def _checkpoint_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Automatic checkpoints (data locks, backups) of each test go to its ``tmp_path``."""
     monkeypatch.setenv("CARTRIAL_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
 
 

@@ -43,7 +43,7 @@ def test_backup_then_restore_round_trip(
     assert _subject_codes(sessions) == ["001-001", "001-002"]
     engine.dispose()
     report = restore(migrated_db_url, target, user="dm1", force=True)
-    assert report.restored.ok and report.discarded_writes == 1
+    assert report.restored.ok and report.discarded_writes == 1, report
     engine.dispose()
     assert _subject_codes(sessions) == ["001-001"]
     _add_subject(sessions, mini_trial, "001-003")  # the restored database takes writes

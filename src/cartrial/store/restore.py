@@ -10,15 +10,18 @@ chains) and refuses to discard them without ``force``, saying how many; it copie
 (the append-only triggers lifted and restored within the same transaction), and records the
 restore as an audited :class:`~cartrial.store.models.DatabaseEvent` in the restored database.
 
-PostgreSQL: the archive is restored with ``pg_restore --single-transaction`` after the same
-count of newer writes, and the result is verified; the count and the replacement are not one
-transaction there (a write landing between the two is reported by the verification of the
-result, not prevented).
+PostgreSQL: the archive is first restored into a scratch database (``CREATEDB`` privilege needed)
+and verified there the same way; then, since ``pg_restore`` replaces the whole trail, any
+audited write in the live database needs ``force``, and the number of writes beyond the backup
+is reported (and recorded) after ``pg_restore --single-transaction``. The check and the
+replacement are not one transaction there: a write acknowledged between them is discarded with
+the others, and only with ``force``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,23 +220,61 @@ def _verify_live(url: str, checkpoints: Path | None) -> IntegrityReport:
         engine.dispose()
 
 
+def _chain_macs(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.scalars(text("SELECT row_sha256 FROM audit_log ORDER BY id")))
+    finally:
+        engine.dispose()
+
+
+def _verify_pg_archive(url: str, origin: Path, checkpoints: Path | None) -> IntegrityReport:
+    """Restore the archive into a scratch database, verify it there, drop it."""
+    parsed = make_url(url)
+    scratch = f"cartrial_verify_{secrets.token_hex(6)}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+        try:
+            args, env = _pg_command("pg_restore", parsed)
+            _run([*args, "--dbname", scratch, str(origin)], env, "pg_restore (verification)")
+            key = load_audit_key(url)
+            probe = create_engine(parsed.set(database=scratch))
+            try:
+                with probe.connect() as connection:
+                    return verify_integrity(connection, key=key, checkpoints=checkpoints)
+            finally:
+                probe.dispose()
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}"')
+    finally:
+        admin.dispose()
+
+
 def _restore_postgres(
     url: str, origin: Path, *, user: str, force: bool, checkpoints: Path | None
 ) -> RestoreReport:
-    before = _verify_live(url, None)
+    before = _chain_macs(url)
     args, env = _pg_command("pg_restore", make_url(url))
     parsed = make_url(url)
-    listing = [*args, "--list", str(origin)]
-    _run(listing, env, "pg_restore --list")  # the archive is readable
-    if before.audit_rows and not force:
+    checked = _verify_pg_archive(url, origin, checkpoints)
+    _refuse_unless_ok(checked, f"backup {origin}")
+    if before and not force:
         raise BackupFailed(
-            f"the database holds {before.audit_rows} audited writes; a PostgreSQL restore "
-            "replaces them all: nothing restored (use --force to discard them)"
+            f"the database holds {len(before)} audited writes; a PostgreSQL restore replaces "
+            "the whole trail: nothing restored (use --force to discard the writes newer than "
+            "the backup)"
         )
     args += ["--clean", "--if-exists", "--single-transaction", "--dbname", str(parsed.database)]
     _run([*args, str(origin)], env, "pg_restore")
     restored = _verify_live(url, checkpoints)
-    _refuse_unless_ok(restored, f"the database restored from {origin}")
+    after = _chain_macs(url)
+    common = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), None)
+    kept = min(len(before), len(after)) if common is None else common
+    discarded = len(before) - kept
     engine = make_engine(url)
     try:
         with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
@@ -244,9 +285,9 @@ def _restore_postgres(
                     sha256=file_sha256(origin),
                     audit_rows=restored.audit_rows,
                     occurred_at=utcnow(),
-                    detail=f"{before.audit_rows} audited writes replaced" if force else None,
+                    detail=f"{discarded} newer audited writes discarded" if discarded else None,
                 )
             )
     finally:
         engine.dispose()
-    return RestoreReport(restored, before.audit_rows if force else 0, _verify_live(url, None))
+    return RestoreReport(checked, discarded, _verify_live(url, None))
