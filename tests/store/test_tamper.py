@@ -293,8 +293,7 @@ def audit_rows_swapped(c: Connection, p: Populated) -> None:
     for row, other in ((first, second), (second, first)):
         c.execute(
             text(
-                "UPDATE audit_log SET table_name = :t, record_id = :r, new_value = :v "
-                "WHERE id = :i"
+                "UPDATE audit_log SET table_name = :t, record_id = :r, new_value = :v WHERE id = :i"
             ),
             {"t": other.table_name, "r": other.record_id, "v": other.new_value, "i": row.id},
         )

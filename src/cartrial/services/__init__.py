@@ -32,6 +32,7 @@ from cartrial.services.admin import (
     load_study,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
     AdjudicateDLT,
     DataLocked,
@@ -138,6 +139,7 @@ __all__ = [
     "CrsIcansRecorded",
     "DLTAdjudicated",
     "DLTOverride",
+    "DataLockReleased",
     "DataLocked",
     "DecideNextDose",
     "DoseAssigned",
@@ -170,6 +172,7 @@ __all__ = [
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
+    "ReleaseDataLock",
     "ReviewExpansion",
     "SampleRecorded",
     "ScreenSubject",
@@ -216,6 +219,7 @@ __all__ = [
     "record_subsequent_therapy",
     "record_tumour_assessment",
     "rederive_study",
+    "release_data_lock",
     "review_expansion",
     "screen_subject",
     "sign_record",
