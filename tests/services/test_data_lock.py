@@ -72,7 +72,7 @@ def test_offsets_are_read_in_the_study_time_zone(locked: tuple[Trial, int]) -> N
 
 def test_a_dlt_override_on_a_locked_ae_is_refused(locked: tuple[Trial, int]) -> None:
     trial, ae_id = locked
-    with pytest.raises(ValidationFailed, match="adverse_events .* onset_at.*cut-off"):
+    with pytest.raises(ValidationFailed, match=r"adverse_events .* onset_at.*cut-off"):
         adjudicate_dlt(
             trial.as_("inv"),
             AdjudicateDLT(
@@ -118,7 +118,7 @@ def test_rederivation_cannot_change_locked_data(trial: Trial) -> None:
         stored = session.get_one(LabResult, lab.lab_id)
         stored.grade = 1  # stale: the CTCAE table says grade 4 for ANC < 0.5
     lock_data(trial.as_("dm"), LockData(name="DLT cohort 1", data_cutoff=CUTOFF, password=PASSWORD))
-    with pytest.raises(ValidationFailed, match="lab_results .* collected_at.*cut-off"):
+    with pytest.raises(ValidationFailed, match=r"lab_results .* collected_at.*cut-off"):
         rederive_study(trial.as_("dm"), RederiveStudy(reason="CTCAE table fix"))
 
 

@@ -24,9 +24,9 @@ from cartrial.store import (
     verify_chain,
 )
 from cartrial.store.audit import AUDIT_CONTEXT_KEY, GENESIS_SHA256, INSERT_FIELD, redacted_digest
+from cartrial.store.auth import create_user
 from cartrial.store.chain import row_mac
 from cartrial.store.keys import load_audit_key
-from cartrial.store.auth import create_user
 
 from .conftest import MiniTrial
 
