@@ -21,9 +21,9 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import cast
 
 from sqlalchemy import Connection, Table, select
@@ -40,7 +40,8 @@ __all__ = [
     "ChainReport",
     "append_rows",
     "audit_key_of",
-    "audit_rows",
+    "audit_tuples",
+    "canonical_message",
     "encode_value",
     "lock_chain",
     "row_mac",
@@ -48,6 +49,8 @@ __all__ = [
     "verify_chain",
 ]
 
+#: The ``audit_log`` columns, in table order (the order of tuples in the hot paths).
+LOG_COLUMNS = tuple(c.name for c in cast(Table, AuditLog.__table__).c)
 #: ``prev_sha256`` of the first audit row.
 GENESIS_SHA256 = "0" * 64
 
@@ -90,10 +93,38 @@ def encode_value(value: object) -> str | None:
     return str(value)
 
 
+#: JSON string encoder of ``json.dumps(..., ensure_ascii=False)`` (the C one when available).
+_json_str = cast(Callable[[object], str], json.encoder.encode_basestring)
+
+
+def _q(value: object) -> str:
+    return "null" if value is None else _json_str(value)
+
+
+def canonical_message(row: Sequence[object]) -> bytes:
+    """The MAC'd message of an audit row given as a tuple in :data:`LOG_COLUMNS` order.
+
+    Exactly ``prev_sha256 + json.dumps(row without row_sha256, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` with every value but ``id`` encoded by
+    :func:`encode_value` (``occurred_at`` given as its ISO text), written out key by key: this is
+    the hot path of every write and of verification (tests/store/test_chain_encoding.py checks
+    the equality with ``json.dumps``).
+    """
+    rid, occurred, username, action, table, record_id, field, old, new, reason, prev = row[:11]
+    q = _q
+    return (
+        f'{prev}{{"action":{q(action)},"field":{q(field)},"id":{rid},"new_value":{q(new)},'
+        f'"occurred_at":{q(occurred)},"old_value":{q(old)},"prev_sha256":{q(prev)},'
+        f'"reason":{q(reason)},"record_id":"{record_id}","table_name":{q(table)},'
+        f'"username":{q(username)}}}'
+    ).encode()
+
+
 def _message(row: dict[str, object]) -> bytes:
-    payload = {k: encode_value(v) if k != "id" else v for k, v in row.items() if k != "row_sha256"}
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return (str(row["prev_sha256"]) + canonical).encode("utf-8")
+    """:func:`canonical_message` of an audit row given as a dict of its columns."""
+    values = [row[c] for c in LOG_COLUMNS[:11]]
+    values[1] = encode_value(values[1])
+    return canonical_message(values)
 
 
 def row_sha256(row: dict[str, object]) -> str:
@@ -114,9 +145,6 @@ def audit_key_of(connection: Connection) -> bytes | None:
     """The audit key the connection's engine carries (see :func:`cartrial.store.make_engine`)."""
     key = connection.get_execution_options().get(AUDIT_KEY_OPTION)
     return key if isinstance(key, bytes) else None
-
-
-_LOG_COLUMNS = tuple(c.name for c in cast(Table, AuditLog.__table__).c)
 
 
 @dataclass(frozen=True)
@@ -142,8 +170,8 @@ class _ChainSql:
             ),
             set_key_id=f"UPDATE audit_chain_head SET key_id = {marker} WHERE id = 1",
             insert_rows=(
-                f"INSERT INTO audit_log ({', '.join(_LOG_COLUMNS)}) "
-                f"VALUES ({', '.join([marker] * len(_LOG_COLUMNS))})"
+                f"INSERT INTO audit_log ({', '.join(LOG_COLUMNS)}) "
+                f"VALUES ({', '.join([marker] * len(LOG_COLUMNS))})"
             ),
             sqlite=name == "sqlite",
         )
@@ -225,7 +253,7 @@ def append_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
             one.update(_message(row))
             prev = one.hexdigest()
             row["row_sha256"] = prev
-            values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in _LOG_COLUMNS))
+            values.append(tuple(stored_at if c == "occurred_at" else row[c] for c in LOG_COLUMNS))
         # a trigger moves the chain head along; one row (every insert) needs no executemany
         if len(values) == 1:
             cursor.execute(sql.insert_rows, values[0])
@@ -252,26 +280,25 @@ class ChainChecker:
         self.prev = GENESIS_SHA256
         self.problems: list[str] = []
         self._expected_id = 1
-        self._base = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None
 
-    def feed(self, row: dict[str, object]) -> None:
-        """Check one row (``audit_log`` columns as read through the model's types)."""
+    def feed(self, row: Sequence[object]) -> None:
+        """Check one row: a tuple in :data:`LOG_COLUMNS` order, ``occurred_at`` as ISO text
+        (as :func:`audit_tuples` yields them)."""
         self.rows += 1
-        rid = int(cast(int, row["id"]))
+        rid = row[0]
+        mac = row[11]
         if rid != self._expected_id:
             self.problems.append(f"audit row {rid}: expected id {self._expected_id} (rows missing)")
-        if row["prev_sha256"] != self.prev:
+        if row[10] != self.prev:
             self.problems.append(f"audit row {rid}: link to the previous row is broken")
-        if self._base is not None:
-            one = self._base.copy()
-            one.update(_message(row))
-            if one.hexdigest() != row["row_sha256"]:
-                self.problems.append(
-                    f"audit row {rid}: content does not match its MAC (edited, forged or "
-                    "re-chained without the key)"
-                )
-        self.prev = str(row["row_sha256"])
-        self._expected_id = rid + 1
+        key = self.key
+        if key is not None and hmac.digest(key, canonical_message(row), "sha256").hex() != mac:
+            self.problems.append(
+                f"audit row {rid}: content does not match its MAC (edited, forged or "
+                "re-chained without the key)"
+            )
+        self.prev = str(mac)
+        self._expected_id = int(cast(int, rid)) + 1
 
     def finish(self, connection: Connection) -> ChainReport:
         """Compare the chain head with the last row fed; return the report."""
@@ -303,14 +330,28 @@ class ChainChecker:
         )
 
 
-def audit_rows(connection: Connection, *, batch_size: int = 5000) -> Iterator[dict[str, object]]:
-    """Every ``audit_log`` row in id order, as a dict of its columns (typed by the model)."""
-    table = AuditLog.__table__
-    result = connection.execution_options(yield_per=batch_size).execute(
-        select(*table.c).order_by(table.c.id)
-    )
-    for raw in result:
-        yield dict(raw._mapping)
+def _iso_utc(stored: object) -> str:
+    """``occurred_at`` as read by the driver -> the ISO text the writer MAC'd (aware UTC)."""
+    if isinstance(stored, str):  # SQLite: naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"
+        if len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+            fraction = "" if stored.endswith(".000000") else stored[19:]
+            return f"{stored[:10]}T{stored[11:19]}{fraction}+00:00"
+        stored = datetime.fromisoformat(stored)
+    moment = cast(datetime, stored)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC).isoformat()
+    return moment.astimezone(UTC).isoformat()
+
+
+def audit_tuples(connection: Connection, *, batch_size: int = 5000) -> Iterator[tuple[object, ...]]:
+    """Every ``audit_log`` row in id order, as a tuple in :data:`LOG_COLUMNS` order with
+    ``occurred_at`` as ISO text: read straight from the driver, streamed (the hot path of
+    verification)."""
+    result = connection.execution_options(
+        stream_results=True, yield_per=batch_size
+    ).exec_driver_sql(f"SELECT {', '.join(LOG_COLUMNS)} FROM audit_log ORDER BY id")
+    for row in result:
+        yield (row[0], _iso_utc(row[1]), *row[2:])
 
 
 def verify_chain(
@@ -334,6 +375,6 @@ def verify_chain(
         Rows checked and each problem (edited row, missing row, broken link, head mismatch).
     """
     checker = ChainChecker(audit_key_of(connection) if key is _UNSET else key)
-    for row in audit_rows(connection, batch_size=batch_size):
+    for row in audit_tuples(connection, batch_size=batch_size):
         checker.feed(row)
     return checker.finish(connection)

@@ -147,11 +147,13 @@ class CheckpointCheck:
                 check.wanted.setdefault(point.sequence, []).append(point)
         return check
 
-    def feed(self, row: dict[str, object]) -> None:
-        """Compare one audit row with the checkpoints taken at its id."""
-        points = self.wanted.pop(cast(int, row["id"]), None)
+    def feed(self, row_id: int, mac: str) -> None:
+        """Compare one audit row (its id and MAC) with the checkpoints taken at its id."""
+        if not self.wanted:
+            return
+        points = self.wanted.pop(row_id, None)
         for point in points or ():
-            if row["row_sha256"] != point.head_mac:
+            if mac != point.head_mac:
                 self.problems.append(
                     f"audit row {point.sequence} is not the row checkpointed at "
                     f"{point.written_at} ({point.path.name if point.path else ''}): the trail "

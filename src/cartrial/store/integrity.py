@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Table, select
 
 from cartrial.store.audit import INSERT_FIELD, REDACTED_PREFIX, redacted_digest
 from cartrial.store.base import Base, Regulated
-from cartrial.store.chain import _UNSET, ChainChecker, audit_key_of, audit_rows, encode_value
+from cartrial.store.chain import _UNSET, ChainChecker, audit_key_of, audit_tuples, encode_value
 from cartrial.store.checkpoints import CheckpointCheck
 
 __all__ = ["Finding", "IntegrityReport", "regulated_tables", "verify_integrity"]
@@ -126,27 +126,30 @@ class _Replay:
     inserted_by: dict[tuple[str, int], str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
-    def feed(self, row: dict[str, object]) -> None:
-        table = cast(str, row["table_name"])
-        record_id = cast(int, row["record_id"])
-        records = self.images.setdefault(table, {})
-        if row["field"] == INSERT_FIELD:
-            records[record_id] = json.loads(cast(str, row["new_value"]))
-            self.inserted_by[(table, record_id)] = cast(str, row["username"])
+    def feed(self, row: Sequence[object]) -> None:
+        """Apply one audit row (a tuple in ``LOG_COLUMNS`` order)."""
+        table = cast(str, row[4])
+        record_id = cast(int, row[5])
+        records = self.images.get(table)
+        if records is None:
+            records = self.images[table] = {}
+        if row[6] == INSERT_FIELD:
+            records[record_id] = json.loads(cast(str, row[8]))
+            self.inserted_by[(table, record_id)] = cast(str, row[2])
             return
         image = records.get(record_id)
         if image is None:
             self.findings.append(
                 Finding(
                     "chain",
-                    f"audit row {row['id']} changes a record whose insertion is not in the trail "
+                    f"audit row {row[0]} changes a record whose insertion is not in the trail "
                     "(the trail was cut or the row forged)",
                     table,
                     record_id,
                 )
             )
             image = records[record_id] = {}
-        image[cast(str, row["field"])] = cast("str | None", row["new_value"])
+        image[cast(str, row[6])] = cast("str | None", row[8])
 
 
 def _same(expected: str | None, found: str | None) -> bool:
@@ -262,9 +265,9 @@ def verify_integrity(
     chain = ChainChecker(audit_key_of(connection) if key is _UNSET else key)
     marks = CheckpointCheck.load(checkpoints, chain.key)
     replay = _Replay()
-    for row in audit_rows(connection):
+    for row in audit_tuples(connection):
         chain.feed(row)
-        marks.feed(row)
+        marks.feed(cast(int, row[0]), cast(str, row[11]))
         replay.feed(row)
     report = chain.finish(connection)
     findings = [Finding("chain", problem) for problem in report.problems]
