@@ -85,15 +85,22 @@ def verify_backup(url: str, source: Path, checkpoints: Path | None = None) -> In
 
 
 def _newer_writes(connection: Connection, schema: str) -> int:
-    """Audit rows of the live database after the longest prefix it shares with ``schema``'s."""
+    """Audited writes of the live database after the longest prefix its chain shares with the
+    backup's (``schema``), backup and restore records aside (they hold no trial data)."""
     common = connection.scalar(
         text(
             f"SELECT coalesce(max(m.id), 0) FROM main.audit_log m JOIN {schema}.audit_log b "
             "ON b.id = m.id AND b.row_sha256 = m.row_sha256"
         )
     )
-    total = connection.scalar(text("SELECT coalesce(max(id), 0) FROM main.audit_log"))
-    return int(total or 0) - int(common or 0)
+    newer = connection.scalar(
+        text(
+            "SELECT count(*) FROM main.audit_log WHERE id > :common "
+            "AND table_name <> 'database_events'"
+        ),
+        {"common": int(common or 0)},
+    )
+    return int(newer or 0)
 
 
 def _copy_tables(connection: Connection, schema: str) -> None:
