@@ -21,7 +21,6 @@ from cartrial.errors import ValidationFailed
 from cartrial.store import (
     AuditedSession,
     AuditEntry,
-    DatabaseEvent,
     backup,
     database_url,
     display_url,
@@ -32,12 +31,11 @@ from cartrial.store import (
     session_factory,
     unit_of_work,
     upgrade,
-    utcnow,
 )
 from cartrial.store.checkpoints import checkpoint_engine
 from cartrial.store.integrity import Finding, IntegrityReport, verify_integrity
 from cartrial.store.keys import audit_key_path, checkpoint_dir, create_audit_key
-from cartrial.store.restore import RestoreReport, file_sha256, verify_backup
+from cartrial.store.restore import RestoreReport, database_event, file_sha256, verify_backup
 
 __all__ = [
     "AuditEntry",
@@ -164,15 +162,7 @@ def backup_database(
     engine = make_engine(url)
     try:
         with unit_of_work(session_factory(engine), user, "database backed up") as session:
-            session.add(
-                DatabaseEvent(
-                    kind="backup",
-                    file=str(target),
-                    sha256=digest,
-                    audit_rows=held.audit_rows,
-                    occurred_at=utcnow(),
-                )
-            )
+            session.add(database_event("backup", target, digest, held.audit_rows))
         checkpoint = checkpoint_engine(engine)
     finally:
         engine.dispose()

@@ -39,7 +39,7 @@ from cartrial.store.keys import load_audit_key
 from cartrial.store.models import DatabaseEvent
 from cartrial.store.transaction import unit_of_work
 
-__all__ = ["RestoreReport", "file_sha256", "restore", "verify_backup"]
+__all__ = ["RestoreReport", "database_event", "file_sha256", "restore", "verify_backup"]
 
 _ALIAS = "restored_from"
 
@@ -60,6 +60,20 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def database_event(
+    kind: str, file: Path, sha256: str, audit_rows: int, discarded: int = 0
+) -> DatabaseEvent:
+    """The record of a backup or restore of ``file`` (added to the session that writes it)."""
+    return DatabaseEvent(
+        kind=kind,
+        file=str(file),
+        sha256=sha256,
+        audit_rows=audit_rows,
+        occurred_at=utcnow(),
+        detail=f"{discarded} newer audited writes discarded" if discarded else None,
+    )
 
 
 def _refuse_unless_ok(report: IntegrityReport, what: str) -> None:
@@ -203,16 +217,7 @@ def restore(
                     "restoring would discard them; nothing restored (use --force to discard them)"
                 )
             _copy_tables(connection, _ALIAS)
-            s.add(
-                DatabaseEvent(
-                    kind="restore",
-                    file=str(origin),
-                    sha256=digest,
-                    audit_rows=checked.audit_rows,
-                    occurred_at=utcnow(),
-                    detail=f"{discarded} newer audited writes discarded" if discarded else None,
-                )
-            )
+            s.add(database_event("restore", origin, digest, checked.audit_rows, discarded))
     finally:
         engine.dispose()
     return RestoreReport(checked, discarded, _verify_live(url, checkpoints=None))
@@ -285,16 +290,8 @@ def _restore_postgres(
     engine = make_engine(url)
     try:
         with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            s.add(
-                DatabaseEvent(
-                    kind="restore",
-                    file=str(origin),
-                    sha256=file_sha256(origin),
-                    audit_rows=restored.audit_rows,
-                    occurred_at=utcnow(),
-                    detail=f"{discarded} newer audited writes discarded" if discarded else None,
-                )
-            )
+            digest = file_sha256(origin)
+            s.add(database_event("restore", origin, digest, restored.audit_rows, discarded))
     finally:
         engine.dispose()
     return RestoreReport(checked, discarded, _verify_live(url, None))
