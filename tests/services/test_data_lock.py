@@ -11,10 +11,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from service_support import PASSWORD, Trial, treat
+from service_support import PASSWORD, Trial, build_trial, treat
 from sqlalchemy import select
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
+from cartrial.protocol import default_protocol_path
 from cartrial.services import (
     AdjudicateDLT,
     DLTOverride,
@@ -34,6 +35,7 @@ from cartrial.services import (
 )
 from cartrial.services.context import use_case
 from cartrial.store import AdverseEvent, AuditLog, LabResult, soft_delete, unit_of_work
+from cartrial.store.migrate import upgrade
 
 D0 = dt.date(2026, 1, 5)  # infusion
 CUTOFF = dt.date(2026, 1, 30)
@@ -170,3 +172,28 @@ def test_the_lock_writes_a_checkpoint_outside_the_database(
 ) -> None:
     written = sorted((tmp_path / "checkpoints").glob("checkpoint-*.json"))
     assert len(written) == 1
+
+
+def test_dst_transition_days_are_read_in_the_declared_zone(tmp_path: Path) -> None:
+    """A study in America/New_York: the spring-forward night (2026-03-08, 02:00 EST -> 03:00 EDT,
+    IANA tz database ``northamerica``) and the fall-back night (2026-11-01, 02:00 EDT -> 01:00
+    EST). Offsets by hand: EST = UTC-5, EDT = UTC-4."""
+    text = default_protocol_path().read_text(encoding="utf-8")
+    text = text.replace("time_zone: Asia/Shanghai", "time_zone: America/New_York")
+    url = f"sqlite:///{tmp_path / 'ny.db'}"
+    upgrade(url)
+    trial = build_trial(url, protocol_yaml=text)
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 20))
+    lock_data(
+        trial.as_("dm"),
+        LockData(name="interim", data_cutoff=dt.date(2026, 3, 7), password=PASSWORD),
+    )
+    # 2026-03-08 04:59 UTC = 2026-03-07 23:59 EST: locked
+    with pytest.raises(ValidationFailed, match="2026-03-07 in America/New_York"):
+        _ae(trial, dt.datetime(2026, 3, 8, 4, 59, tzinfo=dt.UTC))
+    # 2026-03-08 07:30 UTC = 03:30 EDT, just after the gap: the 8th, not locked
+    _ae(trial, dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC), term="Nausea")
+    # with a caller offset: 2026-03-08 13:00+09:00 = 04:00 UTC = 23:00 EST on the 7th
+    with pytest.raises(ValidationFailed, match="cut-off 2026-03-07"):
+        _ae(trial, dt.datetime(2026, 3, 8, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))))
+    trial.engine.dispose()
