@@ -92,11 +92,16 @@ def _read_key(path: Path) -> bytes:
 
 
 def load_audit_key(url: str) -> bytes | None:
-    """The audit key of the database at ``url``, or ``None`` when no key file exists."""
+    """The audit key of the database at ``url``, or ``None`` when there is no key file or this
+    user may not read it (a server deployment: users verify without the key, only the server
+    writes)."""
     path = audit_key_path(url)
     if path is None or not path.exists():
         return None
-    return _read_key(path)
+    try:
+        return _read_key(path)
+    except PermissionError:
+        return None
 
 
 def create_audit_key(url: str) -> Path:
