@@ -62,11 +62,9 @@ def subject_rows(draw: st.DrawFn, subject: str) -> list[dict[str, object]]:
                 low = 15 if nodes[i] else 10
                 add(day, f"T{i}", "target", nodes[i], draw(st.integers(low, 80)) * 1.0, "present")
                 continue
-            status = draw(
-                st.sampled_from(
-                    ["present", "present", "present", "too_small", "absent", "NE", "missing"]
-                )
-            )
+            # T0 is never missing, so every follow-up time point has a row (the PD test picks one)
+            statuses = ["present", "present", "present", "too_small", "absent", "NE"]
+            status = draw(st.sampled_from(statuses if i == 0 else [*statuses, "missing"]))
             if status == "missing":
                 continue
             diameter = draw(st.integers(0, 90)) * 1.0 if status == "present" else None
