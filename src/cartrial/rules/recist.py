@@ -45,13 +45,11 @@ from cartrial.rules.recist_read import (
     reference_days,
 )
 from cartrial.rules.recist_tables import (
-    NONTARGET_RESPONSES,
-    OVERALL_RESPONSES,
-    TARGET_RESPONSES,
     criteria,
     response_table,
 )
 from cartrial.rules.recist_timepoint import TimepointCodes, classify_timepoints
+from cartrial.vocab import NONTARGET_RESPONSES, OVERALL_RESPONSES, TARGET_RESPONSES
 
 __all__ = [
     "BEST_COLUMNS",

@@ -24,7 +24,7 @@ from cartrial.services.context import (
 )
 from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, unit_of_work
 from cartrial.store.auth import MIN_PASSWORD_LENGTH, assign_role, create_user
-from cartrial.store.vocab import ROLES, Role
+from cartrial.vocab import ROLES, Role
 
 __all__ = [
     "AddSite",

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
-from cartrial.designs import make_design
+from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
@@ -132,7 +132,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         names = [level.name for level in p.dose_levels]
         table = dlt_followup(uc.session, uc.study.id, p, as_of)
         table = table[table["phase"] == "escalation"]
-        tite = p.escalation.design.name.startswith("tite-")
+        tite = is_time_to_event_name(p.escalation.design.name)
         pending = table[table["pending"]]
         if not tite and not pending.empty:
             waiting = ", ".join(
@@ -149,14 +149,12 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         params = dict(p.escalation.design.params)
         try:
             design = make_design(p.escalation.design.name, n_doses=len(names), **params)
-            if tite:
+            if is_time_to_event(design):
                 followups = [
                     (int(r["dose_index"]), float(r["followed_fraction"]))
                     for r in pending.to_dict("records")
                 ]
-                rec = design.decide(  # type: ignore[call-arg]
-                    n=n, dlt=dlt, current=current, pending_followup=followups
-                )
+                rec = design.decide(n=n, dlt=dlt, current=current, pending_followup=followups)
             else:
                 rec = design.decide(n=n, dlt=dlt, current=current)
         except DesignError as exc:

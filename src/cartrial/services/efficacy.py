@@ -8,7 +8,6 @@ new) and then re-evaluates the subject's whole history with ``cartrial.rules.rec
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import Field
 from sqlalchemy import select
@@ -16,10 +15,10 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.csvrows import LesionStatus
 from cartrial.services.derive import lesion_frame, recist_frame, sync_timepoints
 from cartrial.services.treatment import enrolment_of, infusion_of
 from cartrial.store import LesionMeasurement, Subject, TimepointResponse, TumourLesion
+from cartrial.vocab import LesionCategory, LesionStatus
 
 __all__ = [
     "ASSESSORS",
@@ -38,7 +37,7 @@ class LesionInput(ServiceInput):
     """One lesion at one assessment (see :class:`~cartrial.services.csvrows.LesionRow`)."""
 
     lesion_id: str = Field(min_length=1, max_length=16)
-    category: Literal["target", "non_target", "new"]
+    category: LesionCategory
     organ: str = Field(min_length=1, max_length=64)
     is_lymph_node: bool = False
     diameter_mm: float | None = Field(default=None, ge=0)

@@ -18,8 +18,8 @@ import datetime as dt
 from pydantic import Field
 from sqlalchemy import func, select
 
+from cartrial.designs import is_time_to_event_name
 from cartrial.errors import ValidationFailed
-from cartrial.protocol import Protocol
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
@@ -219,7 +219,9 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
                 )
                 or 0
             )
-            if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
+            escalation = uc.protocol.escalation
+            tite = is_time_to_event_name(escalation.design.name)
+            if in_cohort >= escalation.cohort_size and not tite:
                 raise ValidationFailed(
                     "subject_id",
                     f"cohort {cohort} is full ({in_cohort} subjects): the next subject waits for "
@@ -244,10 +246,6 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         subject.status = "enrolled"
         subject.phase = phase
         return SubjectEnrolled(subject_id=data.subject_id, phase=phase, cohort=cohort)
-
-
-def _is_tite(protocol: Protocol) -> bool:
-    return protocol.escalation.design.name.startswith("tite-")
 
 
 class AssignDose(ServiceInput):

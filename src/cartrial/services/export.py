@@ -44,10 +44,9 @@ from cartrial.store import (
     TumourLesion,
     read_only,
 )
+from cartrial.vocab import RELATED_ATTRIBUTIONS
 
 __all__ = ["trial_data"]
-
-RELATED = ("possible", "probable", "definite")
 
 
 def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -354,7 +353,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         lambda t: t if t is not None and t <= end else None
     )
     frame["grade"] = frame["grade"].astype(int)
-    frame["related"] = frame["attribution"].isin(RELATED)
+    frame["related"] = frame["attribution"].isin(RELATED_ATTRIBUTIONS)
     frame["outcome"] = frame["outcome"].fillna("").astype(str)
     frame["is_dlt"] = frame["is_dlt"].eq(True)
     frame["serious"] = frame["serious"].astype(bool)

@@ -19,20 +19,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cartrial.designs import (
-    BOIN,
-    CRM,
-    MTPI2,
-    TITEBOIN,
-    TITECRM,
-    DecisionTableDesign,
-    I3Plus3,
-    Keyboard,
-    ThreePlusThree,
+from cartrial.designs.base import (
+    Design,
+    check_positive_int,
+    check_probability_vector,
+    is_time_to_event,
+    takes_last_cohort,
 )
-from cartrial.designs.base import Design, check_positive_int, check_probability_vector
+from cartrial.designs.registry import design_name
 from cartrial.errors import DesignError
-from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite, takes_last_cohort
+from cartrial.simulation.kernels import CohortKernel, cohort_kernel
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
@@ -42,7 +38,6 @@ __all__ = [
     "TRIAL_COLUMNS",
     "Coherence",
     "SimulationPlan",
-    "design_name",
     "plan_simulation",
     "simulate",
 ]
@@ -61,24 +56,6 @@ _COHERENCE_TEXT: dict[str, str] = {
     "all-patients": "no escalation if the DLT rate of all patients at the current dose >= target",
     "last-cohort": "no escalation if the last cohort's DLT fraction >= target (dfcrm restrict)",
 }
-
-
-_PROTOCOL_NAMES: dict[type, str] = {
-    ThreePlusThree: "3+3",
-    BOIN: "boin",
-    TITEBOIN: "tite-boin",
-    CRM: "crm",
-    TITECRM: "tite-crm",
-    MTPI2: "mtpi2",
-    Keyboard: "keyboard",
-    I3Plus3: "i3+3",
-    DecisionTableDesign: "table",
-}
-
-
-def design_name(design: Design) -> str:
-    """The protocol name of ``design`` (``"boin"``, ``"3+3"``, ...; else its class name)."""
-    return _PROTOCOL_NAMES.get(type(design), type(design).__name__.lower())
 
 
 @dataclass(frozen=True)
@@ -178,7 +155,7 @@ def plan_simulation(
         raise DesignError(f"dlt_window_days must be > 0, got {dlt_window_days!r}")
     onset = dlt_onset if isinstance(dlt_onset, DLTOnset) else DLTOnset(dlt_onset)  # type: ignore[arg-type]
     arrivals = None if accrual_rate is None else Accrual(accrual_rate, accrual)  # type: ignore[arg-type]
-    tite = is_tite(design)
+    tite = is_time_to_event(design)
     if tite and arrivals is None:
         raise DesignError("a TITE design needs accrual_rate (patients per month)")
     check_positive_int(backfill, "backfill", minimum=0)

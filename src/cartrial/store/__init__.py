@@ -21,7 +21,7 @@ Schema and files
     :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`,
     :func:`display_url` (a URL without its password, for messages).
 Models
-    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.store.vocab`.
+    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.vocab`.
 
 Conventions: timestamps are timezone-aware UTC (naive datetimes are refused at flush); filter
 soft-deleted rows with ``Model.deleted_at.is_(None)``; writes go through an audited session.

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import instance_state
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.store.base import Base, Regulated, utcnow
 from cartrial.store.models import RoleAssignment, Signature, User
-from cartrial.store.vocab import ROLES
+from cartrial.vocab import ROLES
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
