@@ -28,7 +28,7 @@ from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, utcnow
+from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, live, utcnow
 from cartrial.store.auth import sign
 
 __all__ = [
@@ -91,7 +91,7 @@ def _signed(uc: UseCase, decision_id: int) -> bool:
             select(Signature.id).where(
                 Signature.record_table == "dose_decisions",
                 Signature.record_id == decision_id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
         )
         is not None
@@ -120,7 +120,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             raise ValidationFailed("as_of", "dose decisions belong to the escalation phase")
         latest = uc.session.scalar(
             select(DoseDecision.id)
-            .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+            .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
             .order_by(DoseDecision.id.desc())
             .limit(1)
         )
@@ -409,7 +409,7 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
             select(func.count(DataQuery.id)).where(
                 DataQuery.study_id == uc.study.id,
                 DataQuery.status != "closed",
-                DataQuery.deleted_at.is_(None),
+                live(DataQuery),
             )
         )
         if unresolved:
@@ -496,7 +496,7 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             ae.id: ae
             for ae in uc.session.scalars(
                 select(AdverseEvent).where(
-                    AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None)
+                    AdverseEvent.subject_id == subject.id, live(AdverseEvent)
                 )
             )
             if ae.id in in_window

@@ -31,6 +31,7 @@ from cartrial.store import (
     Enrolment,
     Signature,
     Subject,
+    live,
     utcnow,
 )
 
@@ -145,7 +146,7 @@ def current_cohort(uc: UseCase) -> int:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
     )
     return int(decided or 0) + 1
 
@@ -162,7 +163,7 @@ def expansion_stopped(uc: UseCase) -> bool:
         .where(
             DoseDecision.study_id == uc.study.id,
             DoseDecision.design == STOP_DESIGN,
-            DoseDecision.deleted_at.is_(None),
+            live(DoseDecision),
         )
         .limit(1)
     )
@@ -205,7 +206,7 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
             .where(
                 Subject.study_id == uc.study.id,
                 Enrolment.phase == phase,
-                Enrolment.deleted_at.is_(None),
+                live(Enrolment),
             )
         )
         cohort: int | None = None
@@ -277,7 +278,7 @@ def allowed_dose(uc: UseCase) -> tuple[int | None, DoseDecision | None]:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
         .order_by(DoseDecision.id.desc())
         .limit(1)
     )
@@ -303,7 +304,7 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
             )
         already = uc.session.scalar(
             select(DoseAssignment.dose_level).where(
-                DoseAssignment.subject_id == subject.id, DoseAssignment.deleted_at.is_(None)
+                DoseAssignment.subject_id == subject.id, live(DoseAssignment)
             )
         )
         if already is not None:

@@ -27,6 +27,7 @@ from cartrial.store import (
     Subject,
     SubsequentTherapy,
     SurvivalFollowUp,
+    live,
 )
 from cartrial.vocab import AdaScreenResult, KineticsUnit, SurvivalStatus
 
@@ -59,7 +60,7 @@ def death_date_of(uc: UseCase, subject: Subject) -> dt.date | None:
         select(SurvivalFollowUp.death_date).where(
             SurvivalFollowUp.subject_id == subject.id,
             SurvivalFollowUp.status == "dead",
-            SurvivalFollowUp.deleted_at.is_(None),
+            live(SurvivalFollowUp),
         )
     )
 

@@ -22,7 +22,7 @@ from cartrial.rules import cart_tox
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.treatment import infusion_of
-from cartrial.store import CrsIcansObservation, Subject
+from cartrial.store import CrsIcansObservation, Subject, live
 
 __all__ = [
     "CRS_ICANS_DERIVED",
@@ -229,7 +229,7 @@ def derive_subject_crs_icans(
         uc.session.scalars(
             select(CrsIcansObservation).where(
                 CrsIcansObservation.subject_id == subject.id,
-                CrsIcansObservation.deleted_at.is_(None),
+                live(CrsIcansObservation),
             )
         )
     )
@@ -258,7 +258,7 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
             select(CrsIcansObservation.id).where(
                 CrsIcansObservation.subject_id == subject.id,
                 CrsIcansObservation.observed_date == data.observed_date,
-                CrsIcansObservation.deleted_at.is_(None),
+                live(CrsIcansObservation),
             )
         )
         if taken is not None:
