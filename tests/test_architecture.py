@@ -288,7 +288,8 @@ def _public_names(init: Path) -> set[str]:
 
 
 def _subpackages() -> list[str]:
-    return sorted(f"cartrial.{p.parent.name}" for p in SRC.glob("*/__init__.py"))
+    """Every package below ``cartrial`` (``cartrial.rules.cart_tox`` included)."""
+    return sorted(_module_name(p) for p in SRC.rglob("__init__.py") if p != SRC / "__init__.py")
 
 
 @pytest.mark.parametrize("name", _subpackages())
@@ -299,7 +300,7 @@ def test_all_is_exactly_the_public_names(name: str) -> None:
     assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"
     missing = [n for n in exported if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names missing attributes: {missing}"
-    public = _public_names(SRC / name.split(".")[1] / "__init__.py")
+    public = _public_names(SRC.joinpath(*name.split(".")[1:], "__init__.py"))
     drift, _ = KNOWN_ALL_DRIFT.get(name, (frozenset(), ""))
     assert public - set(exported) == drift, f"{name}: public names not in __all__"
     assert set(exported) - public == set(), f"{name}: __all__ names not bound in __init__"
