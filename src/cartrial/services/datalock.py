@@ -18,7 +18,7 @@ from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.decisions import Signed, _signed_result
-from cartrial.store import DataLock, utcnow
+from cartrial.store import DataLock, live, utcnow
 from cartrial.store.auth import sign
 
 __all__ = ["DataLockReleased", "ReleaseDataLock", "release_data_lock"]
@@ -62,7 +62,7 @@ def release_data_lock(ctx: ServiceContext, data: ReleaseDataLock) -> DataLockRel
                 DataLock.study_id == uc.study.id,
                 DataLock.name == data.name,
                 DataLock.released_at.is_(None),
-                DataLock.deleted_at.is_(None),
+                live(DataLock),
             )
         )
         if lock is None:
