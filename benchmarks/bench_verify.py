@@ -5,8 +5,8 @@ Run: ``python benchmarks/bench_verify.py [--rows 1000000] [--demo] [--url URL]``
 Two databases:
 
 * a synthetic trail of ``--rows`` audit rows (default 1,000,000): subjects inserted through the
-  audited ORM in batches (one insert row each), then their ``age_years`` updated round after round
-  (one audit row per subject and round) until the trail holds the requested rows;
+  audited ORM in batches (one insert row each), then nine rounds of ``age_years`` updates (one
+  audit row per subject and round, see :func:`build_trail`);
 * with ``--demo``, the in-silico study of ``cartrial demo --seed 1`` (no report).
 
 For each, :func:`cartrial.store.integrity.verify_integrity` (chain MACs under the key, replay,
@@ -23,24 +23,34 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cartrial.store import Site, Study, Subject, make_engine, session_factory, unit_of_work
+from cartrial.store.chain import append_rows
 from cartrial.store.integrity import IntegrityReport, verify_integrity
 from cartrial.store.keys import create_audit_key
 from cartrial.store.migrate import upgrade
 
 GOAL_ROWS_PER_S = 50_000
+#: Update rounds per subject: the trail holds 1 insert + ROUNDS updates per subject.
+ROUNDS = 9
 _BATCH = 5_000
 
 
 def build_trail(url: str, rows: int) -> None:
-    """Write a trail of about ``rows`` audit rows through the audited ORM (see module doc)."""
+    """Write a trail of about ``rows`` audit rows (see the module docstring).
+
+    The subjects are inserted through the audited ORM; the update rounds are appended with the
+    audit writer itself (:func:`cartrial.store.chain.append_rows`, the same rows and MACs a flush
+    writes: user, table, record, field, old and new value, reason) and the subjects' final age is
+    then set in one statement, which is faster than flushing 900,000 ORM updates and gives the
+    same database.
+    """
     upgrade(url)
     create_audit_key(url)
     engine = make_engine(url)
     factory = session_factory(engine)
-    subjects = max(1, rows // 10)
+    subjects = max(1, (rows - 2) // (1 + ROUNDS))
     with unit_of_work(factory, "bench") as session:
         study = Study(
             study_code="BENCH",
@@ -55,31 +65,39 @@ def build_trail(url: str, rows: int) -> None:
         session.add(site)
         session.flush()
         study_id, site_id = study.id, site.id
-    written = 2
     for start in range(0, subjects, _BATCH):
         with unit_of_work(factory, "crc1") as session:
             session.add_all(
                 Subject(study_id=study_id, site_id=site_id, subject_code=f"{n:07d}")
                 for n in range(start, min(subjects, start + _BATCH))
             )
-        written += min(_BATCH, subjects - start)
-    age = 30
-    while written < rows:
-        age += 1
-        last = 0
-        while written < rows:
-            with unit_of_work(factory, "crc1", "age from source") as session:
-                batch = session.scalars(
-                    select(Subject).where(Subject.id > last).order_by(Subject.id).limit(_BATCH)
-                ).all()
-                if not batch:
-                    break
-                for subject in batch[: rows - written]:
-                    subject.age_years = age
-                written += min(len(batch), rows - written)
-                last = batch[-1].id
-        if last == 0:
-            break
+    with engine.connect() as connection:
+        ids = list(connection.scalars(select(Subject.id).order_by(Subject.id)))
+    for age in range(31, 31 + ROUNDS):
+        old = None if age == 31 else str(age - 1)
+        for start in range(0, len(ids), _BATCH):
+            with engine.begin() as connection:
+                append_rows(
+                    connection,
+                    [
+                        {
+                            "username": "crc1",
+                            "action": "update",
+                            "table_name": "subjects",
+                            "record_id": subject_id,
+                            "field": "age_years",
+                            "old_value": old,
+                            "new_value": str(age),
+                            "reason": "age from source",
+                        }
+                        for subject_id in ids[start : start + _BATCH]
+                    ],
+                )
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE subjects SET age_years = :age, version = version + :n"),
+            {"age": 30 + ROUNDS, "n": ROUNDS},
+        )
     engine.dispose()
 
 
@@ -100,7 +118,7 @@ def _line(name: str, report: IntegrityReport, wall: float, cpu: float) -> str:
     verdict = "met" if rate >= GOAL_ROWS_PER_S else "NOT met"
     return (
         f"{name:<26}{report.audit_rows:>11,}{report.records:>9,}{wall:>8.2f}"
-        f"{rate:>10,.0f}{cpu_rate:>10,.0f}  {verdict}{'' if report.ok else '  (FINDINGS!)'}"
+        f"{rate:>10,.0f}{cpu_rate:>11,.0f}  {verdict}{'' if report.ok else '  (FINDINGS!)'}"
     )
 
 
@@ -116,8 +134,9 @@ def main() -> None:
         url = args.url or f"sqlite:///{Path(tmp) / 'trail.db'}"
         t0 = time.perf_counter()
         build_trail(url, args.rows)
-        print(f"trail built in {time.perf_counter() - t0:.0f} s")
+        print(f"trail built in {time.perf_counter() - t0:.0f} s", flush=True)
         lines.append(_line(f"synthetic ({url.split(':')[0]})", *timed_verify(url)))
+        print(lines[-1], flush=True)
         if args.demo:
             from cartrial.virtual.trial import run_demo
 
@@ -126,7 +145,7 @@ def main() -> None:
             lines.append(_line("demo database (seed 1)", *timed_verify(demo)))
     print(
         f"{'database':<26}{'audit rows':>11}{'records':>9}{'wall s':>8}{'rows/s':>10}"
-        f"{'rows/s CPU':>10}  goal (wall)"
+        f"{'rows/s CPU':>11}  goal (wall)"
     )
     print("\n".join(lines))
 
