@@ -177,6 +177,16 @@ def _is_text(column_type: TypeEngine[object]) -> bool:
         return False
 
 
+def _edited(
+    name: str, record_id: int, column: str, expected: str | None, found: str | None
+) -> Finding:
+    if expected is not None and expected.startswith(REDACTED_PREFIX):
+        expected, found = "<digest in trail>", "<a different value>"
+    return Finding(
+        "edited", "differs from its latest audit entry", name, record_id, column, expected, found
+    )
+
+
 def _compare_table(
     connection: Connection,
     name: str,
@@ -188,13 +198,17 @@ def _compare_table(
     expected_records = replay.images.pop(name, {})
     columns = [c.name for c in table.c if c.name not in _NOT_COMPARED]
     textual = {c.name for c in table.c if _is_text(c.type)}
+    # (position in the row, column); created_by and redacted columns are compared apart
+    plain = [
+        (i, c) for i, c in enumerate(columns, start=1) if c != "created_by" and c not in redact
+    ]
+    hidden = [(i, c) for i, c in enumerate(columns, start=1) if c in redact]
+    author = columns.index("created_by") + 1
     count = 0
-    for raw in connection.execution_options(yield_per=5000).execute(
-        select(*table.c).order_by(table.c.id)
-    ):
+    statement = select(table.c.id, *(table.c[c] for c in columns)).order_by(table.c.id)
+    for row in connection.execution_options(yield_per=5000).execute(statement):
         count += 1
-        values = raw._mapping
-        record_id = int(values["id"])
+        record_id = int(row[0])
         image = expected_records.pop(record_id, None)
         if image is None:
             findings.append(
@@ -207,34 +221,24 @@ def _compare_table(
                 )
             )
             continue
-        inserter = replay.inserted_by.get((name, record_id))
-        for column in columns:
-            value = values[column]
-            if column == "created_by":
-                expected = inserter
-                found = encode_value(value)
-            else:
-                expected = image.get(column)
-                if column in redact and value is not None:
-                    if expected == _LEGACY_REDACTED:
-                        continue
-                    found = redacted_digest(value)
-                else:
-                    found = encode_value(value)
+        expected_of = image.get
+        for i, column in plain:
+            value = row[i]
+            found = value if value is None or type(value) is str else encode_value(value)
+            expected = expected_of(column)
             if expected != found and (column in textual or not _same(expected, found)):
-                if expected is not None and expected.startswith(REDACTED_PREFIX):
-                    expected, found = "<digest in trail>", "<a different value>"
-                findings.append(
-                    Finding(
-                        "edited",
-                        "differs from its latest audit entry",
-                        name,
-                        record_id,
-                        column,
-                        expected,
-                        found,
-                    )
-                )
+                findings.append(_edited(name, record_id, column, expected, found))
+        inserter = replay.inserted_by.get((name, record_id))
+        if row[author] != inserter:
+            findings.append(_edited(name, record_id, "created_by", inserter, row[author]))
+        for i, column in hidden:
+            expected = expected_of(column)
+            if row[i] is None or expected == _LEGACY_REDACTED:
+                if row[i] is None and expected is not None:
+                    findings.append(_edited(name, record_id, column, expected, None))
+                continue
+            if redacted_digest(row[i]) != expected:
+                findings.append(_edited(name, record_id, column, expected, "<value>"))
     for record_id in expected_records:
         findings.append(
             Finding(
