@@ -15,10 +15,9 @@ The lock (:class:`~cartrial.store.AccountLock`) and each failure
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.errors import AuthenticationFailed
@@ -119,12 +118,16 @@ def check_password(
 
 def _failures_in_a_row(session: Session, user_id: int) -> int:
     """Failures of ``user_id`` since its last successful login or signature, or last unlock."""
-    since: list[Select[tuple[dt.datetime]]] = [
-        select(func.max(LoginSession.started_at)).where(LoginSession.user_id == user_id),
-        select(func.max(Signature.signed_at)).where(Signature.user_id == user_id),
-        select(func.max(AccountLock.unlocked_at)).where(AccountLock.user_id == user_id),
-    ]
-    times = [t for t in (session.scalar(q) for q in since) if t is not None]
+    last_times = (
+        session.scalar(
+            select(func.max(LoginSession.started_at)).where(LoginSession.user_id == user_id)
+        ),
+        session.scalar(select(func.max(Signature.signed_at)).where(Signature.user_id == user_id)),
+        session.scalar(
+            select(func.max(AccountLock.unlocked_at)).where(AccountLock.user_id == user_id)
+        ),
+    )
+    times = [t for t in last_times if t is not None]
     query = select(func.count(AuthFailure.id)).where(
         AuthFailure.user_id == user_id, AuthFailure.deleted_at.is_(None)
     )
