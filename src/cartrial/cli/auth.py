@@ -33,10 +33,8 @@ from rich.table import Table
 from cartrial.errors import AuthenticationFailed, CartrialError
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import sessionmaker
-
     from cartrial.services import ServiceContext
-    from cartrial.store import AuditedSession
+    from cartrial.services.context import SessionFactory
 
 __all__ = [
     "SESSION_FILE_ENV",
@@ -103,7 +101,7 @@ def _saved_token() -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def _factory(db: str | None) -> sessionmaker[AuditedSession]:
+def _factory(db: str | None) -> SessionFactory:
     from cartrial.store import database_url, make_engine, session_factory
 
     return session_factory(make_engine(database_url(db)))

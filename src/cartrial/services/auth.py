@@ -254,7 +254,7 @@ def authenticate(
         ).first()
         if found is None:
             raise AuthenticationFailed("unknown session or access token: log in again")
-        row, user = found.tuple()
+        row, user = found._tuple()
         problem: str | None
         last_use: dt.datetime | None
         if isinstance(row, LoginSession):

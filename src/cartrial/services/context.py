@@ -40,7 +40,10 @@ from cartrial.store import (
 from cartrial.store import read_only as read_only_session
 from cartrial.store.audit import AUDIT_CONTEXT_KEY
 
-__all__ = ["ServiceContext", "UseCase", "protocol_of", "use_case"]
+__all__ = ["ServiceContext", "SessionFactory", "UseCase", "protocol_of", "use_case"]
+
+#: The trial database as the services take it (from :func:`cartrial.store.session_factory`).
+SessionFactory = sessionmaker[AuditedSession]
 
 
 @dataclass(frozen=True)
