@@ -63,8 +63,8 @@ from cartrial.services import (
     screen_subject,
     sign_record,
     stop_expansion,
-    trusted_context,
     trial_data,
+    trusted_context,
     withdraw_subject,
 )
 from cartrial.store import database_url, make_engine, session_factory
