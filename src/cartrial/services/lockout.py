@@ -132,7 +132,7 @@ def _failures_in_a_row(session: Session, user_id: int) -> int:
         AuthFailure.user_id == user_id, AuthFailure.deleted_at.is_(None)
     )
     if times:
-        query = query.where(AuthFailure.occurred_at > max(times))
+        query = query.where(AuthFailure.occurred_at >= max(times))  # a tie counts: cautious
     return int(session.scalar(query) or 0)
 
 
@@ -177,4 +177,7 @@ def record_failure(
                 f"(the last: {rejected.kind} from {rejected.source[:100]})",
             )
         )
-    return AuthenticationFailed(f"{rejected}; {_LOCKED}")
+    return AuthenticationFailed(
+        f"{rejected}; after {failures} failures in a row the account is now locked: "
+        "an administrator must unlock it"
+    )
