@@ -249,6 +249,10 @@ def test_access_token_is_shown_once_used_and_revoked(
     assert created.token not in stored and created.token not in trail
     who = authenticate(staffed.factory, created.token, source="script", settings=settings)
     assert (who.username, who.via) == ("stat", "token")
+    by_token = context_for(staffed.factory, created.token, STUDY, source="x", settings=settings)
+    assert (ctx.credential, by_token.credential) == ("session", "token")
+    with pytest.raises(PermissionDenied, match="cannot create access tokens"):
+        create_token(by_token, CreateToken(name="child", expires_on=dt.date(2026, 5, 1)))
     revoke_token(
         ctx, RevokeToken(token_id=created.token_id, reason="laptop lost"), settings=settings
     )

@@ -326,7 +326,9 @@ def context_for(
         See :func:`authenticate`.
     """
     who = authenticate(session_factory, token, source=source, settings=settings)
-    return ServiceContext(session_factory, who.username, study_id, source=source)
+    return ServiceContext(
+        session_factory, who.username, study_id, source=source, credential=who.via
+    )
 
 
 def trusted_context(

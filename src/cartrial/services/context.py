@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased, defer, sessionmaker
@@ -61,6 +62,9 @@ class ServiceContext:
     source
         Where the person acts from (client address, ``cli:host/user``), recorded with a failed
         e-signature password.
+    credential
+        What vouched for the user: a login ``"session"``, a personal access ``"token"``, or
+        ``"trusted"`` (an in-process client; see below).
 
     A person's context comes from a credential: :func:`cartrial.services.auth.context_for`
     (session or personal access token). In-process clients that act for virtual or already
@@ -71,6 +75,7 @@ class ServiceContext:
     user: str
     study_id: str
     source: str = "in-process"
+    credential: Literal["session", "token", "trusted"] = "trusted"
 
 
 #: Parsed protocols by the SHA-256 of their YAML text (at most :data:`_PROTOCOL_CACHE_SIZE`).

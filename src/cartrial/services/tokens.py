@@ -14,7 +14,7 @@ import secrets
 from pydantic import Field
 from sqlalchemy import select
 
-from cartrial.errors import NotFound, ValidationFailed
+from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.services.auth_settings import AuthSettings, auth_settings
 from cartrial.services.base import Reason, ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
@@ -95,11 +95,20 @@ def create_token(
 ) -> TokenCreated:
     """Create a personal access token for the acting user (any role in the study).
 
+    A token cannot create tokens (``ctx.credential == "token"``): a leaked token must not be able
+    to outlive its revocation through tokens it made.
+
     Raises
     ------
     ValidationFailed
         ``expires_on`` not after today (UTC) or beyond :attr:`AuthSettings.token_max_days`.
+    PermissionDenied
+        The context comes from an access token.
     """
+    if ctx.credential == "token":
+        raise PermissionDenied(
+            "an access token cannot create access tokens: log in with a password"
+        )
     s = settings or auth_settings()
     today = s.clock().date()
     if data.expires_on <= today:
