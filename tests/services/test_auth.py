@@ -101,7 +101,7 @@ def test_login_opens_a_session_that_names_the_user(
     assert opened.expires_at == T0 + dt.timedelta(hours=8)
     assert opened.idle_expires_at == T0 + dt.timedelta(minutes=30)
     who = authenticate(staffed.factory, opened.token, source="cli:h/u", settings=settings)
-    assert (who.username, who.via) == ("dm", "session")
+    assert (who.username, who.via, who.expires_at) == ("dm", "session", opened.idle_expires_at)
     ctx = context_for(staffed.factory, opened.token, STUDY, source="cli:h/u", settings=settings)
     assert (ctx.user, ctx.study_id, ctx.source) == ("dm", STUDY, "cli:h/u")
     with staffed.factory() as session:
@@ -275,7 +275,8 @@ def test_token_expiry_and_limits(staffed: Trial, settings: AuthSettings, clock: 
         ctx, CreateToken(name="t", expires_on=dt.date(2026, 3, 5)), settings=settings
     )
     clock.now = dt.datetime(2026, 3, 4, 23, 59, tzinfo=dt.UTC)
-    authenticate(staffed.factory, created.token, source="x", settings=settings)
+    who = authenticate(staffed.factory, created.token, source="x", settings=settings)
+    assert who.expires_at == dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
     clock.now = dt.datetime(2026, 3, 5, 0, 0, tzinfo=dt.UTC)
     with pytest.raises(AuthenticationFailed, match="expired on 2026-03-05"):
         authenticate(staffed.factory, created.token, source="x", settings=settings)

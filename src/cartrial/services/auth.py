@@ -113,10 +113,13 @@ class LoggedIn(ServiceResult):
 
 
 class Authenticated(ServiceResult):
-    """The person a credential stands for, and the kind of credential."""
+    """The person a credential stands for, the kind of credential, and when it expires if unused
+    (UTC; a session: the earlier of its idle and absolute ends, from now; a token: 00:00 UTC of
+    its ``expires_on`` day)."""
 
     username: str
     via: Literal["session", "token"]
+    expires_at: dt.datetime
 
 
 def login(
@@ -259,8 +262,10 @@ def authenticate(
         last_use: dt.datetime | None
         if isinstance(row, LoginSession):
             problem, last_use = _session_problem(row, now, s), row.last_seen_at
+            expires_at = min(row.expires_at, now + s.idle_timeout)
         elif isinstance(row, AccessToken):
             problem, last_use = _token_problem(row, now), row.last_used_at
+            expires_at = dt.datetime.combine(row.expires_on, dt.time(), tzinfo=dt.UTC)
         else:  # pragma: no cover - the query selects one of the two models
             raise AuthenticationFailed("unknown credential")
         if problem is None and (not user.is_active or user.deleted_at is not None):
@@ -272,7 +277,11 @@ def authenticate(
         row_id, username = row.id, user.username
     if last_use is None or now - last_use >= s.touch_interval:
         _touch(session_factory, model, row_id, username, now, source)
-    return Authenticated(username=username, via="session" if model is LoginSession else "token")
+    return Authenticated(
+        username=username,
+        via="session" if model is LoginSession else "token",
+        expires_at=expires_at,
+    )
 
 
 def logout(
