@@ -55,12 +55,13 @@ from cartrial.store import (
     AuditedSession,
     LoginSession,
     User,
+    live,
     read_only,
     secret_sha256,
     unit_of_work,
 )
 from cartrial.store.auth import MIN_PASSWORD_LENGTH, hash_password
-from cartrial.store.vocab import ROLES
+from cartrial.vocab import ROLES
 
 __all__ = [
     "AuthSettings",
@@ -253,7 +254,7 @@ def authenticate(
         found = session.execute(
             select(model, User)
             .join(User, User.id == model.user_id)
-            .where(model.token_sha256 == secret_sha256(text), model.deleted_at.is_(None))
+            .where(model.token_sha256 == secret_sha256(text), live(model))
         ).first()
         if found is None:
             raise AuthenticationFailed("unknown session or access token: log in again")
@@ -432,16 +433,14 @@ def unlock_user(
     """
     s = settings or auth_settings()
     with use_case(ctx, "admin", reason=data.reason) as uc:
-        user = uc.session.scalar(
-            select(User).where(User.username == data.username, User.deleted_at.is_(None))
-        )
+        user = uc.session.scalar(select(User).where(User.username == data.username, live(User)))
         if user is None:
             raise NotFound(f"username: no account {data.username!r}")
         locks = uc.session.scalars(
             select(AccountLock).where(
                 AccountLock.user_id == user.id,
                 AccountLock.unlocked_at.is_(None),
-                AccountLock.deleted_at.is_(None),
+                live(AccountLock),
             )
         ).all()
         if not locks:

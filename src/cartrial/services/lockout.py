@@ -29,6 +29,7 @@ from cartrial.store import (
     LoginSession,
     Signature,
     User,
+    live,
     unit_of_work,
 )
 from cartrial.store.auth import hash_password, verify_password
@@ -85,7 +86,7 @@ def is_locked(session: Session, user_id: int) -> bool:
             .where(
                 AccountLock.user_id == user_id,
                 AccountLock.unlocked_at.is_(None),
-                AccountLock.deleted_at.is_(None),
+                live(AccountLock),
             )
             .limit(1)
         )
@@ -105,7 +106,7 @@ def check_password(
         account (whatever the password).
     """
     name = username.strip()
-    user = session.scalar(select(User).where(User.username == name, User.deleted_at.is_(None)))
+    user = session.scalar(select(User).where(User.username == name, live(User)))
     if user is None:
         verify_password(_decoy_hash(), password)
         raise PasswordRejected(name, kind, source)
@@ -129,7 +130,7 @@ def _failures_in_a_row(session: Session, user_id: int) -> int:
     )
     times = [t for t in last_times if t is not None]
     query = select(func.count(AuthFailure.id)).where(
-        AuthFailure.user_id == user_id, AuthFailure.deleted_at.is_(None)
+        AuthFailure.user_id == user_id, live(AuthFailure)
     )
     if times:
         query = query.where(AuthFailure.occurred_at >= max(times))  # a tie counts: cautious
@@ -151,9 +152,7 @@ def record_failure(
     s = settings or auth_settings()
     now = s.clock()
     with unit_of_work(session_factory, AUTH_SYSTEM_USER) as session:
-        user = session.scalar(
-            select(User).where(User.username == rejected.username, User.deleted_at.is_(None))
-        )
+        user = session.scalar(select(User).where(User.username == rejected.username, live(User)))
         session.add(
             AuthFailure(
                 username=rejected.username[:64],

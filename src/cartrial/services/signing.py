@@ -33,9 +33,10 @@ from cartrial.store import (
     Regulated,
     Signature,
     Subject,
+    live,
 )
 from cartrial.store.auth import add_signature, record_sha256, table_of, verify_password
-from cartrial.store.vocab import ROLES
+from cartrial.vocab import ROLES
 
 __all__ = [
     "SignaturesOf",
@@ -134,7 +135,7 @@ def already_signed(uc: UseCase, meaning: str, record: Regulated) -> Signature | 
             Signature.record_table == table_of(record),
             Signature.record_id == record.id,
             Signature.record_version == record.version,
-            Signature.deleted_at.is_(None),
+            live(Signature),
         )
     )
 
@@ -224,7 +225,7 @@ def signatures_of(ctx: ServiceContext, data: SignaturesOf) -> tuple[Signed, ...]
             .where(
                 Signature.record_table == table_of(record),
                 Signature.record_id == record.id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
             .order_by(Signature.signed_at, Signature.id)
         ).all()

@@ -18,8 +18,8 @@ from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.services.auth_settings import AuthSettings, auth_settings
 from cartrial.services.base import Reason, ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
-from cartrial.store import AccessToken, secret_sha256
-from cartrial.store.vocab import ROLES
+from cartrial.store import AccessToken, live, secret_sha256
+from cartrial.vocab import ROLES
 
 __all__ = [
     "SESSION_PREFIX",
@@ -139,7 +139,7 @@ def list_tokens(
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         rows = uc.session.scalars(
             select(AccessToken)
-            .where(AccessToken.user_id == uc.user.id, AccessToken.deleted_at.is_(None))
+            .where(AccessToken.user_id == uc.user.id, live(AccessToken))
             .order_by(AccessToken.id.desc())
         ).all()
         return tuple(

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
 from cartrial.errors import NotFound, ValidationFailed
-from cartrial.store.base import Base, Regulated, utcnow
+from cartrial.store.base import Base, Regulated, live, utcnow
 from cartrial.store.models import RoleAssignment, Signature, User
-from cartrial.store.vocab import ROLES
+from cartrial.vocab import ROLES
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -138,7 +138,7 @@ def has_role(session: Session, user: User, role: str, site_id: int | None = None
     query = select(RoleAssignment.id).where(
         RoleAssignment.user_id == user.id,
         RoleAssignment.role == role,
-        RoleAssignment.deleted_at.is_(None),
+        live(RoleAssignment),
     )
     if site_id is not None:
         query = query.where(RoleAssignment.site_id.is_(None) | (RoleAssignment.site_id == site_id))
@@ -224,7 +224,7 @@ def signatures_for(session: Session, record: Regulated) -> list[Signature]:
             .where(
                 Signature.record_table == table,
                 Signature.record_id == record.id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
             .order_by(Signature.signed_at, Signature.id)
         )
