@@ -16,7 +16,7 @@ from cartrial.errors import AuditIntegrityError
 from cartrial.store import AuditLog, make_engine
 from cartrial.store.chain import GENESIS_SHA256, row_sha256, verify_chain
 from cartrial.store.keys import key_id, load_audit_key
-from cartrial.store.migrate import upgrade
+from cartrial.store.migrate import head_revision, upgrade
 
 
 def _old_trail(connection: Connection, rows: int) -> None:
@@ -50,7 +50,7 @@ def test_an_old_chain_is_verified_then_rechained_under_a_fresh_key(
         _old_trail(connection, 5)
     engine.dispose()
     assert not key_file.exists()
-    assert upgrade(db_url) == "0004"
+    assert upgrade(db_url) == head_revision()
     assert key_file.stat().st_mode & 0o777 == 0o600  # created by the migration, owner only
     key = load_audit_key(db_url)
     assert key is not None

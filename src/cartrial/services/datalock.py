@@ -17,9 +17,8 @@ from sqlalchemy import select
 from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
-from cartrial.services.decisions import Signed, _signed_result
+from cartrial.services.signing import Signed, sign, signed_result
 from cartrial.store import DataLock, live, utcnow
-from cartrial.store.auth import sign
 
 __all__ = ["DataLockReleased", "ReleaseDataLock", "release_data_lock"]
 
@@ -73,12 +72,12 @@ def release_data_lock(ctx: ServiceContext, data: ReleaseDataLock) -> DataLockRel
         lock.released_by = uc.user.username
         uc.session.flush()
         password = data.password.get_secret_value()
-        signature = sign(uc.session, uc.user, password, RELEASE_MEANING, lock)
+        [signature] = sign(uc, password, RELEASE_MEANING, lock)
         return DataLockReleased(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
             released_at=lock.released_at,
             released_by=lock.released_by,
-            signature=_signed_result(signature),
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )
