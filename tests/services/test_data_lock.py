@@ -14,7 +14,7 @@ import pytest
 from service_support import PASSWORD, Trial, build_trial, treat
 from sqlalchemy import select
 
-from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
+from cartrial.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import default_protocol_path
 from cartrial.services import (
     AdjudicateDLT,
@@ -136,7 +136,7 @@ def test_a_deletion_of_locked_data_is_refused(locked: tuple[Trial, int]) -> None
 
 def test_lifting_the_lock_is_signed_with_a_reason_in_the_trail(locked: tuple[Trial, int]) -> None:
     trial, _ae_id = locked
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(AuthenticationFailed):  # a wrong password (recorded by the auth layer)
         release_data_lock(
             trial.as_("dm"),
             ReleaseDataLock(name="DLT cohort 1", reason="query on AE", password="wrong"),
