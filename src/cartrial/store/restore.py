@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def _refuse_unless_ok(report: IntegrityReport, what: str) -> None:
 def verify_backup(url: str, source: Path, checkpoints: Path | None = None) -> IntegrityReport:
     """Verify a SQLite backup file under the audit key of the database at ``url`` (read-only)."""
     key = load_audit_key(url)
-    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as raw:
+    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as raw:
         _sqlite_check(raw, f"backup {source}")
     engine = create_engine(
         "sqlite://", creator=lambda: sqlite3.connect(f"file:{source}?mode=ro", uri=True)
