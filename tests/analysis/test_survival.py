@@ -15,6 +15,7 @@ from cartrial.analysis.survival import kaplan_meier, time_to_event
 
 from .trial_builder import day
 
+
 def test_kaplan_meier_summary_follows_r_survfit() -> None:
     # Deaths at days 1..10: R print(survfit(Surv(1:10, rep(1, 10)) ~ 1)) gives median 5.5
     # (S = 0.5 over [5, 6): quantile.survfit's midpoint), quartiles 3 and 8 (quantile.survfit).

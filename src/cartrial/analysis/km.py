@@ -124,9 +124,7 @@ def _limits(
             lower = np.clip(surv - z * se * surv, 0.0, 1.0)
             upper = np.clip(surv + z * se * surv, 0.0, 1.0)
         else:
-            raise AnalysisError(
-                f"unknown conf_type {conf_type!r}; known: {', '.join(CONF_TYPES)}"
-            )
+            raise AnalysisError(f"unknown conf_type {conf_type!r}; known: {', '.join(CONF_TYPES)}")
     undefined = (surv == 0) | ~np.isfinite(se)
     return (
         np.where(undefined, np.nan, lower).astype(float),
@@ -180,7 +178,7 @@ def km_estimate(
     return KMEstimate(
         time=unique.astype(float),
         n_risk=n_risk,
-        n_event=n_event,
+        n_event=n_event.astype(float),
         n_censor=n_all - n_event,
         surv=surv.astype(float),
         std_err=std_err.astype(float),
@@ -191,9 +189,7 @@ def km_estimate(
     )
 
 
-def _find_quantile(
-    time: npt.NDArray[np.float64], surv: npt.NDArray[np.float64], p: float
-) -> float:
+def _find_quantile(time: npt.NDArray[np.float64], surv: npt.NDArray[np.float64], p: float) -> float:
     """R's ``findq`` on one curve: where 1 − S(t) reaches ``p``, midpoint over a flat at ``p``."""
     x = np.r_[0.0, time]
     y = np.r_[0.0, 1.0 - surv]

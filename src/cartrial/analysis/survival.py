@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
 from cartrial.analysis.dataset import TrialData
 from cartrial.analysis.km import km_estimate, km_quantiles, log_rank, reverse_km_median_follow_up
 from cartrial.analysis.populations import dose_groups, population
@@ -38,8 +39,8 @@ from cartrial.analysis.tables import AnalysisTable
 
 __all__ = [
     "AT_RISK_MONTHS",
-    "DAYS_PER_MONTH",
     "CONF_TYPE",
+    "DAYS_PER_MONTH",
     "MEDIAN_CI",
     "KaplanMeier",
     "kaplan_meier",
@@ -169,7 +170,7 @@ class KaplanMeier:
 
 
 def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) -> KaplanMeier:
-    """Kaplan–Meier curve by R's conventions (:func:`~cartrial.analysis.km.km_estimate`), summarised.
+    """Kaplan–Meier curve by R's conventions (:func:`~cartrial.analysis.km.km_estimate`).
 
     Parameters
     ----------
