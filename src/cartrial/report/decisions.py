@@ -1,0 +1,136 @@
+"""The signed dose decisions behind the summary page: end of escalation (MTD), RP2D, expansion.
+
+They come from one table, ``TrialData.governance`` (one row per signed decision; columns
+:data:`GOVERNANCE_COLUMNS`). Dose levels are printed by their protocol names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cartrial.analysis import TrialData
+
+__all__ = ["GOVERNANCE_COLUMNS", "DecisionStatement", "dose_statements", "governance_records"]
+
+#: Columns of the governance table (one row per signed decision).
+GOVERNANCE_COLUMNS = (
+    "kind",
+    "dose_level",
+    "dose_index",
+    "decided_date",
+    "rationale",
+    "signed_by",
+    "signer_name",
+    "signed_at",
+    "meaning",
+)
+#: What each kind of decision is called in the report.
+KIND_TITLES = {
+    "escalation_end": "End of dose escalation (MTD)",
+    "rp2d": "Recommended phase 2 dose (RP2D)",
+    "expansion_open": "Expansion opened",
+    "expansion_review": "Expansion review",
+    "expansion_stop": "Expansion stopped",
+}
+
+
+def governance_records(trial: TrialData) -> pd.DataFrame:
+    """The signed decisions on or before the data cut-off, oldest first.
+
+    A TrialData built without a governance table is read as having no signed decision (the only
+    place the report tolerates its absence).
+    """
+    frame = getattr(trial, "governance", None)
+    if frame is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in GOVERNANCE_COLUMNS})
+    decided = pd.to_datetime(frame["decided_date"])
+    kept = frame.loc[decided.isna() | (decided <= trial.data_cutoff)].copy()
+    kept["decided_date"] = pd.to_datetime(kept["decided_date"])
+    return kept.sort_values("decided_date", kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DecisionStatement:
+    """One line of the summary page: what was decided, and the signed record behind it."""
+
+    title: str
+    statement: str
+    record: str
+
+
+def _signature(row: pd.Series) -> str:
+    signed_at = pd.Timestamp(row["signed_at"]) if pd.notna(row["signed_at"]) else None
+    when = signed_at.strftime("%Y-%m-%d %H:%M") if signed_at is not None else "time not recorded"
+    meaning = f" — “{row['meaning']}”" if pd.notna(row["meaning"]) and row["meaning"] else ""
+    return (
+        f"signed by {row['signer_name']} ({row['signed_by']}) on {when}{meaning};"
+        f" decided {pd.Timestamp(row['decided_date']):%Y-%m-%d}"
+    )
+
+
+def _level(row: pd.Series) -> str:
+    value = row["dose_level"]
+    return str(value) if pd.notna(value) and str(value) else "no dose level"
+
+
+def dose_statements(trial: TrialData, dose_labels: dict[str, str]) -> tuple[DecisionStatement, ...]:
+    """MTD, RP2D and expansion statements, each with its signed record or "not decided"."""
+    records = governance_records(trial)
+
+    def latest(kind: str) -> pd.Series | None:
+        rows = records.loc[records["kind"] == kind]
+        return rows.iloc[-1] if len(rows) else None
+
+    def dose(row: pd.Series) -> str:
+        level = _level(row)
+        label = dose_labels.get(level)
+        return f"{level} ({label} cells)" if label else level
+
+    out = []
+    end = latest("escalation_end")
+    out.append(
+        DecisionStatement(
+            KIND_TITLES["escalation_end"],
+            f"Escalation ended; MTD: {dose(end)}. {end['rationale']}"
+            if end is not None
+            else "MTD: not decided — no signed end-of-escalation record at the data cut-off.",
+            _signature(end) if end is not None else "",
+        )
+    )
+    rp2d = latest("rp2d")
+    out.append(
+        DecisionStatement(
+            KIND_TITLES["rp2d"],
+            f"RP2D: {dose(rp2d)}. {rp2d['rationale']}"
+            if rp2d is not None
+            else "RP2D: not decided — no signed RP2D record at the data cut-off.",
+            _signature(rp2d) if rp2d is not None else "",
+        )
+    )
+    for kind in ("expansion_open", "expansion_review", "expansion_stop"):
+        for _, row in records.loc[records["kind"] == kind].iterrows():
+            out.append(
+                DecisionStatement(
+                    KIND_TITLES[kind], f"{dose(row)}: {row['rationale']}", _signature(row)
+                )
+            )
+    if not (records["kind"] == "expansion_open").any():
+        out.append(
+            DecisionStatement(
+                KIND_TITLES["expansion_open"],
+                "Expansion: not decided — no signed expansion record at the data cut-off.",
+                "",
+            )
+        )
+    stop = latest("expansion_stop")
+    opened = latest("expansion_open")
+    if opened is not None:
+        verdict = (
+            f"Expansion go/stop: STOP at {dose(stop)} ({stop['decided_date']:%Y-%m-%d})."
+            if stop is not None
+            else f"Expansion go/stop: GO — expansion at {dose(opened)} open, no signed stop."
+        )
+        out.append(DecisionStatement("Expansion decision", verdict, ""))
+    return tuple(out)
