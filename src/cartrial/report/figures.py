@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
@@ -66,16 +67,17 @@ def figure_png_base64(figure: Figure, dpi: int = 110) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def save_figure(figure: Figure, stem: Path, dpi: int = 130) -> str:
+def save_figure(figure: Figure, stem: Path, dpi: int = 120) -> str:
     """Write ``figure`` as ``<stem>.png`` and ``<stem>.svg``; return the PNG base64-encoded.
 
-    The figure is closed afterwards.
+    The figures use constrained layout, so no second "tight" drawing pass is needed. The figure
+    is closed afterwards.
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=dpi)
     stem.with_suffix(".png").write_bytes(buffer.getvalue())
-    figure.savefig(stem.with_suffix(".svg"), format="svg", bbox_inches="tight")
+    figure.savefig(stem.with_suffix(".svg"), format="svg")
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -195,10 +197,11 @@ def waterfall_plot(analysis: TrialAnalysis) -> Figure | None:
             bar.set_hatch("xxx")
     axis.axhline(20, color="#b2182b", linestyle="--", linewidth=0.9)
     axis.axhline(-30, color="#1b7837", linestyle="--", linewidth=0.9)
+    box = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1}
     axis.text(len(data) - 0.5, 21, "+20%: progression threshold", ha="right", va="bottom",
-              fontsize=7, color="#b2182b")  # fmt: skip
-    axis.text(len(data) - 0.5, -31, "−30%: partial response threshold", ha="right", va="top",
-              fontsize=7, color="#1b7837")  # fmt: skip
+              fontsize=7, color="#b2182b", bbox=box, zorder=5)  # fmt: skip
+    axis.text(-0.5, -31, "−30%: partial response threshold", ha="left", va="top",
+              fontsize=7, color="#1b7837", bbox=box, zorder=5)  # fmt: skip
     axis.axhline(0, color="black", linewidth=0.5)
     axis.set_xticks(range(len(data)), data["subject_id"], rotation=90, fontsize=6.5)
     axis.set_ylabel("Best change from baseline in\nsum of diameters (%)")
@@ -207,8 +210,8 @@ def waterfall_plot(analysis: TrialAnalysis) -> Figure | None:
     if unconfirmed & set(data["subject_id"]):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="xxx",
                              label="unconfirmed CR/PR"))  # fmt: skip
-    axis.legend(handles=handles, fontsize=7, ncol=4, loc="lower left", title="Best overall response",
-                title_fontsize=7)  # fmt: skip
+    axis.legend(handles=handles, fontsize=7, ncol=2, loc="upper right",
+                title="Best overall response", title_fontsize=7)  # fmt: skip
     return figure
 
 
@@ -231,7 +234,10 @@ def spider_plot(analysis: TrialAnalysis) -> Figure | None:
     axis.axhline(-30, color="#1b7837", linestyle="--", linewidth=0.8)
     axis.set_xlabel("Days since CAR-T infusion")
     axis.set_ylabel("Change from baseline (%)")
-    axis.set_title("Spider plot (colour = best overall response)")
+    present = [b for b in BOR_COLOURS if b in set(bor)]
+    axis.legend(handles=[Line2D([], [], color=BOR_COLOURS[b], label=b) for b in present],
+                fontsize=7, title="Best overall response", title_fontsize=7,
+                loc="upper right")  # fmt: skip
     return figure
 
 
@@ -361,8 +367,8 @@ def ae_heatmap(trial: TrialData, columns: tuple[str, ...], max_terms: int = 30) 
         dark = shares[row, col] >= 50  # white text on the dark half of the colour scale
         axis.text(col, row, str(value), ha="center", va="center", fontsize=7,
                   color="white" if dark else "black")  # fmt: skip
-    axis.set_xticks(range(len(levels)), [f"{lv} (N={sizes[lv]})" for lv in levels], fontsize=8)
+    names = [lv.replace(" ", "\n", 1) + f"\n(N={sizes[lv]})" for lv in levels]
+    axis.set_xticks(range(len(levels)), names, fontsize=7.5)
     axis.set_yticks(range(len(pct)), pct.index, fontsize=7)
-    axis.set_title("Adverse events: subjects per dose level (colour = %)")
     figure.colorbar(image, ax=axis, label="% of subjects")
     return figure

@@ -50,7 +50,7 @@ def disposition_flow(d: Disposition) -> Figure:
     reasons = "\n".join(f"  {r}: {n}" for r, n in d.discontinuation_reasons().items())
     steps.append((f"In follow-up at the data cut-off\nn = {len(d.in_follow_up)}",
                   f"Discontinued: {len(d.discontinued)}\n{reasons}"))  # fmt: skip
-    figure, axis = plt.subplots(figsize=(7.2, 1.0 * len(steps) + 0.6), layout="constrained")
+    figure, axis = plt.subplots(figsize=(7.2, 0.75 * len(steps) + 0.5), layout="constrained")
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.axis("off")
@@ -60,9 +60,11 @@ def disposition_flow(d: Disposition) -> Figure:
         if i + 1 < len(steps):
             _arrow(axis, 0.3, y - 0.037, 0.3, ys[i + 1] + 0.037)
         if side:
-            axis.plot([0.51, 0.58], [y - 0.5 / len(steps), y - 0.5 / len(steps)],
-                      color="#b2182b", linewidth=0.8)  # fmt: skip
-            _side(axis, 0.59, y - 0.5 / len(steps), side)
+            # an exit sits beside the arrow leaving the step; the last step's beside its box
+            level = y - 0.5 / len(steps) if i + 1 < len(steps) else y
+            start = 0.3 if i + 1 < len(steps) else 0.51
+            axis.plot([start, 0.58], [level, level], color="#b2182b", linewidth=0.8)
+            _side(axis, 0.59, level, side)
     return figure
 
 
