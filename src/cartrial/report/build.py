@@ -18,6 +18,7 @@ from cartrial.analysis import TrialData, analyse_trial
 from cartrial.analysis.dataset import normalise_trial_data, validate_trial_data
 from cartrial.report import figures as fig
 from cartrial.report.context import ReportContext
+from cartrial.report.decisions import governance_records
 from cartrial.report.display import DisplayTable
 from cartrial.report.docx_tables import write_docx
 from cartrial.report.figures_study import ada_plot, disposition_flow, phenotype_plot
@@ -163,6 +164,7 @@ def build_report(
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     validate_trial_data(trial_data)
+    governance = governance_records(trial_data)
     trial_data = normalise_trial_data(trial_data)
     analysis = analyse_trial(trial_data)
     csv_paths = []
@@ -170,7 +172,7 @@ def build_report(
         path = out / "tables" / f"{table.key}.csv"
         table.frame.to_csv(path, index=False)
         csv_paths.append(path)
-    ctx = ReportContext(trial_data, analysis, screening)
+    ctx = ReportContext(trial_data, analysis, governance, screening)
     tables = numbered_tables(ctx)
     figures = render_figures(ctx, out / "figures")
     summary = summary_page(ctx)

@@ -32,12 +32,15 @@ class ReportContext:
 
     Attributes
     ----------
+    governance
+        The signed dose decisions (:func:`~cartrial.report.decisions.governance_records`).
     screening
         Optional screening log (``subject_id``, ``outcome``, ``reasons``) for the disposition.
     """
 
     trial: TrialData
     analysis: TrialAnalysis
+    governance: pd.DataFrame
     screening: pd.DataFrame | None = None
     _arms: dict[str, tuple[Arm, ...]] = field(default_factory=dict)
 

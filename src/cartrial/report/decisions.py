@@ -46,7 +46,7 @@ def governance_records(trial: TrialData) -> pd.DataFrame:
     if frame is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in GOVERNANCE_COLUMNS})
     decided = pd.to_datetime(frame["decided_date"])
-    kept = frame.loc[decided.isna() | (decided <= trial.data_cutoff)].copy()
+    kept = frame.loc[decided.isna() | (decided <= pd.Timestamp(trial.data_cutoff))].copy()
     kept["decided_date"] = pd.to_datetime(kept["decided_date"])
     return kept.sort_values("decided_date", kind="stable").reset_index(drop=True)
 
@@ -75,9 +75,18 @@ def _level(row: pd.Series) -> str:
     return str(value) if pd.notna(value) and str(value) else "no dose level"
 
 
-def dose_statements(trial: TrialData, dose_labels: dict[str, str]) -> tuple[DecisionStatement, ...]:
-    """MTD, RP2D and expansion statements, each with its signed record or "not decided"."""
-    records = governance_records(trial)
+def dose_statements(
+    records: pd.DataFrame, dose_labels: dict[str, str]
+) -> tuple[DecisionStatement, ...]:
+    """MTD, RP2D and expansion statements, each with its signed record or "not decided".
+
+    Parameters
+    ----------
+    records
+        :func:`governance_records` of the trial.
+    dose_labels
+        Dose-level name -> printed dose (protocol).
+    """
 
     def latest(kind: str) -> pd.Series | None:
         rows = records.loc[records["kind"] == kind]
@@ -119,7 +128,7 @@ def dose_statements(trial: TrialData, dose_labels: dict[str, str]) -> tuple[Deci
     if not (records["kind"] == "expansion_open").any():
         out.append(
             DecisionStatement(
-                KIND_TITLES["expansion_open"],
+                "Expansion",
                 "Expansion: not decided — no signed expansion record at the data cut-off.",
                 "",
             )

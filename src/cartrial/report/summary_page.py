@@ -34,7 +34,7 @@ def summary_page(ctx: ReportContext) -> SummaryPage:
     a numbered table does not show)."""
     d = ctx.disposition
     enrolled = ctx.members("enrolled")
-    phases = enrolled["phase"].value_counts()
+    phases = enrolled["phase"].value_counts().sort_index()
     enrolment = (
         f"Enrolled: {len(d.enrolled)} ("
         + ", ".join(f"{phase} {n}" for phase, n in phases.items())
@@ -90,7 +90,7 @@ def summary_page(ctx: ReportContext) -> SummaryPage:
     return SummaryPage(
         enrolment=enrolment,
         escalation=tuple(escalation),
-        decisions=dose_statements(ctx.trial, ctx.settings.dose_labels),
+        decisions=dose_statements(ctx.governance, ctx.settings.dose_labels),
         efficacy=tuple(efficacy),
         safety=tuple(safety_lines),
     )

@@ -77,6 +77,11 @@ def response_table(ctx: ReportContext) -> DisplayTable:
             "Objective response by month 3: confirmed response first recorded by day"
             f" {month3_cutoff_day(ctx.settings)}.",
             "95% CI: exact Clopper–Pearson interval (%). " + PERCENT_RULE,
+            *dict.fromkeys(
+                note
+                for key in ("best_overall_response", "response_rates")
+                for note in ctx.analysis.table(key).notes
+            ),
         ),
         section="14.2",
     )

@@ -72,6 +72,7 @@ def kinetics_table(ctx: ReportContext) -> DisplayTable:
             " (n in brackets); AUC0–28d NE when not sampled through day 28.",
             "Persistence: quantifiable transgene on or after the first day of the month's visit"
             " window.",
+            *ctx.analysis.table("kinetics_nca").notes,
         ),
         landscape=True,
         section="14.4",
