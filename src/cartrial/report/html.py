@@ -94,7 +94,10 @@ def render_html(
             if table.section == number:
                 items.append({"kind": "table", "item": table,
                               "html": table_html(table, ctx.cutoff)})  # fmt: skip
-        sections.append({"number": number, "title": title, "items": items})
+        first = items[0]["item"] if items else None
+        # a heading goes on the page of what follows: landscape when its first table is
+        wide = isinstance(first, DisplayTable) and first.landscape
+        sections.append({"number": number, "title": title, "items": items, "wide": wide})
     settings = ctx.settings
     return environment.get_template("report.html.j2").render(
         title=settings.title,
