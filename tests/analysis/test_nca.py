@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from cartrial.analysis.nca import auc, clean_blq, nca_profile
+from cartrial.analysis.nca import auc, clean_blq, nca_many, nca_profile
 from cartrial.errors import AnalysisError
 
 
@@ -88,3 +89,28 @@ def test_not_sampled_through_the_interval_or_nothing_quantifiable_is_ne() -> Non
 def test_auc_rejects_an_unknown_method() -> None:
     with pytest.raises(AnalysisError, match="AUC method"):
         auc([0, 1], [0, 1], method="spline")  # type: ignore[arg-type]
+
+
+def test_vectorised_nca_equals_the_one_profile_rules() -> None:
+    # nca_many (all profiles at once) against nca_profile (one at a time) on random profiles with
+    # leading, embedded and trailing BLQ samples, unsampled day 0 and short follow-up.
+    rng = np.random.default_rng(7)
+    rows = []
+    for subject in range(60):
+        days = np.sort(rng.choice([0, 1, 4, 7, 10, 14, 21, 28, 35, 56, 91], rng.integers(2, 10),
+                                  replace=False))  # fmt: skip
+        levels = rng.lognormal(4, 1.5, days.size)
+        blq = rng.random(days.size) < 0.3
+        rows += [(f"S{subject}", d, v, b) for d, v, b in zip(days, levels, blq, strict=True)]
+    samples = pd.DataFrame(rows, columns=["subject_id", "day", "value", "blq"])
+    many = nca_many(samples, ["subject_id"], end=28)
+    for subject, profile in samples.groupby("subject_id"):
+        one = nca_profile(profile["day"], profile["value"], profile["blq"], end=28)
+        got = many.loc[subject]
+        for name in ("cmax", "tmax", "clast", "tlast", "auc_last", "auc_all", "auc_0_end",
+                     "auc_last_linear", "auc_all_linear", "auc_0_end_linear"):  # fmt: skip
+            expected = getattr(one, name)
+            if math.isnan(expected):
+                assert math.isnan(got[name]), (subject, name)
+            else:
+                assert got[name] == pytest.approx(expected, rel=1e-12), (subject, name)

@@ -53,7 +53,9 @@ def test_pdf_text_has_page_numbers_decisions_and_every_numbered_table(
     assert "Screened" in text and "ECOG > 1" in text
 
 
-_HEADING = re.compile(r"^((Table|Figure|Listing) 1[46]\.\d+\.\d+ |1[46]\.\d+ [A-Z]|.* population.* \(N = \d+\)$)")
+_HEADING = re.compile(
+    r"^((Table|Figure|Listing) 1[46]\.\d+\.\d+ |1[46]\.\d+ [A-Z]|.* population.* \(N = \d+\)$)"
+)
 
 
 def test_no_heading_ends_a_page(pdf_report: ReportResult) -> None:

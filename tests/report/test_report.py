@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pandas as pd
 
@@ -49,7 +48,9 @@ def test_files_are_written(report: ReportResult) -> None:
     assert report.missing_figures == ()
     assert len(report.figures) == 12
     # every figure is also its own PNG and SVG file
-    assert len(report.figure_paths) == 24 and all(p.stat().st_size > 1000 for p in report.figure_paths)
+    assert len(report.figure_paths) == 24 and all(
+        p.stat().st_size > 1000 for p in report.figure_paths
+    )
     assert {p.suffix for p in report.figure_paths} == {".png", ".svg"}
 
 
@@ -100,7 +101,9 @@ def test_summary_states_mtd_rp2d_and_expansion_with_signed_records(report: Repor
     assert "Expansion go/stop: GO" in page
 
 
-def test_cells_are_n_percent_recomputed_from_raw_rows(report: ReportResult, trial: TrialData) -> None:
+def test_cells_are_n_percent_recomputed_from_raw_rows(
+    report: ReportResult, trial: TrialData
+) -> None:
     # Table 14.1.1, "Infused" row: subjects with an infusion date, per column (DL1 escalation
     # 3 enrolled, DL2 escalation 4 enrolled): computed from the raw subjects table.
     parser = _Tables()

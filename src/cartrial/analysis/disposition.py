@@ -86,15 +86,18 @@ def disposition(trial: TrialData, screening: pd.DataFrame | None = None) -> Disp
     ids = frozenset(enrolled["subject_id"])
     ld = enrolled["lymphodepletion_date"].notna() & (enrolled["lymphodepletion_date"] <= cutoff)
     infused = frozenset(population(trial, "safety")["subject_id"])
-    discontinued: dict[str, str] = {}
-    for row in enrolled.itertuples(index=False):
-        died = pd.notna(row.death_date) and row.death_date <= cutoff
-        withdrawn = pd.notna(row.withdrawn_date) and row.withdrawn_date <= cutoff
-        if died:
-            cause = str(row.death_cause or "").strip() or "cause not recorded"
-            discontinued[str(row.subject_id)] = f"death: {cause}"
-        elif withdrawn:
-            discontinued[str(row.subject_id)] = "withdrawn from the study"
+    died = enrolled["death_date"].notna() & (enrolled["death_date"] <= cutoff)
+    withdrawn = enrolled["withdrawn_date"].notna() & (enrolled["withdrawn_date"] <= cutoff)
+    cause = enrolled["death_cause"].fillna("").astype(str).str.strip()
+    cause = cause.where(cause != "", "cause not recorded")
+    reason = pd.Series("death: " + cause, index=enrolled.index).where(died)
+    reason = reason.fillna(
+        pd.Series("withdrawn from the study", index=enrolled.index).where(withdrawn)
+    )
+    left = reason.notna()
+    discontinued = dict(
+        zip(enrolled.loc[left, "subject_id"].astype(str), reason[left].astype(str), strict=True)
+    )
     screened = not_eligible = None
     reasons: dict[str, int] = {}
     if screening is not None:
@@ -105,9 +108,9 @@ def disposition(trial: TrialData, screening: pd.DataFrame | None = None) -> Disp
         failed = screening.loc[screening["outcome"].astype(str) != "eligible"]
         not_eligible = int(failed["subject_id"].nunique())
         for text in failed["reasons"].fillna("").astype(str):
-            for reason in (r.strip() for r in text.split(",")):
-                if reason:
-                    reasons[reason] = reasons.get(reason, 0) + 1
+            for criterion in (r.strip() for r in text.split(",")):
+                if criterion:
+                    reasons[criterion] = reasons.get(criterion, 0) + 1
         reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     return Disposition(
         screened=screened,

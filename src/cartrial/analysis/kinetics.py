@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
-from cartrial.analysis.nca import nca_profile
+from cartrial.analysis.nca import nca_many
 from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.response import BestResponse, listing_note
 from cartrial.analysis.settings import AnalysisSettings
@@ -79,43 +79,33 @@ def nca(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
     above_lloq = kin["lloq"].isna() | (kin["value"] >= kin["lloq"])
     quant = ~as_flag(kin["below_lloq"]) & kin["value"].notna() & (kin["value"] > 0) & above_lloq
     kin = kin.assign(blq=~quant)
+    key = ["subject_id", "unit"]
+    out = nca_many(kin, key, end=_AUC_END)
+    grouped = kin.groupby(key, sort=True)
+    out["n_samples"] = grouped.size()
+    out["n_quantifiable"] = (~kin["blq"]).groupby([kin[k] for k in key]).sum().astype(int)
+    last_sample = grouped["day"].max()
+    out = out.rename(
+        columns={"tmax": "tmax_day", "tlast": "tlast_day", "auc_0_end": "auc_0_28",
+                 "auc_0_end_linear": "auc_0_28_linear"}
+    )  # fmt: skip
+    out["auc_method"] = AUC_METHOD
+    for month, nominal in PERSISTENCE_MONTHS.items():
+        start = persistence_window_start(settings, nominal)
+        out[f"persistence_m{month}"] = np.select(
+            [out["tlast_day"] >= start, last_sample >= start],
+            ["detectable", "not detectable"],
+            default="NE",
+        )
+    out = out.reset_index()
     dose = safety.set_index("subject_id")["dose_level"]
-    rows = []
-    for (subject, unit), samples in kin.groupby(["subject_id", "unit"], sort=True):
-        result = nca_profile(samples["day"], samples["value"], samples["blq"], end=_AUC_END)
-        row: dict[str, object] = {
-            "subject_id": subject,
-            "dose_level": dose.get(subject),
-            "unit": unit,
-            "n_samples": len(samples),
-            "n_quantifiable": int((~samples["blq"]).sum()),
-            "cmax": result.cmax,
-            "tmax_day": result.tmax,
-            "clast": result.clast,
-            "tlast_day": result.tlast,
-            "auc_last": result.auc_last,
-            "auc_all": result.auc_all,
-            "auc_0_28": result.auc_0_end,
-            "auc_0_28_linear": result.auc_0_end_linear,
-            "auc_method": AUC_METHOD,
-        }
-        last_sample = float(samples["day"].max())
-        for month, nominal in PERSISTENCE_MONTHS.items():
-            start = persistence_window_start(settings, nominal)
-            row[f"persistence_m{month}"] = (
-                "detectable"
-                if result.tlast >= start
-                else "not detectable"
-                if last_sample >= start
-                else "NE"
-            )
-        rows.append(row)
+    out.insert(1, "dose_level", out["subject_id"].map(dose))
     columns = [
         "subject_id", "dose_level", "unit", "n_samples", "n_quantifiable", "cmax", "tmax_day",
         "clast", "tlast_day", "auc_last", "auc_all", "auc_0_28", "auc_0_28_linear", "auc_method",
         *[f"persistence_m{m}" for m in PERSISTENCE_MONTHS],
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    return out[columns]
 
 
 def _nca_notes(parameters: pd.DataFrame, safety_n: int) -> tuple[str, ...]:

@@ -26,11 +26,22 @@ from cartrial.report.html import FigureItem, render_html
 from cartrial.report.listings import LISTINGS
 from cartrial.report.pdf import write_pdf
 from cartrial.report.summary_page import summary_page
-from cartrial.report.t14_1 import baseline_table, demographics_table, disposition_table
-from cartrial.report.t14_1 import exposure_table
+from cartrial.report.t14_1 import (
+    baseline_table,
+    demographics_table,
+    disposition_table,
+    exposure_table,
+)
 from cartrial.report.t14_2 import response_table, time_to_event_table
-from cartrial.report.t14_3 import AE_TABLES, ae_overview_table, ae_soc_table, crs_icans_table
-from cartrial.report.t14_3 import dlt_table, escalation_table, lab_shift_table
+from cartrial.report.t14_3 import (
+    AE_TABLES,
+    ae_overview_table,
+    ae_soc_table,
+    crs_icans_table,
+    dlt_table,
+    escalation_table,
+    lab_shift_table,
+)
 from cartrial.report.t14_4 import ada_table, kinetics_table, phenotype_table
 
 __all__ = ["ReportResult", "build_report", "numbered_tables", "render_figures"]
@@ -193,6 +204,8 @@ def build_report(
         missing_figures=tuple(f.caption for f in figures if not f.png),
         notes=notes,
         docx_path=docx_path,
-        figure_paths=tuple(p for s in stems for p in (s.with_suffix(".png"), s.with_suffix(".svg"))),
+        figure_paths=tuple(
+            p for s in stems for p in (s.with_suffix(".png"), s.with_suffix(".svg"))
+        ),
         tables=tuple(t.caption for t in tables),
     )

@@ -144,9 +144,7 @@ def _header_html(columns: tuple[Column, ...]) -> str:
         while i + span < len(columns) and columns[i + span].group == column.group:
             span += 1
         top.append(f'<th colspan="{span}" class="span">{_esc(column.group)}</th>')
-        bottom.extend(
-            f'<th class="{c.align}">{_esc(c.label)}</th>' for c in columns[i : i + span]
-        )
+        bottom.extend(f'<th class="{c.align}">{_esc(c.label)}</th>' for c in columns[i : i + span])
         i += span
     return f"<thead><tr>{''.join(top)}</tr><tr>{''.join(bottom)}</tr></thead>"
 
@@ -160,9 +158,7 @@ def table_html(table: DisplayTable, cutoff: str) -> str:
             cells.append(f'<td class="{column.align}">{_esc(cell)}</td>')
         body.append(f'<tr class="{row.kind}">{"".join(cells)}</tr>')
     if table.rows:
-        grid = (
-            f"<table>{_header_html(table.columns)}<tbody>{''.join(body)}</tbody></table>"
-        )
+        grid = f"<table>{_header_html(table.columns)}<tbody>{''.join(body)}</tbody></table>"
     else:
         grid = f'<p class="empty">{_esc(table.empty_text)}</p>'
     notes = [*table.footnotes, f"Data cut-off: {cutoff}."]

@@ -19,8 +19,8 @@ def write_docx(tables: Sequence[DisplayTable], ctx: ReportContext, path: Path) -
 
     document = Document()
     style = document.styles["Normal"]
-    style.font.name = "Arial"  # type: ignore[attr-defined]
-    style.font.size = Pt(9)  # type: ignore[attr-defined]
+    style.font.name = "Arial"
+    style.font.size = Pt(9)
     document.add_heading(f"{ctx.settings.study_id}: tables and listings", level=1)
     document.add_paragraph(
         f"{ctx.settings.title}. Protocol version {ctx.settings.protocol_version}."

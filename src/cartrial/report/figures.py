@@ -157,7 +157,7 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
                      label=response, zorder=3, s=size)  # fmt: skip
     cutoff = trial.data_cutoff
     dead = (ordered["death_date"].notna() & (ordered["death_date"] <= cutoff)).to_numpy()
-    withdrawn = (ordered["withdrawn_date"].notna() & (ordered["withdrawn_date"] <= cutoff))
+    withdrawn = ordered["withdrawn_date"].notna() & (ordered["withdrawn_date"] <= cutoff)
     ongoing = ~dead & ~withdrawn.to_numpy()
     rows = np.arange(len(ids))
     span = float(np.nanmax(days)) if len(days) else 1.0

@@ -24,8 +24,15 @@ def _box(axis: plt.Axes, x: float, y: float, text: str, width: float = 0.42) -> 
 
 
 def _side(axis: plt.Axes, x: float, y: float, text: str) -> None:
-    axis.text(x, y, text, ha="left", va="center", fontsize=7,
-              bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fbeaea", "edgecolor": "#b2182b"})
+    axis.text(
+        x,
+        y,
+        text,
+        ha="left",
+        va="center",
+        fontsize=7,
+        bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fbeaea", "edgecolor": "#b2182b"},
+    )
 
 
 def _arrow(axis: plt.Axes, x0: float, y0: float, x1: float, y1: float) -> None:

@@ -29,9 +29,7 @@ def _ci_row(label: str, hits: set[str], arms: tuple[Arm, ...]) -> Row:
     cells = []
     for arm in arms:
         p = proportion(len(hits & arm.subject_ids), arm.n)
-        cells.append(
-            f"({p.lower * 100:.1f}, {p.upper * 100:.1f})" if arm.n else "–"
-        )
+        cells.append(f"({p.lower * 100:.1f}, {p.upper * 100:.1f})" if arm.n else "–")
     return Row((label, *cells), "item")
 
 
@@ -127,10 +125,7 @@ def _tte_rows(label: str, data: pd.DataFrame, key: str, arms: tuple[Arm, ...]) -
         Row(
             (
                 "25th / 75th percentile, months",
-                *(
-                    f"{_months(c.q25_days)} / {_months(c.q75_days)}" if c.n else "–"
-                    for c in curves
-                ),
+                *(f"{_months(c.q25_days)} / {_months(c.q75_days)}" if c.n else "–" for c in curves),
             ),
             "item",
         )

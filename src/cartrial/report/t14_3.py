@@ -18,13 +18,13 @@ from cartrial.report.context import POPULATION_NAMES, ReportContext
 from cartrial.report.display import PERCENT_RULE, Column, DisplayTable, Row, n_pct
 
 __all__ = [
+    "AE_TABLES",
     "ae_overview_table",
     "ae_soc_table",
     "crs_icans_table",
     "dlt_table",
     "escalation_table",
     "lab_shift_table",
-    "AE_TABLES",
 ]
 
 _TE = (

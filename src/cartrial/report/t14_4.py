@@ -91,7 +91,9 @@ def ada_table(ctx: ReportContext) -> DisplayTable:
     emergent = set(per_subject.index[per_subject["ada_class"].isin(ADA_CLASSES[:2])])
     cells = []
     for arm in arms:
-        p = proportion(len(emergent & arm.subject_ids & evaluable), len(arm.subject_ids & evaluable))
+        p = proportion(
+            len(emergent & arm.subject_ids & evaluable), len(arm.subject_ids & evaluable)
+        )
         cells.append(p.format().replace("0/0 (NE: no subjects)", "NE"))
     rows.append(Row(("Treatment-emergent ADA, n/evaluable (%; 95% CI)", *cells), "group"))
     return DisplayTable(
