@@ -240,12 +240,7 @@ def add_docx_table(document: Document, table: DisplayTable, cutoff: str) -> None
                     for run in (run for p in cells[j].paragraphs for run in p.runs):
                         run.bold = True
         for row in grid.rows:
-            cant_split = OxmlElement("w:cantSplit")
-            row._tr.get_or_add_trPr().append(cant_split)
-            for cell in row.cells:
-                for paragraph in cell.paragraphs:
-                    for run in paragraph.runs:
-                        run.font.size = Pt(8)
+            row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
     else:
         document.add_paragraph(table.empty_text)
     for note in [*table.footnotes, f"Data cut-off: {cutoff}."]:

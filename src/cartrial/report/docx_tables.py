@@ -20,7 +20,7 @@ def write_docx(tables: Sequence[DisplayTable], ctx: ReportContext, path: Path) -
     document = Document()
     style = document.styles["Normal"]
     style.font.name = "Arial"
-    style.font.size = Pt(9)
+    style.font.size = Pt(8)
     document.add_heading(f"{ctx.settings.study_id}: tables and listings", level=1)
     document.add_paragraph(
         f"{ctx.settings.title}. Protocol version {ctx.settings.protocol_version}."

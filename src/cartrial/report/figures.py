@@ -67,17 +67,19 @@ def figure_png_base64(figure: Figure, dpi: int = 110) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def save_figure(figure: Figure, stem: Path, dpi: int = 120) -> str:
+def save_figure(figure: Figure, stem: Path, dpi: int = 110) -> str:
     """Write ``figure`` as ``<stem>.png`` and ``<stem>.svg``; return the PNG base64-encoded.
 
-    The figures use constrained layout, so no second "tight" drawing pass is needed. The figure
-    is closed afterwards.
+    The figures use constrained layout: it is solved once, for the PNG, and frozen for the SVG
+    (no "tight" bounding-box pass either). The figure is closed afterwards.
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     stem.with_suffix(".png").write_bytes(buffer.getvalue())
-    figure.savefig(stem.with_suffix(".svg"), format="svg")
+    figure.set_layout_engine("none")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text: editable, smaller
+        figure.savefig(stem.with_suffix(".svg"), format="svg")
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
