@@ -98,26 +98,21 @@ def dose_statements(
         return f"{level} ({label} cells)" if label else level
 
     out = []
-    end = latest("escalation_end")
-    out.append(
-        DecisionStatement(
-            KIND_TITLES["escalation_end"],
-            f"Escalation ended; MTD: {dose(end)}. {end['rationale']}"
-            if end is not None
-            else "MTD: not decided — no signed end-of-escalation record at the data cut-off.",
-            _signature(end) if end is not None else "",
+    for kind, name, what in (
+        ("escalation_end", "Escalation ended; MTD", "end-of-escalation"),
+        ("rp2d", "RP2D", "RP2D"),
+    ):
+        row = latest(kind)
+        out.append(
+            DecisionStatement(
+                KIND_TITLES[kind],
+                f"{name}: {dose(row)}. {row['rationale']}"
+                if row is not None
+                else f"{name.split('; ')[-1]}: not decided — no signed {what} record at the data"
+                " cut-off.",
+                _signature(row) if row is not None else "",
+            )
         )
-    )
-    rp2d = latest("rp2d")
-    out.append(
-        DecisionStatement(
-            KIND_TITLES["rp2d"],
-            f"RP2D: {dose(rp2d)}. {rp2d['rationale']}"
-            if rp2d is not None
-            else "RP2D: not decided — no signed RP2D record at the data cut-off.",
-            _signature(rp2d) if rp2d is not None else "",
-        )
-    )
     for kind in ("expansion_open", "expansion_review", "expansion_stop"):
         for _, row in records.loc[records["kind"] == kind].iterrows():
             out.append(

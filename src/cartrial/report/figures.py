@@ -75,7 +75,8 @@ def save_figure(figure: Figure, stem: Path, dpi: int = 110) -> str:
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    # fast zlib level: the PNG is written once and decoded once more by WeasyPrint
+    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     stem.with_suffix(".png").write_bytes(buffer.getvalue())
     figure.set_layout_engine("none")
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text: editable, smaller

@@ -65,43 +65,40 @@ _AE_COLUMNS = (
 _DAY_NOTE = "Days from CAR-T infusion (day 0 = infusion day)."
 
 
-def dlt_listing(ctx: ReportContext) -> DisplayTable:
-    """Listing 16.2.1: adverse events adjudicated as DLT."""
+def _ae_listing(
+    ctx: ReportContext, number: str, key: str, title: str, flag: str, note: str
+) -> DisplayTable:
+    """A listing of the treatment-emergent AEs whose yes/no column ``flag`` is set."""
     te = ctx.te
     return DisplayTable(
-        number="16.2.1",
-        key="l16_2_1_dlt",
-        title="Adverse events adjudicated as dose-limiting toxicity",
+        number=number,
+        key=key,
+        title=title,
         population=POPULATION_NAMES["safety"],
         n=len(ctx.members("safety")),
         columns=_AE_COLUMNS,
-        rows=_ae_rows(ctx, te.loc[as_flag(te["is_dlt"])]),
-        footnotes=(
-            _DAY_NOTE,
-            "Only DLT-evaluable escalation subjects count for dose finding (Table 14.3.2).",
-        ),
+        rows=_ae_rows(ctx, te.loc[as_flag(te[flag])]),
+        footnotes=(_DAY_NOTE, note),
         landscape=True,
         kind="Listing",
         section="16.2",
     )
+
+
+def dlt_listing(ctx: ReportContext) -> DisplayTable:
+    """Listing 16.2.1: adverse events adjudicated as DLT."""
+    return _ae_listing(
+        ctx, "16.2.1", "l16_2_1_dlt", "Adverse events adjudicated as dose-limiting toxicity",
+        "is_dlt", "Only DLT-evaluable escalation subjects count for dose finding (Table 14.3.2).",
+    )  # fmt: skip
 
 
 def sae_listing(ctx: ReportContext) -> DisplayTable:
     """Listing 16.2.2: serious adverse events."""
-    te = ctx.te
-    return DisplayTable(
-        number="16.2.2",
-        key="l16_2_2_sae",
-        title="Serious adverse events",
-        population=POPULATION_NAMES["safety"],
-        n=len(ctx.members("safety")),
-        columns=_AE_COLUMNS,
-        rows=_ae_rows(ctx, te.loc[as_flag(te["serious"])]),
-        footnotes=(_DAY_NOTE, "Serious as reported by the investigator (ICH E2A)."),
-        landscape=True,
-        kind="Listing",
-        section="16.2",
-    )
+    return _ae_listing(
+        ctx, "16.2.2", "l16_2_2_sae", "Serious adverse events", "serious",
+        "Serious as reported by the investigator (ICH E2A).",
+    )  # fmt: skip
 
 
 def death_listing(ctx: ReportContext) -> DisplayTable:
