@@ -15,11 +15,12 @@ import pandas as pd
 from cartrial.analysis import AnalysisSettings, TrialData
 from cartrial.analysis.tables import TOTAL
 from cartrial.report.display import Column, Row, fmt_number, n_pct
+from cartrial.vocab import PHASES
 
-__all__ = ["PHASES", "Arm", "arm_columns", "arms_of", "by_arm", "count_row", "stat_rows"]
+__all__ = ["PHASE_HEADERS", "Arm", "arm_columns", "arms_of", "by_arm", "count_row", "stat_rows"]
 
-#: Study phases in report order, with their spanning header.
-PHASES = {"escalation": "Escalation", "expansion": "Expansion"}
+#: Study phases in report order (the vocabulary's order), with their spanning header.
+PHASE_HEADERS = {phase: phase.capitalize() for phase in PHASES}
 NOT_INFUSED = "not infused"
 
 
@@ -44,7 +45,7 @@ class Arm:
 
 
 def _phase_header(phase: str) -> str:
-    return PHASES.get(phase, phase.replace("_", " ").capitalize())
+    return PHASE_HEADERS.get(phase, phase.replace("_", " ").capitalize())
 
 
 def arms_of(members: pd.DataFrame, settings: AnalysisSettings) -> tuple[Arm, ...]:

@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from cartrial.analysis import TrialAnalysis, TrialData
 from cartrial.analysis.dataset import as_flag
 from cartrial.analysis.populations import population
+from cartrial.analysis.response import unconfirmed_responders
 from cartrial.analysis.safety import treatment_emergent_aes
 from cartrial.analysis.survival import AT_RISK_MONTHS, DAYS_PER_MONTH, KaplanMeier
 
@@ -122,14 +123,6 @@ def kaplan_meier_plot(curve: KaplanMeier, title: str) -> Figure | None:
     return figure
 
 
-def _unconfirmed_ids(analysis: TrialAnalysis) -> set[str]:
-    """Subjects with a CR/PR time point whose best overall response is not CR/PR."""
-    tps = analysis.best_response.timepoints
-    hit = set(tps.loc[tps["overall_response"].isin(["CR", "PR"]), "subject_id"])
-    subjects = analysis.best_response.subjects
-    return hit - set(subjects.loc[subjects["bor"].isin(["CR", "PR"]), "subject_id"])
-
-
 def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     """One bar per infused subject (colour = dose level, hatched = expansion): follow-up in days,
     CR/PR/SD/PD time points, death (×) and an arrow for subjects still in follow-up."""
@@ -190,7 +183,7 @@ def waterfall_plot(analysis: TrialAnalysis) -> Figure | None:
     if data.empty:
         return None
     data = data.sort_values("best_pct_change", ascending=False).reset_index(drop=True)
-    unconfirmed = _unconfirmed_ids(analysis)
+    unconfirmed = unconfirmed_responders(analysis.best_response)
     figure, axis = plt.subplots(figsize=(7.2, 3.8), layout="constrained")
     bars = axis.bar(range(len(data)), data["best_pct_change"],
                     color=[BOR_COLOURS.get(b, "grey") for b in data["bor"]],

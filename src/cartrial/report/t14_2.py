@@ -7,11 +7,13 @@ import math
 import pandas as pd
 
 from cartrial.analysis.efficacy import DISEASE_CONTROL, month3_cutoff_day, month3_responders
+from cartrial.analysis.response import unconfirmed_responders
 from cartrial.analysis.stats import proportion
 from cartrial.analysis.survival import CONF_TYPE, DAYS_PER_MONTH, KaplanMeier, kaplan_meier
 from cartrial.report.arms import Arm, arm_columns, count_row
 from cartrial.report.context import POPULATION_NAMES, ReportContext
 from cartrial.report.display import PERCENT_RULE, DisplayTable, Row, fmt_number
+from cartrial.vocab import OBJECTIVE_RESPONSES
 
 __all__ = ["response_table", "time_to_event_table"]
 
@@ -44,9 +46,9 @@ def response_table(ctx: ReportContext) -> DisplayTable:
     rows = [Row(("Best overall response", *("",) * len(arms)), "group")]
     for code, label in _BOR_NAMES.items():
         ids = set(bor.index[bor == code])
-        if ids or code in ("CR", "PR", "SD", "PD", "NE"):
+        if ids or code != "NON-CR/NON-PD":  # shown only when non-target-only disease exists
             rows.append(count_row(label, ids, arms, "item"))
-    responders = set(bor.index[bor.isin(["CR", "PR"])])
+    responders = set(bor.index[bor.isin(OBJECTIVE_RESPONSES)])
     control = set(bor.index[bor.isin(list(DISEASE_CONTROL))])
     early = month3_responders(best, ctx.settings)
     at3 = {s for s in members if bool(early.get(s, False))}
@@ -86,11 +88,7 @@ def response_table(ctx: ReportContext) -> DisplayTable:
 
 
 def _unconfirmed(ctx: ReportContext, members: set[str]) -> str:
-    best = ctx.analysis.best_response
-    tps = best.timepoints
-    hit = set(tps.loc[tps["overall_response"].isin(["CR", "PR"]), "subject_id"]) & members
-    confirmed = set(best.subjects.loc[best.subjects["bor"].isin(["CR", "PR"]), "subject_id"])
-    ids = sorted(hit - confirmed)
+    ids = sorted(unconfirmed_responders(ctx.analysis.best_response) & members)
     return f"{len(ids)} subject(s) ({', '.join(ids)})" if ids else "none"
 
 
