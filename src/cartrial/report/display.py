@@ -39,7 +39,7 @@ PERCENT_RULE = (
 
 
 #: Tables with at most this many rows are kept on one page (never split 1/3 across pages).
-SHORT_ROWS = 22
+SHORT_ROWS = 32
 
 
 def n_pct(n: int, total: int) -> str:
