@@ -114,3 +114,8 @@ def test_vectorised_nca_equals_the_one_profile_rules() -> None:
                 assert math.isnan(got[name]), (subject, name)
             else:
                 assert got[name] == pytest.approx(expected, rel=1e-12), (subject, name)
+
+
+def test_no_sample_at_all_gives_an_empty_table() -> None:
+    empty = pd.DataFrame({"subject_id": [], "day": [], "value": [], "blq": []})
+    assert nca_many(empty, ["subject_id"]).empty

@@ -304,10 +304,17 @@ def log_rank(durations: npt.ArrayLike, events: npt.ArrayLike, groups: npt.ArrayL
     names = tuple(sorted(names))
     if len(names) < 2:
         raise AnalysisError("log-rank: needs at least two groups")
-    member = labels[:, None] == np.asarray(names)[None, :]  # subject x group
     event_times = np.unique(times[observed])
-    at_risk = (times[None, :] >= event_times[:, None]).astype(float) @ member  # time x group
-    died = ((times[None, :] == event_times[:, None]) & observed[None, :]).astype(float) @ member
+    at_risk = np.empty((event_times.size, len(names)))  # event time x group
+    died = np.empty_like(at_risk)
+    sizes = []
+    for j, name in enumerate(names):
+        in_group = labels == name
+        group_times = np.sort(times[in_group])
+        sizes.append(int(group_times.size))
+        at_risk[:, j] = group_times.size - np.searchsorted(group_times, event_times, side="left")
+        slots = np.searchsorted(event_times, times[in_group & observed])
+        died[:, j] = np.bincount(slots, minlength=event_times.size)
     n = at_risk.sum(axis=1)
     d = died.sum(axis=1)
     share = at_risk / n[:, None]
@@ -324,7 +331,7 @@ def log_rank(durations: npt.ArrayLike, events: npt.ArrayLike, groups: npt.ArrayL
     df = k - 1
     return LogRank(
         groups=names,
-        n=tuple(int(c) for c in member.sum(axis=0)),
+        n=tuple(sizes),
         observed=tuple(float(v) for v in died.sum(axis=0)),
         expected=tuple(float(v) for v in expected),
         chisq=chisq,

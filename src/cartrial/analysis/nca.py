@@ -250,7 +250,7 @@ def nca_many(samples: pd.DataFrame, keys: list[str], *, end: float = 28.0) -> pd
     positive = c > 0
     has = np.bincount(g[positive], minlength=n_groups) > 0
     order = np.lexsort((t, -c, g))  # per group: highest level first, earliest time first
-    first_rows = order[np.r_[True, g[order][1:] != g[order][:-1]]]
+    first_rows = order[np.r_[True, g[order][1:] != g[order][:-1]]] if g.size else order
     cmax = np.full(n_groups, np.nan)
     tmax = np.full(n_groups, np.nan)
     cmax[g[first_rows]], tmax[g[first_rows]] = c[first_rows], t[first_rows]
