@@ -99,6 +99,9 @@ def test_summary_states_mtd_rp2d_and_expansion_with_signed_records(report: Repor
     assert "MTD: DL1" in page and "RP2D: DL1" in page
     assert "signed by Dr B. Medic (sponsor-md) on 2025-05-02 11:30" in page
     assert "Expansion go/stop: GO" in page
+    # Table 14.3.10 states the protocol's rules and lists the signed expansion record
+    assert "stop when P(DLT rate &gt;" in page and "simon-" in page
+    assert "DL1: Expansion of 20 subjects at the RP2D." in page
 
 
 def test_cells_are_n_percent_recomputed_from_raw_rows(

@@ -43,6 +43,7 @@ from cartrial.report.t14_3 import (
     lab_shift_table,
 )
 from cartrial.report.t14_4 import ada_table, kinetics_table, phenotype_table
+from cartrial.report.t14_expansion import expansion_table
 
 __all__ = ["ReportResult", "build_report", "numbered_tables", "render_figures"]
 
@@ -89,7 +90,7 @@ def numbered_tables(ctx: ReportContext) -> tuple[DisplayTable, ...]:
     ]  # fmt: skip
     tables = [build(ctx) for build in builders]
     tables += [ae_soc_table(ctx, subset) for subset in AE_TABLES]
-    tables += [crs_icans_table(ctx), lab_shift_table(ctx)]
+    tables += [crs_icans_table(ctx), lab_shift_table(ctx), expansion_table(ctx)]
     tables += [kinetics_table(ctx), ada_table(ctx), phenotype_table(ctx)]
     tables += [listing(ctx) for listing in LISTINGS]
     return tuple(tables)

@@ -12,7 +12,14 @@ import pandas as pd
 
 from cartrial.analysis import TrialData
 
-__all__ = ["GOVERNANCE_COLUMNS", "DecisionStatement", "dose_statements", "governance_records"]
+__all__ = [
+    "GOVERNANCE_COLUMNS",
+    "KIND_TITLES",
+    "DecisionStatement",
+    "dose_statements",
+    "governance_records",
+    "signature",
+]
 
 #: Columns of the governance table (one row per signed decision).
 GOVERNANCE_COLUMNS = (
@@ -60,7 +67,8 @@ class DecisionStatement:
     record: str
 
 
-def _signature(row: pd.Series) -> str:
+def signature(row: pd.Series) -> str:
+    """``"signed by <name> (<user>) on <when> — “<meaning>”; decided <date>"`` of a record."""
     signed_at = pd.Timestamp(row["signed_at"]) if pd.notna(row["signed_at"]) else None
     when = signed_at.strftime("%Y-%m-%d %H:%M") if signed_at is not None else "time not recorded"
     meaning = f" — “{row['meaning']}”" if pd.notna(row["meaning"]) and row["meaning"] else ""
@@ -110,14 +118,14 @@ def dose_statements(
                 if row is not None
                 else f"{name.split('; ')[-1]}: not decided — no signed {what} record at the data"
                 " cut-off.",
-                _signature(row) if row is not None else "",
+                signature(row) if row is not None else "",
             )
         )
     for kind in ("expansion_open", "expansion_review", "expansion_stop"):
         for _, row in records.loc[records["kind"] == kind].iterrows():
             out.append(
                 DecisionStatement(
-                    KIND_TITLES[kind], f"{dose(row)}: {row['rationale']}", _signature(row)
+                    KIND_TITLES[kind], f"{dose(row)}: {row['rationale']}", signature(row)
                 )
             )
     if not (records["kind"] == "expansion_open").any():
