@@ -13,8 +13,7 @@ Example file: ``examples/simulation-grid.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartrial.designs import make_design
 from cartrial.errors import DesignError
-from cartrial.simulation.engine import Coherence, SimulationPlan, plan_simulation, simulate_range
+from cartrial.simulation.engine import (
+    Coherence,
+    SimulationPlan,
+    plan_simulation,
+    result_from_tally,
+    simulate_range,
+)
+from cartrial.simulation.progress import DelayedProgress
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS
@@ -242,23 +248,18 @@ def run_grid(
     cells, tasks = _tasks(grid)
     tallies: dict[int, Tally] = {}
     runner = _run_local if backend == "local" else _run_dask
-    with _progress_bar(progress, len(tasks)) as advance:
+    n_total = sum(stop - start for _, start, stop in tasks)
+    with DelayedProgress("simulating grid", n_total, enabled=progress) as bar:
         for index, tally in runner(cells, tasks, scheduler):
             tallies[index] = tally
-            advance()
+            bar.advance(tally.n_trials)
     results = []
     for c, cell in enumerate(cells):
         total = Tally(n_doses=cell.plan.design.n_doses)
         for index, (owner, _, _) in enumerate(tasks):
             if owner == c:
                 total.merge(tallies[index])
-        result = SimulationResult.from_tally(
-            total,
-            design=cell.label,
-            true_tox=tuple(float(p) for p in cell.plan.true_tox),
-            seed=grid.seed,
-            settings=cell.plan.settings(),
-        )
+        result = result_from_tally(cell.plan, total, label=cell.label)
         results.append((cell.label, cell.scenario, result))
     return GridResult(tuple(results), backend)
 
@@ -294,16 +295,3 @@ def _run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-@contextmanager
-def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
-    """A rich progress bar over ``total`` tasks (or nothing); yields its ``advance``."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import Progress
-
-    with Progress() as bar:
-        task = bar.add_task("simulating grid", total=total)
-        yield lambda: bar.advance(task)
