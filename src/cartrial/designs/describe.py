@@ -9,14 +9,22 @@ maximum sample size).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cartrial.designs.base import Design
 from cartrial.designs.boin import BOIN
 from cartrial.designs.crm import CRM
 from cartrial.designs.table import DecisionTableDesign
 
-__all__ = ["design_parameters"]
+__all__ = ["POSITION_PARAMETERS", "default_dose_labels", "design_parameters"]
+
+POSITION_PARAMETERS = ("start", "prior_mtd")
+"""Parameters that hold a 0-based dose position; printed as the dose level's name."""
+
+
+def default_dose_labels(n_doses: int) -> tuple[str, ...]:
+    """``DL1 ... DLk``: the names shown when only a truth vector is given (no protocol)."""
+    return tuple(f"DL{k}" for k in range(1, n_doses + 1))
 
 
 def _text(value: object) -> str:
@@ -31,11 +39,11 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def design_parameters(design: Design) -> dict[str, str]:
+def design_parameters(design: Design, dose_labels: Sequence[str] | None = None) -> dict[str, str]:
     """The design's parameters and derived quantities, in constructor order, as text.
 
-    Doses are 0-based here only where the design itself stores a position (``start``,
-    ``prior_mtd``); callers that know the protocol's dose names show those instead.
+    Dose positions (``start``, ``prior_mtd``) are printed as the dose level's name from
+    ``dose_labels`` (the protocol's names; default ``DL1 ... DLk``).
 
     Examples
     --------
@@ -44,6 +52,7 @@ def design_parameters(design: Design) -> dict[str, str]:
     >>> p["target"], p["lambda_e"], p["lambda_d"], p["max_patients"]
     ('0.3', '0.2365', '0.3585', '30')
     """
+    labels = default_dose_labels(design.n_doses) if dose_labels is None else tuple(dose_labels)
     values: dict[str, str] = {}
     if dataclasses.is_dataclass(design):
         for item in dataclasses.fields(design):
@@ -51,6 +60,8 @@ def design_parameters(design: Design) -> dict[str, str]:
             if isinstance(design, DecisionTableDesign) and item.name == "table":
                 assert isinstance(value, Mapping)
                 value = "; ".join(f"n={n}: {_text(tuple(row))}" for n, row in value.items())
+            if item.name in POSITION_PARAMETERS and isinstance(value, int):
+                value = labels[value]
             values[item.name] = _text(value)
     values["cohort_size"] = _text(design.cohort_size)
     values["max_patients"] = _text(design.max_patients)

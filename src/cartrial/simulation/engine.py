@@ -626,6 +626,6 @@ def result_from_tally(
         trials=trials,
         dose_labels=plan.dose_labels,
         mtd=plan.mtd,
-        design_parameters=design_parameters(plan.design),
+        design_parameters=design_parameters(plan.design, plan.dose_labels),
         timed=plan.accrual is not None,
     )

@@ -77,6 +77,7 @@ def exact_operating_characteristics(
         [float(math.comb(size, j) * p**j * (1 - p) ** (size - j)) for j in range(size + 1)]
         for p in tox.tolist()
     ]
+    labels = default_dose_labels(doses) if dose_labels is None else tuple(dose_labels)
     mtd = MTDDefinition(getattr(design, "target", None) if target is None else target, acceptable)
     at_mtd, above = mtd.correct(tox), mtd.above(tox)
     overdosed = np.zeros(len(OVERDOSE_FRACTIONS))
@@ -143,9 +144,9 @@ def exact_operating_characteristics(
             "engine": "exact enumeration",
             "mtd_definition": mtd.describe(),
         },
-        dose_labels=default_dose_labels(doses) if dose_labels is None else tuple(dose_labels),
+        dose_labels=labels,
         mtd=mtd,
-        design_parameters=design_parameters(design),
+        design_parameters=design_parameters(design, labels),
         software_version=__version__,
         overdose_pct=dict(zip(OVERDOSE_FRACTIONS, (100.0 * overdosed).tolist(), strict=True))
         if mtd.defined

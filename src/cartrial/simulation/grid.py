@@ -188,22 +188,30 @@ class GridResult:
     def to_frame(self) -> pd.DataFrame:
         """Long table: one row per design, scenario and dose (plus a ``none`` row).
 
-        Columns ``design``, ``scenario``, ``dose``, ``true_tox``, ``selection_pct``,
-        ``mean_patients``, ``mean_dlts``, then the trial-level ``early_stop_pct``,
-        ``mean_total_patients``, ``mean_duration_months``, ``n_trials``, ``seed``.
+        Columns of :meth:`SimulationResult.to_frame` (dose-level names, true DLT rate, selection
+        %, patients and DLTs with their Monte Carlo SEs) with ``scenario`` second, then every
+        trial-level figure of :meth:`SimulationResult.summary` repeated on each row (PCS, patients
+        at and above the MTD, risks of overdosing and of poor allocation, early stop %, mean
+        sample size, mean duration with accrual, ``n_trials``, ``seed``, ``software_version``).
         """
         frames = []
         for label, scenario, result in self.results:
             frame = result.to_frame()
             frame["design"] = label
             frame.insert(1, "scenario", scenario)
-            for key in ("early_stop_pct", "mean_total_patients", "mean_duration_months"):
-                frame[key] = frame.attrs[key]
-            frame["n_trials"] = result.n_trials
-            frame["seed"] = result.seed
+            for key, value in frame.attrs.items():
+                if key not in ("design", "method"):
+                    frame[key] = float("nan") if value is None else value
             frame.attrs = {}
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def design_parameters(self) -> dict[str, dict[str, str]]:
+        """Every design's parameters (as simulated under the first scenario), by label."""
+        seen: dict[str, dict[str, str]] = {}
+        for label, _, result in self.results:
+            seen.setdefault(label, result.design_parameters)
+        return seen
 
 
 def _tasks(grid: ScenarioGrid) -> tuple[list[_Cell], list[tuple[int, int, int]]]:

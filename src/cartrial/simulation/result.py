@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from cartrial.designs.describe import default_dose_labels
 from cartrial.simulation.mtd import MTDDefinition
 
 __all__ = [
@@ -37,11 +38,6 @@ OVERDOSE_FRACTIONS = (0.6, 0.8)
 
 POOR_ALLOCATION_N = 6
 """Risk of poor allocation: fewer than this many patients at the MTD (Zhou, Yuan & Nie 2018)."""
-
-
-def default_dose_labels(n_doses: int) -> tuple[str, ...]:
-    """``DL1 ... DLk``: the names shown when only a truth vector is given (no protocol)."""
-    return tuple(f"DL{k}" for k in range(1, n_doses + 1))
 
 
 @dataclass
