@@ -98,6 +98,17 @@ class BOIN(IntervalDesign):
             f"and lambda_d = {lambda_d:.4f}"
         )
 
+    def _rule_note(self) -> str:
+        lambda_e, lambda_d = self.lambdas()
+        p_saf, p_tox = self.interval()
+        return (
+            f"escalate if the observed DLT rate at the current dose is <= lambda_e = "
+            f"{lambda_e:.4f}, de-escalate if it is > lambda_d = {lambda_d:.4f}, otherwise stay "
+            f"(Liu & Yuan 2015 boundaries for target {self.target:g}, p_saf = {p_saf:g}, "
+            f"p_tox = {p_tox:g}); in counts: escalate if DLTs <= floor(n lambda_e), "
+            "de-escalate if DLTs >= floor(n lambda_d) + 1."
+        )
+
     def mtd_bound(self) -> float | None:
         """``lambda_d`` when ``bound_mtd`` is set (BOIN ``boundMTD``), else ``None``."""
         return self.lambdas()[1] if self.bound_mtd else None

@@ -532,7 +532,9 @@ def simulate(
         target. ``"last-cohort"``: ``decide`` is given ``last_cohort=(cohort size, DLTs)`` of the
         escalation cohort just treated (TITE designs: the DLTs observed in it so far), so no
         escalation after a last cohort whose DLT fraction is at or above the target, as dfcrm's
-        ``crmsim``/``titesim`` with ``restrict=TRUE``. Other designs accept only the default.
+        ``crmsim`` with ``restrict=TRUE``. (dfcrm's ``titesim`` applies no coherence rule, only
+        no skipping: a TITE-CRM with ``coherent=False`` matches it.) Other designs accept only
+        the default.
     target
         Target DLT rate that defines the true MTD for the percentage of correct selection and
         the risk of overdosing (default the design's ``target``; 3+3 has none).
