@@ -13,7 +13,6 @@ from rich.table import Table
 from cartrial.designs import CRM, DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
 from cartrial.designs.base import PendingPatient
 from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
-from cartrial.designs.interval import IntervalDesign
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.designs.pathways_plot import plot_pathways
 from cartrial.errors import CartrialError
@@ -175,29 +174,54 @@ def table(
     params: list[str] = PARAM_OPT,
     max_n: int | None = typer.Option(None, "--max-n", help="Largest number treated shown."),
     grid: bool = typer.Option(False, "--grid", help="Show every (n, y) cell: E, S, D, DU."),
+    cohorts: int = typer.Option(
+        2, "--cohorts", help="CRM/TITE-CRM: cohorts of dose transition pathways shown (1-3)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Print the design's decision table as a protocol appendix shows it."""
+    """Print the design's decision table as a protocol appendix shows it, with its footnotes.
+
+    Count designs print the boundaries (with lambda_e/lambda_d and the elimination rule in the
+    notes); TITE-BOIN adds its rules with pending patients; CRM and TITE-CRM, which have no fixed
+    table, print the dose transition pathways of the first cohorts.
+    """
+    from cartrial.designs.decision_tables import decision_tables
+
     try:
         built = _build(
             design, n_doses, target, cohort_size, n_cohorts, skeleton, table_file, params
         )
-        if isinstance(built, IntervalDesign):
-            frame = built.decision_grid(max_n) if grid else built.boundaries(max_n)
-        else:
-            frame = built.boundaries()
+        tables = decision_tables(built, max_n=max_n, grid=grid, cohorts=cohorts)
     except CartrialError as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(_frame_json(frame.reset_index() if grid else frame))
+        payload: dict[str, object] = {
+            "design": design,
+            "notes": list(tables.notes),
+            "table": json.loads(tables.table.reset_index().to_json(orient="records"))
+            if grid
+            else json.loads(tables.table.to_json(orient="records")),
+        }
+        if tables.pending is not None:
+            payload["pending_table"] = json.loads(tables.pending.to_json(orient="records"))
+        typer.echo(json.dumps(payload, indent=2))
         return
-    title = f"{design} decision table"
+    title = f"{design} {tables.title}"
+    frame = tables.table
     if grid:
         _print_frame(frame.reset_index().rename(columns={"dlt": "DLTs \\ n"}), title)
     elif set(_BOUNDARY_ROWS) <= set(frame.columns):
         _print_boundaries(frame, title)
+    elif "path" in frame.columns:
+        _print_frame(frame.drop(columns=["reason", "parent"]), title)
     else:
         _print_frame(frame, title)
+    if tables.pending is not None:
+        pending = tables.pending[["n_treated", "dlt", "pending", "decision"]]
+        _print_frame(pending, f"{design}: decisions with pending patients (STFT: notes)")
+    console = Console()
+    for k, note in enumerate(tables.notes, start=1):
+        console.print(f"({k}) {note}", highlight=False)
 
 
 def _print_boundaries(frame: pd.DataFrame, title: str) -> None:
@@ -303,7 +327,10 @@ def pathways(
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the tree to this file."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Every outcome of the next cohorts and the dose each leads to."""
+    """Every outcome of the next cohorts and the dose level each leads to."""
+    from cartrial.designs.decision_tables import named_pathways
+    from cartrial.designs.describe import default_dose_labels
+
     counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
     try:
         built = _build(
@@ -315,8 +342,13 @@ def pathways(
     except CartrialError as exc:
         raise _fail(exc) from None
     if plot is not None:
-        plot_pathways(frame, title=f"{design}: dose transition pathways").savefig(plot, dpi=150)
-    shown = frame.drop(columns=["reason", "parent"]).rename(
+        labels = default_dose_labels(built.n_doses)
+        figure = plot_pathways(
+            frame, title=f"{design}: dose transition pathways", dose_labels=labels
+        )
+        figure.savefig(plot, dpi=150)
+    named = named_pathways(frame, built.n_doses)
+    shown = named.drop(columns=["reason", "parent"]).rename(
         columns={
             "path": "DLTs per cohort",
             "n_dlt": "DLTs",
@@ -325,7 +357,7 @@ def pathways(
             "next_dose": "next",
         }
     )
-    _emit_frame(frame, shown, f"{design}: dose transition pathways", as_json)
+    _emit_frame(named, shown, f"{design}: dose transition pathways", as_json)
     if plot is not None and not as_json:
         Console().print(f"tree written to {plot}")
 
