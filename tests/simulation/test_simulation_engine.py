@@ -121,6 +121,11 @@ def test_engine_matches_reference_loop(name: str) -> None:
     _compare(design, 120, **settings)
 
 
+@pytest.mark.parametrize("name", ["tite-boin", "tite-crm"])
+def test_engine_matches_reference_with_weibull_onset_per_dose(name: str) -> None:
+    _compare(DESIGNS[name], 100, accrual_rate=3.0, dlt_onset=DLTOnset("weibull-per-dose"))
+
+
 @pytest.mark.parametrize("name", ["3+3", "boin", "crm", "tite-boin"])
 def test_engine_matches_reference_with_expansion_and_accrual(name: str) -> None:
     expansion = Expansion(n_patients=12, cohort_size=4, tox_limit=0.3, tox_threshold=0.8)

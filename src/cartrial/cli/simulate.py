@@ -159,7 +159,12 @@ def run(
     ),
     accrual: str = typer.Option("exponential", "--accrual", help="exponential or uniform."),
     window_days: float = typer.Option(28.0, "--window-days", help="DLT window (days)."),
-    onset: str = typer.Option("uniform", "--onset", help="DLT onset: uniform or weibull."),
+    onset: str = typer.Option(
+        "uniform",
+        "--onset",
+        help="DLT onset: uniform, weibull, or weibull-per-dose (TITEgBOIN: half the DLTs in "
+        "the last half of the window).",
+    ),
     expansion: int | None = typer.Option(
         None, "--expansion", help="Expansion patients at the selected dose (counted in N)."
     ),

@@ -48,9 +48,11 @@ class _Model(BaseModel):
 class OnsetSpec(_Model):
     """DLT onset within the window (see :class:`~cartrial.simulation.settings.DLTOnset`)."""
 
-    distribution: Literal["uniform", "weibull"] = "uniform"
+    distribution: Literal["uniform", "weibull", "weibull-per-dose"] = "uniform"
     shape: float = Field(1.0, gt=0)
     scale_fraction: float = Field(0.5, gt=0)
+    late_share: float = Field(0.5, gt=0, lt=1)
+    late_window: float = Field(0.5, gt=0, lt=1)
 
 
 class ExpansionSpec(_Model):

@@ -189,7 +189,6 @@ def run_tite_trials(
     n_trials, n_slots = draws.tox.shape
     window = plan.window_days
     gaps = plan.accrual.gaps_days(draws.arrival)
-    onset = plan.onset.times_days(draws.onset, window)
     dose = np.full((n_trials, n_slots), -1, dtype=np.int64)
     enrol_day = np.full((n_trials, n_slots), np.inf)
     dlt_day = np.full((n_trials, n_slots), np.inf)
@@ -230,7 +229,8 @@ def run_tite_trials(
         has_dlt = draws.tox[idx, slots] < plan.true_tox[d][:, None]
         dose[idx, slots] = d[:, None]
         enrol_day[idx, slots] = times
-        dlt_day[idx, slots] = np.where(has_dlt, times + onset[idx, slots], np.inf)
+        onset = plan.onset.times_days(draws.onset[idx, slots], window, plan.true_tox[d][:, None])
+        dlt_day[idx, slots] = np.where(has_dlt, times + onset, np.inf)
         last_enrol[idx] = times[:, -1]
         dlts = has_dlt.sum(axis=1)
         outcome.n[idx, d] += size
