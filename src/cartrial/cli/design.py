@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
     group.command("pathways")(pathways)
     group.command("simon")(simon)
     group.command("monitor")(monitor)
+    group.command("appendix")(appendix)
     app.add_typer(group, name="design")
 
 
@@ -405,3 +406,28 @@ def monitor(
         f"Stop if Pr(p > {limit}) > {threshold}, Beta({prior_a}, {prior_b})",
         as_json,
     )
+
+
+def appendix(
+    protocol: Path = typer.Option(..., "--protocol", help="Study protocol YAML file."),
+    scenarios: Path = typer.Option(
+        ..., "--scenarios", help="Scenarios YAML (see examples/appendix-scenarios.yaml)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory for appendix.html and appendix.pdf."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address: simulate on that cluster."
+    ),
+) -> None:
+    """Write the protocol's statistical appendix (design, decision rules, OC) as HTML and PDF."""
+    from cartrial.protocol import load_protocol
+    from cartrial.simulation.appendix import build_appendix, load_scenarios, write_appendix
+
+    try:
+        study = load_protocol(protocol)
+        built = build_appendix(study, load_scenarios(scenarios), scheduler=scheduler, progress=True)
+        paths = write_appendix(built, out)
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    console = Console()
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}", highlight=False)

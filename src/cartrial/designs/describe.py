@@ -16,7 +16,30 @@ from cartrial.designs.boin import BOIN
 from cartrial.designs.crm import CRM
 from cartrial.designs.table import DecisionTableDesign
 
-__all__ = ["POSITION_PARAMETERS", "default_dose_labels", "design_parameters"]
+__all__ = [
+    "DESIGN_REFERENCES",
+    "POSITION_PARAMETERS",
+    "default_dose_labels",
+    "design_parameters",
+]
+
+DESIGN_REFERENCES: dict[str, str] = {
+    "3+3": "the traditional 3+3 design (Storer 1989, Biometrics 45:925)",
+    "boin": "the Bayesian optimal interval (BOIN) design (Liu & Yuan 2015, J R Stat Soc C "
+    "64:507; Yuan, Hess, Hilsenbeck & Gilbert 2016, Clin Cancer Res 22:4291)",
+    "tite-boin": "the time-to-event Bayesian optimal interval (TITE-BOIN) design (Yuan, Lin, Li, "
+    "Nie & Warren 2018, Clin Cancer Res 24:4921; Lin & Yuan 2020, Biostatistics 21:807)",
+    "crm": "the continual reassessment method (CRM; O'Quigley, Pepe & Fisher 1990, Biometrics "
+    "46:33) with a one-parameter model and normal prior as in the R package dfcrm (Cheung 2011)",
+    "tite-crm": "the time-to-event continual reassessment method (TITE-CRM; Cheung & Chappell "
+    "2000, Biometrics 56:1177) as in the R package dfcrm (Cheung 2011)",
+    "mtpi2": "the modified toxicity probability interval-2 (mTPI-2) design (Guo, Wang, Ji, Ji, "
+    "Lin & Yuan 2017, Contemp Clin Trials 58:23)",
+    "keyboard": "the Keyboard design (Yan, Mandrekar & Yuan 2017, Clin Cancer Res 23:3994)",
+    "i3+3": "the i3+3 design (Liu, Wang & Ji 2020, Stat Biopharm Res 12:185)",
+    "table": "the decision table specified in the protocol",
+}
+"""How a protocol appendix names each design (protocol design name -> words and references)."""
 
 POSITION_PARAMETERS = ("start", "prior_mtd")
 """Parameters that hold a 0-based dose position; printed as the dose level's name."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 import yaml
@@ -96,19 +96,38 @@ class ScenarioSpec(_Model):
     true_tox: list[float] = Field(min_length=1)
 
 
+class MTDSpec(_Model):
+    """What counts as the true MTD (see :class:`~cartrial.simulation.mtd.MTDDefinition`).
+
+    ``target`` overrides each design's own target (needed for 3+3, which has none);
+    ``acceptable`` makes every dose with a true DLT rate in ``[low, high]`` correct.
+    """
+
+    target: float | None = Field(None, gt=0, lt=1)
+    acceptable: tuple[float, float] | None = None
+
+
 class ScenarioGrid(_Model):
-    """A designs x scenarios grid (the schema of a grid YAML file)."""
+    """A designs x scenarios grid (the schema of a grid YAML file).
+
+    ``dose_labels`` names the dose levels (default ``DL1 ... DLk``).
+    """
 
     seed: int = Field(ge=0)
     n_trials: int = Field(ge=1)
     chunk_size: int = Field(65_536, ge=1)
     settings: GridSettings = GridSettings()
+    mtd: MTDSpec = MTDSpec()
+    dose_labels: list[str] | None = None
     designs: list[DesignSpec] = Field(min_length=1)
     scenarios: list[ScenarioSpec] = Field(min_length=1)
 
 
-def load_grid(path: str | Path) -> ScenarioGrid:
-    """Read and validate a grid YAML file.
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[ModelT], what: str) -> ModelT:
+    """Read a YAML file and validate it with ``model``; errors name the file and each field.
 
     Raises
     ------
@@ -119,23 +138,37 @@ def load_grid(path: str | Path) -> ScenarioGrid:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DesignError(f"{source}: cannot read the grid file ({exc.strerror})") from exc
+        raise DesignError(f"{source}: cannot read the {what} ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
         raise DesignError(f"{source}: not valid YAML: {exc}") from exc
     try:
-        grid = ScenarioGrid.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
             for err in exc.errors()
         ]
         raise DesignError(f"{source}: {len(lines)} error(s)\n" + "\n".join(lines)) from exc
-    labels = [d.label for d in grid.designs]
-    names = [s.name for s in grid.scenarios]
-    for field, values in (("designs.label", labels), ("scenarios.name", names)):
-        duplicated = sorted({v for v in values if values.count(v) > 1})
-        if duplicated:
-            raise DesignError(f"{source}: {field}: duplicated {duplicated}")
+
+
+def check_unique(source: str | Path, field: str, values: list[str]) -> None:
+    """Raise :class:`DesignError` naming the values of ``field`` given more than once."""
+    duplicated = sorted({v for v in values if values.count(v) > 1})
+    if duplicated:
+        raise DesignError(f"{source}: {field}: duplicated {duplicated}")
+
+
+def load_grid(path: str | Path) -> ScenarioGrid:
+    """Read and validate a grid YAML file.
+
+    Raises
+    ------
+    DesignError
+        Naming the file and each offending field (e.g. ``scenarios.1.true_tox``).
+    """
+    grid = load_yaml_model(path, ScenarioGrid, "grid file")
+    check_unique(path, "designs.label", [d.label for d in grid.designs])
+    check_unique(path, "scenarios.name", [s.name for s in grid.scenarios])
     return grid
 
 
@@ -166,6 +199,9 @@ def _plans(grid: ScenarioGrid) -> list[_Cell]:
                     dlt_onset=onset,
                     expansion=expansion,
                     coherence=spec.coherence,
+                    target=grid.mtd.target,
+                    acceptable=grid.mtd.acceptable,
+                    dose_labels=grid.dose_labels,
                 )
             except DesignError as exc:
                 raise DesignError(f"{where}: {exc}") from exc
