@@ -165,10 +165,7 @@ class TiteCRMKernel:
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` = stop); TITE-CRM never suspends accrual."""
-        n_doses = self.crm.design.n_doses
-        n = follow.per_dose(follow.enrolled, n_doses)
-        y = follow.per_dose(follow.observed, n_doses)
-        pending_n = follow.per_dose(follow.pending, n_doses)
+        n, y, pending_n = follow.counts()
         no_dlt = n - y - pending_n
         p_hat = np.empty(n.shape)
         over = np.empty(n.shape)
@@ -185,9 +182,7 @@ class TiteCRMKernel:
             dose = np.take_along_axis(follow.dose[rows], order, axis=1)
             weight = np.take_along_axis(follow.fraction[rows], order, axis=1)
             p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows], dose, weight)
-        last_dlts = None
-        if self.last_cohort:
-            last_dlts = follow.observed[:, -self.crm.design.cohort_size :].sum(axis=1)
+        last_dlts = follow.last_cohort_dlts if self.last_cohort else None
         following = self.crm.settle(n, y, current, p_hat, over, last_dlts)
         return following, np.zeros(current.size, dtype=bool)
 
