@@ -94,10 +94,16 @@ def _log_posterior(
 ) -> npt.NDArray[np.float64]:
     """Unnormalised log posterior of ``beta`` (points on the last axis, trials on the leading)."""
     log_p, log_q = _log_p(beta, alpha, model, a0)
-    value = y @ log_p.T + nt @ log_q.T - beta**2 / (2 * prior_var)
+    counts = np.concatenate([y, nt], axis=-1)  # one product for DLTs and non-DLTs
+    value = counts @ np.concatenate([log_p, log_q], axis=1).T - beta**2 / (2 * prior_var)
     if doses is not None and weights is not None and doses.size:
-        p_pending = np.moveaxis(np.exp(log_p[:, doses]), 0, -1)  # (..., P, points)
-        value = value + np.log1p(-p_pending * weights[..., None]).sum(axis=-2)
+        # Pending patients: log prod_i (1 - w_i p_{d_i}(beta)), one logarithm per point
+        # (the factors lie in (0, 1], a product of a few of them cannot underflow).
+        curve = np.exp(log_p).T  # (dose, points)
+        product = 1.0 - weights[..., 0, None] * curve[doses[..., 0]]
+        for j in range(1, doses.shape[-1]):
+            product *= 1.0 - weights[..., j, None] * curve[doses[..., j]]
+        value = value + np.log(product)
     return np.asarray(value, float)
 
 
@@ -161,22 +167,26 @@ def crm_posterior(
     log_grid = log_posterior(grid)
     peak = log_grid.max(axis=-1, keepdims=True)
     density = np.exp(log_grid - peak)
-    # Composite Simpson: running integral at the even nodes, then the total and the mean.
-    panels = (density[..., :-2:2] + 4 * density[..., 1:-1:2] + density[..., 2::2]) * h / 3
-    running = np.concatenate([np.zeros((*panels.shape[:-1], 1)), np.cumsum(panels, -1)], -1)
-    total = running[..., -1]
+    # Composite Simpson weights: over the whole grid, and from its start to each dose's cut.
     simpson = np.ones(_GRID_POINTS)
     simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
-    beta_mean = (density * grid) @ (simpson * h / 3) / total
+    simpson *= h / 3
+    total = density @ simpson
+    beta_mean = density @ (grid * simpson) / total
     p_hat = dose_curve(beta_mean, alpha, model, intercept)
-    # Pr(beta < b_j): running integral to the even node below b_j plus Simpson on the remainder.
+    # Pr(beta < b_j): Simpson up to the even node below b_j plus Simpson on the remainder.
     cuts = np.clip(_overdose_thresholds(alpha, target, model, intercept), grid[0], grid[-1])
-    node = np.minimum(np.floor((cuts - grid[0]) / (2 * h)).astype(np.int64), panels.shape[-1])
+    node = np.minimum(np.floor((cuts - grid[0]) / (2 * h)).astype(np.int64), _GRID_POINTS // 2)
     start = grid[0] + 2 * h * node
+    up_to_cut = np.zeros((_GRID_POINTS, alpha.size))
+    for j, end_node in enumerate(2 * node):
+        if end_node > 0:
+            up_to_cut[: end_node + 1, j] = simpson[: end_node + 1]
+            up_to_cut[end_node, j] = h / 3
     extra = np.exp(log_posterior(np.concatenate([(start + cuts) / 2, cuts])) - peak)
     middle, end = extra[..., : alpha.size], extra[..., alpha.size :]
     remainder = (cuts - start) / 6 * (density[..., 2 * node] + 4 * middle + end)
-    prob_overdose = np.clip((running[..., node] + remainder) / total[..., None], 0.0, 1.0)
+    prob_overdose = np.clip((density @ up_to_cut + remainder) / total[..., None], 0.0, 1.0)
     return np.asarray(beta_mean, float), np.asarray(p_hat, float), np.asarray(prob_overdose, float)
 
 

@@ -424,11 +424,29 @@ def _records_frame(plan: SimulationPlan, outcome: ChunkOutcome, first_trial: int
     return frame.drop(columns="_rank")
 
 
+TITE_BATCH_TRIALS = 2 * RNG_BLOCK_TRIALS
+"""TITE trials simulated together: their per-slot arrays then stay in the CPU cache (the many
+small steps of the event-driven engine are memory-bound); results do not depend on it."""
+
+
 def simulate_range(
     plan: SimulationPlan, start: int, stop: int, kernel: CohortKernel | None = None
 ) -> tuple[Tally, pd.DataFrame | None]:
     """Simulate trials ``start`` to ``stop - 1`` of ``plan`` (``start`` on a block boundary)."""
     from cartrial.simulation.tite import run_tite_trials
+
+    if plan.tite and stop - start > TITE_BATCH_TRIALS:
+        kernel = kernel if kernel is not None else cohort_kernel(plan.design, plan.max_n)
+        total = Tally(n_doses=plan.design.n_doses)
+        frames = []
+        for first in range(start, stop, TITE_BATCH_TRIALS):
+            tally, records = simulate_range(
+                plan, first, min(first + TITE_BATCH_TRIALS, stop), kernel
+            )
+            total.merge(tally)
+            if records is not None:
+                frames.append(records)
+        return total, pd.concat(frames, ignore_index=True) if frames else None
 
     n_trials = stop - start
     draws = plan.draws(start, stop)

@@ -202,7 +202,7 @@ def follow_up_at(
     now = time[:, None]
     observed = dlt_day <= now
     pending = ~observed & (enrol_day + window_days > now)
-    fraction = np.where(pending, (now - enrol_day) / window_days, 0.0)
+    fraction = (now - enrol_day) / window_days * pending  # as the per-trial loop divides
     unseen = np.isfinite(dlt_day) & ~observed
     return observed, pending, fraction, unseen
 
