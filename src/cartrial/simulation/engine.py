@@ -424,7 +424,7 @@ def _records_frame(plan: SimulationPlan, outcome: ChunkOutcome, first_trial: int
     return frame.drop(columns="_rank")
 
 
-TITE_BATCH_TRIALS = 2 * RNG_BLOCK_TRIALS
+TITE_BATCH_TRIALS = RNG_BLOCK_TRIALS
 """TITE trials simulated together: their per-slot arrays then stay in the CPU cache (the many
 small steps of the event-driven engine are memory-bound); results do not depend on it."""
 
