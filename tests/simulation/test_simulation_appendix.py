@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cartrial.cli import app
+from cartrial.cli.design import appendix_study
 from cartrial.errors import DesignError
 from cartrial.protocol import default_protocol_path, load_protocol, parse_protocol
 from cartrial.simulation.appendix import (
@@ -47,17 +48,17 @@ def _crm_protocol():  # type: ignore[no-untyped-def]
 
 def test_protocol_design_takes_the_protocol_start_target_and_size() -> None:
     protocol = load_protocol()
-    name, params, design = protocol_design(protocol)
+    name, params, design = protocol_design(appendix_study(protocol))
     assert name == "3+3" and params["start"] == 1  # start_dose DL1 (after DL-1)
     assert params["max_subjects"] == protocol.escalation.max_subjects == 18
-    name, params, design = protocol_design(_crm_protocol())
+    name, params, design = protocol_design(appendix_study(_crm_protocol()))
     assert name == "crm"
     assert (params["target"], params["cohort_size"], params["n_cohorts"]) == (0.3, 3, 6)
     assert design.start == 1
 
 
 def test_appendix_has_every_part_a_protocol_needs() -> None:
-    appendix = build_appendix(load_protocol(), SCENARIOS)
+    appendix = build_appendix(appendix_study(load_protocol()), SCENARIOS)
     assert [label for label, _, _ in appendix.oc.results] == ["3+3 (protocol)"] * 2 + ["BOIN"] * 2
     html = render_html(appendix)
     for text in (
@@ -81,7 +82,9 @@ def test_appendix_has_every_part_a_protocol_needs() -> None:
 
 def test_crm_appendix_gives_dose_transition_pathways() -> None:
     html = render_html(
-        build_appendix(_crm_protocol(), SCENARIOS.model_copy(update={"comparators": []}))
+        build_appendix(
+            appendix_study(_crm_protocol()), SCENARIOS.model_copy(update={"comparators": []})
+        )
     )
     assert "dose transition pathways" in html and "Yap et al. 2017" in html
     assert "O&#39;Quigley" in html or "O'Quigley" in html
@@ -92,7 +95,7 @@ def test_scenarios_must_match_the_protocol_dose_levels() -> None:
         update={"scenarios": [SCENARIOS.scenarios[0].model_copy(update={"true_tox": [0.1, 0.2]})]}
     )
     with pytest.raises(DesignError, match=r"scenarios\.0 .*2 DLT probabilities.*4 dose levels"):
-        build_appendix(load_protocol(), bad)
+        build_appendix(appendix_study(load_protocol()), bad)
 
 
 def test_one_command_writes_html_pdf_csv_and_figure(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
@@ -16,6 +17,10 @@ from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boun
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.designs.pathways_plot import plot_pathways
 from cartrial.errors import CartrialError
+
+if TYPE_CHECKING:
+    from cartrial.protocol import Protocol
+    from cartrial.simulation.appendix import AppendixStudy
 
 __all__ = ["register"]
 
@@ -420,14 +425,40 @@ def appendix(
 ) -> None:
     """Write the protocol's statistical appendix (design, decision rules, OC) as HTML and PDF."""
     from cartrial.protocol import load_protocol
+    from cartrial.report.pdf import write_pdf
     from cartrial.simulation.appendix import build_appendix, load_scenarios, write_appendix
 
     try:
-        study = load_protocol(protocol)
+        study = appendix_study(load_protocol(protocol))
         built = build_appendix(study, load_scenarios(scenarios), scheduler=scheduler, progress=True)
-        paths = write_appendix(built, out)
+        paths = write_appendix(built, out, write_pdf)
     except CartrialError as exc:
         raise _fail(exc) from None
     console = Console()
     for kind, path in paths.items():
         console.print(f"{kind}: {path}", highlight=False)
+
+
+def appendix_study(protocol: Protocol) -> AppendixStudy:
+    """What the statistical appendix needs from the protocol, as plain values."""
+    from cartrial.simulation.appendix import AppendixStudy, DoseLevelText
+
+    esc = protocol.escalation
+    return AppendixStudy(
+        study_id=protocol.study.id,
+        title=protocol.study.title,
+        version=protocol.study.version,
+        sponsor=protocol.study.sponsor,
+        product=protocol.study.product,
+        dlt_window_days=float(protocol.dlt.window_days),
+        target_dlt_rate=float(esc.target_dlt_rate),
+        dose_levels=tuple(
+            DoseLevelText(level.name, level.label, str(level.unit))
+            for level in protocol.dose_levels
+        ),
+        design_name=esc.design.name,
+        design_params=dict(esc.design.params),
+        start_dose=esc.start_dose,
+        cohort_size=esc.cohort_size,
+        max_subjects=esc.max_subjects,
+    )

@@ -26,7 +26,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -114,6 +114,9 @@ class CRM:
     conf_level
         Level of the credible intervals of the DLT probabilities (dfcrm ``conf.level``, 0.90).
     """
+
+    last_cohort_rule: ClassVar[bool] = True
+    """Capability flag (:class:`~cartrial.designs.base.LastCohortDesign`)."""
 
     target: float
     n_doses: int
@@ -457,6 +460,9 @@ class TITECRM(CRM):
     ``(dose, u)`` contributes ``1 - u p_dose(beta)`` to the likelihood (``u`` = followed fraction
     of the DLT window; a DLT or a completed window counts with weight 1).
     """
+
+    time_to_event: ClassVar[bool] = True
+    """Capability flag (:class:`~cartrial.designs.base.TimeToEventDesign`)."""
 
     def decide(
         self,

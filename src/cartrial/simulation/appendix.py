@@ -1,16 +1,19 @@
 """The statistical appendix of a study protocol: design, decision rules, operating characteristics.
 
-:func:`build_appendix` reads the study protocol (dose levels, escalation design, target, cohort
-plan, DLT window) and a scenarios file (true DLT probability per dose level in each scenario, the
-number of simulated trials, the seed and the simulation settings; optional comparator designs),
+:func:`build_appendix` takes what the study protocol says (:class:`AppendixStudy`: dose levels,
+escalation design, target, cohort plan, DLT window; the command line reads it from the protocol
+file, this package never imports the protocol layer) and a scenarios file (true DLT probability
+per dose level in each scenario, the number of simulated trials, the seed and the simulation
+settings; optional comparator designs),
 simulates the protocol's design (and the comparators, with common random numbers) under every
 scenario, and :func:`write_appendix` writes it as HTML and PDF with its tables and figures, the
 seed and the software versions: the appendix of a published BOIN or CRM protocol.
 
-The protocol's design is built from ``escalation.design`` (name and parameters); parameters the
-protocol states elsewhere fill what the design leaves open: ``target`` from
-``escalation.target_dlt_rate``, ``start`` from ``escalation.start_dose``, ``cohort_size`` and
-``n_cohorts`` from ``escalation.cohort_size`` and ``max_subjects`` (3+3: ``max_subjects``).
+The protocol's design is built from its name and parameters; what the protocol states elsewhere
+fills what the parameters leave open: ``target`` from the target DLT rate, ``start`` from the
+starting dose level, ``cohort_size`` and ``n_cohorts`` from the cohort size and the maximum number
+of subjects (3+3: ``max_subjects``). The PDF is printed by the writer the caller passes (the
+command line passes :func:`cartrial.report.pdf.write_pdf`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import dataclasses
 import io
 import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +35,6 @@ from cartrial.designs.base import Design
 from cartrial.designs.decision_tables import DecisionTables, decision_tables
 from cartrial.designs.describe import DESIGN_REFERENCES, design_parameters
 from cartrial.errors import DesignError
-from cartrial.protocol import Protocol
 from cartrial.simulation.grid import (
     DesignSpec,
     GridResult,
@@ -49,6 +52,8 @@ from cartrial.simulation.result import SimulationResult
 __all__ = [
     "Appendix",
     "AppendixScenarios",
+    "AppendixStudy",
+    "DoseLevelText",
     "build_appendix",
     "load_scenarios",
     "protocol_design",
@@ -75,22 +80,54 @@ class AppendixScenarios(BaseModel):
     comparators: list[DesignSpec] = Field(default_factory=list)
 
 
-def protocol_design(protocol: Protocol) -> tuple[str, dict[str, object], Design]:
+@dataclass(frozen=True)
+class DoseLevelText:
+    """One protocol dose level as the appendix prints it."""
+
+    name: str
+    label: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class AppendixStudy:
+    """What the protocol says that the appendix needs (read from the protocol by the caller)."""
+
+    study_id: str
+    title: str
+    version: str
+    sponsor: str
+    product: str
+    dlt_window_days: float
+    target_dlt_rate: float
+    dose_levels: tuple[DoseLevelText, ...]
+    design_name: str
+    design_params: dict[str, object]
+    start_dose: str
+    cohort_size: int
+    max_subjects: int
+
+    @property
+    def dose_labels(self) -> tuple[str, ...]:
+        """The dose-level names, lowest first."""
+        return tuple(level.name for level in self.dose_levels)
+
+
+def protocol_design(study: AppendixStudy) -> tuple[str, dict[str, object], Design]:
     """The protocol's escalation design: its name, its full parameters and the design object."""
-    esc = protocol.escalation
-    name = esc.design.name
-    params: dict[str, object] = dict(esc.design.params)
-    n_doses = len(protocol.dose_levels)
+    name = study.design_name
+    params: dict[str, object] = dict(study.design_params)
+    n_doses = len(study.dose_levels)
     bare = make_design(name, n_doses=n_doses, **params)
     accepted: set[str] = (
         {f.name for f in dataclasses.fields(bare)} if dataclasses.is_dataclass(bare) else set()
     )
     fill: dict[str, object] = {
-        "target": esc.target_dlt_rate,
-        "start": protocol.dose_index(esc.start_dose),
-        "cohort_size": esc.cohort_size,
-        "n_cohorts": esc.max_subjects // esc.cohort_size,
-        "max_subjects": esc.max_subjects,
+        "target": study.target_dlt_rate,
+        "start": study.dose_labels.index(study.start_dose),
+        "cohort_size": study.cohort_size,
+        "n_cohorts": study.max_subjects // study.cohort_size,
+        "max_subjects": study.max_subjects,
     }
     for key, value in fill.items():
         if key in accepted and key not in params:
@@ -102,7 +139,7 @@ def protocol_design(protocol: Protocol) -> tuple[str, dict[str, object], Design]
 class Appendix:
     """Everything the statistical appendix shows (built by :func:`build_appendix`)."""
 
-    protocol: Protocol
+    study: AppendixStudy
     design_name: str
     design: Design
     parameters: dict[str, str]
@@ -114,7 +151,7 @@ class Appendix:
     @property
     def dose_labels(self) -> tuple[str, ...]:
         """The protocol's dose-level names, lowest first."""
-        return tuple(level.name for level in self.protocol.dose_levels)
+        return self.study.dose_labels
 
     @property
     def label(self) -> str:
@@ -132,7 +169,7 @@ def protocol_label(design_name: str) -> str:
 
 
 def build_appendix(
-    protocol: Protocol,
+    study: AppendixStudy,
     scenarios: AppendixScenarios,
     *,
     backend: str = "local",
@@ -147,8 +184,8 @@ def build_appendix(
         When a scenario's number of DLT probabilities is not the protocol's number of dose
         levels, or a design or setting is invalid.
     """
-    name, params, design = protocol_design(protocol)
-    labels = [level.name for level in protocol.dose_levels]
+    name, params, design = protocol_design(study)
+    labels = list(study.dose_labels)
     for i, scenario in enumerate(scenarios.scenarios):
         if len(scenario.true_tox) != len(labels):
             raise DesignError(
@@ -157,10 +194,10 @@ def build_appendix(
             )
     settings = scenarios.settings
     if "dlt_window_days" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"dlt_window_days": float(protocol.dlt.window_days)})
+        settings = settings.model_copy(update={"dlt_window_days": float(study.dlt_window_days)})
     mtd = scenarios.mtd
     if mtd.target is None:
-        mtd = mtd.model_copy(update={"target": protocol.escalation.target_dlt_rate})
+        mtd = mtd.model_copy(update={"target": study.target_dlt_rate})
     own = DesignSpec(label=protocol_label(name), name=name, params=params)
     grid = ScenarioGrid(
         seed=scenarios.seed,
@@ -188,7 +225,7 @@ def build_appendix(
         "Matplotlib": matplotlib.__version__,
     }
     return Appendix(
-        protocol=protocol,
+        study=study,
         design_name=name,
         design=design,
         parameters=design_parameters(design, labels),
@@ -287,11 +324,11 @@ def render_html(appendix: Appendix) -> str:
         rule_table = rule_table.drop(columns=["reason", "parent"])
     pending = rules.pending
     context = {
-        "protocol": appendix.protocol,
+        "study": appendix.study,
         "design_words": DESIGN_REFERENCES.get(appendix.design_name, appendix.design_name),
         "design_name": appendix.design_name,
         "parameters": appendix.parameters,
-        "dose_levels": appendix.protocol.dose_levels,
+        "dose_levels": appendix.study.dose_levels,
         "labels": labels,
         "rules": rules,
         "rule_columns": [str(c) for c in rule_table.columns],
@@ -329,10 +366,13 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def write_appendix(appendix: Appendix, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``appendix.html``, ``appendix.pdf``, the OC table (CSV) and the figure (PNG)."""
-    from cartrial.report.pdf import write_pdf
-
+def write_appendix(
+    appendix: Appendix,
+    out_dir: str | Path,
+    write_pdf: Callable[[str, Path], Path] | None = None,
+) -> dict[str, Path]:
+    """Write ``appendix.html``, the OC table (CSV), the figure (PNG) and, given a PDF writer
+    (``write_pdf(html, path)``, e.g. :func:`cartrial.report.pdf.write_pdf`), ``appendix.pdf``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html = render_html(appendix)
@@ -343,7 +383,10 @@ def write_appendix(appendix: Appendix, out_dir: str | Path) -> dict[str, Path]:
         "figure": out / "operating-characteristics.png",
     }
     paths["html"].write_text(html, encoding="utf-8")
-    write_pdf(html, paths["pdf"])
+    if write_pdf is None:
+        del paths["pdf"]
+    else:
+        write_pdf(html, paths["pdf"])
     frame = appendix.oc.to_frame()
     frame.to_csv(paths["csv"], index=False)
     plot_operating_characteristics(frame).savefig(paths["figure"], dpi=150)
