@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, special, stats
+from scipy import integrate, stats
+from tests.designs.test_crosscheck_crm import _p  # dfcrm's models, written out once
 
 from cartrial.designs import CRM, TITECRM
 from cartrial.errors import DesignError
@@ -28,16 +29,6 @@ from cartrial.simulation.reference import reference_trials
 
 SKELETON = (0.05, 0.12, 0.25, 0.40, 0.55)
 PRIOR_VAR = 1.34
-A0 = 3.0
-
-
-def _p(beta: float, alpha: float, model: str) -> float:
-    """dfcrm's models: ``alpha^exp(beta)``; ``expit(a0 + exp(beta) (logit(alpha) - a0))``."""
-    with np.errstate(over="ignore"):
-        scale = np.exp(np.float64(beta))
-        if model == "empiric":
-            return float(np.float64(alpha) ** scale)
-        return float(special.expit(A0 + scale * (math.log(alpha / (1 - alpha)) - A0)))
 
 
 def _dfcrm_crm(levels: list[int], tox: list[int], model: str, conf: float = 0.9):  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ from cartrial.designs.base import (
 )
 from cartrial.designs.crm_model import (
     CRMPosterior,
+    ModelOptions,
     crm_beta_variance,
     crm_posterior,
     dose_curve,
@@ -220,29 +221,16 @@ class CRM:
         pending_weights: npt.NDArray[np.float64],
     ) -> CRMPosterior:
         no_dlt = n - dlt - np.bincount(pending_doses, minlength=self.n_doses)
-        beta, p_hat, over = crm_posterior(
-            self.prior_skeleton(),
-            self.target,
-            dlt,
-            no_dlt,
-            model=self.model,
-            intercept=self.intercept,
-            prior_var=self.prior_var,
-            pending_dose=pending_doses,
-            pending_weight=pending_weights,
-        )
-        variance = float(
-            crm_beta_variance(
-                self.prior_skeleton(),
-                dlt,
-                no_dlt,
-                model=self.model,
-                intercept=self.intercept,
-                prior_var=self.prior_var,
-                pending_dose=pending_doses,
-                pending_weight=pending_weights,
-            )
-        )
+        options: ModelOptions = {
+            "model": self.model,
+            "intercept": self.intercept,
+            "prior_var": self.prior_var,
+            "pending_dose": pending_doses,
+            "pending_weight": pending_weights,
+        }
+        skeleton = self.prior_skeleton()
+        beta, p_hat, over = crm_posterior(skeleton, self.target, dlt, no_dlt, **options)
+        variance = float(crm_beta_variance(skeleton, dlt, no_dlt, **options))
         z = NormalDist().inv_cdf(0.5 + self.conf_level / 2)
         spread = z * np.sqrt(variance)
         lower = dose_curve(float(beta) + spread, self.prior_skeleton(), self.model, self.intercept)

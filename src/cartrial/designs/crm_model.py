@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from cartrial.designs.skeleton import CRMModel
 
-__all__ = ["CRMPosterior", "crm_beta_variance", "crm_posterior", "dose_curve"]
+__all__ = ["CRMPosterior", "ModelOptions", "crm_beta_variance", "crm_posterior", "dose_curve"]
 
 _GRID_POINTS = 2001
 _GRID_HALF_WIDTH_SD = 12.0
@@ -57,6 +58,16 @@ class CRMPosterior:
     p_lower: tuple[float, ...] = ()
     p_upper: tuple[float, ...] = ()
     conf_level: float = 0.9
+
+
+class ModelOptions(TypedDict, total=False):
+    """The keyword arguments :func:`crm_posterior` and :func:`crm_beta_variance` share."""
+
+    model: CRMModel
+    intercept: float
+    prior_var: float
+    pending_dose: npt.ArrayLike | None
+    pending_weight: npt.ArrayLike | None
 
 
 def _log_p(
