@@ -321,7 +321,18 @@ def render_html(appendix: Appendix) -> str:
     rules = appendix.rules
     rule_table = rules.table
     if rules.title == "dose transition pathways":
-        rule_table = rule_table.drop(columns=["reason", "parent"])
+        rule_table = rule_table.drop(columns=["reason", "parent"]).rename(
+            columns={
+                "path": "DLTs per cohort",
+                "cohort": "Cohort",
+                "dose": "Dose level",
+                "n_dlt": "DLTs in cohort",
+                "n_at_dose": "Patients at dose",
+                "dlt_at_dose": "DLTs at dose",
+                "action": "Decision",
+                "next_dose": "Next dose level",
+            }
+        )
     pending = rules.pending
     context = {
         "study": appendix.study,
