@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.designs.base import (
     Decision,
@@ -27,6 +27,9 @@ from cartrial.designs.base import (
 from cartrial.designs.crm_model import CRMPosterior, crm_posterior
 from cartrial.designs.skeleton import CRMModel, get_skeleton
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CRM", "TITECRM", "CRMPosterior", "crm_posterior"]
 
@@ -144,6 +147,8 @@ class CRM:
         Columns ``dose``, ``skeleton`` and ``prior_prob_overdose`` (``Pr(p_j > target)`` before
         any data); pair with :mod:`cartrial.designs.pathways` for the decision paths.
         """
+        import pandas as pd
+
         no_data = np.zeros(self.n_doses, dtype=np.int64)
         prior = self.posterior(no_data, no_data)
         return pd.DataFrame(

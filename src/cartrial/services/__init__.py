@@ -32,6 +32,7 @@ from cartrial.services.admin import (
     load_study,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.database import create_database, database_name, open_database
 from cartrial.services.decisions import (
     AdjudicateDLT,
     DataLocked,
@@ -192,7 +193,9 @@ __all__ = [
     "answer_query",
     "assign_dose",
     "close_query",
+    "create_database",
     "create_study",
+    "database_name",
     "decide_next_dose",
     "enrol_subject",
     "import_kinetics",
@@ -201,6 +204,7 @@ __all__ = [
     "infuse",
     "load_study",
     "lock_data",
+    "open_database",
     "open_expansion",
     "raise_query",
     "record_ada",

@@ -50,7 +50,13 @@ from cartrial.store.auth import (
 from cartrial.store.backup import backup, restore
 from cartrial.store.base import Base, Regulated, UTCDateTime, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
-from cartrial.store.engine import database_url, display_url, make_engine, session_factory
+from cartrial.store.engine import (
+    database_url,
+    display_url,
+    make_engine,
+    open_engine,
+    session_factory,
+)
 from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
 from cartrial.store.locking import check_version
 from cartrial.store.migrate import head_revision, upgrade
@@ -136,6 +142,7 @@ __all__ = [
     "has_role",
     "head_revision",
     "make_engine",
+    "open_engine",
     "read_database_log",
     "read_log",
     "read_only",
