@@ -45,13 +45,13 @@ def test_study_set_up_import_rederive_and_decide(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, out = run("import", "labs", str(labs), "--user", "dm", "--db", db)
-    assert code == 1
+    assert code == 2
     assert "nothing written" in out and "S01-404" in out
     code, out = run("rederive", "--reason", "rule table fix", "--user", "dm", "--db", db, "--json")
     assert code == 0, out
     assert json.loads(out[out.index("{") :])["labs_checked"] == 0
     code, out = run("decide", "--user", "dm", "--db", db)
-    assert code == 1
+    assert code == 2
     assert "needs one of the roles safety_committee, investigator" in out
 
 
@@ -59,5 +59,5 @@ def test_unknown_user_is_refused(tmp_path: Path) -> None:
     db = str(tmp_path / "trial.db")
     run("study", "init", "--db", db, "--admin", "ada", "--admin-name", "Ada", password=PASSWORD)
     code, out = run("rederive", "--reason", "x", "--user", "mallory", "--db", db)
-    assert code == 1
+    assert code == 2
     assert "no active user 'mallory'" in out

@@ -1,7 +1,8 @@
 """Every error of every ``cartrial`` command, reported in one place: a message, never a traceback.
 
-:func:`report_errors` wraps the invocation of each command (see :class:`cartrial.cli.lazy.LazyGroup`)
-and :func:`cartrial.cli.main` wraps the whole process. The mapping:
+:func:`report_errors` wraps the invocation of each command (see
+:class:`cartrial.cli.lazy.LazyGroup`) and :func:`cartrial.cli.main` wraps the whole process. The
+mapping:
 
 ===============================================  ===========  =====================================
 raised                                           exit code    printed
@@ -10,7 +11,7 @@ raised                                           exit code    printed
                                                               import: one line per bad row)
 ``OSError`` (a file given on the command line)   2            the file and the system's reason
 ``UnicodeDecodeError``                           2            the byte offset that is not UTF-8
-usage error (Typer)                              2            click's usage message
+usage error (Typer)                              2            Typer's usage message
 anything else (a bug in cartrial)                70           one line asking for a bug report;
                                                               ``CARTRIAL_TRACEBACK=1`` shows it
 ===============================================  ===========  =====================================
@@ -98,8 +99,11 @@ def error_payload(exc: BaseException) -> dict[str, object]:
     elif isinstance(exc, typer.TyperException):
         summary = exc.format_message()
         param = getattr(exc, "param", None)
+        hint = getattr(exc, "param_hint", None)
         if param is not None and param.name:
             details = [{"parameter": param.name}]
+        elif isinstance(hint, str):
+            details = [{"parameter": hint}]
     elif isinstance(exc, OSError):
         summary = _os_message(exc)
         details = [{"path": exc.filename, "errno": exc.errno}] if exc.filename else []

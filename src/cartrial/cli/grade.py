@@ -44,11 +44,6 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _fail(path: Path, exc: RuleInputError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {path}: {exc}", highlight=False)
-    return typer.Exit(code=2)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     records: list[dict[str, object]] = json.loads(frame.to_json(orient="records"))
     return records
@@ -121,7 +116,7 @@ def _grade_file(
         graded = grade(_read(file))
         courses = _courses(graded) if with_courses else None
     except RuleInputError as exc:
-        raise _fail(file, exc) from None
+        raise RuleInputError(f"{file}: {exc}") from None
     _emit(
         graded,
         columns,

@@ -99,4 +99,3 @@ class LazyGroup(TyperGroup):
 
 def _no_options() -> None:
     """Placeholder callback of the staging app (never run)."""
-

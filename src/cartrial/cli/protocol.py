@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from cartrial.errors import ProtocolError
 from cartrial.protocol import Protocol, load_protocol
 from cartrial.protocol.schedule import ASSESSMENTS
 
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def show(file: Path | None = FILE_ARG, as_json: bool = JSON_OPT) -> None:
     """Render the study: phases, doses, DLT rules, schedule of assessments, endpoints."""
-    protocol = _load_or_exit(file, as_json)
+    protocol = load_protocol(file)
     if as_json:
         typer.echo(json.dumps(protocol.model_dump(mode="json"), indent=2))
         return
@@ -41,32 +40,14 @@ def show(file: Path | None = FILE_ARG, as_json: bool = JSON_OPT) -> None:
 def validate(
     file: Path = typer.Argument(..., help="Protocol YAML file."), as_json: bool = JSON_OPT
 ) -> None:
-    """Check a protocol file; list every error with its YAML path and line; exit 1 if any."""
-    protocol = _load_or_exit(file, as_json)
+    """Check a protocol file; list every error with its YAML path and line; exit 2 if any."""
+    protocol = load_protocol(file)
     if as_json:
         typer.echo(json.dumps({"file": str(file), "valid": True, "errors": []}))
     else:
         Console().print(
             f"[green]{file}: valid[/green] ({protocol.study_id} version {protocol.version})"
         )
-
-
-def _load_or_exit(file: Path | None, as_json: bool) -> Protocol:
-    try:
-        return load_protocol(file)
-    except ProtocolError as exc:
-        if as_json:
-            errors = [{"path": p, "line": line, "message": m} for p, line, m in exc.issues]
-            typer.echo(json.dumps({"file": exc.source, "valid": False, "errors": errors}, indent=2))
-        else:
-            console = Console(stderr=True)
-            console.print(f"[red]{exc.source}: {len(exc.issues)} error(s)[/red]")
-            for path, line, message in exc.issues:
-                where = f"line {line}" if line is not None else "file"
-                console.print(
-                    f"  {where}: [bold]{path or '<root>'}[/bold]: {message}", highlight=False
-                )
-        raise typer.Exit(code=1) from None
 
 
 def render_protocol(p: Protocol, console: Console) -> None:

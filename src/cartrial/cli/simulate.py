@@ -11,19 +11,18 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cartrial.designs import DESIGN_NAMES, make_design
-from cartrial.errors import CartrialError
-from cartrial.simulation import Expansion, SimulationResult, simulate
-from cartrial.simulation.engine import Coherence
-from cartrial.simulation.grid import load_grid, run_grid
-from cartrial.simulation.plot import plot_selection
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cartrial.simulation import SimulationResult
 
 __all__ = ["register"]
 
@@ -38,11 +37,6 @@ def register(app: typer.Typer) -> None:
     group.command("run")(run)
     group.command("grid")(grid)
     app.add_typer(group, name="simulate")
-
-
-def _fail(exc: CartrialError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -161,28 +155,30 @@ def run(
     for key, value in (("cohort_size", cohort_size), ("n_cohorts", n_cohorts)):
         if value is not None:
             kwargs[key] = value
-    try:
-        built = make_design(design, n_doses=len(true_tox), **kwargs)
-        result = simulate(
-            built,
-            true_tox,
-            trials,
-            seed,
-            accrual_rate=accrual_rate,
-            accrual=accrual,
-            dlt_window_days=window_days,
-            dlt_onset=onset,
-            keep_trials=keep_trials is not None,
-            expansion=None if expansion is None else Expansion(n_patients=expansion),
-            backfill=backfill,
-            coherence=cast(Coherence, coherence),
-            progress=not as_json and trials >= 200_000,
-        )
-    except CartrialError as exc:
-        raise _fail(exc) from exc
+    from cartrial.simulation import Expansion, simulate
+    from cartrial.simulation.engine import Coherence
+
+    built = make_design(design, n_doses=len(true_tox), **kwargs)
+    result = simulate(
+        built,
+        true_tox,
+        trials,
+        seed,
+        accrual_rate=accrual_rate,
+        accrual=accrual,
+        dlt_window_days=window_days,
+        dlt_onset=onset,
+        keep_trials=keep_trials is not None,
+        expansion=None if expansion is None else Expansion(n_patients=expansion),
+        backfill=backfill,
+        coherence=cast(Coherence, coherence),
+        progress=not as_json and trials >= 200_000,
+    )
     if keep_trials is not None and result.trials is not None:
         result.trials.to_csv(keep_trials, index=False)
     if plot is not None:
+        from cartrial.simulation.plot import plot_selection
+
         plot_selection(result.to_frame()).savefig(plot)
     if as_json:
         typer.echo(json.dumps(_json_ready(result), indent=2))
@@ -210,14 +206,15 @@ def grid(
     chosen: Literal["local", "dask"] = "dask" if scheduler or backend == "dask" else "local"
     if backend not in ("local", "dask"):
         raise typer.BadParameter("--backend must be local or dask", param_hint="--backend")
-    try:
-        result = run_grid(load_grid(file), chosen, scheduler, progress=progress and not as_json)
-    except CartrialError as exc:
-        raise _fail(exc) from exc
+    from cartrial.simulation.grid import load_grid, run_grid
+
+    result = run_grid(load_grid(file), chosen, scheduler, progress=progress and not as_json)
     frame = result.to_frame()
     if out is not None:
         frame.to_csv(out, index=False)
     if plot is not None:
+        from cartrial.simulation.plot import plot_selection
+
         plot_selection(frame).savefig(plot)
     if as_json:
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
