@@ -231,25 +231,32 @@ def _os_error(error: OSError, where: str) -> DatabaseUnavailable | None:
 def check_database(engine: Engine, url: str, head: str | None) -> None:
     """Raise :class:`DatabaseUnavailable` unless ``url`` holds a cartrial database at ``head``.
 
-    A SQLite file is checked on disk first (its directory, the path, its first 16 bytes) so that
-    nothing is created; then, on both backends, the schema version table must hold ``head``.
-    The message says what was found instead.
+    A SQLite file is checked on disk (its directory, the path, its first 16 bytes) and then read
+    through a read-only connection, so that nothing is created or changed (an engine connection
+    would switch a foreign SQLite file to WAL mode); a server database is read through
+    ``engine``. Its schema version table must hold ``head``; the message says what was found.
     """
     parsed = make_url(url)
     where = display_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        _check_sqlite_file(Path(str(parsed.database)), where)
-    with engine.connect() as connection:
-        tables = set(inspect(connection).get_table_names())
-        if "alembic_version" not in tables:
-            found = ", ".join(sorted(tables)[:8]) or "no tables at all"
-            raise DatabaseUnavailable(
-                where,
-                "not-a-database",
-                f"this is not a cartrial database (found: {found}); create one with "
-                "`cartrial study init`",
-            )
-        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        path = Path(str(parsed.database))
+        _check_sqlite_file(path, where)
+        tables, revision = _sqlite_schema(path, where)
+    else:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            revision = None
+            if "alembic_version" in tables:
+                query = "SELECT version_num FROM alembic_version"
+                revision = connection.exec_driver_sql(query).scalar()
+    if "alembic_version" not in tables:
+        found = ", ".join(sorted(tables)[:8]) or "no tables at all"
+        raise DatabaseUnavailable(
+            where,
+            "not-a-database",
+            f"this is not a cartrial database (found: {found}); create one with "
+            "`cartrial study init`",
+        )
     if revision != head:
         raise DatabaseUnavailable(
             where,
@@ -257,6 +264,26 @@ def check_database(engine: Engine, url: str, head: str | None) -> None:
             f"the database schema is at revision {revision}, this cartrial uses {head}: "
             "run `cartrial db upgrade` (after a backup)",
         )
+
+
+def _sqlite_schema(path: Path, where: str) -> tuple[set[str], str | None]:
+    """The tables of the SQLite file and its schema revision, read without writing anything."""
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise _sqlite(exc, where) or DatabaseUnavailable(where, "failed", str(exc)) from None
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = {str(name) for (name,) in rows}
+        revision = None
+        if "alembic_version" in tables:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = None if row is None else str(row[0])
+    except sqlite3.Error as exc:
+        raise _sqlite(exc, where) or DatabaseUnavailable(where, "failed", str(exc)) from None
+    finally:
+        connection.close()
+    return tables, revision
 
 
 def _check_sqlite_file(path: Path, where: str) -> None:
