@@ -30,7 +30,10 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 #: Command modules of this package: per module, its top-level commands with their one-line help.
 COMMAND_MODULES: dict[str, dict[str, str]] = {
-    "demo": {"demo": "Conduct the study with virtual patients, then write the report."},
+    "demo": {
+        "demo": "Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the "
+        "report."
+    },
     "protocol": {"protocol": "Show and validate study protocol files."},
     "design": {"design": "Dose-finding designs and expansion rules."},
     "simulate": {"simulate": "Simulate operating characteristics of dose-finding designs."},
@@ -39,14 +42,19 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
     "capture": {
         "study": "Create a study from its protocol; add sites and users.",
         "import": "Bulk CSV import, all or nothing, with a row-level error report.",
-        "rederive": "Re-derive every derived value of the study (labs, CRS/ICANS, RECIST, DLT).",
-        "decide": "Run the protocol's dose-finding design and record the next dose decision.",
+        "rederive": "Re-derive every derived value of the study (lab grades, CRS/ICANS, RECIST, "
+        "DLT).",
+        "decide": "Run the protocol's dose-finding design and record the next cohort's dose "
+        "decision.",
     },
     "db": {
         "db": "Create, migrate, back up and restore the trial database.",
         "audit": "Verify and read the audit trail.",
     },
-    "report": {"report": "Write the trial report (HTML, PDF, CSV tables) as of a data cut-off."},
+    "report": {
+        "report": "Analyse the trial as of the data cut-off and write report.html, report.pdf, "
+        "tables/*.csv."
+    },
 }
 
 
