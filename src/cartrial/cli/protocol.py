@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import typer
@@ -11,6 +10,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from cartrial.cli.layout import MARK, print_table
 from cartrial.protocol import Protocol, load_protocol
 from cartrial.protocol.schedule import ASSESSMENTS
 
@@ -62,7 +62,7 @@ def render_protocol(p: Protocol, console: Console) -> None:
         )
     )
     console.print(_eligibility_table(p))
-    console.print(_doses_table(p))
+    _doses_table(p, console)
     esc, exp = p.escalation, p.expansion
     mon = exp.tox_monitoring
     console.print(
@@ -78,9 +78,9 @@ def render_protocol(p: Protocol, console: Console) -> None:
             title="Phases",
         )
     )
-    console.print(_dlt_table(p))
-    console.print(_schedule_grid(p))
-    console.print(_endpoints_table(p))
+    _dlt_table(p, console)
+    _print_schedule(p, console)
+    _endpoints_table(p, console)
 
 
 def _eligibility_table(p: Protocol) -> Table:
@@ -112,19 +112,10 @@ def _eligibility_table(p: Protocol) -> Table:
     return table
 
 
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
-    """A table with one header per column and the rows in order."""
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def _doses_table(p: Protocol) -> Table:
+def _doses_table(p: Protocol, console: Console) -> None:
     start = p.escalation.start_dose
-    return _table(
+    print_table(
+        console,
         f"Treatment: {p.treatment.lymphodepletion_regimen}, then CAR-T on day 0",
         ("dose level", "cells", "unit", "tolerance", "set by", "source"),
         (
@@ -141,37 +132,44 @@ def _doses_table(p: Protocol) -> Table:
     )
 
 
-def _dlt_table(p: Protocol) -> Table:
+def _dlt_table(p: Protocol, console: Console) -> None:
     d = p.dlt
-    return _table(
+    print_table(
+        console,
         f"DLT: onset within {d.window_days} days, attribution >= {d.min_attribution}",
         ("kind", "id", "rule"),
         [
             *(("DLT if", rule.id, rule.description) for rule in d.criteria),
             *(("not a DLT", exclusion.id, exclusion.description) for exclusion in d.exclusions),
         ],
+        keys=2,
     )
 
 
-def _schedule_grid(p: Protocol) -> Table:
+def _print_schedule(p: Protocol, console: Console) -> None:
+    """The schedule of assessments: a visit x assessment grid, or one line per visit if narrow."""
     visits = p.schedule.expanded()
     used = [a for a in ASSESSMENTS if any(a in v.assessments for v in visits)]
-    table = Table(title=f"Schedule of assessments (follow-up {p.schedule.follow_up_days} days)")
-    table.add_column("visit", no_wrap=True)
-    table.add_column("day", justify="right")
-    table.add_column("window")
-    for assessment in used:
-        table.add_column(assessment.replace("_", " "), justify="center")
-    for v in visits:
-        window = f"-{v.window_before}/+{v.window_after}"
-        marks = ["x" if a in v.assessments else "" for a in used]
-        table.add_row(v.name, str(v.day), window, *marks)
-    return table
+    columns = ["visit", "day", "window", *(a.replace("_", " ") for a in used)]
+    rows = [
+        [
+            v.name,
+            str(v.day),
+            f"-{v.window_before}/+{v.window_after}",
+            *(MARK if a in v.assessments else "" for a in used),
+        ]
+        for v in visits
+    ]
+    title = f"Schedule of assessments (follow-up {p.schedule.follow_up_days} days)"
+    justify = ["left", "right", "left", *(["center"] * len(used))]
+    print_table(console, title, columns, rows, justify=justify)
 
 
-def _endpoints_table(p: Protocol) -> Table:
-    return _table(
+def _endpoints_table(p: Protocol, console: Console) -> None:
+    print_table(
+        console,
         "Endpoints",
         ("kind", "endpoint", "population", "time frame", "definition"),
         ((e.kind, e.name, e.population, e.time_frame, e.definition) for e in p.endpoints),
+        keys=2,
     )
