@@ -25,12 +25,12 @@ Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
 from __future__ import annotations
 
 __all__ = [
+    "DATABASE_PROBLEMS",
     "AnalysisError",
     "AuditIntegrityError",
     "BackupFailed",
     "CartrialError",
     "CartrialWarning",
-    "DATABASE_PROBLEMS",
     "Conflict",
     "DatabaseUnavailable",
     "DesignError",

@@ -370,7 +370,11 @@ def pathways(
         plot_pathways(frame, title=title, dose_labels=names).savefig(plot, dpi=150)
     named = frame.assign(
         dose=[names[d] for d in frame["dose"]],
-        next_dose=[None if pd.isna(d) else names[int(d)] for d in frame["next_dose"]],
+        next_dose=pd.Series(
+            [None if pd.isna(d) else names[int(d)] for d in frame["next_dose"]],
+            index=frame.index,
+            dtype=object,
+        ),
         reason=[name_doses(r, names) for r in frame["reason"]],
     )
     shown = named.drop(columns=["reason", "parent"]).rename(

@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 from cartrial.cli.errors import JSON_KEY, report_errors, wants_json
 
 if TYPE_CHECKING:
-    from typer._click import Command, HelpFormatter
+    from typer._click import Command, Context, HelpFormatter
 
 __all__ = ["LazyGroup"]
 
@@ -38,14 +38,14 @@ class LazyGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         """Every command: those already built, then the registry's, in registry order."""
         names = list(self.commands)
         for commands in self.command_modules.values():
             names += [name for name in commands if name not in names]
         return names
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         """The command ``cmd_name``, importing its module on first use.
 
         While the group's own help is written, an unloaded command is shown from the registry
@@ -72,7 +72,7 @@ class LazyGroup(TyperGroup):
         for name, command in built.commands.items():
             self.commands.setdefault(name, command)
 
-    def format_help(self, ctx: typer.Context, formatter: HelpFormatter) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The group's help, listing unloaded commands from the registry."""
         self._listing = True
         try:
@@ -80,12 +80,12 @@ class LazyGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         """Parse as usual; remember whether the command line asks for JSON (``--json``)."""
         ctx.meta[JSON_KEY] = wants_json(args)
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Context) -> object:
         """Run the chosen command; every error it raises is reported by :func:`report_errors`."""
         with report_errors(as_json=bool(ctx.meta.get(JSON_KEY, False))):
             return super().invoke(ctx)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
@@ -145,6 +146,8 @@ def translate(error: BaseException, url: str) -> CartrialError | None:
     an ``OSError``.
     """
     original = error.orig if isinstance(error, DBAPIError) else error
+    if original is None:
+        return None
     where = display_url(url)
     if isinstance(original, sqlite3.Error):
         return _sqlite(original, where)
@@ -160,7 +163,7 @@ def translate(error: BaseException, url: str) -> CartrialError | None:
     return None
 
 
-def translate_event(url: str) -> object:
+def translate_event(url: str) -> Callable[[ExceptionContext], None]:
     """A ``handle_error`` listener raising :func:`translate`'s error for the engine of ``url``."""
 
     def on_error(context: ExceptionContext) -> None:
