@@ -18,13 +18,12 @@ the same way, exit code 2, JSON with ``--json``, never a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 import typer
 
 from cartrial import __version__
-from cartrial.cli.errors import report_error, wants_json
-from cartrial.cli.lazy import LazyGroup
+from cartrial.cli import errors as _errors
+from cartrial.cli.lazy import LazyGroup as _LazyGroup
 
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
@@ -58,7 +57,7 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
 }
 
 
-class _Commands(LazyGroup):
+class _Commands(_LazyGroup):
     package = __name__
     command_modules = COMMAND_MODULES
 
@@ -87,7 +86,7 @@ def _root(
     """cartrial: one system for the whole trial."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cartrial`` console script: run one command, return its exit code.
 
     Errors of a command are reported by the group (:func:`cartrial.cli.errors.report_errors`);
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     that no traceback ever reaches the user.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    as_json = wants_json(args)
+    as_json = _errors.wants_json(args)
     try:
         command = typer.main.get_command(app)
         result = command.main(args=args, prog_name="cartrial", standalone_mode=False)
@@ -108,5 +107,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         typer.echo("Interrupted.", err=True)
         return 130
     except Exception as exc:
-        return report_error(exc, as_json=as_json)
+        return _errors.report_error(exc, as_json=as_json)
     return result if isinstance(result, int) else 0
