@@ -161,3 +161,17 @@ def test_immutable_database_file_is_refused_and_unchanged(tmp_path: Path) -> Non
     _refused(run.output, run.code, str(db))
     assert "read-only" in run.output or "cannot write" in run.output, run.output
     assert _site_and_audit_rows(db) == before
+
+
+def test_an_empty_database_is_refused_on_both_backends(run_main: RunMain, db_url: str) -> None:
+    # SQLite: the file does not exist yet; PostgreSQL: a schema without any table.
+    run = run_main(*ADD_SITE, "--db", db_url, "--json", cwd=Path.cwd())
+    assert run.code == 2 and "Traceback" not in run.output
+    payload = json.loads(run.stdout)
+    assert payload["type"] == "DatabaseUnavailable"
+    if db_url.startswith("sqlite"):
+        assert payload["details"][0]["reason"] == "missing"
+        assert not Path(db_url.removeprefix("sqlite:///")).exists()
+    else:
+        assert payload["details"][0]["reason"] == "not-a-database"
+        assert "found: no tables at all" in payload["error"]
