@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,25 +67,32 @@ def _other_writer_adds_s09(url: str, session: Session) -> None:
         other.dispose()
 
 
-def test_a_unique_key_taken_by_a_concurrent_writer_is_a_clear_validation_error(
-    study_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _racing(url: str) -> Iterator[list[bool]]:
+    """While open, the first flush adding a site finds S09 taken by another writer."""
     raced: list[bool] = []
 
     def race(session: Session, _context: object, _instances: object) -> None:
         if not raced and any(isinstance(obj, Site) for obj in session.new):
             raced.append(True)
-            _other_writer_adds_s09(study_url, session)
+            _other_writer_adds_s09(url, session)
 
-    sites_before, audit_before = _counts(study_url)
     event.listen(Session, "before_flush", race)
     try:
+        yield raced
+    finally:
+        event.remove(Session, "before_flush", race)
+
+
+def test_a_unique_key_taken_by_a_concurrent_writer_is_a_clear_validation_error(
+    study_url: str,
+) -> None:
+    sites_before, audit_before = _counts(study_url)
+    with _racing(study_url) as raced:
         factory = open_database(study_url)
         with pytest.raises(ValidationFailed) as caught:
             add_site(ServiceContext(factory, "ada", STUDY), AddSite(code="S09", name="Mine"))
         factory.kw["bind"].dispose()
-    finally:
-        event.remove(Session, "before_flush", race)
     assert raced == [True]
     assert caught.value.field == "sites.code"
     assert "already exists" in str(caught.value)
@@ -96,22 +104,11 @@ def test_a_unique_key_taken_by_a_concurrent_writer_is_a_clear_validation_error(
     assert (sites_after, audit_after) == (expected_sites, audit_before)
 
 
-def test_the_cli_reports_a_raced_unique_key_as_exit_2(
-    study_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    raced: list[bool] = []
-
-    def race(session: Session, _context: object, _instances: object) -> None:
-        if not raced and any(isinstance(obj, Site) for obj in session.new):
-            raced.append(True)
-            _other_writer_adds_s09(study_url, session)
-
-    event.listen(Session, "before_flush", race)
-    try:
+def test_the_cli_reports_a_raced_unique_key_as_exit_2(study_url: str) -> None:
+    with _racing(study_url) as raced:
         args = ["study", "add-site", "S09", "Mine", "--user", "ada", "--db", study_url, "--json"]
         result = CliRunner().invoke(app, args)
-    finally:
-        event.remove(Session, "before_flush", race)
+    assert raced == [True]
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert '"type": "ValidationFailed"' in result.output

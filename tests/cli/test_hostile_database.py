@@ -30,6 +30,19 @@ def _refused(run_output: str, code: int, *fragments: str) -> None:
         assert fragment in run_output, run_output
 
 
+def _make(target: Path, kind: str | None) -> None:
+    """Put at ``target`` what a careless ``--db`` may name: nothing, a directory, a file..."""
+    if kind == "dir":
+        target.mkdir()
+    elif kind == "text":
+        target.write_text("hello\n", encoding="utf-8")
+    elif kind == "empty":
+        target.touch()
+    elif kind == "sqlite":
+        with sqlite3.connect(target) as connection:
+            connection.execute("CREATE TABLE patients (id INTEGER)")
+
+
 def _site_and_audit_rows(path: Path) -> tuple[int, int]:
     with sqlite3.connect(path) as connection:
         sites = connection.execute("SELECT count(*) FROM sites").fetchone()[0]
@@ -53,15 +66,7 @@ def test_db_path_that_holds_no_cartrial_database_is_refused(
     run_main: RunMain, tmp_path: Path, make: str | None, db: str, fragments: tuple[str, ...]
 ) -> None:
     target = tmp_path / db
-    if make == "dir":
-        target.mkdir()
-    elif make == "text":
-        target.write_text("hello\n", encoding="utf-8")
-    elif make == "empty":
-        target.touch()
-    elif make == "sqlite":
-        with sqlite3.connect(target) as connection:
-            connection.execute("CREATE TABLE patients (id INTEGER)")
+    _make(target, make)
     before = snapshot(tmp_path)
     run = run_main(*ADD_SITE, "--db", db, cwd=tmp_path)
     _refused(run.output, run.code, str(target), *fragments)
@@ -125,10 +130,7 @@ def test_study_init_refuses_a_path_it_cannot_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: str | None, db: str, fragment: str
 ) -> None:
     target = tmp_path / db
-    if make == "dir":
-        target.mkdir()
-    elif make == "text":
-        target.write_text("hello\n", encoding="utf-8")
+    _make(target, make)
     before = snapshot(tmp_path)
     monkeypatch.chdir(tmp_path)
     args = ["study", "init", "--admin", "ada", "--admin-name", "Ada", "--db", db]
