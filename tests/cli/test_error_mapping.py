@@ -114,3 +114,15 @@ def test_errors_reach_the_user_through_the_console_script(tmp_path: Path) -> Non
 def test_typer_exits_pass_through() -> None:
     with pytest.raises(typer.Exit), errors.report_errors(as_json=True):
         raise typer.Exit(3)
+
+
+def test_a_parser_refusing_an_input_file_is_exit_2_not_a_bug(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import pandas as pd
+    import yaml
+
+    for error in (pd.errors.EmptyDataError("No columns to parse from file"), yaml.YAMLError("x")):
+        assert errors.report_error(error, as_json=False) == errors.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "cannot parse the input" in err and "bug" not in err

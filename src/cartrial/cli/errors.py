@@ -11,6 +11,7 @@ raised                                           exit code    printed
                                                               import: one line per bad row)
 ``OSError`` (a file given on the command line)   2            the file and the system's reason
 ``UnicodeDecodeError``                           2            the byte offset that is not UTF-8
+a CSV or YAML parser's error (pandas, PyYAML)    2            the parser's message
 usage error (Typer)                              2            Typer's usage message
 anything else (a bug in cartrial)                70           one line asking for a bug report;
                                                               ``CARTRIAL_TRACEBACK=1`` shows it
@@ -117,8 +118,9 @@ def error_payload(exc: BaseException) -> dict[str, object]:
 
 def report_error(exc: BaseException, *, as_json: bool) -> int:
     """Print ``exc`` for a person (stderr) or a program (JSON on stdout); the exit code."""
-    internal = not isinstance(
-        exc, CartrialError | OSError | UnicodeDecodeError | typer.TyperException
+    internal = not (
+        isinstance(exc, CartrialError | OSError | UnicodeDecodeError | typer.TyperException)
+        or _is_parser_error(exc)
     )
     code = EXIT_INTERNAL if internal else _exit_code(exc)
     if as_json:
@@ -166,6 +168,16 @@ def report_errors(*, as_json: bool) -> Iterator[None]:
         raise typer.Exit(report_error(exc, as_json=as_json)) from None
 
 
+#: Modules whose exceptions mean "this input file cannot be parsed", not a bug of cartrial.
+_PARSERS = ("pandas.errors", "pandas._libs", "yaml")
+
+
+def _is_parser_error(exc: BaseException) -> bool:
+    """A CSV (pandas) or YAML (PyYAML) parser refused an input file."""
+    module = type(exc).__module__
+    return any(module == name or module.startswith(f"{name}.") for name in _PARSERS)
+
+
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, typer.TyperException):
         return exc.exit_code
@@ -183,6 +195,8 @@ def _human(exc: BaseException) -> str:
         return _os_message(exc)
     if isinstance(exc, UnicodeDecodeError):
         return _decode_message(exc)
+    if _is_parser_error(exc):
+        return f"cannot parse the input ({type(exc).__name__}): {exc}"
     return str(exc)
 
 
