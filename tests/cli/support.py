@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cartrial
-from cartrial.services import CreateStudy, create_database, create_study
+from cartrial.services import CreateStudy, LogIn, create_database, create_study, login
 
 PASSWORD = "correct horse battery"
 #: The ``src`` directory of the cartrial under test, so that the child process imports it.
@@ -51,14 +51,20 @@ def cartrial_process(
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def new_study(db: str) -> None:
-    """Create a cartrial database at ``db`` (a path or URL) with the packaged study and ``ada``."""
+def new_study(db: str) -> str:
+    """Create a cartrial database at ``db`` (a path or URL) with the packaged study and ``ada``.
+
+    Returns a session token of ``ada``: the credential a writing command needs
+    (``$CARTRIAL_TOKEN``).
+    """
     factory = create_database(db)
     create_study(
         factory,
         CreateStudy(admin_username="ada", admin_full_name="Ada", admin_password=PASSWORD),
     )
+    token = login(factory, LogIn(username="ada", password=PASSWORD, source="test")).token
     factory.kw["bind"].dispose()  # SQLite: checkpoints the WAL into the file
+    return token
 
 
 def snapshot(directory: Path) -> dict[str, str]:

@@ -31,9 +31,12 @@ STUDY = "CLDN18-PDL1-CART-01"
 
 
 @pytest.fixture
-def study_url(db_url: str) -> Iterator[str]:
-    """An empty database (SQLite, or PostgreSQL in CI) set up with the packaged study."""
-    new_study(db_url)
+def study_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database (SQLite, or PostgreSQL in CI) set up with the packaged study.
+
+    ``ada``'s session is the credential of the writing commands (``$CARTRIAL_TOKEN``).
+    """
+    monkeypatch.setenv("CARTRIAL_TOKEN", new_study(db_url))
     yield db_url
 
 
@@ -119,7 +122,7 @@ def test_a_database_locked_past_the_busy_timeout_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "trial.db"
-    new_study(str(db))
+    monkeypatch.setenv("CARTRIAL_TOKEN", new_study(str(db)))
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
     sites_before = _counts(f"sqlite:///{db}")
     holder = sqlite3.connect(db, isolation_level=None)

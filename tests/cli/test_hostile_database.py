@@ -143,21 +143,26 @@ def test_study_init_is_the_one_command_that_creates_a_database(tmp_path: Path) -
     args = ("study", "init", "--admin", "ada", "--admin-name", "Ada", "--db", "trial.db")
     run = cartrial_process(*args, "--json", cwd=tmp_path, stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert run.code == 0, run.output
-    run = cartrial_process(*ADD_SITE, "--db", "trial.db", "--json", cwd=tmp_path)
+    session = {"CARTRIAL_SESSION_FILE": str(tmp_path / "session.json")}
+    login = ("login", "--user", "ada", "--password-stdin", "--db", "trial.db")
+    run = cartrial_process(*login, cwd=tmp_path, env=session, stdin=f"{PASSWORD}\n")
+    assert run.code == 0, run.output
+    run = cartrial_process(*ADD_SITE, "--db", "trial.db", "--json", cwd=tmp_path, env=session)
     assert run.code == 0, run.output
     assert json.loads(run.stdout) == {"code": "S09", "name": "Site nine"}
 
 
 def test_immutable_database_file_is_refused_and_unchanged(tmp_path: Path) -> None:
     db = tmp_path / "trial.db"
-    new_study(str(db))
+    token = new_study(str(db))
     for leftover in (tmp_path / "trial.db-wal", tmp_path / "trial.db-shm"):
         leftover.unlink(missing_ok=True)
     before = _site_and_audit_rows(db)
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True, check=False).returncode:
         pytest.skip("chattr +i is not permitted here (needs CAP_LINUX_IMMUTABLE)")
     try:
-        run = cartrial_process(*ADD_SITE, "--db", str(db), cwd=tmp_path)
+        env = {"CARTRIAL_TOKEN": token}
+        run = cartrial_process(*ADD_SITE, "--db", str(db), cwd=tmp_path, env=env)
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
     _refused(run.output, run.code, str(db))

@@ -46,6 +46,13 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
         "decide": "Run the protocol's dose-finding design and record the next cohort's dose "
         "decision.",
     },
+    "auth": {
+        "login": "Log in: open a session for the commands that write (saved in a file only you "
+        "can read).",
+        "logout": "End the saved session and delete the session file.",
+        "token": "Personal access tokens for scripts ($CARTRIAL_TOKEN).",
+        "account": "Your password; unlocking accounts (administrators).",
+    },
     "db": {
         "db": "Create, migrate, back up and restore the trial database.",
         "audit": "Verify and read the audit trail.",
