@@ -74,7 +74,7 @@ def test_unknown_user_cannot_log_in(tmp_path: Path) -> None:
     db = str(tmp_path / "trial.db")
     run("study", "init", "--db", db, "--admin", "ada", "--admin-name", "Ada", password=PASSWORD)
     code, out = run("login", "--user", "mallory", "--password-stdin", "--db", db, password="x")
-    assert code == 1
+    assert code == 2
     assert "unknown user, wrong password or inactive account" in out
     code, out = run("rederive", "--reason", "x", "--user", "mallory", "--db", db)
     assert code == 2
