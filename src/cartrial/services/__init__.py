@@ -60,6 +60,7 @@ from cartrial.services.auth import (
     unlock_user,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.database import create_database, database_name, open_database
 from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
     AdjudicateDLT,
@@ -241,8 +242,10 @@ __all__ = [
     "change_password",
     "close_query",
     "context_for",
+    "create_database",
     "create_study",
     "create_token",
+    "database_name",
     "decide_next_dose",
     "enrol_subject",
     "import_kinetics",
@@ -254,6 +257,7 @@ __all__ = [
     "lock_data",
     "login",
     "logout",
+    "open_database",
     "open_expansion",
     "raise_query",
     "record_ada",

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
 from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
+from cartrial.designs.labels import name_doses
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
@@ -172,6 +173,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
         action: str = rec.action
         next_index = rec.next_dose
+        reason = name_doses(rec.reason, names)  # the design counts doses from 0
         if data.action is not None or data.next_dose_level is not None:
             action, next_index = _override(data, rec.action, rec.next_dose, names)
         cohort = current_cohort(uc)
@@ -185,7 +187,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             design=p.escalation.design.name,
             recommended_action=rec.action,
             recommended_next_dose_index=rec.next_dose,
-            recommendation_reason=rec.reason,
+            recommendation_reason=reason,
             action=action,
             next_dose_index=next_index,
             next_dose_level=names[next_index] if next_index is not None else None,
@@ -205,7 +207,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             pending=len(pending),
             recommended_action=rec.action,
             recommended_next_dose_level=names[rec.next_dose] if rec.next_dose is not None else None,
-            recommendation_reason=rec.reason,
+            recommendation_reason=reason,
             action=action,
             next_dose_level=decision.next_dose_level,
         )
