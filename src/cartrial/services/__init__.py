@@ -8,8 +8,9 @@ audited transaction and returns a frozen result. Bad input raises
 Families: set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.enrolment`), treatment (:mod:`~cartrial.services.treatment`), safety
 (:mod:`~cartrial.services.safety`, :mod:`~cartrial.services.toxicity`), efficacy
-(:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`),
-expansion monitoring (:mod:`~cartrial.services.expansion`),
+(:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`; signed
+records in :mod:`~cartrial.services.governance`), the end of escalation and the RP2D
+(:mod:`~cartrial.services.escalation`), the expansion (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
 (:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`),
 re-derivation (:mod:`~cartrial.services.rederive`) and the analysis export
@@ -39,15 +40,11 @@ from cartrial.services.decisions import (
     DLTAdjudicated,
     DLTOverride,
     DoseDecided,
-    ExpansionOpened,
     LockData,
-    OpenExpansion,
-    Signed,
     SignRecord,
     adjudicate_dlt,
     decide_next_dose,
     lock_data,
-    open_expansion,
     sign_record,
 )
 from cartrial.services.efficacy import (
@@ -67,11 +64,33 @@ from cartrial.services.enrolment import (
     enrol_subject,
     screen_subject,
 )
+from cartrial.services.escalation import (
+    DecideRP2D,
+    DoseDecisionRow,
+    DoseLevelState,
+    EndEscalation,
+    EscalationEnded,
+    EscalationState,
+    PathwayRow,
+    PendingSubject,
+    RP2DDecided,
+    decide_rp2d,
+    end_escalation,
+    escalation_state,
+    rp2d_record,
+)
 from cartrial.services.expansion import (
-    ExpansionReview,
+    BoundaryRow,
+    ExpansionOpened,
+    ExpansionReviewed,
+    ExpansionRules,
+    ExpansionState,
     ExpansionStopped,
+    OpenExpansion,
     ReviewExpansion,
     StopExpansion,
+    expansion_state,
+    open_expansion,
     review_expansion,
     stop_expansion,
 )
@@ -92,6 +111,7 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
+from cartrial.services.governance import GovernanceDecided, Signed, SignedDecision
 from cartrial.services.imports import ImportReport, import_kinetics, import_labs, import_lesions
 from cartrial.services.queries import (
     AnswerQuery,
@@ -132,6 +152,7 @@ __all__ = [
     "AdjudicateDLT",
     "AnswerQuery",
     "AssignDose",
+    "BoundaryRow",
     "CloseQuery",
     "CreateStudy",
     "CriterionResult",
@@ -140,13 +161,22 @@ __all__ = [
     "DLTOverride",
     "DataLocked",
     "DecideNextDose",
+    "DecideRP2D",
     "DoseAssigned",
     "DoseDecided",
+    "DoseDecisionRow",
+    "DoseLevelState",
+    "EndEscalation",
     "EnrolSubject",
+    "EscalationEnded",
+    "EscalationState",
     "ExpansionOpened",
-    "ExpansionReview",
+    "ExpansionReviewed",
+    "ExpansionRules",
+    "ExpansionState",
     "ExpansionStopped",
     "FollowUpRecorded",
+    "GovernanceDecided",
     "GradeChangeRecorded",
     "ImportReport",
     "Infuse",
@@ -156,7 +186,10 @@ __all__ = [
     "LockData",
     "LymphodepletionRecorded",
     "OpenExpansion",
+    "PathwayRow",
+    "PendingSubject",
     "QueryState",
+    "RP2DDecided",
     "RaiseQuery",
     "RecordAE",
     "RecordAda",
@@ -177,6 +210,7 @@ __all__ = [
     "ServiceContext",
     "SignRecord",
     "Signed",
+    "SignedDecision",
     "SiteAdded",
     "StopExpansion",
     "StudyCreated",
@@ -194,7 +228,11 @@ __all__ = [
     "close_query",
     "create_study",
     "decide_next_dose",
+    "decide_rp2d",
+    "end_escalation",
     "enrol_subject",
+    "escalation_state",
+    "expansion_state",
     "import_kinetics",
     "import_labs",
     "import_lesions",
@@ -217,6 +255,7 @@ __all__ = [
     "record_tumour_assessment",
     "rederive_study",
     "review_expansion",
+    "rp2d_record",
     "screen_subject",
     "sign_record",
     "stop_expansion",

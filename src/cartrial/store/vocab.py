@@ -11,6 +11,7 @@ __all__ = [
     "AE_OUTCOMES",
     "ALTERNATIVE_CAUSES",
     "ATTRIBUTIONS",
+    "GOVERNANCE_KINDS",
     "INDICATIONS",
     "KINETICS_UNITS",
     "LESION_CATEGORIES",
@@ -21,6 +22,7 @@ __all__ = [
     "SEXES",
     "SUBJECT_STATUSES",
     "SURVIVAL_STATUSES",
+    "GovernanceKind",
     "Role",
     "choice",
 ]
@@ -66,6 +68,12 @@ SURVIVAL_STATUSES = ("alive", "dead", "lost_to_follow_up", "withdrew_consent")
 KINETICS_UNITS = ("copies/ug gDNA", "cells/uL")
 ADA_SCREEN_RESULTS = ("negative", "positive")
 QUERY_STATUSES = ("open", "answered", "closed")
+#: Signed governance decisions (:class:`cartrial.store.models.GovernanceRecord`), in the order a
+#: study meets them.
+GovernanceKind = Literal[
+    "escalation_end", "rp2d", "expansion_open", "expansion_review", "expansion_stop"
+]
+GOVERNANCE_KINDS: tuple[str, ...] = get_args(GovernanceKind)
 
 
 def choice(column: str, values: tuple[str, ...], *, nullable: bool = False) -> CheckConstraint:

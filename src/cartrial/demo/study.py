@@ -24,6 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from cartrial.virtual.conduct import (
+    ORDER,
+    SiteStaff,
+    SubjectState,
+    baseline_assessment,
+    plan_subject,
+)
+from cartrial.virtual.summary import DemoSummary, summarise
 
 from cartrial.analysis import TrialData
 from cartrial.designs import make_design
@@ -69,15 +77,7 @@ from cartrial.services import (
 from cartrial.store import database_url, make_engine, session_factory
 from cartrial.store.migrate import upgrade
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
-from cartrial.virtual.conduct import (
-    ORDER,
-    SiteStaff,
-    SubjectState,
-    baseline_assessment,
-    plan_subject,
-)
 from cartrial.virtual.params import INDICATIONS
-from cartrial.virtual.summary import DemoSummary, summarise
 
 __all__ = ["DEFAULT_SEED", "TRUTH_CSV", "DemoResult", "run_demo"]
 
