@@ -26,6 +26,15 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "analysis": ("sqlalchemy", "alembic", "fastapi", "cartrial.store", "cartrial.services"),
     "simulation": ("sqlalchemy", "alembic", "fastapi", "cartrial.store", "cartrial.services"),
     "cli": ("sqlalchemy",),
+    "virtual": (
+        "sqlalchemy",
+        "cartrial.store",
+        "cartrial.services",
+        "cartrial.analysis",
+        "cartrial.report",
+        "cartrial.demo",
+    ),
+    "demo": ("sqlalchemy", "alembic", "cartrial.store"),
 }
 
 

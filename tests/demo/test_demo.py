@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 from cartrial.analysis import analyse_trial
 from cartrial.analysis.tables import TOTAL
 from cartrial.cli import app
+from cartrial.demo import TRUTH_CSV, DemoResult, run_demo
 from cartrial.protocol import default_protocol_path
 from cartrial.virtual import VirtualCohort
-from cartrial.virtual.trial import TRUTH_CSV, DemoResult, run_demo
 
 SEED = 7
 EXPANSION = 4

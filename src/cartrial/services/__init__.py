@@ -12,9 +12,9 @@ Families: set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 records in :mod:`~cartrial.services.governance`), the end of escalation and the RP2D
 (:mod:`~cartrial.services.escalation`), the expansion (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
-(:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`),
-re-derivation (:mod:`~cartrial.services.rederive`) and the analysis export
-(:func:`trial_data`).
+(:mod:`~cartrial.services.queries`), opening a database (:func:`open_database`), bulk imports
+(:mod:`~cartrial.services.imports`), re-derivation (:mod:`~cartrial.services.rederive`) and the
+analysis export (:func:`trial_data`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from cartrial.services.admin import (
     load_study,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.database import open_database
 from cartrial.services.decisions import (
     AdjudicateDLT,
     DataLocked,
@@ -239,6 +240,7 @@ __all__ = [
     "infuse",
     "load_study",
     "lock_data",
+    "open_database",
     "open_expansion",
     "raise_query",
     "record_ada",

@@ -301,7 +301,7 @@ def decide_rp2d(ctx: ServiceContext, data: DecideRP2D) -> RP2DDecided:
 
 def rp2d_record(ctx: ServiceContext) -> RP2DDecided | None:
     """The signed RP2D with its MTD, or ``None`` while none has been decided (any study role)."""
-    with use_case(ctx, *ROLES, read_only=True) as uc:
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         decided = latest_decision(uc, "rp2d")
         ended = latest_decision(uc, "escalation_end")
         if decided is None or ended is None:
@@ -495,7 +495,7 @@ def escalation_state(
     (:func:`escalation_counts`); ``cohorts`` (1-3) future cohorts are enumerated in the pathways.
     """
     when = as_of or utcnow().date()
-    with use_case(ctx, *ROLES, read_only=True) as uc:
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         p = uc.protocol
         names = _names(p)
         design, tite = protocol_design(p)

@@ -160,7 +160,7 @@ def expansion_rules(uc: UseCase, as_of: dt.date) -> ExpansionRules:
     expansion = uc.protocol.expansion
     table = dlt_followup(uc.session, uc.study.id, uc.protocol, as_of)
     table = table[table["phase"] == "expansion"]
-    evaluable = table[table["dlt_evaluable"]]
+    evaluable = table[table["dlt_evaluable"].astype(bool)]
     n_eval, n_dlt = len(evaluable), int(evaluable["has_dlt"].sum())
     tox = expansion.tox_monitoring
     bound = toxicity_stop_count(
@@ -257,7 +257,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
         table = dlt_followup(uc.session, uc.study.id, p, as_of)
         at_dose = table[table["dose_index"] == rp2d.dose_index]
         if p.expansion.requires_dlt_window_closed:
-            open_windows = at_dose[at_dose["pending"]]
+            open_windows = at_dose[at_dose["pending"].astype(bool)]
             if not open_windows.empty:
                 waiting = ", ".join(
                     f"{r.subject_id} (until {r.window_end})" for r in open_windows.itertuples()
@@ -265,7 +265,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
                 raise ValidationFailed(
                     "as_of", f"the DLT window of {rp2d.dose_level} is still open: {waiting}"
                 )
-        evaluable = at_dose[at_dose["dlt_evaluable"]]
+        evaluable = at_dose[at_dose["dlt_evaluable"].astype(bool)]
         n_dlt = int(evaluable["has_dlt"].sum())
         decided = record_decision(
             uc,
@@ -422,7 +422,7 @@ class ExpansionState(ServiceResult):
 def expansion_state(ctx: ServiceContext, *, as_of: dt.date | None = None) -> ExpansionState:
     """The expansion's stopping rules against the recorded data, and its decisions (any role)."""
     when = as_of or utcnow().date()
-    with use_case(ctx, *ROLES, read_only=True) as uc:
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         expansion = uc.protocol.expansion
         tox = expansion.tox_monitoring
         top = max(expansion.planned_subjects, tox.min_subjects)
