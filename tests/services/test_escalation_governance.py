@@ -21,6 +21,7 @@ import pytest
 from service_support import PASSWORD, STUDY, Trial, screening, treat
 from sqlalchemy import select
 
+from cartrial.analysis import TABLE_COLUMNS
 from cartrial.designs import ThreePlusThree
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.errors import PermissionDenied, ValidationFailed
@@ -262,17 +263,7 @@ def test_governance_records_reach_the_analysis_read_model(ended: Trial) -> None:
     assert (opened.dose_level, opened.n_evaluable, opened.n_dlt) == ("DL1", 3, 0)
     assert opened.signature.meaning == "expansion_opened"
     table = trial_data(ended.factory, STUDY).governance
-    assert list(table.columns) == [
-        "kind",
-        "dose_level",
-        "dose_index",
-        "decided_date",
-        "rationale",
-        "signed_by",
-        "signer_name",
-        "signed_at",
-        "meaning",
-    ]
+    assert list(table.columns) == list(TABLE_COLUMNS["governance"])
     assert table["kind"].tolist() == ["escalation_end", "rp2d", "expansion_open"]
     assert table["dose_level"].tolist() == ["DL1"] * 3
     assert table["dose_index"].tolist() == [1, 1, 1]

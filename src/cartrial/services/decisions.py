@@ -29,6 +29,7 @@ from cartrial.services.escalation import (
     escalation_counts,
     protocol_design,
     recommend,
+    refuse_pending,
     unsigned_dose_decision,
 )
 from cartrial.services.governance import Signed, refuse_if_decided, signed_result
@@ -115,11 +116,8 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         names = [level.name for level in p.dose_levels]
         design, tite = protocol_design(p)
         counts = escalation_counts(uc, as_of, time_to_event=tite)
-        if not tite and counts.pending_subjects:
-            waiting = ", ".join(
-                f"{w.subject_id} (window ends {w.window_end})" for w in counts.pending_subjects
-            )
-            raise ValidationFailed("as_of", f"DLT windows still open on {as_of}: {waiting}")
+        if not tite:
+            refuse_pending(counts, as_of)
         if sum(counts.n) == 0:
             raise ValidationFailed("as_of", "no DLT-evaluable subject yet")
         rec = recommend(design, counts, current)

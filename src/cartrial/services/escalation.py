@@ -56,6 +56,7 @@ __all__ = [
     "escalation_state",
     "protocol_design",
     "recommend",
+    "refuse_pending",
     "rp2d_record",
     "unsigned_dose_decision",
 ]
@@ -130,6 +131,15 @@ def unsigned_dose_decision(uc: UseCase) -> int | None:
     return None if signed is not None else latest
 
 
+def refuse_pending(counts: DoseCounts, as_of: dt.date) -> None:
+    """Raise :class:`ValidationFailed` on ``as_of`` naming every subject still in the window."""
+    if counts.pending_subjects:
+        waiting = ", ".join(
+            f"{p.subject_id} (window ends {p.window_end})" for p in counts.pending_subjects
+        )
+        raise ValidationFailed("as_of", f"DLT windows still open on {as_of}: {waiting}")
+
+
 def _names(protocol: Protocol) -> list[str]:
     return [level.name for level in protocol.dose_levels]
 
@@ -180,11 +190,7 @@ def end_escalation(ctx: ServiceContext, data: EndEscalation) -> EscalationEnded:
             raise ValidationFailed("as_of", f"dose decision {unsigned} is not signed yet")
         design, _ = protocol_design(uc.protocol)
         counts = escalation_counts(uc, as_of, time_to_event=False)
-        if counts.pending_subjects:
-            waiting = ", ".join(
-                f"{p.subject_id} (window ends {p.window_end})" for p in counts.pending_subjects
-            )
-            raise ValidationFailed("as_of", f"DLT windows still open on {as_of}: {waiting}")
+        refuse_pending(counts, as_of)
         if counts.n_evaluable == 0:
             raise ValidationFailed("as_of", "no DLT-evaluable subject yet")
         names = _names(uc.protocol)

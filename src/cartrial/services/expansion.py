@@ -41,7 +41,7 @@ from cartrial.services.governance import (
     refuse_if_decided,
 )
 from cartrial.store import Enrolment, Subject, TimepointResponse, utcnow
-from cartrial.store.vocab import ROLES
+from cartrial.store.vocab import ROLES, GovernanceKind
 
 __all__ = [
     "REVIEWERS",
@@ -210,10 +210,6 @@ def expansion_rules(uc: UseCase, as_of: dt.date) -> ExpansionRules:
     )
 
 
-def _rules_method(uc: UseCase) -> str:
-    return f"beta-binomial toxicity boundary; {uc.protocol.expansion.futility.method} futility"
-
-
 # ---------------------------------------------------------------------------- open
 
 
@@ -305,13 +301,28 @@ class ExpansionStopped(GovernanceDecided):
     rules: ExpansionRules
 
 
-def _open_expansion_rp2d(uc: UseCase) -> GovernanceDecided:
-    """The signed expansion-open record; refuses when the expansion is not open or stopped."""
+def _rules_decision(
+    uc: UseCase, kind: GovernanceKind, data: SignedDecision
+) -> tuple[GovernanceDecided, ExpansionRules]:
+    """Apply the rules as of ``data.as_of`` and record them as a signed ``kind`` decision."""
+    as_of = data.as_of or utcnow().date()
     opened = latest_decision(uc, "expansion_open")
     if uc.study.phase != "expansion" or opened is None:
         raise ValidationFailed("as_of", "the study is not in its expansion phase")
     refuse_if_decided(uc, "expansion_stop", "as_of", "the expansion was already stopped")
-    return opened
+    rules = expansion_rules(uc, as_of)
+    decided = record_decision(
+        uc,
+        kind,
+        data,
+        as_of=as_of,
+        dose_index=opened.dose_index,
+        method=f"beta-binomial toxicity boundary; {uc.protocol.expansion.futility.method} futility",
+        basis=rules.basis(),
+        n_evaluable=rules.n_evaluable,
+        n_dlt=rules.n_dlt,
+    )
+    return decided, rules
 
 
 def review_expansion(ctx: ServiceContext, data: ReviewExpansion) -> ExpansionReviewed:
@@ -331,21 +342,8 @@ def review_expansion(ctx: ServiceContext, data: ReviewExpansion) -> ExpansionRev
     PermissionDenied
         Not a safety committee member, investigator or statistician; a wrong password.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *REVIEWERS) as uc:
-        opened = _open_expansion_rp2d(uc)
-        rules = expansion_rules(uc, as_of)
-        decided = record_decision(
-            uc,
-            "expansion_review",
-            data,
-            as_of=as_of,
-            dose_index=opened.dose_index,
-            method=_rules_method(uc),
-            basis=rules.basis(),
-            n_evaluable=rules.n_evaluable,
-            n_dlt=rules.n_dlt,
-        )
+        decided, rules = _rules_decision(uc, "expansion_review", data)
         return ExpansionReviewed(**decided.model_dump(), rules=rules)
 
 
@@ -360,21 +358,8 @@ def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped
     PermissionDenied
         Not a safety committee member or investigator, or a wrong password.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
-        opened = _open_expansion_rp2d(uc)
-        rules = expansion_rules(uc, as_of)
-        decided = record_decision(
-            uc,
-            "expansion_stop",
-            data,
-            as_of=as_of,
-            dose_index=opened.dose_index,
-            method=_rules_method(uc),
-            basis=rules.basis(),
-            n_evaluable=rules.n_evaluable,
-            n_dlt=rules.n_dlt,
-        )
+        decided, rules = _rules_decision(uc, "expansion_stop", data)
         return ExpansionStopped(**decided.model_dump(), rules=rules)
 
 
