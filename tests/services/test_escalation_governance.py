@@ -316,3 +316,16 @@ def test_escalation_state_counts_pending_windows_and_pathways(two_cohorts: Trial
     assert state.escalation_end is None and state.rp2d is None
     later = escalation_state(two_cohorts.as_("stat"), as_of=D1 + dt.timedelta(days=28))
     assert later.can_decide and later.recommended_next_dose_level == "DL1"
+
+
+def test_state_before_any_subject_shows_the_first_cohorts_pathways(trial: Trial) -> None:
+    state = escalation_state(trial.as_("dm"), as_of=D0)
+    assert (state.current_dose_level, state.recommended_action) == ("DL1", None)
+    assert state.recommendation_reason == "no DLT-evaluable subject yet" and not state.can_decide
+    # 3+3 (Storer 1989) from no data at DL1: 0/3 escalate, 1/3 stay, 2/3 and 3/3 de-escalate
+    assert [(r.path, r.dose_level, r.action, r.next_dose_level) for r in state.pathways] == [
+        ("0/3", "DL1", "escalate", "DL2"),
+        ("1/3", "DL1", "stay", "DL1"),
+        ("2/3", "DL1", "de-escalate", "DL-1"),
+        ("3/3", "DL1", "de-escalate", "DL-1"),
+    ]
