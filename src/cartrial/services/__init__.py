@@ -67,18 +67,20 @@ from cartrial.services.enrolment import (
 )
 from cartrial.services.escalation import (
     DecideRP2D,
-    DoseDecisionRow,
-    DoseLevelState,
     EndEscalation,
     EscalationEnded,
-    EscalationState,
-    PathwayRow,
-    PendingSubject,
     RP2DDecided,
     decide_rp2d,
     end_escalation,
-    escalation_state,
     rp2d_record,
+)
+from cartrial.services.escalation_state import (
+    DoseDecisionRow,
+    DoseLevelState,
+    EscalationState,
+    PathwayRow,
+    PendingSubject,
+    escalation_state,
 )
 from cartrial.services.expansion import (
     BoundaryRow,

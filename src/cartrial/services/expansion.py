@@ -220,8 +220,10 @@ class OpenExpansion(SignedDecision):
 
 
 class ExpansionOpened(GovernanceDecided):
-    """The signed opening of the expansion at the RP2D (``dose_level``/``dose_index``);
-    ``n_evaluable``/``n_dlt`` are the DLT-evaluable subjects and DLTs at that dose."""
+    """The signed opening of the expansion at the RP2D (``dose_level``/``dose_index``).
+
+    ``n_evaluable``/``n_dlt`` are the DLT-evaluable subjects and DLTs at that dose.
+    """
 
 
 def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
