@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -331,6 +332,7 @@ def simon_two_stage(
     return SimonResult(p0, p1, alpha, beta, best_optimal, best_minimax)
 
 
+@cache
 def simon_design(
     method: str, p0: float, p1: float, alpha: float, beta: float
 ) -> SimonDesign | None:
@@ -339,7 +341,8 @@ def simon_design(
     ``"simon-optimal"`` and ``"simon-minimax"`` pick that design of :func:`simon_two_stage`
     (``p0`` versus ``p1`` at ``alpha``/``beta``); any other method (e.g.
     ``"predictive-probability"``) has no stage-1 rule. The one place where the protocol's
-    futility method becomes a stage-1 size ``n1`` and bound ``r1``.
+    futility method becomes a stage-1 size ``n1`` and bound ``r1``. The exhaustive search takes
+    seconds, so results are kept per argument tuple (the design is frozen).
 
     Examples
     --------
