@@ -152,8 +152,6 @@ class _Conduct:
     expansion_enrolled: int = 0
     expansion_open: bool = True
     stop_reason: str = ""
-    rp2d: str | None = None
-    mtd: str | None = None
     last_date: dt.date = STUDY_START
     batches: dict[tuple[str, dt.date], list[pd.DataFrame]] = field(default_factory=dict)
     truth_rows: list[dict[Hashable, object]] = field(default_factory=list)
@@ -355,7 +353,6 @@ class _Conduct:
         ended = end_escalation(
             self.committee, EndEscalation(rationale=why, password=PASSWORD, as_of=date)
         )
-        self.mtd = ended.dose_level
         if ended.dose_level is None:
             self.stop_reason = f"escalation stopped: {rec.recommendation_reason}"
             self.phase = "follow-up"
@@ -377,7 +374,6 @@ class _Conduct:
                 as_of=date,
             ),
         )
-        self.rp2d = opened.dose_level
         self.dose_level = opened.dose_level or self.dose_level
         self.stage1_n = expansion_state(self.committee, as_of=date).rules.futility_n1
         self.phase = "expansion"
@@ -549,8 +545,6 @@ def run_demo(
         written = build_report(trial, report_dir, pdf=pdf)
     summary = summarise(
         trial,
-        rp2d=study.rp2d,
-        mtd=study.mtd,
         stop_reason=study.stop_reason,
         screening=pd.DataFrame(study.screen_rows),
     )
