@@ -34,7 +34,7 @@ from cartrial.services.escalation import (
 )
 from cartrial.services.governance import Signed, refuse_if_decided, signed_result
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, utcnow
+from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, live, utcnow
 from cartrial.store.auth import sign
 
 __all__ = [
@@ -247,7 +247,7 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
             select(func.count(DataQuery.id)).where(
                 DataQuery.study_id == uc.study.id,
                 DataQuery.status != "closed",
-                DataQuery.deleted_at.is_(None),
+                live(DataQuery),
             )
         )
         if unresolved:
@@ -334,7 +334,7 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             ae.id: ae
             for ae in uc.session.scalars(
                 select(AdverseEvent).where(
-                    AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None)
+                    AdverseEvent.subject_id == subject.id, live(AdverseEvent)
                 )
             )
             if ae.id in in_window

@@ -18,8 +18,8 @@ import datetime as dt
 from pydantic import Field
 from sqlalchemy import func, select
 
+from cartrial.designs import is_time_to_event_name
 from cartrial.errors import ValidationFailed
-from cartrial.protocol import Protocol
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
@@ -32,6 +32,7 @@ from cartrial.store import (
     Enrolment,
     Signature,
     Subject,
+    live,
     utcnow,
 )
 
@@ -146,7 +147,7 @@ def current_cohort(uc: UseCase) -> int:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
     )
     return int(decided or 0) + 1
 
@@ -192,7 +193,7 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
             .where(
                 Subject.study_id == uc.study.id,
                 Enrolment.phase == phase,
-                Enrolment.deleted_at.is_(None),
+                live(Enrolment),
             )
         )
         cohort: int | None = None
@@ -208,7 +209,9 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
                 )
                 or 0
             )
-            if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
+            escalation = uc.protocol.escalation
+            tite = is_time_to_event_name(escalation.design.name)
+            if in_cohort >= escalation.cohort_size and not tite:
                 raise ValidationFailed(
                     "subject_id",
                     f"cohort {cohort} is full ({in_cohort} subjects): the next subject waits for "
@@ -233,10 +236,6 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         subject.status = "enrolled"
         subject.phase = phase
         return SubjectEnrolled(subject_id=data.subject_id, phase=phase, cohort=cohort)
-
-
-def _is_tite(protocol: Protocol) -> bool:
-    return protocol.escalation.design.name.startswith("tite-")
 
 
 class AssignDose(ServiceInput):
@@ -275,7 +274,7 @@ def allowed_dose(uc: UseCase) -> tuple[int | None, DoseDecision | None]:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
         .order_by(DoseDecision.id.desc())
         .limit(1)
     )
@@ -301,7 +300,7 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
             )
         already = uc.session.scalar(
             select(DoseAssignment.dose_level).where(
-                DoseAssignment.subject_id == subject.id, DoseAssignment.deleted_at.is_(None)
+                DoseAssignment.subject_id == subject.id, live(DoseAssignment)
             )
         )
         if already is not None:

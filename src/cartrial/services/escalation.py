@@ -17,7 +17,7 @@ import datetime as dt
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from cartrial.designs import Decision, Design, make_design
+from cartrial.designs import Decision, Design, is_time_to_event, make_design
 from cartrial.designs.rp2d import RP2DRecord
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.protocol import Protocol
@@ -31,8 +31,8 @@ from cartrial.services.governance import (
     record_decision,
     refuse_if_decided,
 )
-from cartrial.store import DoseDecision, Signature, utcnow
-from cartrial.store.vocab import ROLES
+from cartrial.store import DoseDecision, Signature, live, utcnow
+from cartrial.vocab import ROLES
 
 __all__ = [
     "DECIDERS",
@@ -68,7 +68,7 @@ def protocol_design(protocol: Protocol) -> tuple[Design, bool]:
         design = make_design(spec.name, n_doses=len(protocol.dose_levels), **dict(spec.params))
     except DesignError as exc:
         raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
-    return design, spec.name.startswith("tite-")
+    return design, is_time_to_event(design)
 
 
 def escalation_counts(uc: UseCase, as_of: dt.date, *, time_to_event: bool) -> DoseCounts:
@@ -81,7 +81,8 @@ def escalation_counts(uc: UseCase, as_of: dt.date, *, time_to_event: bool) -> Do
 def recommend(design: Design, counts: DoseCounts, current: int) -> Decision:
     """The design's decision on ``counts`` with ``current`` the dose in use.
 
-    TITE designs are also given the pending subjects' followed fractions.
+    Time-to-event designs (:func:`cartrial.designs.is_time_to_event`) are also given the pending
+    subjects' followed fractions when ``counts`` counts them.
 
     Raises
     ------
@@ -89,8 +90,8 @@ def recommend(design: Design, counts: DoseCounts, current: int) -> Decision:
         The design refuses the data (field ``as_of``).
     """
     try:
-        if counts.time_to_event:
-            return design.decide(  # type: ignore[call-arg]
+        if counts.time_to_event and is_time_to_event(design):
+            return design.decide(
                 n=list(counts.n),
                 dlt=list(counts.dlt),
                 current=current,
@@ -105,7 +106,7 @@ def unsigned_dose_decision(uc: UseCase) -> int | None:
     """The id of the study's latest dose decision when it is not signed yet, else ``None``."""
     latest = uc.session.scalar(
         select(DoseDecision.id)
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
         .order_by(DoseDecision.id.desc())
         .limit(1)
     )
@@ -115,7 +116,7 @@ def unsigned_dose_decision(uc: UseCase) -> int | None:
         select(Signature.id).where(
             Signature.record_table == DoseDecision.__tablename__,
             Signature.record_id == latest,
-            Signature.deleted_at.is_(None),
+            live(Signature),
         )
     )
     return None if signed is not None else latest

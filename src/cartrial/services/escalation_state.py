@@ -30,8 +30,8 @@ from cartrial.services.escalation import (
     unsigned_dose_decision,
 )
 from cartrial.services.governance import latest_decision
-from cartrial.store import DoseDecision, Signature, utcnow
-from cartrial.store.vocab import ROLES
+from cartrial.store import DoseDecision, Signature, live, utcnow
+from cartrial.vocab import ROLES
 
 __all__ = [
     "DoseDecisionRow",
@@ -154,13 +154,13 @@ class EscalationState(ServiceResult):
 def _decision_rows(uc: UseCase, names: list[str]) -> tuple[DoseDecisionRow, ...]:
     signer = (
         select(Signature.record_id, Signature.signer)
-        .where(Signature.record_table == DoseDecision.__tablename__, Signature.deleted_at.is_(None))
+        .where(Signature.record_table == DoseDecision.__tablename__, live(Signature))
         .subquery()
     )
     rows = uc.session.execute(
         select(DoseDecision, signer.c.signer)
         .outerjoin(signer, signer.c.record_id == DoseDecision.id)
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
         .order_by(DoseDecision.id)
     ).tuples()
     found: dict[int, DoseDecisionRow] = {}

@@ -40,8 +40,8 @@ from cartrial.services.governance import (
     record_decision,
     refuse_if_decided,
 )
-from cartrial.store import Enrolment, Subject, TimepointResponse, utcnow
-from cartrial.store.vocab import ROLES, GovernanceKind
+from cartrial.store import Enrolment, Subject, TimepointResponse, live, utcnow
+from cartrial.vocab import ROLES, GovernanceKind
 
 __all__ = [
     "REVIEWERS",
@@ -133,7 +133,7 @@ def _expansion_enrolments(uc: UseCase, as_of: dt.date) -> Select[tuple[int]]:
         .where(
             Subject.study_id == uc.study.id,
             Enrolment.phase == "expansion",
-            Enrolment.deleted_at.is_(None),
+            live(Enrolment),
             Enrolment.enrolled_date <= as_of,
         )
         .order_by(Enrolment.enrolled_date, Enrolment.id)
@@ -148,7 +148,7 @@ def _responders(uc: UseCase, subjects: list[int], as_of: dt.date) -> int:
             TimepointResponse.subject_id.in_(subjects),
             TimepointResponse.overall_response.in_(("CR", "PR")),
             TimepointResponse.assessment_date <= as_of,
-            TimepointResponse.deleted_at.is_(None),
+            live(TimepointResponse),
         )
         .distinct()
     ).all()

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import UseCase
-from cartrial.store import GovernanceRecord, Signature, utcnow
+from cartrial.store import GovernanceRecord, Signature, live, utcnow
 from cartrial.store.auth import sign
-from cartrial.store.vocab import GovernanceKind
+from cartrial.vocab import GovernanceKind
 
 __all__ = [
     "MEANINGS",
@@ -195,9 +195,9 @@ def decisions_of(uc: UseCase, *kinds: GovernanceKind) -> tuple[GovernanceDecided
             Signature,
             (Signature.record_table == GovernanceRecord.__tablename__)
             & (Signature.record_id == GovernanceRecord.id)
-            & Signature.deleted_at.is_(None),
+            & live(Signature),
         )
-        .where(GovernanceRecord.study_id == uc.study.id, GovernanceRecord.deleted_at.is_(None))
+        .where(GovernanceRecord.study_id == uc.study.id, live(GovernanceRecord))
         .order_by(GovernanceRecord.id, Signature.id)
     )
     if kinds:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartrial.analysis import TABLE_COLUMNS, empty_table
-from cartrial.store import GovernanceRecord, Signature
+from cartrial.store import GovernanceRecord, Signature, live
 
 __all__ = ["governance_table"]
 
@@ -29,7 +29,7 @@ def governance_table(session: Session, study_id: int, cutoff: dt.date) -> pd.Dat
         select(Signature.record_id, func.min(Signature.id).label("id"))
         .where(
             Signature.record_table == GovernanceRecord.__tablename__,
-            Signature.deleted_at.is_(None),
+            live(Signature),
         )
         .group_by(Signature.record_id)
         .subquery()
@@ -49,7 +49,7 @@ def governance_table(session: Session, study_id: int, cutoff: dt.date) -> pd.Dat
         )
         .join(first, first.c.record_id == g.id)
         .join(Signature, Signature.id == first.c.id)
-        .where(g.study_id == study_id, g.deleted_at.is_(None), g.decided_date <= cutoff)
+        .where(g.study_id == study_id, live(g), g.decided_date <= cutoff)
         .order_by(g.id)
     ).all()
     if not rows:
