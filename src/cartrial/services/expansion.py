@@ -41,7 +41,7 @@ from cartrial.services.governance import (
     refuse_if_decided,
 )
 from cartrial.store import Enrolment, Subject, TimepointResponse, live, utcnow
-from cartrial.vocab import ROLES, GovernanceKind
+from cartrial.vocab import OBJECTIVE_RESPONSES, ROLES, GovernanceKind
 
 __all__ = [
     "REVIEWERS",
@@ -146,7 +146,7 @@ def _responders(uc: UseCase, subjects: list[int], as_of: dt.date) -> int:
         select(TimepointResponse.subject_id)
         .where(
             TimepointResponse.subject_id.in_(subjects),
-            TimepointResponse.overall_response.in_(("CR", "PR")),
+            TimepointResponse.overall_response.in_(OBJECTIVE_RESPONSES),
             TimepointResponse.assessment_date <= as_of,
             live(TimepointResponse),
         )
