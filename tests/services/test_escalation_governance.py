@@ -168,7 +168,7 @@ def test_the_mtd_is_the_designs_selection_signed_and_audited(two_cohorts: Trial)
     before = two_cohorts.audit_rows()
     with pytest.raises(ValidationFailed, match="already ended"):
         _end(two_cohorts)
-    with pytest.raises(ValidationFailed, match="the escalation has ended"):
+    with pytest.raises(ValidationFailed, match="the escalation has already ended"):
         decide_next_dose(two_cohorts.as_("dsmc"), DecideNextDose(as_of=D1 + dt.timedelta(40)))
     coord = two_cohorts.as_("coord1")
     screen_subject(coord, screening("S01-009", "S01", D1 + dt.timedelta(40)))

@@ -26,13 +26,13 @@ from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.escalation import (
     DECIDERS,
+    check_escalation_open,
     escalation_counts,
     protocol_design,
     recommend,
     refuse_pending,
-    unsigned_dose_decision,
 )
-from cartrial.services.governance import Signed, refuse_if_decided, signed_result
+from cartrial.services.governance import Signed, signed_result
 from cartrial.services.treatment import infusion_of
 from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, live, utcnow
 from cartrial.store.auth import sign
@@ -104,12 +104,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
     as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
         p = uc.protocol
-        if uc.study.phase != "escalation":
-            raise ValidationFailed("as_of", "dose decisions belong to the escalation phase")
-        refuse_if_decided(uc, "escalation_end", "as_of", "the escalation has ended")
-        unsigned = unsigned_dose_decision(uc)
-        if unsigned is not None:
-            raise ValidationFailed("as_of", f"dose decision {unsigned} is not signed yet")
+        check_escalation_open(uc)
         current, _ = allowed_dose(uc)
         if current is None:
             raise ValidationFailed("as_of", "dosing was stopped by the previous decision")

@@ -40,6 +40,7 @@ __all__ = [
     "EndEscalation",
     "EscalationEnded",
     "RP2DDecided",
+    "check_escalation_open",
     "decide_rp2d",
     "end_escalation",
     "escalation_counts",
@@ -122,6 +123,17 @@ def unsigned_dose_decision(uc: UseCase) -> int | None:
     return None if signed is not None else latest
 
 
+def check_escalation_open(uc: UseCase) -> None:
+    """Refuse (field ``as_of``) unless the study is escalating: in its escalation phase, the
+    escalation not ended, and the latest dose decision signed."""
+    if uc.study.phase != "escalation":
+        raise ValidationFailed("as_of", "the study is not in its escalation phase")
+    refuse_if_decided(uc, "escalation_end", "as_of", "the escalation has already ended")
+    unsigned = unsigned_dose_decision(uc)
+    if unsigned is not None:
+        raise ValidationFailed("as_of", f"dose decision {unsigned} is not signed yet")
+
+
 def refuse_pending(counts: DoseCounts, as_of: dt.date) -> None:
     """Raise :class:`ValidationFailed` on ``as_of`` naming every subject still in the window."""
     if counts.pending_subjects:
@@ -173,12 +185,7 @@ def end_escalation(ctx: ServiceContext, data: EndEscalation) -> EscalationEnded:
     """
     as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
-        if uc.study.phase != "escalation":
-            raise ValidationFailed("as_of", "the study is not in its escalation phase")
-        refuse_if_decided(uc, "escalation_end", "as_of", "the escalation has already ended")
-        unsigned = unsigned_dose_decision(uc)
-        if unsigned is not None:
-            raise ValidationFailed("as_of", f"dose decision {unsigned} is not signed yet")
+        check_escalation_open(uc)
         design, _ = protocol_design(uc.protocol)
         counts = escalation_counts(uc, as_of, time_to_event=False)
         refuse_pending(counts, as_of)
