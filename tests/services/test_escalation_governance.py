@@ -237,12 +237,18 @@ def test_rp2d_is_never_above_the_mtd_and_is_signed(ended: Trial) -> None:
         _rp2d(ended, "DL9")
     with pytest.raises(PermissionDenied):
         _rp2d(ended, "DL1", "stat")
+    with pytest.raises(PermissionDenied):  # a wrong password: no signature, nothing written
+        decide_rp2d(
+            ended.as_("dsmc"),
+            DecideRP2D(dose_level="DL1", rationale="x", password="wrong password!", as_of=D1),
+        )
     assert ended.audit_rows() == before
     rp2d = _rp2d(ended, "DL1")
     assert (rp2d.dose_level, rp2d.mtd_level, rp2d.below_mtd) == ("DL1", "DL1", False)
     assert (rp2d.n_evaluable, rp2d.n_dlt) == (3, 0)
     assert (rp2d.signature.signer_name, rp2d.signature.meaning) == ("Dsmc", "rp2d_decided")
     assert rp2d_record(ended.as_("coord1")) == rp2d
+    assert _governance_audit(ended)[-1] == ("dsmc", "rp2d: tolerable at the MTD")
     with pytest.raises(ValidationFailed, match="already been decided"):
         _rp2d(ended, "DL1")
 
@@ -259,7 +265,13 @@ def test_governance_records_reach_the_analysis_read_model(ended: Trial) -> None:
     backdated = request.model_copy(update={"as_of": D0 + dt.timedelta(days=10)})
     with pytest.raises(ValidationFailed, match="DLT window of DL1 is still open"):
         open_expansion(ended.as_("inv"), backdated)
+    with pytest.raises(PermissionDenied):
+        open_expansion(
+            ended.as_("inv"),
+            OpenExpansion(rationale="RP2D decided", password="wrong pass!", as_of=request.as_of),
+        )
     opened = open_expansion(ended.as_("inv"), request)
+    assert _governance_audit(ended)[-1] == ("inv", "expansion open: RP2D decided")
     assert (opened.dose_level, opened.n_evaluable, opened.n_dlt) == ("DL1", 3, 0)
     assert opened.signature.meaning == "expansion_opened"
     table = trial_data(ended.factory, STUDY).governance
