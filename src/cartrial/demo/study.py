@@ -77,6 +77,7 @@ from cartrial.services import (
     sign_record,
     stop_expansion,
     trial_data,
+    trusted_context,
     withdraw_subject,
 )
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
@@ -437,7 +438,8 @@ def _setup(
     )
 
     def ctx(user: str) -> ServiceContext:
-        return ServiceContext(session_factory=factory, user=user, study_id=protocol.study_id)
+        # The demo's staff are virtual users it created itself, in this process: trusted.
+        return trusted_context(factory, user, protocol.study_id, source="demo")
 
     admin = ctx("admin")
     for code, name, country in SITES:

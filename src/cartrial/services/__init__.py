@@ -5,7 +5,9 @@ typed input; it checks the user's role and site, validates against the protocol,
 audited transaction and returns a frozen result. Bad input raises
 :class:`~cartrial.errors.ValidationFailed` naming the field, and nothing is written.
 
-Families: set-up (:mod:`~cartrial.services.admin`), screening and enrolment
+Families: authentication, sessions, access tokens and lockout (:mod:`~cartrial.services.auth`),
+e-signatures and their manifestation (:mod:`~cartrial.services.signing`),
+set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.enrolment`), treatment (:mod:`~cartrial.services.treatment`), safety
 (:mod:`~cartrial.services.safety`, :mod:`~cartrial.services.toxicity`), efficacy
 (:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`; signed
@@ -31,6 +33,32 @@ from cartrial.services.admin import (
     add_user,
     create_study,
     load_study,
+)
+from cartrial.services.auth import (
+    Authenticated,
+    AuthSettings,
+    ChangePassword,
+    CreateToken,
+    LoggedIn,
+    LogIn,
+    PasswordChanged,
+    RevokeToken,
+    TokenCreated,
+    TokenInfo,
+    TokenRevoked,
+    UnlockUser,
+    UserUnlocked,
+    auth_settings,
+    authenticate,
+    change_password,
+    context_for,
+    create_token,
+    list_tokens,
+    login,
+    logout,
+    revoke_token,
+    trusted_context,
+    unlock_user,
 )
 from cartrial.services.context import ServiceContext
 from cartrial.services.database import open_database
@@ -113,7 +141,7 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
-from cartrial.services.governance import GovernanceDecided, Signed, SignedDecision
+from cartrial.services.governance import GovernanceDecided, SignedDecision
 from cartrial.services.imports import ImportReport, import_kinetics, import_labs, import_lesions
 from cartrial.services.queries import (
     AnswerQuery,
@@ -138,6 +166,7 @@ from cartrial.services.safety import (
     record_grade_change,
     record_lab,
 )
+from cartrial.services.signing import SignaturesOf, Signed, signatures_of
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -155,9 +184,13 @@ __all__ = [
     "AdjudicateDLT",
     "AnswerQuery",
     "AssignDose",
+    "AuthSettings",
+    "Authenticated",
     "BoundaryRow",
+    "ChangePassword",
     "CloseQuery",
     "CreateStudy",
+    "CreateToken",
     "CriterionResult",
     "CrsIcansRecorded",
     "DLTAdjudicated",
@@ -187,8 +220,11 @@ __all__ = [
     "LabRecorded",
     "LesionInput",
     "LockData",
+    "LogIn",
+    "LoggedIn",
     "LymphodepletionRecorded",
     "OpenExpansion",
+    "PasswordChanged",
     "PathwayRow",
     "PendingSubject",
     "QueryState",
@@ -207,11 +243,13 @@ __all__ = [
     "RecordTumourAssessment",
     "RederiveStudy",
     "ReviewExpansion",
+    "RevokeToken",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
     "ServiceContext",
     "SignRecord",
+    "SignaturesOf",
     "Signed",
     "SignedDecision",
     "SiteAdded",
@@ -220,16 +258,26 @@ __all__ = [
     "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
+    "TokenCreated",
+    "TokenInfo",
+    "TokenRevoked",
     "TumourAssessed",
+    "UnlockUser",
     "UserAdded",
+    "UserUnlocked",
     "WithdrawSubject",
     "add_site",
     "add_user",
     "adjudicate_dlt",
     "answer_query",
     "assign_dose",
+    "auth_settings",
+    "authenticate",
+    "change_password",
     "close_query",
+    "context_for",
     "create_study",
+    "create_token",
     "decide_next_dose",
     "decide_rp2d",
     "end_escalation",
@@ -240,8 +288,11 @@ __all__ = [
     "import_labs",
     "import_lesions",
     "infuse",
+    "list_tokens",
     "load_study",
     "lock_data",
+    "login",
+    "logout",
     "open_database",
     "open_expansion",
     "raise_query",
@@ -259,10 +310,14 @@ __all__ = [
     "record_tumour_assessment",
     "rederive_study",
     "review_expansion",
+    "revoke_token",
     "rp2d_record",
     "screen_subject",
     "sign_record",
+    "signatures_of",
     "stop_expansion",
     "trial_data",
+    "trusted_context",
+    "unlock_user",
     "withdraw_subject",
 ]

@@ -32,10 +32,17 @@ from cartrial.services.escalation import (
     recommend,
     refuse_pending,
 )
-from cartrial.services.governance import Signed, signed_result
+from cartrial.services.signing import Signed, already_signed, sign, signed_result
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, live, utcnow
-from cartrial.store.auth import sign
+from cartrial.store import (
+    AdverseEvent,
+    DataLock,
+    DataQuery,
+    DoseDecision,
+    Infusion,
+    live,
+    utcnow,
+)
 
 __all__ = [
     "AdjudicateDLT",
@@ -195,7 +202,15 @@ _SIGNERS: dict[str, tuple[str, ...]] = {
 
 
 def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
-    """Sign a dose decision or a data lock (wrong password: :class:`PermissionDenied`)."""
+    """Sign a dose decision or a data lock.
+
+    Raises
+    ------
+    AuthenticationFailed
+        Wrong password (recorded; repeated failures lock the account) or a locked account.
+    ValidationFailed
+        ``record_id``: the user already signed this version of the record with this meaning.
+    """
     with use_case(ctx, *_SIGNERS[data.record]) as uc:
         record: DoseDecision | DataLock | None = (
             uc.session.get(DoseDecision, data.record_id)
@@ -204,10 +219,9 @@ def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
         )
         if record is None or record.study_id != uc.study.id or record.deleted_at is not None:
             raise NotFound(f"record_id: no {data.record} {data.record_id} in this study")
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), data.meaning, record
-        )
-        return signed_result(signature)
+        [signature] = sign(uc, data.password.get_secret_value(), data.meaning, record)
+        return signed_result(signature, uc.protocol.study.time_zone)
+
 
 
 class LockData(ServiceInput):
@@ -256,12 +270,12 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         )
         uc.session.add(lock)
         uc.session.flush()
-        signature = sign(uc.session, uc.user, data.password.get_secret_value(), "data_lock", lock)
+        [signature] = sign(uc, data.password.get_secret_value(), "data_lock", lock)
         return DataLocked(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
-            signature=signed_result(signature),
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )
 
 
@@ -292,12 +306,17 @@ class EventDecision(ServiceResult):
 
 
 class DLTAdjudicated(ServiceResult):
-    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made."""
+    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made.
+
+    ``signed`` shows each signature made (AEs, and the infusion unless its unchanged version was
+    already signed by the same investigator).
+    """
 
     subject_id: str
     is_dlt: bool
     events: tuple[EventDecision, ...]
     signatures: int
+    signed: tuple[Signed, ...] = ()
 
 
 def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
@@ -366,15 +385,16 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
                     reason=ae.dlt_reason or "",
                 )
             )
-        password = data.password.get_secret_value()
         infusion = infusion_of(uc, subject)
-        for ae in aes.values():
-            sign(uc.session, uc.user, password, "dlt_adjudication", ae)
-        if infusion is not None:
-            sign(uc.session, uc.user, password, "dlt_adjudication", infusion)
+        records: list[AdverseEvent | Infusion] = list(aes.values())
+        if infusion is not None and already_signed(uc, "dlt_adjudication", infusion) is None:
+            # The subject-level attestation; an unchanged infusion keeps its earlier signature.
+            records.append(infusion)
+        signatures = sign(uc, data.password.get_secret_value(), "dlt_adjudication", *records)
         return DLTAdjudicated(
             subject_id=data.subject_id,
             is_dlt=any(d.is_dlt for d in decisions),
             events=tuple(decisions),
-            signatures=len(aes) + (infusion is not None),
+            signatures=len(signatures),
+            signed=tuple(signed_result(sig, uc.protocol.study.time_zone) for sig in signatures),
         )

@@ -17,21 +17,19 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import UseCase
+from cartrial.services.signing import Signed, sign, signed_result
 from cartrial.store import GovernanceRecord, Signature, live, utcnow
-from cartrial.store.auth import sign
 from cartrial.vocab import GovernanceKind
 
 __all__ = [
     "MEANINGS",
     "GovernanceDecided",
     "GovernanceKind",
-    "Signed",
     "SignedDecision",
     "decisions_of",
     "latest_decision",
     "record_decision",
     "refuse_if_decided",
-    "signed_result",
 ]
 
 #: The meaning of the signature on each kind of record.
@@ -53,33 +51,6 @@ class SignedDecision(ServiceInput):
     rationale: str = Field(min_length=1, max_length=2000)
     password: SecretStr
     as_of: dt.date | None = None
-
-
-class Signed(ServiceResult):
-    """The stored signature: signer, meaning, time and the hash of the signed content."""
-
-    signature_id: int
-    record_table: str
-    record_id: int
-    signer: str
-    signer_name: str
-    meaning: str
-    signed_at: dt.datetime
-    record_sha256: str
-
-
-def signed_result(signature: Signature) -> Signed:
-    """The :class:`Signed` result of a stored signature."""
-    return Signed(
-        signature_id=signature.id,
-        record_table=signature.record_table,
-        record_id=signature.record_id,
-        signer=signature.signer,
-        signer_name=signature.signer_name,
-        meaning=signature.meaning,
-        signed_at=signature.signed_at,
-        record_sha256=signature.record_sha256,
-    )
 
 
 class GovernanceDecided(ServiceResult):
@@ -164,11 +135,11 @@ def record_decision(
     uc.because(f"{kind.replace('_', ' ')}: {data.rationale}")
     uc.session.add(record)
     uc.session.flush()
-    signature = sign(uc.session, uc.user, data.password.get_secret_value(), MEANINGS[kind], record)
-    return _result(record, signature)
+    [signature] = sign(uc, data.password.get_secret_value(), MEANINGS[kind], record)
+    return _result(record, signature, uc.protocol.study.time_zone)
 
 
-def _result(record: GovernanceRecord, signature: Signature) -> GovernanceDecided:
+def _result(record: GovernanceRecord, signature: Signature, time_zone: str) -> GovernanceDecided:
     return GovernanceDecided(
         record_id=record.id,
         kind=record.kind,
@@ -180,7 +151,7 @@ def _result(record: GovernanceRecord, signature: Signature) -> GovernanceDecided
         n_dlt=record.n_dlt,
         rationale=record.rationale,
         decided_date=record.decided_date,
-        signature=signed_result(signature),
+        signature=signed_result(signature, time_zone),
     )
 
 
@@ -204,7 +175,7 @@ def decisions_of(uc: UseCase, *kinds: GovernanceKind) -> tuple[GovernanceDecided
         query = query.where(GovernanceRecord.kind.in_(kinds))
     seen: dict[int, GovernanceDecided] = {}
     for record, signature in uc.session.execute(query).tuples():
-        seen.setdefault(record.id, _result(record, signature))
+        seen.setdefault(record.id, _result(record, signature, uc.protocol.study.time_zone))
     return tuple(seen.values())
 
 
