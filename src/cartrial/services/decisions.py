@@ -223,7 +223,6 @@ def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
         return signed_result(signature, uc.protocol.study.time_zone)
 
 
-
 class LockData(ServiceInput):
     """Lock the data up to ``data_cutoff`` under ``name`` (e.g. ``"primary analysis"``)."""
 
