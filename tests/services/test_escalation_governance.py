@@ -24,7 +24,7 @@ from sqlalchemy import select
 from cartrial.analysis import TABLE_COLUMNS
 from cartrial.designs import ThreePlusThree
 from cartrial.designs.pathways import dose_transition_pathways
-from cartrial.errors import PermissionDenied, ValidationFailed
+from cartrial.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
 from cartrial.services import (
     DecideNextDose,
     DecideRP2D,
@@ -146,9 +146,10 @@ def test_end_of_escalation_waits_for_the_data_and_a_signed_decision(two_cohorts:
     after_sign = two_cohorts.audit_rows()
     with pytest.raises(PermissionDenied):
         _end(two_cohorts, "coord1")
-    with pytest.raises(PermissionDenied):
-        _end(two_cohorts, password="wrong password!")
     assert two_cohorts.audit_rows() == after_sign > before
+    with pytest.raises(AuthenticationFailed, match="wrong password"):
+        _end(two_cohorts, password="wrong password!")  # refused; the failed check is recorded
+    assert _governance_audit(two_cohorts) == []
 
 
 def test_the_mtd_is_the_designs_selection_signed_and_audited(two_cohorts: Trial) -> None:
@@ -237,12 +238,13 @@ def test_rp2d_is_never_above_the_mtd_and_is_signed(ended: Trial) -> None:
         _rp2d(ended, "DL9")
     with pytest.raises(PermissionDenied):
         _rp2d(ended, "DL1", "stat")
-    with pytest.raises(PermissionDenied):  # a wrong password: no signature, nothing written
+    assert ended.audit_rows() == before
+    with pytest.raises(AuthenticationFailed, match="wrong password"):  # no record, no signature
         decide_rp2d(
             ended.as_("dsmc"),
             DecideRP2D(dose_level="DL1", rationale="x", password="wrong password!", as_of=D1),
         )
-    assert ended.audit_rows() == before
+    assert len(_governance_audit(ended)) == 1  # the end of escalation only
     rp2d = _rp2d(ended, "DL1")
     assert (rp2d.dose_level, rp2d.mtd_level, rp2d.below_mtd) == ("DL1", "DL1", False)
     assert (rp2d.n_evaluable, rp2d.n_dlt) == (3, 0)
@@ -265,7 +267,7 @@ def test_governance_records_reach_the_analysis_read_model(ended: Trial) -> None:
     backdated = request.model_copy(update={"as_of": D0 + dt.timedelta(days=10)})
     with pytest.raises(ValidationFailed, match="DLT window of DL1 is still open"):
         open_expansion(ended.as_("inv"), backdated)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(AuthenticationFailed, match="wrong password"):
         open_expansion(
             ended.as_("inv"),
             OpenExpansion(rationale="RP2D decided", password="wrong pass!", as_of=request.as_of),

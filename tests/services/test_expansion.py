@@ -18,7 +18,7 @@ from journey import D3, run_journey
 from scipy import stats
 from service_support import PASSWORD, STUDY, Trial, build_trial, screening
 
-from cartrial.errors import PermissionDenied, ValidationFailed
+from cartrial.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
 from cartrial.services import (
     EnrolSubject,
     ReviewExpansion,
@@ -82,9 +82,13 @@ def test_review_is_signed_and_recorded(journey: Trial) -> None:
     before = journey.audit_rows()
     with pytest.raises(PermissionDenied):
         _review(journey, "coord2")
-    with pytest.raises(PermissionDenied):
-        _review(journey, "stat", "not the password")
     assert journey.audit_rows() == before
+    with pytest.raises(AuthenticationFailed, match="wrong password"):
+        _review(journey, "stat", "not the password")  # refused; the failed check is recorded
+    assert [d.kind for d in expansion_state(journey.as_("stat"), as_of=WHEN).decisions] == [
+        "rp2d",
+        "expansion_open",
+    ]
     reviewed = _review(journey, "stat")
     assert reviewed.rules == expansion_state(journey.as_("stat"), as_of=WHEN).rules
     assert (reviewed.kind, reviewed.dose_level) == ("expansion_review", "DL1")
