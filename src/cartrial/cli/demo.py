@@ -46,7 +46,7 @@ def demo_command(
     as_json: bool = typer.Option(False, "--json", help="Print the headline results as JSON."),
 ) -> None:
     """Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the report."""
-    from cartrial.virtual.trial import DEFAULT_SEED, TRUTH_CSV, run_demo
+    from cartrial.demo import DEFAULT_SEED, TRUTH_CSV, run_demo
 
     console = Console()
     with Progress(
