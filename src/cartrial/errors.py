@@ -4,6 +4,7 @@ Every error cartrial raises on purpose derives from :class:`CartrialError`; each
 inherits the built-in exception it replaces, so callers that catch ``ValueError`` keep working::
 
     CartrialError
+    ├── InputFileError(ValueError)       a user's file cannot be read as text (size, encoding)
     ├── ProtocolError(ValueError)        a protocol file is malformed or inconsistent
     ├── RuleInputError(ValueError)       bad input to a rule engine (CTCAE, ASTCT, RECIST, DLT)
     ├── DesignError(ValueError)          bad input to a dose-finding design or simulation
@@ -31,6 +32,7 @@ __all__ = [
     "Conflict",
     "DesignError",
     "ImportFailed",
+    "InputFileError",
     "NotFound",
     "PermissionDenied",
     "ProtocolError",
@@ -42,6 +44,18 @@ __all__ = [
 
 class CartrialError(Exception):
     """Root of every error cartrial raises on purpose."""
+
+
+class InputFileError(CartrialError, ValueError):
+    """A file given by the user cannot be read as text: missing, too large, binary, undecodable.
+
+    ``source`` names the file; the message says where (line or byte offset) and what was expected.
+    """
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
 
 
 class ProtocolError(CartrialError, ValueError):

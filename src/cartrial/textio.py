@@ -1,0 +1,162 @@
+"""Reading user text files safely: size limit, strict decoding, CSV rows with their line numbers.
+
+Every file a user gives cartrial (a protocol, a CSV to import or to grade) is read here, so that
+one set of rules applies everywhere:
+
+* a file larger than the caller's limit is refused before it is read;
+* the text is decoded as UTF-8 (a UTF-8 byte-order mark is accepted and dropped) unless the user
+  names another encoding (``--encoding latin-1``); anything else is refused with the byte offset
+  of the first undecodable byte, and a NUL byte marks the file as binary;
+* CSV rows keep the line number they start on in the file (the header is line 1), the one row
+  numbering every message uses.
+
+Problems raise :class:`~cartrial.errors.InputFileError` naming the file and the place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from cartrial.errors import InputFileError
+
+__all__ = ["CsvRows", "decode_text", "read_text"]
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str:
+    """Decode ``data`` (the bytes of file ``source``) strictly.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    source
+        The file's name, for messages.
+    encoding
+        A Python codec name given explicitly by the user; ``None`` means UTF-8 with an optional
+        byte-order mark.
+
+    Raises
+    ------
+    InputFileError
+        Unknown codec, undecodable byte (with its offset) or a NUL byte (a binary file).
+    """
+    if encoding is None:
+        if data.startswith(_UTF16_BOMS):
+            raise InputFileError(
+                source,
+                "starts with a UTF-16/UTF-32 byte-order mark: save it as UTF-8, "
+                "or give its encoding (--encoding utf-16)",
+            )
+        codec = "utf-8-sig"
+    else:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise InputFileError(source, f"unknown encoding {encoding!r}") from None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        hint = "" if encoding else " (or give the file's encoding, e.g. --encoding latin-1)"
+        raise InputFileError(
+            source,
+            f"byte offset {exc.start}: byte 0x{data[exc.start]:02x} is not valid "
+            f"{encoding or 'UTF-8'}: save the file as UTF-8{hint}",
+        ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        offset = len(text[:nul].encode(codec if codec != "utf-8-sig" else "utf-8"))
+        raise InputFileError(source, f"byte offset {offset}: NUL byte: a binary file, not text")
+    return text
+
+
+def read_text(path: str | Path, *, max_bytes: int, encoding: str | None = None) -> str:
+    """The decoded text of the file ``path`` (at most ``max_bytes`` bytes, checked first).
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read (missing, a directory, no permission), is larger than
+        ``max_bytes``, or is not text in the expected encoding (:func:`decode_text`).
+    """
+    file = Path(path)
+    source = str(file)
+    try:
+        size = file.stat().st_size
+        if file.is_dir():
+            raise InputFileError(source, "is a directory, not a file")
+        if size > max_bytes:
+            raise InputFileError(
+                source, f"is {size:,} bytes, larger than the limit of {max_bytes:,} bytes"
+            )
+        with file.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputFileError(source, f"cannot read the file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:  # grew while being read
+        raise InputFileError(source, f"is larger than the limit of {max_bytes:,} bytes")
+    return decode_text(data, source, encoding=encoding)
+
+
+class CsvRows:
+    """The rows of a CSV text, each with the file line it starts on (header = line 1).
+
+    Parameters
+    ----------
+    text
+        The decoded CSV text.
+    source
+        The file's name, for messages.
+    comments
+        Skip rows whose first cell starts with ``#`` (their lines still count).
+
+    Attributes
+    ----------
+    header : list of str
+        Column names, stripped of surrounding blanks (filled when iteration starts).
+    """
+
+    def __init__(self, text: str, source: str, *, comments: bool = False) -> None:
+        self.source = source
+        self._text = text
+        self._comments = comments
+        self.header: list[str] = []
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str] | None]]:
+        """Yield ``(line, cells)``; ``cells`` is ``None`` when the row has more cells than header.
+
+        Blank rows are skipped. A row with fewer cells than the header lacks the last columns.
+
+        Raises
+        ------
+        InputFileError
+            The text has no header line, or is not CSV (e.g. an unterminated quote: the file is
+            truncated), naming the line where the bad row starts.
+        """
+        reader = csv.reader(io.StringIO(self._text, newline=""), strict=True)
+        start = 1
+        try:
+            for cells in reader:
+                line, start = start, reader.line_num + 1
+                if not any(c.strip() for c in cells):
+                    continue
+                if self._comments and cells[0].lstrip().startswith("#"):
+                    continue
+                if not self.header:
+                    self.header = [c.strip() for c in cells]
+                    continue
+                if len(cells) > len(self.header):
+                    yield line, None
+                    continue
+                yield line, dict(zip(self.header, cells, strict=False))
+        except csv.Error as exc:
+            raise InputFileError(
+                self.source, f"line {start}: not valid CSV ({exc}); is the file truncated?"
+            ) from None
+        if not self.header:
+            raise InputFileError(self.source, "is empty: no header line")
