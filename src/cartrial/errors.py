@@ -121,14 +121,25 @@ class PermissionDenied(ServiceError, PermissionError):
 
 
 class ImportFailed(CartrialError, ValueError):
-    """A bulk import was rejected as a whole; ``errors`` lists ``(row, field, message)``."""
+    """A bulk import was rejected as a whole; ``errors`` lists ``(line, field, message)``.
 
-    def __init__(self, source: str, errors: list[tuple[int, str, str]]) -> None:
+    ``line`` is the line number in the file (the header is line 1; 0: the file as a whole);
+    ``more`` counts further errors found but not kept (the report is capped).
+    """
+
+    def __init__(
+        self, source: str, errors: list[tuple[int, str, str]], *, more: int = 0, title: str = ""
+    ) -> None:
         self.source = source
         self.errors = errors
-        shown = "\n".join(f"  row {r}, {f}: {m}" for r, f, m in errors[:50])
-        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(f"{source}: import rejected, nothing written\n{shown}{more}")
+        self.more = more
+        shown = "\n".join(
+            f"  line {r}, {f}: {m}" if r > 0 else f"  {f}: {m}" for r, f, m in errors[:100]
+        )
+        hidden = len(errors) - 100 + more if len(errors) > 100 else more
+        tail = f"\n  ... and {hidden} more error(s)" if hidden > 0 else ""
+        head = title or "import rejected, nothing written"
+        super().__init__(f"{source}: {head}\n{shown}{tail}")
 
 
 class AuditIntegrityError(CartrialError):

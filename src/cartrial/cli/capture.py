@@ -76,13 +76,13 @@ def _errors_exit() -> Iterator[None]:
     except ImportFailed as exc:
         console = Console(stderr=True)
         console.print(
-            f"[red]{exc.source}: import rejected, nothing written[/red]",
-            soft_wrap=True,
-            highlight=False,
+            f"[red]{str(exc).splitlines()[0]}[/red]", soft_wrap=True, highlight=False, markup=True
         )
-        table = Table("row", "field", "problem")
+        table = Table("line", "field", "problem")
         for row, field, message in exc.errors:
-            table.add_row(str(row), field, message)
+            table.add_row(str(row) if row > 0 else "-", field, message)
+        if exc.more:
+            table.add_row("...", "", f"and {exc.more} more error(s)")
         console.print(table)
         raise typer.Exit(code=1) from None
     except CartrialError as exc:
@@ -176,9 +176,7 @@ def add_user_command(
     _print(added.model_dump(), "user added", as_json)
 
 
-def _import_command(
-    run: Callable[[ServiceContext, str | Path], ImportReport], kind: str
-) -> Callable[..., None]:
+def _import_command(run: Callable[..., ImportReport], kind: str) -> Callable[..., None]:
     def command(
         file: Path = typer.Argument(
             ..., exists=True, dir_okay=False, help="CSV file with a header."
@@ -187,9 +185,12 @@ def _import_command(
         study: str | None = STUDY_OPT,
         db: str | None = DB_OPT,
         as_json: bool = JSON_OPT,
+        encoding: str | None = typer.Option(
+            None, "--encoding", help="The file's encoding when not UTF-8 (e.g. latin-1)."
+        ),
     ) -> None:
         with _errors_exit():
-            report = run(_context(db, user, study), file)
+            report = run(_context(db, user, study), file, encoding=encoding)
         _print(report.model_dump(), f"{kind} imported", as_json)
 
     command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from cartrial.protocol.checks import DataChecks
 from cartrial.protocol.dlt import DLTCriterion, DLTDefinition, DLTExclusion
 from cartrial.protocol.endpoints import Endpoint, Population, RecistSettings, ToxicityGrading
 from cartrial.protocol.loader import default_protocol_path, load_protocol, parse_protocol
@@ -18,6 +19,7 @@ from cartrial.protocol.study import DoseLevel, Eligibility, Study, Treatment
 
 __all__ = [
     "DLTCriterion",
+    "DataChecks",
     "DLTDefinition",
     "DLTExclusion",
     "DesignSpec",

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pydantic import Field, ValidationInfo, model_validator
 
 from cartrial.protocol.base import PositiveInt, ProtocolModel
+from cartrial.protocol.checks import DataChecks
 from cartrial.protocol.dlt import DLTDefinition
 from cartrial.protocol.endpoints import Endpoint, Population, RecistSettings, ToxicityGrading
 from cartrial.protocol.phases import Escalation, Expansion
@@ -45,6 +46,10 @@ class Protocol(ProtocolModel):
     schedule: Schedule
     populations: tuple[Population, ...] = Field(min_length=1)
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
+    data_checks: DataChecks = Field(
+        default_factory=DataChecks,
+        description="optional: plausibility findings answered by a data query, not refused",
+    )
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Protocol:
