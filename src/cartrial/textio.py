@@ -8,7 +8,8 @@ one set of rules applies everywhere:
   names another encoding (``--encoding latin-1``); anything else is refused with the byte offset
   of the first undecodable byte, and a NUL byte marks the file as binary;
 * CSV rows keep the line number they start on in the file (the header is line 1), the one row
-  numbering every message uses.
+  numbering every message uses;
+* a large CSV is decoded line by line (:func:`iter_lines`): memory holds a line, not the file.
 
 Problems raise :class:`~cartrial.errors.InputFileError` naming the file and the place.
 """
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cartrial.errors import InputFileError
 
-__all__ = ["CsvRows", "decode_text", "read_text"]
+__all__ = ["CsvRows", "decode_text", "iter_lines", "read_text"]
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
@@ -55,24 +55,93 @@ def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str
             )
         codec = "utf-8-sig"
     else:
-        try:
-            codec = codecs.lookup(encoding).name
-        except LookupError:
-            raise InputFileError(source, f"unknown encoding {encoding!r}") from None
+        codec = _codec(source, encoding)
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
-        hint = "" if encoding else " (or give the file's encoding, e.g. --encoding latin-1)"
-        raise InputFileError(
-            source,
-            f"byte offset {exc.start}: byte 0x{data[exc.start]:02x} is not valid "
-            f"{encoding or 'UTF-8'}: save the file as UTF-8{hint}",
-        ) from None
+        _refuse_byte(source, encoding, data[exc.start], exc.start)
     nul = text.find("\x00")
     if nul >= 0:
         offset = len(text[:nul].encode(codec if codec != "utf-8-sig" else "utf-8"))
         raise InputFileError(source, f"byte offset {offset}: NUL byte: a binary file, not text")
     return text
+
+
+def _codec(source: str, encoding: str | None) -> str:
+    if encoding is None:
+        return "utf-8"
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputFileError(source, f"unknown encoding {encoding!r}") from None
+
+
+def _checked_size(file: Path, max_bytes: int) -> None:
+    source = str(file)
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise InputFileError(source, f"cannot read the file: {exc.strerror or exc}") from None
+    if file.is_dir():
+        raise InputFileError(source, "is a directory, not a file")
+    if size > max_bytes:
+        raise InputFileError(
+            source, f"is {size:,} bytes, larger than the limit of {max_bytes:,} bytes"
+        )
+
+
+def iter_lines(path: str | Path, *, max_bytes: int, encoding: str | None = None) -> Iterator[str]:
+    """The decoded lines of the file ``path``, read and decoded one line at a time.
+
+    Same rules as :func:`read_text` (size, strict decoding with the byte offset, NUL bytes); an
+    encoding that is not ASCII-compatible (UTF-16, UTF-32) is decoded as a whole.
+
+    Raises
+    ------
+    InputFileError
+        As :func:`read_text`, when the bad byte is reached.
+    """
+    file = Path(path)
+    source = str(file)
+    codec = _codec(source, encoding)
+    if codec.startswith(("utf-16", "utf-32")):
+        yield from read_text(file, max_bytes=max_bytes, encoding=encoding).splitlines(True)
+        return
+    _checked_size(file, max_bytes)
+    offset = 0
+    try:
+        with file.open("rb") as handle:
+            for raw in handle:
+                chunk = raw
+                if offset == 0:
+                    if encoding is None and raw.startswith(_UTF16_BOMS):
+                        decode_text(raw, source)  # raises: a UTF-16/32 file
+                    if codec == "utf-8" and raw.startswith(codecs.BOM_UTF8):
+                        chunk, offset = raw[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+                try:
+                    line = chunk.decode(codec)
+                except UnicodeDecodeError as exc:
+                    _refuse_byte(source, encoding, chunk[exc.start], offset + exc.start)
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    raise InputFileError(
+                        source, f"byte offset {offset + nul}: NUL byte: a binary file, not text"
+                    )
+                offset += len(chunk)
+                if offset > max_bytes:
+                    raise InputFileError(source, f"is larger than the limit of {max_bytes:,} bytes")
+                yield line
+    except OSError as exc:
+        raise InputFileError(source, f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _refuse_byte(source: str, encoding: str | None, byte: int, offset: int) -> None:
+    hint = "" if encoding else " (or give the file's encoding, e.g. --encoding latin-1)"
+    raise InputFileError(
+        source,
+        f"byte offset {offset}: byte 0x{byte:02x} is not valid {encoding or 'UTF-8'}: "
+        f"save the file as UTF-8{hint}",
+    )
 
 
 def read_text(path: str | Path, *, max_bytes: int, encoding: str | None = None) -> str:
@@ -86,14 +155,8 @@ def read_text(path: str | Path, *, max_bytes: int, encoding: str | None = None) 
     """
     file = Path(path)
     source = str(file)
+    _checked_size(file, max_bytes)
     try:
-        size = file.stat().st_size
-        if file.is_dir():
-            raise InputFileError(source, "is a directory, not a file")
-        if size > max_bytes:
-            raise InputFileError(
-                source, f"is {size:,} bytes, larger than the limit of {max_bytes:,} bytes"
-            )
         with file.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
@@ -108,8 +171,8 @@ class CsvRows:
 
     Parameters
     ----------
-    text
-        The decoded CSV text.
+    lines
+        The decoded CSV text, or its lines (e.g. :func:`iter_lines`, read lazily).
     source
         The file's name, for messages.
     comments
@@ -121,9 +184,9 @@ class CsvRows:
         Column names, stripped of surrounding blanks (filled when iteration starts).
     """
 
-    def __init__(self, text: str, source: str, *, comments: bool = False) -> None:
+    def __init__(self, lines: str | Iterable[str], source: str, *, comments: bool = False) -> None:
         self.source = source
-        self._text = text
+        self._lines = lines.splitlines(keepends=True) if isinstance(lines, str) else lines
         self._comments = comments
         self.header: list[str] = []
 
@@ -138,7 +201,7 @@ class CsvRows:
             The text has no header line, or is not CSV (e.g. an unterminated quote: the file is
             truncated), naming the line where the bad row starts.
         """
-        reader = csv.reader(io.StringIO(self._text, newline=""), strict=True)
+        reader = csv.reader(self._lines, strict=True)
         start = 1
         try:
             for cells in reader:

@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cartrial.errors import ImportFailed, InputFileError
-from cartrial.textio import CsvRows, read_text
+from cartrial.textio import CsvRows, iter_lines
 
 __all__ = [
     "MAX_ERRORS",
@@ -171,15 +171,12 @@ def iter_row_chunks(
         or has an unknown one (line 1); with no data line at all.
     """
     name = source_name(source)
-    try:
-        text = (
-            source
-            if isinstance(source, str) and "\n" in source
-            else read_text(source, max_bytes=MAX_IMPORT_BYTES, encoding=encoding)
-        )
-    except InputFileError as exc:
-        raise ImportFailed(name, [(0, "<file>", exc.problem)]) from None
-    rows = CsvRows(text, name)
+    lines = (
+        source
+        if isinstance(source, str) and "\n" in source
+        else iter_lines(source, max_bytes=MAX_IMPORT_BYTES, encoding=encoding)
+    )
+    rows = CsvRows(lines, name)
     chunk: list[tuple[int, RowT]] = []
     seen = 0
     try:

@@ -1,0 +1,213 @@
+"""Benchmark of the bulk lab import: peak memory and throughput (plain python; prints a table).
+
+    python benchmarks/bench_import_memory.py              # 1,000,000 lines (SQLite)
+    python benchmarks/bench_import_memory.py --rows 100000
+
+Builds a study (packaged protocol) with 20 screened subjects in a temporary SQLite database,
+writes a lab CSV of ``--rows`` distinct, plausible results (20 tests, times of day in the study's
+time zone), then, each in a fresh child process so that its peak resident memory is its own:
+
+* the import of the whole file (one transaction; target: peak RSS < 500 MB);
+* the import of the same file with one bad line at its end: refused, nothing written (the
+  all-or-nothing guarantee), and how long it takes to find out;
+* the re-import of the imported file: "already imported", nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from cartrial.errors import ImportFailed
+from cartrial.services import (
+    AddSite,
+    AddUser,
+    CreateStudy,
+    ScreenSubject,
+    ServiceContext,
+    add_site,
+    add_user,
+    create_study,
+    import_labs,
+    screen_subject,
+)
+from cartrial.store import AuditLog, LabResult, make_engine, session_factory
+from cartrial.store.migrate import upgrade
+
+STUDY = "CLDN18-PDL1-CART-01"
+PASSWORD = "correct horse battery"
+SUBJECTS = 20
+SCREENED = dt.date(2024, 1, 2)
+#: (LBTESTCD, unit, LLN, ULN, typical value): adult reference limits in SI units
+TESTS = (
+    ("NEUT", "10^9/L", 1.8, 7.5, 3.1),
+    ("PLAT", "10^9/L", 150, 400, 210),
+    ("WBC", "10^9/L", 4.0, 11.0, 6.2),
+    ("LYM", "10^9/L", 1.0, 4.8, 1.9),
+    ("HGB", "g/L", 120, 175, 131),
+    ("ALT", "U/L", 7, 56, 30),
+    ("AST", "U/L", 10, 40, 25),
+    ("ALP", "U/L", 40, 150, 90),
+    ("GGT", "U/L", 5, 85, 40),
+    ("BILI", "umol/L", 3, 21, 11),
+    ("CREAT", "umol/L", 53, 115, 80),
+    ("K", "mmol/L", 3.5, 5.1, 4.2),
+    ("SODIUM", "mmol/L", 136, 145, 140),
+    ("MG", "mmol/L", 0.66, 1.07, 0.85),
+    ("PHOS", "mmol/L", 0.81, 1.45, 1.1),
+    ("ALB", "g/L", 35, 52, 41),
+    ("GLUC", "mmol/L", 3.9, 6.1, 5.0),
+    ("CA", "mmol/L", 2.15, 2.55, 2.3),
+    ("LDH", "U/L", 100, 250, 180),
+    ("CK", "U/L", 30, 200, 90),
+)
+ELIGIBLE: dict[str, object] = {
+    "age": 55,
+    "sex": "F",
+    "indication": "gastric",
+    "ecog": 1,
+    "cldn18_ihc_pct": 60.0,
+    "cldn18_ihc_intensity": 2,
+    "prior_lines": 2,
+    "refractory_to_standard_therapy": True,
+    "measurable_disease": True,
+    "life_expectancy_weeks": 20,
+    "anc_1e9_l": 2.0,
+    "platelets_1e9_l": 150.0,
+    "hemoglobin_g_dl": 11.0,
+    "creatinine_clearance_ml_min": 80.0,
+    "alt_x_uln": 1.0,
+    "bilirubin_x_uln": 1.0,
+}
+
+
+def build_study(url: str) -> None:
+    """A study with site S01, a data manager ``dm`` and :data:`SUBJECTS` screened subjects."""
+    upgrade(url)
+    factory = session_factory(make_engine(url))
+    create_study(
+        factory,
+        CreateStudy(admin_username="admin", admin_full_name="Ada Admin", admin_password=PASSWORD),
+    )
+    admin = ServiceContext(factory, "admin", STUDY)
+    add_site(admin, AddSite(code="S01", name="Site one", country="CN"))
+    add_user(
+        admin,
+        AddUser(
+            username="dm", full_name="Dana", password=PASSWORD, role="data_manager", site=None
+        ),
+    )
+    add_user(
+        admin,
+        AddUser(
+            username="crc", full_name="Cory", password=PASSWORD, role="site_coordinator", site="S01"
+        ),
+    )
+    crc = ServiceContext(factory, "crc", STUDY)
+    for i in range(SUBJECTS):
+        screen_subject(
+            crc,
+            ScreenSubject(
+                subject_id=f"S01-{i + 1:03d}", site_id="S01", screening_date=SCREENED, **ELIGIBLE
+            ),
+        )
+
+
+def write_labs(path: Path, rows: int, *, bad_last_line: bool = False) -> None:
+    """``rows`` distinct lab lines: subject x test x (day, time of day) from the screening on."""
+    times = ("08:00", "14:00", "20:00")
+    per_series = -(-rows // (SUBJECTS * len(TESTS)))
+    with path.open("w", encoding="utf-8") as out:
+        out.write("subject_id,date,time,lbtestcd,value,unit,lln,uln\n")
+        written = 0
+        for k in range(per_series):
+            day = SCREENED + dt.timedelta(days=1 + k // len(times))
+            clock = times[k % len(times)]
+            for i in range(SUBJECTS):
+                for test, unit, lln, uln, value in TESTS:
+                    if written == rows:
+                        break
+                    last = bad_last_line and written == rows - 1
+                    shown = "1e308" if last else f"{value * (1 + (k % 7) / 50):.4g}"
+                    out.write(f"S01-{i + 1:03d},{day},{clock},{test},{shown},{unit},{lln},{uln}\n")
+                    written += 1
+
+
+def counts(url: str) -> tuple[int, int]:
+    with session_factory(make_engine(url))() as session:
+        labs = session.scalar(select(func.count(LabResult.id))) or 0
+        audit = session.scalar(select(func.count(AuditLog.id))) or 0
+    return int(labs), int(audit)
+
+
+def child(url: str, path: str) -> None:
+    """Run one import; print JSON with its outcome, seconds and peak RSS (MB)."""
+    start = time.perf_counter()
+    try:
+        report = import_labs(ServiceContext(session_factory(make_engine(url)), "dm", STUDY), path)
+        outcome = f"imported {report.rows:,} rows"
+    except ImportFailed as exc:
+        first = exc.errors[0] if exc.errors else (0, "", "")
+        outcome = f"refused: {str(exc).splitlines()[0].split(': ', 1)[1]}; first: line {first[0]}"
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"outcome": outcome, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+def run_child(url: str, path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'trial.db'}"
+        build_study(url)
+        good, bad = Path(tmp) / "labs.csv", Path(tmp) / "labs-bad.csv"
+        write_labs(good, args.rows)
+        write_labs(bad, args.rows, bad_last_line=True)
+        size_mb = good.stat().st_size / 1e6
+        print(f"lab import of {args.rows:,} lines ({size_mb:.0f} MB CSV), SQLite, one transaction")
+        print(f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8}")
+        for case, path in (
+            ("one bad line at the end", bad),
+            ("whole file", good),
+            ("same file again", good),
+        ):
+            before = counts(url)
+            result = run_child(url, path)
+            after = counts(url)
+            seconds = float(str(result["seconds"]))
+            rate = args.rows / seconds
+            print(
+                f"{case:<34} {str(result['outcome'])[:62]:<62} {seconds:>7.1f} {rate:>9,.0f} "
+                f"{float(str(result['peak_mb'])):>8.0f}"
+            )
+            print(f"{'':<34} lab rows {before[0]:,} -> {after[0]:,}, audit rows "
+                  f"{before[1]:,} -> {after[1]:,}")
+
+
+if __name__ == "__main__":
+    main()
