@@ -3,8 +3,8 @@
 Each command reads a CSV (``#`` lines are comments), grades every row with
 :mod:`cartrial.rules.ctcae` or :mod:`cartrial.rules.cart_tox`, and prints a table naming the
 rule that fired; ``--json`` prints the rows as JSON, ``--out FILE.csv`` saves them. Rows are
-numbered from 1 (the first data row after the header); a malformed file is reported with the
-file, the row and the field.
+numbered by their line in the file (the header is line 1), as every cartrial message numbers
+them; a malformed file is reported with the file, every bad line (up to 100) and the field.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cartrial.cli.csvfile import ENCODING_OPTION, MAX_LISTED, read_table
 from cartrial.errors import RuleInputError
+from cartrial.failing_rows import failing_rows, without_row_prefix
 from cartrial.rules import cart_tox, ctcae
 
 __all__ = ["crs_command", "icans_command", "labs_command", "register"]
@@ -34,14 +36,23 @@ _LAB_RULES = {
 }
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """Read a CSV as text (the rules parse and check every field), rows numbered from 1."""
+def _graded_or_every_error(
+    grade: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame
+) -> pd.DataFrame:
+    """Grade ``rows``; if the rules reject it, name every line they reject on its own."""
     try:
-        frame = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise RuleInputError(f"cannot read the CSV: {exc}") from None
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    return frame
+        return grade(rows)
+    except RuleInputError as whole:
+        bad = failing_rows(range(len(rows)), lambda part: grade(rows.iloc[part]), RuleInputError)
+        if not bad or (len(bad) == len(rows) and not str(whole).startswith("row ")):
+            raise  # an error of the table (a missing column), or between rows
+        listed = [
+            f"line {rows.index[position]}: {without_row_prefix(str(exc))}"
+            for position, exc in bad[:MAX_LISTED]
+        ]
+        if len(bad) > MAX_LISTED:
+            listed.append(f"... and {len(bad) - MAX_LISTED} more bad line(s)")
+        raise RuleInputError(f"{len(bad)} bad line(s)\n  " + "\n  ".join(listed)) from whole
 
 
 def _fail(path: Path, exc: RuleInputError) -> typer.Exit:
@@ -56,7 +67,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 def _show(frame: pd.DataFrame, columns: list[str], title: str, limit: int) -> None:
     table = Table(title=title, title_justify="left")
-    table.add_column("Row", justify="right")
+    table.add_column("Line", justify="right")
     for col in columns:
         table.add_column(col, overflow="fold")
     for label, row in frame[columns].head(limit).iterrows():
@@ -79,7 +90,7 @@ def _emit(
     courses: pd.DataFrame | None = None,
 ) -> None:
     if out is not None:
-        graded.to_csv(out, index_label="row")
+        graded.to_csv(out, index_label="line")
         if courses is not None:
             courses.to_csv(out.with_name(f"{out.stem}_courses.csv"), index=False)
     if as_json:
@@ -115,10 +126,11 @@ def _grade_file(
     as_json: bool,
     out: Path | None,
     limit: int,
+    encoding: str | None,
 ) -> None:
     """Grade the rows of ``file``, with ``with_courses`` also each course where it can; emit."""
     try:
-        graded = grade(_read(file))
+        graded = _graded_or_every_error(grade, read_table(file, encoding))
         courses = _courses(graded) if with_courses else None
     except RuleInputError as exc:
         raise _fail(file, exc) from None
@@ -149,6 +161,7 @@ def labs_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade lab values with CTCAE v5.0.
 
@@ -168,6 +181,7 @@ def labs_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 
@@ -179,6 +193,7 @@ def crs_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade CRS assessments (one per row); with subject_id and day, also each course.
 
@@ -197,6 +212,7 @@ def crs_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 
@@ -205,6 +221,7 @@ def icans_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade ICANS assessments with ASTCT 2019 (one per row); with subject_id and day, courses.
 
@@ -221,6 +238,7 @@ def icans_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 

@@ -19,9 +19,9 @@ from cartrial.protocol.study import DoseLevel, Eligibility, Study, Treatment
 
 __all__ = [
     "DLTCriterion",
-    "DataChecks",
     "DLTDefinition",
     "DLTExclusion",
+    "DataChecks",
     "DesignSpec",
     "DoseLevel",
     "Eligibility",

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
+from cartrial.failing_rows import failing_rows, without_row_prefix
 from cartrial.services.base import ServiceResult
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.csvrows import (
@@ -356,43 +357,15 @@ def _locate_grading_errors(candidates: list[_Candidate], errors: RowErrors) -> N
             "baseline": [r.baseline for _, _, r, _ in candidates],
         }
     )
-    bad: set[int] = set()
-    _bisect(frame, list(range(len(candidates))), candidates, errors, bad)
+    bad = failing_rows(
+        range(len(candidates)), lambda rows: lab_grade_frame(frame.iloc[rows]), ValidationFailed
+    )
+    for position, exc in bad:
+        message = str(exc).removeprefix(f"{exc.field}: ")
+        errors.add(candidates[position][0], exc.field, without_row_prefix(message))
     if bad:
-        candidates[:] = [c for i, c in enumerate(candidates) if i not in bad]
-
-
-def _bisect(
-    frame: pd.DataFrame,
-    positions: list[int],
-    candidates: list[_Candidate],
-    errors: RowErrors,
-    bad: set[int],
-) -> None:
-    if not positions:
-        return
-    try:
-        lab_grade_frame(frame.iloc[positions])
-        return
-    except ValidationFailed as exc:
-        if len(positions) == 1:
-            (position,) = positions
-            message = str(exc).removeprefix(f"{exc.field}: ")
-            errors.add(candidates[position][0], exc.field, _without_row(message))
-            bad.add(position)
-            return
-    half = len(positions) // 2
-    _bisect(frame, positions[:half], candidates, errors, bad)
-    _bisect(frame, positions[half:], candidates, errors, bad)
-
-
-def _without_row(message: str) -> str:
-    """A grading message without the rule engine's own ``row N:`` prefix (the line is given)."""
-    if message.startswith("row "):
-        _head, sep, rest = message.partition(": ")
-        if sep:
-            return rest
-    return message
+        rejected = {position for position, _ in bad}
+        candidates[:] = [c for i, c in enumerate(candidates) if i not in rejected]
 
 
 def import_lesions(
