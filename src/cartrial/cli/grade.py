@@ -22,6 +22,7 @@ from cartrial.cli.csvfile import ENCODING_OPTION, MAX_LISTED, read_table
 from cartrial.errors import RuleInputError
 from cartrial.failing_rows import failing_rows, without_row_prefix
 from cartrial.rules import cart_tox, ctcae
+from cartrial.services.plausibility import check_lab_values
 
 __all__ = ["crs_command", "icans_command", "labs_command", "register"]
 
@@ -44,7 +45,8 @@ def _graded_or_every_error(
         return grade(rows)
     except RuleInputError as whole:
         bad = failing_rows(range(len(rows)), lambda part: grade(rows.iloc[part]), RuleInputError)
-        if not bad or (len(bad) == len(rows) and not str(whole).startswith("row ")):
+        same = len({str(exc) for _, exc in bad}) == 1
+        if not bad or (len(rows) > 1 and len(bad) == len(rows) and same):
             raise  # an error of the table (a missing column), or between rows
         listed = [
             f"line {rows.index[position]}: {without_row_prefix(str(exc))}"
@@ -146,8 +148,43 @@ def _grade_file(
     )
 
 
+def _number(text: object) -> float | None:
+    try:
+        return float(str(text)) if str(text).strip() else None
+    except ValueError:
+        return None
+
+
+def _check_plausible(rows: pd.DataFrame) -> None:
+    """Refuse lab values no living adult has (rules of :mod:`cartrial.services.plausibility`).
+
+    Raises on the first implausible row, named ``row <line>`` as the rule engines name rows;
+    :func:`_graded_or_every_error` then finds every bad line.
+    """
+    if not {"lbtestcd", "value", "unit"} <= set(rows.columns):
+        return
+    for line, row in zip(rows.index, rows.to_dict("records"), strict=True):
+        value = _number(row["value"])
+        if value is None:
+            continue  # the grading names a missing or non-numeric value
+        findings = check_lab_values(
+            str(row["lbtestcd"]),
+            value,
+            str(row["unit"]),
+            _number(row.get("lln", "")),
+            _number(row.get("uln", "")),
+        )
+        if findings:
+            raise RuleInputError(f"row {line}: field {findings[0].field!r}: {findings[0].text()}")
+
+
 def _grade_labs_with_rules(rows: pd.DataFrame) -> pd.DataFrame:
-    """CTCAE lab grades with the text of the criterion that fired (or why none did)."""
+    """CTCAE lab grades with the text of the criterion that fired (or why none did).
+
+    Values outside the physiological range of their test, or limits that are not reference
+    limits in the value's unit, are refused first (they would grade as if real).
+    """
+    _check_plausible(rows)
     graded = ctcae.grade_labs(rows)
     texts = dict(
         zip(ctcae.lab_criteria()["criterion_id"], ctcae.lab_criteria()["text"], strict=True)
