@@ -13,7 +13,6 @@ import datetime as dt
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import argon2.profiles
@@ -21,61 +20,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "services"))
 
-from service_support import STUDY, Trial, build_trial, screening, treat  # noqa: E402
+from hostile_support import D0, HERE, HostileDb
+from service_support import Trial, build_trial, screening, treat
 
-from cartrial.services import (  # noqa: E402
+from cartrial.services import (
     RecordFollowUp,
-    ServiceContext,
     WithdrawSubject,
     import_labs,
     record_follow_up,
     screen_subject,
-    trial_data,
     withdraw_subject,
 )
-from cartrial.store import auth, make_engine, session_factory, verify_database  # noqa: E402
-from cartrial.store.migrate import upgrade  # noqa: E402
-
-HERE = Path(__file__).parent
-D0 = dt.date(2026, 3, 2)
-
-
-@dataclass(frozen=True)
-class Counts:
-    """What a failed command must leave unchanged."""
-
-    labs: int
-    lesions: int
-    kinetics: int
-    audit_rows: int
-
-
-@dataclass
-class HostileDb:
-    """A copy of the template database: its path, URL and a reader of its counts."""
-
-    path: Path
-
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.path}"
-
-    def context(self, user: str) -> ServiceContext:
-        return ServiceContext(session_factory(make_engine(self.url)), user, STUDY)
-
-    def counts(self) -> Counts:
-        """Rows of the study's tables (the services' export) and of the audit trail."""
-        engine = make_engine(self.url)
-        try:
-            data = trial_data(session_factory(engine), STUDY)
-        finally:
-            engine.dispose()
-        return Counts(
-            labs=len(data.labs),
-            lesions=len(data.lesions),
-            kinetics=len(data.kinetics),
-            audit_rows=verify_database(self.url).rows,
-        )
+from cartrial.store import auth
+from cartrial.store.migrate import upgrade
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HERE, HostileDb
+from hostile_support import HERE, HostileDb
 from typer.testing import CliRunner
 
 from cartrial.cli import app

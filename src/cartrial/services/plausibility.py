@@ -85,6 +85,17 @@ class LabRange:
     ref_interval: str
     source: str
 
+    def limit_bounds(self, which: str) -> tuple[float, float]:
+        """Plausible range of the lab's ``lln`` or ``uln`` (SI), as ``lab_ranges.csv`` states.
+
+        An LLN lies in ``[limit_min, 3 x reference low]``, a ULN in
+        ``[reference high / 3, limit_max]``.
+        """
+        low, high = (float(x) for x in self.ref_interval.split("-"))
+        if which == "lln":
+            return self.limit_min, max(3 * low, self.limit_min)
+        return min(high / 3, self.limit_max), self.limit_max
+
 
 @cache
 def lab_ranges() -> dict[str, LabRange]:
@@ -149,7 +160,8 @@ def check_lab_values(
         if limit is None:
             continue
         si_limit = limit * factor
-        if not bounds.limit_min <= si_limit <= bounds.limit_max:
+        lowest, highest = bounds.limit_bounds(name)
+        if not lowest <= si_limit <= highest:
             findings.append(
                 Finding(
                     name,
