@@ -1,16 +1,17 @@
 """Benchmark of the bulk lab import: peak memory and throughput (plain python; prints a table).
 
     python benchmarks/bench_import_memory.py              # 1,000,000 lines (SQLite)
-    python benchmarks/bench_import_memory.py --rows 100000
+    python benchmarks/bench_import_memory.py --rows 100000 --cases whole,bad
 
 Builds a study (packaged protocol) with 20 screened subjects in a temporary SQLite database,
 writes a lab CSV of ``--rows`` distinct, plausible results (20 tests, times of day in the study's
 time zone), then, each in a fresh child process so that its peak resident memory is its own:
 
-* the import of the whole file (one transaction; target: peak RSS < 500 MB);
-* the import of the same file with one bad line at its end: refused, nothing written (the
-  all-or-nothing guarantee), and how long it takes to find out;
-* the re-import of the imported file: "already imported", nothing written.
+* ``whole``: the import of the whole file (one transaction; target: peak RSS < 500 MB);
+* ``again``: the re-import of the imported file: "already imported", nothing written;
+* ``bad``: the import of the same lines with one bad line at the end (into the database without
+  them): refused, nothing written (the all-or-nothing guarantee), and how long it takes to find
+  out.
 """
 
 from __future__ import annotations
@@ -102,9 +103,7 @@ def build_study(url: str) -> None:
     add_site(admin, AddSite(code="S01", name="Site one", country="CN"))
     add_user(
         admin,
-        AddUser(
-            username="dm", full_name="Dana", password=PASSWORD, role="data_manager", site=None
-        ),
+        AddUser(username="dm", full_name="Dana", password=PASSWORD, role="data_manager", site=None),
     )
     add_user(
         admin,
@@ -177,6 +176,7 @@ def run_child(url: str, path: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--cases", default="whole,again,bad", help="comma-separated cases")
     parser.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -184,18 +184,22 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'trial.db'}"
+        fresh = f"sqlite:///{Path(tmp) / 'fresh.db'}"
         build_study(url)
+        build_study(fresh)
         good, bad = Path(tmp) / "labs.csv", Path(tmp) / "labs-bad.csv"
         write_labs(good, args.rows)
         write_labs(bad, args.rows, bad_last_line=True)
         size_mb = good.stat().st_size / 1e6
         print(f"lab import of {args.rows:,} lines ({size_mb:.0f} MB CSV), SQLite, one transaction")
-        print(f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8}")
-        for case, path in (
-            ("one bad line at the end", bad),
-            ("whole file", good),
-            ("same file again", good),
-        ):
+        print(f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8}", flush=True)
+        cases = {
+            "whole": ("whole file", good, url),
+            "again": ("same file again", good, url),
+            "bad": ("one bad line at the end", bad, fresh),
+        }
+        for key in args.cases.split(","):
+            case, path, url = cases[key]
             before = counts(url)
             result = run_child(url, path)
             after = counts(url)
@@ -203,10 +207,14 @@ def main() -> None:
             rate = args.rows / seconds
             print(
                 f"{case:<34} {str(result['outcome'])[:62]:<62} {seconds:>7.1f} {rate:>9,.0f} "
-                f"{float(str(result['peak_mb'])):>8.0f}"
+                f"{float(str(result['peak_mb'])):>8.0f}",
+                flush=True,
             )
-            print(f"{'':<34} lab rows {before[0]:,} -> {after[0]:,}, audit rows "
-                  f"{before[1]:,} -> {after[1]:,}")
+            print(
+                f"{'':<34} lab rows {before[0]:,} -> {after[0]:,}, audit rows "
+                f"{before[1]:,} -> {after[1]:,}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
