@@ -28,7 +28,9 @@ __all__ = ["CsvRows", "decode_text", "iter_lines", "read_text"]
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
-def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str:
+def decode_text(
+    data: bytes, source: str, *, encoding: str | None = None, utf8_only: bool = False
+) -> str:
     """Decode ``data`` (the bytes of file ``source``) strictly.
 
     Parameters
@@ -40,6 +42,8 @@ def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str
     encoding
         A Python codec name given explicitly by the user; ``None`` means UTF-8 with an optional
         byte-order mark.
+    utf8_only
+        The file must be UTF-8 (a protocol): messages do not suggest ``--encoding``.
 
     Raises
     ------
@@ -48,10 +52,9 @@ def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str
     """
     if encoding is None:
         if data.startswith(_UTF16_BOMS):
+            other = "" if utf8_only else ", or give its encoding (--encoding utf-16)"
             raise InputFileError(
-                source,
-                "starts with a UTF-16/UTF-32 byte-order mark: save it as UTF-8, "
-                "or give its encoding (--encoding utf-16)",
+                source, f"starts with a UTF-16/UTF-32 byte-order mark: save it as UTF-8{other}"
             )
         codec = "utf-8-sig"
     else:
@@ -59,7 +62,7 @@ def decode_text(data: bytes, source: str, *, encoding: str | None = None) -> str
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
-        _refuse_byte(source, encoding, data[exc.start], exc.start)
+        _refuse_byte(source, encoding, data[exc.start], exc.start, utf8_only=utf8_only)
     nul = text.find("\x00")
     if nul >= 0:
         offset = len(text[:nul].encode(codec if codec != "utf-8-sig" else "utf-8"))
@@ -135,8 +138,10 @@ def iter_lines(path: str | Path, *, max_bytes: int, encoding: str | None = None)
         raise InputFileError(source, f"cannot read the file: {exc.strerror or exc}") from None
 
 
-def _refuse_byte(source: str, encoding: str | None, byte: int, offset: int) -> None:
-    hint = "" if encoding else " (or give the file's encoding, e.g. --encoding latin-1)"
+def _refuse_byte(
+    source: str, encoding: str | None, byte: int, offset: int, *, utf8_only: bool = False
+) -> None:
+    hint = "" if encoding or utf8_only else " (or give its encoding, e.g. --encoding latin-1)"
     raise InputFileError(
         source,
         f"byte offset {offset}: byte 0x{byte:02x} is not valid {encoding or 'UTF-8'}: "
@@ -144,7 +149,9 @@ def _refuse_byte(source: str, encoding: str | None, byte: int, offset: int) -> N
     )
 
 
-def read_text(path: str | Path, *, max_bytes: int, encoding: str | None = None) -> str:
+def read_text(
+    path: str | Path, *, max_bytes: int, encoding: str | None = None, utf8_only: bool = False
+) -> str:
     """The decoded text of the file ``path`` (at most ``max_bytes`` bytes, checked first).
 
     Raises
@@ -163,7 +170,7 @@ def read_text(path: str | Path, *, max_bytes: int, encoding: str | None = None) 
         raise InputFileError(source, f"cannot read the file: {exc.strerror or exc}") from None
     if len(data) > max_bytes:  # grew while being read
         raise InputFileError(source, f"is larger than the limit of {max_bytes:,} bytes")
-    return decode_text(data, source, encoding=encoding)
+    return decode_text(data, source, encoding=encoding, utf8_only=utf8_only)
 
 
 class CsvRows:

@@ -159,3 +159,26 @@ def test_a_real_subprocess_prints_no_traceback(name: str, hostile_db: HostileDb)
     assert done.returncode != 0
     assert "Traceback" not in output
     assert path.name in " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "protocol/latin1.yaml",
+        "protocol/alias_bomb.yaml",
+        "protocol/utf16.yaml",
+        "protocol/empty.yaml",
+    ],
+)
+def test_study_init_refuses_a_hostile_protocol(name: str, tmp_path: Path) -> None:
+    path = FILES / name
+    args = ["study", "init", "--db", str(tmp_path / "new.db"), "--admin", "ada"]
+    args += ["--admin-name", "Ada", "--protocol", str(path)]
+    result = CliRunner().invoke(
+        app, args, input="correct horse battery\ncorrect horse battery\n", env={"COLUMNS": "3000"}
+    )
+    output = " ".join(result.output.split())
+    assert result.exit_code != 0, output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in output
+    assert path.name in output

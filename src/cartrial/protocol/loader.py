@@ -122,7 +122,7 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
     """
     file = Path(path) if path is not None else default_protocol_path()
     try:
-        text = read_text(file, max_bytes=LIMITS.max_bytes)
+        text = read_text(file, max_bytes=LIMITS.max_bytes, utf8_only=True)
     except InputFileError as exc:
         raise ProtocolError(str(file), [("", None, exc.problem)]) from None
     return parse_protocol(text, source=str(file))
