@@ -3,9 +3,13 @@
     python benchmarks/bench_import_memory.py              # 1,000,000 lines (SQLite)
     python benchmarks/bench_import_memory.py --rows 100000 --cases whole,bad
 
-Builds a study (packaged protocol) with 20 screened subjects in a temporary SQLite database,
-writes a lab CSV of ``--rows`` distinct, plausible results (20 tests, times of day in the study's
-time zone), then, each in a fresh child process so that its peak resident memory is its own:
+Builds a study (packaged protocol, ``bench_services.fresh_study``) with 20 screened subjects in
+a temporary SQLite database, writes a lab CSV of ``--rows`` distinct, plausible results (20
+tests, times of day in the study's time zone), then, each in a fresh child process so that its
+peak resident memory is its own:
+
+Peak MB is the child's peak resident set size (``getrusage``), "before" the same just before the
+import (the interpreter with cartrial, pandas and SQLAlchemy loaded).
 
 * ``whole``: the import of the whole file (one transaction; target: peak RSS < 500 MB);
 * ``again``: the re-import of the imported file: "already imported", nothing written;
@@ -28,24 +32,20 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench_services import STUDY, fresh_study
 from cartrial.errors import ImportFailed
-from cartrial.services import (
-    AddSite,
-    AddUser,
-    CreateStudy,
-    ScreenSubject,
-    ServiceContext,
-    add_site,
-    add_user,
-    create_study,
-    import_labs,
-    screen_subject,
+from cartrial.services import ServiceContext, import_labs
+from cartrial.store import (
+    AuditLog,
+    LabResult,
+    Site,
+    Study,
+    Subject,
+    make_engine,
+    session_factory,
+    unit_of_work,
 )
-from cartrial.store import AuditLog, LabResult, make_engine, session_factory
-from cartrial.store.migrate import upgrade
 
-STUDY = "CLDN18-PDL1-CART-01"
-PASSWORD = "correct horse battery"
 SUBJECTS = 20
 SCREENED = dt.date(2024, 1, 2)
 #: (LBTESTCD, unit, LLN, ULN, typical value): adult reference limits in SI units
@@ -71,54 +71,25 @@ TESTS = (
     ("LDH", "U/L", 100, 250, 180),
     ("CK", "U/L", 30, 200, 90),
 )
-ELIGIBLE: dict[str, object] = {
-    "age": 55,
-    "sex": "F",
-    "indication": "gastric",
-    "ecog": 1,
-    "cldn18_ihc_pct": 60.0,
-    "cldn18_ihc_intensity": 2,
-    "prior_lines": 2,
-    "refractory_to_standard_therapy": True,
-    "measurable_disease": True,
-    "life_expectancy_weeks": 20,
-    "anc_1e9_l": 2.0,
-    "platelets_1e9_l": 150.0,
-    "hemoglobin_g_dl": 11.0,
-    "creatinine_clearance_ml_min": 80.0,
-    "alt_x_uln": 1.0,
-    "bilirubin_x_uln": 1.0,
-}
 
 
-def build_study(url: str) -> None:
-    """A study with site S01, a data manager ``dm`` and :data:`SUBJECTS` screened subjects."""
-    upgrade(url)
-    factory = session_factory(make_engine(url))
-    create_study(
-        factory,
-        CreateStudy(admin_username="admin", admin_full_name="Ada Admin", admin_password=PASSWORD),
-    )
-    admin = ServiceContext(factory, "admin", STUDY)
-    add_site(admin, AddSite(code="S01", name="Site one", country="CN"))
-    add_user(
-        admin,
-        AddUser(username="dm", full_name="Dana", password=PASSWORD, role="data_manager", site=None),
-    )
-    add_user(
-        admin,
-        AddUser(
-            username="crc", full_name="Cory", password=PASSWORD, role="site_coordinator", site="S01"
-        ),
-    )
-    crc = ServiceContext(factory, "crc", STUDY)
-    for i in range(SUBJECTS):
-        screen_subject(
-            crc,
-            ScreenSubject(
-                subject_id=f"S01-{i + 1:03d}", site_id="S01", screening_date=SCREENED, **ELIGIBLE
-            ),
+def build_study(directory: Path, name: str) -> str:
+    """A study (``bench_services.fresh_study``) with :data:`SUBJECTS` screened subjects; its URL."""
+    admin = fresh_study(directory, name)
+    with unit_of_work(admin.session_factory, "admin") as session:
+        study = session.scalars(select(Study)).one()
+        site = session.scalars(select(Site)).one()
+        session.add_all(
+            Subject(
+                study_id=study.id,
+                site_id=site.id,
+                subject_code=f"S01-{i + 1:03d}",
+                status="screening",
+                screened_date=SCREENED,
+            )
+            for i in range(SUBJECTS)
         )
+    return f"sqlite:///{directory / name}"
 
 
 def write_labs(path: Path, rows: int, *, bad_last_line: bool = False) -> None:
@@ -149,17 +120,25 @@ def counts(url: str) -> tuple[int, int]:
 
 
 def child(url: str, path: str) -> None:
-    """Run one import; print JSON with its outcome, seconds and peak RSS (MB)."""
+    """Run one import; print JSON with its outcome, seconds, peak RSS before and after (MB)."""
+    context = ServiceContext(session_factory(make_engine(url)), "dm", STUDY)
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     try:
-        report = import_labs(ServiceContext(session_factory(make_engine(url)), "dm", STUDY), path)
+        report = import_labs(context, path)
         outcome = f"imported {report.rows:,} rows"
     except ImportFailed as exc:
         first = exc.errors[0] if exc.errors else (0, "", "")
         outcome = f"refused: {str(exc).splitlines()[0].split(': ', 1)[1]}; first: line {first[0]}"
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"outcome": outcome, "seconds": seconds, "peak_mb": peak_mb}))
+    result = {
+        "outcome": outcome,
+        "seconds": seconds,
+        "peak_mb": peak_mb,
+        "baseline_mb": baseline_mb,
+    }
+    print(json.dumps(result))
 
 
 def run_child(url: str, path: Path) -> dict[str, object]:
@@ -183,16 +162,17 @@ def main() -> None:
         child(*args.child)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'trial.db'}"
-        fresh = f"sqlite:///{Path(tmp) / 'fresh.db'}"
-        build_study(url)
-        build_study(fresh)
+        url = build_study(Path(tmp), "trial.db")
+        fresh = build_study(Path(tmp), "fresh.db")
         good, bad = Path(tmp) / "labs.csv", Path(tmp) / "labs-bad.csv"
         write_labs(good, args.rows)
         write_labs(bad, args.rows, bad_last_line=True)
         size_mb = good.stat().st_size / 1e6
         print(f"lab import of {args.rows:,} lines ({size_mb:.0f} MB CSV), SQLite, one transaction")
-        print(f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8}", flush=True)
+        print(
+            f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8} {'before':>7}",
+            flush=True,
+        )
         cases = {
             "whole": ("whole file", good, url),
             "again": ("same file again", good, url),
@@ -207,7 +187,8 @@ def main() -> None:
             rate = args.rows / seconds
             print(
                 f"{case:<34} {str(result['outcome'])[:62]:<62} {seconds:>7.1f} {rate:>9,.0f} "
-                f"{float(str(result['peak_mb'])):>8.0f}",
+                f"{float(str(result['peak_mb'])):>8.0f} "
+                f"{float(str(result.get('baseline_mb', 0))):>7.0f}",
                 flush=True,
             )
             print(
