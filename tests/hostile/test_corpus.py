@@ -72,9 +72,9 @@ CASES: dict[str, tuple[str, ...]] = {
     "labs/many_bad_lines.csv": ("value", "and 50 more error(s)"),
     "labs/bom_then_bad_unit.csv": ("unit", "furlongs"),
     "labs/crlf_bad_value.csv": ("value", "'three'"),
-    "labs/long_cell.csv": ("subject_id", "at most 32 characters"),
+    "labs/long_cell.csv": ("subject_id", "at most 40 characters"),
     "labs/lln_above_uln.csv": ("lln", "above uln"),
-    "labs/formula_injection.csv": ("subject_id",),
+    "labs/formula_injection.csv": ("subject_id", "should match pattern"),
     # lesion imports: `cartrial import lesions FILE --user inv --db DB`
     "lesions/diameter_1e9.csv": ("diameter_mm", "rule: lesion-size"),
     "lesions/missing_organ.csv": ("organ",),
@@ -83,6 +83,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "lesions/future_date.csv": ("assessment_date", "rule: date-in-future"),
     "lesions/negative_diameter.csv": ("diameter_mm", "greater than or equal to 0"),
     "lesions/unknown_category.csv": ("category", "'tumour'"),
+    "lesions/long_lesion_id.csv": ("lesion_id", "at most 16 characters"),
+    "lesions/long_organ.csv": ("organ", "at most 64 characters"),
     # kinetics imports: `cartrial import kinetics FILE --user dm --db DB`
     "kinetics/latin1.csv": ("byte offset",),
     "kinetics/future_date.csv": ("date", "rule: date-in-future"),

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cartrial.errors import ImportFailed, InputFileError
+from cartrial.services.base import SubjectId
 from cartrial.textio import CsvRows, iter_lines
 
 __all__ = [
@@ -61,7 +62,7 @@ class LabRow(_Row):
     without it the result is dated at 00:00 UTC of ``date``.
     """
 
-    subject_id: str = Field(min_length=1, max_length=32)
+    subject_id: SubjectId
     date: dt.date
     time: dt.time | None = Field(
         default=None, description="local time of collection in the study's time zone (HH:MM)"
@@ -82,11 +83,11 @@ class LesionRow(_Row):
     ``unequivocal_progression``/``NE``; new lesions ``equivocal``/``unequivocal``.
     """
 
-    subject_id: str = Field(min_length=1)
+    subject_id: SubjectId
     assessment_date: dt.date
-    lesion_id: str = Field(min_length=1)
+    lesion_id: str = Field(min_length=1, max_length=16)
     category: Literal["target", "non_target", "new"]
-    organ: str = Field(min_length=1)
+    organ: str = Field(min_length=1, max_length=64)
     is_lymph_node: bool = False
     diameter_mm: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     status: LesionStatus = "present"
@@ -98,7 +99,7 @@ class KineticsRow(_Row):
     ``value`` may be empty when the sample was below the LLOQ (it is then stored as below LLOQ).
     """
 
-    subject_id: str = Field(min_length=1)
+    subject_id: SubjectId
     date: dt.date
     value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     unit: Literal["copies/ug gDNA", "cells/uL"]
