@@ -73,7 +73,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "labs/bom_then_bad_unit.csv": ("unit", "furlongs"),
     "labs/crlf_bad_value.csv": ("value", "'three'"),
     "labs/long_cell.csv": ("subject_id", "at most 40 characters"),
-    "labs/lln_above_uln.csv": ("lln", "above uln"),
+    "labs/lln_above_uln.csv": ("lln", "rule: reference-limits"),
     "labs/formula_injection.csv": ("subject_id", "should match pattern"),
     # lesion imports: `cartrial import lesions FILE --user inv --db DB`
     "lesions/diameter_1e9.csv": ("diameter_mm", "rule: lesion-size"),
