@@ -8,7 +8,9 @@ a temporary SQLite database, writes a lab CSV of ``--rows`` distinct, plausible 
 tests, times of day in the study's time zone), then, each in a fresh child process so that its
 peak resident memory is its own:
 
-Peak MB is the child's peak resident set size (``getrusage``), "before" the same just before the
+"rows/s" is per second of wall clock, "CPU/s" per second of the child's CPU time (user + system;
+the figure that does not depend on other jobs sharing the machine). Peak MB is the child's peak
+resident set size (``getrusage``), "before" the same just before the
 import (the interpreter with cartrial, pandas and SQLAlchemy loaded).
 
 * ``whole``: the import of the whole file (one transaction; target: peak RSS < 500 MB);
@@ -122,7 +124,8 @@ def counts(url: str) -> tuple[int, int]:
 def child(url: str, path: str) -> None:
     """Run one import; print JSON with its outcome, seconds, peak RSS before and after (MB)."""
     context = ServiceContext(session_factory(make_engine(url)), "dm", STUDY)
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    baseline_mb, cpu_before = before.ru_maxrss / 1024, before.ru_utime + before.ru_stime
     start = time.perf_counter()
     try:
         report = import_labs(context, path)
@@ -131,6 +134,8 @@ def child(url: str, path: str) -> None:
         first = exc.errors[0] if exc.errors else (0, "", "")
         outcome = f"refused: {str(exc).splitlines()[0].split(': ', 1)[1]}; first: line {first[0]}"
     seconds = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "outcome": outcome,
@@ -170,7 +175,8 @@ def main() -> None:
         size_mb = good.stat().st_size / 1e6
         print(f"lab import of {args.rows:,} lines ({size_mb:.0f} MB CSV), SQLite, one transaction")
         print(
-            f"{'case':<34} {'outcome':<62} {'s':>7} {'rows/s':>9} {'peak MB':>8} {'before':>7}",
+            f"{'case':<26} {'outcome':<62} {'s':>6} {'CPU s':>6} {'rows/s':>7} {'CPU/s':>7} "
+            f"{'peak MB':>7} {'before':>6}",
             flush=True,
         )
         cases = {
@@ -184,15 +190,16 @@ def main() -> None:
             result = run_child(url, path)
             after = counts(url)
             seconds = float(str(result["seconds"]))
-            rate = args.rows / seconds
+            cpu = float(str(result.get("cpu_s", seconds)))
             print(
-                f"{case:<34} {str(result['outcome'])[:62]:<62} {seconds:>7.1f} {rate:>9,.0f} "
-                f"{float(str(result['peak_mb'])):>8.0f} "
-                f"{float(str(result.get('baseline_mb', 0))):>7.0f}",
+                f"{case:<26} {str(result['outcome'])[:62]:<62} {seconds:>6.0f} {cpu:>6.0f} "
+                f"{args.rows / seconds:>7,.0f} {args.rows / cpu:>7,.0f} "
+                f"{float(str(result['peak_mb'])):>7.0f} "
+                f"{float(str(result.get('baseline_mb', 0))):>6.0f}",
                 flush=True,
             )
             print(
-                f"{'':<34} lab rows {before[0]:,} -> {after[0]:,}, audit rows "
+                f"{'':<26} lab rows {before[0]:,} -> {after[0]:,}, audit rows "
                 f"{before[1]:,} -> {after[1]:,}",
                 flush=True,
             )
