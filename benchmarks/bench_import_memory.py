@@ -136,10 +136,11 @@ def child(url: str, path: str) -> None:
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = usage.ru_maxrss / 1024
     result = {
         "outcome": outcome,
         "seconds": seconds,
+        "cpu_s": cpu,
         "peak_mb": peak_mb,
         "baseline_mb": baseline_mb,
     }
