@@ -5,7 +5,9 @@ typed input; it checks the user's role and site, validates against the protocol,
 audited transaction and returns a frozen result. Bad input raises
 :class:`~cartrial.errors.ValidationFailed` naming the field, and nothing is written.
 
-Families: set-up (:mod:`~cartrial.services.admin`), screening and enrolment
+Families: authentication, sessions, access tokens and lockout (:mod:`~cartrial.services.auth`),
+e-signatures and their manifestation (:mod:`~cartrial.services.signing`),
+set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.enrolment`), treatment (:mod:`~cartrial.services.treatment`), safety
 (:mod:`~cartrial.services.safety`, :mod:`~cartrial.services.toxicity`), efficacy
 (:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`),
@@ -31,6 +33,32 @@ from cartrial.services.admin import (
     create_study,
     load_study,
 )
+from cartrial.services.auth import (
+    Authenticated,
+    AuthSettings,
+    ChangePassword,
+    CreateToken,
+    LoggedIn,
+    LogIn,
+    PasswordChanged,
+    RevokeToken,
+    TokenCreated,
+    TokenInfo,
+    TokenRevoked,
+    UnlockUser,
+    UserUnlocked,
+    auth_settings,
+    authenticate,
+    change_password,
+    context_for,
+    create_token,
+    list_tokens,
+    login,
+    logout,
+    revoke_token,
+    trusted_context,
+    unlock_user,
+)
 from cartrial.services.context import ServiceContext
 from cartrial.services.decisions import (
     AdjudicateDLT,
@@ -42,7 +70,6 @@ from cartrial.services.decisions import (
     ExpansionOpened,
     LockData,
     OpenExpansion,
-    Signed,
     SignRecord,
     adjudicate_dlt,
     decide_next_dose,
@@ -75,7 +102,6 @@ from cartrial.services.expansion import (
     review_expansion,
     stop_expansion,
 )
-from cartrial.services.export import trial_data
 from cartrial.services.followup import (
     FollowUpRecorded,
     RecordAda,
@@ -102,6 +128,7 @@ from cartrial.services.queries import (
     close_query,
     raise_query,
 )
+from cartrial.services.read_model import trial_data
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
     AERecorded,
@@ -115,6 +142,7 @@ from cartrial.services.safety import (
     record_grade_change,
     record_lab,
 )
+from cartrial.services.signing import SignaturesOf, Signed, signatures_of
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -132,8 +160,12 @@ __all__ = [
     "AdjudicateDLT",
     "AnswerQuery",
     "AssignDose",
+    "AuthSettings",
+    "Authenticated",
+    "ChangePassword",
     "CloseQuery",
     "CreateStudy",
+    "CreateToken",
     "CriterionResult",
     "CrsIcansRecorded",
     "DLTAdjudicated",
@@ -154,8 +186,11 @@ __all__ = [
     "LabRecorded",
     "LesionInput",
     "LockData",
+    "LogIn",
+    "LoggedIn",
     "LymphodepletionRecorded",
     "OpenExpansion",
+    "PasswordChanged",
     "QueryState",
     "RaiseQuery",
     "RecordAE",
@@ -171,11 +206,13 @@ __all__ = [
     "RecordTumourAssessment",
     "RederiveStudy",
     "ReviewExpansion",
+    "RevokeToken",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
     "ServiceContext",
     "SignRecord",
+    "SignaturesOf",
     "Signed",
     "SiteAdded",
     "StopExpansion",
@@ -183,24 +220,37 @@ __all__ = [
     "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
+    "TokenCreated",
+    "TokenInfo",
+    "TokenRevoked",
     "TumourAssessed",
+    "UnlockUser",
     "UserAdded",
+    "UserUnlocked",
     "WithdrawSubject",
     "add_site",
     "add_user",
     "adjudicate_dlt",
     "answer_query",
     "assign_dose",
+    "auth_settings",
+    "authenticate",
+    "change_password",
     "close_query",
+    "context_for",
     "create_study",
+    "create_token",
     "decide_next_dose",
     "enrol_subject",
     "import_kinetics",
     "import_labs",
     "import_lesions",
     "infuse",
+    "list_tokens",
     "load_study",
     "lock_data",
+    "login",
+    "logout",
     "open_expansion",
     "raise_query",
     "record_ada",
@@ -217,9 +267,13 @@ __all__ = [
     "record_tumour_assessment",
     "rederive_study",
     "review_expansion",
+    "revoke_token",
     "screen_subject",
     "sign_record",
+    "signatures_of",
     "stop_expansion",
     "trial_data",
+    "trusted_context",
+    "unlock_user",
     "withdraw_subject",
 ]

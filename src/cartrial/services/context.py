@@ -17,12 +17,14 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased, defer, sessionmaker
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import Protocol, parse_protocol
+from cartrial.services.lockout import PasswordRejected, record_failure
 from cartrial.store import (
     AuditContext,
     AuditedSession,
@@ -34,12 +36,16 @@ from cartrial.store import (
     Study,
     Subject,
     User,
+    live,
     unit_of_work,
 )
 from cartrial.store import read_only as read_only_session
 from cartrial.store.audit import AUDIT_CONTEXT_KEY
 
-__all__ = ["ServiceContext", "UseCase", "protocol_of", "use_case"]
+__all__ = ["ServiceContext", "SessionFactory", "UseCase", "protocol_of", "use_case"]
+
+#: The trial database as the services take it (from :func:`cartrial.store.session_factory`).
+SessionFactory = sessionmaker[AuditedSession]
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,23 @@ class ServiceContext:
         Username of the person acting (audited as the author of every change).
     study_id
         The sponsor's study identifier (``Protocol.study_id``, e.g. ``"CLDN18-PDL1-CART-01"``).
+    source
+        Where the person acts from (client address, ``cli:host/user``), recorded with a failed
+        e-signature password.
+    credential
+        What vouched for the user: a login ``"session"``, a personal access ``"token"``, or
+        ``"trusted"`` (an in-process client; see below).
+
+    A person's context comes from a credential: :func:`cartrial.services.auth.context_for`
+    (session or personal access token). In-process clients that act for virtual or already
+    authenticated users (the demo, tests) use :func:`cartrial.services.auth.trusted_context`.
     """
 
     session_factory: sessionmaker[AuditedSession]
     user: str
     study_id: str
+    source: str = "in-process"
+    credential: Literal["session", "token", "trusted"] = "trusted"
 
 
 #: Parsed protocols by the SHA-256 of their YAML text (at most :data:`_PROTOCOL_CACHE_SIZE`).
@@ -105,7 +123,7 @@ _USER_STUDY_LOCKS = (
     )
     .outerjoin(
         RoleAssignment,
-        (RoleAssignment.user_id == User.id) & RoleAssignment.deleted_at.is_(None),
+        (RoleAssignment.user_id == User.id) & live(RoleAssignment),
     )
     .outerjoin(
         Study,
@@ -113,7 +131,7 @@ _USER_STUDY_LOCKS = (
         == select(_LATEST_STUDY.id)
         .where(
             _LATEST_STUDY.study_code == bindparam("study_code"),
-            _LATEST_STUDY.deleted_at.is_(None),
+            live(_LATEST_STUDY),
         )
         .order_by(_LATEST_STUDY.id.desc())
         .limit(1)
@@ -121,11 +139,9 @@ _USER_STUDY_LOCKS = (
     )
     .outerjoin(
         DataLock,
-        (DataLock.study_id == Study.id)
-        & DataLock.released_at.is_(None)
-        & DataLock.deleted_at.is_(None),
+        (DataLock.study_id == Study.id) & DataLock.released_at.is_(None) & live(DataLock),
     )
-    .where(User.username == bindparam("username"), User.deleted_at.is_(None))
+    .where(User.username == bindparam("username"), live(User))
     .options(defer(Study.protocol_yaml))
 )
 #: :data:`_USER_STUDY_LOCKS` with, on each row, one of the study's subjects among ``:codes``
@@ -137,20 +153,20 @@ _USER_STUDY_LOCKS_SUBJECTS = (
         Subject,
         (Subject.study_id == Study.id)
         & Subject.subject_code.in_(bindparam("codes", expanding=True))
-        & Subject.deleted_at.is_(None),
+        & live(Subject),
     )
-    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
-    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & live(Enrolment))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & live(Infusion))
 )
 #: The subjects of study ``:study_id`` among ``:codes``, with enrolment date and infusion time.
 _SUBJECTS = (
     select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
-    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
-    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & live(Enrolment))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & live(Infusion))
     .where(
         Subject.study_id == bindparam("study_id"),
         Subject.subject_code.in_(bindparam("codes", expanding=True)),
-        Subject.deleted_at.is_(None),
+        live(Subject),
     )
 )
 
@@ -177,6 +193,8 @@ class UseCase:
     protocol: Protocol
     roles: tuple[tuple[str, int | None], ...]
     dates: dict[int, SubjectDates] = field(default_factory=dict)
+    #: Where the person acts from (:attr:`ServiceContext.source`).
+    source: str = "in-process"
     _sites: dict[int, str] = field(default_factory=dict)
     _lock: tuple[dt.date, str] | None = None  # active data lock: (cut-off, name)
     #: Subjects read with the use case (by code; codes asked for and not found map to None).
@@ -213,9 +231,7 @@ class UseCase:
     def site(self, code: str) -> Site:
         """The study's site called ``code``; :class:`ValidationFailed` on ``site_id`` if unknown."""
         site = self.session.scalar(
-            select(Site).where(
-                Site.study_id == self.study.id, Site.code == code, Site.deleted_at.is_(None)
-            )
+            select(Site).where(Site.study_id == self.study.id, Site.code == code, live(Site))
         )
         if site is None:
             raise ValidationFailed("site_id", f"no site {code!r} in study {self.study.study_code}")
@@ -278,7 +294,7 @@ class UseCase:
 
 def load_user(session: AuditedSession, username: str) -> User:
     """The active user ``username``; :class:`PermissionDenied` when unknown or inactive."""
-    user = session.scalar(select(User).where(User.username == username, User.deleted_at.is_(None)))
+    user = session.scalar(select(User).where(User.username == username, live(User)))
     if user is None or not user.is_active:
         raise PermissionDenied(f"no active user {username!r}")
     return user
@@ -288,7 +304,7 @@ def find_study(session: AuditedSession, study_id: str) -> Study:
     """The latest protocol version of study ``study_id``; :class:`NotFound` when absent."""
     study = session.scalar(
         select(Study)
-        .where(Study.study_code == study_id, Study.deleted_at.is_(None))
+        .where(Study.study_code == study_id, live(Study))
         .order_by(Study.id.desc())
         .limit(1)
         .options(defer(Study.protocol_yaml))
@@ -326,7 +342,29 @@ def use_case(
     subjects
         Codes of the subjects the use case will fetch (:meth:`UseCase.subjects`), read in the
         same query as the user and the study; their role checks still happen when fetched.
+
+    A password refused inside the block (an e-signature) is recorded after the rollback, in a
+    transaction of its own (:func:`cartrial.services.lockout.record_failure`).
     """
+    try:
+        with _use_case(
+            ctx, *roles, reason=reason, site_scoped=site_scoped, read_only=read_only,
+            subjects=subjects,
+        ) as uc:  # fmt: skip
+            yield uc
+    except PasswordRejected as rejected:
+        raise record_failure(ctx.session_factory, rejected) from None
+
+
+@contextmanager
+def _use_case(
+    ctx: ServiceContext,
+    *roles: str,
+    reason: str | None,
+    site_scoped: bool,
+    read_only: bool,
+    subjects: Iterable[str],
+) -> Iterator[UseCase]:
     opened = (
         read_only_session(ctx.session_factory)
         if read_only
@@ -352,6 +390,7 @@ def use_case(
             study=study,
             protocol=protocol_of(study),
             roles=tuple(dict.fromkeys((row.role, row.site_id) for row in rows if row.role)),
+            source=ctx.source,
             _lock=max(locks, key=lambda lock: lock[0]) if locks else None,
         )
         if codes:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cartrial.errors import ImportFailed, InputFileError
 from cartrial.services.base import SubjectId
 from cartrial.textio import CsvRows, iter_lines
+from cartrial.vocab import KineticsUnit, LesionCategory, LesionStatus
 
 __all__ = [
     "MAX_ERRORS",
@@ -26,7 +27,6 @@ __all__ = [
     "KineticsRow",
     "LabRow",
     "LesionRow",
-    "LesionStatus",
     "RowErrors",
     "iter_row_chunks",
     "parse_rows",
@@ -37,11 +37,6 @@ __all__ = [
 MAX_ERRORS = 100
 #: Largest CSV file an import reads (about 4 million lab rows).
 MAX_IMPORT_BYTES = 200_000_000
-
-
-LesionStatus = Literal[
-    "present", "too_small", "absent", "NE", "unequivocal_progression", "equivocal", "unequivocal"
-]
 
 
 class _Row(BaseModel):
@@ -86,7 +81,7 @@ class LesionRow(_Row):
     subject_id: SubjectId
     assessment_date: dt.date
     lesion_id: str = Field(min_length=1, max_length=16)
-    category: Literal["target", "non_target", "new"]
+    category: LesionCategory
     organ: str = Field(min_length=1, max_length=64)
     is_lymph_node: bool = False
     diameter_mm: float | None = Field(default=None, ge=0, allow_inf_nan=False)
@@ -102,7 +97,7 @@ class KineticsRow(_Row):
     subject_id: SubjectId
     date: dt.date
     value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    unit: Literal["copies/ug gDNA", "cells/uL"]
+    unit: KineticsUnit
     lloq: float = Field(gt=0, allow_inf_nan=False)
 
 

@@ -20,16 +20,25 @@ import numpy as np
 from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
-from cartrial.designs import make_design
+from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
+from cartrial.services.signing import Signed, already_signed, sign, signed_result
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, utcnow
-from cartrial.store.auth import sign
+from cartrial.store import (
+    AdverseEvent,
+    DataLock,
+    DataQuery,
+    DoseDecision,
+    Infusion,
+    Signature,
+    live,
+    utcnow,
+)
 
 __all__ = [
     "AdjudicateDLT",
@@ -91,7 +100,7 @@ def _signed(uc: UseCase, decision_id: int) -> bool:
             select(Signature.id).where(
                 Signature.record_table == "dose_decisions",
                 Signature.record_id == decision_id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
         )
         is not None
@@ -120,7 +129,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             raise ValidationFailed("as_of", "dose decisions belong to the escalation phase")
         latest = uc.session.scalar(
             select(DoseDecision.id)
-            .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+            .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
             .order_by(DoseDecision.id.desc())
             .limit(1)
         )
@@ -132,7 +141,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         names = [level.name for level in p.dose_levels]
         table = dlt_followup(uc.session, uc.study.id, p, as_of)
         table = table[table["phase"] == "escalation"]
-        tite = p.escalation.design.name.startswith("tite-")
+        tite = is_time_to_event_name(p.escalation.design.name)
         pending = table[table["pending"]]
         if not tite and not pending.empty:
             waiting = ", ".join(
@@ -149,14 +158,12 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         params = dict(p.escalation.design.params)
         try:
             design = make_design(p.escalation.design.name, n_doses=len(names), **params)
-            if tite:
+            if is_time_to_event(design):
                 followups = [
                     (int(r["dose_index"]), float(r["followed_fraction"]))
                     for r in pending.to_dict("records")
                 ]
-                rec = design.decide(  # type: ignore[call-arg]
-                    n=n, dlt=dlt, current=current, pending_followup=followups
-                )
+                rec = design.decide(n=n, dlt=dlt, current=current, pending_followup=followups)
             else:
                 rec = design.decide(n=n, dlt=dlt, current=current)
         except DesignError as exc:
@@ -233,18 +240,6 @@ class SignRecord(ServiceInput):
     password: SecretStr
 
 
-class Signed(ServiceResult):
-    """The stored signature: signer, meaning, time and the hash of the signed content."""
-
-    signature_id: int
-    record_table: str
-    record_id: int
-    signer: str
-    meaning: str
-    signed_at: dt.datetime
-    record_sha256: str
-
-
 _SIGNERS: dict[str, tuple[str, ...]] = {
     "dose_decision": DECIDERS,
     "data_lock": ("data_manager",),
@@ -252,7 +247,15 @@ _SIGNERS: dict[str, tuple[str, ...]] = {
 
 
 def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
-    """Sign a dose decision or a data lock (wrong password: :class:`PermissionDenied`)."""
+    """Sign a dose decision or a data lock.
+
+    Raises
+    ------
+    AuthenticationFailed
+        Wrong password (recorded; repeated failures lock the account) or a locked account.
+    ValidationFailed
+        ``record_id``: the user already signed this version of the record with this meaning.
+    """
     with use_case(ctx, *_SIGNERS[data.record]) as uc:
         record: DoseDecision | DataLock | None = (
             uc.session.get(DoseDecision, data.record_id)
@@ -261,22 +264,8 @@ def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
         )
         if record is None or record.study_id != uc.study.id or record.deleted_at is not None:
             raise NotFound(f"record_id: no {data.record} {data.record_id} in this study")
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), data.meaning, record
-        )
-        return _signed_result(signature)
-
-
-def _signed_result(signature: Signature) -> Signed:
-    return Signed(
-        signature_id=signature.id,
-        record_table=signature.record_table,
-        record_id=signature.record_id,
-        signer=signature.signer,
-        meaning=signature.meaning,
-        signed_at=signature.signed_at,
-        record_sha256=signature.record_sha256,
-    )
+        [signature] = sign(uc, data.password.get_secret_value(), data.meaning, record)
+        return signed_result(signature, uc.protocol.study.time_zone)
 
 
 class SignedDecision(ServiceInput):
@@ -313,7 +302,9 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
         DLT-evaluable subject; ``as_of`` while a subject dosed there is still in the DLT window
         (when the protocol requires the window closed); the study already in expansion.
     PermissionDenied
-        Not the protocol's ``opened_by`` role, or a wrong password.
+        Not the protocol's ``opened_by`` role.
+    AuthenticationFailed
+        A wrong password (recorded) or a locked account.
     """
     as_of = data.as_of or utcnow().date()
     with use_case(ctx, "investigator", "safety_committee") as uc:
@@ -365,9 +356,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
         )
         uc.session.add(decision)
         uc.session.flush()
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), "expansion_opened", decision
-        )
+        [signature] = sign(uc, data.password.get_secret_value(), "expansion_opened", decision)
         uc.because(f"expansion opened at {data.dose_level}")
         uc.study.phase = "expansion"
         return ExpansionOpened(
@@ -375,7 +364,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
             rp2d=data.dose_level,
             n_evaluable=len(evaluable),
             n_dlt=n_dlt,
-            signature=_signed_result(signature),
+            signature=signed_result(signature, p.study.time_zone),
         )
 
 
@@ -411,7 +400,7 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
             select(func.count(DataQuery.id)).where(
                 DataQuery.study_id == uc.study.id,
                 DataQuery.status != "closed",
-                DataQuery.deleted_at.is_(None),
+                live(DataQuery),
             )
         )
         if unresolved:
@@ -425,12 +414,12 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         )
         uc.session.add(lock)
         uc.session.flush()
-        signature = sign(uc.session, uc.user, data.password.get_secret_value(), "data_lock", lock)
+        [signature] = sign(uc, data.password.get_secret_value(), "data_lock", lock)
         return DataLocked(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
-            signature=_signed_result(signature),
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )
 
 
@@ -461,12 +450,17 @@ class EventDecision(ServiceResult):
 
 
 class DLTAdjudicated(ServiceResult):
-    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made."""
+    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made.
+
+    ``signed`` shows each signature made (AEs, and the infusion unless its unchanged version was
+    already signed by the same investigator).
+    """
 
     subject_id: str
     is_dlt: bool
     events: tuple[EventDecision, ...]
     signatures: int
+    signed: tuple[Signed, ...] = ()
 
 
 def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
@@ -498,7 +492,7 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             ae.id: ae
             for ae in uc.session.scalars(
                 select(AdverseEvent).where(
-                    AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None)
+                    AdverseEvent.subject_id == subject.id, live(AdverseEvent)
                 )
             )
             if ae.id in in_window
@@ -535,15 +529,16 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
                     reason=ae.dlt_reason or "",
                 )
             )
-        password = data.password.get_secret_value()
         infusion = infusion_of(uc, subject)
-        for ae in aes.values():
-            sign(uc.session, uc.user, password, "dlt_adjudication", ae)
-        if infusion is not None:
-            sign(uc.session, uc.user, password, "dlt_adjudication", infusion)
+        records: list[AdverseEvent | Infusion] = list(aes.values())
+        if infusion is not None and already_signed(uc, "dlt_adjudication", infusion) is None:
+            # The subject-level attestation; an unchanged infusion keeps its earlier signature.
+            records.append(infusion)
+        signatures = sign(uc, data.password.get_secret_value(), "dlt_adjudication", *records)
         return DLTAdjudicated(
             subject_id=data.subject_id,
             is_dlt=any(d.is_dlt for d in decisions),
             events=tuple(decisions),
-            signatures=len(aes) + (infusion is not None),
+            signatures=len(signatures),
+            signed=tuple(signed_result(sig, uc.protocol.study.time_zone) for sig in signatures),
         )

@@ -22,8 +22,8 @@ from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.decisions import SignedDecision
 from cartrial.services.enrolment import STOP_DESIGN, current_cohort, expansion_stopped
 from cartrial.services.followup_window import dlt_followup
-from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, utcnow
-from cartrial.store.auth import sign
+from cartrial.services.signing import Signed, sign, signed_result
+from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, live, utcnow
 
 __all__ = [
     "ExpansionReview",
@@ -134,7 +134,7 @@ def _expansion_enrolments(uc: UseCase, as_of: dt.date) -> Select[tuple[int]]:
         .where(
             Subject.study_id == uc.study.id,
             Enrolment.phase == "expansion",
-            Enrolment.deleted_at.is_(None),
+            live(Enrolment),
             Enrolment.enrolled_date <= as_of,
         )
         .order_by(Enrolment.enrolled_date, Enrolment.id)
@@ -157,7 +157,7 @@ def _futility(uc: UseCase, as_of: dt.date) -> tuple[int | None, int | None, int 
             TimepointResponse.subject_id.in_(first),
             TimepointResponse.overall_response.in_(("CR", "PR")),
             TimepointResponse.assessment_date <= as_of,
-            TimepointResponse.deleted_at.is_(None),
+            live(TimepointResponse),
         )
         .distinct()
     ).all()
@@ -169,11 +169,12 @@ class StopExpansion(SignedDecision):
 
 
 class ExpansionStopped(ServiceResult):
-    """The decision stopping the expansion."""
+    """The decision stopping the expansion and its signature (with its manifestation)."""
 
     decision_id: int
     signature_id: int
     rationale: str
+    signature: Signed
 
 
 def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped:
@@ -199,7 +200,7 @@ def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped
             .where(
                 DoseDecision.study_id == uc.study.id,
                 DoseDecision.action == "expand",
-                DoseDecision.deleted_at.is_(None),
+                live(DoseDecision),
             )
             .order_by(DoseDecision.id.desc())
             .limit(1)
@@ -226,10 +227,11 @@ def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped
         )
         uc.session.add(decision)
         uc.session.flush()
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), "expansion_stopped", decision
-        )
+        [signature] = sign(uc, data.password.get_secret_value(), "expansion_stopped", decision)
         uc.because("expansion stopped")
         return ExpansionStopped(
-            decision_id=decision.id, signature_id=signature.id, rationale=data.rationale
+            decision_id=decision.id,
+            signature_id=signature.id,
+            rationale=data.rationale,
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )

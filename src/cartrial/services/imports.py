@@ -61,6 +61,7 @@ from cartrial.store import (
     LabResult,
     Subject,
     SurvivalFollowUp,
+    live,
     utcnow,
 )
 
@@ -97,7 +98,7 @@ class _Subjects:
             select(Subject).where(
                 Subject.study_id == self.uc.study.id,
                 Subject.subject_code.in_(sorted(new)),
-                Subject.deleted_at.is_(None),
+                live(Subject),
             )
         )
         subjects = {s.subject_code: s for s in found}
@@ -109,7 +110,7 @@ class _Subjects:
             .where(
                 SurvivalFollowUp.subject_id.in_(ids),
                 SurvivalFollowUp.death_date.is_not(None),
-                SurvivalFollowUp.deleted_at.is_(None),
+                live(SurvivalFollowUp),
             )
             .group_by(SurvivalFollowUp.subject_id)
         )
@@ -310,7 +311,7 @@ class _LabKeys:
                 LabResult.unit,
             )
             .join(Subject, Subject.id == LabResult.subject_id)
-            .where(Subject.study_id == uc.study.id, LabResult.deleted_at.is_(None))
+            .where(Subject.study_id == uc.study.id, live(LabResult))
             .execution_options(yield_per=10_000)
         )
         for subject_id, test, when, value, unit in stored:
@@ -346,7 +347,7 @@ def _drop_duplicates(
                 LabResult.subject_id.in_({k[0] for _, k in lookup}),
                 LabResult.lbtestcd.in_({k[1] for _, k in lookup}),
                 LabResult.collected_at.in_({k[2] for _, k in lookup}),
-                LabResult.deleted_at.is_(None),
+                live(LabResult),
             )
         )
         for lab_id, subject_id, test, when, value, unit in stored:
