@@ -24,8 +24,10 @@ from hostile_support import D0, HERE, HostileDb
 from service_support import Trial, build_trial, screening, treat
 
 from cartrial.services import (
+    CreateToken,
     RecordFollowUp,
     WithdrawSubject,
+    create_token,
     import_labs,
     record_follow_up,
     screen_subject,
@@ -64,6 +66,10 @@ def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
     )
     import_labs(trial.as_("dm"), HERE / "baseline_labs.csv")
+    expires = dt.date.today() + dt.timedelta(days=30)
+    for user in ("dm", "inv"):
+        created = create_token(trial.as_(user), CreateToken(name="corpus", expires_on=expires))
+        (path.parent / f"{user}.token").write_text(created.token, encoding="utf-8")
     trial.engine.dispose()
     return path
 
@@ -72,4 +78,5 @@ def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hostile_db(hostile_template: Path, tmp_path: Path) -> Iterator[HostileDb]:
     path = tmp_path / "trial.db"
     shutil.copy(hostile_template, path)
-    yield HostileDb(path)
+    tokens = {u: (hostile_template.parent / f"{u}.token").read_text() for u in ("dm", "inv")}
+    yield HostileDb(path, tokens)

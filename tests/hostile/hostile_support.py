@@ -8,7 +8,7 @@ from pathlib import Path
 
 from service_support import STUDY
 
-from cartrial.services import ServiceContext, trial_data
+from cartrial.services import ServiceContext, authenticate, trial_data
 from cartrial.store import make_engine, session_factory, verify_database
 
 HERE = Path(__file__).parent
@@ -30,6 +30,8 @@ class HostileDb:
     """A copy of the template database: its path, URL and a reader of its counts."""
 
     path: Path
+    #: CLI access tokens ($CARTRIAL_TOKEN) of the users ``dm`` and ``inv``
+    tokens: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -37,6 +39,18 @@ class HostileDb:
 
     def context(self, user: str) -> ServiceContext:
         return ServiceContext(session_factory(make_engine(self.url)), user, STUDY)
+
+    def touch(self, user: str) -> None:
+        """Use ``user``'s token once now, so that the CLI's use within a minute writes nothing.
+
+        (Authentication records a token's last use at most once a minute: an audited write that
+        is not the command's.)
+        """
+        engine = make_engine(self.url)
+        try:
+            authenticate(session_factory(engine), self.tokens[user], source="hostile test")
+        finally:
+            engine.dispose()
 
     def counts(self) -> Counts:
         """Rows of the study's tables (the services' export) and of the audit trail."""

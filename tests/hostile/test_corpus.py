@@ -7,6 +7,7 @@ nothing (lab, lesion and kinetics rows and audit rows unchanged, read through th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,9 +121,15 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
     return ["recist", str(path), "--reference-dates", str(RECIST_DATES_OK)]
 
 
-def run_cli(args: list[str]) -> tuple[int, str, BaseException | None]:
+def environment(name: str, db: HostileDb) -> dict[str, str]:
+    """A wide terminal, and the access token of the user who imports (writes need one)."""
+    user = "inv" if name.startswith("lesions/") else "dm"
+    return {"COLUMNS": "3000", "CARTRIAL_TOKEN": db.tokens[user]}
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, BaseException | None]:
     """Run the CLI in-process; the output with line wrapping undone."""
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "3000"})
+    result = CliRunner().invoke(app, args, env=env)
     return result.exit_code, " ".join(result.output.split()), result.exception
 
 
@@ -138,8 +145,11 @@ def test_hostile_file_is_refused_clearly_and_writes_nothing(
     name: str, hostile_db: HostileDb
 ) -> None:
     path = FILES / name
+    hostile_db.touch("inv" if name.startswith("lesions/") else "dm")
     before = hostile_db.counts()
-    code, output, exception = run_cli(command(name, path, hostile_db))
+    code, output, exception = run_cli(
+        command(name, path, hostile_db), environment(name, hostile_db)
+    )
     assert code != 0, output
     assert exception is None or isinstance(exception, SystemExit), repr(exception)
     assert "Traceback" not in output
@@ -156,7 +166,8 @@ def test_a_real_subprocess_prints_no_traceback(name: str, hostile_db: HostileDb)
     path = FILES / name
     entry = "from cartrial.cli import app; app()"
     args = [sys.executable, "-c", entry, *command(name, path, hostile_db)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    env = {**os.environ, **environment(name, hostile_db)}
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False, env=env)
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "Traceback" not in output
