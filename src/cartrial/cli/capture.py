@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cartrial.cli.auth import write_context
@@ -83,11 +84,11 @@ def _errors_exit() -> Iterator[None]:
     except ImportFailed as exc:
         console = Console(stderr=True)
         console.print(
-            f"[red]{str(exc).splitlines()[0]}[/red]", soft_wrap=True, highlight=False, markup=True
+            f"[red]{escape(str(exc).splitlines()[0])}[/red]", soft_wrap=True, highlight=False
         )
         table = Table("line", "field", "problem")
         for row, field, message in exc.errors:
-            table.add_row(str(row) if row > 0 else "-", field, message)
+            table.add_row(str(row) if row > 0 else "-", escape(field), escape(message))
         if exc.more:
             table.add_row("...", "", f"and {exc.more} more error(s)")
         console.print(table)
