@@ -15,6 +15,7 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     │   └── PermissionDenied(PermissionError)  role or site restriction
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
+    ├── ExchangeError(ValueError)        a CDISC dataset cannot be built or written as required
     └── BackupFailed(RuntimeError)       a database backup or restore could not be made
 
 Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
@@ -30,6 +31,7 @@ __all__ = [
     "CartrialWarning",
     "Conflict",
     "DesignError",
+    "ExchangeError",
     "ImportFailed",
     "NotFound",
     "PermissionDenied",
@@ -119,6 +121,11 @@ class ImportFailed(CartrialError, ValueError):
 
 class AuditIntegrityError(CartrialError):
     """The audit trail's hash chain does not verify: a record was edited, removed or reordered."""
+
+
+class ExchangeError(CartrialError, ValueError):
+    """A CDISC dataset cannot be built or written as the standard requires (names the dataset,
+    variable and rule, e.g. a label over 40 characters for SAS transport v5)."""
 
 
 class BackupFailed(CartrialError, RuntimeError):

@@ -48,6 +48,7 @@ COMMAND_MODULES = (
     "capture",
     "db",
     "report",
+    "export",
 )
 
 
