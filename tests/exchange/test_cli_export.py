@@ -43,9 +43,12 @@ def test_export_writes_every_dataset(
          "--cutoff", "2026-01-05", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    written = json.loads(result.output)
+    (written,) = json.loads(result.output)
     assert Path(written["files"][0]).name == first
     assert all(Path(p).exists() for p in written["files"])
+    assert {"define.xml", "define.html", "conformance.json"} <= {
+        Path(p).name for p in written["files"]
+    }
     assert calls == [("CLDN18-PDL1-CART-01", dt.date(2026, 1, 5))]
 
 
@@ -69,3 +72,16 @@ def test_export_refuses_an_unknown_format(
     assert result.exit_code == 2
     assert "unknown format 'sas'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_export_define_writes_both_packages(
+    app: tuple[typer.Typer, list[object]], tmp_path: Path
+) -> None:
+    application, _ = app
+    result = CliRunner().invoke(
+        application, ["export", "define", "--db", str(tmp_path / "t.db"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    for standard in ("sdtm", "adam"):
+        assert (tmp_path / standard / "define.xml").exists()
+        assert (tmp_path / standard / "define.html").exists()

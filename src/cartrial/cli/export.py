@@ -1,12 +1,17 @@
-"""``cartrial export sdtm|adam``: the study's CDISC datasets (XPT v5, Dataset-JSON v1.1, CSV)."""
+"""``cartrial export sdtm|adam|define``: the study's CDISC datasets and their Define-XML."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from cartrial.analysis import TrialData
+    from cartrial.exchange import ExportReport
 
 __all__ = ["register"]
 
@@ -20,13 +25,13 @@ _DB = typer.Option(
     "--db",
     help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
 )
-_OUT = typer.Option(..., "--out", help="Folder to write the datasets into.")
+_OUT = typer.Option(..., "--out", help="Folder to write into.")
 _FORMAT = typer.Option(
     "xpt", "--format", help="xpt (SAS transport v5), json (Dataset-JSON 1.1) or csv."
 )
 _STUDY = typer.Option(None, "--study", help="Study identifier (default: the packaged protocol's).")
 _CUTOFF = typer.Option(
-    None, "--cutoff", help="Data cut-off YYYY-MM-DD (default: the latest record)."
+    None, "--cutoff", help="Data cut-off YYYY-MM-DD (default: today or the latest record)."
 )
 _JSON = typer.Option(False, "--json", help="Print what was written as JSON.")
 
@@ -36,21 +41,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-def _export(
-    standard: str,
-    out: Path,
-    fmt: str,
-    db: str | None,
-    study: str | None,
-    cutoff: str | None,
-    as_json: bool,
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _trial_data(db: str | None, study: str | None, cutoff: str | None) -> TrialData:
+    """The read model of the study in ``db`` as of ``cutoff``."""
     from cartrial import services
-    from cartrial.errors import CartrialError
-    from cartrial.exchange import write_package
     from cartrial.protocol import load_protocol
     from cartrial.store import database_url, make_engine, session_factory
 
@@ -62,38 +55,73 @@ def _export(
         ) from None
     engine = make_engine(database_url(db))
     try:
-        data = services.trial_data(
+        return services.trial_data(
             session_factory(engine), study or load_protocol().study_id, cutoff_date
         )
-        report = write_package(data, standard, out, fmt)  # type: ignore[arg-type]
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
     finally:
         engine.dispose()
+
+
+def _print(reports: list[ExportReport], as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     if as_json:
         typer.echo(
             json.dumps(
-                {
-                    "out": str(report.out),
-                    "files": [str(p) for p in report.files],
-                    "records": report.records,
-                    "findings": [f.__dict__ for f in report.findings],
-                },
+                [
+                    {
+                        "standard": r.standard,
+                        "out": str(r.out),
+                        "files": [str(p) for p in r.files],
+                        "records": r.records,
+                        "findings": [f.__dict__ for f in r.findings],
+                    }
+                    for r in reports
+                ],
                 indent=2,
             )
         )
-    else:
-        table = Table(title=f"{standard.upper()} datasets in {out} ({fmt})")
+        return
+    console = Console()
+    for report in reports:
+        table = Table(title=f"{report.standard.upper()} in {report.out} ({report.format})")
         table.add_column("dataset")
         table.add_column("records", justify="right")
         for name, count in report.records.items():
             table.add_row(name, str(count))
-        console = Console()
         console.print(table)
         for finding in report.findings:
             console.print(str(finding), highlight=False)
-    if report.errors:
+
+
+def _export(
+    standards: tuple[str, ...],
+    out: Path,
+    fmt: str,
+    db: str | None,
+    study: str | None,
+    cutoff: str | None,
+    as_json: bool,
+    *,
+    nested: bool = False,
+) -> None:
+    from rich.console import Console
+
+    from cartrial.errors import CartrialError
+    from cartrial.exchange import write_package
+
+    try:
+        data = _trial_data(db, study, cutoff)
+        reports = [
+            write_package(data, standard, out / standard if nested else out, fmt)  # type: ignore[arg-type]
+            for standard in standards
+        ]
+    except CartrialError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+    _print(reports, as_json)
+    if any(report.errors for report in reports):
         raise typer.Exit(code=1)
 
 
@@ -107,7 +135,7 @@ def sdtm_command(
     as_json: bool = _JSON,
 ) -> None:
     """SDTM (SDTMIG 3.4): TS, DM, DS, EX, CM, AE, SUPPAE, LB, FA, TU, TR, RS, IS, PC, CP."""
-    _export("sdtm", out, fmt, db, study, cutoff, as_json)
+    _export(("sdtm",), out, fmt, db, study, cutoff, as_json)
 
 
 @export_app.command("adam")
@@ -120,4 +148,17 @@ def adam_command(
     as_json: bool = _JSON,
 ) -> None:
     """ADaM (ADaMIG 1.3): ADSL, ADAE, ADLB, ADRS, ADTTE, ADPC, ADPP, ADIS."""
-    _export("adam", out, fmt, db, study, cutoff, as_json)
+    _export(("adam",), out, fmt, db, study, cutoff, as_json)
+
+
+@export_app.command("define")
+def define_command(
+    out: Path = _OUT,
+    fmt: str = _FORMAT,
+    db: str | None = _DB,
+    study: str | None = _STUDY,
+    cutoff: str | None = _CUTOFF,
+    as_json: bool = _JSON,
+) -> None:
+    """Both packages with their Define-XML 2.1 (define.xml, define.html): OUT/sdtm, OUT/adam."""
+    _export(("sdtm", "adam"), out, fmt, db, study, cutoff, as_json, nested=True)

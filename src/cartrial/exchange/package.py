@@ -23,6 +23,7 @@ from cartrial.exchange.adam import build_adae, build_adlb, build_adsl
 from cartrial.exchange.adam_bds import build_adis, build_adpc, build_adpp, build_adrs, build_adtte
 from cartrial.exchange.conformance import Finding, check_datasets
 from cartrial.exchange.datasetjson import dataset_json, validate_dataset_json
+from cartrial.exchange.define import write_define
 from cartrial.exchange.metadata import dataset_spec
 from cartrial.exchange.sdtm import build_sdtm
 from cartrial.exchange.transport import transport_problems, write_csv, write_xpt
@@ -86,7 +87,8 @@ def write_package(
 ) -> ExportReport:
     """Build, check and write every dataset of ``standard`` into the folder ``out``.
 
-    Files are named ``<dataset>.xpt|.json|.csv`` in lower case (the FDA's file naming);
+    Files are named ``<dataset>.xpt|.json|.csv`` in lower case (the FDA's file naming); the
+    package's Define-XML 2.1 (``define.xml``, rendered as ``define.html``) describes them and
     ``conformance.json`` lists the findings. ``created`` stamps Dataset-JSON files (default now,
     UTC).
 
@@ -126,6 +128,14 @@ def write_package(
             files.append(path)
         else:
             files.append(write_csv(frame, spec, path))
+    files += write_define(
+        datasets,
+        out,
+        study_id=trial.protocol.study.id,
+        study_title=trial.protocol.study.title,
+        fmt=fmt,
+        created=stamp,
+    )
     report = out / "conformance.json"
     report.write_text(
         json.dumps([f.__dict__ for f in findings], indent=1, ensure_ascii=False), encoding="utf-8"
