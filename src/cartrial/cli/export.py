@@ -109,12 +109,20 @@ def _export(
     from rich.console import Console
 
     from cartrial.errors import CartrialError
-    from cartrial.exchange import write_package
+    from cartrial.exchange import build_adam, build_sdtm, write_package
 
     try:
         data = _trial_data(db, study, cutoff)
+        sdtm = build_sdtm(data)
+        built = {"sdtm": sdtm, "adam": build_adam(data, sdtm) if "adam" in standards else {}}
         reports = [
-            write_package(data, standard, out / standard if nested else out, fmt)  # type: ignore[arg-type]
+            write_package(
+                data,
+                standard,  # type: ignore[arg-type]
+                out / standard if nested else out,
+                fmt,  # type: ignore[arg-type]
+                datasets=built[standard],
+            )
             for standard in standards
         ]
     except CartrialError as exc:

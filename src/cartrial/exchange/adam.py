@@ -16,7 +16,7 @@ import pandas as pd
 from cartrial.analysis import TrialData
 from cartrial.analysis.populations import population
 from cartrial.analysis.safety import treatment_emergent_aes
-from cartrial.exchange.common import conform, sas_date, usubjid
+from cartrial.exchange.common import conform, from_iso, grade_text, sas_date, usubjid
 from cartrial.exchange.metadata import dataset_spec
 
 __all__ = [
@@ -99,8 +99,8 @@ def build_adae(
     related = {"POSSIBLY RELATED", "PROBABLY RELATED", "RELATED"}
     out["AREL"] = out["AEREL"].map(lambda r: None if r is None else r in related)
     out["AREL"] = out["AREL"].map({True: "RELATED", False: "NOT RELATED", None: None})
-    out["ASTDT"] = sas_date(pd.to_datetime(ae["AESTDTC"]))
-    out["AENDT"] = sas_date(pd.to_datetime(ae["AEENDTC"]))
+    out["ASTDT"] = sas_date(from_iso(ae["AESTDTC"]))
+    out["AENDT"] = sas_date(from_iso(ae["AEENDTC"]))
     start = adsl_columns(adsl, out["USUBJID"], ("TRTSDT",))["TRTSDT"]
     out["ASTDY"] = relative_day(out["ASTDT"], start).where(start.notna())
     te = treatment_emergent_aes(trial)
@@ -109,7 +109,7 @@ def build_adae(
     out["ATOXGR"] = ae["AETOXGR"]
     out["ATOXGRN"] = pd.to_numeric(ae["AETOXGR"])
     dlt = suppae.loc[suppae["QNAM"] == "AEDLT"].set_index(["USUBJID", "IDVARVAL"])["QVAL"]
-    keys = pd.MultiIndex.from_arrays([out["USUBJID"], out["AESEQ"].map(lambda v: str(int(v)))])
+    keys = pd.MultiIndex.from_arrays([out["USUBJID"], grade_text(out["AESEQ"])])
     out["DLTFL"] = dlt.reindex(keys).to_numpy()
     out["AOCCIFL"] = _first_worst(out, ["USUBJID"])
     out["AOCCPIFL"] = _first_worst(out, ["USUBJID", "AEDECOD"])
@@ -134,7 +134,7 @@ def build_adlb(adsl: pd.DataFrame, lb: pd.DataFrame) -> pd.DataFrame:
     unit = lb["LBSTRESU"].fillna("")
     out["PARAM"] = (lb["LBTEST"] + " (" + unit + ")").where(unit != "", lb["LBTEST"])
     out["AVAL"] = lb["LBSTRESN"]
-    out["ADT"] = sas_date(pd.to_datetime(lb["LBDTC"]))
+    out["ADT"] = sas_date(from_iso(lb["LBDTC"]))
     start = adsl_columns(adsl, out["USUBJID"], ("TRTSDT",))["TRTSDT"]
     out["ADY"] = relative_day(out["ADT"], start).where(start.notna())
     out["ABLFL"] = lb["LBBLFL"]

@@ -19,7 +19,7 @@ from cartrial.analysis.kinetics import nca
 from cartrial.analysis.response import best_overall_response
 from cartrial.analysis.survival import time_to_event
 from cartrial.exchange.adam import adsl_columns, relative_day
-from cartrial.exchange.common import conform, sas_date, usubjid
+from cartrial.exchange.common import conform, from_iso, iso_date, sas_date, usubjid
 from cartrial.exchange.metadata import dataset_spec
 
 __all__ = ["RESPONSE_CODES", "build_adis", "build_adpc", "build_adpp", "build_adrs", "build_adtte"]
@@ -59,21 +59,16 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
             "PARAMCD": "OVR",
             "PARAM": "Overall Response by Investigator (RECIST 1.1)",
             "AVALC": overall["RSSTRESC"],
-            "ADT": sas_date(pd.to_datetime(overall["RSDTC"])),
+            "ADT": sas_date(from_iso(overall["RSDTC"])),
             "SRCDOM": "RS",
             "SRCSEQ": overall["RSSEQ"],
         }
     )
     used = best.timepoints
-    used_keys = set(
-        zip(
-            usubjid(study, used["subject_id"]), pd.to_datetime(used["assessment_date"]), strict=True
-        )
+    used_keys = usubjid(study, used["subject_id"]) + "/" + iso_date(used["assessment_date"])
+    ovr["ANL01FL"] = np.where(
+        (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys)), "Y", None
     )
-    ovr["ANL01FL"] = [
-        "Y" if key in used_keys else None
-        for key in zip(ovr["USUBJID"], pd.to_datetime(overall["RSDTC"]), strict=True)
-    ]
     unconfirmed = best_overall_response(trial, dataclasses.replace(settings, confirm=False))
     bests = []
     for code, name, result in (
@@ -146,7 +141,7 @@ def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
     out = _with_adsl(adsl, out, ("TRT01A", "TRTSDT"))
     out["PARAMCD"] = pc["PCTESTCD"]
     out["PARAM"] = pc["PCTEST"] + " (" + pc["PCSTRESU"].fillna("") + ")"
-    out["ADT"] = sas_date(pd.to_datetime(pc["PCDTC"]))
+    out["ADT"] = sas_date(from_iso(pc["PCDTC"]))
     out["AFRLT"] = out["ADT"] - out["TRTSDT"]
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
     blq = pc["PCSTRESC"] == "BLQ"
@@ -165,8 +160,9 @@ def build_adpp(trial: TrialData, adsl: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for column, (code, name) in _NCA.items():
         rows = parameters.loc[parameters[column].notna()]
-        suffix = rows["unit"].map(lambda u: _ANALYTE.get(u, ("X", u))[0])
-        analyte = rows["unit"].map(lambda u: _ANALYTE.get(u, ("X", u))[1])
+        suffix = rows["unit"].map({u: code for u, (code, _) in _ANALYTE.items()}).fillna("X")
+        analyte = rows["unit"].map({u: name for u, (_, name) in _ANALYTE.items()})
+        analyte = analyte.fillna(rows["unit"])
         is_time = column.endswith("_day")
         unit = pd.Series("DAYS", index=rows.index) if is_time else rows["unit"]
         if column == "auc_0_28":
@@ -196,7 +192,7 @@ def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame) -> pd.DataFrame:
     out["PARAM"] = is_["ISTEST"]
     out["AVALC"] = is_["ISSTRESC"]
     out["AVAL"] = is_["ISSTRESN"]
-    out["ADT"] = sas_date(pd.to_datetime(is_["ISDTC"]))
+    out["ADT"] = sas_date(from_iso(is_["ISDTC"]))
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
     out["SRCDOM"] = "IS"
     out["SRCSEQ"] = is_["ISSEQ"]

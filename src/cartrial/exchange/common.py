@@ -16,9 +16,13 @@ from cartrial.exchange.metadata import DatasetSpec
 
 __all__ = [
     "SAS_EPOCH",
+    "as_dates",
     "conform",
+    "from_iso",
+    "grade_text",
     "identifiers",
     "iso_date",
+    "number_text",
     "reference_dates",
     "sas_date",
     "sequence",
@@ -51,21 +55,61 @@ def reference_dates(trial: TrialData, subject_ids: pd.Series) -> pd.Series:
     return subject_ids.map(infusion)
 
 
+def as_dates(values: pd.Series) -> pd.Series:
+    """``values`` as ``datetime64``; already-typed columns are returned as they are (no parsing)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return pd.to_datetime(values)
+
+
 def iso_date(dates: pd.Series) -> pd.Series:
-    """Dates as ISO 8601 ``YYYY-MM-DD`` text (``--DTC``); a missing date stays missing (None)."""
-    values = pd.to_datetime(dates)
-    return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), None)
+    """Dates as ISO 8601 ``YYYY-MM-DD`` text (``--DTC``); a missing date stays missing (None).
+
+    numpy formats the whole column at once (``datetime_as_string``): pandas' ``strftime`` costs
+    a Python call per value, a minute for the 100,000-subject benchmark.
+    """
+    values = as_dates(dates)
+    text = np.datetime_as_string(values.to_numpy(dtype="datetime64[D]"), unit="D")
+    return pd.Series(text, index=dates.index, dtype=object).where(values.notna(), None)
+
+
+def from_iso(text: pd.Series) -> pd.Series:
+    """ISO 8601 ``YYYY-MM-DD`` text back to dates (NaT when missing)."""
+    return pd.to_datetime(text, format="%Y-%m-%d")
+
+
+def grade_text(grades: pd.Series) -> pd.Series:
+    """Toxicity grades as text (``"0"`` to ``"5"``; --TOXGR is character), None when missing."""
+    numbers = pd.to_numeric(grades)
+    return numbers.astype("Int64").astype(str).astype(object).where(numbers.notna(), None)
+
+
+def number_text(values: pd.Series) -> pd.Series:
+    """Numbers as the shortest text that reads back to the same value (``2.5``, ``3``).
+
+    numpy's shortest round-trip repr formats the column at once; the rare value numpy writes in
+    scientific notation is rewritten positionally (``1e-05`` -> ``0.00001``).
+    """
+    numbers = pd.to_numeric(values).astype(float)
+    text = pd.Series(numbers.to_numpy().astype(str), index=values.index, dtype=object)
+    text = text.str.removesuffix(".0")
+    scientific = text.str.contains("e", regex=False) & numbers.notna()
+    if scientific.any():
+        text[scientific] = [
+            np.format_float_positional(v, trim="-") for v in numbers[scientific].to_numpy()
+        ]
+    return text.where(numbers.notna(), None)
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTM study day of ``dates`` from ``reference`` (module docstring); NaN when unknown."""
-    delta = (pd.to_datetime(dates) - pd.to_datetime(reference)).dt.days.astype(float)
+    delta = (as_dates(dates) - as_dates(reference)).dt.days.astype(float)
     return pd.Series(np.where(delta >= 0, delta + 1, delta), index=dates.index, dtype=float)
 
 
 def sas_date(dates: pd.Series) -> pd.Series:
     """ADaM numeric dates: days since 1960-01-01 (SAS date values), NaN when missing."""
-    return (pd.to_datetime(dates) - SAS_EPOCH).dt.days.astype(float)
+    return (as_dates(dates) - SAS_EPOCH).dt.days.astype(float)
 
 
 def sequence(frame: pd.DataFrame, order: list[str]) -> pd.Series:

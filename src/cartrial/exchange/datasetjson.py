@@ -54,8 +54,8 @@ def _column(spec: DatasetSpec, index: int, frame: pd.DataFrame) -> dict[str, Any
         column["dataType"] = "integer" if whole and variable.name.endswith("SEQ") else "double"
     else:
         column["dataType"] = "date" if variable.codelist == "ISO8601" else "string"
-        lengths = frame[variable.name].dropna().astype(str).map(len)
-        column["length"] = max(1, int(lengths.max()) if len(lengths) else 1)
+        distinct = pd.unique(frame[variable.name].dropna().astype(str))
+        column["length"] = max([1, *map(len, distinct)])
     if variable.name in spec.keys:
         column["keySequence"] = spec.keys.index(variable.name) + 1
     return column

@@ -77,8 +77,7 @@ def _data_type(variable: VariableSpec, values: pd.Series) -> str:
 def _length(variable: VariableSpec, values: pd.Series) -> int | None:
     if variable.type == "Num":
         return 8
-    lengths = values.dropna().astype(str).map(len)
-    return max(1, int(lengths.max()) if len(lengths) else 1)
+    return max([1, *map(len, pd.unique(values.dropna().astype(str)))])
 
 
 def _item_def(

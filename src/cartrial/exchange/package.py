@@ -84,13 +84,14 @@ def write_package(
     fmt: Format = "xpt",
     *,
     created: dt.datetime | None = None,
+    datasets: dict[str, pd.DataFrame] | None = None,
 ) -> ExportReport:
     """Build, check and write every dataset of ``standard`` into the folder ``out``.
 
     Files are named ``<dataset>.xpt|.json|.csv`` in lower case (the FDA's file naming); the
     package's Define-XML 2.1 (``define.xml``, rendered as ``define.html``) describes them and
     ``conformance.json`` lists the findings. ``created`` stamps Dataset-JSON files (default now,
-    UTC).
+    UTC). ``datasets`` are the package's datasets when already built (:func:`build_package`).
 
     Raises
     ------
@@ -99,7 +100,8 @@ def write_package(
     """
     if fmt not in FORMATS:
         raise ExchangeError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    datasets = build_package(trial, standard)
+    if datasets is None:
+        datasets = build_package(trial, standard)
     stamp = created or dt.datetime.now(dt.UTC).replace(microsecond=0)
     cutoff = pd.Timestamp(trial.data_cutoff).date()
     documents: dict[str, dict[str, Any]] = {}

@@ -23,6 +23,7 @@ import pycountry
 from cartrial.analysis import TrialData, normalise_trial_data
 from cartrial.exchange.common import (
     conform,
+    grade_text,
     identifiers,
     iso_date,
     reference_dates,
@@ -208,7 +209,7 @@ def build_ae(trial: TrialData) -> pd.DataFrame:
     out["AESER"] = ae["serious"].astype("boolean").map({True: "Y", False: "N"})
     out["AEREL"] = ae["attribution"].map(_RELATION)
     out["AEOUT"] = ae["outcome"].map(_OUTCOME)
-    out["AETOXGR"] = ae["grade"].map(lambda g: None if pd.isna(g) else str(int(g)))
+    out["AETOXGR"] = grade_text(ae["grade"])
     reference = reference_dates(trial, ae["subject_id"])
     out["AESTDTC"] = iso_date(ae["onset_date"])
     out["AEENDTC"] = iso_date(ae["resolution_date"])
@@ -229,7 +230,7 @@ def build_suppae(trial: TrialData, ae: pd.DataFrame) -> pd.DataFrame:
             "RDOMAIN": "AE",
             "USUBJID": linked["USUBJID"],
             "IDVAR": "AESEQ",
-            "IDVARVAL": linked["AESEQ"].map(lambda v: str(int(v))),
+            "IDVARVAL": grade_text(linked["AESEQ"]),
             "QNAM": "AEDLT",
             "QLABEL": "Dose-Limiting Toxicity",
             "QVAL": linked["is_dlt"].astype(bool).map({True: "Y", False: "N"}),

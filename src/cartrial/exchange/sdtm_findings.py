@@ -26,8 +26,10 @@ from cartrial.analysis import TrialData
 from cartrial.errors import ExchangeError
 from cartrial.exchange.common import (
     conform,
+    grade_text,
     identifiers,
     iso_date,
+    number_text,
     reference_dates,
     sequence,
     study_day,
@@ -36,7 +38,7 @@ from cartrial.exchange.metadata import dataset_spec, lab_tests, markers
 from cartrial.rules.ctcae import lab_tests as lab_tests_graded
 from cartrial.rules.ctcae_units import unit_factor
 
-__all__ = ["FINDINGS", "number_text"]
+__all__ = ["FINDINGS"]
 
 _KINETICS_TESTS = {
     "copies/ug gDNA": ("CARTGENE", "CAR Transgene Copies"),
@@ -50,13 +52,6 @@ _STATE = {
     "equivocal": "EQUIVOCAL",
     "too_small": "TOO SMALL TO MEASURE",
 }
-
-
-def number_text(values: pd.Series) -> pd.Series:
-    """Numbers as the shortest text that reads back to the same value (``2.5``, ``3``)."""
-    return values.map(
-        lambda v: None if pd.isna(v) else np.format_float_positional(float(v), trim="-")
-    )
 
 
 def _dated(trial: TrialData, domain: str, frame: pd.DataFrame, date: str) -> pd.DataFrame:
@@ -101,7 +96,7 @@ def build_lb(trial: TrialData) -> pd.DataFrame:
     out["LBSTNRLO"] = labs["lln"] * factor
     out["LBSTNRHI"] = labs["uln"] * factor
     out["LBTOX"] = labs["term"].where(labs["grade"].fillna(0) > 0)
-    out["LBTOXGR"] = labs["grade"].map(lambda g: None if pd.isna(g) else str(int(g)))
+    out["LBTOXGR"] = grade_text(labs["grade"])
     infusion = reference_dates(trial, labs["subject_id"])
     before = labs.loc[labs["date"] <= infusion]
     last = before.sort_values("date", kind="stable").groupby(["subject_id", "lbtestcd"]).tail(1)
@@ -127,9 +122,7 @@ def build_fa(trial: TrialData) -> pd.DataFrame:
     out["FATEST"] = "Severity/Intensity"
     out["FAOBJ"] = frame["FAOBJ"]
     out["FACAT"] = "ASTCT CONSENSUS GRADING 2019"
-    out["FAORRES"] = out["FASTRESC"] = frame["grade"].map(
-        lambda g: None if pd.isna(g) else str(int(g))
-    )
+    out["FAORRES"] = out["FASTRESC"] = grade_text(frame["grade"])
     out["FASEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "FAOBJ"])
     return conform(out, dataset_spec("FA"))
 
@@ -262,8 +255,8 @@ def build_pc(trial: TrialData) -> pd.DataFrame:
         raise ExchangeError(f"PC: kinetics units without a PC test code: {unknown}")
     blq = kin["below_lloq"].astype("boolean").fillna(False).astype(bool)
     out = _dated(trial, "PC", kin, "date")
-    out["PCTESTCD"] = kin["unit"].map(lambda u: _KINETICS_TESTS[u][0])
-    out["PCTEST"] = kin["unit"].map(lambda u: _KINETICS_TESTS[u][1])
+    out["PCTESTCD"] = kin["unit"].map({u: code for u, (code, _) in _KINETICS_TESTS.items()})
+    out["PCTEST"] = kin["unit"].map({u: name for u, (_, name) in _KINETICS_TESTS.items()})
     out["PCORRES"] = number_text(kin["value"]).where(~blq, "<" + number_text(kin["lloq"]))
     out["PCSTRESC"] = number_text(kin["value"]).where(~blq, "BLQ")
     out["PCSTRESN"] = kin["value"].where(~blq)
@@ -285,11 +278,11 @@ def build_cp(trial: TrialData) -> pd.DataFrame:
             f"CP: phenotype markers without a CP test code in data/cdisc/markers.csv: {unknown}"
         )
     out = _dated(trial, "CP", pheno, "date")
-    out["CPTESTCD"] = marker.map(lambda m: known[m].testcd)
-    out["CPTEST"] = marker.map(lambda m: known[m].test)
+    out["CPTESTCD"] = marker.map({m: spec.testcd for m, spec in known.items()})
+    out["CPTEST"] = marker.map({m: spec.test for m, spec in known.items()})
     out["CPORRES"] = out["CPSTRESC"] = number_text(pheno["value"])
     out["CPSTRESN"] = pheno["value"]
-    out["CPORRESU"] = out["CPSTRESU"] = marker.map(lambda m: known[m].unit)
+    out["CPORRESU"] = out["CPSTRESU"] = marker.map({m: spec.unit for m, spec in known.items()})
     out["CPSPEC"] = "BLOOD"
     out["CPSEQ"] = sequence(out, ["CPDTC", "CPTESTCD"])
     return conform(out, dataset_spec("CP"))
