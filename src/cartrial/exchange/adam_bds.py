@@ -66,9 +66,8 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
     )
     used = best.timepoints
     used_keys = usubjid(study, used["subject_id"]) + "/" + iso_date(used["assessment_date"])
-    ovr["ANL01FL"] = np.where(
-        (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys)), "Y", None
-    )
+    in_best = (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys))
+    ovr["ANL01FL"] = pd.Series("Y", index=ovr.index, dtype=object).where(in_best, None)
     unconfirmed = best_overall_response(trial, dataclasses.replace(settings, confirm=False))
     bests = []
     for code, name, result in (

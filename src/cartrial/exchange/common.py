@@ -95,9 +95,8 @@ def number_text(values: pd.Series) -> pd.Series:
     text = text.str.removesuffix(".0")
     scientific = text.str.contains("e", regex=False) & numbers.notna()
     if scientific.any():
-        text[scientific] = [
-            np.format_float_positional(v, trim="-") for v in numbers[scientific].to_numpy()
-        ]
+        positional = [np.format_float_positional(v, trim="-") for v in numbers[scientific]]
+        text.loc[scientific] = pd.Series(positional, index=text.index[scientific], dtype=object)
     return text.where(numbers.notna(), None)
 
 
