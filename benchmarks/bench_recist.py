@@ -321,7 +321,9 @@ def main() -> None:
     timings, cpu_timings = [], []
     for _ in range(args.repeat):
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = recist.evaluate(lesions, references)
+        result = recist.evaluate(
+            lesions, references, confirm=True, sd_min_days=42, confirm_min_days=28
+        )
         timings.append(time.perf_counter() - start)
         cpu_timings.append(time.process_time() - cpu_start)
     vectorised = min(timings)

@@ -8,6 +8,12 @@
 
 Password hashing uses argon2's cheapest profile in tests (autouse fixture).
 
+Hypothesis runs under a settings profile registered here: ``ci`` (the default, and always when
+``CI`` is set) is derandomized, so a plain ``pytest`` draws the same examples on every run and
+machine, and has no deadline (a loaded machine must not fail a test); ``long``
+(``HYPOTHESIS_PROFILE=long``) draws random examples, ten times as many as each test's own
+``max_examples``, for a longer local search.
+
 Tests marked ``postgres`` (the PostgreSQL parameter is marked automatically) are skipped when
 ``CARTRIAL_TEST_POSTGRES_URL`` is unset, except in CI (``CI=true``) where they FAIL: CI always
 provides a server through ``scripts/with-postgres.sh``.
@@ -23,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import argon2.profiles
+import hypothesis
 import pytest
 from alembic import command
 from sqlalchemy import Engine, create_engine, text
@@ -33,6 +40,53 @@ from cartrial.store import AuditedSession, auth, make_engine, session_factory
 from cartrial.store.migrate import alembic_config, upgrade
 
 POSTGRES_URL_ENV = "CARTRIAL_TEST_POSTGRES_URL"
+
+#: How many times each test's ``max_examples`` the ``long`` profile draws.
+LONG_PROFILE_FACTOR = 10
+
+hypothesis.settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.register_profile(
+    "long",
+    derandomize=False,
+    deadline=None,
+    max_examples=LONG_PROFILE_FACTOR * hypothesis.settings.default.max_examples,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+
+
+def _hypothesis_profile() -> str:
+    """``ci`` when ``CI`` is set or nothing is asked for; else ``HYPOTHESIS_PROFILE``."""
+    if os.environ.get("CI"):
+        return "ci"
+    return os.environ.get("HYPOTHESIS_PROFILE", "").strip() or "ci"
+
+
+hypothesis.settings.load_profile(_hypothesis_profile())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under the ``long`` profile, multiply each hypothesis test's own ``max_examples``.
+
+    A test's ``@settings(max_examples=...)`` outranks the profile, so the profile alone would
+    lengthen only the tests without one; hypothesis reads the settings kept on the test function
+    when the test runs, so the longer search replaces them here.
+    """
+    if hypothesis.settings.get_current_profile_name() != "long":
+        return
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is None or own.max_examples >= hypothesis.settings.default.max_examples:
+            continue
+        test._hypothesis_internal_use_settings = hypothesis.settings(  # type: ignore[union-attr]
+            own, max_examples=LONG_PROFILE_FACTOR * own.max_examples
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from recist_support import evaluate
 
 from cartrial.rules import recist
 
@@ -21,7 +22,7 @@ def _read(name: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def default_result() -> recist.RecistResult:
     """Protocol parameters of the examples: confirmation >= 28 days, SD minimum 42 days."""
-    return recist.evaluate(
+    return evaluate(
         REFERENCE / "worked_examples_lesions.csv",
         _read("worked_examples_reference_dates.csv"),
     )
@@ -68,7 +69,7 @@ def test_worked_example_timepoint(
     ],
 )
 def test_worked_example_best(expected: dict[str, str]) -> None:
-    result = recist.evaluate(
+    result = evaluate(
         REFERENCE / "worked_examples_lesions.csv",
         _read("worked_examples_reference_dates.csv"),
         confirm=expected["confirm"] == "true",

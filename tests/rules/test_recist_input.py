@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from recist_support import evaluate
 
 from cartrial.errors import RuleInputError
 from cartrial.rules import recist
@@ -57,7 +58,7 @@ def _nodes(rows: list[dict[str, object]], *positions: int) -> None:
 
 
 def _evaluate(rows: list[dict[str, object]]) -> recist.RecistResult:
-    return recist.evaluate(pd.DataFrame(rows), REF)
+    return evaluate(pd.DataFrame(rows), REF)
 
 
 def test_valid_table_is_accepted() -> None:
@@ -211,23 +212,23 @@ def test_boundary_sizes_are_measurable() -> None:
 def test_missing_reference_date_names_subject() -> None:
     rows = _valid()
     with pytest.raises(RuleInputError, match=r"subject S1.*no reference"):
-        recist.evaluate(pd.DataFrame(rows), {"S2": "2026-01-01"})
+        evaluate(pd.DataFrame(rows), {"S2": "2026-01-01"})
 
 
 def test_missing_columns_are_named() -> None:
     frame = pd.DataFrame(_valid()).drop(columns=["status", "organ"])
     with pytest.raises(RuleInputError, match=r"lacks column.*organ, status"):
-        recist.evaluate(frame, REF)
+        evaluate(frame, REF)
 
 
 def test_unparseable_reference_date_is_refused() -> None:
     with pytest.raises(RuleInputError, match="subject S1: reference date 'soon' is not a date"):
-        recist.evaluate(pd.DataFrame(_valid()), {"S1": "soon"})
+        evaluate(pd.DataFrame(_valid()), {"S1": "soon"})
 
 
 def test_negative_minimum_days_are_refused() -> None:
     with pytest.raises(RuleInputError, match="sd_min_days"):
-        recist.evaluate(pd.DataFrame(_valid()), REF, sd_min_days=-1)
+        evaluate(pd.DataFrame(_valid()), REF, sd_min_days=-1)
 
 
 def test_csv_status_na_is_unknown_not_missing(tmp_path: Path) -> None:
@@ -237,22 +238,22 @@ def test_csv_status_na_is_unknown_not_missing(tmp_path: Path) -> None:
     path = tmp_path / "lesions.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(RuleInputError, match=r"row 4: .*status not allowed"):
-        recist.evaluate(path, REF)
+        evaluate(path, REF)
 
 
 def test_csv_and_frame_give_the_same_result(tmp_path: Path) -> None:
     frame = pd.DataFrame(_valid())
     path = tmp_path / "lesions.csv"
     frame.to_csv(path, index=False)
-    from_csv = recist.evaluate(path, REF)
-    from_frame = recist.evaluate(frame, REF)
+    from_csv = evaluate(path, REF)
+    from_frame = evaluate(frame, REF)
     pd.testing.assert_frame_equal(from_csv.timepoints, from_frame.timepoints)
     pd.testing.assert_frame_equal(from_csv.best, from_frame.best)
 
 
 def test_reference_dates_as_dataframe_with_infusion_date() -> None:
     refs = pd.DataFrame({"subject_id": ["S1"], "infusion_date": [pd.Timestamp("2026-01-01")]})
-    result = recist.evaluate(pd.DataFrame(_valid()), refs)
+    result = evaluate(pd.DataFrame(_valid()), refs)
     assert result.timepoints["day"].tolist() == [42]  # 2026-02-12 - 2026-01-01
 
 
@@ -261,4 +262,4 @@ def test_row_numbers_refer_to_the_callers_table() -> None:
     rows = [{**r, "subject_id": "S0"} for r in _valid()] + _valid()
     rows[6]["diameter_mm"] = -2.0
     with pytest.raises(RuleInputError, match=r"^row 7: subject S1, date 2026-02-12"):
-        recist.evaluate(pd.DataFrame(rows), {"S0": None, "S1": "2026-01-01"})
+        evaluate(pd.DataFrame(rows), {"S0": None, "S1": "2026-01-01"})

@@ -125,3 +125,8 @@ def test_expansion_monitoring_boundary_matches_reference_table() -> None:
         assert not spec.stops(n, first - 1)
         assert spec.stops(n, first)
     assert not Expansion(n_patients=20).stops(20, 20)  # no monitoring without tox_limit
+
+
+def test_unknown_setting_is_refused() -> None:
+    with pytest.raises(TypeError, match="unknown simulation setting"):
+        simulate(DESIGN, [0.1, 0.2, 0.3], 10, seed=1, dlt_window=28)  # type: ignore[call-arg]

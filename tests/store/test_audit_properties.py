@@ -39,7 +39,7 @@ _EDITS = st.lists(
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(edits=_EDITS)
 def test_audit_trail_replays_every_edit(

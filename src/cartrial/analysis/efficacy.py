@@ -20,6 +20,7 @@ from cartrial.analysis.response import BOR_ORDER, BestResponse
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import CI_METHOD, proportion
 from cartrial.analysis.tables import AnalysisTable, count_subjects
+from cartrial.vocab import OBJECTIVE_RESPONSES
 
 __all__ = [
     "DISEASE_CONTROL",
@@ -128,7 +129,7 @@ def response_rates(
             bor = by_subject.loc[group["subject_id"], "bor"] if len(group) else pd.Series([])
             responders = early.reindex(group["subject_id"]).fillna(False).astype(bool)
             for endpoint, hits in (
-                ("ORR (CR+PR)", int(bor.isin(["CR", "PR"]).sum())),
+                ("ORR (CR+PR)", int(bor.isin(OBJECTIVE_RESPONSES).sum())),
                 ("DCR (CR+PR+SD)", int(bor.isin(DISEASE_CONTROL).sum())),
                 ("ORR at 3 months", int(responders.sum())),
             ):

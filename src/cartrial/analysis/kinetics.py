@@ -30,6 +30,7 @@ from cartrial.analysis.response import BestResponse, listing_note
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.analysis.stats import geometric_summary
 from cartrial.analysis.tables import AnalysisTable
+from cartrial.vocab import OBJECTIVE_RESPONSES
 
 __all__ = [
     "AUC_METHOD",
@@ -263,7 +264,7 @@ def exposure_response(
         data = parameters.loc[parameters["unit"] == unit].copy()
         data["response"] = data["subject_id"].map(bor)
         data["responder"] = np.where(
-            data["response"].isin(["CR", "PR"]), "responder (CR/PR)", "non-responder"
+            data["response"].isin(OBJECTIVE_RESPONSES), "responder (CR/PR)", "non-responder"
         )
         grade = data["subject_id"].map(crs_max_grade).fillna(0).astype(int)
         data["crs"] = np.where(grade >= 3, "CRS grade ≥ 3", "CRS grade " + grade.astype(str))

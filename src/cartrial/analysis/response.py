@@ -26,6 +26,7 @@ from cartrial.analysis.populations import population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.rules.recist import OVERALL_RESPONSES
 from cartrial.rules.recist_best import BEST_RULES, best_response
+from cartrial.vocab import OBJECTIVE_RESPONSES
 
 __all__ = [
     "BOR_ORDER",
@@ -174,7 +175,7 @@ def best_overall_response(
             "first_response_day": per_subject["first_response_day"].to_numpy(dtype=float),
         }
     )
-    out["responder"] = out["bor"].isin(["CR", "PR"])
+    out["responder"] = out["bor"].isin(OBJECTIVE_RESPONSES)
     out["first_response_date"] = out["subject_id"].map(infusion) + pd.to_timedelta(
         out["first_response_day"], unit="D"
     )

@@ -8,23 +8,42 @@ down in :mod:`cartrial.designs.base`.
 
 from __future__ import annotations
 
-from cartrial.designs.base import ACTIONS, Action, Decision, Design, PendingPatient
+from cartrial.designs.base import (
+    ACTIONS,
+    Action,
+    Decision,
+    Design,
+    LastCohortDesign,
+    PendingPatient,
+    TimeToEventDesign,
+    TimeToEventLastCohortDesign,
+    is_time_to_event,
+    takes_last_cohort,
+)
 from cartrial.designs.boin import BOIN, boin_lambdas
 from cartrial.designs.crm import CRM, TITECRM, CRMPosterior
-from cartrial.designs.factory import DESIGN_NAMES, make_design
 from cartrial.designs.i3plus3 import I3Plus3
 from cartrial.designs.interval import IntervalDesign
 from cartrial.designs.keyboard import Keyboard
 from cartrial.designs.mtpi2 import MTPI2
+from cartrial.designs.registry import (
+    DESIGN_CLASSES,
+    design_class,
+    design_name,
+    is_time_to_event_name,
+    make_design,
+)
 from cartrial.designs.skeleton import get_skeleton
 from cartrial.designs.table import DecisionTableDesign
 from cartrial.designs.three_plus_three import ThreePlusThree
 from cartrial.designs.tite_boin import TITEBOIN
+from cartrial.vocab import DESIGN_NAMES
 
 __all__ = [
     "ACTIONS",
     "BOIN",
     "CRM",
+    "DESIGN_CLASSES",
     "DESIGN_NAMES",
     "MTPI2",
     "TITEBOIN",
@@ -37,9 +56,17 @@ __all__ = [
     "I3Plus3",
     "IntervalDesign",
     "Keyboard",
+    "LastCohortDesign",
     "PendingPatient",
     "ThreePlusThree",
+    "TimeToEventDesign",
+    "TimeToEventLastCohortDesign",
     "boin_lambdas",
+    "design_class",
+    "design_name",
     "get_skeleton",
+    "is_time_to_event",
+    "is_time_to_event_name",
     "make_design",
+    "takes_last_cohort",
 ]

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,10 @@ __all__ = [
     "Action",
     "Decision",
     "Design",
+    "LastCohortDesign",
     "PendingPatient",
+    "TimeToEventDesign",
+    "TimeToEventLastCohortDesign",
     "check_cohort_plan",
     "check_counts",
     "check_half_widths",
@@ -62,6 +65,8 @@ __all__ = [
     "check_start_dose",
     "check_target",
     "decision_from_move",
+    "is_time_to_event",
+    "takes_last_cohort",
 ]
 
 Action = Literal["escalate", "stay", "de-escalate", "stop"]
@@ -138,6 +143,74 @@ class Design(Protocol):
     ) -> int | None:
         """The MTD at the end of the trial (0-based), or ``None`` when no dose qualifies."""
         ...
+
+
+class TimeToEventDesign(Design, Protocol):
+    """A design whose ``decide`` also weighs patients still inside their DLT window (TITE).
+
+    A design class declares the capability with the class attribute ``time_to_event = True``
+    (TITE-BOIN, TITE-CRM); :func:`is_time_to_event` reads that flag.
+    """
+
+    time_to_event: ClassVar[bool]
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+        pending_followup: Sequence[PendingPatient] | None = None,
+    ) -> Decision:
+        """The decision with ``pending_followup`` (dose, fraction of the window followed)."""
+        ...
+
+
+class LastCohortDesign(Design, Protocol):
+    """A design whose coherence rule can look at the last cohort alone (CRM, TITE-CRM).
+
+    Declared by the class attribute ``last_cohort_rule = True``; read by
+    :func:`takes_last_cohort`.
+    """
+
+    last_cohort_rule: ClassVar[bool]
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+        *,
+        last_cohort: tuple[int, int] | None = None,
+    ) -> Decision:
+        """The decision; ``last_cohort`` = (patients, DLTs) of the most recent cohort."""
+        ...
+
+
+class TimeToEventLastCohortDesign(TimeToEventDesign, LastCohortDesign, Protocol):
+    """Both capabilities at once (TITE-CRM)."""
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+        pending_followup: Sequence[PendingPatient] | None = None,
+        *,
+        last_cohort: tuple[int, int] | None = None,
+    ) -> Decision:
+        """The decision with pending patients and the last cohort."""
+        ...
+
+
+def is_time_to_event(design: Design) -> TypeGuard[TimeToEventDesign]:
+    """Whether ``design`` declares ``time_to_event = True`` (its ``decide`` takes pending
+    patients, so decisions need not wait for every DLT window to close)."""
+    return getattr(design, "time_to_event", False) is True
+
+
+def takes_last_cohort(design: Design) -> TypeGuard[LastCohortDesign]:
+    """Whether ``design`` declares ``last_cohort_rule = True`` (``decide(last_cohort=...)``)."""
+    return getattr(design, "last_cohort_rule", False) is True
 
 
 def decision_from_move(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,9 @@ class CRM:
         Stop when this many patients have been treated at the current dose and the decision is
         to stay there; ``None`` disables it.
     """
+
+    last_cohort_rule: ClassVar[bool] = True
+    """Capability flag (:class:`~cartrial.designs.base.LastCohortDesign`)."""
 
     target: float
     n_doses: int
@@ -310,6 +314,9 @@ class TITECRM(CRM):
     ``(dose, u)`` contributes ``1 - u p_dose(beta)`` to the likelihood (``u`` = followed fraction
     of the DLT window; a DLT or a completed window counts with weight 1).
     """
+
+    time_to_event: ClassVar[bool] = True
+    """Capability flag (:class:`~cartrial.designs.base.TimeToEventDesign`)."""
 
     def decide(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,9 @@ class TITEBOIN(BOIN):
     **boin
         Every :class:`~cartrial.designs.boin.BOIN` parameter.
     """
+
+    time_to_event: ClassVar[bool] = True
+    """Capability flag (:class:`~cartrial.designs.base.TimeToEventDesign`)."""
 
     method: Literal["ess", "imputation"] = "ess"
     max_pending_fraction: float = 0.5

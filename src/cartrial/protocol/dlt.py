@@ -12,28 +12,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cartrial.protocol.base import Grade, Number, PositiveInt, ProtocolModel, Text
+from cartrial.vocab import Attribution, Cause
 
 __all__ = [
-    "ATTRIBUTIONS",
-    "CAUSES",
     "AESelector",
-    "Attribution",
-    "Cause",
     "DLTCriterion",
     "DLTDefinition",
     "DLTExclusion",
 ]
-
-Attribution = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
-ATTRIBUTIONS: tuple[Attribution, ...] = (
-    "unrelated",
-    "unlikely",
-    "possible",
-    "probable",
-    "definite",
-)
-Cause = Literal["lymphodepletion", "disease_progression", "other"]
-CAUSES: tuple[Cause, ...] = ("lymphodepletion", "disease_progression", "other")
 
 
 class AESelector(ProtocolModel):

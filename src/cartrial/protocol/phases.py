@@ -7,18 +7,15 @@ from typing import Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from cartrial.protocol.base import Fraction, Number, PositiveInt, ProtocolModel, Text
+from cartrial.vocab import DesignName
 
 __all__ = [
-    "DESIGN_NAMES",
     "DesignSpec",
     "Escalation",
     "Expansion",
     "FutilityRule",
     "ToxicityMonitoring",
 ]
-
-DesignName = Literal["3+3", "boin", "tite-boin", "crm", "tite-crm", "mtpi2", "keyboard", "i3+3"]
-DESIGN_NAMES: tuple[DesignName, ...] = DesignName.__args__  # type: ignore[attr-defined]
 
 DesignParam = StrictBool | StrictInt | StrictFloat | StrictStr | tuple[StrictFloat, ...]
 

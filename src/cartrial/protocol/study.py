@@ -15,21 +15,18 @@ from cartrial.protocol.base import (
     StrictBool,
     Text,
 )
+from cartrial.vocab import Indication
 
 __all__ = [
     "DOSE_UNITS",
-    "INDICATIONS",
     "CLDN18Threshold",
     "DoseLevel",
     "Eligibility",
-    "Indication",
     "LymphodepletionAgent",
     "Study",
     "Treatment",
 ]
 
-Indication = Literal["gastric", "gej", "pancreatic"]
-INDICATIONS: tuple[Indication, ...] = ("gastric", "gej", "pancreatic")
 DoseUnit = Literal["CAR+ T cells", "CAR+ T cells/kg"]
 DOSE_UNITS: tuple[DoseUnit, ...] = ("CAR+ T cells", "CAR+ T cells/kg")
 

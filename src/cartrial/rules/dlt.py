@@ -40,14 +40,13 @@ from typing import Literal
 
 from cartrial.errors import RuleInputError
 from cartrial.protocol.dlt import (
-    ATTRIBUTIONS,
-    CAUSES,
     AESelector,
     DLTCriterion,
     DLTDefinition,
     DLTExclusion,
 )
 from cartrial.rules.ctcae_catalogue import TermInfo, check_grade, normalise_term
+from cartrial.vocab import ATTRIBUTIONS, CAUSES
 
 __all__ = ["AdverseEvent", "DLTAdjudication", "EventAdjudication", "Status", "adjudicate"]
 

@@ -20,7 +20,8 @@ Examples
 ...     "lesion_id": ["T1"] * 3, "category": ["target"] * 3, "organ": ["liver"] * 3,
 ...     "is_lymph_node": [False] * 3, "diameter_mm": [100.0, 65.0, 60.0],
 ...     "status": ["present"] * 3})
->>> result = recist.evaluate(lesions, {"S1": "2026-01-05"})
+>>> result = recist.evaluate(
+...     lesions, {"S1": "2026-01-05"}, confirm=True, sd_min_days=42, confirm_min_days=28)
 >>> result.timepoints["overall_response"].tolist()
 ['PR', 'PR']
 >>> result.best.loc[0, "best_overall_response"], bool(result.best.loc[0, "confirmed"])
@@ -45,13 +46,11 @@ from cartrial.rules.recist_read import (
     reference_days,
 )
 from cartrial.rules.recist_tables import (
-    NONTARGET_RESPONSES,
-    OVERALL_RESPONSES,
-    TARGET_RESPONSES,
     criteria,
     response_table,
 )
 from cartrial.rules.recist_timepoint import TimepointCodes, classify_timepoints
+from cartrial.vocab import NONTARGET_RESPONSES, OVERALL_RESPONSES, TARGET_RESPONSES
 
 __all__ = [
     "BEST_COLUMNS",
@@ -232,9 +231,9 @@ def evaluate(
     lesions: pd.DataFrame | str | os.PathLike[str],
     reference_dates: ReferenceDates,
     *,
-    confirm: bool = True,
-    sd_min_days: int = 42,
-    confirm_min_days: int = 28,
+    confirm: bool,
+    sd_min_days: int,
+    confirm_min_days: int,
     allow_ne_between: bool = True,
 ) -> RecistResult:
     """Evaluate RECIST 1.1 response for every subject of a lesion table.
@@ -251,12 +250,15 @@ def evaluate(
         without lesion rows get BOR NE ("no baseline tumour assessment"); subjects listed with a
         missing date (not infused) are not evaluated and get BOR NE ("no reference date"). A
         subject of the lesion table that is not listed at all is an error.
-    confirm : bool, default True
-        Require confirmation of CR/PR (RECIST 1.1 §4.4.1, non-randomised trials).
-    sd_min_days : int, default 42
-        Minimum time from the reference date, in days, for SD to count as best response.
-    confirm_min_days : int, default 28
-        Minimum days between a CR/PR and the assessment confirming it.
+    confirm : bool
+        Require confirmation of CR/PR (RECIST 1.1 §4.4.1, non-randomised trials); the protocol's
+        ``recist.confirm``.
+    sd_min_days : int
+        Minimum time from the reference date, in days, for SD to count as best response; the
+        protocol's ``recist.sd_min_days`` (e.g. 42).
+    confirm_min_days : int
+        Minimum days between a CR/PR and the assessment confirming it; the protocol's
+        ``recist.confirm_min_days`` (e.g. 28).
     allow_ne_between : bool, default True
         Whether NE assessments may lie between a response and its confirmation (PR-NE-PR is a
         confirmed PR); False requires uninterrupted responses.

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.rules.recist_tables import OVERALL_RESPONSES
+from cartrial.vocab import OVERALL_RESPONSES
 
 __all__ = ["BEST_RULES", "BestCodes", "best_response"]
 

@@ -35,27 +35,17 @@ from cartrial.rules.recist_read import (
     parse_diameters,
 )
 from cartrial.rules.recist_tables import RecistCriteria
+from cartrial.vocab import LESION_CATEGORIES, LESION_STATUSES
 
 __all__ = [
-    "CATEGORIES",
     "STATUSES",
     "EncodedLesions",
     "encode_lesions",
 ]
 
-CATEGORIES: tuple[str, ...] = ("target", "non_target", "new")
 TARGET, NON_TARGET, NEW = 0, 1, 2
 #: Status codes; ``""`` is a blank status.
-STATUSES: tuple[str, ...] = (
-    "present",
-    "too_small",
-    "absent",
-    "NE",
-    "unequivocal_progression",
-    "equivocal",
-    "unequivocal",
-    "",
-)
+STATUSES: tuple[str, ...] = (*LESION_STATUSES, "")
 PRESENT, TOO_SMALL, ABSENT, NE, UNEQ_PROG, EQUIVOCAL, UNEQUIVOCAL, BLANK = range(8)
 _ALLOWED: dict[int, frozenset[int]] = {
     TARGET: frozenset({PRESENT, TOO_SMALL, ABSENT, NE, BLANK}),
@@ -152,7 +142,7 @@ def encode_lesions(
     subject_ids = np.asarray([str(s) for s in subj_uniques], dtype=object)
     category = map_vocabulary(
         frame["category"],
-        dict(zip(CATEGORIES, range(3), strict=True)),
+        dict(zip(LESION_CATEGORIES, range(3), strict=True)),
         missing=-1,
         unknown=-1,
         upper_ne=False,
@@ -168,7 +158,7 @@ def encode_lesions(
     for cat, allowed in _ALLOWED.items():
         report.check(
             (category == cat) & ~np.isin(status, list(allowed)),
-            f"status not allowed for a {CATEGORIES[cat]} lesion",
+            f"status not allowed for a {LESION_CATEGORIES[cat]} lesion",
             "target: present|too_small|absent|NE; non_target: present|absent|"
             "unequivocal_progression|NE; new: equivocal|unequivocal",
         )

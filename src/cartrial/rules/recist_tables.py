@@ -20,22 +20,15 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from cartrial.vocab import NONTARGET_RESPONSES, OVERALL_RESPONSES, TARGET_RESPONSES
+
 __all__ = [
-    "NONTARGET_RESPONSES",
-    "OVERALL_RESPONSES",
-    "TARGET_RESPONSES",
     "RecistCriteria",
     "ResponseTable",
     "criteria",
     "response_table",
 ]
 
-#: Target-lesion responses; the position is the integer code used inside the engine.
-TARGET_RESPONSES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE", "NOT-APPLICABLE")
-#: Non-target responses; ``NOT-APPLICABLE`` = no non-target lesions at baseline.
-NONTARGET_RESPONSES: tuple[str, ...] = ("CR", "NON-CR/NON-PD", "PD", "NE", "NOT-APPLICABLE")
-#: Overall responses, best first (RECIST 1.1 §4.4 order: CR > PR > SD > NON-CR/NON-PD > PD > NE).
-OVERALL_RESPONSES: tuple[str, ...] = ("CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE")
 
 #: Names of the target rules in ``criteria.yaml`` ``target_rules``; position = rule code.
 TARGET_RULE_KEYS: tuple[str, ...] = (

@@ -42,12 +42,8 @@ from cartrial.rules.recist_input import (
     UNEQUIVOCAL,
     EncodedLesions,
 )
-from cartrial.rules.recist_tables import (
-    NONTARGET_RESPONSES,
-    TARGET_RESPONSES,
-    RecistCriteria,
-    ResponseTable,
-)
+from cartrial.rules.recist_tables import RecistCriteria, ResponseTable
+from cartrial.vocab import NONTARGET_RESPONSES, TARGET_RESPONSES
 
 __all__ = ["TimepointCodes", "classify_timepoints"]
 

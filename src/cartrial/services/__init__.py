@@ -75,7 +75,6 @@ from cartrial.services.expansion import (
     review_expansion,
     stop_expansion,
 )
-from cartrial.services.export import trial_data
 from cartrial.services.followup import (
     FollowUpRecorded,
     RecordAda,
@@ -102,6 +101,7 @@ from cartrial.services.queries import (
     close_query,
     raise_query,
 )
+from cartrial.services.read_model import trial_data
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
     AERecorded,

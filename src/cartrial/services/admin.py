@@ -22,9 +22,9 @@ from cartrial.services.context import (
     protocol_sha256,
     use_case,
 )
-from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, unit_of_work
+from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, live, unit_of_work
 from cartrial.store.auth import MIN_PASSWORD_LENGTH, assign_role, create_user
-from cartrial.store.vocab import ROLES, Role
+from cartrial.vocab import ROLES, Role
 
 __all__ = [
     "AddSite",
@@ -128,7 +128,7 @@ def create_study(
                     RoleAssignment.user_id == acting.id,
                     RoleAssignment.role == "admin",
                     RoleAssignment.site_id.is_(None),
-                    RoleAssignment.deleted_at.is_(None),
+                    live(RoleAssignment),
                 )
             )
             if is_admin is None:
@@ -178,9 +178,7 @@ def load_study(ctx: ServiceContext) -> StudyLoaded:
     """The study as stored (latest protocol version), for any user holding a role in it."""
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         sites = uc.session.scalars(
-            select(Site.code)
-            .where(Site.study_id == uc.study.id, Site.deleted_at.is_(None))
-            .order_by(Site.code)
+            select(Site.code).where(Site.study_id == uc.study.id, live(Site)).order_by(Site.code)
         )
         return StudyLoaded(
             study_id=uc.study.study_code,
@@ -264,7 +262,7 @@ def add_user(ctx: ServiceContext, data: AddUser) -> UserAdded:
                 (RoleAssignment.site_id.is_(None))
                 if site_id is None
                 else (RoleAssignment.site_id == site_id),
-                RoleAssignment.deleted_at.is_(None),
+                live(RoleAssignment),
             )
         )
         if held is not None:

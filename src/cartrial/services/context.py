@@ -34,6 +34,7 @@ from cartrial.store import (
     Study,
     Subject,
     User,
+    live,
     unit_of_work,
 )
 from cartrial.store import read_only as read_only_session
@@ -105,7 +106,7 @@ _USER_STUDY_LOCKS = (
     )
     .outerjoin(
         RoleAssignment,
-        (RoleAssignment.user_id == User.id) & RoleAssignment.deleted_at.is_(None),
+        (RoleAssignment.user_id == User.id) & live(RoleAssignment),
     )
     .outerjoin(
         Study,
@@ -113,7 +114,7 @@ _USER_STUDY_LOCKS = (
         == select(_LATEST_STUDY.id)
         .where(
             _LATEST_STUDY.study_code == bindparam("study_code"),
-            _LATEST_STUDY.deleted_at.is_(None),
+            live(_LATEST_STUDY),
         )
         .order_by(_LATEST_STUDY.id.desc())
         .limit(1)
@@ -121,11 +122,9 @@ _USER_STUDY_LOCKS = (
     )
     .outerjoin(
         DataLock,
-        (DataLock.study_id == Study.id)
-        & DataLock.released_at.is_(None)
-        & DataLock.deleted_at.is_(None),
+        (DataLock.study_id == Study.id) & DataLock.released_at.is_(None) & live(DataLock),
     )
-    .where(User.username == bindparam("username"), User.deleted_at.is_(None))
+    .where(User.username == bindparam("username"), live(User))
     .options(defer(Study.protocol_yaml))
 )
 #: :data:`_USER_STUDY_LOCKS` with, on each row, one of the study's subjects among ``:codes``
@@ -137,20 +136,20 @@ _USER_STUDY_LOCKS_SUBJECTS = (
         Subject,
         (Subject.study_id == Study.id)
         & Subject.subject_code.in_(bindparam("codes", expanding=True))
-        & Subject.deleted_at.is_(None),
+        & live(Subject),
     )
-    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
-    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & live(Enrolment))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & live(Infusion))
 )
 #: The subjects of study ``:study_id`` among ``:codes``, with enrolment date and infusion time.
 _SUBJECTS = (
     select(Subject, Enrolment.enrolled_date, Infusion.infused_at)
-    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
-    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+    .outerjoin(Enrolment, (Enrolment.subject_id == Subject.id) & live(Enrolment))
+    .outerjoin(Infusion, (Infusion.subject_id == Subject.id) & live(Infusion))
     .where(
         Subject.study_id == bindparam("study_id"),
         Subject.subject_code.in_(bindparam("codes", expanding=True)),
-        Subject.deleted_at.is_(None),
+        live(Subject),
     )
 )
 
@@ -213,9 +212,7 @@ class UseCase:
     def site(self, code: str) -> Site:
         """The study's site called ``code``; :class:`ValidationFailed` on ``site_id`` if unknown."""
         site = self.session.scalar(
-            select(Site).where(
-                Site.study_id == self.study.id, Site.code == code, Site.deleted_at.is_(None)
-            )
+            select(Site).where(Site.study_id == self.study.id, Site.code == code, live(Site))
         )
         if site is None:
             raise ValidationFailed("site_id", f"no site {code!r} in study {self.study.study_code}")
@@ -278,7 +275,7 @@ class UseCase:
 
 def load_user(session: AuditedSession, username: str) -> User:
     """The active user ``username``; :class:`PermissionDenied` when unknown or inactive."""
-    user = session.scalar(select(User).where(User.username == username, User.deleted_at.is_(None)))
+    user = session.scalar(select(User).where(User.username == username, live(User)))
     if user is None or not user.is_active:
         raise PermissionDenied(f"no active user {username!r}")
     return user
@@ -288,7 +285,7 @@ def find_study(session: AuditedSession, study_id: str) -> Study:
     """The latest protocol version of study ``study_id``; :class:`NotFound` when absent."""
     study = session.scalar(
         select(Study)
-        .where(Study.study_code == study_id, Study.deleted_at.is_(None))
+        .where(Study.study_code == study_id, live(Study))
         .order_by(Study.id.desc())
         .limit(1)
         .options(defer(Study.protocol_yaml))

@@ -11,23 +11,18 @@ import csv
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cartrial.errors import ImportFailed
+from cartrial.vocab import KineticsUnit, LesionCategory, LesionStatus
 
 __all__ = [
     "KineticsRow",
     "LabRow",
     "LesionRow",
-    "LesionStatus",
     "parse_rows",
-]
-
-
-LesionStatus = Literal[
-    "present", "too_small", "absent", "NE", "unequivocal_progression", "equivocal", "unequivocal"
 ]
 
 
@@ -69,7 +64,7 @@ class LesionRow(_Row):
     subject_id: str = Field(min_length=1)
     assessment_date: dt.date
     lesion_id: str = Field(min_length=1)
-    category: Literal["target", "non_target", "new"]
+    category: LesionCategory
     organ: str = Field(min_length=1)
     is_lymph_node: bool = False
     diameter_mm: float | None = Field(default=None, ge=0)
@@ -85,7 +80,7 @@ class KineticsRow(_Row):
     subject_id: str = Field(min_length=1)
     date: dt.date
     value: float | None = Field(default=None, ge=0)
-    unit: Literal["copies/ug gDNA", "cells/uL"]
+    unit: KineticsUnit
     lloq: float = Field(gt=0)
 
 

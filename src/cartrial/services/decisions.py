@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
-from cartrial.designs import make_design
+from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
@@ -28,7 +28,7 @@ from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, utcnow
+from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, live, utcnow
 from cartrial.store.auth import sign
 
 __all__ = [
@@ -91,7 +91,7 @@ def _signed(uc: UseCase, decision_id: int) -> bool:
             select(Signature.id).where(
                 Signature.record_table == "dose_decisions",
                 Signature.record_id == decision_id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
         )
         is not None
@@ -120,7 +120,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             raise ValidationFailed("as_of", "dose decisions belong to the escalation phase")
         latest = uc.session.scalar(
             select(DoseDecision.id)
-            .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+            .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
             .order_by(DoseDecision.id.desc())
             .limit(1)
         )
@@ -132,7 +132,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         names = [level.name for level in p.dose_levels]
         table = dlt_followup(uc.session, uc.study.id, p, as_of)
         table = table[table["phase"] == "escalation"]
-        tite = p.escalation.design.name.startswith("tite-")
+        tite = is_time_to_event_name(p.escalation.design.name)
         pending = table[table["pending"]]
         if not tite and not pending.empty:
             waiting = ", ".join(
@@ -149,14 +149,12 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         params = dict(p.escalation.design.params)
         try:
             design = make_design(p.escalation.design.name, n_doses=len(names), **params)
-            if tite:
+            if is_time_to_event(design):
                 followups = [
                     (int(r["dose_index"]), float(r["followed_fraction"]))
                     for r in pending.to_dict("records")
                 ]
-                rec = design.decide(  # type: ignore[call-arg]
-                    n=n, dlt=dlt, current=current, pending_followup=followups
-                )
+                rec = design.decide(n=n, dlt=dlt, current=current, pending_followup=followups)
             else:
                 rec = design.decide(n=n, dlt=dlt, current=current)
         except DesignError as exc:
@@ -411,7 +409,7 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
             select(func.count(DataQuery.id)).where(
                 DataQuery.study_id == uc.study.id,
                 DataQuery.status != "closed",
-                DataQuery.deleted_at.is_(None),
+                live(DataQuery),
             )
         )
         if unresolved:
@@ -498,7 +496,7 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             ae.id: ae
             for ae in uc.session.scalars(
                 select(AdverseEvent).where(
-                    AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None)
+                    AdverseEvent.subject_id == subject.id, live(AdverseEvent)
                 )
             )
             if ae.id in in_window

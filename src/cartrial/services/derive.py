@@ -29,6 +29,7 @@ from cartrial.store import (
     Subject,
     TimepointResponse,
     TumourLesion,
+    live,
     soft_delete,
     utcnow,
 )
@@ -135,8 +136,8 @@ def lesion_frame(
         .join(Subject, Subject.id == TumourLesion.subject_id)
         .where(
             Subject.study_id == study_id,
-            TumourLesion.deleted_at.is_(None),
-            LesionMeasurement.deleted_at.is_(None),
+            live(TumourLesion),
+            live(LesionMeasurement),
         )
     )
     if subject_ids is not None:
@@ -300,9 +301,7 @@ def derive_subject_dlt(
         infused_at = uc.dates[subject.id].infused_at
     else:
         infused_at = uc.session.scalar(
-            select(Infusion.infused_at).where(
-                Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None)
-            )
+            select(Infusion.infused_at).where(Infusion.subject_id == subject.id, live(Infusion))
         )
     if infused_at is None:
         return None
@@ -311,7 +310,7 @@ def derive_subject_dlt(
             uc.session.scalars(
                 select(AdverseEvent)
                 .options(selectinload(AdverseEvent.grade_changes))
-                .where(AdverseEvent.subject_id == subject.id, AdverseEvent.deleted_at.is_(None))
+                .where(AdverseEvent.subject_id == subject.id, live(AdverseEvent))
                 .order_by(AdverseEvent.id)
             )
         )
@@ -339,7 +338,7 @@ def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tup
         for sid, at, code in session.execute(
             select(Infusion.subject_id, Infusion.infused_at, Subject.subject_code)
             .join(Subject, Subject.id == Infusion.subject_id)
-            .where(Subject.study_id == study_id, Infusion.deleted_at.is_(None))
+            .where(Subject.study_id == study_id, live(Infusion))
         )
     }
     courses: dict[int, list[tuple[dt.datetime, int]]] = {}
@@ -347,7 +346,7 @@ def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tup
         select(AeGradeChange.adverse_event_id, AeGradeChange.changed_at, AeGradeChange.grade)
         .join(AdverseEvent, AdverseEvent.id == AeGradeChange.adverse_event_id)
         .join(Subject, Subject.id == AdverseEvent.subject_id)
-        .where(Subject.study_id == study_id, AeGradeChange.deleted_at.is_(None))
+        .where(Subject.study_id == study_id, live(AeGradeChange))
     ):
         courses.setdefault(ae_id, []).append((changed_at, grade))
     rows = session.execute(
@@ -365,7 +364,7 @@ def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tup
             AdverseEvent.dlt_reason,
         )
         .join(Subject, Subject.id == AdverseEvent.subject_id)
-        .where(Subject.study_id == study_id, AdverseEvent.deleted_at.is_(None))
+        .where(Subject.study_id == study_id, live(AdverseEvent))
         .order_by(AdverseEvent.id)
     ).all()
     by_subject: dict[int, list[dlt.AdverseEvent]] = {}

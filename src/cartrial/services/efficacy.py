@@ -8,7 +8,6 @@ new) and then re-evaluates the subject's whole history with ``cartrial.rules.rec
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import Field
 from sqlalchemy import select
@@ -16,10 +15,10 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.csvrows import LesionStatus
 from cartrial.services.derive import lesion_frame, recist_frame, sync_timepoints
 from cartrial.services.treatment import enrolment_of, infusion_of
-from cartrial.store import LesionMeasurement, Subject, TimepointResponse, TumourLesion
+from cartrial.store import LesionMeasurement, Subject, TimepointResponse, TumourLesion, live
+from cartrial.vocab import LesionCategory, LesionStatus
 
 __all__ = [
     "ASSESSORS",
@@ -38,7 +37,7 @@ class LesionInput(ServiceInput):
     """One lesion at one assessment (see :class:`~cartrial.services.csvrows.LesionRow`)."""
 
     lesion_id: str = Field(min_length=1, max_length=16)
-    category: Literal["target", "non_target", "new"]
+    category: LesionCategory
     organ: str = Field(min_length=1, max_length=64)
     is_lymph_node: bool = False
     diameter_mm: float | None = Field(default=None, ge=0)
@@ -92,16 +91,14 @@ def store_assessment(
     known = {
         lesion.lesion_code: lesion
         for lesion in uc.session.scalars(
-            select(TumourLesion).where(
-                TumourLesion.subject_id == subject.id, TumourLesion.deleted_at.is_(None)
-            )
+            select(TumourLesion).where(TumourLesion.subject_id == subject.id, live(TumourLesion))
         )
     }
     dates = set(
         uc.session.scalars(
             select(LesionMeasurement.assessment_date)
             .join(TumourLesion, TumourLesion.id == LesionMeasurement.lesion_id)
-            .where(TumourLesion.subject_id == subject.id, LesionMeasurement.deleted_at.is_(None))
+            .where(TumourLesion.subject_id == subject.id, live(LesionMeasurement))
         )
     )
     if day in dates:
@@ -171,7 +168,7 @@ def derive_subject_recist(uc: UseCase, subject: Subject) -> list[TimepointRespon
     existing = list(
         uc.session.scalars(
             select(TimepointResponse).where(
-                TimepointResponse.subject_id == subject.id, TimepointResponse.deleted_at.is_(None)
+                TimepointResponse.subject_id == subject.id, live(TimepointResponse)
             )
         )
     )
@@ -181,7 +178,7 @@ def derive_subject_recist(uc: UseCase, subject: Subject) -> list[TimepointRespon
     return list(
         uc.session.scalars(
             select(TimepointResponse).where(
-                TimepointResponse.subject_id == subject.id, TimepointResponse.deleted_at.is_(None)
+                TimepointResponse.subject_id == subject.id, live(TimepointResponse)
             )
         )
     )

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from cartrial.protocol import Protocol
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
+from cartrial.vocab import Indication, Sex
 
 __all__ = ["CriterionResult", "ScreenSubject", "evaluate_eligibility"]
 
@@ -31,8 +32,8 @@ class ScreenSubject(ServiceInput):
     site_id: str = Field(min_length=1)
     screening_date: dt.date
     age: int = Field(ge=0, le=120, description="years")
-    sex: Literal["F", "M"]
-    indication: Literal["gastric", "gej", "pancreatic"]
+    sex: Sex
+    indication: Indication
     ecog: int = Field(ge=0, le=5)
     cldn18_ihc_pct: float = Field(ge=0, le=100)
     cldn18_ihc_intensity: Literal[0, 1, 2, 3]

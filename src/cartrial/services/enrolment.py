@@ -18,8 +18,8 @@ import datetime as dt
 from pydantic import Field
 from sqlalchemy import func, select
 
+from cartrial.designs import is_time_to_event_name
 from cartrial.errors import ValidationFailed
-from cartrial.protocol import Protocol
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
@@ -31,6 +31,7 @@ from cartrial.store import (
     Enrolment,
     Signature,
     Subject,
+    live,
     utcnow,
 )
 
@@ -145,7 +146,7 @@ def current_cohort(uc: UseCase) -> int:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
     )
     return int(decided or 0) + 1
 
@@ -162,7 +163,7 @@ def expansion_stopped(uc: UseCase) -> bool:
         .where(
             DoseDecision.study_id == uc.study.id,
             DoseDecision.design == STOP_DESIGN,
-            DoseDecision.deleted_at.is_(None),
+            live(DoseDecision),
         )
         .limit(1)
     )
@@ -205,7 +206,7 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
             .where(
                 Subject.study_id == uc.study.id,
                 Enrolment.phase == phase,
-                Enrolment.deleted_at.is_(None),
+                live(Enrolment),
             )
         )
         cohort: int | None = None
@@ -219,7 +220,9 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
                 )
                 or 0
             )
-            if in_cohort >= uc.protocol.escalation.cohort_size and not _is_tite(uc.protocol):
+            escalation = uc.protocol.escalation
+            tite = is_time_to_event_name(escalation.design.name)
+            if in_cohort >= escalation.cohort_size and not tite:
                 raise ValidationFailed(
                     "subject_id",
                     f"cohort {cohort} is full ({in_cohort} subjects): the next subject waits for "
@@ -244,10 +247,6 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         subject.status = "enrolled"
         subject.phase = phase
         return SubjectEnrolled(subject_id=data.subject_id, phase=phase, cohort=cohort)
-
-
-def _is_tite(protocol: Protocol) -> bool:
-    return protocol.escalation.design.name.startswith("tite-")
 
 
 class AssignDose(ServiceInput):
@@ -279,7 +278,7 @@ def allowed_dose(uc: UseCase) -> tuple[int | None, DoseDecision | None]:
             Signature,
             (Signature.record_table == "dose_decisions") & (Signature.record_id == DoseDecision.id),
         )
-        .where(DoseDecision.study_id == uc.study.id, DoseDecision.deleted_at.is_(None))
+        .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
         .order_by(DoseDecision.id.desc())
         .limit(1)
     )
@@ -305,7 +304,7 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
             )
         already = uc.session.scalar(
             select(DoseAssignment.dose_level).where(
-                DoseAssignment.subject_id == subject.id, DoseAssignment.deleted_at.is_(None)
+                DoseAssignment.subject_id == subject.id, live(DoseAssignment)
             )
         )
         if already is not None:

@@ -22,7 +22,7 @@ from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.decisions import SignedDecision
 from cartrial.services.enrolment import STOP_DESIGN, current_cohort, expansion_stopped
 from cartrial.services.followup_window import dlt_followup
-from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, utcnow
+from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, live, utcnow
 from cartrial.store.auth import sign
 
 __all__ = [
@@ -134,7 +134,7 @@ def _expansion_enrolments(uc: UseCase, as_of: dt.date) -> Select[tuple[int]]:
         .where(
             Subject.study_id == uc.study.id,
             Enrolment.phase == "expansion",
-            Enrolment.deleted_at.is_(None),
+            live(Enrolment),
             Enrolment.enrolled_date <= as_of,
         )
         .order_by(Enrolment.enrolled_date, Enrolment.id)
@@ -157,7 +157,7 @@ def _futility(uc: UseCase, as_of: dt.date) -> tuple[int | None, int | None, int 
             TimepointResponse.subject_id.in_(first),
             TimepointResponse.overall_response.in_(("CR", "PR")),
             TimepointResponse.assessment_date <= as_of,
-            TimepointResponse.deleted_at.is_(None),
+            live(TimepointResponse),
         )
         .distinct()
     ).all()
@@ -199,7 +199,7 @@ def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped
             .where(
                 DoseDecision.study_id == uc.study.id,
                 DoseDecision.action == "expand",
-                DoseDecision.deleted_at.is_(None),
+                live(DoseDecision),
             )
             .order_by(DoseDecision.id.desc())
             .limit(1)

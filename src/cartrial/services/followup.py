@@ -10,7 +10,6 @@ screening), nothing after a recorded death, a death date on or before the contac
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 from sqlalchemy import select
@@ -28,7 +27,9 @@ from cartrial.store import (
     Subject,
     SubsequentTherapy,
     SurvivalFollowUp,
+    live,
 )
+from cartrial.vocab import AdaScreenResult, KineticsUnit, SurvivalStatus
 
 __all__ = [
     "FollowUpRecorded",
@@ -59,7 +60,7 @@ def death_date_of(uc: UseCase, subject: Subject) -> dt.date | None:
         select(SurvivalFollowUp.death_date).where(
             SurvivalFollowUp.subject_id == subject.id,
             SurvivalFollowUp.status == "dead",
-            SurvivalFollowUp.deleted_at.is_(None),
+            live(SurvivalFollowUp),
         )
     )
 
@@ -75,7 +76,7 @@ class RecordFollowUp(ServiceInput):
 
     subject_id: SubjectId
     contact_date: dt.date
-    status: Literal["alive", "dead", "lost_to_follow_up", "withdrew_consent"]
+    status: SurvivalStatus
     death_date: dt.date | None = None
     death_cause: str | None = Field(default=None, max_length=500)
 
@@ -221,7 +222,7 @@ class RecordKinetics(ServiceInput):
 
     subject_id: SubjectId
     collected_at: AwareDatetime | dt.date
-    unit: Literal["copies/ug gDNA", "cells/uL"]
+    unit: KineticsUnit
     value: float | None = Field(default=None, ge=0)
     lloq: float = Field(gt=0)
     assay: str | None = Field(default=None, max_length=64)
@@ -274,7 +275,7 @@ class RecordAda(ServiceInput):
 
     subject_id: SubjectId
     sample_date: dt.date
-    screen: Literal["negative", "positive"]
+    screen: AdaScreenResult
     confirmed: bool | None = None
     titer: float | None = Field(default=None, gt=0)
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartrial.protocol import Protocol
-from cartrial.store import AdverseEvent, Infusion, Subject, SurvivalFollowUp
+from cartrial.store import AdverseEvent, Infusion, Subject, SurvivalFollowUp, live
 
 __all__ = ["DLT_TABLE_COLUMNS", "dlt_followup"]
 
@@ -47,13 +47,13 @@ def dlt_followup(
     window = protocol.dlt.window_days
     dlt_subjects = (
         select(AdverseEvent.subject_id)
-        .where(AdverseEvent.is_dlt.is_(True), AdverseEvent.deleted_at.is_(None))
+        .where(AdverseEvent.is_dlt.is_(True), live(AdverseEvent))
         .distinct()
         .scalar_subquery()
     )
     death = (
         select(SurvivalFollowUp.subject_id, func.min(SurvivalFollowUp.death_date).label("died"))
-        .where(SurvivalFollowUp.status == "dead", SurvivalFollowUp.deleted_at.is_(None))
+        .where(SurvivalFollowUp.status == "dead", live(SurvivalFollowUp))
         .group_by(SurvivalFollowUp.subject_id)
         .subquery()
     )
@@ -68,9 +68,9 @@ def dlt_followup(
             Subject.withdrawn_date,
             death.c.died,
         )
-        .join(Infusion, (Infusion.subject_id == Subject.id) & Infusion.deleted_at.is_(None))
+        .join(Infusion, (Infusion.subject_id == Subject.id) & live(Infusion))
         .outerjoin(death, death.c.subject_id == Subject.id)
-        .where(Subject.study_id == study_id, Subject.deleted_at.is_(None))
+        .where(Subject.study_id == study_id, live(Subject))
         .order_by(Subject.id)
     ).all()
     records = []

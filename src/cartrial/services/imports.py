@@ -31,7 +31,7 @@ from cartrial.services.efficacy import (
 )
 from cartrial.services.followup import RecordKinetics, store_kinetics
 from cartrial.services.safety import LAB_STAFF, RecordLab, as_utc, check_lab_date, store_labs
-from cartrial.store import Subject
+from cartrial.store import Subject, live
 
 __all__ = ["ImportReport", "import_kinetics", "import_labs", "import_lesions"]
 
@@ -52,7 +52,7 @@ def _subjects(uc: UseCase, codes: set[str]) -> dict[str, Subject]:
         select(Subject).where(
             Subject.study_id == uc.study.id,
             Subject.subject_code.in_(sorted(codes)),
-            Subject.deleted_at.is_(None),
+            live(Subject),
         )
     )
     return {s.subject_code: s for s in found}

@@ -34,7 +34,14 @@ from cartrial.services.derive import (
     sync_timepoints,
 )
 from cartrial.services.toxicity import grade_course
-from cartrial.store import CrsIcansObservation, Infusion, LabResult, Subject, TimepointResponse
+from cartrial.store import (
+    CrsIcansObservation,
+    Infusion,
+    LabResult,
+    Subject,
+    TimepointResponse,
+    live,
+)
 
 __all__ = ["RederiveStudy", "StudyRederived", "rederive_study"]
 
@@ -96,7 +103,7 @@ def _rederive_labs(session: Session, study_id: int) -> tuple[int, int]:
             o.term, o.grade, o.grade_criterion,
         )
         .join(Subject, Subject.id == o.subject_id)
-        .where(Subject.study_id == study_id, o.deleted_at.is_(None))
+        .where(Subject.study_id == study_id, live(o))
     ).all()  # fmt: skip
     if not rows:
         return 0, 0
@@ -123,7 +130,7 @@ def _rederive_crs_icans(session: Session, study_id: int, protocol: Protocol) -> 
     rows = session.execute(
         select(*(getattr(o, name) for name in fields))
         .join(Subject, Subject.id == o.subject_id)
-        .where(Subject.study_id == study_id, o.deleted_at.is_(None))
+        .where(Subject.study_id == study_id, live(o))
     ).all()
     days = [_Day(*row) for row in rows]
     updates = {
@@ -143,7 +150,7 @@ def _rederive_recist(session: Session, study_id: int, protocol: Protocol) -> int
         for subject_id, infused_at in session.execute(
             select(Infusion.subject_id, Infusion.infused_at)
             .join(Subject, Subject.id == Infusion.subject_id)
-            .where(Subject.study_id == study_id, Infusion.deleted_at.is_(None))
+            .where(Subject.study_id == study_id, live(Infusion))
         )
     }
     lesions = lesion_frame(session, None, study_id)
@@ -151,7 +158,7 @@ def _rederive_recist(session: Session, study_id: int, protocol: Protocol) -> int
         session.scalars(
             select(TimepointResponse)
             .join(Subject, Subject.id == TimepointResponse.subject_id)
-            .where(Subject.study_id == study_id, TimepointResponse.deleted_at.is_(None))
+            .where(Subject.study_id == study_id, live(TimepointResponse))
         )
     )
     computed = recist_frame(protocol, lesions, infusions)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import pandas as pd
 from pydantic import AwareDatetime, Field
@@ -23,6 +22,7 @@ from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import derive_subject_dlt, lab_grade_frame
 from cartrial.store import AdverseEvent, AeGradeChange, LabResult, Subject, check_version
+from cartrial.vocab import AEOutcome, Attribution, Cause
 
 __all__ = [
     "AERecorded",
@@ -42,12 +42,6 @@ __all__ = [
 
 CLINICAL_STAFF = ("investigator", "site_coordinator")
 LAB_STAFF = ("investigator", "site_coordinator", "data_manager")
-
-Attribution = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
-Outcome = Literal[
-    "recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"
-]
-Cause = Literal["lymphodepletion", "disease_progression", "other"]
 
 
 def as_utc(when: dt.datetime | dt.date) -> dt.datetime:
@@ -72,7 +66,7 @@ class RecordAE(ServiceInput):
     serious: bool = False
     attribution: Attribution
     alternative_cause: Cause | None = None
-    outcome: Outcome | None = None
+    outcome: AEOutcome | None = None
     verbatim: str | None = Field(default=None, max_length=500)
 
 
@@ -211,7 +205,7 @@ class RecordGradeChange(ServiceInput):
     grade: int = Field(ge=0, le=5)
     changed_at: AwareDatetime | dt.date
     expected_version: int = Field(gt=0)
-    outcome: Outcome | None = None
+    outcome: AEOutcome | None = None
 
 
 class GradeChangeRecorded(ServiceResult):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import typing
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 from sqlalchemy import select
 
 from cartrial.errors import RuleInputError, ValidationFailed
@@ -22,7 +22,7 @@ from cartrial.rules import cart_tox
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.treatment import infusion_of
-from cartrial.store import CrsIcansObservation, Subject
+from cartrial.store import CrsIcansObservation, Subject, live
 
 __all__ = [
     "CRS_ICANS_DERIVED",
@@ -41,18 +41,40 @@ CRS_ICANS_DERIVED = ("ice_score", "crs_grade", "crs_driver", "icans_grade", "ica
 _ICE_DOMAINS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
 _MOTOR_WEAKNESS = "deep_focal_weakness"
 
-OxygenDevice = Literal[
-    "room_air",
-    "blow_by",
-    "nasal_cannula",
-    "low_flow_nasal_cannula",
-    "high_flow_nasal_cannula",
-    "facemask",
-    "non_rebreather",
-    "venturi",
-    "cpap",
-    "bipap",
-    "mechanical_ventilation",
+
+def _member_of(choices: Iterable[str], what: str) -> AfterValidator:
+    """Validator: the value is one of ``choices`` (the words of the ASTCT data tables)."""
+    allowed = tuple(choices)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"unknown {what} {value!r} (one of {', '.join(allowed)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _enum(choices: Iterable[str]) -> WithJsonSchema:
+    """JSON schema of a text field restricted to ``choices`` (forms list them)."""
+    return WithJsonSchema({"type": "string", "enum": list(choices)})
+
+
+#: Oxygen support, consciousness, seizure and oedema findings: the words of ``data/astct``.
+OxygenDevice = Annotated[
+    str,
+    _member_of(cart_tox.OXYGEN_DEVICES, "oxygen support"),
+    _enum(cart_tox.OXYGEN_DEVICES),
+]
+Consciousness = Annotated[
+    str,
+    _member_of(cart_tox.CONSCIOUSNESS, "level of consciousness"),
+    _enum(cart_tox.CONSCIOUSNESS),
+]
+Seizure = Annotated[str, _member_of(cart_tox.SEIZURE, "seizure"), _enum(cart_tox.SEIZURE)]
+CerebralEdema = Annotated[
+    str,
+    _member_of(cart_tox.CEREBRAL_EDEMA, "cerebral oedema"),
+    _enum(cart_tox.CEREBRAL_EDEMA),
 ]
 
 
@@ -76,16 +98,10 @@ class RecordCrsIcansDay(ServiceInput):
     ice_commands: int | None = Field(default=None, ge=0, le=1)
     ice_writing: int | None = Field(default=None, ge=0, le=1)
     ice_attention: int | None = Field(default=None, ge=0, le=1)
-    consciousness: Literal[
-        "awake",
-        "awakens_spontaneously",
-        "awakens_to_voice",
-        "awakens_to_tactile",
-        "unarousable",
-    ] = "awake"
-    seizure: Literal["none", "rapidly_resolving", "prolonged_or_repetitive"] = "none"
+    consciousness: Consciousness = "awake"
+    seizure: Seizure = "none"
     motor_weakness: bool = False
-    cerebral_edema: Literal["none", "focal", "diffuse"] = "none"
+    cerebral_edema: CerebralEdema = "none"
     tocilizumab: bool = False
     steroids: bool = False
 
@@ -229,7 +245,7 @@ def derive_subject_crs_icans(
         uc.session.scalars(
             select(CrsIcansObservation).where(
                 CrsIcansObservation.subject_id == subject.id,
-                CrsIcansObservation.deleted_at.is_(None),
+                live(CrsIcansObservation),
             )
         )
     )
@@ -258,7 +274,7 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
             select(CrsIcansObservation.id).where(
                 CrsIcansObservation.subject_id == subject.id,
                 CrsIcansObservation.observed_date == data.observed_date,
-                CrsIcansObservation.deleted_at.is_(None),
+                live(CrsIcansObservation),
             )
         )
         if taken is not None:

@@ -17,7 +17,7 @@ from cartrial.errors import ValidationFailed
 from cartrial.protocol.schedule import Assessment
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.store import DoseAssignment, Enrolment, Infusion, Lymphodepletion, Subject
+from cartrial.store import DoseAssignment, Enrolment, Infusion, Lymphodepletion, Subject, live
 
 __all__ = [
     "Infuse",
@@ -38,7 +38,7 @@ LD_DOSE_TOLERANCE = 0.10
 def enrolment_of(uc: UseCase, subject: Subject) -> Enrolment:
     """The subject's enrolment; :class:`ValidationFailed` on ``subject_id`` if not enrolled."""
     enrolment = uc.session.scalar(
-        select(Enrolment).where(Enrolment.subject_id == subject.id, Enrolment.deleted_at.is_(None))
+        select(Enrolment).where(Enrolment.subject_id == subject.id, live(Enrolment))
     )
     if enrolment is None:
         raise ValidationFailed("subject_id", f"subject {subject.subject_code!r} is not enrolled")
@@ -48,7 +48,7 @@ def enrolment_of(uc: UseCase, subject: Subject) -> Enrolment:
 def infusion_of(uc: UseCase, subject: Subject) -> Infusion | None:
     """The subject's CAR-T infusion, or ``None`` before infusion."""
     return uc.session.scalar(
-        select(Infusion).where(Infusion.subject_id == subject.id, Infusion.deleted_at.is_(None))
+        select(Infusion).where(Infusion.subject_id == subject.id, live(Infusion))
     )
 
 
@@ -128,7 +128,7 @@ def record_lymphodepletion(
                 Lymphodepletion.subject_id == subject.id,
                 Lymphodepletion.agent == data.agent,
                 Lymphodepletion.day == data.day,
-                Lymphodepletion.deleted_at.is_(None),
+                live(Lymphodepletion),
             )
         )
         if duplicate is not None:
@@ -202,7 +202,7 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
             )
         assignment = uc.session.scalar(
             select(DoseAssignment).where(
-                DoseAssignment.subject_id == subject.id, DoseAssignment.deleted_at.is_(None)
+                DoseAssignment.subject_id == subject.id, live(DoseAssignment)
             )
         )
         if assignment is None:
@@ -265,7 +265,7 @@ def _check_window(
 def _check_lymphodepletion(uc: UseCase, subject: Subject, day0: dt.date) -> None:
     dates = uc.session.scalars(
         select(Lymphodepletion.administered_date).where(
-            Lymphodepletion.subject_id == subject.id, Lymphodepletion.deleted_at.is_(None)
+            Lymphodepletion.subject_id == subject.id, live(Lymphodepletion)
         )
     ).all()
     if not dates:

@@ -12,7 +12,7 @@ Results are frozen :class:`SimulationResult` objects with ``to_frame()``.
 
 from __future__ import annotations
 
-from cartrial.simulation.engine import simulate
+from cartrial.simulation.engine import SimulationOptions, simulate
 from cartrial.simulation.exact import exact_operating_characteristics, exact_three_plus_three
 from cartrial.simulation.grid import GridResult, ScenarioGrid, load_grid, run_grid
 from cartrial.simulation.plot import plot_selection
@@ -25,6 +25,7 @@ __all__ = [
     "Expansion",
     "GridResult",
     "ScenarioGrid",
+    "SimulationOptions",
     "SimulationResult",
     "exact_operating_characteristics",
     "exact_three_plus_three",

@@ -13,26 +13,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cartrial.designs import (
-    BOIN,
-    CRM,
-    MTPI2,
-    TITEBOIN,
-    TITECRM,
-    DecisionTableDesign,
-    I3Plus3,
-    Keyboard,
-    ThreePlusThree,
+from cartrial.designs.base import (
+    Design,
+    check_positive_int,
+    check_probability_vector,
+    is_time_to_event,
+    takes_last_cohort,
 )
-from cartrial.designs.base import Design, check_positive_int, check_probability_vector
+from cartrial.designs.registry import design_name
 from cartrial.errors import DesignError
-from cartrial.simulation.kernels import CohortKernel, cohort_kernel, is_tite, takes_last_cohort
+from cartrial.simulation.kernels import CohortKernel, cohort_kernel
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
@@ -41,8 +37,8 @@ __all__ = [
     "COHERENCE_RULES",
     "TRIAL_COLUMNS",
     "Coherence",
+    "SimulationOptions",
     "SimulationPlan",
-    "design_name",
     "plan_simulation",
     "simulate",
 ]
@@ -61,24 +57,6 @@ _COHERENCE_TEXT: dict[str, str] = {
     "all-patients": "no escalation if the DLT rate of all patients at the current dose >= target",
     "last-cohort": "no escalation if the last cohort's DLT fraction >= target (dfcrm restrict)",
 }
-
-
-_PROTOCOL_NAMES: dict[type, str] = {
-    ThreePlusThree: "3+3",
-    BOIN: "boin",
-    TITEBOIN: "tite-boin",
-    CRM: "crm",
-    TITECRM: "tite-crm",
-    MTPI2: "mtpi2",
-    Keyboard: "keyboard",
-    I3Plus3: "i3+3",
-    DecisionTableDesign: "table",
-}
-
-
-def design_name(design: Design) -> str:
-    """The protocol name of ``design`` (``"boin"``, ``"3+3"``, ...; else its class name)."""
-    return _PROTOCOL_NAMES.get(type(design), type(design).__name__.lower())
 
 
 @dataclass(frozen=True)
@@ -153,21 +131,73 @@ def _positive_int(value: int, name: str) -> int:
     return int(value)
 
 
+class SimulationOptions(TypedDict, total=False):
+    """The simulation settings :func:`simulate` and :func:`plan_simulation` share (all optional).
+
+    Attributes
+    ----------
+    accrual_rate : float | None
+        Mean patients per month; ``None`` (default) = instantaneous accrual (not allowed for TITE
+        designs). Non-TITE cohorts each complete their DLT window before the next cohort.
+    accrual : str
+        Inter-arrival distribution, ``"exponential"`` (default) or ``"uniform"``.
+    dlt_window_days : float
+        Length of the DLT assessment window in days (default 28).
+    dlt_onset : str | DLTOnset
+        Time to DLT within the window (``"uniform"`` (default), ``"weibull"`` or a
+        :class:`~cartrial.simulation.settings.DLTOnset`); used by TITE designs.
+    keep_trials : bool
+        Keep each trial's dosing sequence (cohort, dose, patients, DLTs) in ``result.trials``
+        (default False).
+    expansion : Expansion | None
+        An expansion cohort at the selected dose (:class:`~cartrial.simulation.settings.Expansion`);
+        its patients count in N, DLTs and duration and feed the final dose choice (default none).
+    backfill : int
+        Cohort designs: after each cohort, treat this many backfill patients at the highest
+        dose below the current one that the trial has escalated from (a cleared dose), during
+        the cohort's DLT window; they count in N and DLTs and feed every later decision and the
+        final dose choice (default 0).
+    coherence : Coherence
+        CRM and TITE-CRM (designs whose ``decide`` takes ``last_cohort``): what their coherence
+        rule looks at. ``"all-patients"`` (default, as ``decide`` without ``last_cohort``): no
+        escalation while the DLT rate of all patients at the current dose is at or above the
+        target. ``"last-cohort"``: ``decide`` is given ``last_cohort=(cohort size, DLTs)`` of the
+        escalation cohort just treated (TITE designs: the DLTs observed in it so far), so no
+        escalation after a last cohort whose DLT fraction is at or above the target, as dfcrm's
+        ``crmsim``/``titesim`` with ``restrict=TRUE``. Other designs accept only the default.
+    """
+
+    accrual_rate: float | None
+    accrual: str
+    dlt_window_days: float
+    dlt_onset: str | DLTOnset
+    keep_trials: bool
+    expansion: Expansion | None
+    backfill: int
+    coherence: Coherence
+
+
 def plan_simulation(
     design: Design,
     true_tox: Sequence[float] | npt.ArrayLike,
     seed: int,
-    *,
-    accrual_rate: float | None = None,
-    accrual: str = "exponential",
-    dlt_window_days: float = 28.0,
-    dlt_onset: str | DLTOnset = "uniform",
-    keep_trials: bool = False,
-    expansion: Expansion | None = None,
-    backfill: int = 0,
-    coherence: Coherence = "all-patients",
+    **options: Unpack[SimulationOptions],
 ) -> SimulationPlan:
-    """Validate the inputs of :func:`simulate` and fix the trial layout."""
+    """Validate the inputs of :func:`simulate` and fix the trial layout.
+
+    ``options`` are the :class:`SimulationOptions`; their defaults are applied here, once.
+    """
+    unknown = sorted(set(options) - SimulationOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unknown simulation setting(s): {', '.join(unknown)}")
+    accrual_rate = options.get("accrual_rate")
+    accrual = options.get("accrual", "exponential")
+    dlt_window_days = options.get("dlt_window_days", 28.0)
+    dlt_onset = options.get("dlt_onset", "uniform")
+    keep_trials = options.get("keep_trials", False)
+    expansion = options.get("expansion")
+    backfill = options.get("backfill", 0)
+    coherence = options.get("coherence", "all-patients")
     tox = check_probability_vector(true_tox, "true_tox")
     if tox.size != design.n_doses:
         raise DesignError(
@@ -178,7 +208,7 @@ def plan_simulation(
         raise DesignError(f"dlt_window_days must be > 0, got {dlt_window_days!r}")
     onset = dlt_onset if isinstance(dlt_onset, DLTOnset) else DLTOnset(dlt_onset)  # type: ignore[arg-type]
     arrivals = None if accrual_rate is None else Accrual(accrual_rate, accrual)  # type: ignore[arg-type]
-    tite = is_tite(design)
+    tite = is_time_to_event(design)
     if tite and arrivals is None:
         raise DesignError("a TITE design needs accrual_rate (patients per month)")
     check_positive_int(backfill, "backfill", minimum=0)
@@ -441,15 +471,8 @@ def simulate(
     seed: int,
     *,
     chunk_size: int = 65_536,
-    accrual_rate: float | None = None,
-    accrual: str = "exponential",
-    dlt_window_days: float = 28.0,
-    dlt_onset: str | DLTOnset = "uniform",
-    keep_trials: bool = False,
-    expansion: Expansion | None = None,
-    backfill: int = 0,
-    coherence: Coherence = "all-patients",
     progress: bool = False,
+    **options: Unpack[SimulationOptions],
 ) -> SimulationResult:
     """Operating characteristics of ``design`` under ``true_tox`` by Monte Carlo simulation.
 
@@ -469,34 +492,9 @@ def simulate(
         Seed (>= 0); the same seed gives the same trials.
     chunk_size
         Trials held in memory at once.
-    accrual_rate
-        Mean patients per month; ``None`` = instantaneous accrual (not allowed for TITE
-        designs). Non-TITE cohorts each complete their DLT window before the next cohort.
-    accrual
-        Inter-arrival distribution, ``"exponential"`` (default) or ``"uniform"``.
-    dlt_window_days
-        Length of the DLT assessment window in days (default 28).
-    dlt_onset
-        Time to DLT within the window (``"uniform"``, ``"weibull"`` or a
-        :class:`~cartrial.simulation.settings.DLTOnset`); used by TITE designs.
-    keep_trials
-        Keep each trial's dosing sequence (cohort, dose, patients, DLTs) in ``result.trials``.
-    expansion
-        An expansion cohort at the selected dose (:class:`~cartrial.simulation.settings.Expansion`);
-        its patients count in N, DLTs and duration and feed the final dose choice.
-    backfill
-        Cohort designs: after each cohort, treat this many backfill patients at the highest
-        dose below the current one that the trial has escalated from (a cleared dose), during
-        the cohort's DLT window; they count in N and DLTs and feed every later decision and the
-        final dose choice.
-    coherence
-        CRM and TITE-CRM (designs whose ``decide`` takes ``last_cohort``): what their coherence
-        rule looks at. ``"all-patients"`` (default, as ``decide`` without ``last_cohort``): no
-        escalation while the DLT rate of all patients at the current dose is at or above the
-        target. ``"last-cohort"``: ``decide`` is given ``last_cohort=(cohort size, DLTs)`` of the
-        escalation cohort just treated (TITE designs: the DLTs observed in it so far), so no
-        escalation after a last cohort whose DLT fraction is at or above the target, as dfcrm's
-        ``crmsim``/``titesim`` with ``restrict=TRUE``. Other designs accept only the default.
+    **options
+        The settings of :class:`SimulationOptions` (accrual, DLT window and onset, kept trials,
+        expansion, backfill, coherence), each with its default.
     progress
         Show a rich progress bar over the chunks.
 
@@ -520,19 +518,7 @@ def simulate(
     """
     n_trials = _positive_int(n_trials, "n_trials")
     chunk_size = _positive_int(chunk_size, "chunk_size")
-    plan = plan_simulation(
-        design,
-        true_tox,
-        seed,
-        accrual_rate=accrual_rate,
-        accrual=accrual,
-        dlt_window_days=dlt_window_days,
-        dlt_onset=dlt_onset,
-        keep_trials=keep_trials,
-        expansion=expansion,
-        backfill=backfill,
-        coherence=coherence,
-    )
+    plan = plan_simulation(design, true_tox, seed, **options)
     return run_plan(plan, n_trials, chunk_size=chunk_size, progress=progress)
 
 

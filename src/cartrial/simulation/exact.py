@@ -18,11 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.designs.base import Design, check_probability_vector
+from cartrial.designs.base import Design, check_probability_vector, is_time_to_event
+from cartrial.designs.registry import design_name
 from cartrial.designs.three_plus_three import ThreePlusThree
 from cartrial.errors import DesignError
-from cartrial.simulation.engine import design_name
-from cartrial.simulation.kernels import is_tite
 from cartrial.simulation.result import DAYS_PER_MONTH, SimulationResult
 
 __all__ = ["exact_operating_characteristics", "exact_three_plus_three"]
@@ -51,7 +50,7 @@ def exact_operating_characteristics(
     doses = design.n_doses
     if tox.size != doses:
         raise DesignError(f"true_tox has {tox.size} values but the design has {doses} doses")
-    if is_tite(design):
+    if is_time_to_event(design):
         raise DesignError("exact enumeration needs a design without time-to-event follow-up")
     size = design.cohort_size
     max_cohorts = (

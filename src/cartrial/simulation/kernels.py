@@ -16,14 +16,13 @@ stops) or the selected dose (``-1`` for none). Two families:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.designs.base import Design
+from cartrial.designs.base import Design, is_time_to_event, takes_last_cohort
 from cartrial.designs.interval import IntervalDesign, prob_above
 from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
@@ -34,8 +33,6 @@ __all__ = [
     "IntervalKernel",
     "MemoKernel",
     "cohort_kernel",
-    "is_tite",
-    "takes_last_cohort",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -101,16 +98,17 @@ class MemoKernel:
         """
         d = n.shape[1]
         design = self.design
+        coherent = design if takes_last_cohort(design) else None
+        if last_dlts is not None and coherent is None:
+            raise DesignError(f"{type(design).__name__} has no last-cohort coherence rule")
 
         def compute(row: list[int]) -> int:
             n_row, dlt_row, dose = row[1 : d + 1], row[d + 1 : 2 * d + 1], row[0]
-            if last_dlts is None:
+            if last_dlts is None or coherent is None:
                 decision = design.decide(n=n_row, dlt=dlt_row, current=dose)
             else:
                 last = (design.cohort_size, row[-1])
-                decision = design.decide(  # type: ignore[call-arg]
-                    n=n_row, dlt=dlt_row, current=dose, last_cohort=last
-                )
+                decision = coherent.decide(n=n_row, dlt=dlt_row, current=dose, last_cohort=last)
             return -1 if decision.next_dose is None else decision.next_dose
 
         # a state with the last cohort has one more column: the two caches never share a key
@@ -263,16 +261,6 @@ class IntervalKernel:
         return np.where(none, -1, chosen).astype(np.int64)
 
 
-def is_tite(design: Design) -> bool:
-    """Whether ``design.decide`` takes the pending patients' follow-up (a TITE design)."""
-    return "pending_followup" in inspect.signature(design.decide).parameters
-
-
-def takes_last_cohort(design: Design) -> bool:
-    """Whether ``design.decide`` takes the last cohort (``last_cohort=``; CRM, TITE-CRM)."""
-    return "last_cohort" in inspect.signature(design.decide).parameters
-
-
 def cohort_kernel(design: Design, max_n: int) -> CohortKernel:
     """The fastest exact kernel for ``design`` (``max_n``: most patients one dose can receive).
 
@@ -283,7 +271,7 @@ def cohort_kernel(design: Design, max_n: int) -> CohortKernel:
     crm, _ = crm_kernels(design)
     if crm is not None:
         return crm
-    shared_decide = type(design).decide is IntervalDesign.decide or is_tite(design)
+    shared_decide = type(design).decide is IntervalDesign.decide or is_time_to_event(design)
     if (
         isinstance(design, IntervalDesign)
         and type(design).select_mtd is IntervalDesign.select_mtd

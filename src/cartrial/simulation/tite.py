@@ -17,13 +17,20 @@ fall back to calling the design's ``decide`` once per trial and decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.designs.base import Design
+from cartrial.designs.base import (
+    Design,
+    TimeToEventDesign,
+    TimeToEventLastCohortDesign,
+    is_time_to_event,
+    takes_last_cohort,
+)
 from cartrial.designs.tite_boin import TITEBOIN
+from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
 from cartrial.simulation.kernels import CohortKernel, IntervalKernel
 
@@ -122,7 +129,9 @@ class PerTrialTiteKernel:
     DLTs observed so far in the last cohort)``.
     """
 
-    def __init__(self, design: Design, *, last_cohort: bool = False) -> None:
+    def __init__(self, design: TimeToEventDesign, *, last_cohort: bool = False) -> None:
+        if last_cohort and not takes_last_cohort(design):
+            raise DesignError(f"{type(design).__name__} has no last-cohort coherence rule")
         self.design = design
         self.last_cohort = last_cohort
 
@@ -138,10 +147,20 @@ class PerTrialTiteKernel:
         for t in range(current.size):
             slots = np.flatnonzero(follow.pending[t])
             pending = [(int(follow.dose[t, s]), float(follow.fraction[t, s])) for s in slots]
-            extra = {"last_cohort": (size, int(last_dlts[t]))} if self.last_cohort else {}
-            decision = self.design.decide(  # type: ignore[call-arg]
-                n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending, **extra
-            )
+            design = self.design
+            if self.last_cohort and takes_last_cohort(design):
+                both = cast(TimeToEventLastCohortDesign, design)
+                decision = both.decide(
+                    n=n[t],
+                    dlt=y[t],
+                    current=int(current[t]),
+                    pending_followup=pending,
+                    last_cohort=(size, int(last_dlts[t])),
+                )
+            else:
+                decision = design.decide(
+                    n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending
+                )
             following[t] = -1 if decision.next_dose is None else decision.next_dose
             suspended[t] = decision.suspended
         return following, suspended
@@ -158,6 +177,8 @@ def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = Fal
     _, tite_crm = crm_kernels(design, last_cohort=last_cohort)
     if tite_crm is not None:
         return tite_crm
+    if not is_time_to_event(design):
+        raise DesignError(f"{type(design).__name__} is not a time-to-event design")
     return PerTrialTiteKernel(design, last_cohort=last_cohort)
 
 

@@ -21,10 +21,11 @@ Schema and files
     :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`,
     :func:`display_url` (a URL without its password, for messages).
 Models
-    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.store.vocab`.
+    every table class of :mod:`cartrial.store.models`; vocabularies in :mod:`cartrial.vocab`.
 
 Conventions: timestamps are timezone-aware UTC (naive datetimes are refused at flush); filter
-soft-deleted rows with ``Model.deleted_at.is_(None)``; writes go through an audited session.
+soft-deleted rows with :func:`live` (``select(Model).where(live(Model))``); writes go through an
+audited session.
 
 Example
 -------
@@ -48,7 +49,7 @@ from cartrial.store.auth import (
     signatures_for,
 )
 from cartrial.store.backup import backup, restore
-from cartrial.store.base import Base, Regulated, UTCDateTime, utcnow
+from cartrial.store.base import Base, Regulated, UTCDateTime, live, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
 from cartrial.store.engine import database_url, display_url, make_engine, session_factory
 from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
@@ -135,6 +136,7 @@ __all__ = [
     "display_url",
     "has_role",
     "head_revision",
+    "live",
     "make_engine",
     "read_database_log",
     "read_log",

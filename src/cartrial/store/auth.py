@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
-from cartrial.store.base import Base, Regulated, utcnow
+from cartrial.store.base import Base, Regulated, live, utcnow
 from cartrial.store.models import RoleAssignment, Signature, User
-from cartrial.store.vocab import ROLES
+from cartrial.vocab import ROLES
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -135,7 +135,7 @@ def has_role(session: Session, user: User, role: str, site_id: int | None = None
     query = select(RoleAssignment.id).where(
         RoleAssignment.user_id == user.id,
         RoleAssignment.role == role,
-        RoleAssignment.deleted_at.is_(None),
+        live(RoleAssignment),
     )
     if site_id is not None:
         query = query.where(RoleAssignment.site_id.is_(None) | (RoleAssignment.site_id == site_id))
@@ -150,9 +150,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     cartrial.errors.PermissionDenied
         Unknown user, wrong password or inactive account (one message for all three).
     """
-    user = session.scalar(
-        select(User).where(User.username == username.strip(), User.deleted_at.is_(None))
-    )
+    user = session.scalar(select(User).where(User.username == username.strip(), live(User)))
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         raise PermissionDenied("unknown user, wrong password or inactive account")
     return user
@@ -236,7 +234,7 @@ def signatures_for(session: Session, record: Regulated) -> list[Signature]:
             .where(
                 Signature.record_table == table,
                 Signature.record_id == record.id,
-                Signature.deleted_at.is_(None),
+                live(Signature),
             )
             .order_by(Signature.signed_at, Signature.id)
         )

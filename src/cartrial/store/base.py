@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from sqlalchemy import DateTime, Dialect, MetaData, String, Text
+from sqlalchemy import ColumnElement, DateTime, Dialect, MetaData, String, Text, and_
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Regulated", "UTCDateTime", "utcnow"]
+__all__ = ["Base", "Regulated", "UTCDateTime", "live", "utcnow"]
 
 #: Constraint names are deterministic so that Alembic migrations and autogenerate agree.
 NAMING_CONVENTION = {
@@ -98,3 +99,16 @@ class Regulated:
     def is_deleted(self) -> bool:
         """True once the record has been soft-deleted."""
         return self.deleted_at is not None
+
+
+def live(*entities: type[Regulated] | AliasedClass[Regulated]) -> ColumnElement[bool]:
+    """The condition that the rows of every entity given are live (not soft-deleted).
+
+    ``select(Enrolment).where(live(Enrolment))`` keeps rows whose ``deleted_at`` is NULL; with
+    several entities (a join) all of them must be live. Every read of regulated records goes
+    through this one helper, so "current data" means the same thing everywhere.
+    """
+    if not entities:
+        raise ValueError("live() needs at least one entity")
+    conditions = [entity.deleted_at.is_(None) for entity in entities]
+    return conditions[0] if len(conditions) == 1 else and_(*conditions)

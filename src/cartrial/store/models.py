@@ -6,7 +6,7 @@ Every class except the audit tables mixes in :class:`~cartrial.store.base.Regula
 * times are timezone-aware UTC datetimes (``*_at``), calendar days are dates (``*_date``);
 * "derived" columns are written by the services from ``cartrial.rules``/``cartrial.designs`` and can
   be re-derived from the input columns next to them;
-* vocabularies (roles, attribution, outcomes, ...) live in :mod:`cartrial.store.vocab` and are
+* vocabularies (roles, attribution, outcomes, ...) live in :mod:`cartrial.vocab` and are
   enforced by CHECK constraints;
 * subjects are pseudonymous: a ``subject_code`` and demographics needed by the analysis, no names.
 """
@@ -26,22 +26,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cartrial.store.base import Base, Regulated
-from cartrial.store.vocab import (
+from cartrial.store.vocab import choice
+from cartrial.vocab import (
     ADA_SCREEN_RESULTS,
     AE_OUTCOMES,
-    ALTERNATIVE_CAUSES,
     ATTRIBUTIONS,
+    CAUSES,
     INDICATIONS,
     KINETICS_UNITS,
     LESION_CATEGORIES,
+    OVERALL_RESPONSES,
     PHASES,
     QUERY_STATUSES,
-    RESPONSES,
     ROLES,
     SEXES,
     SUBJECT_STATUSES,
     SURVIVAL_STATUSES,
-    choice,
 )
 
 __all__ = [
@@ -290,7 +290,7 @@ class AdverseEvent(Regulated, Base):
             "resolved_at IS NULL OR resolved_at >= onset_at", name="resolved_after_onset"
         ),
         choice("attribution", ATTRIBUTIONS),
-        choice("alternative_cause", ALTERNATIVE_CAUSES, nullable=True),
+        choice("alternative_cause", CAUSES, nullable=True),
         choice("outcome", AE_OUTCOMES, nullable=True),
     )
 
@@ -421,7 +421,7 @@ class TimepointResponse(Regulated, Base):
     """Derived RECIST 1.1 response at one assessment date."""
 
     __tablename__ = "timepoint_responses"
-    __table_args__ = (choice("overall_response", RESPONSES),)
+    __table_args__ = (choice("overall_response", OVERALL_RESPONSES),)
 
     subject_id: Mapped[int] = _subject_fk()
     assessment_date: Mapped[date]

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cartrial.errors import ProtocolError
+from cartrial.vocab import INDICATIONS, RELATED_ATTRIBUTIONS, Attribution, Cause, Indication
 
 __all__ = [
     "BackgroundAE",
@@ -34,8 +35,6 @@ __all__ = [
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
-Indication = Literal["gastric", "gej", "pancreatic"]
-INDICATIONS: tuple[Indication, ...] = ("gastric", "gej", "pancreatic")
 
 
 def _check_sums_to_one(probabilities: Iterable[float], name: str) -> None:
@@ -188,14 +187,14 @@ class BackgroundAE(BaseModel):
     soc: str
     prob: Probability
     grade_probs: tuple[Probability, ...] = Field(min_length=1, max_length=3)
-    attribution: Literal["unrelated", "unlikely", "possible", "probable", "definite"]
-    cause: Literal["", "lymphodepletion", "disease_progression", "other"]
+    attribution: Attribution
+    cause: Literal["", Cause]
     window: Literal["dlt", "any"]
 
     @model_validator(mode="after")
     def _safe_grades(self) -> BackgroundAE:
         _check_sums_to_one(self.grade_probs, f"{self.term}: grade_probs")
-        related = self.attribution in ("possible", "probable", "definite")
+        related = self.attribution in RELATED_ATTRIBUTIONS
         if related and len(self.grade_probs) > 2:
             raise ValueError(f"{self.term}: a related background AE must stay at grade <= 2")
         return self

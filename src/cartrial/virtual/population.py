@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from cartrial.virtual.params import INDICATIONS, PopulationParams
+from cartrial.virtual.params import PopulationParams
+from cartrial.vocab import INDICATIONS
 
 __all__ = ["Baseline", "Lesions", "sample_baseline"]
 

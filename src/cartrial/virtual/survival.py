@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from cartrial.virtual.params import INDICATIONS, SurvivalParams
+from cartrial.virtual.params import SurvivalParams
+from cartrial.vocab import INDICATIONS
 
 __all__ = ["Survival", "death_day", "sample_survival"]
 

@@ -21,45 +21,23 @@ ventilation, or an explicit ``life_threatening`` flag); 5 death.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cartrial.errors import RuleInputError
+from cartrial.rules.cart_tox.criteria import ASTCTCriteria, astct_criteria
 from cartrial.rules.cart_tox.result import ToxGrade
 
 __all__ = ["FEVER_C", "OXYGEN_DEVICES", "CRSAssessment", "grade_crs"]
 
-FEVER_C = 38.0
-"""Fever threshold, °C (ASTCT 2019 and CTCAE v5.0)."""
+_CRITERIA: ASTCTCriteria = astct_criteria()
 
-LOW_FLOW_MAX_L_MIN = 6.0
-"""ASTCT: nasal cannula <= 6 L/min is low-flow (grade 2), > 6 L/min high-flow (grade 3)."""
+FEVER_C: float = _CRITERIA.fever_c
+"""Fever threshold, °C (ASTCT 2019 and CTCAE v5.0; ``data/astct/crs_thresholds.csv``)."""
 
-CTCAE_HIGH_FIO2_PCT = 40.0
-"""CTCAE v5.0 CRS: hypoxia requiring >= 40 % O2 is grade 3, < 40 % grade 2."""
-
-OXYGEN_DEVICES: dict[str, str] = {
-    "room_air": "none",
-    "blow_by": "low_flow",
-    "nasal_cannula": "by_flow",
-    "low_flow_nasal_cannula": "low_flow",
-    "high_flow_nasal_cannula": "high_flow",
-    "facemask": "high_flow",
-    "non_rebreather": "high_flow",
-    "venturi": "high_flow",
-    "cpap": "positive_pressure",
-    "bipap": "positive_pressure",
-    "mechanical_ventilation": "positive_pressure",
-}
-"""Oxygen support -> ASTCT 2019 hypoxia class (``by_flow``: decided by the flow rate)."""
-
-_ASTCT_HYPOXIA_GRADE = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
-_HYPOXIA_WORDS = {
-    "none": "room air",
-    "low_flow": "low-flow oxygen (nasal cannula <= 6 L/min or blow-by)",
-    "high_flow": "high-flow oxygen (> 6 L/min, facemask, non-rebreather or Venturi)",
-    "positive_pressure": "positive pressure (CPAP, BiPAP, mechanical ventilation)",
-}
-VASOPRESSIN = "vasopressin"
+OXYGEN_DEVICES: Mapping[str, str] = _CRITERIA.oxygen_devices
+"""Oxygen support -> ASTCT 2019 hypoxia class (``by_flow``: decided by the flow rate;
+``data/astct/oxygen_devices.csv``)."""
 
 
 @dataclass(frozen=True)
@@ -118,21 +96,27 @@ def _check(a: CRSAssessment) -> str:
     if hypoxia == "by_flow":
         if a.oxygen_flow_l_min is None:
             raise RuleInputError("oxygen_flow_l_min is required for a nasal cannula")
-        hypoxia = "low_flow" if a.oxygen_flow_l_min <= LOW_FLOW_MAX_L_MIN else "high_flow"
+        low_flow = a.oxygen_flow_l_min <= _CRITERIA.low_flow_max_l_min
+        hypoxia = "low_flow" if low_flow else "high_flow"
     return hypoxia
 
 
-def _hypotension(a: CRSAssessment) -> tuple[int, int, str]:
-    """(ASTCT grade, non-vasopressin pressor count, words) of the hypotension domain."""
+def _hypotension(a: CRSAssessment) -> tuple[str, int, int, str]:
+    """(ASTCT finding, ASTCT grade, counted pressors, words) of the hypotension domain.
+
+    Vasopressors listed in ``data/astct/uncounted_vasopressors.csv`` (vasopressin) are not counted
+    towards "multiple vasopressors".
+    """
     pressors = {p.strip().casefold() for p in a.vasopressors if p.strip()}
-    others = len(pressors - {VASOPRESSIN})
+    counted = len(pressors - _CRITERIA.uncounted_vasopressors)
     if not pressors:
-        if a.hypotension:
-            return 2, 0, "hypotension not requiring vasopressors"
-        return 0, 0, "normotensive"
-    if others >= 2:
-        return 4, others, "multiple vasopressors (excluding vasopressin)"
-    return 3, others, "one vasopressor with or without vasopressin"
+        finding = "without_vasopressors" if a.hypotension else "none"
+    elif counted >= 2:
+        finding = "multiple_vasopressors"
+    else:
+        finding = "one_vasopressor"
+    graded = _CRITERIA.crs["hypotension"][finding]
+    return finding, graded.grade, counted, graded.text
 
 
 def _combine(parts: list[tuple[str, int, str]], method: str, fever_words: str) -> ToxGrade:
@@ -147,15 +131,16 @@ def _combine(parts: list[tuple[str, int, str]], method: str, fever_words: str) -
 
 def _astct(a: CRSAssessment, hypoxia: str) -> ToxGrade:
     fever = a.temperature_c >= FEVER_C and not a.fever_other_cause
-    hypo_grade, _, hypo_words = _hypotension(a)
-    oxy_grade = _ASTCT_HYPOXIA_GRADE[hypoxia]
+    _, hypo_grade, _, hypo_words = _hypotension(a)
+    oxygen = _CRITERIA.crs["hypoxia"][hypoxia]
+    oxy_grade = oxygen.grade
     if not fever and not a.anti_cytokine_given:
         if hypo_grade or oxy_grade:
             return ToxGrade(
                 0,
                 "no_fever",
                 "astct",
-                f"{hypo_words}, {_HYPOXIA_WORDS[hypoxia]} without fever >= {FEVER_C} °C and "
+                f"{hypo_words}, {oxygen.text} without fever >= {FEVER_C} °C and "
                 "before anti-cytokine therapy: not CRS by ASTCT 2019; review for another cause",
                 needs_review=True,
             )
@@ -165,33 +150,35 @@ def _astct(a: CRSAssessment, hypoxia: str) -> ToxGrade:
         if fever
         else "fever not required after anti-cytokine therapy; "
     )
+    fever_finding = _CRITERIA.crs["fever"]["fever" if fever else "none"]
     parts = [
-        ("fever", 1 if fever else 0, "fever only"),
+        ("fever", fever_finding.grade, fever_finding.text),
         ("hypotension", hypo_grade, hypo_words),
-        ("hypoxia", oxy_grade, _HYPOXIA_WORDS[hypoxia]),
+        ("hypoxia", oxy_grade, oxygen.text),
     ]
     return _combine(parts, "astct", fever_words)
 
 
 def _ctcae(a: CRSAssessment, hypoxia: str) -> ToxGrade:
     fever = a.temperature_c >= FEVER_C and not a.fever_other_cause
-    hypo_grade, others, _ = _hypotension(a)
-    hypo = {0: (0, "normotensive"), 2: (2, "hypotension responding to fluids")}.get(
-        hypo_grade,
-        (4, ">= 2 pressors: life-threatening, urgent intervention")
-        if others >= 2
-        else (3, "hypotension managed with one pressor"),
-    )
+    finding, _, _, _ = _hypotension(a)
+    hypo = {
+        "none": (0, "normotensive"),
+        "without_vasopressors": (2, "hypotension responding to fluids"),
+        "one_vasopressor": (3, "hypotension managed with one pressor"),
+        "multiple_vasopressors": (4, ">= 2 pressors: life-threatening, urgent intervention"),
+    }[finding]
+    high_fio2 = _CRITERIA.ctcae_high_fio2_pct
     if hypoxia == "none":
         oxy = (0, "room air")
     elif hypoxia == "positive_pressure":
         oxy = (4, "positive-pressure ventilation: life-threatening, urgent intervention")
     elif a.fio2_pct is None:
         raise RuleInputError("fio2_pct is required to grade hypoxia with CTCAE v5.0 CRS")
-    elif a.fio2_pct >= CTCAE_HIGH_FIO2_PCT:
-        oxy = (3, f"hypoxia requiring >= {CTCAE_HIGH_FIO2_PCT:g} % O2")
+    elif a.fio2_pct >= high_fio2:
+        oxy = (3, f"hypoxia requiring >= {high_fio2:g} % O2")
     else:
-        oxy = (2, f"hypoxia responding to < {CTCAE_HIGH_FIO2_PCT:g} % O2")
+        oxy = (2, f"hypoxia responding to < {high_fio2:g} % O2")
     parts = [
         ("fever", 1 if fever else 0, "fever with or without constitutional symptoms"),
         ("hypotension", *hypo),
@@ -227,5 +214,6 @@ def grade_crs(assessment: CRSAssessment, *, method: str = "astct") -> ToxGrade:
         raise RuleInputError(f"CRS method must be 'astct' or 'ctcae', got {method!r}")
     hypoxia = _check(assessment)
     if assessment.death_due_to_crs:
-        return ToxGrade(5, "death", method, "death due to CRS -> grade 5")
+        death = _CRITERIA.crs["death"]["death"]
+        return ToxGrade(death.grade, "death", method, f"{death.text} -> grade {death.grade}")
     return _astct(assessment, hypoxia) if method == "astct" else _ctcae(assessment, hypoxia)

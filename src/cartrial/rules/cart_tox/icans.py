@@ -15,9 +15,11 @@ because the patient is unarousable is grade 4 -- hence the ``unarousable`` flag.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cartrial.errors import RuleInputError
+from cartrial.rules.cart_tox.criteria import ASTCTCriteria, astct_criteria
 from cartrial.rules.cart_tox.result import ToxGrade
 
 __all__ = [
@@ -31,54 +33,28 @@ __all__ = [
     "ice_score",
 ]
 
-ICE_ITEMS = (
-    "year",
-    "month",
-    "city",
-    "hospital",
-    "names_object_1",
-    "names_object_2",
-    "names_object_3",
-    "follows_commands",
-    "writes_sentence",
-    "counts_backwards",
-)
-"""The ten ICE items, one point each (ASTCT 2019, Table 5)."""
+_CRITERIA: ASTCTCriteria = astct_criteria()
 
-CONSCIOUSNESS: dict[str, tuple[int, str]] = {
-    "awake": (0, "awake"),
-    "awakens_spontaneously": (1, "depressed consciousness, awakens spontaneously"),
-    "awakens_to_voice": (2, "awakens to voice"),
-    "awakens_to_tactile": (3, "awakens only to tactile stimulus"),
-    "unarousable": (4, "unarousable or needs vigorous/repetitive tactile stimuli; stupor/coma"),
-}
-"""Depressed level of consciousness -> ICANS grade (ASTCT 2019)."""
 
-SEIZURE: dict[str, tuple[int, str]] = {
-    "none": (0, "no seizure"),
-    "rapidly_resolving": (
-        3,
-        "clinical seizure resolving rapidly, or non-convulsive seizure on EEG resolving with "
-        "intervention",
-    ),
-    "prolonged_or_repetitive": (
-        4,
-        "life-threatening prolonged seizure (> 5 min) or repetitive seizures without return "
-        "to baseline",
-    ),
-}
-"""Seizure -> ICANS grade (ASTCT 2019)."""
+def _findings(domain: str) -> Mapping[str, tuple[int, str]]:
+    return {key: (f.grade, f.text) for key, f in _CRITERIA.icans[domain].items()}
 
-CEREBRAL_EDEMA: dict[str, tuple[int, str]] = {
-    "none": (0, "no cerebral oedema"),
-    "focal": (3, "focal/local oedema on neuroimaging"),
-    "diffuse": (
-        4,
-        "diffuse cerebral oedema, posturing, cranial nerve VI palsy, papilloedema or Cushing's "
-        "triad",
-    ),
-}
-"""Raised intracranial pressure / cerebral oedema -> ICANS grade (ASTCT 2019)."""
+
+ICE_ITEMS: tuple[str, ...] = _CRITERIA.ice_items
+"""The ten ICE items, one point each (ASTCT 2019; ``data/astct/ice_items.csv``)."""
+
+CONSCIOUSNESS: Mapping[str, tuple[int, str]] = _findings("consciousness")
+"""Depressed level of consciousness -> ICANS grade (ASTCT 2019;
+``data/astct/icans_grading.csv``)."""
+
+SEIZURE: Mapping[str, tuple[int, str]] = _findings("seizure")
+"""Seizure -> ICANS grade (ASTCT 2019; ``data/astct/icans_grading.csv``)."""
+
+CEREBRAL_EDEMA: Mapping[str, tuple[int, str]] = _findings("cerebral_edema")
+_MOTOR: Mapping[str, tuple[int, str]] = _findings("motor")
+"""Motor findings -> ICANS grade (ASTCT 2019; ``data/astct/icans_grading.csv``)."""
+"""Raised intracranial pressure / cerebral oedema -> ICANS grade (ASTCT 2019;
+``data/astct/icans_grading.csv``)."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +143,7 @@ class ICANSAssessment:
     cerebral_edema: str = "none"
 
 
-def _lookup(table: dict[str, tuple[int, str]], key: str, field: str) -> tuple[int, str]:
+def _lookup(table: Mapping[str, tuple[int, str]], key: str, field: str) -> tuple[int, str]:
     try:
         return table[key]
     except KeyError:
@@ -175,15 +151,15 @@ def _lookup(table: dict[str, tuple[int, str]], key: str, field: str) -> tuple[in
 
 
 def _ice_domain(ice: ICEScore | int | None, consciousness: str) -> tuple[int, str]:
+    ice_rows = _CRITERIA.icans["ice"]
     if ice is None:
         if consciousness != "unarousable":
             raise RuleInputError("an ICE score is required unless the patient is unarousable")
-        return 4, "ICE not performable: patient unarousable"
+        return ice_rows["not_performable"].grade, ice_rows["not_performable"].text
     score = ice if isinstance(ice, ICEScore) else ICEScore(ice)
     if score.unarousable:
-        return 4, "ICE 0, patient unarousable"
-    grade = 0 if score.score == 10 else 1 if score.score >= 7 else 2 if score.score >= 3 else 3
-    return grade, f"ICE {score.score}"
+        return ice_rows["unarousable"].grade, ice_rows["unarousable"].text
+    return _CRITERIA.ice_grades[score.score], f"ICE {score.score}"
 
 
 def grade_icans(assessment: ICANSAssessment) -> ToxGrade:
@@ -205,11 +181,7 @@ def grade_icans(assessment: ICANSAssessment) -> ToxGrade:
         ("ice_score", *_ice_domain(a.ice, a.consciousness)),
         ("consciousness", *_lookup(CONSCIOUSNESS, a.consciousness, "consciousness")),
         ("seizure", *_lookup(SEIZURE, a.seizure, "seizure")),
-        (
-            "motor_weakness",
-            4 if a.motor_weakness else 0,
-            "deep focal motor weakness" if a.motor_weakness else "no motor weakness",
-        ),
+        ("motor_weakness", *_MOTOR["deep_focal_weakness" if a.motor_weakness else "none"]),
         ("cerebral_edema", *_lookup(CEREBRAL_EDEMA, a.cerebral_edema, "cerebral_edema")),
     ]
     grade = max(g for _, g, _ in domains)

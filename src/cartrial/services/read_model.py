@@ -1,4 +1,4 @@
-"""Build the analysis input :class:`~cartrial.analysis.TrialData` from the trial database.
+"""The analysis read model: the trial database as :class:`~cartrial.analysis.TrialData`.
 
 Every table follows the contract in :mod:`cartrial.analysis.dataset`. Records dated after the data
 cut-off are left out, an AE still ongoing at the cut-off has no resolution date and its grade is
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_trial_data
@@ -42,12 +42,12 @@ from cartrial.store import (
     SurvivalFollowUp,
     TimepointResponse,
     TumourLesion,
+    live,
     read_only,
 )
+from cartrial.vocab import RELATED_ATTRIBUTIONS
 
 __all__ = ["trial_data"]
-
-RELATED = ("possible", "probable", "definite")
 
 
 def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -62,10 +62,6 @@ def _dates(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             values = values.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
         frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
     return frame
-
-
-def _live(*models: type) -> list[ColumnElement[bool]]:
-    return [model.deleted_at.is_(None) for model in models]  # type: ignore[attr-defined]
 
 
 def _latest_date(session: Session, study_id: int) -> dt.date:
@@ -132,7 +128,7 @@ def trial_data(
         infusions = _frame(
             session,
             select(Infusion.subject_id, Infusion.infused_at).where(
-                *_live(Infusion), Infusion.infused_at <= end
+                live(Infusion), Infusion.infused_at <= end
             ),
             ["subject_db_id", "infused_at"],
         )
@@ -202,7 +198,7 @@ def _subjects(
 ) -> pd.DataFrame:
     first_ld = (
         select(Lymphodepletion.subject_id, func.min(Lymphodepletion.administered_date).label("ld"))
-        .where(*_live(Lymphodepletion), Lymphodepletion.administered_date <= cutoff)
+        .where(live(Lymphodepletion), Lymphodepletion.administered_date <= cutoff)
         .group_by(Lymphodepletion.subject_id)
         .subquery()
     )
@@ -213,7 +209,7 @@ def _subjects(
             func.max(SurvivalFollowUp.death_cause).label("cause"),
         )
         .where(
-            *_live(SurvivalFollowUp),
+            live(SurvivalFollowUp),
             SurvivalFollowUp.status == "dead",
             SurvivalFollowUp.death_date <= cutoff,
         )
@@ -222,17 +218,17 @@ def _subjects(
     )
     contact = (
         select(SurvivalFollowUp.subject_id, func.max(SurvivalFollowUp.contact_date).label("last"))
-        .where(*_live(SurvivalFollowUp), SurvivalFollowUp.contact_date <= cutoff)
+        .where(live(SurvivalFollowUp), SurvivalFollowUp.contact_date <= cutoff)
         .group_by(SurvivalFollowUp.subject_id)
         .subquery()
     )
     therapy = (
         select(SubsequentTherapy.subject_id, func.min(SubsequentTherapy.start_date).label("st"))
-        .where(*_live(SubsequentTherapy), SubsequentTherapy.start_date <= cutoff)
+        .where(live(SubsequentTherapy), SubsequentTherapy.start_date <= cutoff)
         .group_by(SubsequentTherapy.subject_id)
         .subquery()
     )
-    infusion = select(Infusion).where(*_live(Infusion), Infusion.infused_at <= end).subquery()
+    infusion = select(Infusion).where(live(Infusion), Infusion.infused_at <= end).subquery()
     columns = [
         "subject_db_id", "subject_id", "site_id", "country", "phase", "indication", "age", "sex",
         "ecog",
@@ -265,13 +261,13 @@ def _subjects(
             therapy.c.st,
         )
         .join(Site, Site.id == Subject.site_id)
-        .join(Enrolment, (Enrolment.subject_id == Subject.id) & Enrolment.deleted_at.is_(None))
+        .join(Enrolment, (Enrolment.subject_id == Subject.id) & live(Enrolment))
         .outerjoin(infusion, infusion.c.subject_id == Subject.id)
         .outerjoin(first_ld, first_ld.c.subject_id == Subject.id)
         .outerjoin(death, death.c.subject_id == Subject.id)
         .outerjoin(contact, contact.c.subject_id == Subject.id)
         .outerjoin(therapy, therapy.c.subject_id == Subject.id)
-        .where(Subject.study_id == sid, *_live(Subject), Enrolment.enrolled_date <= cutoff)
+        .where(Subject.study_id == sid, live(Subject), Enrolment.enrolled_date <= cutoff)
         .order_by(Subject.id),
         columns,
     )
@@ -297,13 +293,13 @@ def _efficacy_evaluable(session: Session, sid: int, cutoff: dt.date) -> set[int]
         session.scalars(
             select(TumourLesion.subject_id)
             .join(Subject)
-            .where(Subject.study_id == sid, *_live(TumourLesion), TumourLesion.category == "target")
+            .where(Subject.study_id == sid, live(TumourLesion), TumourLesion.category == "target")
         )
     )
     assessed = set(
         session.scalars(
             select(TimepointResponse.subject_id).where(
-                *_live(TimepointResponse), TimepointResponse.assessment_date <= cutoff
+                live(TimepointResponse), TimepointResponse.assessment_date <= cutoff
             )
         )
     )
@@ -312,7 +308,7 @@ def _efficacy_evaluable(session: Session, sid: int, cutoff: dt.date) -> set[int]
             select(SurvivalFollowUp.subject_id)
             .join(Infusion, Infusion.subject_id == SurvivalFollowUp.subject_id)
             .where(
-                *_live(SurvivalFollowUp, Infusion),
+                live(SurvivalFollowUp, Infusion),
                 SurvivalFollowUp.status == "dead",
                 SurvivalFollowUp.death_date <= cutoff,
             )
@@ -324,7 +320,7 @@ def _efficacy_evaluable(session: Session, sid: int, cutoff: dt.date) -> set[int]
 def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
     worst = (
         select(AeGradeChange.adverse_event_id, func.max(AeGradeChange.grade).label("worst"))
-        .where(*_live(AeGradeChange), AeGradeChange.changed_at <= end)
+        .where(live(AeGradeChange), AeGradeChange.changed_at <= end)
         .group_by(AeGradeChange.adverse_event_id)
         .subquery()
     )
@@ -345,7 +341,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         )
         .join(Subject)
         .outerjoin(worst, worst.c.adverse_event_id == AdverseEvent.id)
-        .where(Subject.study_id == sid, *_live(AdverseEvent), AdverseEvent.onset_at <= end)
+        .where(Subject.study_id == sid, live(AdverseEvent), AdverseEvent.onset_at <= end)
         .order_by(AdverseEvent.id),
         [
             "subject_db_id", "ae_id", "term", "soc", "grade", "onset_date", "resolution_date",
@@ -356,7 +352,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         lambda t: t if t is not None and t <= end else None
     )
     frame["grade"] = frame["grade"].astype(int)
-    frame["related"] = frame["attribution"].isin(RELATED)
+    frame["related"] = frame["attribution"].isin(RELATED_ATTRIBUTIONS)
     frame["outcome"] = frame["outcome"].fillna("").astype(str)
     frame["is_dlt"] = frame["is_dlt"].eq(True)
     frame["serious"] = frame["serious"].astype(bool)
@@ -378,7 +374,7 @@ def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             LabResult.grade,
         )
         .join(Subject)
-        .where(Subject.study_id == sid, *_live(LabResult), LabResult.collected_at <= end)
+        .where(Subject.study_id == sid, live(LabResult), LabResult.collected_at <= end)
         .order_by(LabResult.id),
         ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
     )
@@ -392,7 +388,7 @@ def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         session,
         select(o.subject_id, o.observed_date, o.crs_grade, o.icans_grade, o.tocilizumab, o.steroids)
         .join(Subject)
-        .where(Subject.study_id == sid, *_live(o), o.observed_date <= cutoff)
+        .where(Subject.study_id == sid, live(o), o.observed_date <= cutoff)
         .order_by(o.subject_id, o.observed_date),
         ["subject_db_id", "date", "crs_grade", "icans_grade", "tocilizumab", "steroids"],
     )
@@ -416,7 +412,7 @@ def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
             t.pct_change_from_baseline,
         )
         .join(Subject)
-        .where(Subject.study_id == sid, *_live(t), t.assessment_date <= cutoff)
+        .where(Subject.study_id == sid, live(t), t.assessment_date <= cutoff)
         .order_by(t.subject_id, t.assessment_date),
         [
             "subject_db_id", "assessment_date", "target_response", "nontarget_response",
@@ -444,7 +440,7 @@ def _kinetics(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
         session,
         select(k.subject_id, k.collected_at, k.value, k.unit, k.lloq, k.below_lloq)
         .join(Subject)
-        .where(Subject.study_id == sid, *_live(k), k.collected_at <= end)
+        .where(Subject.study_id == sid, live(k), k.collected_at <= end)
         .order_by(k.subject_id, k.collected_at),
         ["subject_db_id", "date", "value", "unit", "lloq", "below_lloq"],
     )
@@ -459,7 +455,7 @@ def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         session,
         select(a.subject_id, a.sample_date, a.screen, a.confirmed, a.titer)
         .join(Subject)
-        .where(Subject.study_id == sid, *_live(a), a.sample_date <= cutoff)
+        .where(Subject.study_id == sid, live(a), a.sample_date <= cutoff)
         .order_by(a.subject_id, a.sample_date),
         ["subject_db_id", "date", "screen", "confirmed", "titer"],
     )
@@ -481,7 +477,7 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         .join(Subject, Subject.id == PhenotypePanel.subject_id)
         .where(
             Subject.study_id == sid,
-            *_live(PhenotypePanel, PhenotypeValue),
+            live(PhenotypePanel, PhenotypeValue),
             PhenotypePanel.sample_date <= cutoff,
         )
         .order_by(PhenotypePanel.subject_id, PhenotypePanel.sample_date, PhenotypeValue.marker),
@@ -494,7 +490,7 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
 def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
     signer = (
         select(Signature.record_id, func.min(Signature.signer).label("signer"))
-        .where(*_live(Signature), Signature.record_table == "dose_decisions")
+        .where(live(Signature), Signature.record_table == "dose_decisions")
         .group_by(Signature.record_id)
         .subquery()
     )
@@ -513,7 +509,7 @@ def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             signer.c.signer,
         )
         .outerjoin(signer, signer.c.record_id == d.id)
-        .where(d.study_id == sid, *_live(d), d.data_cutoff_date <= end.date())
+        .where(d.study_id == sid, live(d), d.data_cutoff_date <= end.date())
         .order_by(d.id),
         [
             "cohort", "dose_level", "dose_index", "n_treated", "n_dlt", "action",

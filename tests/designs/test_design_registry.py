@@ -1,11 +1,21 @@
-"""make_design maps every protocol design name to its class."""
+"""The design registry maps every protocol design name to its class, and back; capabilities are
+the classes' declared flags (TITE: Cheung & Chappell 2000, Yuan et al. 2018; last-cohort coherence:
+dfcrm ``restrict``)."""
 
 from __future__ import annotations
 
 import pytest
 
 import cartrial.designs as designs
-from cartrial.designs import DESIGN_NAMES, Design, make_design
+from cartrial.designs import (
+    DESIGN_NAMES,
+    Design,
+    design_name,
+    is_time_to_event,
+    is_time_to_event_name,
+    make_design,
+    takes_last_cohort,
+)
 from cartrial.errors import DesignError
 
 EXPECTED = {
@@ -20,6 +30,8 @@ EXPECTED = {
     "table": "DecisionTableDesign",
 }
 
+TITE = {"tite-boin", "tite-crm"}
+
 
 def test_names() -> None:
     assert set(DESIGN_NAMES) == set(EXPECTED)
@@ -33,6 +45,9 @@ def test_make_design(name: str, cls: str) -> None:
     design = make_design(name, n_doses=4, **params)
     assert type(design).__name__ == cls
     assert isinstance(design, Design)
+    assert design_name(design) == name
+    assert is_time_to_event(design) == is_time_to_event_name(name) == (name in TITE)
+    assert takes_last_cohort(design) == (name in {"crm", "tite-crm"})
 
 
 def test_lists_become_tuples() -> None:
@@ -50,3 +65,10 @@ def test_unknown_name_and_parameter() -> None:
 def test_all_exports_exist() -> None:
     for name in designs.__all__:
         assert hasattr(designs, name), name
+
+
+def test_name_lookup_ignores_case_and_blanks() -> None:
+    assert is_time_to_event_name(" TITE-BOIN ")
+    assert not is_time_to_event_name("boin")
+    with pytest.raises(DesignError, match="unknown design"):
+        is_time_to_event_name("tite-mtpi")
