@@ -12,7 +12,9 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     │   ├── ValidationFailed(ValueError) the input breaks a protocol or data rule (names the field)
     │   ├── NotFound(LookupError)        the record does not exist (or is not visible to the user)
     │   ├── Conflict                     optimistic-locking conflict: a stale edit
-    │   └── PermissionDenied(PermissionError)  role or site restriction
+    │   ├── PermissionDenied(PermissionError)  role or site restriction
+    │   └── AuthenticationFailed(PermissionError)  no valid credential: wrong password, unknown,
+    │                                            expired or revoked session or token, locked account
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
     ├── ExchangeError(ValueError)        a CDISC dataset cannot be built or written as required
@@ -26,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "AnalysisError",
     "AuditIntegrityError",
+    "AuthenticationFailed",
     "BackupFailed",
     "CartrialError",
     "CartrialWarning",
@@ -106,6 +109,11 @@ class Conflict(ServiceError):
 
 class PermissionDenied(ServiceError, PermissionError):
     """The user's role or site does not allow this action."""
+
+
+class AuthenticationFailed(ServiceError, PermissionError):
+    """No valid credential: wrong password, unknown, expired or revoked session or token, or a
+    locked account. The message never says which of username or password was wrong."""
 
 
 class ImportFailed(CartrialError, ValueError):

@@ -12,7 +12,7 @@ import pytest
 from service_support import PASSWORD, Trial, treat
 from sqlalchemy import text
 
-from cartrial.errors import Conflict, PermissionDenied, ValidationFailed
+from cartrial.errors import AuthenticationFailed, Conflict, PermissionDenied, ValidationFailed
 from cartrial.services import (
     AdjudicateDLT,
     AnswerQuery,
@@ -80,12 +80,12 @@ def test_decision_overrides_never_go_above_the_design(cohort: Trial) -> None:
 
 def test_signature_needs_the_password_and_the_role(cohort: Trial) -> None:
     decided = decide_next_dose(cohort.as_("dsmc"), DecideNextDose(as_of=D0 + dt.timedelta(28)))
-    before = cohort.audit_rows()
     wrong = SignRecord(
         record="dose_decision", record_id=decided.decision_id, meaning="approval", password="nope"
     )
-    with pytest.raises(PermissionDenied):
-        sign_record(cohort.as_("dsmc"), wrong)
+    with pytest.raises(AuthenticationFailed, match="wrong password"):
+        sign_record(cohort.as_("dsmc"), wrong)  # refused, and the failure recorded
+    before = cohort.audit_rows()
     right = SignRecord(
         record="dose_decision",
         record_id=decided.decision_id,

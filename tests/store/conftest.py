@@ -12,10 +12,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.store import (
+    AccessToken,
+    AccountLock,
     AdaResult,
     AdverseEvent,
     AeGradeChange,
     AuditedSession,
+    AuthFailure,
     CrsIcansObservation,
     DataLock,
     DataQuery,
@@ -28,6 +31,7 @@ from cartrial.store import (
     KineticsSample,
     LabResult,
     LesionMeasurement,
+    LoginSession,
     Lymphodepletion,
     PhenotypePanel,
     PhenotypeValue,
@@ -347,6 +351,39 @@ def build_every_table(session: Session) -> list[Regulated]:
             data_cutoff=date(2026, 4, 2),
             locked_at=T0,
             locked_by="dm1",
+        ),
+        LoginSession(
+            user_id=user.id,
+            token_sha256="a" * 64,
+            source="cli:host/inv1",
+            started_at=T0,
+            last_seen_at=T0,
+            last_seen_from="cli:host/inv1",
+            expires_at=T0,
+            ended_at=T0,
+            ended_reason="logout",
+        ),
+        AccessToken(
+            user_id=user.id,
+            name="nightly import",
+            token_sha256="b" * 64,
+            expires_on=date(2026, 12, 31),
+            last_used_at=T0,
+            last_used_from="10.0.0.7",
+            revoked_at=T0,
+            revoked_by="admin",
+            revoked_reason="left the study",
+        ),
+        AuthFailure(
+            username="inv1", user_id=user.id, kind="login", source="10.0.0.7", occurred_at=T0
+        ),
+        AccountLock(
+            user_id=user.id,
+            locked_at=T0,
+            lock_reason="5 failed password checks in a row",
+            unlocked_at=T0,
+            unlocked_by="admin",
+            unlock_reason="identity confirmed",
         ),
     ]
     session.add_all(records)

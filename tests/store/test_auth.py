@@ -9,7 +9,7 @@ from argon2 import PasswordHasher, Type
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
-from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
+from cartrial.errors import NotFound, ValidationFailed
 from cartrial.store import (
     AuditedSession,
     AuditLog,
@@ -21,14 +21,14 @@ from cartrial.store import (
     unit_of_work,
 )
 from cartrial.store.auth import (
+    add_signature,
     assign_role,
-    authenticate,
     create_user,
     has_role,
     record_sha256,
-    sign,
     signature_is_valid,
     signatures_for,
+    verify_password,
 )
 
 from .conftest import T0, MiniTrial
@@ -100,19 +100,19 @@ def test_production_profile_is_rfc_9106_low_memory() -> None:
     assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (3, 65536, 4)
 
 
-def test_authenticate(sessions: sessionmaker[AuditedSession], investigator: int) -> None:
+def test_verify_password(sessions: sessionmaker[AuditedSession], investigator: int) -> None:
     with sessions() as session:
-        assert authenticate(session, "inv1", PASSWORD).id == investigator
-        with pytest.raises(PermissionDenied):
-            authenticate(session, "inv1", PASSWORD + "x")
-        with pytest.raises(PermissionDenied):
-            authenticate(session, "nobody", PASSWORD)
-    with unit_of_work(sessions, "admin", "left the site") as session:
         user = session.get(User, investigator)
         assert user is not None
-        user.is_active = False
-    with sessions() as session, pytest.raises(PermissionDenied):
-        authenticate(session, "inv1", PASSWORD)
+        assert verify_password(user.password_hash, PASSWORD)
+        assert not verify_password(user.password_hash, PASSWORD + "x")
+        assert not verify_password("not an argon2 hash", PASSWORD)
+
+
+def _user(session: AuditedSession, user_id: int) -> User:
+    user = session.get(User, user_id)
+    assert user is not None
+    return user
 
 
 def test_create_user_refuses_bad_input(
@@ -161,7 +161,7 @@ def test_sign_binds_signer_meaning_time_and_content(
     with unit_of_work(sessions, "inv1") as session:
         decision = session.get(DoseDecision, decision_id)
         assert decision is not None
-        signature = sign(session, "inv1", PASSWORD, "approval", decision)
+        signature = add_signature(session, _user(session, investigator), "approval", decision)
         content_hash = record_sha256(decision)
     assert (signature.signer, signature.signer_name, signature.meaning) == (
         "inv1",
@@ -193,7 +193,7 @@ def test_signature_no_longer_valid_after_the_record_changes(
     with unit_of_work(sessions, "inv1") as session:
         decision = session.get(DoseDecision, decision_id)
         assert decision is not None
-        sign(session, "inv1", PASSWORD, "approval", decision)
+        add_signature(session, _user(session, investigator), "approval", decision)
     with unit_of_work(sessions, "stat1", "committee chose to stay") as session:
         decision = session.get(DoseDecision, decision_id)
         assert decision is not None
@@ -203,17 +203,18 @@ def test_signature_no_longer_valid_after_the_record_changes(
         assert not signature_is_valid(session, stored)
 
 
-def test_sign_refuses_wrong_password_and_empty_meaning(
+def test_add_signature_refuses_empty_meaning_and_deleted_record(
     sessions: sessionmaker[AuditedSession], investigator: int, decision_id: int
 ) -> None:
-    with pytest.raises(PermissionDenied), unit_of_work(sessions, "inv1") as session:
-        decision = session.get(DoseDecision, decision_id)
-        assert decision is not None
-        sign(session, "inv1", "wrong password!", "approval", decision)
     with pytest.raises(ValidationFailed), unit_of_work(sessions, "inv1") as session:
         decision = session.get(DoseDecision, decision_id)
         assert decision is not None
-        sign(session, "inv1", PASSWORD, "  ", decision)
+        add_signature(session, _user(session, investigator), "  ", decision)
+    with pytest.raises(ValidationFailed), unit_of_work(sessions, "inv1", "typo") as session:
+        decision = session.get(DoseDecision, decision_id)
+        assert decision is not None
+        soft_delete(session, decision)
+        add_signature(session, _user(session, investigator), "approval", decision)
     with sessions() as session:
         assert session.scalars(select(Signature)).all() == []
 

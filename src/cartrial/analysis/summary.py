@@ -96,6 +96,8 @@ def _escalation_table(trial: TrialData, settings: AnalysisSettings) -> AnalysisT
         "decided_date",
         "signed_by",
     ]
+    if "signature" in decisions.columns:  # e-signature manifestations (read from a database)
+        columns.append("signature")
     return AnalysisTable(
         key="dose_escalation",
         title="Dose-escalation decisions per cohort",

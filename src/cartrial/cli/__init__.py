@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "grade",
     "recist",
     "capture",
+    "auth",
     "db",
     "report",
     "export",

@@ -1,7 +1,9 @@
 """Data capture: ``cartrial study``, ``import``, ``rederive`` and ``decide`` commands.
 
-Thin shells over :mod:`cartrial.services`: each parses its options, calls one use case as
-``--user`` (default ``$CARTRIAL_USER``) on ``--study`` (default: the packaged protocol's study)
+Thin shells over :mod:`cartrial.services`: each parses its options, calls one use case as the
+person of the credential (``cartrial login`` session or ``$CARTRIAL_TOKEN``,
+:func:`cartrial.cli.auth.write_context`; ``--user`` alone is refused) on ``--study`` (default: the
+packaged protocol's study)
 in ``--db`` (a SQLite file or URL; default ``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``)
 and prints the result. Passwords are always prompted, never taken from the command line.
 """
@@ -17,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cartrial.cli.auth import write_context
 from cartrial.errors import CartrialError, ImportFailed
-from cartrial.protocol import load_protocol
 from cartrial.services import (
     AddSite,
     AddUser,
@@ -48,7 +50,12 @@ DB_OPT = typer.Option(
     "--db",
     help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
 )
-USER_OPT = typer.Option(..., "--user", envvar="CARTRIAL_USER", help="Acting user (audited).")
+USER_OPT = typer.Option(
+    None,
+    "--user",
+    envvar="CARTRIAL_USER",
+    help="Check that the credential (login session or $CARTRIAL_TOKEN) is this user's.",
+)
 STUDY_OPT = typer.Option(None, "--study", help="Study id (default: the packaged protocol's).")
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -90,9 +97,8 @@ def _errors_exit() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
-def _context(db: str | None, user: str, study: str | None) -> ServiceContext:
-    factory = session_factory(make_engine(database_url(db)))
-    return ServiceContext(factory, user, study or load_protocol().study_id)
+def _context(db: str | None, user: str | None, study: str | None) -> ServiceContext:
+    return write_context(db, user, study)
 
 
 def _print(record: dict[str, object], title: str, as_json: bool) -> None:
@@ -137,7 +143,7 @@ def add_site_command(
     code: str = typer.Argument(..., help="Site code, e.g. S01."),
     name: str = typer.Argument(..., help="Site name."),
     country: str | None = typer.Option(None, "--country", help="ISO 3166 alpha-2 code."),
-    user: str = USER_OPT,
+    user: str | None = USER_OPT,
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -153,7 +159,7 @@ def add_user_command(
     full_name: str = typer.Argument(..., help="The person's name."),
     role: str = typer.Option(..., "--role", help="admin, investigator, site_coordinator, ..."),
     site: str | None = typer.Option(None, "--site", help="Site code (default: study-wide)."),
-    user: str = USER_OPT,
+    user: str | None = USER_OPT,
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -183,7 +189,7 @@ def _import_command(
         file: Path = typer.Argument(
             ..., exists=True, dir_okay=False, help="CSV file with a header."
         ),
-        user: str = USER_OPT,
+        user: str | None = USER_OPT,
         study: str | None = STUDY_OPT,
         db: str | None = DB_OPT,
         as_json: bool = JSON_OPT,
@@ -198,7 +204,7 @@ def _import_command(
 
 def rederive_command(
     reason: str = typer.Option(..., "--reason", help="Why (recorded with every change)."),
-    user: str = USER_OPT,
+    user: str | None = USER_OPT,
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -219,7 +225,7 @@ def decide_command(
     ),
     rationale: str | None = typer.Option(None, "--rationale", help="Required for an override."),
     sign: bool = typer.Option(False, "--sign", help="Sign the decision now (password prompted)."),
-    user: str = USER_OPT,
+    user: str | None = USER_OPT,
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
@@ -250,6 +256,5 @@ def decide_command(
                     password=password,
                 ),
             )
-            record["signed_by"] = signed.signer
-            record["signed_at"] = signed.signed_at
+            record["signature"] = signed.manifestation
     _print(record, f"dose decision (design {decided.design})", as_json)

@@ -17,12 +17,14 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased, defer, sessionmaker
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import Protocol, parse_protocol
+from cartrial.services.lockout import PasswordRejected, record_failure
 from cartrial.store import (
     AuditContext,
     AuditedSession,
@@ -40,7 +42,10 @@ from cartrial.store import (
 from cartrial.store import read_only as read_only_session
 from cartrial.store.audit import AUDIT_CONTEXT_KEY
 
-__all__ = ["ServiceContext", "UseCase", "protocol_of", "use_case"]
+__all__ = ["ServiceContext", "SessionFactory", "UseCase", "protocol_of", "use_case"]
+
+#: The trial database as the services take it (from :func:`cartrial.store.session_factory`).
+SessionFactory = sessionmaker[AuditedSession]
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,23 @@ class ServiceContext:
         Username of the person acting (audited as the author of every change).
     study_id
         The sponsor's study identifier (``Protocol.study_id``, e.g. ``"CLDN18-PDL1-CART-01"``).
+    source
+        Where the person acts from (client address, ``cli:host/user``), recorded with a failed
+        e-signature password.
+    credential
+        What vouched for the user: a login ``"session"``, a personal access ``"token"``, or
+        ``"trusted"`` (an in-process client; see below).
+
+    A person's context comes from a credential: :func:`cartrial.services.auth.context_for`
+    (session or personal access token). In-process clients that act for virtual or already
+    authenticated users (the demo, tests) use :func:`cartrial.services.auth.trusted_context`.
     """
 
     session_factory: sessionmaker[AuditedSession]
     user: str
     study_id: str
+    source: str = "in-process"
+    credential: Literal["session", "token", "trusted"] = "trusted"
 
 
 #: Parsed protocols by the SHA-256 of their YAML text (at most :data:`_PROTOCOL_CACHE_SIZE`).
@@ -176,6 +193,8 @@ class UseCase:
     protocol: Protocol
     roles: tuple[tuple[str, int | None], ...]
     dates: dict[int, SubjectDates] = field(default_factory=dict)
+    #: Where the person acts from (:attr:`ServiceContext.source`).
+    source: str = "in-process"
     _sites: dict[int, str] = field(default_factory=dict)
     _lock: tuple[dt.date, str] | None = None  # active data lock: (cut-off, name)
     #: Subjects read with the use case (by code; codes asked for and not found map to None).
@@ -323,7 +342,29 @@ def use_case(
     subjects
         Codes of the subjects the use case will fetch (:meth:`UseCase.subjects`), read in the
         same query as the user and the study; their role checks still happen when fetched.
+
+    A password refused inside the block (an e-signature) is recorded after the rollback, in a
+    transaction of its own (:func:`cartrial.services.lockout.record_failure`).
     """
+    try:
+        with _use_case(
+            ctx, *roles, reason=reason, site_scoped=site_scoped, read_only=read_only,
+            subjects=subjects,
+        ) as uc:  # fmt: skip
+            yield uc
+    except PasswordRejected as rejected:
+        raise record_failure(ctx.session_factory, rejected) from None
+
+
+@contextmanager
+def _use_case(
+    ctx: ServiceContext,
+    *roles: str,
+    reason: str | None,
+    site_scoped: bool,
+    read_only: bool,
+    subjects: Iterable[str],
+) -> Iterator[UseCase]:
     opened = (
         read_only_session(ctx.session_factory)
         if read_only
@@ -349,6 +390,7 @@ def use_case(
             study=study,
             protocol=protocol_of(study),
             roles=tuple(dict.fromkeys((row.role, row.site_id) for row in rows if row.role)),
+            source=ctx.source,
             _lock=max(locks, key=lambda lock: lock[0]) if locks else None,
         )
         if codes:

@@ -27,9 +27,18 @@ from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
+from cartrial.services.signing import Signed, already_signed, sign, signed_result
 from cartrial.services.treatment import infusion_of
-from cartrial.store import AdverseEvent, DataLock, DataQuery, DoseDecision, Signature, live, utcnow
-from cartrial.store.auth import sign
+from cartrial.store import (
+    AdverseEvent,
+    DataLock,
+    DataQuery,
+    DoseDecision,
+    Infusion,
+    Signature,
+    live,
+    utcnow,
+)
 
 __all__ = [
     "AdjudicateDLT",
@@ -231,18 +240,6 @@ class SignRecord(ServiceInput):
     password: SecretStr
 
 
-class Signed(ServiceResult):
-    """The stored signature: signer, meaning, time and the hash of the signed content."""
-
-    signature_id: int
-    record_table: str
-    record_id: int
-    signer: str
-    meaning: str
-    signed_at: dt.datetime
-    record_sha256: str
-
-
 _SIGNERS: dict[str, tuple[str, ...]] = {
     "dose_decision": DECIDERS,
     "data_lock": ("data_manager",),
@@ -250,7 +247,15 @@ _SIGNERS: dict[str, tuple[str, ...]] = {
 
 
 def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
-    """Sign a dose decision or a data lock (wrong password: :class:`PermissionDenied`)."""
+    """Sign a dose decision or a data lock.
+
+    Raises
+    ------
+    AuthenticationFailed
+        Wrong password (recorded; repeated failures lock the account) or a locked account.
+    ValidationFailed
+        ``record_id``: the user already signed this version of the record with this meaning.
+    """
     with use_case(ctx, *_SIGNERS[data.record]) as uc:
         record: DoseDecision | DataLock | None = (
             uc.session.get(DoseDecision, data.record_id)
@@ -259,22 +264,8 @@ def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
         )
         if record is None or record.study_id != uc.study.id or record.deleted_at is not None:
             raise NotFound(f"record_id: no {data.record} {data.record_id} in this study")
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), data.meaning, record
-        )
-        return _signed_result(signature)
-
-
-def _signed_result(signature: Signature) -> Signed:
-    return Signed(
-        signature_id=signature.id,
-        record_table=signature.record_table,
-        record_id=signature.record_id,
-        signer=signature.signer,
-        meaning=signature.meaning,
-        signed_at=signature.signed_at,
-        record_sha256=signature.record_sha256,
-    )
+        [signature] = sign(uc, data.password.get_secret_value(), data.meaning, record)
+        return signed_result(signature, uc.protocol.study.time_zone)
 
 
 class SignedDecision(ServiceInput):
@@ -311,7 +302,9 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
         DLT-evaluable subject; ``as_of`` while a subject dosed there is still in the DLT window
         (when the protocol requires the window closed); the study already in expansion.
     PermissionDenied
-        Not the protocol's ``opened_by`` role, or a wrong password.
+        Not the protocol's ``opened_by`` role.
+    AuthenticationFailed
+        A wrong password (recorded) or a locked account.
     """
     as_of = data.as_of or utcnow().date()
     with use_case(ctx, "investigator", "safety_committee") as uc:
@@ -363,9 +356,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
         )
         uc.session.add(decision)
         uc.session.flush()
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), "expansion_opened", decision
-        )
+        [signature] = sign(uc, data.password.get_secret_value(), "expansion_opened", decision)
         uc.because(f"expansion opened at {data.dose_level}")
         uc.study.phase = "expansion"
         return ExpansionOpened(
@@ -373,7 +364,7 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
             rp2d=data.dose_level,
             n_evaluable=len(evaluable),
             n_dlt=n_dlt,
-            signature=_signed_result(signature),
+            signature=signed_result(signature, p.study.time_zone),
         )
 
 
@@ -423,12 +414,12 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         )
         uc.session.add(lock)
         uc.session.flush()
-        signature = sign(uc.session, uc.user, data.password.get_secret_value(), "data_lock", lock)
+        [signature] = sign(uc, data.password.get_secret_value(), "data_lock", lock)
         return DataLocked(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
-            signature=_signed_result(signature),
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )
 
 
@@ -459,12 +450,17 @@ class EventDecision(ServiceResult):
 
 
 class DLTAdjudicated(ServiceResult):
-    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made."""
+    """The subject's adjudication: DLT or not, the decisive rule, each AE, signatures made.
+
+    ``signed`` shows each signature made (AEs, and the infusion unless its unchanged version was
+    already signed by the same investigator).
+    """
 
     subject_id: str
     is_dlt: bool
     events: tuple[EventDecision, ...]
     signatures: int
+    signed: tuple[Signed, ...] = ()
 
 
 def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
@@ -533,15 +529,16 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
                     reason=ae.dlt_reason or "",
                 )
             )
-        password = data.password.get_secret_value()
         infusion = infusion_of(uc, subject)
-        for ae in aes.values():
-            sign(uc.session, uc.user, password, "dlt_adjudication", ae)
-        if infusion is not None:
-            sign(uc.session, uc.user, password, "dlt_adjudication", infusion)
+        records: list[AdverseEvent | Infusion] = list(aes.values())
+        if infusion is not None and already_signed(uc, "dlt_adjudication", infusion) is None:
+            # The subject-level attestation; an unchanged infusion keeps its earlier signature.
+            records.append(infusion)
+        signatures = sign(uc, data.password.get_secret_value(), "dlt_adjudication", *records)
         return DLTAdjudicated(
             subject_id=data.subject_id,
             is_dlt=any(d.is_dlt for d in decisions),
             events=tuple(decisions),
-            signatures=len(aes) + (infusion is not None),
+            signatures=len(signatures),
+            signed=tuple(signed_result(sig, uc.protocol.study.time_zone) for sig in signatures),
         )

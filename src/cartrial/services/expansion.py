@@ -22,8 +22,8 @@ from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.decisions import SignedDecision
 from cartrial.services.enrolment import STOP_DESIGN, current_cohort, expansion_stopped
 from cartrial.services.followup_window import dlt_followup
+from cartrial.services.signing import Signed, sign, signed_result
 from cartrial.store import DoseDecision, Enrolment, Subject, TimepointResponse, live, utcnow
-from cartrial.store.auth import sign
 
 __all__ = [
     "ExpansionReview",
@@ -169,11 +169,12 @@ class StopExpansion(SignedDecision):
 
 
 class ExpansionStopped(ServiceResult):
-    """The decision stopping the expansion."""
+    """The decision stopping the expansion and its signature (with its manifestation)."""
 
     decision_id: int
     signature_id: int
     rationale: str
+    signature: Signed
 
 
 def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped:
@@ -226,10 +227,11 @@ def stop_expansion(ctx: ServiceContext, data: StopExpansion) -> ExpansionStopped
         )
         uc.session.add(decision)
         uc.session.flush()
-        signature = sign(
-            uc.session, uc.user, data.password.get_secret_value(), "expansion_stopped", decision
-        )
+        [signature] = sign(uc, data.password.get_secret_value(), "expansion_stopped", decision)
         uc.because("expansion stopped")
         return ExpansionStopped(
-            decision_id=decision.id, signature_id=signature.id, rationale=data.rationale
+            decision_id=decision.id,
+            signature_id=signature.id,
+            rationale=data.rationale,
+            signature=signed_result(signature, uc.protocol.study.time_zone),
         )

@@ -20,6 +20,7 @@ from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_tri
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
+from cartrial.services.signing import manifestation
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -158,7 +159,7 @@ def trial_data(
             frame = frame[frame["subject_db_id"].isin(list(codes))].copy()
             frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
             tables[name] = _with_day(frame, name, day0, codes)
-        decisions = _decisions(session, sid, end)
+        decisions = _decisions(session, sid, end, protocol.study.time_zone)
     data = TrialData(
         subjects=subjects.reset_index(drop=True),
         dose_decisions=decisions,
@@ -487,7 +488,9 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     return _dates(frame, "phenotype")
 
 
-def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+def _decisions(session: Session, sid: int, end: dt.datetime, time_zone: str) -> pd.DataFrame:
+    """Dose decisions with ``signed_by`` (first signer's username) and ``signature``: every live
+    signature's manifestation (:func:`cartrial.services.signing.manifestation`), oldest first."""
     signer = (
         select(Signature.record_id, func.min(Signature.signer).label("signer"))
         .where(live(Signature), Signature.record_table == "dose_decisions")
@@ -507,17 +510,35 @@ def _decisions(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             d.next_dose_index,
             d.data_cutoff_date,
             signer.c.signer,
+            d.id,
         )
         .outerjoin(signer, signer.c.record_id == d.id)
         .where(d.study_id == sid, live(d), d.data_cutoff_date <= end.date())
         .order_by(d.id),
         [
             "cohort", "dose_level", "dose_index", "n_treated", "n_dlt", "action",
-            "next_dose_index", "decided_date", "signed_by",
+            "next_dose_index", "decided_date", "signed_by", "decision_id",
         ],
     )  # fmt: skip
     if frame.empty:
         return empty_table("dose_decisions")
     frame["signed_by"] = frame["signed_by"].fillna("").astype(str)
+    shown: dict[int, list[str]] = {}
+    for sig in session.scalars(
+        select(Signature)
+        .where(live(Signature), Signature.record_table == "dose_decisions")
+        .order_by(Signature.signed_at, Signature.id)
+    ):
+        shown.setdefault(sig.record_id, []).append(
+            manifestation(
+                sig.signer_name,
+                sig.signer,
+                sig.meaning,
+                sig.signed_at,
+                time_zone,
+                sig.record_version,
+            )
+        )
+    frame["signature"] = ["; ".join(shown.get(int(i), [])) for i in frame.pop("decision_id")]
     frame["next_dose_index"] = frame["next_dose_index"].astype("Int64")
     return _dates(frame, "dose_decisions")

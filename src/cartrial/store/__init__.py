@@ -15,8 +15,11 @@ Optimistic locking
     :func:`check_version`; a stale edit raises :class:`cartrial.errors.Conflict` naming both
     versions (also when two transactions race: ``unit_of_work`` converts ``StaleDataError``).
 Users and signatures (:mod:`cartrial.store.auth`)
-    :func:`create_user`, :func:`assign_role`, :func:`has_role`, :func:`authenticate`,
-    :func:`sign`, :func:`signatures_for`, :func:`signature_is_valid`, :func:`record_sha256`.
+    :func:`create_user`, :func:`assign_role`, :func:`has_role`, :func:`add_signature`,
+    :func:`signatures_for`, :func:`signature_is_valid`, :func:`record_sha256`.
+Credentials (:mod:`cartrial.store.credentials`; the rules live in ``cartrial.services.auth``)
+    :class:`LoginSession`, :class:`AccessToken`, :class:`AuthFailure`, :class:`AccountLock`,
+    :func:`secret_sha256`.
 Schema and files
     :func:`upgrade`, :func:`head_revision` (Alembic), :func:`backup`, :func:`restore`,
     :func:`display_url` (a URL without its password, for messages).
@@ -39,18 +42,24 @@ from __future__ import annotations
 
 from cartrial.store.audit import AuditContext, AuditedSession, soft_delete
 from cartrial.store.auth import (
+    add_signature,
     assign_role,
-    authenticate,
     create_user,
     has_role,
     record_sha256,
-    sign,
     signature_is_valid,
     signatures_for,
 )
 from cartrial.store.backup import backup, restore
 from cartrial.store.base import Base, Regulated, UTCDateTime, live, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
+from cartrial.store.credentials import (
+    AccessToken,
+    AccountLock,
+    AuthFailure,
+    LoginSession,
+    secret_sha256,
+)
 from cartrial.store.engine import database_url, display_url, make_engine, session_factory
 from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
 from cartrial.store.locking import check_version
@@ -90,6 +99,8 @@ from cartrial.store.models import (
 from cartrial.store.transaction import read_only, unit_of_work
 
 __all__ = [
+    "AccessToken",
+    "AccountLock",
     "AdaResult",
     "AdverseEvent",
     "AeGradeChange",
@@ -98,6 +109,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditedSession",
+    "AuthFailure",
     "Base",
     "ChainReport",
     "CrsIcansObservation",
@@ -112,6 +124,7 @@ __all__ = [
     "KineticsSample",
     "LabResult",
     "LesionMeasurement",
+    "LoginSession",
     "Lymphodepletion",
     "PhenotypePanel",
     "PhenotypeValue",
@@ -127,8 +140,8 @@ __all__ = [
     "TumourLesion",
     "UTCDateTime",
     "User",
+    "add_signature",
     "assign_role",
-    "authenticate",
     "backup",
     "check_version",
     "create_user",
@@ -143,8 +156,8 @@ __all__ = [
     "read_only",
     "record_sha256",
     "restore",
+    "secret_sha256",
     "session_factory",
-    "sign",
     "signature_is_valid",
     "signatures_for",
     "soft_delete",

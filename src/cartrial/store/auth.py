@@ -1,11 +1,14 @@
-"""Users, roles and electronic signatures (21 CFR Part 11 style).
+"""Users, roles and electronic signatures (21 CFR Part 11 style): tables and hashing primitives.
 
 Passwords are stored as argon2id hashes with the parameters of :data:`PASSWORD_PROFILE` (RFC 9106
-"low memory" profile: t=3, m=64 MiB, p=4; argon2-cffi's default). A signature
-requires the signer to re-enter the password; it records the signer, the meaning of the signature
-(e.g. ``"approval"``, ``"dlt_adjudication"``, ``"data_lock"``), the UTC time and the SHA-256 of the
-signed record's content, so that any later change to the record is visible
-(:func:`signature_is_valid`).
+"low memory" profile: t=3, m=64 MiB, p=4; argon2-cffi's default). A signature records the signer,
+the meaning of the signature (e.g. ``"approval"``, ``"dlt_adjudication"``, ``"data_lock"``), the
+UTC time, the record's version and the SHA-256 of the signed record's content, so that any later
+change to the record is visible (:func:`signature_is_valid`).
+
+Checking a password, counting failures and locking accounts, sessions, tokens and the rules of
+signing (password re-entered, one signature per signer and meaning per record version) are the
+services' job (:mod:`cartrial.services.auth`, :mod:`cartrial.services.signing`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
-from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
+from cartrial.errors import NotFound, ValidationFailed
 from cartrial.store.base import Base, Regulated, live, utcnow
 from cartrial.store.models import RoleAssignment, Signature, User
 from cartrial.vocab import ROLES
@@ -29,15 +32,15 @@ from cartrial.vocab import ROLES
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "PASSWORD_PROFILE",
+    "add_signature",
     "assign_role",
-    "authenticate",
     "create_user",
     "has_role",
     "hash_password",
     "record_sha256",
-    "sign",
     "signature_is_valid",
     "signatures_for",
+    "table_of",
     "verify_password",
 ]
 
@@ -142,20 +145,6 @@ def has_role(session: Session, user: User, role: str, site_id: int | None = None
     return session.scalar(query.limit(1)) is not None
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    """Return the active user whose password matches.
-
-    Raises
-    ------
-    cartrial.errors.PermissionDenied
-        Unknown user, wrong password or inactive account (one message for all three).
-    """
-    user = session.scalar(select(User).where(User.username == username.strip(), live(User)))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        raise PermissionDenied("unknown user, wrong password or inactive account")
-    return user
-
-
 def _encode(value: object) -> object:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -178,32 +167,28 @@ def record_sha256(record: Regulated) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def sign(
-    session: Session, user: User | str, password: str, meaning: str, record: Regulated
-) -> Signature:
-    """Electronically sign ``record``: re-check the password, bind signer, meaning and time.
+def add_signature(session: Session, signer: User, meaning: str, record: Regulated) -> Signature:
+    """Write the signature of ``signer`` on ``record``: meaning, UTC time, version, content hash.
+
+    A storage primitive: it does NOT check the password, the account lock or duplicates. Signing
+    for a person goes through :func:`cartrial.services.signing.sign`, which does.
 
     Parameters
     ----------
     session
         An audited session; the signature is written in its transaction.
-    user
-        The signer (a :class:`User` or a username).
-    password
-        The signer's password, re-entered for this signature.
+    signer
+        The person signing (authenticated by the caller).
     meaning
         What the signature means, e.g. ``"approval"``, ``"dlt_adjudication"``, ``"data_lock"``.
     record
-        The regulated record being signed (flushed so that it has an id).
+        The regulated record being signed (flushed first so that it has an id and its version).
 
     Raises
     ------
-    cartrial.errors.PermissionDenied
-        Wrong password or inactive signer.
     cartrial.errors.ValidationFailed
         Empty meaning, or the record is soft-deleted.
     """
-    signer = authenticate(session, user.username if isinstance(user, User) else user, password)
     if not meaning.strip():
         raise ValidationFailed("meaning", "a signature needs its meaning")
     if record.deleted_at is not None:
@@ -214,7 +199,7 @@ def sign(
         signer=signer.username,
         signer_name=signer.full_name,
         meaning=meaning.strip(),
-        record_table=instance_state(record).mapper.local_table.description,
+        record_table=table_of(record),
         record_id=record.id,
         record_version=record.version,
         record_sha256=record_sha256(record),
@@ -225,9 +210,14 @@ def sign(
     return signature
 
 
+def table_of(record: Regulated) -> str:
+    """The table name of ``record`` (as stored in ``signatures.record_table``)."""
+    return str(instance_state(record).mapper.local_table.description)
+
+
 def signatures_for(session: Session, record: Regulated) -> list[Signature]:
     """Every signature on ``record``, oldest first."""
-    table = instance_state(record).mapper.local_table.description
+    table = table_of(record)
     return list(
         session.scalars(
             select(Signature)

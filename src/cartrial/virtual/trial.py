@@ -64,6 +64,7 @@ from cartrial.services import (
     sign_record,
     stop_expansion,
     trial_data,
+    trusted_context,
     withdraw_subject,
 )
 from cartrial.store import database_url, make_engine, session_factory
@@ -429,7 +430,8 @@ def _setup(
     )
 
     def ctx(user: str) -> ServiceContext:
-        return ServiceContext(session_factory=factory, user=user, study_id=protocol.study_id)
+        # The demo's staff are virtual users it created itself, in this process: trusted.
+        return trusted_context(factory, user, protocol.study_id, source="demo")
 
     admin = ctx("admin")
     for code, name, country in SITES:
