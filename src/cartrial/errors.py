@@ -19,6 +19,7 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
     │   └── AuditKeyMissing              the audit key is needed (to write) and not available
+    ├── ExchangeError(ValueError)        a CDISC dataset cannot be built or written as required
     ├── BackupFailed(RuntimeError)       a database backup or restore could not be made
     └── DatabaseUnavailable(RuntimeError)  the database cannot be opened or used (missing, not a
                                          cartrial database, unreachable, busy, read-only, full)
@@ -40,6 +41,7 @@ __all__ = [
     "Conflict",
     "DatabaseUnavailable",
     "DesignError",
+    "ExchangeError",
     "ImportFailed",
     "InputFileError",
     "NotFound",
@@ -162,6 +164,11 @@ class AuditIntegrityError(CartrialError):
 
 class AuditKeyMissing(AuditIntegrityError):
     """The audit key (kept outside the database) is needed and cannot be read."""
+
+
+class ExchangeError(CartrialError, ValueError):
+    """A CDISC dataset cannot be built or written as the standard requires (names the dataset,
+    variable and rule, e.g. a label over 40 characters for SAS transport v5)."""
 
 
 class BackupFailed(CartrialError, RuntimeError):

@@ -234,7 +234,8 @@ def _subjects(
     )
     infusion = select(Infusion).where(live(Infusion), Infusion.infused_at <= end).subquery()
     columns = [
-        "subject_db_id", "subject_id", "site_id", "phase", "indication", "age", "sex", "ecog",
+        "subject_db_id", "subject_id", "site_id", "country", "phase", "indication", "age", "sex",
+        "ecog",
         "dose_level", "dose_index", "cells_infused", "enrolled_date", "lymphodepletion_date",
         "infusion_date", "death_date", "death_cause", "last_contact_date", "withdrawn_date",
         "subsequent_therapy_date",
@@ -245,6 +246,7 @@ def _subjects(
             Subject.id,
             Subject.subject_code,
             Site.code,
+            Site.country,
             Enrolment.phase,
             Subject.indication,
             Subject.age_years,
