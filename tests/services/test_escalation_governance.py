@@ -23,8 +23,10 @@ from sqlalchemy import select
 
 from cartrial.analysis import TABLE_COLUMNS
 from cartrial.designs import ThreePlusThree
+from cartrial.designs.labels import name_doses
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
+from cartrial.protocol import load_protocol
 from cartrial.services import (
     DecideNextDose,
     DecideRP2D,
@@ -319,7 +321,9 @@ def test_escalation_state_counts_pending_windows_and_pathways(two_cohorts: Trial
         expected.action,
         expected.next_dose,
     )
-    assert state.recommendation_reason == expected.reason
+    # the reason as people read it: dose levels by their protocol names (DL-1, DL1, DL2, DL3)
+    names = [level.name for level in load_protocol().dose_levels]
+    assert state.recommendation_reason == name_doses(expected.reason, names)
     paths = dose_transition_pathways(design, n=(0, 3, 2, 0), dlt=(0, 0, 2, 0), current=2, cohorts=1)
     assert [r.path for r in state.pathways] == paths["path"].tolist()
     assert [r.dose_index for r in state.pathways] == paths["dose"].tolist()
