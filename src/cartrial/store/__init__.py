@@ -96,7 +96,7 @@ from cartrial.store.models import (
     TumourLesion,
     User,
 )
-from cartrial.store.transaction import read_only, unit_of_work
+from cartrial.store.transaction import one_transaction, read_only, unit_of_work
 
 __all__ = [
     "AccessToken",
@@ -151,6 +151,7 @@ __all__ = [
     "head_revision",
     "live",
     "make_engine",
+    "one_transaction",
     "read_database_log",
     "read_log",
     "read_only",

@@ -1,0 +1,93 @@
+"""Import of every record family through the use cases: good files, bad rows, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from record_files import BAD, GOOD
+from service_support import STUDY, Trial
+
+from cartrial.errors import ImportFailed
+from cartrial.services import trial_data
+from cartrial.services.imports_records import (
+    RECORD_FAMILIES,
+    columns_reference,
+    import_records,
+    import_study,
+)
+
+FAMILIES = list(RECORD_FAMILIES)
+
+
+def _snapshot(trial: Trial) -> tuple[int, str]:
+    """Audit rows and the whole analysis export: equal snapshots mean nothing was written."""
+    data = trial_data(trial.factory, STUDY)
+    return trial.audit_rows(), repr(data)
+
+
+def test_every_family_has_a_good_and_a_bad_file() -> None:
+    assert list(GOOD) == FAMILIES
+    assert set(BAD) == set(FAMILIES)
+
+
+def test_good_files_import_family_by_family(trial: Trial, tmp_path: Path) -> None:
+    inv = trial.as_("inv")
+    for family in FAMILIES:
+        path = tmp_path / f"{family}.csv"
+        path.write_text(GOOD[family], encoding="utf-8")
+        before = trial.audit_rows()
+        report = import_records(inv, family, path)
+        assert report.kind == family
+        assert report.rows == GOOD[family].count("\n") - 1
+        assert trial.audit_rows() > before, family
+    data = trial_data(trial.factory, STUDY)
+    # what the files say, derived as for a person typing (values from record_files.GOOD)
+    assert sorted(data.subjects["subject_id"]) == ["S01-101", "S02-101"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bad_rows_are_all_reported_and_nothing_is_written(
+    trial: Trial, tmp_path: Path, family: str
+) -> None:
+    inv = trial.as_("inv")
+    earlier = FAMILIES[: FAMILIES.index(family)]
+    if earlier:
+        import_study(inv, [(f, GOOD[f]) for f in earlier])
+    path = tmp_path / f"{family}.csv"
+    text, expected = BAD[family]
+    path.write_text(text, encoding="utf-8")
+    before = _snapshot(trial)
+    with pytest.raises(ImportFailed) as failed:
+        import_records(inv, family, path)
+    assert failed.value.source == str(path)
+    assert [(line, field) for line, field, _ in failed.value.errors] == expected
+    assert _snapshot(trial) == before
+
+
+def test_a_study_imports_in_one_transaction(trial: Trial) -> None:
+    reports = import_study(trial.as_("inv"), [(f, GOOD[f]) for f in reversed(FAMILIES)])
+    assert [r.kind for r in reports] == FAMILIES
+
+
+def test_one_bad_row_in_the_last_family_leaves_the_whole_study_out(trial: Trial) -> None:
+    before = _snapshot(trial)
+    sources = [(f, GOOD[f]) for f in FAMILIES[:-1]]
+    sources.append(("withdrawal", BAD["withdrawal"][0]))
+    with pytest.raises(ImportFailed) as failed:
+        import_study(trial.as_("inv"), sources)
+    errors = [(line, field) for line, field, _ in failed.value.errors]
+    assert errors == [(2, "reason"), (3, "subject_id")]
+    assert _snapshot(trial) == before
+
+
+def test_site_scope_applies_to_imported_rows(trial: Trial) -> None:
+    # coord1 works at S01 only: the S02 subject's screening is refused (use_case site scope)
+    with pytest.raises(ImportFailed) as failed:
+        import_records(trial.as_("coord1"), "screening", GOOD["screening"])
+    assert [(line, field) for line, field, _ in failed.value.errors] == [(3, "subject_id")]
+
+
+def test_docs_list_the_columns_of_every_family() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "import.md"
+    assert docs.read_text(encoding="utf-8") == columns_reference() + "\n"
