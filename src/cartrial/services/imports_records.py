@@ -88,14 +88,17 @@ from cartrial.vocab import AEOutcome
 
 __all__ = [
     "RECORD_FAMILIES",
+    "CsvRow",
     "GradeChangeRow",
     "PhenotypeRow",
     "RecordFamily",
+    "RowBatch",
     "TumourRow",
     "apply_rows",
     "columns_reference",
     "import_records",
     "import_study",
+    "validate_cells",
 ]
 
 #: ``(line, row)``: a validated row and the line of its source it came from.
@@ -388,6 +391,19 @@ def _failure(errors: Mapping[str, list[RowError]]) -> ImportFailed:
     return ImportFailed(" + ".join(sources), merged)
 
 
+def validate_cells(
+    model: type[BaseModel], cells: Mapping[str, object], line: int, errors: list[RowError]
+) -> BaseModel | None:
+    """One row of ``model`` from its cells; each bad cell goes to ``errors`` on ``line``."""
+    try:
+        return model.model_validate(cells)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "<row>"
+            errors.append((line, field, err["msg"]))
+        return None
+
+
 def _parse(family: str, source: str | Path, errors: list[RowError]) -> RowBatch:
     """The valid rows of one CSV file; every bad cell goes to ``errors`` (the header is line 1).
 
@@ -416,12 +432,9 @@ def _parse(family: str, source: str | Path, errors: list[RowError]) -> RowBatch:
         if None in raw:
             errors.append((line, "<row>", "more cells than header columns"))
             continue
-        try:
-            lines.append((line, model.model_validate(raw)))
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                field = ".".join(str(p) for p in err["loc"]) or "<row>"
-                errors.append((line, field, err["msg"]))
+        row = validate_cells(model, raw, line, errors)
+        if row is not None:
+            lines.append((line, row))
     if not lines and not errors:
         raise ImportFailed(name, [(1, "<file>", "no data rows")])
     return RowBatch(family, name, lines)
