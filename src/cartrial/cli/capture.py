@@ -71,6 +71,9 @@ def register(app: typer.Typer) -> None:
     imports.command("labs")(_import_command(import_labs, "labs"))
     imports.command("lesions")(_import_command(import_lesions, "lesions"))
     imports.command("kinetics")(_import_command(import_kinetics, "kinetics"))
+    from cartrial.cli.records import add_record_imports  # records.py builds on this module
+
+    add_record_imports(imports)
     app.add_typer(imports, name="import", no_args_is_help=True)
     app.command("rederive")(rederive_command)
     app.command("decide")(decide_command)

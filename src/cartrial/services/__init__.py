@@ -119,6 +119,13 @@ from cartrial.services.followup import (
     withdraw_subject,
 )
 from cartrial.services.imports import ImportReport, import_kinetics, import_labs, import_lesions
+from cartrial.services.imports_records import (
+    RECORD_FAMILIES,
+    columns_reference,
+    import_records,
+    import_study,
+)
+from cartrial.services.odm import export_odm, import_odm
 from cartrial.services.queries import (
     AnswerQuery,
     CloseQuery,
@@ -129,6 +136,7 @@ from cartrial.services.queries import (
     raise_query,
 )
 from cartrial.services.read_model import trial_data
+from cartrial.services.records_read import recorded_rows
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
     AERecorded,
@@ -154,6 +162,7 @@ from cartrial.services.treatment import (
 )
 
 __all__ = [
+    "RECORD_FAMILIES",
     "AERecorded",
     "AddSite",
     "AddUser",
@@ -237,14 +246,19 @@ __all__ = [
     "authenticate",
     "change_password",
     "close_query",
+    "columns_reference",
     "context_for",
     "create_study",
     "create_token",
     "decide_next_dose",
     "enrol_subject",
+    "export_odm",
     "import_kinetics",
     "import_labs",
     "import_lesions",
+    "import_odm",
+    "import_records",
+    "import_study",
     "infuse",
     "list_tokens",
     "load_study",
@@ -265,6 +279,7 @@ __all__ = [
     "record_phenotype",
     "record_subsequent_therapy",
     "record_tumour_assessment",
+    "recorded_rows",
     "rederive_study",
     "review_expansion",
     "revoke_token",
