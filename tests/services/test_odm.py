@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from pydantic import BaseModel
 from record_files import GOOD
-from service_support import Trial
+from service_support import Trial, build_trial
 
 from cartrial.errors import ImportFailed
 from cartrial.services.imports_records import RECORD_FAMILIES, import_study
@@ -125,3 +125,28 @@ def _midnight_utc(row: BaseModel) -> BaseModel:
         midnight = dt.datetime.combine(when, dt.time(0), tzinfo=dt.UTC)
         return row.model_copy(update={"collected_at": midnight})
     return row
+
+
+def test_a_study_moves_into_each_database_backend(
+    fresh: Trial, migrated_db_url: str, tmp_path: Path
+) -> None:
+    """SQLite -> ODM -> a fresh SQLite or PostgreSQL database -> ODM: identical; bad rows: none."""
+    # the source is `fresh` (fresh.db): migrated_db_url's SQLite file is tmp_path/trial.db
+    import_study(fresh.as_("inv"), [(f, GOOD[f]) for f in RECORD_FAMILIES])
+    target = build_trial(migrated_db_url)
+    try:
+        first = export_odm(fresh.as_("dm"), created=CREATED)
+        bad = tmp_path / "bad.xml"
+        bad.write_bytes(first.replace(b'Value="DL1"', b'Value="DL7"'))
+        before = target.audit_rows()
+        with pytest.raises(ImportFailed) as failed:
+            import_odm(target.as_("inv"), bad)
+        assert {field for _, field, _ in failed.value.errors} >= {"dose_level"}
+        assert target.audit_rows() == before
+        assert recorded_rows(target.as_("dm")) == {}
+        path = tmp_path / "study.xml"
+        path.write_bytes(first)
+        import_odm(target.as_("inv"), path)
+        assert export_odm(target.as_("dm"), created=CREATED) == first
+    finally:
+        target.engine.dispose()
