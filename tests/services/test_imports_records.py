@@ -105,3 +105,11 @@ def test_site_scope_applies_to_imported_rows(trial: Trial) -> None:
 def test_docs_list_the_columns_of_every_family() -> None:
     docs = Path(__file__).parents[2] / "docs" / "import.md"
     assert docs.read_text(encoding="utf-8") == columns_reference() + "\n"
+
+
+def test_the_report_lists_every_error_and_the_message_counts_the_rest(trial: Trial) -> None:
+    rows = "".join(f"S09-{i:03d},2026-02-20\n" for i in range(60))
+    with pytest.raises(ImportFailed) as failed:
+        import_records(trial.as_("inv"), "enrolment", "subject_id,enrolled_date\n" + rows)
+    assert [line for line, _, _ in failed.value.errors] == list(range(2, 62))
+    assert "... and 10 more" in str(failed.value)  # ImportFailed shows the first 50

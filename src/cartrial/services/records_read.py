@@ -56,6 +56,19 @@ def _utc(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+def _as_row(family: str, record: Any, code: dict[int, str], **given: object) -> dict[str, Any]:
+    """The row of ``family`` for ``record``: each field from the attribute of the same name.
+
+    ``given`` sets the fields stored under another name; times are returned in UTC.
+    """
+    names = [n for n in RECORD_FAMILIES[family].row.model_fields if n != "subject_id"]
+    row: dict[str, Any] = {"subject_id": code[record.subject_id]}
+    for name in names:
+        value = given[name] if name in given else getattr(record, name)
+        row[name] = _utc(value) if isinstance(value, dt.datetime) else value
+    return row
+
+
 def recorded_rows(ctx: ServiceContext) -> dict[str, list[CsvRow]]:
     """Every live record of the study as import rows, per family, in import order.
 
@@ -116,50 +129,29 @@ def recorded_rows(ctx: ServiceContext) -> dict[str, list[CsvRow]]:
             out["dose_assignment"].append(
                 {"subject_id": code[d.subject_id], "dose_level": d.dose_level}
             )
-        for ld in rows_of(Lymphodepletion, Lymphodepletion.administered_date):
-            out["lymphodepletion"].append(
-                {
-                    "subject_id": code[ld.subject_id],
-                    "agent": ld.agent,
-                    "dose": ld.dose,
-                    "unit": ld.unit,
-                    "day": ld.day,
-                    "administered_date": ld.administered_date,
-                }
-            )
-        for inf in rows_of(Infusion, Infusion.infused_at):
-            out["infusion"].append(
-                {
-                    "subject_id": code[inf.subject_id],
-                    "infused_at": _utc(inf.infused_at),
-                    "actual_cells": inf.actual_cells,
-                    "product_lot": inf.product_lot,
-                }
-            )
+        #: families stored field for field in one table: (family, table, order within subject)
+        same_names: tuple[tuple[str, Any, Any], ...] = (
+            ("lymphodepletion", Lymphodepletion, Lymphodepletion.administered_date),
+            ("infusion", Infusion, Infusion.infused_at),
+            ("labs", LabResult, LabResult.collected_at),
+            ("kinetics", KineticsSample, KineticsSample.collected_at),
+            ("ada", AdaResult, AdaResult.sample_date),
+            ("follow_up", SurvivalFollowUp, SurvivalFollowUp.contact_date),
+            ("subsequent_therapy", SubsequentTherapy, SubsequentTherapy.start_date),
+        )
+        for family, model, order in same_names:
+            out[family] += [_as_row(family, r, code) for r in rows_of(model, order)]
         _adverse_events(session, rows_of(AdverseEvent, AdverseEvent.onset_at), code, out)
-        for o in rows_of(CrsIcansObservation, CrsIcansObservation.observed_date):
-            out["crs_icans_days"].append(
-                {
-                    "subject_id": code[o.subject_id],
-                    "observed_date": o.observed_date,
-                    "temperature_c": o.temperature_c,
-                    "hypotension": o.hypotension,
-                    "vasopressors": o.vasopressors,
-                    "oxygen_device": o.oxygen_device,
-                    "oxygen_flow_l_min": o.oxygen_flow_l_min,
-                    "ice_orientation": o.ice_orientation,
-                    "ice_naming": o.ice_naming,
-                    "ice_commands": o.ice_commands,
-                    "ice_writing": o.ice_writing,
-                    "ice_attention": o.ice_attention,
-                    "consciousness": o.consciousness,
-                    "seizure": o.seizure,
-                    "motor_weakness": o.motor not in (None, "none"),
-                    "cerebral_edema": o.icp,
-                    "tocilizumab": o.tocilizumab,
-                    "steroids": o.steroids,
-                }
+        out["crs_icans_days"] += [
+            _as_row(
+                "crs_icans_days",
+                o,
+                code,
+                motor_weakness=o.motor not in (None, "none"),
+                cerebral_edema=o.icp,
             )
+            for o in rows_of(CrsIcansObservation, CrsIcansObservation.observed_date)
+        ]
         measured = session.execute(
             select(LesionMeasurement, TumourLesion)
             .join(TumourLesion, TumourLesion.id == LesionMeasurement.lesion_id)
@@ -172,51 +164,16 @@ def recorded_rows(ctx: ServiceContext) -> dict[str, list[CsvRow]]:
         ).tuples()
         for m, lesion in sorted(measured, key=lambda ml: code[ml[1].subject_id]):
             out["tumour_assessments"].append(
-                {
-                    "subject_id": code[lesion.subject_id],
-                    "assessment_date": m.assessment_date,
-                    "method": m.method,
-                    "lesion_id": lesion.lesion_code,
-                    "category": lesion.category,
-                    "organ": lesion.organ,
-                    "is_lymph_node": lesion.is_lymph_node,
-                    "diameter_mm": m.diameter_mm,
-                    "status": m.status,
-                }
-            )
-        for lab in rows_of(LabResult, LabResult.collected_at):
-            out["labs"].append(
-                {
-                    "subject_id": code[lab.subject_id],
-                    "collected_at": _utc(lab.collected_at),
-                    "lbtestcd": lab.lbtestcd,
-                    "value": lab.value,
-                    "unit": lab.unit,
-                    "lln": lab.lln,
-                    "uln": lab.uln,
-                    "baseline": lab.baseline,
-                }
-            )
-        for k in rows_of(KineticsSample, KineticsSample.collected_at):
-            out["kinetics"].append(
-                {
-                    "subject_id": code[k.subject_id],
-                    "collected_at": _utc(k.collected_at),
-                    "unit": k.unit,
-                    "value": k.value,
-                    "lloq": k.lloq,
-                    "assay": k.assay,
-                }
-            )
-        for a in rows_of(AdaResult, AdaResult.sample_date):
-            out["ada"].append(
-                {
-                    "subject_id": code[a.subject_id],
-                    "sample_date": a.sample_date,
-                    "screen": a.screen,
-                    "confirmed": a.confirmed,
-                    "titer": a.titer,
-                }
+                _as_row(
+                    "tumour_assessments",
+                    lesion,
+                    code,
+                    lesion_id=lesion.lesion_code,
+                    assessment_date=m.assessment_date,
+                    method=m.method,
+                    diameter_mm=m.diameter_mm,
+                    status=m.status,
+                )
             )
         for panel in rows_of(PhenotypePanel, PhenotypePanel.sample_date):
             markers = session.scalars(
@@ -224,30 +181,9 @@ def recorded_rows(ctx: ServiceContext) -> dict[str, list[CsvRow]]:
                 .where(PhenotypeValue.panel_id == panel.id, live(PhenotypeValue))
                 .order_by(PhenotypeValue.marker)
             )
-            for v in markers:
-                out["phenotype"].append(
-                    {
-                        "subject_id": code[panel.subject_id],
-                        "sample_date": panel.sample_date,
-                        "panel": panel.panel,
-                        "marker": v.marker,
-                        "value": v.value,
-                    }
-                )
-        for f in rows_of(SurvivalFollowUp, SurvivalFollowUp.contact_date):
-            out["follow_up"].append(
-                {
-                    "subject_id": code[f.subject_id],
-                    "contact_date": f.contact_date,
-                    "status": f.status,
-                    "death_date": f.death_date,
-                    "death_cause": f.death_cause,
-                }
-            )
-        for t in rows_of(SubsequentTherapy, SubsequentTherapy.start_date):
-            out["subsequent_therapy"].append(
-                {"subject_id": code[t.subject_id], "therapy": t.therapy, "start_date": t.start_date}
-            )
+            out["phenotype"] += [
+                _as_row("phenotype", panel, code, marker=v.marker, value=v.value) for v in markers
+            ]
         for s in subjects.values():
             if s.withdrawn_date is not None:
                 out["withdrawal"].append(
