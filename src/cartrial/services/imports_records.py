@@ -478,11 +478,34 @@ def _type_name(annotation: object) -> str:
         if arg is type(None):
             continue
         literal = get_args(arg)
-        if literal and all(isinstance(v, str | int) for v in literal):
+        if literal and all(isinstance(v, str) for v in literal):
+            names.append("text")
+        elif literal and all(isinstance(v, int) for v in literal):
             names.append(" / ".join(str(v) for v in literal))
         else:
             names.append(getattr(arg, "__name__", str(arg)))
-    return " or ".join(names).replace("AwareDatetime", "datetime with UTC offset")
+    shown = " or ".join(dict.fromkeys(names))
+    return shown.replace("AwareDatetime", "datetime with UTC offset").replace("str", "text")
+
+
+def _allowed(info: Any, schema: Mapping[str, Any]) -> str:
+    """A field's values (from its JSON schema), bounds, lengths and description."""
+    symbols = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    parts: list[str] = []
+    for option in (schema, *schema.get("anyOf", ())):
+        if "enum" in option and not all(isinstance(v, int) for v in option["enum"]):
+            parts.append("one of " + ", ".join(f"`{v}`" for v in option["enum"]))
+    for rule in info.metadata:
+        for attr, symbol in symbols.items():
+            if getattr(rule, attr, None) is not None:
+                parts.append(f"{symbol} {getattr(rule, attr)}")
+        if getattr(rule, "max_length", None) is not None:
+            parts.append(f"at most {rule.max_length} characters")
+        if getattr(rule, "pattern", None) is not None:
+            parts.append("letters, digits, `-` and `_`")
+    if info.description:
+        parts.append(info.description)
+    return "; ".join(parts)
 
 
 def columns_reference() -> str:
@@ -502,9 +525,11 @@ def columns_reference() -> str:
     for family in RECORD_FAMILIES.values():
         doc = (family.row.__doc__ or "").strip().splitlines()
         out += [f"## `{family.name}`", "", doc[0] if doc else "", ""]
-        out += ["| column | type | required |", "|---|---|---|"]
+        out += ["| column | type | required | allowed |", "|---|---|---|---|"]
+        schema = family.row.model_json_schema()["properties"]
         for name, info in family.row.model_fields.items():
             required = "yes" if info.is_required() else f"no (default {info.default!r})"
-            out.append(f"| `{name}` | {_type_name(info.annotation)} | {required} |")
+            kind = _type_name(info.annotation)
+            out.append(f"| `{name}` | {kind} | {required} | {_allowed(info, schema[name])} |")
         out.append("")
     return "\n".join(out)
