@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from record_files import BAD, GOOD
-from service_support import STUDY, Trial
+from service_support import STUDY, Trial, build_trial
 
 from cartrial.errors import ImportFailed
 from cartrial.services import recorded_rows, trial_data
@@ -113,3 +113,23 @@ def test_the_report_lists_every_error_and_the_message_counts_the_rest(trial: Tri
         import_records(trial.as_("inv"), "enrolment", "subject_id,enrolled_date\n" + rows)
     assert [line for line, _, _ in failed.value.errors] == list(range(2, 62))
     assert "... and 10 more" in str(failed.value)  # ImportFailed shows the first 50
+
+
+def test_all_or_nothing_on_each_database_backend(migrated_db_url: str) -> None:
+    """SQLite and PostgreSQL: a refused row undoes the whole study; the good files then import."""
+    target = build_trial(migrated_db_url)
+    try:
+        inv = target.as_("inv")
+        before = _snapshot(target)
+        sources = [(f, GOOD[f]) for f in FAMILIES[:-1]]
+        with pytest.raises(ImportFailed) as failed:
+            import_study(inv, [*sources, ("withdrawal", BAD["withdrawal"][0])])
+        errors = [(line, field) for line, field, _ in failed.value.errors]
+        assert errors == [(2, "reason"), (3, "subject_id")]
+        assert _snapshot(target) == before
+        reports = import_study(inv, [*sources, ("withdrawal", GOOD["withdrawal"])])
+        assert [r.kind for r in reports] == FAMILIES
+        # the 42 rows of record_files.GOOD, the resolved Nausea AE read back as AE + grade change
+        assert sum(len(rows) for rows in recorded_rows(target.as_("dm")).values()) == 43
+    finally:
+        target.engine.dispose()
