@@ -48,6 +48,15 @@ def test_export_has_one_form_and_item_group_per_family(full: Trial) -> None:
     forms = [f.get("Name") for f in mdv.iterfind("odm:FormDef", NS)]
     groups = [g.get("Name") for g in mdv.iterfind("odm:ItemGroupDef", NS)]
     assert forms == groups == list(RECORD_FAMILIES)
+    types = {i.get("OID"): i.get("DataType") for i in mdv.iterfind("odm:ItemDef", NS)}
+    # one ItemDef per row field (the subject id is the SubjectKey)
+    assert len(types) == sum(len(f.row.model_fields) - 1 for f in RECORD_FAMILIES.values())
+    assert types["IT.SCREENING.CLDN18_IHC_INTENSITY"] == "integer"
+    assert types["IT.SCREENING.CLDN18_IHC_PCT"] == "float"
+    assert types["IT.SCREENING.SCREENING_DATE"] == "date"
+    assert types["IT.INFUSION.INFUSED_AT"] == "datetime"
+    assert types["IT.ADVERSE_EVENTS.SERIOUS"] == "boolean"
+    assert types["IT.ADVERSE_EVENTS.TERM"] == "text"
     subjects = [s.get("SubjectKey") for s in root.iterfind("odm:ClinicalData/odm:SubjectData", NS)]
     assert subjects == ["S01-101", "S02-101"]
     # every data row of record_files.GOOD is one ItemGroupData, plus one: the Nausea AE typed

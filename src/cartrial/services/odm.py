@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from lxml import etree
 from pydantic import BaseModel
@@ -63,6 +63,9 @@ def _item_oid(family: str, field: str) -> str:
 
 def _data_type(annotation: object) -> str:
     """ODM DataType of a row field (``text`` unless every member has a narrower type)."""
+    if get_origin(annotation) is Literal:
+        # integer codes (IHC intensity Literal[0, 1, 2, 3]) or a code list of words
+        return "integer" if all(type(v) is int for v in get_args(annotation)) else "text"
     members = {a for a in (get_args(annotation) or (annotation,)) if a is not type(None)}
     for kinds, name in (
         ({bool}, "boolean"),
