@@ -133,3 +133,16 @@ def test_all_or_nothing_on_each_database_backend(migrated_db_url: str) -> None:
         assert sum(len(rows) for rows in recorded_rows(target.as_("dm")).values()) == 43
     finally:
         target.engine.dispose()
+
+
+def test_errors_of_several_files_name_their_file(trial: Trial) -> None:
+    sources = [("follow_up", BAD["follow_up"][0]), ("ada", BAD["ada"][0])]
+    with pytest.raises(ImportFailed) as failed:
+        import_study(trial.as_("inv"), sources)
+    # the files in the order given, each file's errors by line
+    assert [(line, field) for line, field, _ in failed.value.errors] == [
+        (2, "<follow_up csv text>: status"),
+        (3, "<follow_up csv text>: subject_id"),
+        (2, "<ada csv text>: screen"),
+        (3, "<ada csv text>: subject_id"),
+    ]

@@ -414,9 +414,10 @@ def _parse(family: str, source: str | Path, errors: list[RowError]) -> RowBatch:
         known = ", ".join(RECORD_FAMILIES)
         raise ImportFailed(str(source), [(0, "<family>", f"unknown {family!r}; one of {known}")])
     model = RECORD_FAMILIES[family].row
-    name = "<csv text>" if isinstance(source, str) and "\n" in source else str(source)
+    given_as_text = isinstance(source, str) and "\n" in source
+    name = f"<{family} csv text>" if given_as_text else str(source)
     try:
-        text = source if name == "<csv text>" else Path(source).read_text(encoding="utf-8-sig")
+        text = source if given_as_text else Path(source).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ImportFailed(name, [(0, "<file>", f"cannot read: {exc.strerror}")]) from exc
     reader = csv.DictReader(io.StringIO(str(text)))
