@@ -522,6 +522,18 @@ def columns_reference() -> str:
         " field, nothing written on any error. Dates are ISO 8601 (`2026-03-02`), times ISO 8601"
         " with their UTC offset (`2026-03-02T09:00:00+00:00`); an empty cell means not given.",
         "",
+        "Families are applied in the order below (a subject is screened before it is enrolled),"
+        " rows in file order, each through its ordinary use case as the importing user: roles,"
+        " site scope, protocol checks, derived grades and responses and the audit trail apply as"
+        " for a person typing. Dose assignments beyond the start dose need the dose decision"
+        " that allows them, and expansion subjects an open expansion: those governance records"
+        " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
+        "",
+        "In CDISC ODM 1.3 (`cartrial export-odm` writes it) each family is a form `F.<FAMILY>`"
+        " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
+        " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
+        " export writes an adverse event as its onset record and its later grade changes.",
+        "",
     ]
     for family in RECORD_FAMILIES.values():
         doc = (family.row.__doc__ or "").strip().splitlines()
