@@ -17,6 +17,7 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     │                                            expired or revoked session or token, locked account
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
+    │   └── AuditKeyMissing              the audit key is needed (to write) and not available
     └── BackupFailed(RuntimeError)       a database backup or restore could not be made
 
 Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "AnalysisError",
     "AuditIntegrityError",
+    "AuditKeyMissing",
     "AuthenticationFailed",
     "BackupFailed",
     "CartrialError",
@@ -127,6 +129,10 @@ class ImportFailed(CartrialError, ValueError):
 
 class AuditIntegrityError(CartrialError):
     """The audit trail's hash chain does not verify: a record was edited, removed or reordered."""
+
+
+class AuditKeyMissing(AuditIntegrityError):
+    """The audit key (kept outside the database) is needed and cannot be read."""
 
 
 class BackupFailed(CartrialError, RuntimeError):

@@ -40,8 +40,8 @@ from cartrial.services import (
     rederive_study,
     sign_record,
 )
+from cartrial.services.database import init_database
 from cartrial.store import database_url, make_engine, session_factory
-from cartrial.store.migrate import upgrade
 
 __all__ = ["register"]
 
@@ -129,7 +129,7 @@ def init_command(
     password = typer.prompt("Administrator password", hide_input=True, confirmation_prompt=True)
     url = database_url(db)
     with _errors_exit():
-        upgrade(url)
+        init_database(url)  # schema, and the audit key file unless one exists
         created = create_study(
             session_factory(make_engine(url)),
             CreateStudy(

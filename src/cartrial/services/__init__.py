@@ -60,6 +60,7 @@ from cartrial.services.auth import (
     unlock_user,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
     AdjudicateDLT,
     DataLocked,
@@ -179,6 +180,7 @@ __all__ = [
     "CrsIcansRecorded",
     "DLTAdjudicated",
     "DLTOverride",
+    "DataLockReleased",
     "DataLocked",
     "DecideNextDose",
     "DoseAssigned",
@@ -214,6 +216,7 @@ __all__ = [
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
+    "ReleaseDataLock",
     "ReviewExpansion",
     "RevokeToken",
     "SampleRecorded",
@@ -281,6 +284,7 @@ __all__ = [
     "record_tumour_assessment",
     "recorded_rows",
     "rederive_study",
+    "release_data_lock",
     "review_expansion",
     "revoke_token",
     "screen_subject",

@@ -8,7 +8,8 @@
 * :func:`open_expansion` opens the expansion at the RP2D once every subject dosed there has
   completed the DLT window; it is signed in the same transaction;
 * :func:`lock_data` freezes the data up to a cut-off (signed); later writes dated on or before
-  the cut-off are refused.
+  the cut-off are refused (:mod:`cartrial.services.context`); a checkpoint of the audit chain is
+  written outside the database; :func:`~cartrial.services.datalock.release_data_lock` lifts it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cartrial.designs import is_time_to_event, is_time_to_event_name, make_desig
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.database import checkpoint_after_write
 from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
@@ -415,12 +417,14 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         uc.session.add(lock)
         uc.session.flush()
         [signature] = sign(uc, data.password.get_secret_value(), "data_lock", lock)
-        return DataLocked(
+        locked = DataLocked(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
             signature=signed_result(signature, uc.protocol.study.time_zone),
         )
+    checkpoint_after_write(ctx.session_factory)  # the trail's head, kept outside the database
+    return locked
 
 
 class DLTOverride(ServiceInput):

@@ -50,7 +50,7 @@ from cartrial.store.auth import (
     signature_is_valid,
     signatures_for,
 )
-from cartrial.store.backup import backup, restore
+from cartrial.store.backup import backup
 from cartrial.store.base import Base, Regulated, UTCDateTime, live, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
 from cartrial.store.credentials import (
@@ -71,6 +71,7 @@ from cartrial.store.models import (
     AuditChainHead,
     AuditLog,
     CrsIcansObservation,
+    DatabaseEvent,
     DataLock,
     DataQuery,
     DoseAssignment,
@@ -96,6 +97,7 @@ from cartrial.store.models import (
     TumourLesion,
     User,
 )
+from cartrial.store.restore import restore
 from cartrial.store.transaction import one_transaction, read_only, unit_of_work
 
 __all__ = [
@@ -115,6 +117,7 @@ __all__ = [
     "CrsIcansObservation",
     "DataLock",
     "DataQuery",
+    "DatabaseEvent",
     "DoseAssignment",
     "DoseDecision",
     "EligibilityAssessment",

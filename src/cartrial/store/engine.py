@@ -24,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from cartrial.store.audit import AuditedSession
+from cartrial.store.keys import AUDIT_KEY_OPTION, load_audit_key
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -124,15 +125,18 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     sqlalchemy.Engine
         For SQLite: WAL mode, ``foreign_keys=ON``, ``synchronous`` from
         :func:`sqlite_synchronous`, 30 s busy timeout and ``BEGIN IMMEDIATE`` transactions.
-        For PostgreSQL: pre-ping pooled connections.
+        For PostgreSQL: pre-ping pooled connections. Either way the engine carries the audit key
+        (:func:`cartrial.store.keys.load_audit_key`, read now) for the audit writer.
     """
     parsed = make_url(url)
+    key = load_audit_key(url)
+    options = {AUDIT_KEY_OPTION: key} if key is not None else {}
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, execution_options=options)
         event.listen(engine, "connect", _sqlite_on_connect_with(sqlite_synchronous()))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, execution_options=options)
 
 
 def session_factory(engine: Engine) -> sessionmaker[AuditedSession]:
