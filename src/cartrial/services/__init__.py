@@ -13,7 +13,9 @@ set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`),
 expansion monitoring (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
-(:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`),
+(:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`;
+every record family from CSV or CDISC ODM 1.3: :mod:`~cartrial.services.imports_records`,
+:mod:`~cartrial.services.odm`),
 re-derivation (:mod:`~cartrial.services.rederive`) and the analysis export
 (:func:`trial_data`).
 """
