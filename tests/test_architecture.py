@@ -28,28 +28,9 @@ TABLE_HEADER = "| package | what it holds | may import | libraries |"
 
 #: Imports that break a rule of the table today, each removed by named work in progress. An
 #: allowance that no longer matches an import fails the test too: delete it when the work lands.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    **{
-        (f"virtual/{module}.py", package): "issue 10 item 1 (gov): the study conduct moves to demo"
-        for module, package in [
-            ("trial", "designs"),
-            ("trial", "analysis"),
-            ("trial", "report"),
-            ("trial", "services"),
-            ("trial", "store"),
-            ("conduct", "services"),
-            ("summary", "analysis"),
-        ]
-    },
-    **{
-        (f"cli/{module}.py", "store"): "issue 10 item 5 (cli): CLI reaches the store via services"
-        for module in ("auth", "capture", "report")
-    },
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 #: Names public in a sub-package's ``__init__`` but missing from its ``__all__`` today.
-KNOWN_ALL_DRIFT: dict[str, tuple[frozenset[str], str]] = {
-    "cartrial.cli": (frozenset({"COMMAND_MODULES"}), "issue 10 item 7 (cli): the CLI is reworked"),
-}
+KNOWN_ALL_DRIFT: dict[str, tuple[frozenset[str], str]] = {}
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 from cartrial.analysis import analyse_trial
 from cartrial.analysis.tables import TOTAL
 from cartrial.cli import app
+from cartrial.demo import TRUTH_CSV, DemoResult, run_demo
+from cartrial.designs import make_design
 from cartrial.protocol import default_protocol_path
 from cartrial.virtual import VirtualCohort
-from cartrial.virtual.trial import TRUTH_CSV, DemoResult, run_demo
 
 SEED = 7
 EXPANSION = 4
@@ -220,8 +221,6 @@ def test_committee_decisions_are_recorded_and_signed(demo: DemoResult) -> None:
     decisions = demo.trial.dose_decisions
     assert len(decisions) >= 2
     assert (decisions["signed_by"].fillna("").str.len() > 0).all()
-    last = decisions.iloc[-1]
-    assert last["action"] == "expand" and last["dose_level"] == demo.summary.rp2d
     # Each decision is dated when its cohort's DLT windows had closed (study time, not run time).
     dates = pd.to_datetime(decisions["decided_date"])
     window = pd.Timedelta(days=demo.trial.protocol.dlt.window_days)
@@ -243,3 +242,29 @@ def test_the_demo_database_verifies_against_its_trail(cli_run: tuple[Path, dict]
     report = json.loads(result.stdout)
     assert report["ok"] and report["chain_authenticated"], report["findings"][:5]
     assert report["records"] > 1000 and report["audit_rows"] >= report["records"]
+
+
+def test_mtd_rp2d_and_expansion_are_signed_governance_records(demo: DemoResult) -> None:
+    governance = demo.trial.governance
+    kinds = governance["kind"].tolist()
+    assert kinds[:3] == ["escalation_end", "rp2d", "expansion_open"]
+    assert set(kinds[3:]) <= {"expansion_review", "expansion_stop"}
+    assert (governance["signed_by"].str.len() > 0).all()
+    assert (governance["signer_name"].str.len() > 0).all()
+    by_kind = governance.drop_duplicates("kind").set_index("kind")
+    assert by_kind.loc["escalation_end", "dose_level"] == demo.summary.mtd
+    assert by_kind.loc["rp2d", "dose_level"] == demo.summary.rp2d
+    assert by_kind.loc["expansion_open", "signed_by"] == "pi"  # protocol expansion.opened_by
+    # The MTD is what the protocol's design selects on the escalation's DLT-evaluable counts,
+    # recounted here from the virtual truth (design: the protocol's escalation.design).
+    protocol = demo.trial.protocol
+    names = [level.name for level in protocol.dose_levels]
+    window = protocol.dlt.window_days
+    truth = demo.truth[demo.truth["phase"] == "escalation"]
+    evaluable = truth[truth["true_dlt"] | (truth["last_day"] >= window)]
+    n = [int((evaluable["dose_level"] == name).sum()) for name in names]
+    dlt = [int(evaluable.loc[evaluable["dose_level"] == name, "true_dlt"].sum()) for name in names]
+    spec = protocol.escalation.design
+    design = make_design(spec.name, n_doses=len(names), **dict(spec.params))
+    mtd = design.select_mtd(n, dlt)
+    assert demo.summary.mtd == (names[mtd] if mtd is not None else None)

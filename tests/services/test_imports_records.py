@@ -10,6 +10,7 @@ from service_support import STUDY, Trial, build_trial
 
 from cartrial.errors import ImportFailed
 from cartrial.services import recorded_rows, trial_data
+from cartrial.services.csvrows import MAX_ERRORS
 from cartrial.services.imports_records import (
     RECORD_FAMILIES,
     columns_reference,
@@ -107,12 +108,13 @@ def test_docs_list_the_columns_of_every_family() -> None:
     assert docs.read_text(encoding="utf-8") == columns_reference() + "\n"
 
 
-def test_the_report_lists_every_error_and_the_message_counts_the_rest(trial: Trial) -> None:
-    rows = "".join(f"S09-{i:03d},2026-02-20\n" for i in range(60))
+def test_the_report_keeps_the_first_errors_and_counts_the_rest(trial: Trial) -> None:
+    rows = "".join(f"S09-{i:03d},2026-02-20\n" for i in range(MAX_ERRORS + 20))
     with pytest.raises(ImportFailed) as failed:
         import_records(trial.as_("inv"), "enrolment", "subject_id,enrolled_date\n" + rows)
-    assert [line for line, _, _ in failed.value.errors] == list(range(2, 62))
-    assert "... and 10 more" in str(failed.value)  # ImportFailed shows the first 50
+    assert [line for line, _, _ in failed.value.errors] == list(range(2, MAX_ERRORS + 2))
+    assert failed.value.more == 20
+    assert "... and 20 more error(s)" in str(failed.value)
 
 
 def test_all_or_nothing_on_each_database_backend(migrated_db_url: str) -> None:

@@ -18,6 +18,7 @@ from cartrial.store import (
     make_engine,
     session_factory,
     unit_of_work,
+    upgrade,
 )
 
 from .conftest import add_study
@@ -54,6 +55,10 @@ def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 def test_upgrade_verify_log(tmp_path: Path) -> None:
     db = tmp_path / "trial.db"
+    result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code != 0 and "study init" in result.output  # only init creates one
+    assert not db.exists()
+    upgrade(f"sqlite:///{db}", "0003")  # an existing database at an older schema
     result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert f"revision {head_revision()}" in result.output

@@ -2,7 +2,8 @@
 
 Thin shells over :mod:`cartrial.services.imports_records` and :mod:`cartrial.services.odm`: every
 row goes through the use cases as the person of the credential, all in one transaction; a
-rejected import prints every refused row (file, line, field) and writes nothing.
+rejected import raises :class:`~cartrial.errors.ImportFailed`, which
+:func:`cartrial.cli.errors.report_errors` prints by file line (nothing is written).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from pathlib import Path
 
 import typer
 
-from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context, _errors_exit
-from cartrial.services import RECORD_FAMILIES, export_odm, import_odm, import_records, import_study
+from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context, _print
 
 __all__ = ["add_record_imports", "register"]
 
-_FAMILIES = ", ".join(RECORD_FAMILIES)
+_FAMILIES_HELP = "Record family (the headings of docs/import.md), e.g. screening, labs."
 
 
 def add_record_imports(imports: typer.Typer) -> None:
@@ -31,15 +31,13 @@ def register(app: typer.Typer) -> None:
     app.command("export-odm")(export_odm_command)
 
 
-def _print(reports: list[dict[str, object]], as_json: bool) -> None:
-    from cartrial.cli.capture import _print as print_record
-
+def _print_all(reports: list[dict[str, object]], as_json: bool) -> None:
     for report in reports:
-        print_record(report, f"{report['kind']} imported", as_json)
+        _print(report, f"{report['kind']} imported", as_json)
 
 
 def records_command(
-    family: str = typer.Argument(..., help=f"Record family: {_FAMILIES}."),
+    family: str = typer.Argument(..., help=_FAMILIES_HELP),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file with a header."),
     user: str | None = USER_OPT,
     study: str | None = STUDY_OPT,
@@ -47,9 +45,10 @@ def records_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Import one record family from CSV (columns: docs/import.md), all or nothing."""
-    with _errors_exit():
-        report = import_records(_context(db, user, study), family, file)
-    _print([report.model_dump()], as_json)
+    from cartrial.services import import_records
+
+    report = import_records(_context(db, user, study), family, file)
+    _print_all([report.model_dump()], as_json)
 
 
 def study_command(
@@ -60,15 +59,16 @@ def study_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Import CSV files of several record families in ONE transaction, all or nothing."""
+    from cartrial.services import import_study
+
     sources: list[tuple[str, str | Path]] = []
     for pair in files:
         family, sep, path = pair.partition("=")
         if not sep or not path:
             raise typer.BadParameter(f"{pair!r} is not FAMILY=FILE", param_hint="FILES")
         sources.append((family.strip(), Path(path)))
-    with _errors_exit():
-        reports = import_study(_context(db, user, study), sources)
-    _print([r.model_dump() for r in reports], as_json)
+    reports = import_study(_context(db, user, study), sources)
+    _print_all([r.model_dump() for r in reports], as_json)
 
 
 def odm_command(
@@ -79,9 +79,10 @@ def odm_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Import a CDISC ODM 1.3 clinical data file (every record family), all or nothing."""
-    with _errors_exit():
-        reports = import_odm(_context(db, user, study), file)
-    _print([r.model_dump() for r in reports], as_json)
+    from cartrial.services import import_odm
+
+    reports = import_odm(_context(db, user, study), file)
+    _print_all([r.model_dump() for r in reports], as_json)
 
 
 def export_odm_command(
@@ -91,7 +92,8 @@ def export_odm_command(
     db: str | None = DB_OPT,
 ) -> None:
     """Write every record of the study as CDISC ODM 1.3 clinical data."""
-    with _errors_exit():
-        document = export_odm(_context(db, user, study))
+    from cartrial.services import export_odm
+
+    document = export_odm(_context(db, user, study))
     out.write_bytes(document)
     typer.echo(f"wrote {out} ({len(document)} bytes)")

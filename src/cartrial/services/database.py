@@ -1,9 +1,20 @@
-"""The database as a whole: migrate, back up, restore, verify, checkpoint, read the trail.
+"""The database as a whole, for clients: open, create, migrate, back up, restore, verify, audit.
 
-The facade through which the CLI (``cartrial db``, ``cartrial audit``, ``cartrial study init``),
-the demo and a future web application reach the system of record's maintenance functions, so that
-none of them imports :mod:`cartrial.store`. ``db`` is a SQLite file, a full SQLAlchemy URL, or
-``None`` (``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``).
+The facade through which the CLI (``cartrial db``, ``cartrial audit``, ``cartrial study init`` and
+every command that reads or writes the trial), the demo and the web application reach the system
+of record, so that none of them imports :mod:`cartrial.store`. ``db`` is a SQLite file, a full
+SQLAlchemy URL, or ``None`` (``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``).
+
+- :func:`open_database` opens a cartrial database that already exists and refuses anything else
+  (a missing file or directory, a directory, an empty or non-SQLite file, a database without
+  cartrial's schema, an unreachable server), saying what it found; nothing is created.
+- :func:`init_database` / :func:`create_database` create the database (or migrate an existing
+  one to the newest schema) and its audit key: the one use of them is setting up a study
+  (``cartrial study init``) or the demo.
+
+Both raise :class:`~cartrial.errors.DatabaseUnavailable`; driver errors met later (a busy
+database, a full disk, a unique key taken by a concurrent writer) arrive as cartrial errors too
+(:mod:`cartrial.store.failures`).
 
 Keys and checkpoints (see :mod:`cartrial.store.keys`): the audit key file is
 ``$CARTRIAL_AUDIT_KEY_FILE``, else ``<database file>.audit-key``; automatic checkpoints go to
@@ -15,9 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from cartrial.errors import ValidationFailed
+from cartrial.errors import DatabaseUnavailable, ValidationFailed
 from cartrial.store import (
     AuditedSession,
     AuditEntry,
@@ -26,6 +38,7 @@ from cartrial.store import (
     display_url,
     head_revision,
     make_engine,
+    open_engine,
     read_database_log,
     restore,
     session_factory,
@@ -33,6 +46,7 @@ from cartrial.store import (
     upgrade,
 )
 from cartrial.store.checkpoints import checkpoint_engine
+from cartrial.store.failures import parse_url
 from cartrial.store.integrity import Finding, IntegrityReport, verify_integrity
 from cartrial.store.keys import audit_key_path, checkpoint_dir, create_audit_key
 from cartrial.store.restore import RestoreReport, database_event, file_sha256, verify_backup
@@ -48,7 +62,10 @@ __all__ = [
     "backup_database",
     "checkpoint_after_write",
     "checkpoint_directory",
+    "create_database",
+    "database_name",
     "init_database",
+    "open_database",
     "restore_database",
     "upgrade_database",
     "verify_backup_file",
@@ -78,29 +95,67 @@ class BackupWritten:
     checkpoint: Path | None
 
 
+def database_name(db: str | Path | None = None) -> str:
+    """The database ``db`` resolves to, for messages (a file path, or a URL without password)."""
+    return display_url(database_url(db))
+
+
+def open_database(db: str | Path | None = None) -> sessionmaker[AuditedSession]:
+    """The session factory of the existing cartrial database ``db``; never creates one.
+
+    Raises
+    ------
+    cartrial.errors.DatabaseUnavailable
+        Naming the database and what was found there instead of a cartrial database.
+    """
+    return session_factory(open_engine(database_url(db)))
+
+
 def _ready(url: str, revision: str | None) -> DatabaseReady:
     return DatabaseReady(
         location=display_url(url),
         revision=revision,
         newest=head_revision(),
         key_file=audit_key_path(url),
-        session_factory=session_factory(make_engine(url)),
+        session_factory=session_factory(open_engine(url)),
     )
 
 
 def upgrade_database(db: str | Path | None = None) -> DatabaseReady:
-    """Create the database or migrate it to the newest schema (an older trail is re-chained
-    under the audit key by migration 0004, which creates the key file if there is none)."""
+    """Migrate an existing database to the newest schema (an older trail is re-chained under
+    the audit key by migration 0004, which creates the key file if there is none).
+
+    Raises
+    ------
+    cartrial.errors.DatabaseUnavailable
+        When ``db`` is a SQLite path where no file exists (only ``study init`` creates one).
+    """
     url = database_url(db)
+    database = make_url(url).database if parse_url(url) == "sqlite" else None
+    if database not in (None, "", ":memory:") and not Path(str(database)).is_file():
+        raise DatabaseUnavailable(
+            str(database), "missing", "no database file here; `cartrial study init` creates one"
+        )
     return _ready(url, upgrade(url))
 
 
 def init_database(db: str | Path | None = None) -> DatabaseReady:
-    """:func:`upgrade_database`, and the audit key file created if absent (``study init``)."""
+    """Create the database (or migrate it) and its audit key file if absent (``study init``).
+
+    A SQLite file is created only in an existing directory and only where nothing else lives:
+    a directory or a file that is not a SQLite database is refused, not overwritten.
+    """
     url = database_url(db)
+    if parse_url(url) == "sqlite":
+        _check_new_sqlite_path(url)
     revision = upgrade(url)
     create_audit_key(url)
     return _ready(url, revision)
+
+
+def create_database(db: str | Path | None = None) -> sessionmaker[AuditedSession]:
+    """:func:`init_database`, returning the new database's session factory."""
+    return init_database(db).session_factory
 
 
 def verify_database(
@@ -116,7 +171,7 @@ def verify_database(
         A directory of checkpoints (``cartrial audit checkpoint --out DIR``) to check the trail
         against; ``None`` checks none.
     """
-    engine = make_engine(database_url(db))
+    engine = open_engine(database_url(db))
     try:
         with engine.connect() as connection:
             return verify_integrity(connection, checkpoints=checkpoints)
@@ -206,3 +261,16 @@ def audit_log(
 def checkpoint_directory(db: str | Path | None = None) -> Path | None:
     """The configured directory of automatic checkpoints of ``db`` (``None``: not configured)."""
     return checkpoint_dir(database_url(db))
+
+
+def _check_new_sqlite_path(url: str) -> None:
+    database = make_url(url).database
+    if database in (None, "", ":memory:"):
+        return
+    path = Path(str(database))
+    if not path.parent.is_dir():
+        raise DatabaseUnavailable(
+            str(path), "missing", f"the directory {path.parent} does not exist: create it first"
+        )
+    if path.is_dir():
+        raise DatabaseUnavailable(str(path), "not-a-database", "this is a directory")

@@ -17,9 +17,7 @@ pass; with any error nothing is committed. Families run in the order of :data:`R
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -41,7 +39,7 @@ from sqlalchemy import select
 from cartrial.errors import ImportFailed, ValidationFailed
 from cartrial.services.base import ServiceInput, SubjectId
 from cartrial.services.context import ServiceContext, use_case
-from cartrial.services.csvrows import parse_rows
+from cartrial.services.csvrows import RowErrors, iter_row_chunks, source_name
 from cartrial.services.efficacy import LesionInput, RecordTumourAssessment, record_tumour_assessment
 from cartrial.services.eligibility import ScreenSubject
 from cartrial.services.enrolment import (
@@ -65,7 +63,7 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
-from cartrial.services.imports import ImportReport, RowError, _guard
+from cartrial.services.imports import ImportReport, _guard
 from cartrial.services.safety import (
     CLINICAL_STAFF,
     RecordAE,
@@ -338,27 +336,23 @@ class RowBatch:
 
 
 def apply_rows(
-    ctx: ServiceContext,
-    batches: Sequence[RowBatch],
-    cell_errors: Mapping[str, list[RowError]] | None = None,
+    ctx: ServiceContext, batches: Sequence[RowBatch], errors: Mapping[str, RowErrors]
 ) -> tuple[ImportReport, ...]:
     """Run every row of ``batches`` through its use case, all in ONE transaction.
 
-    Families run in the order of :data:`RECORD_FAMILIES`, rows in source order.
-    ``cell_errors`` (by source) are the errors found while reading the sources: the rows that
+    Families run in the order of :data:`RECORD_FAMILIES`, rows in source order. ``errors``
+    (by source name) already hold the errors found while reading the sources: the rows that
     could be read still run, so that the report lists every error in one pass.
 
     Raises
     ------
     ImportFailed
         Every refused row as ``(line, field, message)`` (the field prefixed with its source when
-        the batches come from more than one source); nothing is written.
+        the batches come from more than one source; each source's report capped at
+        :data:`~cartrial.services.csvrows.MAX_ERRORS`, the rest counted); nothing is written.
     """
     order = list(RECORD_FAMILIES)
     ordered = sorted(batches, key=lambda b: order.index(b.family))
-    errors: dict[str, list[RowError]] = defaultdict(list)
-    for source, found in (cell_errors or {}).items():
-        errors[source].extend(found)
     with one_transaction(ctx.session_factory) as factory:
         shared = replace(ctx, session_factory=factory)
         for batch in ordered:
@@ -378,21 +372,22 @@ def apply_rows(
     )
 
 
-def _failure(errors: Mapping[str, list[RowError]]) -> ImportFailed:
+def _failure(errors: Mapping[str, RowErrors]) -> ImportFailed:
     """One :class:`ImportFailed` for the errors of one or more sources."""
-    sources = [s for s, errs in errors.items() if errs]
-    if len(sources) == 1:
-        return ImportFailed(sources[0], sorted(errors[sources[0]]))
+    failed = [report for report in errors.values() if report]
+    if len(failed) == 1:
+        return failed[0].failure()
     merged = [
-        (line, f"{source}: {field}", message)
-        for source in sources
-        for line, field, message in sorted(errors[source])
+        (line, f"{report.source}: {field}", message)
+        for report in failed
+        for line, field, message in sorted(report.kept)
     ]
-    return ImportFailed(" + ".join(sources), merged)
+    more = sum(report.count - len(report.kept) for report in failed)
+    return ImportFailed(" + ".join(r.source for r in failed), merged, more=more)
 
 
 def validate_cells(
-    model: type[BaseModel], cells: Mapping[str, object], line: int, errors: list[RowError]
+    model: type[BaseModel], cells: Mapping[str, object], line: int, errors: RowErrors
 ) -> BaseModel | None:
     """One row of ``model`` from its cells; each bad cell goes to ``errors`` on ``line``."""
     try:
@@ -400,45 +395,21 @@ def validate_cells(
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             field = ".".join(str(p) for p in err["loc"]) or "<row>"
-            errors.append((line, field, err["msg"]))
+            errors.add(line, field, err["msg"])
         return None
 
 
-def _parse(family: str, source: str | Path, errors: list[RowError]) -> RowBatch:
-    """The valid rows of one CSV file; every bad cell goes to ``errors`` (the header is line 1).
-
-    The header is checked first (:func:`~cartrial.services.csvrows.parse_rows` on the header
-    alone); bad rows are left out so the good ones still run and report their own errors.
+def _parse(family: str, source: str | Path, errors: RowErrors) -> RowBatch:
+    """The valid rows of one CSV file, streamed by
+    :func:`~cartrial.services.csvrows.iter_row_chunks` (header and decoding checked there);
+    every bad cell goes to ``errors`` and its row is left out, so the good ones still run.
     """
     if family not in RECORD_FAMILIES:
         known = ", ".join(RECORD_FAMILIES)
         raise ImportFailed(str(source), [(0, "<family>", f"unknown {family!r}; one of {known}")])
-    model = RECORD_FAMILIES[family].row
-    given_as_text = isinstance(source, str) and "\n" in source
-    name = f"<{family} csv text>" if given_as_text else str(source)
-    try:
-        text = source if given_as_text else Path(source).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ImportFailed(name, [(0, "<file>", f"cannot read: {exc.strerror}")]) from exc
-    reader = csv.DictReader(io.StringIO(str(text)))
-    header = ",".join(reader.fieldnames or [])
-    try:
-        parse_rows(f"{header}\n", cast("Any", model))
-    except ImportFailed as exc:
-        header_errors = [e for e in exc.errors if e[1] != "<file>"]
-        if header_errors:
-            raise ImportFailed(name, header_errors) from None
-    lines: list[tuple[int, BaseModel]] = []
-    for line, raw in enumerate(reader, start=2):
-        if None in raw:
-            errors.append((line, "<row>", "more cells than header columns"))
-            continue
-        row = validate_cells(model, raw, line, errors)
-        if row is not None:
-            lines.append((line, row))
-    if not lines and not errors:
-        raise ImportFailed(name, [(1, "<file>", "no data rows")])
-    return RowBatch(family, name, lines)
+    model = cast("Any", RECORD_FAMILIES[family].row)
+    lines = [pair for chunk in iter_row_chunks(source, model, errors) for pair in chunk]
+    return RowBatch(family, errors.source, lines)
 
 
 def import_study(
@@ -459,13 +430,13 @@ def import_study(
         row a use case refuses, in one report; nothing is written.
     """
     batches: list[RowBatch] = []
-    cell_errors: dict[str, list[RowError]] = {}
+    errors: dict[str, RowErrors] = {}
     for family, source in sources:
-        errors: list[RowError] = []
-        batch = _parse(family, source, errors)
-        batches.append(batch)
-        cell_errors[batch.source] = errors
-    return apply_rows(ctx, batches, cell_errors)
+        name = source_name(source)
+        if name == "<csv text>":
+            name = f"<{family} csv text>"
+        batches.append(_parse(family, source, errors.setdefault(name, RowErrors(name))))
+    return apply_rows(ctx, batches, errors)
 
 
 def import_records(ctx: ServiceContext, family: str, source: str | Path) -> ImportReport:

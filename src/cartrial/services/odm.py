@@ -28,7 +28,8 @@ from pydantic import BaseModel
 
 from cartrial.errors import ImportFailed
 from cartrial.services.context import ServiceContext
-from cartrial.services.imports import ImportReport, RowError
+from cartrial.services.csvrows import RowErrors
+from cartrial.services.imports import ImportReport
 from cartrial.services.imports_records import (
     RECORD_FAMILIES,
     RowBatch,
@@ -212,13 +213,13 @@ def import_odm(ctx: ServiceContext, source: str | Path) -> tuple[ImportReport, .
         raise ImportFailed(name, [(exc.lineno or 0, "<xml>", str(exc.msg))]) from None
     if root.tag != _q("ODM"):
         raise ImportFailed(name, [(root.sourceline or 1, "<xml>", f"not ODM 1.3: {root.tag}")])
-    errors: list[RowError] = []
+    errors = RowErrors(name)
     rows: dict[str, list[tuple[int, BaseModel]]] = defaultdict(list)
     families = {_form_oid(f): f for f in RECORD_FAMILIES}
     for clinical in root.iterfind(_q("ClinicalData")):
         if clinical.get("StudyOID") != ctx.study_id:
             line = clinical.sourceline or 0
-            errors.append((line, "StudyOID", f"{clinical.get('StudyOID')!r} is not {ctx.study_id}"))
+            errors.add(line, "StudyOID", f"{clinical.get('StudyOID')!r} is not {ctx.study_id}")
             continue
         for subject in clinical.iterfind(_q("SubjectData")):
             key = subject.get("SubjectKey") or ""
@@ -226,7 +227,7 @@ def import_odm(ctx: ServiceContext, source: str | Path) -> tuple[ImportReport, .
                 family = families.get(form.get("FormOID") or "")
                 if family is None:
                     line = form.sourceline or 0
-                    errors.append((line, "FormOID", f"unknown form {form.get('FormOID')!r}"))
+                    errors.add(line, "FormOID", f"unknown form {form.get('FormOID')!r}")
                     continue
                 for group in form.iterfind(_q("ItemGroupData")):
                     _read_group(family, key, group, rows, errors)
@@ -241,19 +242,19 @@ def _read_group(
     subject: str,
     group: Any,
     rows: dict[str, list[tuple[int, BaseModel]]],
-    errors: list[RowError],
+    errors: RowErrors,
 ) -> None:
     """Validate one ``ItemGroupData`` as a row of ``family``; errors on its XML line."""
     line = group.sourceline or 0
     if group.get("ItemGroupOID") != _group_oid(family):
-        errors.append((line, "ItemGroupOID", f"{group.get('ItemGroupOID')!r} in {family}"))
+        errors.add(line, "ItemGroupOID", f"{group.get('ItemGroupOID')!r} in {family}")
         return
     items = {_item_oid(family, f): f for f in _fields(family)}
     cells: dict[str, object] = {"subject_id": subject}
     for item in group.iterfind(_q("ItemData")):
         field = items.get(item.get("ItemOID") or "")
         if field is None:
-            errors.append((item.sourceline or line, "ItemOID", f"unknown {item.get('ItemOID')!r}"))
+            errors.add(item.sourceline or line, "ItemOID", f"unknown {item.get('ItemOID')!r}")
             continue
         cells[field] = item.get("Value", "")
     row = validate_cells(RECORD_FAMILIES[family].row, cells, line, errors)

@@ -60,7 +60,13 @@ from cartrial.store.credentials import (
     LoginSession,
     secret_sha256,
 )
-from cartrial.store.engine import database_url, display_url, make_engine, session_factory
+from cartrial.store.engine import (
+    database_url,
+    display_url,
+    make_engine,
+    open_engine,
+    session_factory,
+)
 from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
 from cartrial.store.locking import check_version
 from cartrial.store.migrate import head_revision, upgrade
@@ -79,6 +85,7 @@ from cartrial.store.models import (
     EligibilityAssessment,
     EligibilityCriterion,
     Enrolment,
+    GovernanceRecord,
     Infusion,
     KineticsSample,
     LabResult,
@@ -123,6 +130,7 @@ __all__ = [
     "EligibilityAssessment",
     "EligibilityCriterion",
     "Enrolment",
+    "GovernanceRecord",
     "Infusion",
     "KineticsSample",
     "LabResult",
@@ -155,6 +163,7 @@ __all__ = [
     "live",
     "make_engine",
     "one_transaction",
+    "open_engine",
     "read_database_log",
     "read_log",
     "read_only",
