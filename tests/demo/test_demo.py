@@ -75,6 +75,17 @@ def test_cli_writes_database_report_and_headlines(cli_run: tuple[Path, dict]) ->
     assert 0.0 <= payload["orr_ci95"][0] <= payload["orr"] <= payload["orr_ci95"][1] <= 1.0
 
 
+def test_cli_writes_the_cdisc_datasets_with_define_xml(cli_run: tuple[Path, dict]) -> None:
+    out, payload = cli_run
+    for standard, first in (("sdtm", "dm.xpt"), ("adam", "adsl.xpt")):
+        folder = out / standard
+        assert (folder / first).is_file() and (folder / "define.xml").is_file()
+        findings = json.loads((folder / "conformance.json").read_text(encoding="utf-8"))
+        assert [f for f in findings if f["severity"] == "error"] == []
+    adsl = pd.read_sas(out / "adam" / "adsl.xpt", format="xport", encoding="ascii")
+    assert len(adsl) == payload["enrolled"]
+
+
 def _without_run_times(value: object) -> object:
     """An audit record's JSON values without the run-time fields (see RUN_TIME_COLUMN)."""
     if not isinstance(value, str) or not value.startswith("{"):

@@ -117,6 +117,7 @@ def demo_command(
     console.print("\n[bold]Look further[/bold]")
     console.print(f"  report:    {report_path}")
     console.print(f"  database:  {result.database}")
+    console.print(f"  CDISC:     {out / 'sdtm'} and {out / 'adam'} (XPT v5, define.xml/.html)")
     console.print(f"  truth:     {out / TRUTH_CSV} (the virtual patients' true outcomes)")
     console.print(f"  re-report: cartrial report --db {result.database} --out {out / 'report'}")
     console.print(f"  audit:     cartrial audit verify --db {result.database}")

@@ -38,6 +38,7 @@ from cartrial.demo.conduct import (
     plan_subject,
 )
 from cartrial.demo.summary import DemoSummary, summarise
+from cartrial.exchange import build_adam, build_sdtm, write_package
 from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
 from cartrial.report import ReportResult, build_report
 from cartrial.services import (
@@ -493,7 +494,8 @@ def run_demo(
     pdf: bool = True,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the whole study in silico into ``out_dir`` (``cartrial.db``, ``report/``, truth CSV).
+    """Run the whole study in silico into ``out_dir``: ``cartrial.db``, ``report/``, the CDISC
+    datasets (``sdtm/`` and ``adam/``, SAS transport v5 with Define-XML) and the truth CSV.
 
     Parameters
     ----------
@@ -506,7 +508,7 @@ def run_demo(
     protocol_path
         Protocol file; ``None`` runs the packaged study protocol.
     report, pdf
-        Write the report (and its PDF).
+        Write the report and the CDISC datasets (and the report's PDF).
     progress
         Called with ``(fraction done, message)``.
     """
@@ -541,16 +543,18 @@ def run_demo(
     )
     notify(0.99, "reading the data back and writing the report")
     trial = trial_data(roles["data_manager"].session_factory, protocol.study_id, cutoff)
+    screening = pd.DataFrame(study.screen_rows)
     written = None
     if report:
         report_dir = out / "report"
         shutil.rmtree(report_dir, ignore_errors=True)
-        written = build_report(trial, report_dir, pdf=pdf)
-    summary = summarise(
-        trial,
-        stop_reason=study.stop_reason,
-        screening=pd.DataFrame(study.screen_rows),
-    )
+        written = build_report(trial, report_dir, pdf=pdf, screening=screening)
+        notify(0.995, "writing the CDISC datasets (SDTM, ADaM, Define-XML)")
+        sdtm = build_sdtm(trial)
+        for standard, datasets in (("sdtm", sdtm), ("adam", build_adam(trial, sdtm))):
+            shutil.rmtree(out / standard, ignore_errors=True)
+            write_package(trial, standard, out / standard, "xpt", datasets=datasets)
+    summary = summarise(trial, stop_reason=study.stop_reason, screening=screening)
     truth = pd.DataFrame(study.truth_rows)
     truth.to_csv(out / TRUTH_CSV, index=False)
     notify(1.0, "done")
@@ -560,6 +564,6 @@ def run_demo(
         trial=trial,
         summary=summary,
         truth=truth,
-        screening=pd.DataFrame(study.screen_rows),
+        screening=screening,
         patients=study.patients,
     )
