@@ -37,7 +37,7 @@ def test_a_study_moves_in_from_csv_and_out_and_in_again_as_odm(tmp_path: Path) -
     bad = tmp_path / "bad_withdrawal.csv"
     bad.write_text(BAD["withdrawal"][0], encoding="utf-8")
     code, out = run("import", "records", "withdrawal", str(bad), "--db", db)
-    assert code == 1
+    assert code == 2  # cartrial.cli.errors: every error exits 2, printed by file line
     assert "nothing written" in out and "reason" in out
     code, out = run("import", "study", *pairs, "--db", db)
     assert code == 0, out
