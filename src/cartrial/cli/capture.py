@@ -49,6 +49,9 @@ def register(app: typer.Typer) -> None:
     imports = typer.Typer(help="Bulk CSV import, all or nothing, with a row-level error report.")
     for kind in ("labs", "lesions", "kinetics"):
         imports.command(kind)(_import_command(kind))
+    from cartrial.cli.records import add_record_imports  # records.py builds on this module
+
+    add_record_imports(imports)
     app.add_typer(imports, name="import", no_args_is_help=True)
     app.command("rederive")(rederive_command)
     app.command("decide")(decide_command)

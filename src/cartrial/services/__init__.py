@@ -15,8 +15,9 @@ records in :mod:`~cartrial.services.governance`), the end of escalation and the 
 (:mod:`~cartrial.services.escalation`), the expansion (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
 (:mod:`~cartrial.services.queries`), opening a database (:func:`open_database`), bulk imports
-(:mod:`~cartrial.services.imports`), re-derivation (:mod:`~cartrial.services.rederive`) and the
-analysis export (:func:`trial_data`).
+(:mod:`~cartrial.services.imports`; every record family from CSV or CDISC ODM 1.3:
+:mod:`~cartrial.services.imports_records`, :mod:`~cartrial.services.odm`), re-derivation
+(:mod:`~cartrial.services.rederive`) and the analysis export (:func:`trial_data`).
 """
 
 from __future__ import annotations
@@ -144,6 +145,13 @@ from cartrial.services.followup import (
 )
 from cartrial.services.governance import GovernanceDecided, SignedDecision
 from cartrial.services.imports import ImportReport, import_kinetics, import_labs, import_lesions
+from cartrial.services.imports_records import (
+    RECORD_FAMILIES,
+    columns_reference,
+    import_records,
+    import_study,
+)
+from cartrial.services.odm import export_odm, import_odm
 from cartrial.services.queries import (
     AnswerQuery,
     CloseQuery,
@@ -154,6 +162,7 @@ from cartrial.services.queries import (
     raise_query,
 )
 from cartrial.services.read_model import trial_data
+from cartrial.services.records_read import recorded_rows
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
     AERecorded,
@@ -179,6 +188,7 @@ from cartrial.services.treatment import (
 )
 
 __all__ = [
+    "RECORD_FAMILIES",
     "AERecorded",
     "AddSite",
     "AddUser",
@@ -278,6 +288,7 @@ __all__ = [
     "authenticate",
     "change_password",
     "close_query",
+    "columns_reference",
     "context_for",
     "create_database",
     "create_study",
@@ -289,9 +300,13 @@ __all__ = [
     "enrol_subject",
     "escalation_state",
     "expansion_state",
+    "export_odm",
     "import_kinetics",
     "import_labs",
     "import_lesions",
+    "import_odm",
+    "import_records",
+    "import_study",
     "infuse",
     "list_tokens",
     "load_study",
@@ -313,6 +328,7 @@ __all__ = [
     "record_phenotype",
     "record_subsequent_therapy",
     "record_tumour_assessment",
+    "recorded_rows",
     "rederive_study",
     "release_data_lock",
     "review_expansion",

@@ -8,6 +8,7 @@ the observed value, so the eCRF shows why a subject is (in)eligible.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Literal
 
 from pydantic import Field
@@ -75,6 +76,31 @@ def _at_most(
     return CriterionResult(
         criterion=criterion, met=met, evidence=f"{label} {value:g} {unit} {sign} {maximum:g} {unit}"
     )
+
+
+#: The screening fields each criterion reads, stored as its value so the screening record can be
+#: read back (the export of every record family, :mod:`cartrial.services.records_read`).
+CRITERION_FIELDS: dict[str, tuple[str, ...]] = {
+    "age": ("age",),
+    "histology": ("indication",),
+    "cldn18_ihc": ("cldn18_ihc_pct", "cldn18_ihc_intensity"),
+    "prior_lines": ("prior_lines",),
+    "refractory_to_standard_therapy": ("refractory_to_standard_therapy",),
+    "ecog": ("ecog",),
+    "measurable_disease": ("measurable_disease",),
+    "life_expectancy": ("life_expectancy_weeks",),
+    "anc": ("anc_1e9_l",),
+    "platelets": ("platelets_1e9_l",),
+    "hemoglobin": ("hemoglobin_g_dl",),
+    "creatinine_clearance": ("creatinine_clearance_ml_min",),
+    "alt": ("alt_x_uln",),
+    "bilirubin": ("bilirubin_x_uln",),
+}
+
+
+def criterion_value(s: ScreenSubject, criterion: str) -> str:
+    """The screening values ``criterion`` read, as JSON (``{"anc_1e9_l": 2.0}``)."""
+    return json.dumps({name: getattr(s, name) for name in CRITERION_FIELDS.get(criterion, ())})
 
 
 def evaluate_eligibility(protocol: Protocol, s: ScreenSubject) -> tuple[CriterionResult, ...]:

@@ -22,7 +22,12 @@ from cartrial.designs import is_time_to_event_name
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
+from cartrial.services.eligibility import (
+    CriterionResult,
+    ScreenSubject,
+    criterion_value,
+    evaluate_eligibility,
+)
 from cartrial.services.governance import latest_decision
 from cartrial.store import (
     DoseAssignment,
@@ -116,6 +121,7 @@ def screen_subject(ctx: ServiceContext, data: ScreenSubject) -> Screened:
                 criterion_code=c.criterion,
                 kind="inclusion",
                 description=c.criterion.replace("_", " "),
+                value=criterion_value(data, c.criterion),
                 met=c.met,
                 evidence=c.evidence,
             )

@@ -105,7 +105,7 @@ from cartrial.store.models import (
     User,
 )
 from cartrial.store.restore import restore
-from cartrial.store.transaction import read_only, unit_of_work
+from cartrial.store.transaction import one_transaction, read_only, unit_of_work
 
 __all__ = [
     "AccessToken",
@@ -162,6 +162,7 @@ __all__ = [
     "head_revision",
     "live",
     "make_engine",
+    "one_transaction",
     "open_engine",
     "read_database_log",
     "read_log",

@@ -18,7 +18,7 @@ from cartrial.store.models import User
 if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import _ExecuteOptions
 
-__all__ = ["read_only", "unit_of_work"]
+__all__ = ["one_transaction", "read_only", "unit_of_work"]
 
 
 @contextmanager
@@ -77,3 +77,25 @@ def read_only(factory: sessionmaker[AuditedSession]) -> Iterator[AuditedSession]
     finally:
         session.rollback()
         session.close()
+
+
+@contextmanager
+def one_transaction(
+    factory: sessionmaker[AuditedSession],
+) -> Iterator[sessionmaker[AuditedSession]]:
+    """A session factory whose units of work all run inside ONE database transaction.
+
+    Each session it makes joins the transaction as a savepoint
+    (``join_transaction_mode="create_savepoint"``): a unit of work that fails is rolled back to
+    its savepoint while the others stay, and nothing reaches the database unless the block ends
+    normally (then everything commits at once); any exception rolls everything back. Bulk
+    imports use it to run the ordinary use cases row by row, all or nothing.
+    """
+    engine = factory.kw["bind"]
+    with engine.connect() as connection, connection.begin():
+        yield sessionmaker(
+            bind=connection,
+            class_=AuditedSession,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )

@@ -1,0 +1,99 @@
+"""``cartrial import records|study|odm`` and ``cartrial export-odm``: move a study in or out.
+
+Thin shells over :mod:`cartrial.services.imports_records` and :mod:`cartrial.services.odm`: every
+row goes through the use cases as the person of the credential, all in one transaction; a
+rejected import raises :class:`~cartrial.errors.ImportFailed`, which
+:func:`cartrial.cli.errors.report_errors` prints by file line (nothing is written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context, _print
+
+__all__ = ["add_record_imports", "register"]
+
+_FAMILIES_HELP = "Record family (the headings of docs/import.md), e.g. screening, labs."
+
+
+def add_record_imports(imports: typer.Typer) -> None:
+    """Add ``records``, ``study`` and ``odm`` to the ``import`` command group."""
+    imports.command("records")(records_command)
+    imports.command("study")(study_command)
+    imports.command("odm")(odm_command)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``export-odm`` to the root app."""
+    app.command("export-odm")(export_odm_command)
+
+
+def _print_all(reports: list[dict[str, object]], as_json: bool) -> None:
+    for report in reports:
+        _print(report, f"{report['kind']} imported", as_json)
+
+
+def records_command(
+    family: str = typer.Argument(..., help=_FAMILIES_HELP),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file with a header."),
+    user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Import one record family from CSV (columns: docs/import.md), all or nothing."""
+    from cartrial.services import import_records
+
+    report = import_records(_context(db, user, study), family, file)
+    _print_all([report.model_dump()], as_json)
+
+
+def study_command(
+    files: list[str] = typer.Argument(..., help="FAMILY=FILE pairs, e.g. screening=s.csv."),
+    user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Import CSV files of several record families in ONE transaction, all or nothing."""
+    from cartrial.services import import_study
+
+    sources: list[tuple[str, str | Path]] = []
+    for pair in files:
+        family, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise typer.BadParameter(f"{pair!r} is not FAMILY=FILE", param_hint="FILES")
+        sources.append((family.strip(), Path(path)))
+    reports = import_study(_context(db, user, study), sources)
+    _print_all([r.model_dump() for r in reports], as_json)
+
+
+def odm_command(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CDISC ODM 1.3 XML."),
+    user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Import a CDISC ODM 1.3 clinical data file (every record family), all or nothing."""
+    from cartrial.services import import_odm
+
+    reports = import_odm(_context(db, user, study), file)
+    _print_all([r.model_dump() for r in reports], as_json)
+
+
+def export_odm_command(
+    out: Path = typer.Option(..., "--out", help="ODM XML file to write."),
+    user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+) -> None:
+    """Write every record of the study as CDISC ODM 1.3 clinical data."""
+    from cartrial.services import export_odm
+
+    document = export_odm(_context(db, user, study))
+    out.write_bytes(document)
+    typer.echo(f"wrote {out} ({len(document)} bytes)")

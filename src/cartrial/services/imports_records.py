@@ -1,0 +1,519 @@
+"""Bulk import of every record family, so that a study started in another EDC can move in.
+
+A record family is one kind of CRF record (screening, enrolment, dose assignment,
+lymphodepletion, infusion, adverse events and their grade changes, CRS/ICANS days, tumour
+assessments, labs, kinetics, ADA, phenotype, follow-up, subsequent therapy, withdrawal). Its CSV
+columns are the fields of the use case's input (:data:`RECORD_FAMILIES` names the row model of
+each, ``docs/import.md`` is generated from them by :func:`columns_reference`).
+
+Every row goes through the ordinary use case (``screen_subject``, ``record_ae``, ...), so roles,
+site scope, protocol validation, derivation and the audit trail apply exactly as for a person
+typing. All use cases of an import run inside ONE database transaction
+(:func:`cartrial.store.one_transaction`): a refused row is rolled back to its savepoint and
+reported as ``(line, field, message)``; the other rows still run so that every error shows in one
+pass; with any error nothing is committed. Families run in the order of :data:`RECORD_FAMILIES`
+(a subject is screened before it is enrolled), rows in file order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from sqlalchemy import select
+
+from cartrial.errors import ImportFailed, ValidationFailed
+from cartrial.services.base import ServiceInput, SubjectId
+from cartrial.services.context import ServiceContext, use_case
+from cartrial.services.csvrows import RowErrors, iter_row_chunks, source_name
+from cartrial.services.efficacy import LesionInput, RecordTumourAssessment, record_tumour_assessment
+from cartrial.services.eligibility import ScreenSubject
+from cartrial.services.enrolment import (
+    AssignDose,
+    EnrolSubject,
+    assign_dose,
+    enrol_subject,
+    screen_subject,
+)
+from cartrial.services.followup import (
+    RecordAda,
+    RecordFollowUp,
+    RecordKinetics,
+    RecordPhenotype,
+    RecordSubsequentTherapy,
+    WithdrawSubject,
+    record_ada,
+    record_follow_up,
+    record_kinetics,
+    record_phenotype,
+    record_subsequent_therapy,
+    withdraw_subject,
+)
+from cartrial.services.imports import ImportReport, _guard
+from cartrial.services.safety import (
+    CLINICAL_STAFF,
+    RecordAE,
+    RecordGradeChange,
+    RecordLab,
+    as_utc,
+    record_ae,
+    record_grade_change,
+    record_lab,
+)
+from cartrial.services.toxicity import RecordCrsIcansDay, record_crs_icans_day
+from cartrial.services.treatment import (
+    Infuse,
+    RecordLymphodepletion,
+    infuse,
+    record_lymphodepletion,
+)
+from cartrial.store import AdverseEvent, one_transaction
+from cartrial.vocab import AEOutcome
+
+__all__ = [
+    "RECORD_FAMILIES",
+    "CsvRow",
+    "GradeChangeRow",
+    "PhenotypeRow",
+    "RecordFamily",
+    "RowBatch",
+    "TumourRow",
+    "apply_rows",
+    "columns_reference",
+    "import_records",
+    "import_study",
+    "validate_cells",
+]
+
+#: ``(line, row)``: a validated row and the line of its source it came from.
+Lines = Sequence[tuple[int, BaseModel]]
+#: ``(line, action)``: one use case to run, and the line its errors are reported on.
+Actions = list[tuple[int, Callable[[], object]]]
+
+
+class CsvRow(BaseModel):
+    """Base of the row models: frozen, unknown columns refused, an empty cell means "not given"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, data: object) -> object:
+        """Drop empty cells, so the field takes its default (or is reported as required).
+
+        A cell of a field whose values are integer codes (``Literal[0, 1, 2, 3]``) is read as
+        the integer it spells.
+        """
+        if not isinstance(data, Mapping):
+            return data
+        cells = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        for name, value in cells.items():
+            field = cls.model_fields.get(str(name))
+            codes = get_args(field.annotation) if field is not None else ()
+            if (
+                isinstance(value, str)
+                and codes
+                and all(type(c) is int for c in codes)
+                and value.strip().lstrip("-").isdigit()
+            ):
+                cells[name] = int(value)
+        return cells
+
+
+def row_model(model: type[ServiceInput], exclude: tuple[str, ...] = ()) -> type[CsvRow]:
+    """The CSV row model with the fields of the use-case input ``model`` (one column each).
+
+    The input's own cross-field checks run later, when the row is turned into the input inside
+    the import's transaction; the row model checks every cell, so a bad row reports all its bad
+    cells at once.
+    """
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in model.model_fields.items()
+        if name not in exclude
+    }
+    made = create_model(f"{model.__name__}Row", __base__=CsvRow, __doc__=model.__doc__, **fields)
+    return cast("type[CsvRow]", made)
+
+
+class GradeChangeRow(CsvRow):
+    """A grade change of an AE named by its subject, term and onset (as recorded).
+
+    ``grade`` 0 resolves the AE; ``changed_at`` is when the new grade began (date, or ISO 8601
+    time with its UTC offset).
+    """
+
+    subject_id: SubjectId
+    term: str = Field(min_length=1)
+    onset_at: AwareDatetime | dt.date
+    grade: int = Field(ge=0, le=5)
+    changed_at: AwareDatetime | dt.date
+    outcome: AEOutcome | None = None
+
+
+class PhenotypeRow(CsvRow):
+    """One marker of a flow-cytometry phenotype panel (``value`` in % of CAR+ cells).
+
+    Rows of one subject, sample date and panel form one :class:`RecordPhenotype`.
+    """
+
+    subject_id: SubjectId
+    sample_date: dt.date
+    panel: str = Field(min_length=1, max_length=64)
+    marker: str = Field(min_length=1, max_length=64)
+    value: float
+
+
+_LESION_FIELDS: dict[str, Any] = {
+    name: (info.annotation, info) for name, info in LesionInput.model_fields.items()
+}
+#: One lesion at one RECIST 1.1 assessment; rows of one subject and date form one assessment.
+TumourRow = cast(
+    "type[CsvRow]",
+    create_model(
+        "TumourRow",
+        __base__=CsvRow,
+        __doc__=(
+            "One lesion at one RECIST 1.1 assessment (diameter in mm); the rows of one subject "
+            "and assessment date form one assessment, ``method`` (e.g. CT) from its first row."
+        ),
+        subject_id=(str, Field(min_length=1, max_length=40)),
+        assessment_date=(dt.date, ...),
+        method=(cast("Any", str | None), Field(default=None, max_length=16)),
+        **_LESION_FIELDS,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RecordFamily:
+    """One record family: its name, CSV row model and how its rows become use cases.
+
+    ``actions(ctx, lines)`` returns the use cases to run with the line each reports its error on.
+    """
+
+    name: str
+    row: type[BaseModel]
+    actions: Callable[[ServiceContext, Lines], Actions]
+
+
+def _one_per_row(
+    model: type[ServiceInput], run: Callable[[ServiceContext, Any], object]
+) -> Callable[[ServiceContext, Lines], Actions]:
+    """Each row is one input of ``model`` given to the use case ``run``."""
+
+    def actions(ctx: ServiceContext, lines: Lines) -> Actions:
+        def one(row: BaseModel) -> object:
+            return run(ctx, model(**row.model_dump(exclude_unset=True)))
+
+        return [(line, partial(one, row)) for line, row in lines]
+
+    return actions
+
+
+def _grouped(
+    lines: Lines, key: Callable[[Any], tuple[object, ...]]
+) -> Iterator[tuple[int, list[Any]]]:
+    """Rows grouped by ``key`` in order of first appearance, with the first row's line."""
+    groups: dict[tuple[object, ...], list[tuple[int, Any]]] = defaultdict(list)
+    for line, row in lines:
+        groups[key(row)].append((line, row))
+    for members in groups.values():
+        yield members[0][0], [row for _, row in members]
+
+
+def _tumour_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+    def one(rows: list[Any]) -> object:
+        lesion_names = set(LesionInput.model_fields)
+        lesions = tuple(
+            LesionInput(**row.model_dump(include=lesion_names, exclude_unset=True)) for row in rows
+        )
+        data = RecordTumourAssessment(
+            subject_id=rows[0].subject_id,
+            assessment_date=rows[0].assessment_date,
+            lesions=lesions,
+            method=rows[0].method,
+        )
+        return record_tumour_assessment(ctx, data)
+
+    by_visit = _grouped(lines, lambda r: (r.subject_id, r.assessment_date))
+    return [(line, partial(one, rows)) for line, rows in by_visit]
+
+
+def _phenotype_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+    def one(rows: list[Any]) -> object:
+        data = RecordPhenotype(
+            subject_id=rows[0].subject_id,
+            sample_date=rows[0].sample_date,
+            panel=rows[0].panel,
+            values={row.marker: row.value for row in rows},
+        )
+        return record_phenotype(ctx, data)
+
+    by_sample = _grouped(lines, lambda r: (r.subject_id, r.sample_date, r.panel))
+    return [(line, partial(one, rows)) for line, rows in by_sample]
+
+
+def _grade_change_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+    def one(row: Any) -> object:
+        with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=False) as uc:
+            subject = uc.subject(row.subject_id, *CLINICAL_STAFF)
+            ae = uc.session.scalar(
+                select(AdverseEvent).where(
+                    AdverseEvent.subject_id == subject.id,
+                    AdverseEvent.term == row.term,
+                    AdverseEvent.onset_at == as_utc(row.onset_at),
+                    AdverseEvent.deleted_at.is_(None),
+                )
+            )
+            if ae is None:
+                onset = row.onset_at
+                raise ValidationFailed(
+                    "term", f"no adverse event {row.term!r} of {row.subject_id} onset {onset}"
+                )
+            ae_id, version = ae.id, ae.version
+        data = RecordGradeChange(
+            ae_id=ae_id,
+            grade=row.grade,
+            changed_at=row.changed_at,
+            expected_version=version,
+            outcome=row.outcome,
+        )
+        return record_grade_change(ctx, data)
+
+    return [(line, partial(one, row)) for line, row in lines]
+
+
+def _family(name: str, model: type[ServiceInput], run: Callable[..., object]) -> RecordFamily:
+    return RecordFamily(name, row_model(model), _one_per_row(model, run))
+
+
+#: Every record family, in the order an import applies them.
+RECORD_FAMILIES: Mapping[str, RecordFamily] = {
+    family.name: family
+    for family in (
+        _family("screening", ScreenSubject, screen_subject),
+        _family("enrolment", EnrolSubject, enrol_subject),
+        _family("dose_assignment", AssignDose, assign_dose),
+        _family("lymphodepletion", RecordLymphodepletion, record_lymphodepletion),
+        _family("infusion", Infuse, infuse),
+        _family("adverse_events", RecordAE, record_ae),
+        RecordFamily("grade_changes", GradeChangeRow, _grade_change_actions),
+        _family("crs_icans_days", RecordCrsIcansDay, record_crs_icans_day),
+        RecordFamily("tumour_assessments", TumourRow, _tumour_actions),
+        _family("labs", RecordLab, record_lab),
+        _family("kinetics", RecordKinetics, record_kinetics),
+        _family("ada", RecordAda, record_ada),
+        RecordFamily("phenotype", PhenotypeRow, _phenotype_actions),
+        _family("follow_up", RecordFollowUp, record_follow_up),
+        _family("subsequent_therapy", RecordSubsequentTherapy, record_subsequent_therapy),
+        _family("withdrawal", WithdrawSubject, withdraw_subject),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Validated rows of one family from one source (a CSV file, an ODM file)."""
+
+    family: str
+    source: str
+    lines: Lines
+
+
+def apply_rows(
+    ctx: ServiceContext, batches: Sequence[RowBatch], errors: Mapping[str, RowErrors]
+) -> tuple[ImportReport, ...]:
+    """Run every row of ``batches`` through its use case, all in ONE transaction.
+
+    Families run in the order of :data:`RECORD_FAMILIES`, rows in source order. ``errors``
+    (by source name) already hold the errors found while reading the sources: the rows that
+    could be read still run, so that the report lists every error in one pass.
+
+    Raises
+    ------
+    ImportFailed
+        Every refused row as ``(line, field, message)`` (the field prefixed with its source when
+        the batches come from more than one source; each source's report capped at
+        :data:`~cartrial.services.csvrows.MAX_ERRORS`, the rest counted); nothing is written.
+    """
+    order = list(RECORD_FAMILIES)
+    ordered = sorted(batches, key=lambda b: order.index(b.family))
+    with one_transaction(ctx.session_factory) as factory:
+        shared = replace(ctx, session_factory=factory)
+        for batch in ordered:
+            family = RECORD_FAMILIES[batch.family]
+            for line, action in family.actions(shared, batch.lines):
+                _guard(errors[batch.source], line, action)
+        if any(errors.values()):
+            raise _failure(errors)
+    return tuple(
+        ImportReport(
+            source=b.source,
+            kind=b.family,
+            rows=len(b.lines),
+            subjects=len({getattr(row, "subject_id", None) for _, row in b.lines}),
+        )
+        for b in ordered
+    )
+
+
+def _failure(errors: Mapping[str, RowErrors]) -> ImportFailed:
+    """One :class:`ImportFailed` for the errors of one or more sources."""
+    failed = [report for report in errors.values() if report]
+    if len(failed) == 1:
+        return failed[0].failure()
+    merged = [
+        (line, f"{report.source}: {field}", message)
+        for report in failed
+        for line, field, message in sorted(report.kept)
+    ]
+    more = sum(report.count - len(report.kept) for report in failed)
+    return ImportFailed(" + ".join(r.source for r in failed), merged, more=more)
+
+
+def validate_cells(
+    model: type[BaseModel], cells: Mapping[str, object], line: int, errors: RowErrors
+) -> BaseModel | None:
+    """One row of ``model`` from its cells; each bad cell goes to ``errors`` on ``line``."""
+    try:
+        return model.model_validate(cells)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "<row>"
+            errors.add(line, field, err["msg"])
+        return None
+
+
+def _parse(family: str, source: str | Path, errors: RowErrors) -> RowBatch:
+    """The valid rows of one CSV file, streamed by
+    :func:`~cartrial.services.csvrows.iter_row_chunks` (header and decoding checked there);
+    every bad cell goes to ``errors`` and its row is left out, so the good ones still run.
+    """
+    if family not in RECORD_FAMILIES:
+        known = ", ".join(RECORD_FAMILIES)
+        raise ImportFailed(str(source), [(0, "<family>", f"unknown {family!r}; one of {known}")])
+    model = cast("Any", RECORD_FAMILIES[family].row)
+    lines = [pair for chunk in iter_row_chunks(source, model, errors) for pair in chunk]
+    return RowBatch(family, errors.source, lines)
+
+
+def import_study(
+    ctx: ServiceContext, sources: Sequence[tuple[str, str | Path]]
+) -> tuple[ImportReport, ...]:
+    """Import CSV files of several record families in ONE transaction, all or nothing.
+
+    Parameters
+    ----------
+    sources
+        ``(family, CSV file or text)`` pairs; family names are the keys of
+        :data:`RECORD_FAMILIES`.
+
+    Raises
+    ------
+    ImportFailed
+        A missing or unknown column at once; otherwise every bad cell of every file and every
+        row a use case refuses, in one report; nothing is written.
+    """
+    batches: list[RowBatch] = []
+    errors: dict[str, RowErrors] = {}
+    for family, source in sources:
+        name = source_name(source)
+        if name == "<csv text>":
+            name = f"<{family} csv text>"
+        batches.append(_parse(family, source, errors.setdefault(name, RowErrors(name))))
+    return apply_rows(ctx, batches, errors)
+
+
+def import_records(ctx: ServiceContext, family: str, source: str | Path) -> ImportReport:
+    """Import one CSV file of the record family ``family``; see :func:`import_study`."""
+    return import_study(ctx, [(family, source)])[0]
+
+
+def _type_name(annotation: object) -> str:
+    names = []
+    for arg in get_args(annotation) or (annotation,):
+        if arg is type(None):
+            continue
+        literal = get_args(arg)
+        if literal and all(isinstance(v, str) for v in literal):
+            names.append("text")
+        elif literal and all(isinstance(v, int) for v in literal):
+            names.append(" / ".join(str(v) for v in literal))
+        else:
+            names.append(getattr(arg, "__name__", str(arg)))
+    shown = " or ".join(dict.fromkeys(names))
+    return shown.replace("AwareDatetime", "datetime with UTC offset").replace("str", "text")
+
+
+def _allowed(info: Any, schema: Mapping[str, Any]) -> str:
+    """A field's values (from its JSON schema), bounds, lengths and description."""
+    symbols = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    parts: list[str] = []
+    for option in (schema, *schema.get("anyOf", ())):
+        if "enum" in option and not all(isinstance(v, int) for v in option["enum"]):
+            parts.append("one of " + ", ".join(f"`{v}`" for v in option["enum"]))
+    for rule in info.metadata:
+        for attr, symbol in symbols.items():
+            if getattr(rule, attr, None) is not None:
+                parts.append(f"{symbol} {getattr(rule, attr)}")
+        if getattr(rule, "max_length", None) is not None:
+            parts.append(f"at most {rule.max_length} characters")
+        if getattr(rule, "pattern", None) is not None:
+            parts.append("letters, digits, `-` and `_`")
+    if info.description:
+        parts.append(info.description)
+    return "; ".join(parts)
+
+
+def columns_reference() -> str:
+    """The CSV columns of every record family as Markdown (the body of ``docs/import.md``)."""
+    out = [
+        "# Importing a study: CSV columns of every record family",
+        "",
+        "Generated from the row models by `cartrial.services.imports_records.columns_reference()`"
+        " (a test keeps this file equal to it). Import with `cartrial import records FAMILY FILE`"
+        " or, for several families in one transaction, `cartrial import study FAMILY=FILE ...`;"
+        " a CDISC ODM 1.3 file with `cartrial import odm FILE`. All or nothing: one"
+        " transaction, every refused row reported with its file, line (the header is line 1) and"
+        " field, nothing written on any error. Dates are ISO 8601 (`2026-03-02`), times ISO 8601"
+        " with their UTC offset (`2026-03-02T09:00:00+00:00`); an empty cell means not given.",
+        "",
+        "Families are applied in the order below (a subject is screened before it is enrolled),"
+        " rows in file order, each through its ordinary use case as the importing user: roles,"
+        " site scope, protocol checks, derived grades and responses and the audit trail apply as"
+        " for a person typing. Dose assignments beyond the start dose need the dose decision"
+        " that allows them, and expansion subjects an open expansion: those governance records"
+        " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
+        "",
+        "In CDISC ODM 1.3 (`cartrial export-odm` writes it) each family is a form `F.<FAMILY>`"
+        " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
+        " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
+        " export writes an adverse event as its onset record and its later grade changes.",
+        "",
+    ]
+    for family in RECORD_FAMILIES.values():
+        doc = (family.row.__doc__ or "").strip().splitlines()
+        out += [f"## `{family.name}`", "", doc[0] if doc else "", ""]
+        out += ["| column | type | required | allowed |", "|---|---|---|---|"]
+        schema = family.row.model_json_schema()["properties"]
+        for name, info in family.row.model_fields.items():
+            required = "yes" if info.is_required() else f"no (default {info.default!r})"
+            kind = _type_name(info.annotation)
+            out.append(f"| `{name}` | {kind} | {required} | {_allowed(info, schema[name])} |")
+        out.append("")
+    return "\n".join(out)
