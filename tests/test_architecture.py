@@ -43,7 +43,7 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     },
     **{
         (f"cli/{module}.py", "store"): "issue 10 item 5 (cli): CLI reaches the store via services"
-        for module in ("auth", "capture", "db", "report")
+        for module in ("auth", "capture", "db", "report", "serve")
     },
 }
 #: Names public in a sub-package's ``__init__`` but missing from its ``__all__`` today.

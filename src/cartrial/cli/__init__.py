@@ -49,6 +49,7 @@ COMMAND_MODULES = (
     "auth",
     "db",
     "report",
+    "serve",
 )
 
 

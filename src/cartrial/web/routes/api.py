@@ -1,0 +1,90 @@
+"""JSON API for scripts, authenticated with a personal access token (``Authorization: Bearer``).
+
+The same use cases as the pages: ``POST /api/forms/{name}`` takes the use case's input as JSON
+(its schema at ``GET /api/forms/{name}/schema``) and returns its result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from cartrial.errors import NotFound, ValidationFailed
+from cartrial.services import load_study, trial_data
+from cartrial.web.deps import ApiContext
+from cartrial.web.forms import FORMS, FormSpec
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _spec(name: str) -> FormSpec:
+    spec = FORMS.get(name)
+    if spec is None:
+        raise NotFound(f"form: no use case named {name!r}")
+    return spec
+
+
+@router.get("/study")
+def api_study(ctx: ApiContext) -> dict[str, Any]:
+    """The study: code, protocol version, phase and sites."""
+    study = load_study(ctx)
+    return {
+        "study_id": study.study_id,
+        "protocol_version": study.protocol_version,
+        "phase": study.phase,
+        "sites": list(study.sites),
+        "dose_levels": [level.name for level in study.protocol.dose_levels],
+    }
+
+
+@router.get("/subjects")
+def api_subjects(ctx: ApiContext) -> list[dict[str, Any]]:
+    """Every enrolled subject (the analysis read model's subject table)."""
+    load_study(ctx)
+    frame = trial_data(ctx.session_factory, ctx.study_id).subjects
+    records: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict(
+        orient="records"
+    )
+    return [{key: _plain(value) for key, value in row.items()} for row in records]
+
+
+def _plain(value: object) -> object:
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        return iso()
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalar
+    return value
+
+
+@router.get("/forms")
+def api_forms(ctx: ApiContext) -> dict[str, str]:
+    """The use cases that can be posted: name -> title."""
+    load_study(ctx)
+    return {name: spec.title for name, spec in FORMS.items()}
+
+
+@router.get("/forms/{name}/schema")
+def api_form_schema(ctx: ApiContext, name: str) -> dict[str, Any]:
+    """The JSON schema of a use case's input."""
+    load_study(ctx)
+    return _spec(name).model.model_json_schema()
+
+
+@router.post("/forms/{name}")
+def api_form_submit(
+    ctx: ApiContext, name: str, payload: dict[str, Any] = Body(...)
+) -> dict[str, Any]:
+    """Run a use case with a JSON input; 422 names the rejected field."""
+    spec = _spec(name)
+    try:
+        data = spec.model(**payload)
+    except ValidationFailed:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("<input>", str(exc)) from None
+    result: dict[str, Any] = spec.action(ctx, data).model_dump(mode="json")
+    return result
