@@ -20,8 +20,8 @@ _DB_ENV = "CARTRIAL_DATABASE_URL"
 _STUDY_ENV = "CARTRIAL_STUDY"
 
 
-def app_from_environment():  # type: ignore[no-untyped-def]  # a FastAPI app; cli may not import fastapi
-    """The web application of ``$CARTRIAL_STUDY`` on ``$CARTRIAL_DATABASE_URL`` (uvicorn factory)."""
+def app_from_environment() -> object:
+    """The web app of ``$CARTRIAL_STUDY`` on ``$CARTRIAL_DATABASE_URL`` (a uvicorn factory)."""
     from cartrial.protocol import load_protocol
     from cartrial.store import database_url, make_engine, session_factory
 

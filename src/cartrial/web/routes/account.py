@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -82,15 +83,14 @@ def logout_submit(request: Request, state: State) -> Response:
     """End the session in the services and drop the cookie."""
     token = request.cookies.get(state.settings.session_cookie)
     if token:
-        try:
+        # an expired or ended session: the cookie is dropped all the same
+        with contextlib.suppress(AuthenticationFailed):
             logout(
                 state.session_factory,
                 token,
                 source=client_source(request),
                 settings=state.settings.auth,
             )
-        except AuthenticationFailed:
-            pass  # already expired or ended: the cookie is dropped all the same
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(state.settings.session_cookie, path="/")
     return response

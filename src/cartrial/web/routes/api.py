@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from cartrial.errors import NotFound, ValidationFailed
-from cartrial.services import load_study, trial_data
+from cartrial.services import load_study
 from cartrial.web.deps import ApiContext
 from cartrial.web.forms import FORMS, FormSpec
+from cartrial.web.reading import readable_data
 
 __all__ = ["router"]
 
@@ -43,12 +44,11 @@ def api_study(ctx: ApiContext) -> dict[str, Any]:
 @router.get("/subjects")
 def api_subjects(ctx: ApiContext) -> list[dict[str, Any]]:
     """Every enrolled subject (the analysis read model's subject table)."""
-    load_study(ctx)
-    frame = trial_data(ctx.session_factory, ctx.study_id).subjects
-    records: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict(
-        orient="records"
+    frame = readable_data(ctx).subjects
+    records: list[dict[str, Any]] = (
+        frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     )
-    return [{key: _plain(value) for key, value in row.items()} for row in records]
+    return [{str(key): _plain(value) for key, value in row.items()} for row in records]
 
 
 def _plain(value: object) -> object:

@@ -1,7 +1,8 @@
 """Read pages: study overview, subject list and timeline, escalation dashboard, the report.
 
-Each page first calls :func:`cartrial.services.load_study` (the policy layer: a role in this
-study) and reads the study's data through :func:`cartrial.services.trial_data`.
+Each page asks the policy layer what the user may read (:func:`cartrial.services.visible_sites`:
+a role in this study, and at which sites) and reads the study's data through
+:func:`cartrial.services.trial_data`, keeping only the subjects of those sites.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cartrial.analysis import TrialData
 from cartrial.errors import NotFound
 from cartrial.report import build_report
-from cartrial.services import ServiceContext, load_study, trial_data
-from cartrial.web.deps import PageContext, State
+from cartrial.services import (
+    load_study,
+    subject_site,
+)
+from cartrial.web.deps import PageContext
 from cartrial.web.pages import render
+from cartrial.web.reading import readable_data
 
 __all__ = ["router"]
 
@@ -38,21 +42,16 @@ _TIMELINE = (
 )
 
 
-def _data(ctx: ServiceContext) -> TrialData:
-    load_study(ctx)  # the policy layer: the user holds a role in this study
-    return trial_data(ctx.session_factory, ctx.study_id)
-
-
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     shown = frame.astype(object).where(frame.notna(), "")
-    return [dict(row) for row in shown.to_dict(orient="records")]
+    return [{str(k): v for k, v in row.items()} for row in shown.to_dict(orient="records")]
 
 
 @router.get("/")
 def overview(request: Request, ctx: PageContext) -> Response:
     """Study overview: phase, enrolment by site and dose level, dose decisions."""
     study = load_study(ctx)
-    data = trial_data(ctx.session_factory, ctx.study_id)
+    data = readable_data(ctx)
     subjects = data.subjects
     by_site = subjects.groupby("site_id").size().to_dict() if len(subjects) else {}
     by_dose = subjects.groupby("dose_level").size().to_dict() if len(subjects) else {}
@@ -71,7 +70,7 @@ def subjects(
     request: Request, ctx: PageContext, site: str = "", dose: str = "", phase: str = ""
 ) -> Response:
     """Subjects, filtered by site, dose level and phase."""
-    frame = _data(ctx).subjects
+    frame = readable_data(ctx).subjects
     for column, value in (("site_id", site), ("dose_level", dose), ("phase", phase)):
         if value:
             frame = frame[frame[column].astype(str) == value]
@@ -82,7 +81,8 @@ def subjects(
 @router.get("/subjects/{subject_id}")
 def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Response:
     """One subject's timeline: key dates, then every record by kind."""
-    data = _data(ctx)
+    subject_site(ctx, subject_id)  # NotFound / PermissionDenied from the policy layer
+    data = readable_data(ctx)
     match = data.subjects[data.subjects["subject_id"] == subject_id]
     if match.empty:
         raise NotFound(f"subject_id: no enrolled subject {subject_id!r}")
@@ -98,7 +98,7 @@ def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Res
 def escalation(request: Request, ctx: PageContext) -> Response:
     """Escalation dashboard: per dose level treated / DLT-evaluable / pending, DLTs, decisions."""
     study = load_study(ctx)
-    data = trial_data(ctx.session_factory, ctx.study_id)
+    data = readable_data(ctx)
     treated = data.subjects[data.subjects["dose_index"] >= 0]
     dlts = data.adverse_events[data.adverse_events["is_dlt"].astype(bool)]
     levels = []
@@ -128,7 +128,7 @@ def report_page(request: Request, ctx: PageContext) -> Response:
 @router.get("/report/download")
 def report_download(ctx: PageContext) -> Response:
     """Build the report (HTML and CSV tables) now and send it as one zip file."""
-    data = _data(ctx)
+    data = readable_data(ctx)
     with tempfile.TemporaryDirectory(prefix="cartrial-report-") as tmp:
         result = build_report(data, tmp, pdf=False)
         buffer = io.BytesIO()
