@@ -43,11 +43,9 @@ def api_study(ctx: ApiContext) -> dict[str, Any]:
 
 @router.get("/subjects")
 def api_subjects(ctx: ApiContext) -> list[dict[str, Any]]:
-    """Every enrolled subject (the analysis read model's subject table)."""
+    """The enrolled subjects of the sites the user may read (the read model's subject table)."""
     frame = readable_data(ctx).subjects
-    records: list[dict[str, Any]] = (
-        frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    )
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return [{str(key): _plain(value) for key, value in row.items()} for row in records]
 
 
