@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD, Web
 from fastapi.testclient import TestClient
+from web_support import PASSWORD, Web
 
 from cartrial.web.security import SECURITY_HEADERS
 

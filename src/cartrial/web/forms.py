@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, SecretStr
+from pydantic import AwareDatetime, BaseModel, SecretStr
 
 from cartrial import services as s
 from cartrial.errors import ValidationFailed
@@ -142,7 +142,8 @@ def _unwrap(annotation: object) -> tuple[object, bool]:
 def _widget(annotation: object) -> tuple[Widget, tuple[str, ...]]:
     kind, _ = _unwrap(annotation)
     if isinstance(kind, tuple):
-        return ("datetime" if dt.date in kind or dt.datetime in kind else "text"), ()
+        dated = any(k in (dt.date, dt.datetime, AwareDatetime) for k in kind)
+        return ("datetime" if dated else "text"), ()
     if get_origin(kind) is Literal:
         return "select", tuple(str(v) for v in get_args(kind))
     if kind is bool:
@@ -151,7 +152,7 @@ def _widget(annotation: object) -> tuple[Widget, tuple[str, ...]]:
         return "number", ()
     if kind is dt.date:
         return "date", ()
-    if kind is dt.datetime:
+    if kind in (dt.datetime, AwareDatetime):
         return "datetime", ()
     if kind is SecretStr:
         return "password", ()
@@ -191,6 +192,9 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
             data[view.name] = raw in ("on", "true", "1", "yes")
         elif raw == "":
             continue
+        elif view.widget == "select":
+            # a Literal of numbers (e.g. IHC intensity 0-3) takes the number, not its text
+            data[view.name] = _literal_value(model, view.name, raw)
         elif view.widget == "json":
             try:
                 data[view.name] = json.loads(raw)
@@ -206,6 +210,15 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
         raise
     except ValueError as exc:  # a model that is not a ServiceInput
         raise ValidationFailed("<input>", str(exc)) from None
+
+
+def _literal_value(model: type[BaseModel], name: str, raw: str) -> object:
+    """The choice of Literal field ``name`` whose text is ``raw`` (``raw`` itself if none)."""
+    kind, _ = _unwrap(model.model_fields[name].annotation)
+    for value in get_args(kind):
+        if str(value) == raw:
+            return value
+    return raw
 
 
 def _has_zone(text: str) -> bool:
