@@ -47,3 +47,15 @@ def web(web_template: Path, tmp_path: Path) -> Iterator[Web]:
     with TestClient(create_app(factory, STUDY, settings), base_url="http://testserver") as client:
         yield Web(client=client, trial=Trial(engine=engine, factory=factory), clock=clock)
     engine.dispose()
+
+
+@pytest.fixture
+def web_on_each_database(migrated_db_url: str) -> Iterator[Web]:
+    """The web application on a new trial in each test database (SQLite and PostgreSQL)."""
+    trial = build_trial(migrated_db_url)
+    clock = Clock()
+    settings = WebSettings(auth=AuthSettings(clock=clock, max_failures=3))
+    app = create_app(trial.factory, STUDY, settings)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield Web(client=client, trial=trial, clock=clock)
+    trial.engine.dispose()

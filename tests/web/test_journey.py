@@ -38,7 +38,8 @@ def _screening_form(subject: str) -> dict[str, str]:
     return {k: ("on" if v is True else str(v)) for k, v in values.items() if v is not False}
 
 
-def test_the_main_journey_through_the_web(web: Web) -> None:
+def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
+    web = web_on_each_database
     # two cohort members treated through the services (set-up), the third through the web
     inv, coord1, coord2 = web.trial.as_("inv"), web.trial.as_("coord1"), web.trial.as_("coord2")
     treat(coord1, inv, "S01-002", "S01", D1)
