@@ -10,6 +10,10 @@ runs); the per-trial reference loop (``cartrial.simulation.reference``, the desi
 time is scaled linearly to the full number for the speed-up. Peak memory of 10,000,000 BOIN trials
 is measured in a fresh subprocess: peak resident set size (``VmHWM``, everything including the
 interpreter and imported libraries) and the ``tracemalloc`` peak of allocations during the run.
+
+Two figures of issue 15 follow the table: the cost of a TITE-BOIN trial relative to a BOIN trial
+of the same scenario (target <= 2x), and 100,000 TITE-CRM trials of the README scenario (target
+< 60 s on one core).
 """
 
 from __future__ import annotations
@@ -143,6 +147,28 @@ def _memory_child(n_trials: int) -> None:
     print(f"{elapsed:.1f} {_peak_rss_mib():.0f} {traced_mib:.0f}")
 
 
+def _tite_figures(quick: bool, repeat: int) -> None:
+    """TITE-BOIN against BOIN per trial, and 100,000 TITE-CRM trials of the README scenario."""
+    n_trials = 4_096 if quick else 40_960
+    boin = BOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10)
+    tite = TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10)
+    boin_s, _ = _best(lambda: simulate(boin, FIVE, n_trials, seed=1), repeat)
+    tite_s, _ = _best(lambda: simulate(tite, FIVE, n_trials, seed=1, accrual_rate=2.0), repeat)
+    per_boin, per_tite = 1e6 * boin_s / n_trials, 1e6 * tite_s / n_trials
+    print(
+        f"\nper trial, same scenario ({n_trials:,} trials): BOIN {per_boin:.1f} us, TITE-BOIN "
+        f"(2 patients/month) {per_tite:.1f} us, ratio {per_tite / per_boin:.2f}x (target <= 2x)"
+    )
+    crm_trials = 10_000 if quick else 100_000
+    crm = TITECRM(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10)
+    crm_s, crm_wall = _best(lambda: simulate(crm, FIVE, crm_trials, seed=1, accrual_rate=2.0), 1)
+    print(
+        f"TITE-CRM, README scenario (5 doses, 10 cohorts of 3, 2 patients/month), "
+        f"{crm_trials:,} trials: {crm_s:.1f} CPU s ({crm_wall:.1f} s wall; target < 60 s "
+        "for 100,000)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10x fewer trials, no 10M run")
@@ -191,6 +217,7 @@ def main() -> None:
             f"{case.name:50s} {case.n_trials:9d} {engine_s:7.3f} {wall_s:7.3f} {target:>9s} "
             f"{case.n_reference:10d} {reference_s:19.1f} {reference_s / engine_s:8.0f}x"
         )
+    _tite_figures(args.quick, args.repeat)
     exact_s, exact_wall = _best(lambda: exact_three_plus_three(FIVE), args.repeat)
     name = "3+3 5 doses, exact enumeration (no Monte Carlo)"
     print(f"{name:50s} {'-':>9s} {exact_s:7.3f} {exact_wall:7.3f}")

@@ -15,57 +15,22 @@ from cartrial.analysis.survival import kaplan_meier, time_to_event
 
 from .trial_builder import day
 
-Z = 1.959963984540054  # standard normal 97.5% quantile
 
-
-def _loglog_band(survival: float, greenwood_sum: float) -> tuple[float, float]:
-    """Exponential Greenwood (log(-log)) pointwise 95% band (Kalbfleisch & Prentice 1980)."""
-    spread = Z * math.sqrt(greenwood_sum / math.log(survival) ** 2)
-    return survival ** math.exp(spread), survival ** math.exp(-spread)
-
-
-def test_kaplan_meier_matches_the_product_limit_worked_by_hand() -> None:
-    # Times 3, 5, 5+, 8, 10, 12+, 15, 20+ (+ = censored). Product-limit steps:
-    #   t=3  at risk 8, 1 death: S = 7/8                 = 0.875   Greenwood term 1/(8*7)
-    #   t=5  at risk 7, 1 death: S = 0.875 * 6/7         = 0.75    term 1/(7*6)
-    #   t=8  at risk 5, 1 death: S = 0.75 * 4/5          = 0.6     term 1/(5*4)
-    #   t=10 at risk 4, 1 death: S = 0.6 * 3/4           = 0.45    term 1/(4*3)
-    #   t=15 at risk 2, 1 death: S = 0.45 * 1/2          = 0.225   term 1/(2*1)
-    # Median = first time S <= 0.5 -> 10. CI of the median (Brookmeyer-Crowley on the log-log
-    # band): lower limit = first time the lower band <= 0.5, upper limit = first time the upper
-    # band <= 0.5.
-    steps = [(3, 7 / 8, 1 / 56), (5, 0.75, 1 / 42), (8, 0.6, 1 / 20), (10, 0.45, 1 / 12),
-             (15, 0.225, 1 / 2)]  # fmt: skip
-    bands, running = [], 0.0
-    for t, s, term in steps:
-        running += term
-        bands.append((t, s, *_loglog_band(s, running)))
-    lower_limit = min(t for t, _, lo, _ in bands if lo <= 0.5)
-    upper_crossings = [t for t, _, _, hi in bands if hi <= 0.5]
-    km = kaplan_meier([3, 5, 5, 8, 10, 12, 15, 20], [1, 1, 0, 1, 1, 0, 1, 0], "hand")
-    assert km.median_days == 10
-    assert km.median_lower_days == lower_limit == 3
-    assert upper_crossings == []  # the upper band never reaches 0.5: upper limit not reached
-    assert math.isnan(km.median_upper_days)
-    line = km.timeline.set_index("day")
-    for t, s, lo, hi in bands:
-        assert line.loc[t, "survival"] == pytest.approx(s)
-        assert line.loc[t, "lower"] == pytest.approx(lo, rel=1e-6)
-        assert line.loc[t, "upper"] == pytest.approx(hi, rel=1e-6)
-    assert (km.n, km.events) == (8, 5)
-    assert km.censored_days == (5.0, 12.0, 20.0)
-
-
-def test_kaplan_meier_median_upper_limit_by_hand() -> None:
-    # Ten deaths at days 1..10, no censoring: S(t) = 1 - t/10; median = 5 (S = 0.5).
-    # Greenwood sum at t: sum_{i<t} 1/((10-i)(9-i)) = t / (10 (10 - t)).
+def test_kaplan_meier_summary_follows_r_survfit() -> None:
+    # Deaths at days 1..10: R print(survfit(Surv(1:10, rep(1, 10)) ~ 1)) gives median 5.5
+    # (S = 0.5 over [5, 6): quantile.survfit's midpoint), quartiles 3 and 8 (quantile.survfit).
     km = kaplan_meier(list(range(1, 11)), [1] * 10, "ten")
-    bands = {t: _loglog_band(1 - t / 10, t / (10 * (10 - t))) for t in range(1, 10)}
-    assert km.median_days == 5
-    assert km.median_lower_days == min(t for t, (lo, _) in bands.items() if lo <= 0.5)
-    assert km.median_upper_days == min(t for t, (_, hi) in bands.items() if hi <= 0.5)
+    assert (km.median_days, km.q25_days, km.q75_days) == (5.5, 3, 8)
+    assert km.median_ci == "brookmeyer-crowley (log)"
     # everyone died by day 10: S = 0 from then on, so the 12-month rate is known to be 0
     assert km.rate_12m == 0.0
+    # Times 3, 5, 5+, 8, 10, 12+, 15, 20+: product limit 7/8, 0.75, 0.6, 0.45, 0.225
+    km = kaplan_meier([3, 5, 5, 8, 10, 12, 15, 20], [1, 1, 0, 1, 1, 0, 1, 0], "hand")
+    line = km.timeline.set_index("day")
+    for t, s in ((3, 7 / 8), (5, 0.75), (8, 0.6), (10, 0.45), (15, 0.225)):
+        assert line.loc[t, "survival"] == pytest.approx(s)
+    assert (km.n, km.events, km.median_days) == (8, 5, 10)
+    assert km.censored_days == (5.0, 12.0, 20.0)
 
 
 def test_rate_after_the_last_event_is_known_only_when_the_curve_reached_zero() -> None:

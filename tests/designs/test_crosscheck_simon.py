@@ -73,6 +73,7 @@ def _exhaustive(p0: float, p1: float, alpha: float, beta: float, n_max: int) -> 
                     continue
                 r = int(np.flatnonzero(good)[-1])
                 pet = float(stats.binom.cdf(r1, n1, p0))
+                pet1 = float(stats.binom.cdf(r1, n1, p1))
                 found.append(
                     SimonDesign(
                         r1,
@@ -83,6 +84,8 @@ def _exhaustive(p0: float, p1: float, alpha: float, beta: float, n_max: int) -> 
                         pet,
                         float(rej0[r1, r]),
                         float(rej1[r1, r]),
+                        pet1,
+                        n1 + (1 - pet1) * (n - n1),
                     )
                 )
     return found
@@ -111,3 +114,30 @@ def test_against_exhaustive_search(
         assert got.pet0 == pytest.approx(want.pet0, rel=1e-12)
         assert got.alpha == pytest.approx(want.alpha, rel=1e-9)
         assert got.power == pytest.approx(want.power, rel=1e-9)
+
+
+def test_pet_and_en_under_p1_for_the_optimal_design() -> None:
+    # clinfun: ph2simon(pu = 0.1, pa = 0.3, ep1 = 0.05, ep2 = 0.2) -> optimal 1/10, 5/29.
+    # Exact: PET(p1) = B(1; 10, 0.3) = 0.7^10 + 10 * 0.3 * 0.7^9 = 0.1493083;
+    # EN(p1) = 10 + (1 - PET(p1)) * 19 = 26.16314.
+    design = _simon(0.10, 0.30, 0.05, 0.20).optimal
+    assert design.pet1 == pytest.approx(0.7**10 + 10 * 0.3 * 0.7**9, abs=1e-12)
+    assert design.pet1 == pytest.approx(0.1493083, abs=1e-7)
+    assert design.expected_n1 == pytest.approx(26.16314, abs=1e-5)
+
+
+@pytest.mark.parametrize(("p0", "p1", "n_max"), [(0.10, 0.30, 34), (0.05, 0.25, 30)])
+def test_admissible_designs_minimise_a_weighted_loss(p0: float, p1: float, n_max: int) -> None:
+    # Jung et al. (Stat Med 2004;23:561-569): a design is admissible when it minimises
+    # q * n + (1 - q) * EN(p0) for some q in [0, 1]. Independent check: every qualifying design
+    # from the exhaustive search, minimised over a fine grid of q.
+    designs = _exhaustive(p0, p1, 0.05, 0.20, n_max)
+    winners = set()
+    for q in np.linspace(0, 1, 2001):
+        best = min(designs, key=lambda d: (q * d.n + (1 - q) * d.expected_n0, d.expected_n0, d.n))
+        winners.add((best.r1, best.n1, best.r, best.n))
+    result = simon_two_stage(p0, p1, 0.05, 0.20, n_max=n_max)
+    got = [(d.r1, d.n1, d.r, d.n) for d in result.admissible]
+    assert set(got) == winners
+    assert result.admissible[0] == result.minimax and result.admissible[-1] == result.optimal
+    assert set(result.to_frame()["design"]) >= {"optimal", "minimax"}

@@ -19,7 +19,9 @@ def test_table_json_matches_boin_reference() -> None:
         app, ["design", "table", "--design", "boin", "--target", "0.3", "--json"]
     )
     assert result.exit_code == 0, result.output
-    rows = {row["n_treated"]: row for row in json.loads(result.output)}
+    payload = json.loads(result.output)
+    rows = {row["n_treated"]: row for row in payload["table"]}
+    assert any("lambda_e = 0.2365" in note for note in payload["notes"])
     assert rows[3]["escalate_if_dlt_le"] == 0
     assert rows[3]["deescalate_if_dlt_ge"] == 2
     assert rows[3]["eliminate_if_dlt_ge"] == 3
@@ -30,6 +32,18 @@ def test_table_text_has_appendix_rows() -> None:
     result = runner.invoke(app, ["design", "table", "--design", "keyboard", "--n-cohorts", "2"])
     assert result.exit_code == 0, result.output
     assert "Escalate if # of DLT" in result.output
+
+
+def test_tite_boin_table_has_pending_rules_and_crm_has_pathways() -> None:
+    tite = runner.invoke(app, ["design", "table", "--design", "tite-boin", "--json"])
+    assert tite.exit_code == 0, tite.output
+    pending = json.loads(tite.output)["pending_table"]
+    row = next(r for r in pending if (r["n_treated"], r["dlt"], r["pending"]) == (6, 1, 3))
+    assert row["decision"] == "escalate if STFT >= 1.23; otherwise stay"
+    crm = runner.invoke(app, ["design", "table", "--design", "crm", "--n-doses", "4"])
+    assert crm.exit_code == 0, crm.output
+    assert "dose transition pathways" in crm.output and "DL1" in crm.output
+    assert "no fixed decision table" in crm.output
 
 
 def test_next_decision() -> None:

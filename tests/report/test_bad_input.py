@@ -18,7 +18,9 @@ def test_empty_trial_gives_a_report_that_says_n_0(trial: TrialData, tmp_path: Pa
     assert "The safety population has no subject (n = 0)." in page
     assert "No subject in the efficacy_evaluable population (n = 0): rates are NE." in page
     assert "Progression-free survival: no subject to analyse (n = 0), no curve." in page
-    assert result.figures == ()
+    # only the disposition flow is drawn (all counts 0); every other figure says why not
+    assert result.figures == ("Figure 14.1.1 Subject disposition (flow diagram)",)
+    assert "MTD: not decided" in page  # no governance table: "not decided", never invented
     assert result.pdf_path is not None and result.pdf_path.stat().st_size > 0
     rates = pd.read_csv(tmp_path / "tables" / "response_rates.csv")
     assert (rates["n"] == 0).all() and rates["rate_pct"].isna().all()
@@ -104,4 +106,4 @@ def test_nullable_dtypes_give_the_same_tables(trial: TrialData, tmp_path: Path) 
             got.frame, expected.frame, check_dtype=False, obj=expected.key
         )
     result = build_report(converted, tmp_path, pdf=False)
-    assert len(result.figures) == 9
+    assert len(result.figures) == 12

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData
 from cartrial.report import ReportResult
-from cartrial.report.html import format_cell
-from cartrial.report.pdf import write_pdf
 
 
 class _Tables(HTMLParser):
@@ -49,54 +46,82 @@ def test_files_are_written(report: ReportResult) -> None:
     assert report.html_path.exists() and report.pdf_path is None  # fixture built with pdf=False
     assert len(report.csv_paths) == 25 and all(p.exists() for p in report.csv_paths)
     assert report.missing_figures == ()
-    assert len(report.figures) == 9
+    assert len(report.figures) == 12
+    # every figure is also its own PNG and SVG file
+    assert len(report.figure_paths) == 24 and all(
+        p.stat().st_size > 1000 for p in report.figure_paths
+    )
+    assert {p.suffix for p in report.figure_paths} == {".png", ".svg"}
 
 
-def test_pdf_prints_the_report(report: ReportResult, tmp_path: Path) -> None:
-    pdf = write_pdf(report.html_path.read_text(encoding="utf-8"), tmp_path / "report.pdf")
-    content = pdf.read_bytes()
-    assert content[:5] == b"%PDF-" and len(content) > 50_000  # nine embedded figures
+def test_docx_holds_every_numbered_table(report: ReportResult) -> None:
+    from docx import Document
+
+    assert report.docx_path is not None
+    document = Document(str(report.docx_path))
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 3"]
+    assert headings == list(report.tables)
+    # one Word table per numbered table with rows (an empty one is a sentence in both formats)
+    empty = report.html_path.read_text(encoding="utf-8").count('<p class="empty">')
+    assert len(document.tables) + empty == len(report.tables)
+    # the disposition table: spanning header, then the dose level with its N
+    first = document.tables[0]
+    assert first.cell(0, 1).text == "Escalation" and first.cell(1, 1).text == "DL1\n(N=3)"
 
 
-def test_html_is_self_contained_with_contents_cutoff_and_populations(
+def test_html_is_self_contained_with_contents_cutoff_and_numbered_tables(
     report: ReportResult, trial: TrialData
 ) -> None:
     page = report.html_path.read_text(encoding="utf-8")
     assert "Data cut-off</strong> 2026-01-05" in page
-    assert "<h2>Contents</h2>" in page and 'href="#table-response_rates"' in page
-    assert page.count("data:image/png;base64,") == 9
+    assert 'id="contents"' in page and 'href="#table-14-2-1"' in page
+    assert page.count("data:image/png;base64,") == 12
     assert not re.search(r'src="(?!data:)', page)  # nothing loaded from elsewhere
     for population in trial.protocol.populations:
         assert population.definition in page
-    assert (
-        "brookmeyer-crowley" in page and "clopper-pearson" in page and "linear-up/log-down" in page
-    )
+    for caption in report.tables:
+        assert html.escape(caption) in page
+    for number in ("14.1.1", "14.2.1", "14.2.4", "14.3.2", "14.4.1", "14.4.2", "14.4.3"):
+        assert f"Figure {number} " in page
 
 
-def test_every_html_table_equals_its_csv(report: ReportResult) -> None:
-    # The page shows exactly the numbers of the CSV files (NE where the CSV is empty).
+def test_table_headers_are_words_not_variable_names(report: ReportResult) -> None:
     parser = _Tables()
     parser.feed(report.html_path.read_text(encoding="utf-8"))
-    shown = iter(parser.tables)
-    for path in report.csv_paths:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        if frame.empty:
-            continue
-        table = next(shown)
-        assert table[0] == list(frame.columns), path.name
-        for html_row, record in zip(table[1:], frame.itertuples(index=False), strict=True):
-            for cell, value in zip(html_row, record, strict=True):
-                # an empty CSV cell is a missing number (NE) or an empty text
-                expected = ("NE", "") if pd.isna(value) else (format_cell(_native(value)),)
-                assert cell in expected, path.name
+    headers = [cell for table in parser.tables for row in table[:2] for cell in row]
+    assert headers
+    for header in headers:
+        assert not re.search(r"[a-z]+_[a-z]+", header), header
 
 
-def _native(value: object) -> object:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    return value
+def test_summary_states_mtd_rp2d_and_expansion_with_signed_records(report: ReportResult) -> None:
+    page = report.html_path.read_text(encoding="utf-8")
+    assert "MTD: DL1" in page and "RP2D: DL1" in page
+    assert "signed by Dr B. Medic (sponsor-md) on 2025-05-02 11:30" in page
+    assert "Expansion go/stop: GO" in page
+    # Table 14.3.10 states the protocol's rules and lists the signed expansion record
+    assert "stop when P(DLT rate &gt;" in page and "simon-" in page
+    assert "DL1: Expansion of 20 subjects at the RP2D." in page
+
+
+def test_cells_are_n_percent_recomputed_from_raw_rows(
+    report: ReportResult, trial: TrialData
+) -> None:
+    # Table 14.1.1, "Infused" row: subjects with an infusion date, per column (DL1 escalation
+    # 3 enrolled, DL2 escalation 4 enrolled): computed from the raw subjects table.
+    parser = _Tables()
+    parser.feed(report.html_path.read_text(encoding="utf-8"))
+    disposition = parser.tables[0]
+    row = next(r for r in disposition if r[0].startswith("Infused"))
+    subjects = trial.subjects
+    expected = []
+    for level in ("DL1", "DL2"):
+        group = subjects.loc[subjects["dose_level"] == level]
+        n, total = int(group["infusion_date"].notna().sum()), len(group)
+        expected.append(f"{n} (100%)" if n == total else f"{n} ({100 * n / total:.1f}%)")
+    infused = int(subjects["infusion_date"].notna().sum())
+    expected.append(f"{infused} ({100 * infused / len(subjects):.1f}%)")
+    assert row[1:] == expected
 
 
 def test_report_numbers_trace_back_to_the_input(report: ReportResult, trial: TrialData) -> None:
@@ -182,7 +207,8 @@ def test_data_problems_are_stated_in_words(report: ReportResult) -> None:
         assert sentence in report.notes
 
 
-def test_missing_values_print_as_ne() -> None:
-    for missing in (None, float("nan"), np.float64("nan"), pd.NA, pd.NaT):
-        assert format_cell(missing) == "NE"
-    assert (format_cell(True), format_cell(3), format_cell(116431.04)) == ("yes", "3", "116,431")
+def test_reconciliation_footnotes_use_the_data(report: ReportResult, trial: TrialData) -> None:
+    page = report.html_path.read_text(encoding="utf-8")
+    dlt_subjects = set(trial.adverse_events.loc[trial.adverse_events["is_dlt"], "subject_id"])
+    assert f"Reconciliation with Table 14.3.3: {len(dlt_subjects)} subject(s)" in page
+    assert "Seriousness (ICH E2A" in page

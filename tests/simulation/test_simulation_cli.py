@@ -24,8 +24,15 @@ def test_both_spellings_run_one_simulation(prefix: list[str]) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     expected = simulate(make_design("crm", n_doses=5, target=0.3), TRUTH.split(","), 120, 4)
-    assert data["selection_pct"] == list(expected.selection_pct)
-    assert data["design"] == "crm" and data["n_trials"] == 120
+    assert [row["selection_pct"] for row in data["doses"]] == [
+        *expected.selection_pct,
+        expected.selection_none_pct,
+    ]
+    assert [row["dose"] for row in data["doses"]] == ["DL1", "DL2", "DL3", "DL4", "DL5", "none"]
+    assert data["design"] == "crm" and data["summary"]["n_trials"] == 120
+    assert data["summary"]["pcs_pct"] == pytest.approx(expected.selection_pct[3])
+    assert data["design_parameters"]["skeleton"] == "0.1225, 0.2040, 0.3000, 0.4018, 0.5013"
+    assert data["summary"]["mean_duration_months"] is None
 
 
 def test_table_output_and_options(tmp_path: Path) -> None:
@@ -62,7 +69,9 @@ def test_table_output_and_options(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "selected %" in result.output and "mean duration" in result.output
+    for text in ("selected % (SE)", "mean duration", "correct selection (PCS)", "DL4 (MTD)"):
+        assert text in result.output
+    assert "risk of overdosing" in result.output and "lambda_e=0.1968" in result.output
     assert plot.stat().st_size > 0
     kept = pd.read_csv(sequences)
     assert set(kept["phase"]) == {"escalation", "backfill", "expansion"}
@@ -117,7 +126,10 @@ def test_grid_command_writes_csv_and_plot(tmp_path: Path) -> None:
     assert plot.stat().st_size > 0
     as_json = runner.invoke(app, ["simulate", "grid", str(grid), "--json"])
     assert as_json.exit_code == 0
-    assert len(json.loads(as_json.output)) == 12
+    payload = json.loads(as_json.output)
+    assert len(payload["results"]) == 12
+    assert set(payload["design_parameters"]) == {"BOIN", "3+3"}
+    assert {"pcs_pct", "overdose60_pct", "selection_se"} <= set(payload["results"][0])
 
 
 def test_grid_command_reports_bad_files(tmp_path: Path) -> None:
@@ -135,4 +147,5 @@ def test_coherence_option_is_passed_to_the_engine() -> None:
     expected = simulate(
         make_design("crm", n_doses=5, target=0.3), TRUTH.split(","), 150, 2, coherence="last-cohort"
     )
-    assert json.loads(result.output)["selection_pct"] == list(expected.selection_pct)
+    rows = json.loads(result.output)["doses"]
+    assert [row["selection_pct"] for row in rows[:-1]] == list(expected.selection_pct)

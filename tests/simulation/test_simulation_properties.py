@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cartrial.designs import BOIN, ThreePlusThree
-from cartrial.simulation import simulate
+from cartrial.errors import DesignError
+from cartrial.simulation import DLTOnset, simulate
 from cartrial.simulation.engine import plan_simulation, simulate_range
 from cartrial.simulation.reference import reference_trials
 
@@ -39,3 +43,23 @@ def test_percentages_and_counts_are_consistent(truth: list[float], seed: int) ->
     assert all(0 <= d <= n for d, n in zip(result.mean_dlts, result.mean_patients, strict=True))
     assert result.mean_total_patients <= 15.0 + 1e-9
     assert 0.0 <= result.early_stop_pct <= result.selection_none_pct
+
+
+def test_weibull_per_dose_onset_matches_titegboin_gen_tite() -> None:
+    # TITEgBOIN gen.tite (cran/TITEgBOIN R/get_oc_TITE_QuasiBOIN.R): pihalft = (1 - alpha1) pi,
+    # alpha = log(log(1 - pi) / log(1 - pihalft)) / log(1 / (1 - alpha2)),
+    # lambda = -log(1 - pi) / Tobs^alpha, t = (-log(U) / lambda)^(1 / alpha), DLT if t <= Tobs.
+    onset = DLTOnset("weibull-per-dose", late_share=0.5, late_window=0.5)
+    for p in (0.05, 0.3, 0.6):
+        alpha = math.log(math.log(1 - p) / math.log(1 - 0.5 * p)) / math.log(2)
+        assert onset.shapes(p) == pytest.approx(alpha, rel=1e-12)
+        # TITEgBOIN's time T with survival exp(-lambda t^alpha): given T <= W, its CDF at t is
+        # (1 - exp(-lambda t^alpha)) / p; half of the DLTs fall in the second half-window.
+        lam = -math.log(1 - p) / 28.0**alpha
+        t = float(onset.times_days(np.array([0.5]), 28.0, p)[0])
+        assert t == pytest.approx(14.0, rel=1e-9)
+        for u in (0.1, 0.7, 0.95):
+            t = float(onset.times_days(np.array([u]), 28.0, p)[0])
+            assert (1 - math.exp(-lam * t**alpha)) / p == pytest.approx(u, rel=1e-9)
+    with pytest.raises(DesignError):
+        onset.times_days(np.array([0.5]), 28.0)

@@ -4,14 +4,15 @@ Per subject and assay unit, on the post-infusion samples (day ≥ 0):
 
 * **Cmax / Tmax**: highest quantifiable level and the first day it was observed;
 * **Clast / Tlast**: last quantifiable level (≥ LLOQ) and its day;
-* **AUC0–28d** by the *linear-up / log-down* trapezoidal rule: a falling segment between two
-  positive levels contributes (t₂ − t₁)(C₁ − C₂)/ln(C₁/C₂), every other segment
-  (t₂ − t₁)(C₁ + C₂)/2.
-  The level at day 0 is 0 when not sampled (no CAR-T cells before the infusion); a segment crossing
-  day 28 is cut there with the same rule (linear if rising, log if falling).
+* **AUClast, AUCall, AUC0–28d** by the *lin up/log down* trapezoidal rule (PKNCA's name): a
+  falling segment between two positive levels contributes (t₂ − t₁)(C₁ − C₂)/ln(C₁/C₂), every
+  other segment (t₂ − t₁)(C₁ + C₂)/2; AUC0–28d also by the linear rule. The level at day 0 is 0
+  when not sampled; a segment crossing day 28 is cut there with the same rule
+  (:mod:`cartrial.analysis.nca`, which follows PKNCA).
 * **Below-LLOQ handling** (reference ``cart-kinetics.md`` §2, common CAR-T practice): BLQ before the
   first quantifiable sample = 0; BLQ between quantifiable samples (embedded) = excluded; BLQ after
-  Tlast = excluded from AUC (the AUC then stops at Tlast) but marks the loss of persistence.
+  Tlast = excluded from AUClast and AUC0–28d (they stop at Tlast), 0 for AUCall, and marks the loss
+  of persistence (PKNCA ``conc.blq`` defaults).
   AUC0–28d is NE when the subject was not sampled through day 28; everything is NE when no sample
   is quantifiable.
 * **Persistence at months 3, 6, 12**: *detectable* if a quantifiable sample exists on or after the
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData, as_flag
+from cartrial.analysis.nca import nca_many
 from cartrial.analysis.populations import dose_groups, member_records, population
 from cartrial.analysis.response import BestResponse, listing_note
 from cartrial.analysis.settings import AnalysisSettings
@@ -42,8 +44,8 @@ __all__ = [
     "persistence_window_start",
 ]
 
-#: How AUC is integrated (printed with every AUC).
-AUC_METHOD = "linear-up/log-down"
+#: How AUC is integrated (printed with every AUC; PKNCA's name; ``auc_0_28_linear`` also given).
+AUC_METHOD = "lin up/log down"
 #: Months at which persistence is reported, with their nominal day after infusion.
 PERSISTENCE_MONTHS = {3: 91, 6: 182, 12: 365}
 _AUC_END = 28.0
@@ -60,99 +62,48 @@ def persistence_window_start(settings: AnalysisSettings, nominal_day: int) -> in
     return min(visits, key=lambda v: abs(v.day - nominal_day)).earliest
 
 
-def _segment_area(t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    falling = (c2 < c1) & (c2 > 0) & (c1 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_area = (t2 - t1) * (c1 - c2) / np.log(c1 / c2)
-    return np.where(falling, log_area, (t2 - t1) * (c1 + c2) / 2)
-
-
-def _level_at(
-    t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray, t: float
-) -> np.ndarray:
-    falling = (c2 < c1) & (c2 > 0) & (c1 > 0)
-    fraction = (t - t1) / (t2 - t1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_level = c1 * np.exp(fraction * np.log(c2 / c1))
-    return np.where(falling, log_level, c1 + fraction * (c2 - c1))
-
-
 def nca(trial: TrialData, settings: AnalysisSettings) -> pd.DataFrame:
-    """Non-compartmental parameters per safety subject and assay unit (module rules).
+    """Non-compartmental parameters per safety subject and assay unit (:mod:`~.nca` rules).
 
     Returns
     -------
     DataFrame
         ``subject_id, dose_level, unit, n_samples, n_quantifiable, cmax, tmax_day, clast,
-        tlast_day, auc_0_28, auc_method, persistence_m3, persistence_m6, persistence_m12``
-        (levels in the assay unit, AUC in unit × day; persistence "detectable", "not detectable"
-        or "NE").
+        tlast_day, auc_last, auc_all, auc_0_28, auc_0_28_linear, auc_method, persistence_m3,
+        persistence_m6, persistence_m12`` (levels in the assay unit, AUC in unit × day;
+        ``auc_0_28`` by linear-up/log-down, ``auc_0_28_linear`` by the linear rule; persistence
+        "detectable", "not detectable" or "NE").
     """
     safety = population(trial, "safety")
     kin = trial.kinetics
     kin = kin.loc[member_records(kin, safety, trial.data_cutoff) & (kin["day"] >= 0)]
-    kin = kin.sort_values(["subject_id", "unit", "day"], kind="stable").reset_index(drop=True)
     above_lloq = kin["lloq"].isna() | (kin["value"] >= kin["lloq"])
     quant = ~as_flag(kin["below_lloq"]) & kin["value"].notna() & (kin["value"] > 0) & above_lloq
+    kin = kin.assign(blq=~quant)
     key = ["subject_id", "unit"]
+    out = nca_many(kin, key, end=_AUC_END)
     grouped = kin.groupby(key, sort=True)
-    out = grouped.agg(n_samples=("day", "size"), last_sample_day=("day", "max"))
-    q = kin.loc[quant]
-    qg = q.groupby(key, sort=True)
-    out["n_quantifiable"] = qg.size().reindex(out.index).fillna(0).astype(int)
-    first_q = qg["day"].min().reindex(out.index)
-    out["tlast_day"] = qg["day"].max().reindex(out.index)
-    cmax_rows = q.loc[qg["value"].idxmax()] if len(q) else q
-    out["cmax"] = cmax_rows.set_index(key)["value"].reindex(out.index)
-    out["tmax_day"] = cmax_rows.set_index(key)["day"].reindex(out.index)
-    last_rows = q.loc[qg["day"].idxmax()] if len(q) else q
-    out["clast"] = last_rows.set_index(key)["value"].reindex(out.index)
-
-    # AUC points: leading BLQ = 0, embedded and trailing BLQ dropped.
-    first_arr = (
-        kin[key].merge(first_q.rename("first").reset_index(), on=key, how="left")["first"]
-    ).to_numpy(dtype=float)
-    leading = ~quant.to_numpy() & (kin["day"].to_numpy() < first_arr)
-    used = kin.loc[quant.to_numpy() | leading, [*key, "day"]].copy()
-    used["c"] = np.where(quant[used.index], kin.loc[used.index, "value"], 0.0)
-    code = used.groupby(key, sort=True).ngroup().to_numpy()
-    t = used["day"].to_numpy(dtype=float)
-    c = used["c"].to_numpy(dtype=float)
-    same = np.r_[code[1:] == code[:-1], False]
-    t1, c1, t2, c2, g = t[:-1], c[:-1], t[1:], c[1:], code[:-1]
-    keep = same[:-1] & (t1 < _AUC_END)
-    t1, c1, t2, c2, g = t1[keep], c1[keep], t2[keep], c2[keep], g[keep]
-    cut = t2 > _AUC_END
-    c2 = np.where(cut, _level_at(t1, c1, t2, c2, _AUC_END), c2)
-    t2 = np.where(cut, _AUC_END, t2)
-    n_groups = int(code.max(initial=-1)) + 1
-    areas = np.bincount(g, weights=_segment_area(t1, c1, t2, c2), minlength=n_groups)
-    areas = areas.astype(float)
-    starts = np.r_[True, code[1:] != code[:-1]] if code.size else np.array([], dtype=bool)
-    start_t, start_c = t[starts], c[starts]
-    # Linear rise from the level 0 at day 0 to the first point (cut at day 28 if later).
-    end = np.minimum(start_t, _AUC_END)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        level_at_end = np.where(start_t > 0, start_c * end / start_t, 0.0)
-    areas += np.where(start_t > 0, end * level_at_end / 2, 0.0)
-    auc_index = used.groupby(key, sort=True).size().index
-    auc = pd.Series(areas, index=auc_index).reindex(out.index)
-    followed = out["last_sample_day"] >= _AUC_END
-    out["auc_0_28"] = auc.where(followed & (out["n_quantifiable"] > 0))
+    out["n_samples"] = grouped.size()
+    out["n_quantifiable"] = (~kin["blq"]).groupby([kin[k] for k in key]).sum().astype(int)
+    last_sample = grouped["day"].max()
+    out = out.rename(
+        columns={"tmax": "tmax_day", "tlast": "tlast_day", "auc_0_end": "auc_0_28",
+                 "auc_0_end_linear": "auc_0_28_linear"}
+    )  # fmt: skip
     out["auc_method"] = AUC_METHOD
     for month, nominal in PERSISTENCE_MONTHS.items():
         start = persistence_window_start(settings, nominal)
-        detectable = out["tlast_day"] >= start
-        sampled = out["last_sample_day"] >= start
         out[f"persistence_m{month}"] = np.select(
-            [detectable, sampled], ["detectable", "not detectable"], default="NE"
+            [out["tlast_day"] >= start, last_sample >= start],
+            ["detectable", "not detectable"],
+            default="NE",
         )
     out = out.reset_index()
     dose = safety.set_index("subject_id")["dose_level"]
     out.insert(1, "dose_level", out["subject_id"].map(dose))
     columns = [
         "subject_id", "dose_level", "unit", "n_samples", "n_quantifiable", "cmax", "tmax_day",
-        "clast", "tlast_day", "auc_0_28", "auc_method",
+        "clast", "tlast_day", "auc_last", "auc_all", "auc_0_28", "auc_0_28_linear", "auc_method",
         *[f"persistence_m{m}" for m in PERSISTENCE_MONTHS],
     ]  # fmt: skip
     return out[columns]
@@ -185,7 +136,8 @@ def nca_table(trial: TrialData, parameters: pd.DataFrame) -> AnalysisTable:
         population="safety",
         n=safety_n,
         method=(
-            f'AUC0–28d auc_method="{AUC_METHOD}"; BLQ: leading = 0, embedded and trailing excluded'
+            f'AUC auc_method="{AUC_METHOD}" (AUC0–28d also linear); BLQ as PKNCA: leading = 0,'
+            " embedded dropped, trailing = 0 (AUCall only)"
         ),
         notes=_nca_notes(parameters, safety_n),
     )

@@ -33,6 +33,7 @@ __all__ = [
     "BestResponse",
     "best_overall_response",
     "listing_note",
+    "unconfirmed_responders",
     "usable_timepoints",
 ]
 
@@ -186,3 +187,12 @@ def best_overall_response(
             listing_note(missing, "had no post-baseline tumour assessment (best response NE)"),
         )
     return BestResponse(subjects=out, timepoints=used, notes=notes)
+
+
+def unconfirmed_responders(best: BestResponse) -> set[str]:
+    """Subjects with a CR or PR time point whose best overall response is not CR or PR (the
+    response was never confirmed as RECIST 1.1 requires when the protocol asks for it)."""
+    tps = best.timepoints
+    hit = set(tps.loc[tps["overall_response"].isin(OBJECTIVE_RESPONSES), "subject_id"])
+    subjects = best.subjects
+    return hit - set(subjects.loc[subjects["bor"].isin(OBJECTIVE_RESPONSES), "subject_id"])

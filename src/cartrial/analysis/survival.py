@@ -1,4 +1,4 @@
-"""Time-to-event endpoints: PFS, OS and DOR derivation and Kaplan–Meier estimates (lifelines).
+"""Time-to-event endpoints: PFS, OS and DOR derivation and Kaplan–Meier estimates (R conventions).
 
 Event and censoring rules (RECIST 1.1 reference §8.1; FDA 2007 Guidance, Appendix 3, Table A),
 time origin = CAR-T infusion (day 0), everything after the data cut-off ignored:
@@ -14,9 +14,11 @@ time origin = CAR-T infusion (day 0), everything after the data cut-off ignored:
 * **DOR** (confirmed responders only): from the first CR/PR date to the PFS event, with the PFS
   censoring rules.
 
-Kaplan–Meier estimates use ``lifelines.KaplanMeierFitter``: pointwise 95% CIs by the exponential
-Greenwood formula (log(−log) transform); the CI of the median by inverting these bands
-(``median_ci="brookmeyer-crowley (log-log)"``, Brookmeyer & Crowley, Biometrics 1982;38:29-41).
+Kaplan–Meier estimates follow R's ``survival`` (:mod:`cartrial.analysis.km`): Greenwood standard
+errors, pointwise 95% CIs with ``conf_type="log"`` (``survfit``'s default), the median and quartiles
+by ``quantile.survfit``'s rule (midpoint when S(t) = 0.5 over an interval) with their CIs from the
+pointwise bands (Brookmeyer & Crowley, Biometrics 1982;38:29-41); median follow-up by reverse
+Kaplan–Meier; an exploratory log-rank test between dose levels.
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
 
 from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.km import km_estimate, km_quantiles, log_rank, reverse_km_median_follow_up
 from cartrial.analysis.populations import dose_groups, population
 from cartrial.analysis.response import BestResponse
 from cartrial.analysis.settings import AnalysisSettings
@@ -38,6 +39,7 @@ from cartrial.analysis.tables import AnalysisTable
 
 __all__ = [
     "AT_RISK_MONTHS",
+    "CONF_TYPE",
     "DAYS_PER_MONTH",
     "MEDIAN_CI",
     "KaplanMeier",
@@ -50,8 +52,10 @@ __all__ = [
 DAYS_PER_MONTH = 30.4375
 #: Months at which the number at risk is tabulated.
 AT_RISK_MONTHS = (0, 3, 6, 9, 12, 15, 18)
+#: Pointwise CI transform of the curves (``survfit(conf.type=)``; R's default).
+CONF_TYPE = "log"
 #: How the CI of the median is computed (printed in every survival table).
-MEDIAN_CI = "brookmeyer-crowley (log-log)"
+MEDIAN_CI = f"brookmeyer-crowley ({CONF_TYPE})"
 
 
 def time_to_event(trial: TrialData, settings: AnalysisSettings, best: BestResponse) -> pd.DataFrame:
@@ -138,10 +142,12 @@ def time_to_event(trial: TrialData, settings: AnalysisSettings, best: BestRespon
 class KaplanMeier:
     """A Kaplan–Meier estimate summarised for the report (times in days).
 
-    ``median_days`` and its limits are NaN when not reached ("NR"); rates are survival
-    probabilities at 6 and 12 months with pointwise 95% CIs; ``at_risk`` maps the months of
-    :data:`AT_RISK_MONTHS` to the number of subjects still at risk; ``censored_days`` lists the
-    censoring times (for the tick marks of a plot).
+    ``median_days`` and its limits are NaN when not reached ("NR"); ``q25_days`` / ``q75_days``
+    are the first and third quartiles of the event time (25% / 75% of subjects with the event);
+    rates are survival probabilities at 6 and 12 months with pointwise 95% CIs; ``at_risk`` maps
+    the months of :data:`AT_RISK_MONTHS` to the number of subjects still at risk;
+    ``censored_days`` lists the censoring times (for the tick marks of a plot);
+    ``follow_up_median_days`` is the reverse-KM median follow-up.
     """
 
     label: str
@@ -158,14 +164,13 @@ class KaplanMeier:
     timeline: pd.DataFrame
     censored_days: tuple[float, ...] = ()
     median_ci: str = MEDIAN_CI
-
-
-def _finite(value: float) -> float:
-    return float(value) if math.isfinite(value) else math.nan
+    q25_days: float = math.nan
+    q75_days: float = math.nan
+    follow_up_median_days: float = math.nan
 
 
 def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) -> KaplanMeier:
-    """Fit a Kaplan–Meier curve with lifelines and summarise it (module docstring for methods).
+    """Kaplan–Meier curve by R's conventions (:func:`~cartrial.analysis.km.km_estimate`).
 
     Parameters
     ----------
@@ -181,21 +186,21 @@ def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) ->
     at_risk = {m: int((times >= m * DAYS_PER_MONTH).sum()) for m in AT_RISK_MONTHS}
     if times.size == 0:
         nan = math.nan
-        empty = pd.DataFrame(columns=["day", "survival", "lower", "upper"])
+        empty = pd.DataFrame(columns=["day", "survival", "lower", "upper", "std_err"])
         return KaplanMeier(
             label, 0, 0, nan, nan, nan, nan, (nan, nan), nan, (nan, nan), at_risk, empty
         )
-    fitter = KaplanMeierFitter().fit(times, observed, label="km")
-    bands = fitter.confidence_interval_
-    limits = median_survival_times(bands)
+    km = km_estimate(times, observed, conf_type=CONF_TYPE)  # type: ignore[arg-type]
     timeline = pd.DataFrame(
         {
-            "day": fitter.survival_function_.index.to_numpy(dtype=float),
-            "survival": fitter.survival_function_["km"].to_numpy(),
-            "lower": bands.iloc[:, 0].to_numpy(),
-            "upper": bands.iloc[:, 1].to_numpy(),
+            "day": np.r_[0.0, km.time],
+            "survival": np.r_[1.0, km.surv],
+            "lower": np.r_[1.0, km.lower],
+            "upper": np.r_[1.0, km.upper],
+            "std_err": np.r_[0.0, km.std_err_surv],
         }
-    )
+    ).drop_duplicates("day", keep="last")
+    q25, median, q75 = km_quantiles(km, (0.25, 0.5, 0.75))
 
     def rate(month: int) -> tuple[float, tuple[float, float]]:
         day = month * DAYS_PER_MONTH
@@ -208,18 +213,21 @@ def kaplan_meier(durations: npt.ArrayLike, events: npt.ArrayLike, label: str) ->
     rate12, ci12 = rate(12)
     return KaplanMeier(
         label=label,
-        n=int(times.size),
-        events=int(observed.sum()),
-        median_days=_finite(float(fitter.median_survival_time_)),
-        median_lower_days=_finite(float(limits.iloc[0, 0])),
-        median_upper_days=_finite(float(limits.iloc[0, 1])),
+        n=km.n,
+        events=km.events,
+        median_days=median.estimate,
+        median_lower_days=median.lower,
+        median_upper_days=median.upper,
         rate_6m=rate6,
         rate_6m_ci=ci6,
         rate_12m=rate12,
         rate_12m_ci=ci12,
         at_risk=at_risk,
-        timeline=timeline,
+        timeline=timeline.reset_index(drop=True),
         censored_days=tuple(float(t) for t in np.sort(times[~observed])),
+        q25_days=q25.estimate,
+        q75_days=q75.estimate,
+        follow_up_median_days=reverse_km_median_follow_up(times, observed).estimate,
     )
 
 
@@ -261,9 +269,15 @@ def survival_tables(
                 .reindex(data["subject_id"])
                 .to_numpy()
             ]
+        levels = dose_groups(settings, data)
         groups = [("all", data)] + [
-            (level, data.loc[data["dose_level"] == level]) for level in dose_groups(settings, data)
+            (level, data.loc[data["dose_level"] == level]) for level in levels
         ]
+        test = (
+            log_rank(data[f"{key}_days"], data[f"{key}_event"], data["dose_level"])
+            if len(levels) > 1 and data[f"{key}_event"].any()
+            else None
+        )
         for level, group in groups:
             km = kaplan_meier(group[f"{key}_days"], group[f"{key}_event"], f"{title} ({level})")
             if level == "all":
@@ -284,6 +298,9 @@ def survival_tables(
                     "median_months": months(km.median_days),
                     "median_ci95_lower_months": months(km.median_lower_days),
                     "median_ci95_upper_months": months(km.median_upper_days),
+                    "q25_months": months(km.q25_days),
+                    "q75_months": months(km.q75_days),
+                    "follow_up_median_months": months(km.follow_up_median_days),
                     "rate_6m_pct": pct(km.rate_6m),
                     "rate_6m_ci95_lower_pct": pct(km.rate_6m_ci[0]),
                     "rate_6m_ci95_upper_pct": pct(km.rate_6m_ci[1]),
@@ -291,11 +308,15 @@ def survival_tables(
                     "rate_12m_ci95_lower_pct": pct(km.rate_12m_ci[0]),
                     "rate_12m_ci95_upper_pct": pct(km.rate_12m_ci[1]),
                     "median_ci": MEDIAN_CI,
+                    "log_rank_p_between_dose_levels": (
+                        test.p_value if test is not None and level == "all" else math.nan
+                    ),
                 }
             )
     method = (
-        "Kaplan–Meier (lifelines); median = first time with S(t) ≤ 0.5; pointwise CI exponential"
-        " Greenwood (log-log); "
+        "Kaplan–Meier as R survfit; median and quartiles by quantile.survfit (midpoint over a flat"
+        f' at 0.5); Greenwood SE; pointwise CI conf_type="{CONF_TYPE}"; median follow-up by reverse'
+        " Kaplan–Meier; log-rank between dose levels exploratory (survdiff); "
         f'median_ci="{MEDIAN_CI}"; NaN median = not reached (NR) or not estimable; months = days /'
         f" {DAYS_PER_MONTH}; rates NE when follow-up is shorter"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
@@ -13,10 +14,13 @@ from rich.table import Table
 from cartrial.designs import CRM, DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
 from cartrial.designs.base import PendingPatient
 from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
-from cartrial.designs.interval import IntervalDesign
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.designs.pathways_plot import plot_pathways
 from cartrial.errors import CartrialError
+
+if TYPE_CHECKING:
+    from cartrial.protocol import Protocol
+    from cartrial.simulation.appendix import AppendixStudy
 
 __all__ = ["register"]
 
@@ -51,6 +55,7 @@ def register(app: typer.Typer) -> None:
     group.command("pathways")(pathways)
     group.command("simon")(simon)
     group.command("monitor")(monitor)
+    group.command("appendix")(appendix)
     app.add_typer(group, name="design")
 
 
@@ -175,29 +180,54 @@ def table(
     params: list[str] = PARAM_OPT,
     max_n: int | None = typer.Option(None, "--max-n", help="Largest number treated shown."),
     grid: bool = typer.Option(False, "--grid", help="Show every (n, y) cell: E, S, D, DU."),
+    cohorts: int = typer.Option(
+        2, "--cohorts", help="CRM/TITE-CRM: cohorts of dose transition pathways shown (1-3)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Print the design's decision table as a protocol appendix shows it."""
+    """Print the design's decision table as a protocol appendix shows it, with its footnotes.
+
+    Count designs print the boundaries (with lambda_e/lambda_d and the elimination rule in the
+    notes); TITE-BOIN adds its rules with pending patients; CRM and TITE-CRM, which have no fixed
+    table, print the dose transition pathways of the first cohorts.
+    """
+    from cartrial.designs.decision_tables import decision_tables
+
     try:
         built = _build(
             design, n_doses, target, cohort_size, n_cohorts, skeleton, table_file, params
         )
-        if isinstance(built, IntervalDesign):
-            frame = built.decision_grid(max_n) if grid else built.boundaries(max_n)
-        else:
-            frame = built.boundaries()
+        tables = decision_tables(built, max_n=max_n, grid=grid, cohorts=cohorts)
     except CartrialError as exc:
         raise _fail(exc) from None
     if as_json:
-        typer.echo(_frame_json(frame.reset_index() if grid else frame))
+        payload: dict[str, object] = {
+            "design": design,
+            "notes": list(tables.notes),
+            "table": json.loads(tables.table.reset_index().to_json(orient="records"))
+            if grid
+            else json.loads(tables.table.to_json(orient="records")),
+        }
+        if tables.pending is not None:
+            payload["pending_table"] = json.loads(tables.pending.to_json(orient="records"))
+        typer.echo(json.dumps(payload, indent=2))
         return
-    title = f"{design} decision table"
+    title = f"{design} {tables.title}"
+    frame = tables.table
     if grid:
         _print_frame(frame.reset_index().rename(columns={"dlt": "DLTs \\ n"}), title)
     elif set(_BOUNDARY_ROWS) <= set(frame.columns):
         _print_boundaries(frame, title)
+    elif "path" in frame.columns:
+        _print_frame(frame.drop(columns=["reason", "parent"]), title)
     else:
         _print_frame(frame, title)
+    if tables.pending is not None:
+        pending = tables.pending[["n_treated", "dlt", "pending", "decision"]]
+        _print_frame(pending, f"{design}: decisions with pending patients (STFT: notes)")
+    console = Console()
+    for k, note in enumerate(tables.notes, start=1):
+        console.print(f"({k}) {note}", highlight=False)
 
 
 def _print_boundaries(frame: pd.DataFrame, title: str) -> None:
@@ -303,7 +333,10 @@ def pathways(
     plot: Path | None = typer.Option(None, "--plot", help="Also draw the tree to this file."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Every outcome of the next cohorts and the dose each leads to."""
+    """Every outcome of the next cohorts and the dose level each leads to."""
+    from cartrial.designs.decision_tables import named_pathways
+    from cartrial.designs.describe import default_dose_labels
+
     counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
     try:
         built = _build(
@@ -315,8 +348,13 @@ def pathways(
     except CartrialError as exc:
         raise _fail(exc) from None
     if plot is not None:
-        plot_pathways(frame, title=f"{design}: dose transition pathways").savefig(plot, dpi=150)
-    shown = frame.drop(columns=["reason", "parent"]).rename(
+        labels = default_dose_labels(built.n_doses)
+        figure = plot_pathways(
+            frame, title=f"{design}: dose transition pathways", dose_labels=labels
+        )
+        figure.savefig(plot, dpi=150)
+    named = named_pathways(frame, built.n_doses)
+    shown = named.drop(columns=["reason", "parent"]).rename(
         columns={
             "path": "DLTs per cohort",
             "n_dlt": "DLTs",
@@ -325,7 +363,7 @@ def pathways(
             "next_dose": "next",
         }
     )
-    _emit_frame(frame, shown, f"{design}: dose transition pathways", as_json)
+    _emit_frame(named, shown, f"{design}: dose transition pathways", as_json)
     if plot is not None and not as_json:
         Console().print(f"tree written to {plot}")
 
@@ -372,4 +410,55 @@ def monitor(
         frame.round(4),
         f"Stop if Pr(p > {limit}) > {threshold}, Beta({prior_a}, {prior_b})",
         as_json,
+    )
+
+
+def appendix(
+    protocol: Path = typer.Option(..., "--protocol", help="Study protocol YAML file."),
+    scenarios: Path = typer.Option(
+        ..., "--scenarios", help="Scenarios YAML (see examples/appendix-scenarios.yaml)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory for appendix.html and appendix.pdf."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address: simulate on that cluster."
+    ),
+) -> None:
+    """Write the protocol's statistical appendix (design, decision rules, OC) as HTML and PDF."""
+    from cartrial.protocol import load_protocol
+    from cartrial.report.pdf import write_pdf
+    from cartrial.simulation.appendix import build_appendix, load_scenarios, write_appendix
+
+    try:
+        study = appendix_study(load_protocol(protocol))
+        built = build_appendix(study, load_scenarios(scenarios), scheduler=scheduler, progress=True)
+        paths = write_appendix(built, out, write_pdf)
+    except CartrialError as exc:
+        raise _fail(exc) from None
+    console = Console()
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}", highlight=False)
+
+
+def appendix_study(protocol: Protocol) -> AppendixStudy:
+    """What the statistical appendix needs from the protocol, as plain values."""
+    from cartrial.simulation.appendix import AppendixStudy, DoseLevelText
+
+    esc = protocol.escalation
+    return AppendixStudy(
+        study_id=protocol.study.id,
+        title=protocol.study.title,
+        version=protocol.study.version,
+        sponsor=protocol.study.sponsor,
+        product=protocol.study.product,
+        dlt_window_days=float(protocol.dlt.window_days),
+        target_dlt_rate=float(esc.target_dlt_rate),
+        dose_levels=tuple(
+            DoseLevelText(level.name, level.label, str(level.unit))
+            for level in protocol.dose_levels
+        ),
+        design_name=esc.design.name,
+        design_params=dict(esc.design.params),
+        start_dose=esc.start_dose,
+        cohort_size=esc.cohort_size,
+        max_subjects=esc.max_subjects,
     )

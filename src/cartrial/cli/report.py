@@ -66,6 +66,9 @@ def report_command(
                     "html": str(result.html_path),
                     "pdf": str(result.pdf_path) if result.pdf_path else None,
                     "tables": [str(p) for p in result.csv_paths],
+                    "docx": str(result.docx_path) if result.docx_path else None,
+                    "figure_files": [str(p) for p in result.figure_paths],
+                    "numbered_tables": list(result.tables),
                     "figures": list(result.figures),
                     "notes": list(result.notes),
                 },
@@ -82,8 +85,11 @@ def report_command(
     table.add_row("HTML", str(result.html_path))
     table.add_row("PDF", str(result.pdf_path) if result.pdf_path else "not written (--no-pdf)")
     table.add_row("tables", f"{len(result.csv_paths)} CSV files in {out / 'tables'}")
+    table.add_row("DOCX", str(result.docx_path) if result.docx_path else "not written")
     table.add_row(
-        "figures", f"{len(result.figures)} drawn, {len(result.missing_figures)} without data"
+        "figures",
+        f"{len(result.figures)} drawn (PNG + SVG in {out / 'figures'}),"
+        f" {len(result.missing_figures)} without data",
     )
     console.print(table)
     for note in result.notes:

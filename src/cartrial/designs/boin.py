@@ -65,16 +65,17 @@ class BOIN(IntervalDesign):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        boin_lambdas(self.target, *self._interval())
+        boin_lambdas(self.target, *self.interval())
 
-    def _interval(self) -> tuple[float, float]:
+    def interval(self) -> tuple[float, float]:
+        """``(p_saf, p_tox)`` in use: the given values or ``0.6``/``1.4`` times the target."""
         p_saf = 0.6 * self.target if self.p_saf is None else self.p_saf
         p_tox = 1.4 * self.target if self.p_tox is None else self.p_tox
         return p_saf, p_tox
 
     def lambdas(self) -> tuple[float, float]:
         """The boundaries ``(lambda_e, lambda_d)`` on the DLT-rate scale."""
-        return boin_lambdas(self.target, *self._interval())
+        return boin_lambdas(self.target, *self.interval())
 
     def rule(self, n: int, y: int) -> RuleCode:
         """BOIN rule: ``E`` if ``y <= floor(n lambda_e)``, ``D`` if ``y > floor(n lambda_d)``."""
@@ -95,6 +96,17 @@ class BOIN(IntervalDesign):
         return (
             f"BOIN: observed DLT rate {y}/{n} = {rate:.3f} between lambda_e = {lambda_e:.4f} "
             f"and lambda_d = {lambda_d:.4f}"
+        )
+
+    def _rule_note(self) -> str:
+        lambda_e, lambda_d = self.lambdas()
+        p_saf, p_tox = self.interval()
+        return (
+            f"escalate if the observed DLT rate at the current dose is <= lambda_e = "
+            f"{lambda_e:.4f}, de-escalate if it is > lambda_d = {lambda_d:.4f}, otherwise stay "
+            f"(Liu & Yuan 2015 boundaries for target {self.target:g}, p_saf = {p_saf:g}, "
+            f"p_tox = {p_tox:g}); in counts: escalate if DLTs <= floor(n lambda_e), "
+            "de-escalate if DLTs >= floor(n lambda_d) + 1."
         )
 
     def mtd_bound(self) -> float | None:

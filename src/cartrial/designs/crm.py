@@ -1,16 +1,32 @@
 """CRM (O'Quigley, Pepe & Fisher 1990) and TITE-CRM (Cheung & Chappell 2000).
 
 The models, prior and posterior integration are in :mod:`cartrial.designs.crm_model`; this module
-holds the decision rules: closest estimate to the target, no skipping, coherence, overdose
-control (EWOC style), safety stop and early stop. TITE-CRM weights a pending patient's no-DLT
-likelihood ``1 - w p`` with the linear weight ``w = followed fraction`` of the DLT window.
+holds the decision rules: an optional fixed start (two-stage CRM), closest estimate to the
+target, no skipping, coherence, overdose control (EWOC style), safety stop and early stop.
+TITE-CRM weights a pending patient's no-DLT likelihood ``1 - w p`` with the linear weight
+``w = followed fraction`` of the DLT window (dfcrm ``titecrm`` ``scheme="linear"``).
+
+Conventions compared with dfcrm (Cheung 2011; R package dfcrm):
+
+* ``crmsim``/``onetrial`` with ``restrict=TRUE`` escalate by at most one level and block
+  escalation after a last cohort whose DLT fraction is at or above the target; cartrial does the
+  same when ``decide`` is given ``last_cohort`` (``coherence="last-cohort"`` in simulations);
+* dfcrm's ``titesim`` applies *no* coherence rule at all (only the no-skipping restriction), so
+  no cartrial coherence option reproduces it exactly; ``coherent=False`` comes closest;
+* the final MTD of ``crmsim`` is ``crm()``'s recommendation, the dose with ``p_hat`` closest to
+  the target among *all* doses, possibly one nobody received: ``mtd_rule="dfcrm"``; cartrial's
+  default ``"treated"`` selects among doses up to the highest treated;
+* a two-stage design (``crmsim``'s ``x0`` vector) follows a fixed dose sequence until the first
+  DLT: ``initial_doses``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from statistics import NormalDist
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,11 +41,21 @@ from cartrial.designs.base import (
     check_positive_int,
     decision_from_move,
 )
-from cartrial.designs.crm_model import CRMPosterior, crm_posterior
+from cartrial.designs.crm_model import (
+    CRMPosterior,
+    ModelOptions,
+    crm_beta_variance,
+    crm_posterior,
+    dose_curve,
+)
 from cartrial.designs.skeleton import CRMModel, get_skeleton
 from cartrial.errors import DesignError
 
-__all__ = ["CRM", "TITECRM", "CRMPosterior", "crm_posterior"]
+__all__ = ["CRM", "MTD_RULES", "TITECRM", "CRMPosterior", "MTDRule", "crm_posterior"]
+
+MTDRule = Literal["treated", "dfcrm"]
+MTD_RULES: tuple[MTDRule, ...] = ("treated", "dfcrm")
+"""How the final MTD is chosen (see :class:`CRM`, ``mtd_rule``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +90,9 @@ class CRM:
     coherent
         No escalation after a toxic outcome (dfcrm ``restrict``): when ``decide`` is given the
         last cohort (``last_cohort=(patients, DLTs)``), never escalate if its DLT fraction is at
-        or above the target, exactly as dfcrm's ``crmsim``/``titesim``; without it the
-        count-based form applies: never escalate if the DLT rate of all patients at the current
-        dose is at or above the target.
+        or above the target, exactly as dfcrm's ``crmsim`` (dfcrm's ``titesim`` applies no
+        coherence rule); without it the count-based form applies: never escalate if the DLT
+        rate of all patients at the current dose is at or above the target.
     ewoc_alpha
         Overdose control (EWOC style): never recommend a dose with
         ``Pr(p_j > target | data) > ewoc_alpha``; those doses are reported as eliminated at this
@@ -78,6 +104,16 @@ class CRM:
     n_earlystop
         Stop when this many patients have been treated at the current dose and the decision is
         to stay there; ``None`` disables it.
+    mtd_rule
+        Final MTD: ``"treated"`` (default) the dose with ``p_hat`` closest to the target among
+        doses up to the highest treated and allowed by overdose control; ``"dfcrm"`` the dose
+        closest to the target among all doses, as dfcrm's ``crm()``/``crmsim`` recommend.
+    initial_doses
+        Two-stage CRM (dfcrm ``crmsim`` with a vector ``x0``): 0-based dose of each cohort, in
+        order, while no DLT has been observed; from the first DLT on the model decides. When the
+        sequence ends without a DLT the model takes over. Its first dose must be ``start``.
+    conf_level
+        Level of the credible intervals of the DLT probabilities (dfcrm ``conf.level``, 0.90).
     """
 
     last_cohort_rule: ClassVar[bool] = True
@@ -100,9 +136,28 @@ class CRM:
     stop_threshold: float | None = 0.9
     stop_min_n: int = 3
     n_earlystop: int | None = None
+    mtd_rule: MTDRule = "treated"
+    initial_doses: tuple[int, ...] | None = None
+    conf_level: float = 0.9
 
     def __post_init__(self) -> None:
         check_cohort_plan(self.target, self.n_doses, self.cohort_size, self.n_cohorts, self.start)
+        if self.mtd_rule not in MTD_RULES:
+            raise DesignError(f"mtd_rule must be one of {MTD_RULES}, got {self.mtd_rule!r}")
+        if not 0.0 < self.conf_level < 1.0:
+            raise DesignError(f"conf_level must lie in (0, 1), got {self.conf_level!r}")
+        if self.initial_doses is not None:
+            seq = tuple(self.initial_doses)
+            if not seq or any(not 0 <= int(d) < self.n_doses for d in seq):
+                raise DesignError(
+                    f"initial_doses must be dose positions 0..{self.n_doses - 1}, got {seq}"
+                )
+            if int(seq[0]) != self.start:
+                raise DesignError(
+                    f"initial_doses must begin at the starting dose {self.start}, got {seq[0]}"
+                )
+            if any(b < a for a, b in itertools.pairwise(seq)):
+                raise DesignError(f"initial_doses must never decrease, got {seq}")
         check_positive_int(self.stop_min_n, "stop_min_n")
         if self.model not in ("empiric", "logistic"):
             raise DesignError(f"model must be 'empiric' or 'logistic', got {self.model!r}")
@@ -166,18 +221,29 @@ class CRM:
         pending_weights: npt.NDArray[np.float64],
     ) -> CRMPosterior:
         no_dlt = n - dlt - np.bincount(pending_doses, minlength=self.n_doses)
-        beta, p_hat, over = crm_posterior(
-            self.prior_skeleton(),
-            self.target,
-            dlt,
-            no_dlt,
-            model=self.model,
-            intercept=self.intercept,
-            prior_var=self.prior_var,
-            pending_dose=pending_doses,
-            pending_weight=pending_weights,
+        options: ModelOptions = {
+            "model": self.model,
+            "intercept": self.intercept,
+            "prior_var": self.prior_var,
+            "pending_dose": pending_doses,
+            "pending_weight": pending_weights,
+        }
+        skeleton = self.prior_skeleton()
+        beta, p_hat, over = crm_posterior(skeleton, self.target, dlt, no_dlt, **options)
+        variance = float(crm_beta_variance(skeleton, dlt, no_dlt, **options))
+        z = NormalDist().inv_cdf(0.5 + self.conf_level / 2)
+        spread = z * np.sqrt(variance)
+        lower = dose_curve(float(beta) + spread, self.prior_skeleton(), self.model, self.intercept)
+        upper = dose_curve(float(beta) - spread, self.prior_skeleton(), self.model, self.intercept)
+        return CRMPosterior(
+            float(beta),
+            tuple(p_hat.tolist()),
+            tuple(over.tolist()),
+            beta_var=variance,
+            p_lower=tuple(lower.tolist()),
+            p_upper=tuple(upper.tolist()),
+            conf_level=self.conf_level,
         )
-        return CRMPosterior(float(beta), tuple(p_hat.tolist()), tuple(over.tolist()))
 
     def posterior(
         self,
@@ -251,6 +317,10 @@ class CRM:
         if n[current] == 0 and current <= top:
             why = f"no patient yet at dose {current}: treat the first cohort there"
             return decision_from_move(current, current, eliminated, why, details)
+        planned = self.initial_dose(n, dlt)
+        if planned is not None:
+            why = f"two-stage start: no DLT yet, next dose of the initial sequence is {planned}"
+            return decision_from_move(current, planned, (), why, details)
         best = self._closest(fit, top)
         why = f"CRM: dose {best} has p_hat = {fit.p_hat[best]:.3f}, closest to {self.target:g}"
         if top < self.n_doses - 1:
@@ -268,6 +338,67 @@ class CRM:
             reason = f"{why}; stop: {n[current]} patients at dose {current} (n_earlystop)"
             return Decision("stop", None, eliminated, reason, details)
         return decision_from_move(current, next_dose, eliminated, why, details)
+
+    def initial_dose(self, n: npt.NDArray[np.int64], dlt: npt.NDArray[np.int64]) -> int | None:
+        """The next dose of the two-stage start, or ``None`` once a DLT was seen or it ended."""
+        if self.initial_doses is None or int(dlt.sum()) > 0:
+            return None
+        cohorts_done = int(n.sum()) // self.cohort_size
+        if cohorts_done >= len(self.initial_doses):
+            return None
+        return int(self.initial_doses[cohorts_done])
+
+    def table_notes(self) -> tuple[str, ...]:
+        """Footnotes of the dose transition pathways: model, prior and rules in words."""
+        skeleton = ", ".join(f"{a:.3f}" for a in self.prior_skeleton())
+        model = (
+            "power model p_j = a_j^exp(beta)"
+            if self.model == "empiric"
+            else f"logistic model logit p_j = {self.intercept:g} + exp(beta) x_j"
+        )
+        notes = [
+            f"CRM ({model}; O'Quigley, Pepe & Fisher 1990) with skeleton {skeleton} and prior "
+            f"beta ~ N(0, {self.prior_var:g}); after each cohort the next dose is the one whose "
+            f"posterior-mean DLT probability is closest to the target {self.target:g}.",
+            "A CRM has no fixed decision table: the next dose depends on all doses' data, so the "
+            "dose transition pathways of the next cohorts are shown instead.",
+        ]
+        if self.initial_doses is not None:
+            notes.append(
+                "Two-stage start: cohorts follow the initial dose sequence until the first DLT."
+            )
+        if self.no_skip:
+            notes.append("No skipping: escalation by one dose level at most.")
+        if self.coherent:
+            notes.append(
+                "Coherence: no escalation right after a cohort whose DLT fraction is at or above "
+                "the target."
+            )
+        if self.ewoc_alpha is not None:
+            notes.append(
+                f"Overdose control: never a dose with Pr(p > {self.target:g} | data) > "
+                f"{self.ewoc_alpha:g}."
+            )
+        if self.stop_threshold is not None:
+            notes.append(
+                f"Safety stop: with at least {self.stop_min_n} patients at the lowest dose and "
+                f"Pr(p_1 > {self.target:g} | data) > {self.stop_threshold:g}, stop with no MTD."
+            )
+        notes.append(f"Maximum sample size {self.max_patients} patients.")
+        if self.n_earlystop is not None:
+            notes.append(
+                f"Early stop when {self.n_earlystop} patients were treated at a dose about to be "
+                "repeated."
+            )
+        notes.append(
+            "MTD: the dose with p_hat closest to the target "
+            + (
+                "among all doses (dfcrm crm())."
+                if self.mtd_rule == "dfcrm"
+                else "among doses up to the highest treated."
+            )
+        )
+        return tuple(notes)
 
     def decide(
         self,
@@ -291,10 +422,11 @@ class CRM:
     def select_mtd(
         self, n: Sequence[int] | npt.ArrayLike, dlt: Sequence[int] | npt.ArrayLike
     ) -> int | None:
-        """The treated dose whose final ``p_hat`` is closest to the target.
+        """The dose whose final ``p_hat`` is closest to the target (see ``mtd_rule``).
 
-        Limited to doses up to the highest dose treated and allowed by overdose control;
-        ``None`` when no patient was treated or the safety stop fires.
+        ``"treated"``: limited to doses up to the highest dose treated and allowed by overdose
+        control; ``"dfcrm"``: any dose. ``None`` when no patient was treated or the safety stop
+        fires.
         """
         n_arr, dlt_arr = check_counts(n, dlt, self.n_doses)
         treated = np.flatnonzero(n_arr > 0)
@@ -303,6 +435,8 @@ class CRM:
         fit = self._fit(n_arr, dlt_arr, np.empty(0, dtype=np.int64), np.empty(0))
         if self._safety_stop(n_arr, fit):
             return None
+        if self.mtd_rule == "dfcrm":
+            return self._closest(fit, self.n_doses - 1)
         return self._closest(fit, min(self._admissible_top(fit), int(treated.max())))
 
 

@@ -24,6 +24,7 @@ from cartrial.errors import DesignError
 __all__ = [
     "SimonDesign",
     "SimonResult",
+    "admissible_designs",
     "monitoring_operating_characteristics",
     "predictive_futility_boundary",
     "predictive_probability",
@@ -161,6 +162,9 @@ class SimonDesign:
         Probability of early termination under ``p0``: ``B(r1; n1, p0)``.
     alpha, power
         Attained type I error under ``p0`` and power under ``p1``.
+    pet1, expected_n1
+        The same under ``p1``: ``B(r1; n1, p1)`` and ``n1 + (1 - PET1)(n - n1)``
+        (clinfun ``ph2simon``'s ``PET(p1)`` and ``EN(p1)``).
     """
 
     r1: int
@@ -171,11 +175,19 @@ class SimonDesign:
     pet0: float
     alpha: float
     power: float
+    pet1: float
+    expected_n1: float
 
 
 @dataclass(frozen=True)
 class SimonResult:
-    """Optimal and minimax Simon designs for ``p0`` versus ``p1`` at ``alpha`` and ``beta``."""
+    """Optimal and minimax Simon designs for ``p0`` versus ``p1`` at ``alpha`` and ``beta``.
+
+    ``admissible`` lists the admissible designs of Jung, Lee, Kim & George (Stat Med
+    2004;23:561-569), minimax first and optimal last: the designs that minimise the expected loss
+    ``q n + (1 - q) EN(p0)`` for some weight ``q`` in [0, 1] (the lower convex hull of the
+    best design of each total size in the (n, EN(p0)) plane).
+    """
 
     p0: float
     p1: float
@@ -183,13 +195,52 @@ class SimonResult:
     beta: float
     optimal: SimonDesign
     minimax: SimonDesign
+    admissible: tuple[SimonDesign, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """Both designs as a table, one row each."""
+        """Optimal, minimax and the admissible designs between them, one row each."""
         rows = []
         for label, design in (("optimal", self.optimal), ("minimax", self.minimax)):
             rows.append({"design": label} | design.__dict__)
+        for design in self.admissible:
+            if design not in (self.optimal, self.minimax):
+                rows.append({"design": "admissible"} | design.__dict__)
         return pd.DataFrame(rows)
+
+
+def admissible_designs(best_by_n: Sequence[SimonDesign]) -> tuple[SimonDesign, ...]:
+    """Jung et al. (2004) admissible designs among the best design of each total size.
+
+    ``best_by_n`` holds, for each ``n``, the qualifying design of least ``EN(p0)``. A design is
+    admissible when it minimises ``q n + (1 - q) EN(p0)`` for some ``q`` in [0, 1]: the lower
+    convex hull of the points ``(n, EN(p0))`` from the minimax to the optimal design.
+    """
+    if not best_by_n:
+        return ()
+    points = sorted(best_by_n, key=lambda d: (d.n, d.expected_n0))
+    optimal = min(points, key=lambda d: d.expected_n0)
+    points = [d for d in points if d.n <= optimal.n]
+    hull: list[SimonDesign] = []
+    for design in points:
+        if hull and design.n == hull[-1].n:
+            continue
+        # drop the last hull point while it lies on or above the segment to the new point
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            cross = (b.n - a.n) * (design.expected_n0 - a.expected_n0) - (
+                b.expected_n0 - a.expected_n0
+            ) * (design.n - a.n)
+            if cross <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(design)
+    # the hull must fall from minimax to optimal: keep the decreasing part
+    out = [hull[0]]
+    for design in hull[1:]:
+        if design.expected_n0 < out[-1].expected_n0:
+            out.append(design)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -259,6 +310,7 @@ def simon_two_stage(
     null, alternative = _BinomialTables.build(p0, n_max), _BinomialTables.build(p1, n_max)
     best_optimal: SimonDesign | None = None
     best_minimax: SimonDesign | None = None
+    best_by_n: list[SimonDesign] = []
     for n in range(2, n_max + 1):
         reject0, reject1 = null.reject(n), alternative.reject(n)
         # Pr(reject) falls as r grows, so for each (n1, r1) the final bounds meeting both error
@@ -277,6 +329,7 @@ def simon_two_stage(
         en0 = np.where(ok, n1 + (1 - pet) * (n - n1), np.inf)
         i, j = np.unravel_index(int(np.argmin(en0)), en0.shape)
         r = int(r_pick[i, j])
+        pet1 = float(alternative.cdf[int(i) + 1, int(j)])
         design = SimonDesign(
             int(j),
             int(i) + 1,
@@ -286,14 +339,19 @@ def simon_two_stage(
             float(pet[i, j]),
             float(reject0[i, j, r]),
             float(reject1[i, j, r]),
+            pet1,
+            float(int(i) + 1 + (1 - pet1) * (n - int(i) - 1)),
         )
+        best_by_n.append(design)
         if best_optimal is None or design.expected_n0 < best_optimal.expected_n0:
             best_optimal = design
         if best_minimax is None:
             best_minimax = design
     if best_optimal is None or best_minimax is None:
         raise DesignError(f"no two-stage design with n <= {n_max} meets alpha and beta")
-    return SimonResult(p0, p1, alpha, beta, best_optimal, best_minimax)
+    return SimonResult(
+        p0, p1, alpha, beta, best_optimal, best_minimax, admissible_designs(best_by_n)
+    )
 
 
 def predictive_probability(

@@ -175,6 +175,38 @@ class IntervalDesign(ABC):
             table[column] = table[column].astype("Int64")
         return table
 
+    def table_notes(self) -> tuple[str, ...]:
+        """Footnotes of the decision table: the rule, elimination and stopping rules in words."""
+        notes = [
+            f"{self.design_name}: {self._rule_note()} Doses are never skipped when escalating.",
+            f"Eliminate: when at least {self.elimination_min_n} patients have been treated at a "
+            f"dose and Pr(DLT rate > {self.target:g} | data) > {self.elimination_cutoff:g} under "
+            "a Beta(1, 1) prior, that dose and every higher dose are eliminated and never "
+            "used again; if the lowest dose is eliminated the trial stops with no MTD.",
+            f"The trial stops at the maximum sample size of {self.max_patients} patients "
+            f"({self.n_cohorts} cohorts of {self.cohort_size}).",
+        ]
+        if self.n_earlystop is not None:
+            notes.append(
+                f"Early stop: when {self.n_earlystop} patients have been treated at the current "
+                "dose and the decision is to stay there, the trial stops and the MTD is selected."
+            )
+        if self.extrasafe:
+            notes.append(
+                f"Extra-safe stop: when at least {self.elimination_min_n} patients have been "
+                f"treated at the lowest dose and Pr(DLT rate > {self.target:g} | data) > "
+                f"{self.elimination_cutoff - self.offset:g}, the trial stops with no MTD."
+            )
+        notes.append(
+            "MTD: the dose whose isotonic-regression estimate of the DLT rate is closest to the "
+            f"target {self.target:g} among doses treated and not eliminated (Liu & Yuan 2015)."
+        )
+        return tuple(notes)
+
+    def _rule_note(self) -> str:
+        """The dose-finding rule in one sentence (subclasses name their boundaries)."""
+        return "escalate, stay or de-escalate as the table says for the current dose."
+
     # -- decisions ---------------------------------------------------------------------------
     def _eliminates(self, n: int | npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         n_arr = np.asarray(n)

@@ -93,6 +93,25 @@ class ThreePlusThree:
             table[column] = table[column].astype("Int64")
         return table
 
+    def table_notes(self) -> tuple[str, ...]:
+        """Footnotes of the 3+3 table: the rules around it in words (Storer 1989)."""
+        notes = [
+            "3+3: cohorts of three; 0/3 DLT escalate; 1/3 treat three more at the same dose; "
+            "1/6 escalate; 2 or more DLTs (2/3 or >= 2/6): the dose exceeds the MTD and it and "
+            "every higher dose are eliminated.",
+            "MTD: the highest dose below the lowest dose that exceeds it, with at most 1 DLT in "
+            "6 patients"
+            + (" (expanded to six before it is declared)." if self.expand_mtd else "."),
+        ]
+        if self.deescalation:
+            notes.append(
+                "De-escalation: when a dose exceeds the MTD and the dose below has fewer than "
+                "six patients, three more are treated there."
+            )
+        if self.max_subjects is not None:
+            notes.append(f"The trial stops at {self.max_subjects} patients at most.")
+        return tuple(notes)
+
     @staticmethod
     def _lowest_exceeding(dlt: npt.NDArray[np.int64]) -> int | None:
         hits = np.flatnonzero(dlt >= 2)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
-from cartrial.designs.base import Decision, PendingPatient, check_counts, check_pending
+from cartrial.designs.base import (
+    Decision,
+    PendingPatient,
+    check_counts,
+    check_pending,
+    check_positive_int,
+)
 from cartrial.designs.boin import BOIN
 from cartrial.designs.interval import RuleCode
 from cartrial.errors import DesignError
@@ -150,3 +158,112 @@ class TITEBOIN(BOIN):
             )
             return Decision("stay", current, eliminated, reason, details, suspended=True)
         return decision
+
+    def pending_table(self, max_n: int | None = None) -> pd.DataFrame:
+        """TITE-BOIN's rules with pending patients, as published TITE-BOIN protocols print them.
+
+        One row per number treated at the current dose ``n`` (multiples of the cohort size up to
+        ``max_n``, default four cohorts), DLTs observed ``y`` and patients pending ``c``
+        (``0 <= c <= n - y``). With the effective sample size ``ESS = n - c + STFT`` (``STFT``
+        the pending patients' followed fractions of the window summed, ``0 <= STFT < c``),
+        ``p_hat = y / ESS`` escalates when ``<= lambda_e`` and de-escalates when
+        ``> lambda_d`` (Lin & Yuan 2020), i.e.
+
+        * escalate if ``STFT >= y / lambda_e - (n - c)``;
+        * de-escalate if ``STFT < y / lambda_d - (n - c)``;
+        * otherwise stay.
+
+        Columns: ``n_treated``, ``dlt``, ``pending``; ``escalate_if_stft_ge`` and
+        ``deescalate_if_stft_lt``, the STFT thresholds when they fall inside ``(0, c)`` (else
+        ``<NA>``: the decision does not depend on STFT); ``suspend`` (more than
+        ``max_pending_fraction`` of the treated are pending: accrual waits unless the decision
+        is to de-escalate); ``eliminate`` (the ``n - c`` completed patients with ``y`` DLTs meet
+        the elimination rule); ``decision`` in words.
+
+        Raises
+        ------
+        DesignError
+            For ``method="imputation"``: its estimate depends on each pending patient's
+            follow-up, not on ``STFT`` alone, so no such table exists.
+        """
+        if self.method != "ess":
+            raise DesignError(
+                "the pending-patient table exists for method='ess' only: with imputation the "
+                "decision depends on each pending patient's follow-up, not on STFT alone"
+            )
+        top = 4 * self.cohort_size if max_n is None else check_positive_int(max_n, "max_n")
+        lambda_e, lambda_d = self.lambdas()
+        rows = []
+        for n in range(self.cohort_size, top + 1, self.cohort_size):
+            for y in range(n + 1):
+                for c in range(n - y + 1):
+                    complete = n - c
+                    escalate = y / lambda_e - complete
+                    if complete < self.min_complete_to_escalate:
+                        escalate = math.inf
+                    deescalate = y / lambda_d - complete
+                    suspend = c / n > self.max_pending_fraction
+                    eliminate = bool(self._eliminates(complete, np.asarray([y]))[0])
+                    rows.append(
+                        {
+                            "n_treated": n,
+                            "dlt": y,
+                            "pending": c,
+                            "escalate_if_stft_ge": escalate if 0 < escalate < c else None,
+                            "deescalate_if_stft_lt": deescalate if 0 < deescalate < c else None,
+                            "suspend": suspend,
+                            "eliminate": eliminate,
+                            "decision": _pending_decision(
+                                escalate, deescalate, c, suspend=suspend, eliminate=eliminate
+                            ),
+                        }
+                    )
+        table = pd.DataFrame(rows)
+        for column in ("escalate_if_stft_ge", "deescalate_if_stft_lt"):
+            table[column] = table[column].astype("Float64").round(2)
+        return table
+
+    def table_notes(self) -> tuple[str, ...]:
+        """Footnotes: BOIN's rules plus the pending-patient rules of TITE-BOIN."""
+        lambda_e, lambda_d = self.lambdas()
+        pending = [
+            f"TITE-BOIN (Yuan et al. 2018; Lin & Yuan 2020, method '{self.method}'): at each "
+            "decision, patients still inside the DLT window without a DLT are pending; STFT is "
+            "the sum of their followed fractions of the window.",
+            f"Effective sample size ESS = completed + STFT; p_hat = DLTs / ESS is compared with "
+            f"lambda_e = {lambda_e:.4f} and lambda_d = {lambda_d:.4f}.",
+            f"Accrual suspension: when more than {self.max_pending_fraction:.0%} of the patients "
+            "at the current dose are pending, the next patient waits until enough data are "
+            "complete, unless the decision is to de-escalate.",
+            "Elimination and the safety stop use completed patients only.",
+        ]
+        if self.min_complete_to_escalate:
+            pending.append(
+                f"Escalation needs at least {self.min_complete_to_escalate} completed patients "
+                "at the current dose."
+            )
+        return (*super().table_notes(), *pending)
+
+
+def _pending_decision(
+    escalate: float, deescalate: float, pending: int, *, suspend: bool, eliminate: bool
+) -> str:
+    """One row of the pending table in words (thresholds on STFT in ``[0, pending)``)."""
+    if eliminate:
+        return "de-escalate and eliminate the dose"
+    always_up = escalate <= 0  # STFT >= escalate for every STFT >= 0
+    always_down = deescalate >= pending and deescalate > 0  # STFT < deescalate always
+    if always_down:
+        return "de-escalate"
+    if always_up:
+        text = "escalate"
+    else:
+        parts = []
+        if deescalate > 0:
+            parts.append(f"de-escalate if STFT < {deescalate:.2f}")
+        if escalate < pending:
+            parts.append(f"escalate if STFT >= {escalate:.2f}")
+        text = "; ".join([*parts, "otherwise stay"]) if parts else "stay"
+    if suspend:
+        return "suspend accrual" + (f" ({text} once resumed)" if text != "stay" else "")
+    return text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import matplotlib
 
@@ -17,21 +18,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from cartrial.analysis import TrialAnalysis, TrialData
 from cartrial.analysis.dataset import as_flag
 from cartrial.analysis.populations import population
+from cartrial.analysis.response import unconfirmed_responders
 from cartrial.analysis.safety import treatment_emergent_aes
 from cartrial.analysis.survival import AT_RISK_MONTHS, DAYS_PER_MONTH, KaplanMeier
 
 __all__ = [
     "BOR_COLOURS",
+    "DOSE_PALETTE",
     "ae_heatmap",
+    "dose_colours",
     "escalation_path",
     "figure_png_base64",
     "kaplan_meier_plot",
     "kinetics_curves",
+    "save_figure",
     "spider_plot",
     "swimmer_plot",
     "waterfall_plot",
@@ -48,6 +55,11 @@ BOR_COLOURS = {
 }
 
 
+#: Colour-blind-safe qualitative palette (Okabe & Ito 2008), one colour per dose level in
+#: protocol order; none is pale, so every dose stays visible on white and under others.
+DOSE_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
 def figure_png_base64(figure: Figure, dpi: int = 110) -> str:
     """Render ``figure`` to PNG and return it base64-encoded (the figure is then closed)."""
     buffer = io.BytesIO()
@@ -56,13 +68,27 @@ def figure_png_base64(figure: Figure, dpi: int = 110) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _dose_colours(
-    levels: tuple[str, ...], cmap: str = "viridis", low: float = 0.0, high: float = 1.0
-) -> dict[str, tuple[float, float, float, float]]:
-    """One colour per dose level, evenly spaced on ``cmap`` between ``low`` and ``high``."""
-    colours = matplotlib.colormaps[cmap]
-    step = (high - low) / max(len(levels) - 1, 1)
-    return {level: colours(low + i * step) for i, level in enumerate(levels)}
+def save_figure(figure: Figure, stem: Path, dpi: int = 110) -> str:
+    """Write ``figure`` as ``<stem>.png`` and ``<stem>.svg``; return the PNG base64-encoded.
+
+    The figures use constrained layout: it is solved once, for the PNG, and frozen for the SVG
+    (no "tight" bounding-box pass either). The figure is closed afterwards.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    # fast zlib level: the PNG is written once and decoded once more by WeasyPrint
+    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    stem.with_suffix(".png").write_bytes(buffer.getvalue())
+    figure.set_layout_engine("none")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text: editable, smaller
+        figure.savefig(stem.with_suffix(".svg"), format="svg")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def dose_colours(levels: tuple[str, ...]) -> dict[str, str]:
+    """One :data:`DOSE_PALETTE` colour per dose level, in protocol order."""
+    return {level: DOSE_PALETTE[i % len(DOSE_PALETTE)] for i, level in enumerate(levels)}
 
 
 def kaplan_meier_plot(curve: KaplanMeier, title: str) -> Figure | None:
@@ -98,68 +124,90 @@ def kaplan_meier_plot(curve: KaplanMeier, title: str) -> Figure | None:
 
 
 def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
-    """One bar per infused subject: follow-up (days), response time points and death."""
+    """One bar per infused subject (colour = dose level, hatched = expansion): follow-up in days,
+    CR/PR/SD/PD time points, death (×) and an arrow for subjects still in follow-up."""
     safety = population(trial, "safety")
     if safety.empty:
         return None
     follow_up = analysis.table("survival_listing").frame.set_index("subject_id")["os_days"]
     days = safety["subject_id"].map(follow_up).to_numpy(dtype=float)
     order = np.argsort(days)
-    ids = safety["subject_id"].to_numpy()[order]
-    # grey bars, so that the coloured response markers stay visible
-    colours = _dose_colours(analysis.settings.dose_levels, "Greys", 0.3, 0.75)
-    figure, axis = plt.subplots(figsize=(7, 0.25 * len(ids) + 1.5), layout="constrained")
-    for y, (length, level) in enumerate(
-        zip(days[order], safety["dose_level"].to_numpy()[order], strict=True)
-    ):
-        axis.barh(y, length, color=colours.get(level, "grey"), height=0.6)
+    ordered = safety.iloc[order].reset_index(drop=True)
+    ids = ordered["subject_id"].to_numpy()
+    colours = dose_colours(analysis.settings.dose_levels)
+    height = min(0.22 * len(ids) + 1.8, 9.5)
+    figure, axis = plt.subplots(figsize=(7.2, height), layout="constrained")
+    for y, row in ordered.iterrows():
+        axis.barh(
+            y, days[order][y], color=colours.get(row["dose_level"], "grey"), alpha=0.35,
+            height=0.7, edgecolor=colours.get(row["dose_level"], "grey"), linewidth=0.8,
+            hatch="///" if row["phase"] == "expansion" else None,
+        )  # fmt: skip
     tps = analysis.best_response.timepoints
     position = {s: i for i, s in enumerate(ids)}
-    for response, marker in (("CR", "*"), ("PR", "^"), ("SD", "o"), ("PD", "x")):
-        points = tps.loc[tps["overall_response"] == response]
-        axis.scatter(
-            points["day"],
-            points["subject_id"].map(position),
-            marker=marker,
-            color=BOR_COLOURS[response],
-            label=response,
-            zorder=3,
-            s=25,
-        )
-    dead = safety.iloc[order].reset_index(drop=True)
-    dead_rows = np.flatnonzero(
-        dead["death_date"].notna() & (dead["death_date"] <= trial.data_cutoff)
-    )
-    axis.scatter(days[order][dead_rows], dead_rows, marker="|", color="black", s=80, label="death")
-    axis.set_yticks(range(len(ids)), ids, fontsize=7)
+    for response, marker, size in (("CR", "*", 90), ("PR", "^", 45), ("SD", "o", 22),
+                                   ("PD", "X", 40)):  # fmt: skip
+        points = tps.loc[(tps["overall_response"] == response) & tps["subject_id"].isin(ids)]
+        axis.scatter(points["day"], points["subject_id"].map(position), marker=marker,
+                     color=BOR_COLOURS[response], edgecolors="black", linewidths=0.5,
+                     label=response, zorder=3, s=size)  # fmt: skip
+    cutoff = trial.data_cutoff
+    dead = (ordered["death_date"].notna() & (ordered["death_date"] <= cutoff)).to_numpy()
+    withdrawn = ordered["withdrawn_date"].notna() & (ordered["withdrawn_date"] <= cutoff)
+    ongoing = ~dead & ~withdrawn.to_numpy()
+    rows = np.arange(len(ids))
+    span = float(np.nanmax(days)) if len(days) else 1.0
+    axis.scatter(days[order][dead] + span * 0.012, rows[dead], marker="$\\dagger$", color="black",
+                 s=70, zorder=4, label="death")  # fmt: skip
+    axis.scatter(days[order][ongoing] + span * 0.015, rows[ongoing], marker=">", color="#444444",
+                 s=30, zorder=4, label="in follow-up")  # fmt: skip
+    axis.set_yticks(rows, ids, fontsize=6.5)
+    axis.set_ylim(-0.8, len(ids) - 0.2)
+    axis.set_xlim(0, span * 1.06)
     axis.set_xlabel("Days since CAR-T infusion")
-    axis.set_title("Swimmer plot: follow-up, time-point responses and death")
-    present = [level for level in colours if level in set(safety["dose_level"])]
-    bars = [plt.Rectangle((0, 0), 1, 1, color=colours[level]) for level in present]
+    present = [level for level in colours if level in set(ordered["dose_level"])]
+    patches = [Patch(facecolor=colours[lv], alpha=0.5, edgecolor=colours[lv], label=lv)
+               for lv in present]  # fmt: skip
+    if (ordered["phase"] == "expansion").any():
+        patches.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="expansion"))
     handles, labels = axis.get_legend_handles_labels()
-    axis.legend([*bars, *handles], [*present, *labels], fontsize=7, loc="lower right")
+    axis.legend([*patches, *handles], [*(p.get_label() for p in patches), *labels], fontsize=7,
+                loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # fmt: skip
     return figure
 
 
 def waterfall_plot(analysis: TrialAnalysis) -> Figure | None:
-    """Best % change of the sum of diameters per subject, coloured by best overall response."""
+    """Best % change of the sum of diameters per subject, coloured by best overall response;
+    unconfirmed CR/PR hatched; the RECIST +20% and −30% thresholds labelled."""
     data = analysis.best_response.subjects.dropna(subset=["best_pct_change"])
     if data.empty:
         return None
-    data = data.sort_values("best_pct_change", ascending=False)
-    figure, axis = plt.subplots(figsize=(7, 3.6), layout="constrained")
-    axis.bar(
-        range(len(data)),
-        data["best_pct_change"],
-        color=[BOR_COLOURS.get(b, "grey") for b in data["bor"]],
-    )
-    axis.axhline(20, color="#d6604d", linestyle="--", linewidth=0.8)
-    axis.axhline(-30, color="#1b7837", linestyle="--", linewidth=0.8)
-    axis.set_xticks(range(len(data)), data["subject_id"], rotation=90, fontsize=7)
-    axis.set_ylabel("Best change from baseline (%)")
-    axis.set_title("Waterfall plot (colour = best overall response)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in BOR_COLOURS.values()]
-    axis.legend(handles, list(BOR_COLOURS), fontsize=7, ncol=3)
+    data = data.sort_values("best_pct_change", ascending=False).reset_index(drop=True)
+    unconfirmed = unconfirmed_responders(analysis.best_response)
+    figure, axis = plt.subplots(figsize=(7.2, 3.8), layout="constrained")
+    bars = axis.bar(range(len(data)), data["best_pct_change"],
+                    color=[BOR_COLOURS.get(b, "grey") for b in data["bor"]],
+                    edgecolor="black", linewidth=0.4)  # fmt: skip
+    for bar, subject in zip(bars, data["subject_id"], strict=True):
+        if subject in unconfirmed:
+            bar.set_hatch("xxx")
+    axis.axhline(20, color="#b2182b", linestyle="--", linewidth=0.9)
+    axis.axhline(-30, color="#1b7837", linestyle="--", linewidth=0.9)
+    box = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1}
+    axis.text(len(data) - 0.5, 21, "+20%: progression threshold", ha="right", va="bottom",
+              fontsize=7, color="#b2182b", bbox=box, zorder=5)  # fmt: skip
+    axis.text(-0.5, -31, "−30%: partial response threshold", ha="left", va="top",
+              fontsize=7, color="#1b7837", bbox=box, zorder=5)  # fmt: skip
+    axis.axhline(0, color="black", linewidth=0.5)
+    axis.set_xticks(range(len(data)), data["subject_id"], rotation=90, fontsize=6.5)
+    axis.set_ylabel("Best change from baseline in\nsum of diameters (%)")
+    present = [b for b in BOR_COLOURS if b in set(data["bor"])]
+    handles = [Patch(facecolor=BOR_COLOURS[b], edgecolor="black", label=b) for b in present]
+    if unconfirmed & set(data["subject_id"]):
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="xxx",
+                             label="unconfirmed CR/PR"))  # fmt: skip
+    axis.legend(handles=handles, fontsize=7, ncol=2, loc="upper right",
+                title="Best overall response", title_fontsize=7)  # fmt: skip
     return figure
 
 
@@ -182,14 +230,30 @@ def spider_plot(analysis: TrialAnalysis) -> Figure | None:
     axis.axhline(-30, color="#1b7837", linestyle="--", linewidth=0.8)
     axis.set_xlabel("Days since CAR-T infusion")
     axis.set_ylabel("Change from baseline (%)")
-    axis.set_title("Spider plot (colour = best overall response)")
+    present = [b for b in BOR_COLOURS if b in set(bor)]
+    axis.legend(handles=[Line2D([], [], color=BOR_COLOURS[b], label=b) for b in present],
+                fontsize=7, title="Best overall response", title_fontsize=7,
+                loc="upper right")  # fmt: skip
     return figure
 
 
-def kinetics_curves(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
-    """CAR-T levels over time on a log scale, one line per subject, coloured by dose level.
+def _geometric_mean_curve(points: pd.DataFrame, days: list[int]) -> pd.DataFrame:
+    """Geometric mean of the quantifiable levels at each nominal day (samples binned to the
+    nearest nominal day)."""
+    nominal = np.asarray(days, dtype=float)
+    nearest = nominal[np.abs(points["day"].to_numpy()[:, None] - nominal[None, :]).argmin(axis=1)]
+    logs = np.log(points["value"].to_numpy(dtype=float))
+    frame = pd.DataFrame({"day": nearest, "log": logs})
+    summary = frame.groupby("day")["log"].agg(["mean", "size"])
+    summary = summary.loc[summary["size"] >= 2]
+    return pd.DataFrame({"day": summary.index, "geo_mean": np.exp(summary["mean"].to_numpy())})
 
-    Samples below the LLOQ are not drawn (no value is invented); the LLOQ is a dotted line.
+
+def kinetics_curves(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
+    """CAR-T levels on a log scale: days 0–28 (left) and the whole follow-up (right) for each
+    assay; thin lines = subjects, thick line = geometric mean per dose level; LLOQ labelled.
+
+    Samples below the LLOQ are not drawn (no value is invented).
     """
     safety = population(trial, "safety")
     kin = trial.kinetics
@@ -198,31 +262,42 @@ def kinetics_curves(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     if shown.empty:
         return None
     units = sorted(shown["unit"].unique())
-    colours = _dose_colours(analysis.settings.dose_levels)
+    colours = dose_colours(analysis.settings.dose_levels)
     dose = safety.set_index("subject_id")["dose_level"]
-    figure, axes = plt.subplots(
-        1, len(units), figsize=(7 * len(units), 3.8), squeeze=False, layout="constrained"
-    )
-    for axis, unit in zip(axes[0], units, strict=True):
-        for subject, group in shown.loc[shown["unit"] == unit].groupby("subject_id"):
-            axis.plot(
-                group["day"],
-                group["value"],
-                marker="o",
-                markersize=3,
-                color=colours.get(str(dose.get(subject)), "grey"),
-                linewidth=1,
-            )
+    shown = shown.assign(dose_level=shown["subject_id"].map(dose))
+    nominal = sorted({v.day for v in analysis.settings.visits.get("kinetics", ())} | {0})
+    nominal = [d for d in nominal if d >= 0] or sorted(shown["day"].unique().tolist())
+    figure, axes = plt.subplots(len(units), 2, figsize=(7.2, 3.1 * len(units)), squeeze=False,
+                                layout="constrained", width_ratios=[1, 1.3])  # fmt: skip
+    for (early, late), unit in zip(axes, units, strict=True):
+        data = shown.loc[shown["unit"] == unit]
         lloq = kin.loc[kin["unit"] == unit, "lloq"].dropna()
-        if len(lloq):
-            axis.axhline(float(lloq.median()), color="grey", linestyle=":", label="LLOQ")
-        axis.set_yscale("log")
-        axis.set_xlabel("Days since CAR-T infusion")
-        axis.set_ylabel(unit)
-        axis.set_title(f"CAR-T kinetics ({unit})")
-        present = [level for level in colours if level in set(dose)]
-        handles = [plt.Line2D([], [], color=colours[level]) for level in present]
-        axis.legend(handles, present, fontsize=7, title="dose level", title_fontsize=7)
+        for axis, limit in ((early, 28), (late, None)):
+            part = data if limit is None else data.loc[data["day"] <= limit + 3]
+            for subject, group in part.groupby("subject_id"):
+                axis.plot(group["day"], group["value"], color=colours.get(str(dose.get(subject)),
+                          "grey"), linewidth=0.6, alpha=0.35)  # fmt: skip
+            for level, group in part.groupby("dose_level"):
+                curve = _geometric_mean_curve(group, nominal)
+                axis.plot(curve["day"], curve["geo_mean"], color=colours.get(str(level), "grey"),
+                          linewidth=2.4, marker="o", markersize=3.5,
+                          label=f"{level} geometric mean")  # fmt: skip
+            if len(lloq):
+                value = float(lloq.median())
+                axis.axhline(value, color="black", linestyle=":", linewidth=1)
+                axis.annotate(f"LLOQ {value:g}", (1, value), xycoords=("axes fraction", "data"),
+                              ha="right", va="bottom", fontsize=7)  # fmt: skip
+            axis.set_yscale("log")
+            axis.set_xlabel("Days since CAR-T infusion")
+        early.set_xlim(-0.5, 28.5)
+        early.set_xticks([0, 7, 14, 21, 28])
+        early.set_title(f"Days 0–28 ({unit})", fontsize=9)
+        late.set_xscale("symlog", linthresh=28)
+        late.set_xticks([0, 7, 14, 28, 91, 182, 365])
+        late.set_xticklabels(["0", "7", "14", "28", "91", "182", "365"])
+        late.set_title(f"Whole follow-up, symlog time axis ({unit})", fontsize=9)
+        early.set_ylabel(f"CAR-T level ({unit})")
+        late.legend(fontsize=7, loc="upper right")
     return figure
 
 
@@ -265,13 +340,17 @@ def escalation_path(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     return figure
 
 
-def ae_heatmap(trial: TrialData, analysis: TrialAnalysis, max_terms: int = 30) -> Figure | None:
-    """% of subjects per dose level with each AE term (any grade), the most frequent terms."""
+def ae_heatmap(trial: TrialData, columns: tuple[str, ...], max_terms: int = 30) -> Figure | None:
+    """% of subjects per column with each AE term (any grade), the most frequent terms.
+
+    ``columns`` are the values of ``subjects.dose_level`` to show, in order (dose levels, or the
+    report's escalation/expansion arms when the trial was relabelled by arm).
+    """
     safety = population(trial, "safety")
     te = treatment_emergent_aes(trial)
     if te.empty:
         return None
-    levels = [lv for lv in analysis.settings.dose_levels if lv in set(safety["dose_level"])]
+    levels = [lv for lv in columns if lv in set(safety["dose_level"])]
     sizes = safety["dose_level"].value_counts()
     counts = te.drop_duplicates(["subject_id", "term"]).groupby(["term", "dose_level"]).size()
     matrix = counts.unstack("dose_level", fill_value=0).reindex(columns=levels, fill_value=0)
@@ -279,10 +358,13 @@ def ae_heatmap(trial: TrialData, analysis: TrialAnalysis, max_terms: int = 30) -
     pct = matrix / pd.Series({lv: sizes[lv] for lv in levels}) * 100
     figure, axis = plt.subplots(figsize=(7, 0.3 * len(pct) + 1.8), layout="constrained")
     image = axis.imshow(pct.to_numpy(dtype=float), aspect="auto", cmap="Reds", vmin=0, vmax=100)
+    shares = pct.to_numpy(dtype=float)
     for (row, col), value in np.ndenumerate(matrix.to_numpy()):
-        axis.text(col, row, str(value), ha="center", va="center", fontsize=7)
-    axis.set_xticks(range(len(levels)), [f"{lv} (N={sizes[lv]})" for lv in levels], fontsize=8)
+        dark = shares[row, col] >= 50  # white text on the dark half of the colour scale
+        axis.text(col, row, str(value), ha="center", va="center", fontsize=7,
+                  color="white" if dark else "black")  # fmt: skip
+    names = [lv.replace(" ", "\n", 1) + f"\n(N={sizes[lv]})" for lv in levels]
+    axis.set_xticks(range(len(levels)), names, fontsize=7.5)
     axis.set_yticks(range(len(pct)), pct.index, fontsize=7)
-    axis.set_title("Adverse events: subjects per dose level (colour = %)")
     figure.colorbar(image, ax=axis, label="% of subjects")
     return figure

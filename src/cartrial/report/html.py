@@ -1,19 +1,29 @@
-"""Render the trial report as one self-contained HTML page (Jinja2; figures inlined as base64)."""
+"""Render the report as one self-contained HTML page (Jinja2; figures inlined as base64 PNG),
+laid out for CSS paged media so that WeasyPrint prints it as a document (page x of y, running
+header and footer, landscape pages for wide tables, no stranded headings, rows never split)."""
 
 from __future__ import annotations
 
-import html as html_lib
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cartrial import __version__
-from cartrial.analysis import SECTIONS, AnalysisTable, TrialAnalysis, TrialData
+from cartrial.report.context import ReportContext
+from cartrial.report.display import DisplayTable, table_html
+from cartrial.report.summary_page import SummaryPage
 
-__all__ = ["METHODS", "FigureItem", "format_cell", "render_html", "table_html"]
+__all__ = ["METHODS", "SECTIONS", "FigureItem", "render_html"]
+
+#: Report sections (ICH E3 numbering) and their titles.
+SECTIONS = {
+    "14.1": "Disposition, demographics, baseline characteristics and exposure",
+    "14.2": "Efficacy",
+    "14.3": "Safety",
+    "14.4": "Cellular kinetics, immunogenicity and phenotype",
+    "16.2": "Subject data listings",
+}
 
 #: Methods stated in the report, by name.
 METHODS = (
@@ -24,104 +34,81 @@ METHODS = (
     " and a minimum duration for SD as set by the protocol.",
     "Binomial proportions: exact Clopper–Pearson 95% confidence intervals"
     ' (ci_method="clopper-pearson").',
-    "Time-to-event: Kaplan–Meier (lifelines), exponential Greenwood pointwise CIs, median CI by"
-    ' Brookmeyer–Crowley inversion (median_ci="brookmeyer-crowley (log-log)"); PFS censoring per'
-    " FDA 2007 Guidance Appendix 3 Table A.",
-    'Cellular kinetics: non-compartmental analysis, AUC0–28d by auc_method="linear-up/log-down";'
-    " geometric means and geometric CV %.",
+    "Time-to-event: Kaplan–Meier as R survival::survfit — Greenwood variance, pointwise CIs"
+    ' conf.type="log" (R default), median and quartiles by quantile.survfit (midpoint over a flat'
+    " at 0.5) with Brookmeyer–Crowley CIs; median follow-up by reverse Kaplan–Meier; log-rank"
+    " (survdiff) between dose levels, exploratory; PFS censoring per FDA 2007 Guidance.",
+    "Cellular kinetics: non-compartmental analysis as PKNCA (Cmax, Tmax, Clast, Tlast, AUClast,"
+    ' AUCall, AUC0–28d by "lin up/log down" and linear trapezoids); geometric means and'
+    " geometric CV %.",
     "Anti-CAR antibodies: tiered screen/confirm/titer; treatment-induced, treatment-boosted"
     " (≥ 4-fold titer rise) and pre-existing per Shankar et al., AAPS J 2014.",
+    "n (%) cells: percentage of the column's N to one decimal; 0 alone when no subject; 100%"
+    " without decimals.",
 )
 
 
 @dataclass(frozen=True)
 class FigureItem:
-    """A rendered figure (base64 PNG) or the sentence that explains why there is none."""
+    """A numbered figure: base64 PNG (also written as PNG and SVG files) or why there is none."""
 
+    number: str
     key: str
     section: str
     title: str
     png: str | None
     missing: str
+    footnote: str = ""
 
+    @property
+    def caption(self) -> str:
+        """``"Figure 14.2.1 Title"``."""
+        return f"Figure {self.number} {self.title}"
 
-def format_cell(value: object) -> str:
-    """One table cell as printed: NE for a missing number, yes/no, 4 significant digits."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return "NE"
-    if isinstance(value, (float, np.floating)) and np.isnan(value):
-        return "NE"
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def table_html(table: AnalysisTable) -> str:
-    """The table's frame as an HTML ``<table>``; missing numbers print as ``NE``."""
-    frame = table.frame
-    head = "".join(f"<th>{html_lib.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for record in frame.itertuples(index=False):
-        cells = "".join(f"<td>{html_lib.escape(format_cell(v))}</td>" for v in record)
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    @property
+    def anchor(self) -> str:
+        """HTML id of the figure."""
+        return f"figure-{self.number.replace('.', '-')}"
 
 
 def render_html(
-    trial: TrialData,
-    analysis: TrialAnalysis,
-    figures: Mapping[str, tuple[FigureItem, ...]],
+    ctx: ReportContext,
+    summary: SummaryPage,
+    tables: Sequence[DisplayTable],
+    figures: Sequence[FigureItem],
     generated: str,
 ) -> str:
-    """Render the full report page.
-
-    Parameters
-    ----------
-    figures
-        Section key -> figures shown at the top of that section.
-    generated
-        Timestamp text printed in the header.
-    """
+    """Render the full report page: summary page, contents, sections 14.1-14.4, listings 16.2,
+    methods."""
     environment = Environment(
         loader=PackageLoader("cartrial.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
     sections = []
-    for key, title in SECTIONS.items():
+    for number, title in SECTIONS.items():
         items: list[dict[str, object]] = []
-        for figure in figures.get(key, ()):
-            items.append(
-                {"kind": "figure", "anchor": f"figure-{figure.key}", "title": figure.title,
-                 "png": figure.png, "missing": figure.missing}
-            )  # fmt: skip
-        for table in analysis.sections.get(key, ()):
-            items.append(
-                {
-                    "kind": "table",
-                    "anchor": f"table-{table.key}",
-                    "title": table.title,
-                    "population": table.population,
-                    "n": table.n,
-                    "method": table.method,
-                    "notes": table.notes,
-                    "csv": f"tables/{table.key}.csv",
-                    "empty": table.frame.empty,
-                    "html": table_html(table),
-                }
-            )
-        sections.append({"key": key, "title": title, "items": items})
-    settings = analysis.settings
+        for figure in figures:
+            if figure.section == number:
+                items.append({"kind": "figure", "item": figure})
+        for table in tables:
+            if table.section == number:
+                items.append({"kind": "table", "item": table,
+                              "html": table_html(table, ctx.cutoff)})  # fmt: skip
+        first = items[0]["item"] if items else None
+        # a heading goes on the page of what follows: landscape when its first table is
+        wide = isinstance(first, DisplayTable) and first.landscape
+        sections.append({"number": number, "title": title, "items": items, "wide": wide})
+    settings = ctx.settings
     return environment.get_template("report.html.j2").render(
         title=settings.title,
         study_id=settings.study_id,
         protocol_version=settings.protocol_version,
-        cutoff=pd.Timestamp(trial.data_cutoff).strftime("%Y-%m-%d"),
+        cutoff=ctx.cutoff,
         generated=generated,
         version=__version__,
+        summary=summary,
         sections=sections,
         methods=METHODS,
-        notes=list(dict.fromkeys(note for t in analysis.tables() for note in t.notes)),
+        notes=list(dict.fromkeys(n for t in ctx.analysis.tables() for n in t.notes)),
         populations=sorted(settings.populations.items()),
     )

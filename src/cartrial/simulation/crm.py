@@ -112,6 +112,13 @@ class CRMKernel:
         following = self._closest(p_hat, self._admissible_top(over))
         if d.no_skip:
             following = np.minimum(following, current + 1)
+        first_stage = np.zeros(rows.size, dtype=bool)
+        planned = following
+        if d.initial_doses is not None:  # two-stage start: the fixed sequence until a DLT
+            sequence = np.asarray(d.initial_doses, dtype=np.int64)
+            cohorts_done = n.sum(axis=1) // d.cohort_size
+            first_stage = (y.sum(axis=1) == 0) & (cohorts_done < sequence.size)
+            planned = sequence[np.minimum(cohorts_done, sequence.size - 1)]
         if d.coherent:
             if last_dlts is None:
                 size, toxic = n[rows, current], y[rows, current]
@@ -119,8 +126,9 @@ class CRMKernel:
                 size, toxic = np.full(rows.size, d.cohort_size), last_dlts
             blocked = (size > 0) & (toxic / np.maximum(size, 1) >= d.target)
             following = np.where((following > current) & blocked, current, following)
+        following = np.where(first_stage, planned, following)
         if d.n_earlystop is not None:
-            stop |= (following == current) & (n[rows, current] >= d.n_earlystop)
+            stop |= (following == current) & (n[rows, current] >= d.n_earlystop) & ~first_stage
         return np.where(stop, -1, following).astype(np.int64)
 
     def decide(
@@ -131,11 +139,15 @@ class CRMKernel:
         return self.settle(n, y, current, p_hat, over, last_dlts)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
-        """The treated dose with ``p_hat`` closest to the target, within overdose control."""
+        """The MTD per trial as the design's ``select_mtd`` (``mtd_rule``) chooses it."""
         p_hat, over = self._fit_unique(n, y)
         treated = n > 0
-        highest = n.shape[1] - 1 - np.argmax(treated[:, ::-1], axis=1)
-        chosen = self._closest(p_hat, np.minimum(self._admissible_top(over), highest))
+        if self.design.mtd_rule == "dfcrm":
+            top = np.full(n.shape[0], n.shape[1] - 1, dtype=np.int64)
+        else:
+            highest = n.shape[1] - 1 - np.argmax(treated[:, ::-1], axis=1)
+            top = np.minimum(self._admissible_top(over), highest)
+        chosen = self._closest(p_hat, top)
         none = ~treated.any(axis=1) | self._safety_stop(n, over)
         return np.where(none, -1, chosen).astype(np.int64)
 
@@ -153,10 +165,7 @@ class TiteCRMKernel:
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` = stop); TITE-CRM never suspends accrual."""
-        n_doses = self.crm.design.n_doses
-        n = follow.per_dose(follow.enrolled, n_doses)
-        y = follow.per_dose(follow.observed, n_doses)
-        pending_n = follow.per_dose(follow.pending, n_doses)
+        n, y, pending_n = follow.counts()
         no_dlt = n - y - pending_n
         p_hat = np.empty(n.shape)
         over = np.empty(n.shape)
@@ -173,9 +182,7 @@ class TiteCRMKernel:
             dose = np.take_along_axis(follow.dose[rows], order, axis=1)
             weight = np.take_along_axis(follow.fraction[rows], order, axis=1)
             p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows], dose, weight)
-        last_dlts = None
-        if self.last_cohort:
-            last_dlts = follow.observed[:, -self.crm.design.cohort_size :].sum(axis=1)
+        last_dlts = follow.last_cohort_dlts if self.last_cohort else None
         following = self.crm.settle(n, y, current, p_hat, over, last_dlts)
         return following, np.zeros(current.size, dtype=bool)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypedDict, Unpack
 
 import numpy as np
@@ -26,10 +26,13 @@ from cartrial.designs.base import (
     is_time_to_event,
     takes_last_cohort,
 )
+from cartrial.designs.describe import design_parameters
 from cartrial.designs.registry import design_name
 from cartrial.errors import DesignError
 from cartrial.simulation.kernels import CohortKernel, cohort_kernel
-from cartrial.simulation.result import SimulationResult, Tally
+from cartrial.simulation.mtd import MTDDefinition
+from cartrial.simulation.progress import DelayedProgress
+from cartrial.simulation.result import SimulationResult, Tally, default_dose_labels
 from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
 
@@ -40,6 +43,7 @@ __all__ = [
     "SimulationOptions",
     "SimulationPlan",
     "plan_simulation",
+    "result_from_tally",
     "simulate",
 ]
 
@@ -75,6 +79,19 @@ class SimulationPlan:
     max_cohorts: int
     backfill: int = 0
     coherence: Coherence = "all-patients"
+    mtd: MTDDefinition = field(default_factory=lambda: MTDDefinition(None))
+    dose_labels: tuple[str, ...] = ()
+
+    @property
+    def planned_max(self) -> int | None:
+        """Planned maximum sample size of a trial (escalation, backfill and expansion slots).
+
+        ``None`` for a design without a planned maximum (3+3): the risk of overdosing then
+        compares with each trial's own sample size.
+        """
+        if self.design.max_patients is None:
+            return None
+        return self.max_n
 
     @property
     def n_slots(self) -> int:
@@ -100,6 +117,7 @@ class SimulationPlan:
             if self.backfill
             else "none",
             "engine": "tite event-driven" if self.tite else "cohort",
+            "mtd_definition": self.mtd.describe(),
         } | (
             {"coherence": f"{self.coherence}: {_COHERENCE_TEXT[self.coherence]}"}
             if takes_last_cohort(self.design)
@@ -164,7 +182,17 @@ class SimulationOptions(TypedDict, total=False):
         target. ``"last-cohort"``: ``decide`` is given ``last_cohort=(cohort size, DLTs)`` of the
         escalation cohort just treated (TITE designs: the DLTs observed in it so far), so no
         escalation after a last cohort whose DLT fraction is at or above the target, as dfcrm's
-        ``crmsim``/``titesim`` with ``restrict=TRUE``. Other designs accept only the default.
+        ``crmsim`` with ``restrict=TRUE``. (dfcrm's ``titesim`` applies no coherence rule, only
+        no skipping: a TITE-CRM with ``coherent=False`` matches it.) Other designs accept only
+        the default.
+    target : float | None
+        Target DLT rate that defines the true MTD for the percentage of correct selection and
+        the risk of overdosing (default the design's ``target``; 3+3 has none).
+    acceptable : tuple[float, float] | None
+        ``(low, high)``: every dose with a true DLT rate in this interval is a correct MTD
+        instead (see :class:`~cartrial.simulation.mtd.MTDDefinition`).
+    dose_labels : Sequence[str] | None
+        Dose-level names (the protocol's, e.g. ``DL-1, DL1, ...``); default ``DL1 ... DLk``.
     """
 
     accrual_rate: float | None
@@ -175,6 +203,9 @@ class SimulationOptions(TypedDict, total=False):
     expansion: Expansion | None
     backfill: int
     coherence: Coherence
+    target: float | None
+    acceptable: tuple[float, float] | None
+    dose_labels: Sequence[str] | None
 
 
 def plan_simulation(
@@ -198,6 +229,9 @@ def plan_simulation(
     expansion = options.get("expansion")
     backfill = options.get("backfill", 0)
     coherence = options.get("coherence", "all-patients")
+    target = options.get("target")
+    acceptable = options.get("acceptable")
+    dose_labels = options.get("dose_labels")
     tox = check_probability_vector(true_tox, "true_tox")
     if tox.size != design.n_doses:
         raise DesignError(
@@ -221,6 +255,11 @@ def plan_simulation(
             f"coherence='last-cohort' needs a design whose decide takes last_cohort (CRM, "
             f"TITE-CRM); {design_name(design)} has no such rule"
         )
+    labels = default_dose_labels(tox.size) if dose_labels is None else tuple(dose_labels)
+    if len(labels) != tox.size:
+        raise DesignError(f"dose_labels has {len(labels)} names for {tox.size} doses")
+    mtd_target = getattr(design, "target", None) if target is None else target
+    mtd = MTDDefinition(mtd_target, None if acceptable is None else tuple(acceptable))  # type: ignore[arg-type]
     cohort = design.cohort_size
     if design.max_patients is not None:
         max_cohorts = -(-design.max_patients // cohort)
@@ -240,6 +279,8 @@ def plan_simulation(
         max_cohorts=max_cohorts,
         backfill=int(backfill),
         coherence=coherence,
+        mtd=mtd,
+        dose_labels=labels,
     )
 
 
@@ -426,11 +467,29 @@ def _records_frame(plan: SimulationPlan, outcome: ChunkOutcome, first_trial: int
     return frame.drop(columns="_rank")
 
 
+TITE_BATCH_TRIALS = RNG_BLOCK_TRIALS
+"""TITE trials simulated together: their per-slot arrays then stay in the CPU cache (the many
+small steps of the event-driven engine are memory-bound); results do not depend on it."""
+
+
 def simulate_range(
     plan: SimulationPlan, start: int, stop: int, kernel: CohortKernel | None = None
 ) -> tuple[Tally, pd.DataFrame | None]:
     """Simulate trials ``start`` to ``stop - 1`` of ``plan`` (``start`` on a block boundary)."""
     from cartrial.simulation.tite import run_tite_trials
+
+    if plan.tite and stop - start > TITE_BATCH_TRIALS:
+        kernel = kernel if kernel is not None else cohort_kernel(plan.design, plan.max_n)
+        total = Tally(n_doses=plan.design.n_doses)
+        frames = []
+        for first in range(start, stop, TITE_BATCH_TRIALS):
+            tally, records = simulate_range(
+                plan, first, min(first + TITE_BATCH_TRIALS, stop), kernel
+            )
+            total.merge(tally)
+            if records is not None:
+                frames.append(records)
+        return total, pd.concat(frames, ignore_index=True) if frames else None
 
     n_trials = stop - start
     draws = plan.draws(start, stop)
@@ -450,16 +509,21 @@ def simulate_range(
     else:
         _run_cohort_trials(plan, kernel, draws, outcome)
     _run_expansion(plan, kernel, draws, outcome)
-    tally = Tally(n_doses=d, n_trials=n_trials)
+    tally = Tally(n_doses=d)
     chosen = outcome.selected
-    tally.selected += np.bincount(chosen[chosen >= 0], minlength=d)
-    tally.selected_none = int((chosen < 0).sum())
-    tally.patients += outcome.n.sum(axis=0)
-    tally.dlts += outcome.y.sum(axis=0)
+    tally.add_trials(
+        outcome.n,
+        outcome.y,
+        chosen,
+        mtd=plan.mtd.correct(plan.true_tox),
+        above=plan.mtd.above(plan.true_tox),
+        planned_max=plan.planned_max,
+    )
     tally.expansion_patients = int(outcome.expansion_n.sum())
     tally.stopped_early = int((outcome.stopped & (chosen < 0)).sum())
     blocks = np.arange(0, n_trials, RNG_BLOCK_TRIALS)
     tally.duration_block_sums_days = np.add.reduceat(outcome.duration_days, blocks).tolist()
+    tally.duration_block_sq_days = np.add.reduceat(outcome.duration_days**2, blocks).tolist()
     records = _records_frame(plan, outcome, start) if plan.keep_trials else None
     return tally, records
 
@@ -496,12 +560,15 @@ def simulate(
         The settings of :class:`SimulationOptions` (accrual, DLT window and onset, kept trials,
         expansion, backfill, coherence), each with its default.
     progress
-        Show a rich progress bar over the chunks.
+        Show a progress bar with the remaining time on standard error once the run has lasted
+        about 2 s (:class:`~cartrial.simulation.progress.DelayedProgress`).
 
     Returns
     -------
     SimulationResult
-        Selection %, patients and DLTs per dose, early stop %, mean duration.
+        Every design parameter, selection % with Monte Carlo SEs, patients and DLTs per dose,
+        PCS, patients at and above the MTD, risk of overdosing and of poor allocation, early
+        stop %, mean sample size and (with accrual) mean duration.
 
     Raises
     ------
@@ -527,27 +594,41 @@ def run_plan(
 ) -> SimulationResult:
     """Simulate ``n_trials`` trials of a validated plan, chunk by chunk."""
     step = -(-chunk_size // RNG_BLOCK_TRIALS) * RNG_BLOCK_TRIALS
+    if progress:  # about 100 updates; chunking never changes the results
+        step = min(step, max(1, -(-n_trials // (100 * RNG_BLOCK_TRIALS))) * RNG_BLOCK_TRIALS)
     kernel = cohort_kernel(plan.design, plan.max_n)
     total = Tally(n_doses=plan.design.n_doses)
     frames: list[pd.DataFrame] = []
-    starts = range(0, n_trials, step)
-    if progress:
-        from rich.progress import track
-
-        chunks = track(starts, description=f"simulating {design_name(plan.design)}")
-    else:
-        chunks = iter(starts)
-    for start in chunks:
-        tally, records = simulate_range(plan, start, min(start + step, n_trials), kernel)
-        total.merge(tally)
-        if records is not None:
-            frames.append(records)
+    label = f"simulating {design_name(plan.design)}"
+    with DelayedProgress(label, n_trials, enabled=progress) as bar:
+        for start in range(0, n_trials, step):
+            stop = min(start + step, n_trials)
+            tally, records = simulate_range(plan, start, stop, kernel)
+            total.merge(tally)
+            if records is not None:
+                frames.append(records)
+            bar.advance(stop - start)
     trials = pd.concat(frames, ignore_index=True) if plan.keep_trials else None
+    return result_from_tally(plan, total, trials=trials)
+
+
+def result_from_tally(
+    plan: SimulationPlan,
+    total: Tally,
+    *,
+    label: str | None = None,
+    trials: pd.DataFrame | None = None,
+) -> SimulationResult:
+    """The :class:`SimulationResult` of a plan's merged tally (``label``: the design's name)."""
     return SimulationResult.from_tally(
         total,
-        design=design_name(plan.design),
+        design=design_name(plan.design) if label is None else label,
         true_tox=tuple(float(p) for p in plan.true_tox),
         seed=plan.seed,
         settings=plan.settings(),
         trials=trials,
+        dose_labels=plan.dose_labels,
+        mtd=plan.mtd,
+        design_parameters=design_parameters(plan.design, plan.dose_labels),
+        timed=plan.accrual is not None,
     )

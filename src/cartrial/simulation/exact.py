@@ -18,11 +18,19 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from cartrial import __version__
 from cartrial.designs.base import Design, check_probability_vector, is_time_to_event
+from cartrial.designs.describe import design_parameters
 from cartrial.designs.registry import design_name
 from cartrial.designs.three_plus_three import ThreePlusThree
 from cartrial.errors import DesignError
-from cartrial.simulation.result import DAYS_PER_MONTH, SimulationResult
+from cartrial.simulation.mtd import MTDDefinition
+from cartrial.simulation.result import (
+    OVERDOSE_FRACTIONS,
+    POOR_ALLOCATION_N,
+    SimulationResult,
+    default_dose_labels,
+)
 
 __all__ = ["exact_operating_characteristics", "exact_three_plus_three"]
 
@@ -35,10 +43,16 @@ def exact_operating_characteristics(
     *,
     dlt_window_days: float = 28.0,
     max_states: int = 200_000,
+    target: float | None = None,
+    acceptable: tuple[float, float] | None = None,
+    dose_labels: Sequence[str] | None = None,
 ) -> SimulationResult:
-    """Exact selection %, patients, DLTs, early stop % and duration of ``design``.
+    """Exact selection %, patients, DLTs, early stop % and risks of ``design``.
 
-    Accrual is instantaneous, so each cohort lasts one DLT window of ``dlt_window_days`` days.
+    Accrual is instantaneous (no duration is reported; ``dlt_window_days`` is kept for the
+    settings). ``target``, ``acceptable`` and ``dose_labels`` as for
+    :func:`~cartrial.simulation.simulate`; the risks of overdosing and of poor allocation are
+    exact probabilities too, and there are no Monte Carlo standard errors.
 
     Raises
     ------
@@ -62,14 +76,18 @@ def exact_operating_characteristics(
         [float(math.comb(size, j) * p**j * (1 - p) ** (size - j)) for j in range(size + 1)]
         for p in tox.tolist()
     ]
+    labels = default_dose_labels(doses) if dose_labels is None else tuple(dose_labels)
+    mtd = MTDDefinition(getattr(design, "target", None) if target is None else target, acceptable)
+    at_mtd, above = mtd.correct(tox), mtd.above(tox)
+    overdosed = np.zeros(len(OVERDOSE_FRACTIONS))
     selected = np.zeros(doses)
-    none = stopped_none = duration = 0.0
+    none = stopped_none = poor = 0.0
     patients = np.zeros(doses)
     dlts = np.zeros(doses)
     live: dict[State, float] = {(design.start, (0,) * doses, (0,) * doses): 1.0}
 
     def finish(n: tuple[int, ...], y: tuple[int, ...], prob: float, stop: bool, k: int) -> None:
-        nonlocal none, stopped_none, duration
+        nonlocal none, stopped_none, poor
         chosen = design.select_mtd(n=list(n), dlt=list(y))
         if chosen is None:
             none += prob
@@ -78,7 +96,10 @@ def exact_operating_characteristics(
             selected[chosen] += prob
         patients[:] += prob * np.asarray(n)
         dlts[:] += prob * np.asarray(y)
-        duration += prob * k * dlt_window_days
+        counts = np.asarray(n)
+        cap = design.max_patients if design.max_patients is not None else counts.sum()
+        overdosed[:] += prob * (counts[above].sum() > np.asarray(OVERDOSE_FRACTIONS) * cap)
+        poor += prob * float(counts[at_mtd].sum() < POOR_ALLOCATION_N)
 
     for k in range(1, max_cohorts + 1):
         following: dict[State, float] = defaultdict(float)
@@ -112,7 +133,7 @@ def exact_operating_characteristics(
         mean_patients=tuple(float(v) for v in patients),
         mean_dlts=tuple(float(v) for v in dlts),
         early_stop_pct=100.0 * stopped_none,
-        mean_duration_months=duration / DAYS_PER_MONTH,
+        mean_duration_months=None,
         mean_expansion_patients=0.0,
         settings={
             "dlt_window_days": f"{dlt_window_days:g}",
@@ -120,7 +141,16 @@ def exact_operating_characteristics(
             "dlt_onset": "not used",
             "expansion": "none",
             "engine": "exact enumeration",
+            "mtd_definition": mtd.describe(),
         },
+        dose_labels=labels,
+        mtd=mtd,
+        design_parameters=design_parameters(design, labels),
+        software_version=__version__,
+        overdose_pct=dict(zip(OVERDOSE_FRACTIONS, (100.0 * overdosed).tolist(), strict=True))
+        if mtd.defined
+        else None,
+        poor_allocation_pct=100.0 * poor if at_mtd.any() else None,
     )
 
 

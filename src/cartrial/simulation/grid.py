@@ -13,11 +13,10 @@ Example file: ``examples/simulation-grid.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 import yaml
@@ -25,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartrial.designs import make_design
 from cartrial.errors import DesignError
-from cartrial.simulation.engine import Coherence, SimulationPlan, plan_simulation, simulate_range
+from cartrial.simulation.engine import (
+    Coherence,
+    SimulationPlan,
+    plan_simulation,
+    result_from_tally,
+    simulate_range,
+)
+from cartrial.simulation.progress import DelayedProgress
 from cartrial.simulation.result import SimulationResult, Tally
 from cartrial.simulation.settings import DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS
@@ -42,9 +48,11 @@ class _Model(BaseModel):
 class OnsetSpec(_Model):
     """DLT onset within the window (see :class:`~cartrial.simulation.settings.DLTOnset`)."""
 
-    distribution: Literal["uniform", "weibull"] = "uniform"
+    distribution: Literal["uniform", "weibull", "weibull-per-dose"] = "uniform"
     shape: float = Field(1.0, gt=0)
     scale_fraction: float = Field(0.5, gt=0)
+    late_share: float = Field(0.5, gt=0, lt=1)
+    late_window: float = Field(0.5, gt=0, lt=1)
 
 
 class ExpansionSpec(_Model):
@@ -88,19 +96,38 @@ class ScenarioSpec(_Model):
     true_tox: list[float] = Field(min_length=1)
 
 
+class MTDSpec(_Model):
+    """What counts as the true MTD (see :class:`~cartrial.simulation.mtd.MTDDefinition`).
+
+    ``target`` overrides each design's own target (needed for 3+3, which has none);
+    ``acceptable`` makes every dose with a true DLT rate in ``[low, high]`` correct.
+    """
+
+    target: float | None = Field(None, gt=0, lt=1)
+    acceptable: tuple[float, float] | None = None
+
+
 class ScenarioGrid(_Model):
-    """A designs x scenarios grid (the schema of a grid YAML file)."""
+    """A designs x scenarios grid (the schema of a grid YAML file).
+
+    ``dose_labels`` names the dose levels (default ``DL1 ... DLk``).
+    """
 
     seed: int = Field(ge=0)
     n_trials: int = Field(ge=1)
     chunk_size: int = Field(65_536, ge=1)
     settings: GridSettings = GridSettings()
+    mtd: MTDSpec = MTDSpec()
+    dose_labels: list[str] | None = None
     designs: list[DesignSpec] = Field(min_length=1)
     scenarios: list[ScenarioSpec] = Field(min_length=1)
 
 
-def load_grid(path: str | Path) -> ScenarioGrid:
-    """Read and validate a grid YAML file.
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[ModelT], what: str) -> ModelT:
+    """Read a YAML file and validate it with ``model``; errors name the file and each field.
 
     Raises
     ------
@@ -111,23 +138,37 @@ def load_grid(path: str | Path) -> ScenarioGrid:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DesignError(f"{source}: cannot read the grid file ({exc.strerror})") from exc
+        raise DesignError(f"{source}: cannot read the {what} ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
         raise DesignError(f"{source}: not valid YAML: {exc}") from exc
     try:
-        grid = ScenarioGrid.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
             for err in exc.errors()
         ]
         raise DesignError(f"{source}: {len(lines)} error(s)\n" + "\n".join(lines)) from exc
-    labels = [d.label for d in grid.designs]
-    names = [s.name for s in grid.scenarios]
-    for field, values in (("designs.label", labels), ("scenarios.name", names)):
-        duplicated = sorted({v for v in values if values.count(v) > 1})
-        if duplicated:
-            raise DesignError(f"{source}: {field}: duplicated {duplicated}")
+
+
+def check_unique(source: str | Path, field: str, values: list[str]) -> None:
+    """Raise :class:`DesignError` naming the values of ``field`` given more than once."""
+    duplicated = sorted({v for v in values if values.count(v) > 1})
+    if duplicated:
+        raise DesignError(f"{source}: {field}: duplicated {duplicated}")
+
+
+def load_grid(path: str | Path) -> ScenarioGrid:
+    """Read and validate a grid YAML file.
+
+    Raises
+    ------
+    DesignError
+        Naming the file and each offending field (e.g. ``scenarios.1.true_tox``).
+    """
+    grid = load_yaml_model(path, ScenarioGrid, "grid file")
+    check_unique(path, "designs.label", [d.label for d in grid.designs])
+    check_unique(path, "scenarios.name", [s.name for s in grid.scenarios])
     return grid
 
 
@@ -158,6 +199,9 @@ def _plans(grid: ScenarioGrid) -> list[_Cell]:
                     dlt_onset=onset,
                     expansion=expansion,
                     coherence=spec.coherence,
+                    target=grid.mtd.target,
+                    acceptable=grid.mtd.acceptable,
+                    dose_labels=grid.dose_labels,
                 )
             except DesignError as exc:
                 raise DesignError(f"{where}: {exc}") from exc
@@ -182,22 +226,30 @@ class GridResult:
     def to_frame(self) -> pd.DataFrame:
         """Long table: one row per design, scenario and dose (plus a ``none`` row).
 
-        Columns ``design``, ``scenario``, ``dose``, ``true_tox``, ``selection_pct``,
-        ``mean_patients``, ``mean_dlts``, then the trial-level ``early_stop_pct``,
-        ``mean_total_patients``, ``mean_duration_months``, ``n_trials``, ``seed``.
+        Columns of :meth:`SimulationResult.to_frame` (dose-level names, true DLT rate, selection
+        %, patients and DLTs with their Monte Carlo SEs) with ``scenario`` second, then every
+        trial-level figure of :meth:`SimulationResult.summary` repeated on each row (PCS, patients
+        at and above the MTD, risks of overdosing and of poor allocation, early stop %, mean
+        sample size, mean duration with accrual, ``n_trials``, ``seed``, ``software_version``).
         """
         frames = []
         for label, scenario, result in self.results:
             frame = result.to_frame()
             frame["design"] = label
             frame.insert(1, "scenario", scenario)
-            for key in ("early_stop_pct", "mean_total_patients", "mean_duration_months"):
-                frame[key] = frame.attrs[key]
-            frame["n_trials"] = result.n_trials
-            frame["seed"] = result.seed
+            for key, value in frame.attrs.items():
+                if key not in ("design", "method"):
+                    frame[key] = float("nan") if value is None else value
             frame.attrs = {}
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def design_parameters(self) -> dict[str, dict[str, str]]:
+        """Every design's parameters (as simulated under the first scenario), by label."""
+        seen: dict[str, dict[str, str]] = {}
+        for label, _, result in self.results:
+            seen.setdefault(label, result.design_parameters)
+        return seen
 
 
 def _tasks(grid: ScenarioGrid) -> tuple[list[_Cell], list[tuple[int, int, int]]]:
@@ -242,23 +294,18 @@ def run_grid(
     cells, tasks = _tasks(grid)
     tallies: dict[int, Tally] = {}
     runner = _run_local if backend == "local" else _run_dask
-    with _progress_bar(progress, len(tasks)) as advance:
+    n_total = sum(stop - start for _, start, stop in tasks)
+    with DelayedProgress("simulating grid", n_total, enabled=progress) as bar:
         for index, tally in runner(cells, tasks, scheduler):
             tallies[index] = tally
-            advance()
+            bar.advance(tally.n_trials)
     results = []
     for c, cell in enumerate(cells):
         total = Tally(n_doses=cell.plan.design.n_doses)
         for index, (owner, _, _) in enumerate(tasks):
             if owner == c:
                 total.merge(tallies[index])
-        result = SimulationResult.from_tally(
-            total,
-            design=cell.label,
-            true_tox=tuple(float(p) for p in cell.plan.true_tox),
-            seed=grid.seed,
-            settings=cell.plan.settings(),
-        )
+        result = result_from_tally(cell.plan, total, label=cell.label)
         results.append((cell.label, cell.scenario, result))
     return GridResult(tuple(results), backend)
 
@@ -294,16 +341,3 @@ def _run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-@contextmanager
-def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
-    """A rich progress bar over ``total`` tasks (or nothing); yields its ``advance``."""
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import Progress
-
-    with Progress() as bar:
-        task = bar.add_task("simulating grid", total=total)
-        yield lambda: bar.advance(task)

@@ -42,8 +42,7 @@ def reference_trials(plan: SimulationPlan, n_trials: int) -> list[ReferenceTrial
         tox = draws.tox[t]
         gaps = plan.accrual.gaps_days(draws.arrival[t]) if plan.accrual else None
         if plan.tite:
-            onset = plan.onset.times_days(draws.onset[t], plan.window_days)
-            state = _tite_trial(plan, tox, gaps, onset)
+            state = _tite_trial(plan, tox, gaps, draws.onset[t])
         else:
             state = _cohort_trial(plan, tox, gaps, draws.backfill_tox[t])
         cohorts, n, dlt, stopped, duration = state
@@ -118,7 +117,7 @@ def _cohort_trial(
 
 
 def _tite_trial(
-    plan: SimulationPlan, tox: np.ndarray, gaps: np.ndarray | None, onset: np.ndarray
+    plan: SimulationPlan, tox: np.ndarray, gaps: np.ndarray | None, onset_uniforms: np.ndarray
 ) -> State:
     design = plan.design
     assert gaps is not None
@@ -142,13 +141,13 @@ def _tite_trial(
                     elif enrol + window > time:
                         pending.append((d, (time - enrol) / window))
                 if plan.last_cohort:
-                    last = sum(dlt_day <= time for _, _, dlt_day in patients[-size:])
+                    last_dlts = sum(dlt_day <= time for _, _, dlt_day in patients[-size:])
                     decision = design.decide(  # type: ignore[call-arg]
                         n=n,
                         dlt=seen,
                         current=current,
                         pending_followup=pending,
-                        last_cohort=(size, last),
+                        last_cohort=(size, last_dlts),
                     )
                 else:
                     decision = design.decide(  # type: ignore[call-arg]
@@ -169,8 +168,10 @@ def _tite_trial(
             slot = k * size + i
             if i > 0:
                 time += float(gaps[slot])
-            has_dlt = tox[slot] < plan.true_tox[current]
-            patients.append((current, time, time + float(onset[slot]) if has_dlt else math.inf))
+            p = plan.true_tox[current]
+            has_dlt = tox[slot] < p
+            onset = plan.onset.times_days(onset_uniforms[slot : slot + 1], window, p)
+            patients.append((current, time, time + float(onset[0]) if has_dlt else math.inf))
             dlts += int(has_dlt)
         last = time
         n[current] += size

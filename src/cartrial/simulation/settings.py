@@ -14,7 +14,7 @@ from cartrial.designs.expansion import toxicity_monitoring_boundary
 from cartrial.errors import DesignError
 from cartrial.simulation.result import DAYS_PER_MONTH
 
-__all__ = ["Accrual", "DLTOnset", "Expansion"]
+__all__ = ["ONSET_DISTRIBUTIONS", "Accrual", "DLTOnset", "Expansion", "OnsetDistribution"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -52,6 +52,10 @@ class Accrual:
         return np.asarray(2.0 * mean_days * uniforms, dtype=float)
 
 
+OnsetDistribution = Literal["uniform", "weibull", "weibull-per-dose"]
+ONSET_DISTRIBUTIONS: tuple[OnsetDistribution, ...] = ("uniform", "weibull", "weibull-per-dose")
+
+
 @dataclass(frozen=True)
 class DLTOnset:
     """Distribution of the time to a DLT within the DLT window (for patients who have one).
@@ -59,38 +63,78 @@ class DLTOnset:
     Parameters
     ----------
     distribution
-        ``"uniform"`` over the window (default) or ``"weibull"`` truncated to the window.
+        ``"uniform"`` over the window (default, as dfcrm ``titesim`` ``surv="uniform"``);
+        ``"weibull"``: one Weibull(``shape``, ``scale_fraction`` x window) truncated to the
+        window for every dose; ``"weibull-per-dose"``: TITEgBOIN's ``gen.tite`` (Yuan et al.
+        2018): at a dose with DLT probability ``p`` the time to DLT is Weibull with
+        ``P(T <= W) = p`` and a share ``late_share`` of the DLTs in the last ``late_window``
+        fraction of the window ``W``, i.e. shape
+        ``k = log(log(1 - p) / log(1 - (1 - late_share) p)) / log(1 / (1 - late_window))``
+        (one shape per dose).
     shape
-        Weibull shape ``k`` (``< 1``: early DLTs; ``> 1``: late DLTs).
+        Weibull shape ``k`` of ``"weibull"`` (``< 1``: early DLTs; ``> 1``: late DLTs).
     scale_fraction
-        Weibull scale as a fraction of the window length.
+        Weibull scale of ``"weibull"`` as a fraction of the window length.
+    late_share, late_window
+        ``"weibull-per-dose"``: TITEgBOIN's ``alpha1`` and ``alpha2`` (default 0.5 and 0.5).
     """
 
-    distribution: Literal["uniform", "weibull"] = "uniform"
+    distribution: OnsetDistribution = "uniform"
     shape: float = 1.0
     scale_fraction: float = 0.5
+    late_share: float = 0.5
+    late_window: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.distribution not in ("uniform", "weibull"):
+        if self.distribution not in ONSET_DISTRIBUTIONS:
             raise DesignError(
-                f"DLT onset distribution must be 'uniform' or 'weibull', got {self.distribution!r}"
+                f"DLT onset distribution must be one of {ONSET_DISTRIBUTIONS}, "
+                f"got {self.distribution!r}"
             )
         if not (self.shape > 0 and self.scale_fraction > 0):
             raise DesignError("Weibull shape and scale_fraction must be > 0")
+        if not (0 < self.late_share < 1 and 0 < self.late_window < 1):
+            raise DesignError("late_share and late_window must lie in (0, 1)")
 
-    def times_days(self, uniforms: FloatArray, window_days: float) -> FloatArray:
-        """Onset days in ``[0, window_days)`` from uniforms (inverse CDF, truncated Weibull)."""
+    def shapes(self, dlt_prob: npt.ArrayLike) -> FloatArray:
+        """Weibull shape per DLT probability (``"weibull-per-dose"``; TITEgBOIN's ``alpha``)."""
+        p = np.clip(np.asarray(dlt_prob, dtype=float), 1e-12, 1 - 1e-12)
+        ratio = np.log1p(-p) / np.log1p(-(1 - self.late_share) * p)
+        return np.asarray(np.log(ratio) / -np.log1p(-self.late_window), dtype=float)
+
+    def times_days(
+        self, uniforms: FloatArray, window_days: float, dlt_prob: npt.ArrayLike | None = None
+    ) -> FloatArray:
+        """Onset days in ``[0, window_days)`` from uniforms (inverse CDF given a DLT).
+
+        ``dlt_prob`` (broadcast against ``uniforms``): the true DLT probability at each
+        patient's dose, needed by ``"weibull-per-dose"``, whose onset is the inverse of
+        ``F(t) / p`` with ``F(t) = 1 - (1 - p)^((t / W)^k)``:
+        ``t = W (log(1 - u p) / log(1 - p))^(1 / k)``.
+        """
         if self.distribution == "uniform":
             return np.asarray(uniforms * window_days, dtype=float)
-        scale = self.scale_fraction * window_days
-        mass = -math.expm1(-((window_days / scale) ** self.shape))
-        times = scale * (-np.log1p(-uniforms * mass)) ** (1.0 / self.shape)
+        if self.distribution == "weibull-per-dose":
+            if dlt_prob is None:
+                raise DesignError("weibull-per-dose onset needs the DLT probability per patient")
+            p = np.clip(np.asarray(dlt_prob, dtype=float), 1e-12, 1 - 1e-12)
+            ratio = np.log1p(-uniforms * p) / np.log1p(-p)
+            times = window_days * ratio ** (1.0 / self.shapes(p))
+        else:
+            scale = self.scale_fraction * window_days
+            mass = -math.expm1(-((window_days / scale) ** self.shape))
+            times = scale * (-np.log1p(-uniforms * mass)) ** (1.0 / self.shape)
         return np.asarray(np.minimum(times, np.nextafter(window_days, 0.0)), dtype=float)
 
     def describe(self) -> str:
         """The distribution in words, for result settings."""
         if self.distribution == "uniform":
             return "uniform over the DLT window"
+        if self.distribution == "weibull-per-dose":
+            return (
+                f"Weibull per dose (TITEgBOIN): {self.late_share:.0%} of DLTs in the last "
+                f"{self.late_window:.0%} of the window, shape from each dose's DLT probability"
+            )
         return (
             f"Weibull(shape={self.shape:g}, scale={self.scale_fraction:g} x window) "
             "truncated to the window"

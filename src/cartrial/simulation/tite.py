@@ -47,25 +47,61 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class FollowUp:
-    """What the design can see at the decision time of each trial (arrays over trials x slots).
+    """What the design can see at the decision time of each trial.
 
-    ``enrolled`` marks slots already treated; ``observed`` slots with a DLT seen by now;
-    ``pending`` slots still inside the window without a DLT; ``fraction`` their followed part of
-    the window (0 elsewhere); ``dose`` the dose of each slot (-1 if not enrolled).
+    Patients whose DLT window closed before an earlier decision are complete whatever the time
+    now, so only the most recent enrolments (the *tail*, a few slots per trial) can be pending or
+    have a DLT still to come; only they are examined at each decision.
+
+    Attributes
+    ----------
+    n
+        ``(n_trials, n_doses)``: every enrolled patient per dose.
+    dlt_all
+        ``(n_trials, n_doses)``: every DLT of the enrolled patients, including those whose onset
+        lies after the decision time (not yet observed).
+    dose
+        ``(n_trials, width)``: dose of each tail slot.
+    observed, pending, fraction
+        Tail slots with a DLT seen by now; still inside the window without a DLT; the followed
+        part of the window of the pending ones (0 elsewhere).
+    unseen
+        Tail slots with a DLT still to come (onset after the decision time).
+    last_cohort_dlts
+        DLTs observed so far among the last cohort's patients, per trial.
     """
 
+    n: IntArray
+    dlt_all: IntArray
     dose: IntArray
-    enrolled: BoolArray
     observed: BoolArray
     pending: BoolArray
     fraction: FloatArray
+    unseen: BoolArray
+    last_cohort_dlts: IntArray
 
-    def per_dose(self, flags: BoolArray, n_doses: int) -> IntArray:
-        """Count ``flags`` (enrolled slots only) per trial and dose: ``(n_trials, n_doses)``."""
-        n_trials = self.dose.shape[0]
+    def per_dose(self, flags: BoolArray) -> IntArray:
+        """Count tail ``flags`` per trial and dose: ``(n_trials, n_doses)``."""
+        n_trials, n_doses = self.n.shape
         key = (np.arange(n_trials)[:, None] * n_doses + self.dose)[flags]
         counts = np.bincount(key, minlength=n_trials * n_doses)
         return counts.reshape(n_trials, n_doses).astype(np.int64)
+
+    def counts(self) -> tuple[IntArray, IntArray, IntArray]:
+        """``(n, DLTs observed, pending)`` per trial and dose, from one pass over the tail."""
+        n_trials, n_doses = self.n.shape
+        cells = n_trials * n_doses
+        key = np.arange(n_trials)[:, None] * n_doses + self.dose
+        both = np.concatenate([key[self.unseen], key[self.pending] + cells])
+        counts = np.bincount(both, minlength=2 * cells)
+        unseen = counts[:cells].reshape(n_trials, n_doses)
+        pending = counts[cells:].reshape(n_trials, n_doses).astype(np.int64)
+        return self.n, (self.dlt_all - unseen).astype(np.int64), pending
+
+    @property
+    def dlt(self) -> IntArray:
+        """DLTs observed by now per trial and dose."""
+        return self.counts()[1]
 
 
 class TiteKernel(Protocol):
@@ -87,14 +123,11 @@ class TiteBoinKernel:
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
         d = self.design
-        n_doses = d.n_doses
-        n = follow.per_dose(follow.enrolled, n_doses)
-        y = follow.per_dose(follow.observed, n_doses)
-        pending_n = follow.per_dose(follow.pending, n_doses)
+        n, y, pending_n = follow.counts()
         rows = np.arange(n.shape[0])
         here = follow.pending & (follow.dose == current[:, None])
         c = here.sum(axis=1)
-        stft = np.where(here, follow.fraction, 0.0).sum(axis=1)
+        stft = (follow.fraction * here).sum(axis=1)
         m = n[rows, current]
         yc = y[rows, current]
         complete_here = m - c
@@ -137,11 +170,9 @@ class PerTrialTiteKernel:
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
-        n_doses = self.design.n_doses
-        n = follow.per_dose(follow.enrolled, n_doses)
-        y = follow.per_dose(follow.observed, n_doses)
+        n, y = follow.n, follow.dlt
         size = self.design.cohort_size
-        last_dlts = follow.observed[:, -size:].sum(axis=1)
+        last_dlts = follow.last_cohort_dlts
         following = np.empty(current.size, dtype=np.int64)
         suspended = np.zeros(current.size, dtype=bool)
         for t in range(current.size):
@@ -184,19 +215,39 @@ def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = Fal
 
 def follow_up_at(
     time: FloatArray,
-    dose: IntArray,
     enrol_day: FloatArray,
     dlt_day: FloatArray,
     window_days: float,
-) -> FollowUp:
-    """The follow-up of every slot at ``time`` (one time per trial)."""
-    enrolled = dose >= 0
+) -> tuple[BoolArray, BoolArray, FloatArray, BoolArray]:
+    """``(observed, pending, fraction, unseen)`` of every tail slot at ``time`` (per trial)."""
     now = time[:, None]
-    observed = enrolled & (dlt_day <= now)
-    complete = observed | (enrolled & (enrol_day + window_days <= now))
-    pending = enrolled & ~complete
-    fraction = np.where(pending, (now - enrol_day) / window_days, 0.0)
-    return FollowUp(dose, enrolled, observed, pending, fraction)
+    observed = dlt_day <= now
+    pending = ~observed & (enrol_day + window_days > now)
+    fraction = (now - enrol_day) / window_days * pending  # as the per-trial loop divides
+    unseen = np.isfinite(dlt_day) & ~observed
+    return observed, pending, fraction, unseen
+
+
+@dataclass
+class _Trials:
+    """Per-slot state of a chunk of TITE trials (internal)."""
+
+    dose: IntArray
+    enrol_day: FloatArray
+    dlt_day: FloatArray
+    closed: IntArray  # leading slots per trial whose window closed before an earlier decision
+
+    def close(self, rows: IntArray | slice, time: FloatArray, first: int, window: float) -> int:
+        """Advance ``closed`` of trials ``rows`` to ``time``; the first slot any may still need.
+
+        Enrolment days increase along the slots, so the closed slots are a prefix.
+        """
+        closed = self.closed[rows]
+        lo = int(closed.min()) if closed.size else first
+        if lo < first:
+            shut = self.enrol_day[rows, lo:first] + window <= time[:, None]
+            self.closed[rows] = lo + shut.sum(axis=1)
+        return int(self.closed[rows].min()) if closed.size else first
 
 
 def run_tite_trials(
@@ -210,10 +261,12 @@ def run_tite_trials(
     n_trials, n_slots = draws.tox.shape
     window = plan.window_days
     gaps = plan.accrual.gaps_days(draws.arrival)
-    onset = plan.onset.times_days(draws.onset, window)
-    dose = np.full((n_trials, n_slots), -1, dtype=np.int64)
-    enrol_day = np.full((n_trials, n_slots), np.inf)
-    dlt_day = np.full((n_trials, n_slots), np.inf)
+    state = _Trials(
+        dose=np.full((n_trials, n_slots), -1, dtype=np.int64),
+        enrol_day=np.full((n_trials, n_slots), np.inf),
+        dlt_day=np.full((n_trials, n_slots), np.inf),
+        closed=np.zeros(n_trials, dtype=np.int64),
+    )
     current = np.full(n_trials, design.start, dtype=np.int64)
     last_enrol = np.zeros(n_trials)
     active = np.ones(n_trials, dtype=bool)
@@ -222,16 +275,23 @@ def run_tite_trials(
         if idx.size == 0:
             break
         first = k * size
-        arrival = last_enrol[idx] + gaps[idx, first]
-        if k > 0:
-            seen = slice(0, first)  # slots enrolled so far
+        rows: IntArray | slice = slice(None) if idx.size == n_trials else idx
+        arrival = last_enrol[rows] + gaps[rows, first]
+        if k > 0:  # decide the cohort's dose at the arrival of its first patient
+            lo = min(first - size, state.close(rows, arrival, first, window))
+            tail = slice(lo, first)
             arrival, following = _decide_with_suspension(
                 decide,
+                FollowUpInputs(
+                    n=outcome.n[rows],
+                    dlt_all=outcome.y[rows],
+                    dose=state.dose[rows, tail],
+                    enrol_day=state.enrol_day[rows, tail],
+                    dlt_day=state.dlt_day[rows, tail],
+                    last=slice(first - size - lo, first - lo),
+                ),
                 arrival,
-                current[idx],
-                dose[idx, seen],
-                enrol_day[idx, seen],
-                dlt_day[idx, seen],
+                current[rows],
                 window,
             )
             stop = following < 0
@@ -242,17 +302,20 @@ def run_tite_trials(
             current[idx] = following
             if idx.size == 0:
                 break
+            rows = slice(None) if idx.size == n_trials else idx
         slots = slice(first, first + size)
         times = np.empty((idx.size, size))
         times[:, 0] = arrival
-        for i in range(1, size):
-            times[:, i] = times[:, i - 1] + gaps[idx, first + i]
-        d = current[idx]
-        has_dlt = draws.tox[idx, slots] < plan.true_tox[d][:, None]
-        dose[idx, slots] = d[:, None]
-        enrol_day[idx, slots] = times
-        dlt_day[idx, slots] = np.where(has_dlt, times + onset[idx, slots], np.inf)
-        last_enrol[idx] = times[:, -1]
+        for i in range(1, size):  # sequential sums, as the per-trial loop adds them
+            times[:, i] = times[:, i - 1] + gaps[rows, first + i]
+        d = current[idx]  # a copy: the records keep it
+        p = plan.true_tox[d][:, None]
+        has_dlt = draws.tox[rows, slots] < p
+        onset = plan.onset.times_days(draws.onset[rows, slots], window, p)
+        state.dose[rows, slots] = d[:, None]
+        state.enrol_day[rows, slots] = times
+        state.dlt_day[rows, slots] = np.where(has_dlt, times + onset, np.inf)
+        last_enrol[rows] = times[:, -1]
         dlts = has_dlt.sum(axis=1)
         outcome.n[idx, d] += size
         outcome.y[idx, d] += dlts
@@ -265,30 +328,57 @@ def run_tite_trials(
     outcome.selected[:] = kernel.select(outcome.n, outcome.y)
 
 
+@dataclass(frozen=True)
+class FollowUpInputs:
+    """The data of the tail slots of the trials deciding now (internal).
+
+    ``last``: the columns of the last cohort within the tail.
+    """
+
+    n: IntArray
+    dlt_all: IntArray
+    dose: IntArray
+    enrol_day: FloatArray
+    dlt_day: FloatArray
+    last: slice
+
+
 def _decide_with_suspension(
     decide: TiteKernel,
+    data: FollowUpInputs,
     arrival: FloatArray,
     current: IntArray,
-    dose: IntArray,
-    enrol_day: FloatArray,
-    dlt_day: FloatArray,
     window_days: float,
 ) -> tuple[FloatArray, IntArray]:
     """Decide at ``arrival``; while suspended, move to the next change of follow-up and retry."""
     time = arrival.copy()
     following = np.empty(arrival.size, dtype=np.int64)
-    waiting = np.arange(arrival.size)
-    resolve_day = np.where(np.isfinite(dlt_day), dlt_day, enrol_day + window_days)
-    while waiting.size:
-        follow = follow_up_at(
-            time[waiting], dose[waiting], enrol_day[waiting], dlt_day[waiting], window_days
+    resolve_day: FloatArray | None = None
+    waiting: IntArray | slice = slice(None)  # every trial at the first try: no copies
+    while True:
+        now = time[waiting]
+        dlt_day = data.dlt_day[waiting]
+        observed, pending, fraction, unseen = follow_up_at(
+            now, data.enrol_day[waiting], dlt_day, window_days
+        )
+        follow = FollowUp(
+            n=data.n[waiting],
+            dlt_all=data.dlt_all[waiting],
+            dose=data.dose[waiting],
+            observed=observed,
+            pending=pending,
+            fraction=fraction,
+            unseen=unseen,
+            last_cohort_dlts=observed[:, data.last].sum(axis=1),
         )
         nxt, suspended = decide.decide(follow, current[waiting])
         following[waiting] = nxt
-        waiting = waiting[suspended]
-        if waiting.size:
-            later = np.where(
-                resolve_day[waiting] > time[waiting, None], resolve_day[waiting], np.inf
-            )
-            time[waiting] = later.min(axis=1)
+        if not suspended.any():
+            break
+        if resolve_day is None:
+            finite = np.isfinite(data.dlt_day)
+            resolve_day = np.where(finite, data.dlt_day, data.enrol_day + window_days)
+        waiting = np.arange(arrival.size)[waiting][suspended]
+        later = np.where(resolve_day[waiting] > time[waiting, None], resolve_day[waiting], np.inf)
+        time[waiting] = later.min(axis=1)
     return time, following
