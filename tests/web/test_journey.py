@@ -96,6 +96,16 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
         assert signed.status_code == 200, signed.text[-1500:]
     dashboard = web.client.get("/escalation").text
     assert "<td>DL1</td><td>3</td><td>3</td><td>0</td><td>1</td>" in dashboard
+    # the DLT window clock: infusion 2026-01-12 + 28 days (protocol dlt.window_days) = 02-09
+    assert re.search(
+        r"S01-001</a></td><td>S01</td><td>2026-01-12</td><td>2026-02-09</td>", dashboard
+    )
+    # 3+3 pathways of the next cohort at DL1 after 1/3 (Storer 1989): 0/3 more -> 1/6 ->
+    # escalate to DL2; 1/3 more -> 2/6 -> de-escalate to DL-1
+    assert "<td>0/3</td><td>DL1</td><td>6</td><td>1</td><td>escalate</td><td>DL2</td>" in dashboard
+    assert (
+        "<td>1/3</td><td>DL1</td><td>6</td><td>2</td><td>de-escalate</td><td>DL-1</td>" in dashboard
+    )
     web.post("/logout")
 
     web.login("dsmc")

@@ -23,6 +23,7 @@ from cartrial.services import (
     subject_site,
 )
 from cartrial.web.deps import PageContext
+from cartrial.web.escalation import escalation_view
 from cartrial.web.pages import render
 from cartrial.web.reading import readable_data
 
@@ -96,25 +97,13 @@ def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Res
 
 @router.get("/escalation")
 def escalation(request: Request, ctx: PageContext) -> Response:
-    """Escalation dashboard: per dose level treated / DLT-evaluable / pending, DLTs, decisions."""
+    """Escalation dashboard: DLT window clocks, counts per dose level, pathways, decisions."""
     study = load_study(ctx)
     data = readable_data(ctx)
-    treated = data.subjects[data.subjects["dose_index"] >= 0]
-    dlts = data.adverse_events[data.adverse_events["is_dlt"].astype(bool)]
-    levels = []
-    for level in study.protocol.dose_levels:
-        at = treated[treated["dose_level"] == level.name]
-        levels.append(
-            {
-                "name": level.name,
-                "treated": len(at),
-                "evaluable": int(at["dlt_evaluable"].astype(bool).sum()),
-                "pending": int((~at["dlt_evaluable"].astype(bool)).sum()),
-                "dlts": int(dlts["subject_id"].isin(at["subject_id"]).sum()),
-                "subjects": _rows(at),
-            }
-        )
-    context = {"levels": levels, "decisions": _rows(data.dose_decisions)}
+    context = {
+        "view": escalation_view(data, study.protocol),
+        "decisions": _rows(data.dose_decisions),
+    }
     return render(request, "escalation.html", context, user=ctx.user)
 
 
