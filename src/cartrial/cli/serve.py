@@ -59,6 +59,9 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        # a worker imports pandas, SQLAlchemy and the rules before it answers: on a busy
+        # machine that takes longer than uvicorn's default health check of 5 s
+        timeout_worker_healthcheck=60,
     )
 
 
