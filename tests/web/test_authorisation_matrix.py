@@ -116,6 +116,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/report"): "page",
     ("GET", "/report/download"): "page",
     ("GET", "/forms"): "page",
+    ("GET", "/terms/ctcae"): "page",
     ("GET", "/forms/{name}"): "page",
     ("POST", "/forms/{name}"): "form",
     ("GET", "/api/study"): "api",

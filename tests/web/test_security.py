@@ -158,3 +158,14 @@ def test_password_change_checks_the_current_password_and_ends_the_sessions(web: 
     assert web.client.get("/", follow_redirects=False).status_code == 303
     assert web.login("stat", PASSWORD).status_code == 401
     assert web.login("stat", "a brand new passphrase").status_code == 303
+
+
+def test_the_ctcae_term_search_lists_matching_terms_with_their_grades(web: Web) -> None:
+    web.login("coord1")
+    # CTCAE v5.0: "Gastritis" (Gastrointestinal disorders) is graded 1-5
+    fragment = web.client.get("/terms/ctcae", params={"term": "gastrit"}).text
+    assert (
+        "<strong>Gastritis</strong> — Gastrointestinal disorders; grades 1, 2, 3, 4, 5" in fragment
+    )
+    assert "No CTCAE" in web.client.get("/terms/ctcae", params={"term": "zzzz"}).text
+    assert 'hx-get="/terms/ctcae"' in web.client.get("/forms/ae").text
