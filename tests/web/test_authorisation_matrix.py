@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/subjects"): "page",
     ("GET", "/subjects/{subject_id}"): "subject page",
     ("GET", "/escalation"): "page",
+    ("GET", "/expansion"): "page",  # in escalation; once opened, review_expansion's roles
     ("GET", "/report"): "page",
     ("GET", "/report/download"): "page",
     ("GET", "/forms"): "page",

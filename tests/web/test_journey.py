@@ -172,3 +172,9 @@ def test_a_wrong_signature_password_is_shown_beside_the_password_field(web: Web)
     assert rejected.status_code == 422
     assert 'id="password-error"' in rejected.text
     assert "nope" not in rejected.text  # a password is never echoed back
+
+
+def test_the_expansion_page_says_when_the_expansion_is_not_open(web: Web) -> None:
+    web.login("stat")
+    page = web.client.get("/expansion").text
+    assert "in its escalation phase: the expansion has not been opened" in page

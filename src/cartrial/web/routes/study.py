@@ -19,7 +19,9 @@ from starlette.responses import Response
 from cartrial.errors import NotFound
 from cartrial.report import build_report
 from cartrial.services import (
+    ReviewExpansion,
     load_study,
+    review_expansion,
     subject_site,
 )
 from cartrial.web.deps import PageContext
@@ -105,6 +107,20 @@ def escalation(request: Request, ctx: PageContext) -> Response:
         "decisions": _rows(data.dose_decisions),
     }
     return render(request, "escalation.html", context, user=ctx.user)
+
+
+@router.get("/expansion")
+def expansion(request: Request, ctx: PageContext) -> Response:
+    """Expansion dashboard: the protocol's toxicity boundary and futility rule on the data."""
+    study = load_study(ctx)
+    review = None
+    note = ""
+    if study.phase == "expansion":
+        review = review_expansion(ctx, ReviewExpansion())
+    else:
+        note = f"The study is in its {study.phase} phase: the expansion has not been opened."
+    context = {"review": review, "note": note, "phase": study.phase}
+    return render(request, "expansion.html", context, user=ctx.user)
 
 
 @router.get("/report")
