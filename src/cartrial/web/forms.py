@@ -19,10 +19,10 @@ from typing import Literal, Union, get_args, get_origin
 from pydantic import AwareDatetime, BaseModel, SecretStr
 
 from cartrial import services as s
-from cartrial.errors import ValidationFailed
+from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services import ServiceContext
 
-__all__ = ["FORMS", "FieldView", "FormSpec", "field_views", "parse_form"]
+__all__ = ["FORMS", "FieldView", "FormSpec", "field_views", "form_spec", "parse_form"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,15 @@ _ACTIONS: tuple[tuple[str, str, str, type[BaseModel], Callable[..., BaseModel]],
 FORMS: dict[str, FormSpec] = {
     name: _spec(title, group, model, action) for name, title, group, model, action in _ACTIONS
 }
+
+
+def form_spec(name: str) -> FormSpec:
+    """The form called ``name``; :class:`NotFound` if there is none."""
+    spec = FORMS.get(name)
+    if spec is None:
+        raise NotFound(f"form: no form named {name!r}")
+    return spec
+
 
 Widget = Literal["text", "number", "date", "datetime", "checkbox", "select", "password", "json"]
 

@@ -10,22 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
-from cartrial.errors import NotFound, ValidationFailed
+from cartrial.errors import ValidationFailed
 from cartrial.services import load_study
 from cartrial.web.deps import ApiContext
-from cartrial.web.forms import FORMS, FormSpec
+from cartrial.web.forms import FORMS, form_spec
 from cartrial.web.reading import readable_data
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["api"])
-
-
-def _spec(name: str) -> FormSpec:
-    spec = FORMS.get(name)
-    if spec is None:
-        raise NotFound(f"form: no use case named {name!r}")
-    return spec
 
 
 @router.get("/study")
@@ -69,7 +62,7 @@ def api_forms(ctx: ApiContext) -> dict[str, str]:
 def api_form_schema(ctx: ApiContext, name: str) -> dict[str, Any]:
     """The JSON schema of a use case's input."""
     load_study(ctx)
-    return _spec(name).model.model_json_schema()
+    return form_spec(name).model.model_json_schema()
 
 
 @router.post("/forms/{name}")
@@ -77,7 +70,7 @@ def api_form_submit(
     ctx: ApiContext, name: str, payload: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
     """Run a use case with a JSON input; 422 names the rejected field."""
-    spec = _spec(name)
+    spec = form_spec(name)
     try:
         data = spec.model(**payload)
     except ValidationFailed:

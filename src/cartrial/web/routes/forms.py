@@ -5,22 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from cartrial.errors import AuthenticationFailed, NotFound, ValidationFailed
+from cartrial.errors import AuthenticationFailed, ValidationFailed
 from cartrial.services import load_study
 from cartrial.web.deps import PageContext, csrf_checked
-from cartrial.web.forms import FORMS, FormSpec, field_views, parse_form
+from cartrial.web.forms import FORMS, field_views, form_spec, parse_form
 from cartrial.web.pages import render
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _spec(name: str) -> FormSpec:
-    spec = FORMS.get(name)
-    if spec is None:
-        raise NotFound(f"form: no form named {name!r}")
-    return spec
 
 
 @router.get("/forms")
@@ -33,7 +26,7 @@ def form_index(request: Request, ctx: PageContext) -> Response:
 @router.get("/forms/{name}")
 def form_page(request: Request, ctx: PageContext, name: str) -> Response:
     """An empty form (query parameters prefill fields, e.g. ``?subject_id=S01-001``)."""
-    spec = _spec(name)
+    spec = form_spec(name)
     load_study(ctx)
     values = dict(request.query_params)
     context = {"name": name, "spec": spec, "fields": field_views(spec.model), "values": values}
@@ -43,7 +36,7 @@ def form_page(request: Request, ctx: PageContext, name: str) -> Response:
 @router.post("/forms/{name}", dependencies=[Depends(csrf_checked)])
 async def form_submit(request: Request, ctx: PageContext, name: str) -> Response:
     """Run the use case; a rejected form comes back with the typed values and the error."""
-    spec = _spec(name)
+    spec = form_spec(name)
     submitted = await request.form()
     values = {k: v for k, v in submitted.items() if isinstance(v, str)}
     context: dict[str, object] = {
