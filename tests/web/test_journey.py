@@ -146,6 +146,9 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
     assert "report.html" in names and any(n.startswith("tables/") for n in names)
     timeline = web.client.get("/subjects/S01-001").text
     assert "Gastritis" in timeline
+    by_site = web.client.get("/subjects", params={"site": "S02"}).text
+    assert "S02-001" in by_site and "S01-001" not in by_site
+    assert "S01-002" in web.client.get("/subjects", params={"dose": "DL1"}).text
 
 
 def test_a_rejected_form_keeps_the_typed_values_and_shows_the_error_by_the_field(
