@@ -68,6 +68,7 @@ from cartrial.store import (
     unit_of_work,
 )
 from cartrial.store.engine import sqlite_synchronous
+from cartrial.store.keys import create_audit_key
 from cartrial.store.migrate import upgrade
 
 T = TypeVar("T")
@@ -87,6 +88,7 @@ def fresh_study(directory: Path, name: str) -> ServiceContext:
     """A migrated SQLite file with the study, one site and the staff the benchmark uses."""
     url = f"sqlite:///{directory / name}"
     upgrade(url)
+    create_audit_key(url)  # $CARTRIAL_AUDIT_KEY_FILE, else <file>.audit-key
     factory = session_factory(make_engine(url))
     create_study(
         factory,

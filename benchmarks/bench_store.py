@@ -39,6 +39,7 @@ from cartrial.store import (
     verify_chain,
 )
 from cartrial.store.engine import sqlite_synchronous
+from cartrial.store.keys import create_audit_key
 from cartrial.store.migrate import upgrade
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -59,6 +60,7 @@ def _fields(i: int, subject_id: int) -> dict[str, object]:
 
 def _setup(url: str) -> int:
     upgrade(url)
+    create_audit_key(url)  # $CARTRIAL_AUDIT_KEY_FILE, else <file>.audit-key
     engine = make_engine(url)
     factory = session_factory(engine)
     with unit_of_work(factory, "bench") as session:

@@ -89,6 +89,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit key for the test session (a deployment key, outside every test database);
+    session-wide so that session-scoped template databases are written with it too."""
+    path = tmp_path_factory.mktemp("audit-key") / "audit.key"
+    path.write_text("5a" * 32 + "\n", encoding="ascii")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CARTRIAL_AUDIT_KEY_FILE", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def _checkpoint_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Automatic checkpoints (data locks, backups) of each test go to its ``tmp_path``."""
+    monkeypatch.setenv("CARTRIAL_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash passwords with argon2-cffi's test profile (the production profile takes ~1 s)."""

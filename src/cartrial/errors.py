@@ -17,7 +17,10 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     │                                            expired or revoked session or token, locked account
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
-    └── BackupFailed(RuntimeError)       a database backup or restore could not be made
+    │   └── AuditKeyMissing              the audit key is needed (to write) and not available
+    ├── BackupFailed(RuntimeError)       a database backup or restore could not be made
+    └── DatabaseUnavailable(RuntimeError)  the database cannot be opened or used (missing, not a
+                                         cartrial database, unreachable, busy, read-only, full)
 
 Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
 """
@@ -25,13 +28,16 @@ Statistical caveats are typed warnings (:class:`CartrialWarning`), never prints.
 from __future__ import annotations
 
 __all__ = [
+    "DATABASE_PROBLEMS",
     "AnalysisError",
     "AuditIntegrityError",
+    "AuditKeyMissing",
     "AuthenticationFailed",
     "BackupFailed",
     "CartrialError",
     "CartrialWarning",
     "Conflict",
+    "DatabaseUnavailable",
     "DesignError",
     "ImportFailed",
     "NotFound",
@@ -129,8 +135,42 @@ class AuditIntegrityError(CartrialError):
     """The audit trail's hash chain does not verify: a record was edited, removed or reordered."""
 
 
+class AuditKeyMissing(AuditIntegrityError):
+    """The audit key (kept outside the database) is needed and cannot be read."""
+
+
 class BackupFailed(CartrialError, RuntimeError):
     """A database backup or restore could not be made (e.g. ``pg_dump`` is not installed)."""
+
+
+class DatabaseUnavailable(CartrialError, RuntimeError):
+    """The database cannot be opened or used; nothing was written.
+
+    ``database`` names it (a file path, or a URL without its password) and ``reason`` says what
+    is wrong in one word (one of :data:`DATABASE_PROBLEMS`), so that a client can react to the
+    kind of failure; the message says it plainly, with what to do about it.
+    """
+
+    def __init__(self, database: str, reason: str, message: str) -> None:
+        self.database = database
+        self.reason = reason
+        super().__init__(f"{database}: {message}")
+
+
+#: The kinds of :class:`DatabaseUnavailable`, each with what it means.
+DATABASE_PROBLEMS: dict[str, str] = {
+    "bad-url": "the URL cannot be parsed, or names a database cartrial does not support",
+    "bad-setting": "an environment setting of the database connection is invalid",
+    "missing": "no database at that path (only `cartrial study init` creates one)",
+    "not-a-database": "the path holds something else than a cartrial database",
+    "outdated": "the database schema is not the one this version of cartrial uses",
+    "unreachable": "the database server cannot be reached or refused the connection",
+    "busy": "another writer held the database longer than the busy timeout",
+    "permission": "the file or the server refuses access to this user",
+    "read-only": "the database cannot be written (read-only or immutable file or directory)",
+    "disk-full": "the disk (or the server's storage) is full",
+    "failed": "the database reported another error",
+}
 
 
 class CartrialWarning(UserWarning):

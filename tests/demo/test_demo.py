@@ -231,3 +231,15 @@ def test_committee_decisions_are_recorded_and_signed(demo: DemoResult) -> None:
     expansion = demo.truth[demo.truth["phase"] == "expansion"]
     assert len(expansion) == EXPANSION
     assert set(expansion["dose_level"]) == {demo.summary.rp2d}
+
+
+def test_the_demo_database_verifies_against_its_trail(cli_run: tuple[Path, dict]) -> None:
+    """Every record the demo wrote equals its audit trail's after-image; the chain is keyed."""
+    out, _payload = cli_run
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--db", str(out / "cartrial.db"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] and report["chain_authenticated"], report["findings"][:5]
+    assert report["records"] > 1000 and report["audit_rows"] >= report["records"]

@@ -44,17 +44,19 @@ def test_validate_good_file() -> None:
 def test_validate_lists_errors_with_lines_and_exits_non_zero() -> None:
     file = BROKEN / "unknown_start_dose.yaml"
     result = runner.invoke(app, ["protocol", "validate", str(file)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
     assert "line 92" in result.output and "escalation.start_dose" in result.output
 
 
 def test_validate_json() -> None:
     file = BROKEN / "unknown_key.yaml"
     result = runner.invoke(app, ["protocol", "validate", str(file), "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     data = json.loads(result.output)
-    assert data["valid"] is False
-    assert data["errors"][0] == {
+    assert data["type"] == "ProtocolError"
+    assert data["error"].endswith("error(s)")
+    assert data["details"][0] == {
         "path": "eligibility.ecog_maximum",
         "line": 33,
         "message": "unknown key (not part of the protocol format; check the spelling)",

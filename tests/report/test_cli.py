@@ -24,6 +24,7 @@ def app(trial: TrialData, monkeypatch: pytest.MonkeyPatch) -> tuple[typer.Typer,
         return trial
 
     monkeypatch.setattr(services, "trial_data", fake_trial_data, raising=False)
+    monkeypatch.setattr(services, "open_database", lambda db: db)
     application = typer.Typer()
     register(application)
     application.command("noop")(lambda: None)  # keep "report" a sub-command, as in the real app

@@ -63,23 +63,23 @@ WRITES = [
 @pytest.mark.parametrize("command", WRITES, ids=lambda c: " ".join(c[:2]))
 def test_user_alone_is_refused_for_writes(db: str, command: tuple[str, ...]) -> None:
     code, out = run(*command, "--user", "ada", "--db", db, stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    assert code == 1
+    assert code == 2
     assert "--user ada alone is not a credential" in out
     assert "cartrial login" in out
     code, out = run(*command, "--db", db, env={"CARTRIAL_USER": "ada"}, stdin="x\nx\n")
-    assert code == 1 and "alone is not a credential" in out
+    assert code == 2 and "alone is not a credential" in out
 
 
 def test_import_with_user_alone_is_refused(db: str, tmp_path: Path) -> None:
     labs = tmp_path / "labs.csv"
     labs.write_text("subject_id,date,lbtestcd,value,unit\n", encoding="utf-8")
     code, out = run("import", "labs", str(labs), "--user", "ada", "--db", db)
-    assert code == 1 and "alone is not a credential" in out
+    assert code == 2 and "alone is not a credential" in out
 
 
 def test_login_session_file_is_private_and_allows_writes(db: str, session_path: Path) -> None:
     code, out = login("ada", db, password="wrong password")
-    assert code == 1 and "wrong password" in out
+    assert code == 2 and "wrong password" in out
     assert not session_path.exists()
     code, out = login("ada", db)
     assert code == 0, out
@@ -91,12 +91,12 @@ def test_login_session_file_is_private_and_allows_writes(db: str, session_path: 
     assert _json(out)["code"] == "S01"
     # --user must name the credential's person
     code, out = run("study", "add-site", "S02", "Site two", "--user", "bob", "--db", db)
-    assert code == 1 and "belongs to 'ada', not 'bob'" in out
+    assert code == 2 and "belongs to 'ada', not 'bob'" in out
     code, out = run("logout", "--db", db)
     assert code == 0 and "logged out" in out
     assert not session_path.exists()
     code, out = run("study", "add-site", "S02", "Site two", "--db", db)
-    assert code == 1 and "writing needs a credential" in out
+    assert code == 2 and "writing needs a credential" in out
 
 
 def test_access_token_allows_writes_until_revoked(db: str, session_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_access_token_allows_writes_until_revoked(db: str, session_path: Path) -
     code, out = run(
         "token", "create", "nightly", "--expires-on", "2099-01-01", "--db", db, "--json"
     )
-    assert code == 1 and "expires_on" in out  # beyond the longest lifetime (366 days)
+    assert code == 2 and "expires_on" in out  # beyond the longest lifetime (366 days)
     code, out = run("token", "create", "nightly", "--db", db, "--json")
     assert code == 0, out
     created = _json(out)
@@ -123,7 +123,7 @@ def test_access_token_allows_writes_until_revoked(db: str, session_path: Path) -
     code, out = run(
         "study", "add-site", "S03", "Site three", "--db", db, env={"CARTRIAL_TOKEN": token}
     )
-    assert code == 1 and "revoked" in out
+    assert code == 2 and "revoked" in out
 
 
 def test_lockout_and_unlock_from_the_cli(
@@ -138,10 +138,10 @@ def test_lockout_and_unlock_from_the_cli(
     assert code == 0, out
     for _ in range(2):
         code, out = login("dm", db, password="guessing wrong")
-        assert code == 1
+        assert code == 2
     assert "now locked" in out
     code, out = login("dm", db)
-    assert code == 1 and "locked" in out
+    assert code == 2 and "locked" in out
     code, out = run("account", "unlock", "dm", "--reason", "called the help desk", "--db", db)
     assert code == 0, out
     code, out = login("dm", db)

@@ -60,13 +60,13 @@ def test_study_set_up_import_rederive_and_decide(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, out = run("import", "labs", str(labs), "--db", db)
-    assert code == 1
+    assert code == 2
     assert "nothing written" in out and "S01-404" in out
     code, out = run("rederive", "--reason", "rule table fix", "--db", db, "--json")
     assert code == 0, out
     assert json.loads(out[out.index("{") :])["labs_checked"] == 0
     code, out = run("decide", "--db", db)
-    assert code == 1
+    assert code == 2
     assert "needs one of the roles safety_committee, investigator" in out
 
 
@@ -74,8 +74,8 @@ def test_unknown_user_cannot_log_in(tmp_path: Path) -> None:
     db = str(tmp_path / "trial.db")
     run("study", "init", "--db", db, "--admin", "ada", "--admin-name", "Ada", password=PASSWORD)
     code, out = run("login", "--user", "mallory", "--password-stdin", "--db", db, password="x")
-    assert code == 1
+    assert code == 2
     assert "unknown user, wrong password or inactive account" in out
     code, out = run("rederive", "--reason", "x", "--user", "mallory", "--db", db)
-    assert code == 1
+    assert code == 2
     assert "--user mallory alone is not a credential" in out

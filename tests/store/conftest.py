@@ -20,6 +20,7 @@ from cartrial.store import (
     AuditedSession,
     AuthFailure,
     CrsIcansObservation,
+    DatabaseEvent,
     DataLock,
     DataQuery,
     DoseAssignment,
@@ -344,6 +345,14 @@ def build_every_table(session: Session) -> list[Regulated]:
             answer="Corrected",
             answered_by="inv1",
             answered_at=T0,
+        ),
+        DatabaseEvent(
+            kind="backup",
+            file="trial-2026-04-02.db",
+            sha256="c" * 64,
+            audit_rows=120,
+            occurred_at=T0,
+            detail="before the DLT lock",
         ),
         DataLock(
             study_id=study.id,

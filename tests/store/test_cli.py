@@ -18,6 +18,7 @@ from cartrial.store import (
     make_engine,
     session_factory,
     unit_of_work,
+    upgrade,
 )
 
 from .conftest import add_study
@@ -55,6 +56,10 @@ def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 def test_upgrade_verify_log(tmp_path: Path) -> None:
     db = tmp_path / "trial.db"
     result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code != 0 and "study init" in result.output  # only init creates one
+    assert not db.exists()
+    upgrade(f"sqlite:///{db}", "0003")  # an existing database at an older schema
+    result = runner.invoke(app, ["db", "upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert f"revision {head_revision()}" in result.output
     subject_id = _populate(db)
@@ -62,7 +67,8 @@ def test_upgrade_verify_log(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "verify", "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["ok"] is True and report["problems"] == []
+    assert report["ok"] is True and report["findings"] == []
+    assert report["chain_authenticated"] is True and report["records"] == 3
 
     result = runner.invoke(
         app,
@@ -89,7 +95,7 @@ def test_verify_fails_on_a_tampered_trail(tmp_path: Path, _sqlite_template: Path
     result = runner.invoke(app, ["audit", "verify", "--db", str(db)])
     assert result.exit_code == 1
     assert "does NOT verify" in result.output
-    assert "content does not match its hash" in result.output
+    assert "content does not match its MAC" in result.output
 
 
 def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> None:
@@ -97,7 +103,7 @@ def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> 
     shutil.copyfile(_sqlite_template, db)
     _populate(db)
     copy = tmp_path / "copy.db"
-    result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
+    result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db), "--user", "crc1"])
     assert result.exit_code == 0, result.output
     again = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
     assert again.exit_code == 1 and "exists" in again.output
@@ -108,3 +114,65 @@ def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> 
     assert result.exit_code == 0, result.output
     with sqlite3.connect(fresh) as raw:
         assert raw.execute("SELECT age_years FROM subjects").fetchall() == [(57,)]
+    # the backup is in the live trail (who, file, hash) and a checkpoint was written
+    with sqlite3.connect(db) as raw:
+        kind, who, digest = raw.execute(
+            "SELECT kind, created_by, sha256 FROM database_events"
+        ).fetchone()
+    assert (kind, who, len(digest)) == ("backup", "crc1", 64)
+    assert list((tmp_path / "checkpoints").glob("checkpoint-*.json"))
+    # a write newer than the backup (the backup's own record does not count): refused, forced
+    _add_subject(db)
+    result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(db), "--yes"])
+    assert result.exit_code == 1
+    assert "1 audited writes newer than backup" in " ".join(result.output.split())
+    forced = runner.invoke(app, ["db", "restore", str(copy), "--db", str(db), "--yes", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "1 newer writes discarded" in forced.output
+
+
+def _add_subject(path: Path) -> None:
+    engine = make_engine(database_url(path))
+    with unit_of_work(session_factory(engine), "crc1") as session:
+        session.add(Subject(study_id=1, site_id=1, subject_code="001-002"))
+    engine.dispose()
+
+
+def test_checkpoint_then_truncation_is_reported(tmp_path: Path, _sqlite_template: Path) -> None:
+    db = tmp_path / "trial.db"
+    shutil.copyfile(_sqlite_template, db)
+    _populate(db)
+    marks = tmp_path / "marks"
+    result = runner.invoke(app, ["audit", "checkpoint", "--db", str(db), "--out", str(marks)])
+    assert result.exit_code == 0, result.output
+    ok = runner.invoke(app, ["audit", "verify", "--db", str(db), "--checkpoints", str(marks)])
+    assert ok.exit_code == 0 and "1 checkpoints" in ok.output
+    with sqlite3.connect(db) as raw:  # the last audit row removed, the head moved back
+        raw.execute("DROP TRIGGER audit_log_no_delete")
+        raw.execute("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)")
+        raw.execute(
+            "UPDATE audit_chain_head SET last_id = last_id - 1, last_sha256 = "
+            "(SELECT row_sha256 FROM audit_log ORDER BY id DESC LIMIT 1)"
+        )
+    result = runner.invoke(
+        app, ["audit", "verify", "--db", str(db), "--checkpoints", str(marks), "--json"]
+    )
+    assert result.exit_code == 1
+    findings = json.loads(result.output)["findings"]
+    kinds = {(f["kind"], f["table"], f["field"]) for f in findings}
+    assert ("checkpoint", None, None) in kinds  # truncation before the checkpoint
+    assert ("edited", "subjects", "age_years") in kinds  # the data no longer matches the trail
+    edited = next(f for f in findings if f["kind"] == "edited")
+    assert (edited["expected"], edited["found"]) == (None, "57")
+
+
+def test_verify_without_the_key_says_so(
+    tmp_path: Path, _sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "trial.db"
+    shutil.copyfile(_sqlite_template, db)
+    _populate(db)
+    monkeypatch.setenv("CARTRIAL_AUDIT_KEY_FILE", str(tmp_path / "nowhere.key"))
+    result = runner.invoke(app, ["audit", "verify", "--db", str(db)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "chain NOT authenticated (no audit key available)" in result.output

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import sessionmaker
 
+from cartrial.errors import DatabaseUnavailable, ValidationFailed
 from cartrial.store import (
     AdverseEvent,
     AuditedSession,
@@ -118,7 +119,11 @@ def test_foreign_keys_are_enforced(sessions: sessionmaker[AuditedSession]) -> No
 def test_duplicate_subject_code_is_refused(
     sessions: sessionmaker[AuditedSession], mini_trial: MiniTrial
 ) -> None:
-    with pytest.raises(IntegrityError), unit_of_work(sessions, "inv1") as session:
+    # A unique violation is the same ValidationFailed on SQLite and PostgreSQL (store.failures).
+    with (
+        pytest.raises(ValidationFailed, match=r"subjects\.subject_code: .* already exists"),
+        unit_of_work(sessions, "inv1") as session,
+    ):
         session.add(
             Subject(
                 study_id=mini_trial.study_id, site_id=mini_trial.site_id, subject_code="001-001"
@@ -146,7 +151,7 @@ def test_sqlite_connection_settings(
 
 def test_bad_synchronous_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CARTRIAL_SQLITE_SYNCHRONOUS", "OFF")
-    with pytest.raises(ValueError, match="NORMAL or FULL"):
+    with pytest.raises(DatabaseUnavailable, match="NORMAL or FULL"):
         make_engine("sqlite://")
 
 

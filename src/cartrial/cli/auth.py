@@ -21,8 +21,6 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.errors import AuthenticationFailed, CartrialError
+from cartrial.errors import AuthenticationFailed
 
 if TYPE_CHECKING:
     from cartrial.services import ServiceContext
@@ -102,9 +100,10 @@ def _saved_token() -> str | None:
 
 
 def _factory(db: str | None) -> SessionFactory:
-    from cartrial.store import database_url, make_engine, session_factory
+    """The existing cartrial database ``db`` (never created here: only ``study init`` does)."""
+    from cartrial.services import open_database
 
-    return session_factory(make_engine(database_url(db)))
+    return open_database(db)
 
 
 def write_context(db: str | None, user: str | None, study: str | None) -> ServiceContext:
@@ -119,6 +118,7 @@ def write_context(db: str | None, user: str | None, study: str | None) -> Servic
     from cartrial.protocol import load_protocol
     from cartrial.services import context_for
 
+    factory = _factory(db)  # first: a wrong --db is the problem to report, not the credential
     token = os.environ.get(TOKEN_ENV, "").strip() or _saved_token()
     if token is None:
         hint = f"--user {user} alone is not a credential: " if user else ""
@@ -126,21 +126,12 @@ def write_context(db: str | None, user: str | None, study: str | None) -> Servic
             f"{hint}writing needs a credential: run `cartrial login --user NAME` "
             f"or set {TOKEN_ENV} to a personal access token"
         )
-    ctx = context_for(_factory(db), token, study or load_protocol().study_id, source=cli_source())
+    ctx = context_for(factory, token, study or load_protocol().study_id, source=cli_source())
     if user and user != ctx.user:
         raise AuthenticationFailed(
             f"the credential belongs to {ctx.user!r}, not {user!r}: log in as {user} first"
         )
     return ctx
-
-
-@contextmanager
-def _errors_exit() -> Iterator[None]:
-    try:
-        yield
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
 
 
 def _password(prompt: str, from_stdin: bool) -> str:
@@ -173,8 +164,7 @@ def login_command(
     from cartrial.services import LogIn, login
 
     password = _password("Password", password_stdin)
-    with _errors_exit():
-        opened = login(_factory(db), LogIn(username=user, password=password, source=cli_source()))
+    opened = login(_factory(db), LogIn(username=user, password=password, source=cli_source()))
     path = session_file()
     _save_session(
         path,
@@ -206,8 +196,7 @@ def logout_command(db: str | None = DB_OPT) -> None:
         Console().print("not logged in")
         return
     try:
-        with _errors_exit():
-            logout(_factory(db), token, source=cli_source())
+        logout(_factory(db), token, source=cli_source())
     finally:
         path.unlink(missing_ok=True)
     Console().print("logged out")
@@ -226,10 +215,9 @@ def token_create_command(
     from cartrial.services import CreateToken, create_token
 
     day = expires_on or (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat()
-    with _errors_exit():
-        created = create_token(
-            write_context(db, None, study), CreateToken.parse({"name": name, "expires_on": day})
-        )
+    created = create_token(
+        write_context(db, None, study), CreateToken.parse({"name": name, "expires_on": day})
+    )
     _show(created.model_dump(), "access token (shown once: store it now)", as_json)
 
 
@@ -239,8 +227,7 @@ def token_list_command(
     """List your access tokens (never their values)."""
     from cartrial.services import list_tokens
 
-    with _errors_exit():
-        tokens = list_tokens(write_context(db, None, study))
+    tokens = list_tokens(write_context(db, None, study))
     if as_json:
         typer.echo(json.dumps([t.model_dump() for t in tokens], default=str, indent=2))
         return
@@ -262,10 +249,9 @@ def token_revoke_command(
     """Revoke an access token (yours; administrators: anyone's)."""
     from cartrial.services import RevokeToken, revoke_token
 
-    with _errors_exit():
-        revoked = revoke_token(
-            write_context(db, None, study), RevokeToken(token_id=token_id, reason=reason)
-        )
+    revoked = revoke_token(
+        write_context(db, None, study), RevokeToken(token_id=token_id, reason=reason)
+    )
     _show(revoked.model_dump(), "access token revoked", as_json)
 
 
@@ -284,10 +270,9 @@ def password_command(
         new = _password("New password", True)
     else:
         new = str(typer.prompt("New password", hide_input=True, confirmation_prompt=True))
-    with _errors_exit():
-        changed = change_password(
-            write_context(db, None, study), ChangePassword.parse({"current": current, "new": new})
-        )
+    changed = change_password(
+        write_context(db, None, study), ChangePassword.parse({"current": current, "new": new})
+    )
     session_file().unlink(missing_ok=True)
     Console().print(
         f"password of {changed.username} changed; {changed.sessions_ended} session(s) ended"
@@ -304,10 +289,9 @@ def unlock_command(
     """Unlock an account locked after repeated failed passwords (administrators)."""
     from cartrial.services import UnlockUser, unlock_user
 
-    with _errors_exit():
-        unlocked = unlock_user(
-            write_context(db, None, study), UnlockUser(username=username, reason=reason)
-        )
+    unlocked = unlock_user(
+        write_context(db, None, study), UnlockUser(username=username, reason=reason)
+    )
     _show(unlocked.model_dump(), "account unlocked", as_json)
 
 

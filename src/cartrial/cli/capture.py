@@ -11,37 +11,16 @@ and prints the result. Passwords are always prompted, never taken from the comma
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.cli.auth import write_context
-from cartrial.errors import CartrialError, ImportFailed
-from cartrial.services import (
-    AddSite,
-    AddUser,
-    CreateStudy,
-    DecideNextDose,
-    ImportReport,
-    RederiveStudy,
-    ServiceContext,
-    SignRecord,
-    add_site,
-    add_user,
-    create_study,
-    decide_next_dose,
-    import_kinetics,
-    import_labs,
-    import_lesions,
-    rederive_study,
-    sign_record,
-)
-from cartrial.store import database_url, make_engine, session_factory
-from cartrial.store.migrate import upgrade
+if TYPE_CHECKING:
+    from cartrial.services import ImportReport, ServiceContext
 
 __all__ = ["register"]
 
@@ -68,36 +47,17 @@ def register(app: typer.Typer) -> None:
     study.command("add-user")(add_user_command)
     app.add_typer(study, name="study", no_args_is_help=True)
     imports = typer.Typer(help="Bulk CSV import, all or nothing, with a row-level error report.")
-    imports.command("labs")(_import_command(import_labs, "labs"))
-    imports.command("lesions")(_import_command(import_lesions, "lesions"))
-    imports.command("kinetics")(_import_command(import_kinetics, "kinetics"))
+    for kind in ("labs", "lesions", "kinetics"):
+        imports.command(kind)(_import_command(kind))
     app.add_typer(imports, name="import", no_args_is_help=True)
     app.command("rederive")(rederive_command)
     app.command("decide")(decide_command)
 
 
-@contextmanager
-def _errors_exit() -> Iterator[None]:
-    try:
-        yield
-    except ImportFailed as exc:
-        console = Console(stderr=True)
-        console.print(
-            f"[red]{exc.source}: import rejected, nothing written[/red]",
-            soft_wrap=True,
-            highlight=False,
-        )
-        table = Table("row", "field", "problem")
-        for row, field, message in exc.errors:
-            table.add_row(str(row), field, message)
-        console.print(table)
-        raise typer.Exit(code=1) from None
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
-
-
 def _context(db: str | None, user: str | None, study: str | None) -> ServiceContext:
+    """The caller of a use case: the person of the credential present (``cartrial login``)."""
+    from cartrial.cli.auth import write_context
+
     return write_context(db, user, study)
 
 
@@ -122,20 +82,23 @@ def init_command(
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Create (or migrate) the database and load the protocol as a study."""
+    """Create the database (or migrate it) and load the protocol as a study.
+
+    The only command that creates a database: every other one refuses a path that does not
+    hold a cartrial database.
+    """
+    from cartrial.services import CreateStudy, create_database, create_study
+
     password = typer.prompt("Administrator password", hide_input=True, confirmation_prompt=True)
-    url = database_url(db)
-    with _errors_exit():
-        upgrade(url)
-        created = create_study(
-            session_factory(make_engine(url)),
-            CreateStudy(
-                protocol_path=protocol,
-                admin_username=admin,
-                admin_full_name=admin_name,
-                admin_password=password,
-            ),
-        )
+    created = create_study(
+        create_database(db),
+        CreateStudy(
+            protocol_path=protocol,
+            admin_username=admin,
+            admin_full_name=admin_name,
+            admin_password=password,
+        ),
+    )
     _print(created.model_dump(), "study created", as_json)
 
 
@@ -149,8 +112,9 @@ def add_site_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a clinical site (administrators)."""
-    with _errors_exit():
-        added = add_site(_context(db, user, study), AddSite(code=code, name=name, country=country))
+    from cartrial.services import AddSite, add_site
+
+    added = add_site(_context(db, user, study), AddSite(code=code, name=name, country=country))
     _print(added.model_dump(), "site added", as_json)
 
 
@@ -165,26 +129,37 @@ def add_user_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a user with a role, or a further role to an existing user (administrators)."""
+    from cartrial.services import AddUser, add_user
+
+    ctx = _context(db, user, study)
     password = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
-    with _errors_exit():
-        added = add_user(
-            _context(db, user, study),
-            AddUser.parse(
-                {
-                    "username": username,
-                    "full_name": full_name,
-                    "password": password,
-                    "role": role,
-                    "site": site,
-                }
-            ),
-        )
+    added = add_user(
+        ctx,
+        AddUser.parse(
+            {
+                "username": username,
+                "full_name": full_name,
+                "password": password,
+                "role": role,
+                "site": site,
+            }
+        ),
+    )
     _print(added.model_dump(), "user added", as_json)
 
 
-def _import_command(
-    run: Callable[[ServiceContext, str | Path], ImportReport], kind: str
-) -> Callable[..., None]:
+def _importer(kind: str) -> Callable[[ServiceContext, str | Path], ImportReport]:
+    from cartrial import services
+
+    importers: dict[str, Callable[[ServiceContext, str | Path], ImportReport]] = {
+        "labs": services.import_labs,
+        "lesions": services.import_lesions,
+        "kinetics": services.import_kinetics,
+    }
+    return importers[kind]
+
+
+def _import_command(kind: str) -> Callable[..., None]:
     def command(
         file: Path = typer.Argument(
             ..., exists=True, dir_okay=False, help="CSV file with a header."
@@ -194,8 +169,7 @@ def _import_command(
         db: str | None = DB_OPT,
         as_json: bool = JSON_OPT,
     ) -> None:
-        with _errors_exit():
-            report = run(_context(db, user, study), file)
+        report = _importer(kind)(_context(db, user, study), file)
         _print(report.model_dump(), f"{kind} imported", as_json)
 
     command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."
@@ -210,8 +184,9 @@ def rederive_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Re-derive every derived value of the study (lab grades, CRS/ICANS, RECIST, DLT)."""
-    with _errors_exit():
-        result = rederive_study(_context(db, user, study), RederiveStudy(reason=reason))
+    from cartrial.services import RederiveStudy, rederive_study
+
+    result = rederive_study(_context(db, user, study), RederiveStudy(reason=reason))
     _print(result.model_dump(), "re-derivation", as_json)
 
 
@@ -231,30 +206,31 @@ def decide_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run the protocol's dose-finding design and record the next cohort's dose decision."""
-    with _errors_exit():
-        ctx = _context(db, user, study)
-        decided = decide_next_dose(
+    from cartrial.services import DecideNextDose, SignRecord, decide_next_dose, sign_record
+
+    ctx = _context(db, user, study)
+    decided = decide_next_dose(
+        ctx,
+        DecideNextDose.parse(
+            {
+                "as_of": as_of,
+                "action": action,
+                "next_dose_level": next_dose,
+                "rationale": rationale,
+            }
+        ),
+    )
+    record = decided.model_dump()
+    if sign:
+        password = typer.prompt("Password (e-signature)", hide_input=True)
+        signed = sign_record(
             ctx,
-            DecideNextDose.parse(
-                {
-                    "as_of": as_of,
-                    "action": action,
-                    "next_dose_level": next_dose,
-                    "rationale": rationale,
-                }
+            SignRecord(
+                record="dose_decision",
+                record_id=decided.decision_id,
+                meaning="approval",
+                password=password,
             ),
         )
-        record = decided.model_dump()
-        if sign:
-            password = typer.prompt("Password (e-signature)", hide_input=True)
-            signed = sign_record(
-                ctx,
-                SignRecord(
-                    record="dose_decision",
-                    record_id=decided.decision_id,
-                    meaning="approval",
-                    password=password,
-                ),
-            )
-            record["signature"] = signed.manifestation
+        record["signature"] = signed.manifestation
     _print(record, f"dose decision (design {decided.design})", as_json)

@@ -1,12 +1,15 @@
 """``cartrial db`` and ``cartrial audit``: migrate, back up and restore; verify and read the trail.
 
 The database is ``--db PATH`` (a SQLite file, or a full SQLAlchemy URL), else
-``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``.
+``$CARTRIAL_DATABASE_URL``, else ``./cartrial.db``. Every command goes through
+:mod:`cartrial.services.database`.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -17,15 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from cartrial.errors import CartrialError
-from cartrial.store import (
-    backup,
-    database_url,
-    display_url,
-    head_revision,
-    read_database_log,
-    restore,
-    upgrade,
+from cartrial.services.database import (
+    IntegrityReport,
+    audit_log,
+    backup_database,
+    restore_database,
+    upgrade_database,
     verify_database,
+    write_checkpoint,
 )
 
 __all__ = ["register"]
@@ -36,6 +38,14 @@ DB_OPT = typer.Option(
     help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
 )
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON.")
+USER_OPT = typer.Option(
+    None, "--user", help="Who acts (recorded in the trail; default: $CARTRIAL_USER, else login)."
+)
+CHECKPOINTS_OPT = typer.Option(
+    None, "--checkpoints", help="Directory of checkpoints the trail must agree with."
+)
+#: Findings printed before "... and N more".
+_SHOWN = 50
 
 
 def register(app: typer.Typer) -> None:
@@ -45,8 +55,9 @@ def register(app: typer.Typer) -> None:
     db.command("backup")(backup_command)
     db.command("restore")(restore_command)
     app.add_typer(db, name="db", no_args_is_help=True)
-    audit = typer.Typer(help="Verify and read the audit trail.")
+    audit = typer.Typer(help="Verify and read the audit trail; write checkpoints.")
     audit.command("verify")(verify_command)
+    audit.command("checkpoint")(checkpoint_command)
     audit.command("log")(log_command)
     app.add_typer(audit, name="audit", no_args_is_help=True)
 
@@ -60,59 +71,119 @@ def _errors_exit() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
+def _acting(user: str | None) -> str:
+    return user or os.environ.get("CARTRIAL_USER", "").strip() or getpass.getuser()
+
+
 def upgrade_command(db: str | None = DB_OPT) -> None:
     """Create the database or migrate it to the newest schema."""
-    url = database_url(db)
     with _errors_exit():
-        revision = upgrade(url)
-    Console().print(f"{display_url(url)}: schema at revision {revision} (newest {head_revision()})")
+        ready = upgrade_database(db)
+    Console().print(
+        f"{ready.location}: schema at revision {ready.revision} (newest {ready.newest})",
+        highlight=False,
+    )
 
 
 def backup_command(
     file: Path = typer.Argument(..., help="Backup file to write."),
     db: str | None = DB_OPT,
+    user: str | None = USER_OPT,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing backup file."),
 ) -> None:
-    """Write an online, consistent backup of the database to FILE."""
-    url = database_url(db)
+    """Write an online, consistent backup to FILE; record it in the trail; write a checkpoint."""
     with _errors_exit():
-        target = backup(url, file, overwrite=force)
-    Console().print(f"backup of {display_url(url)} written to {target}")
+        done = backup_database(db, file, user=_acting(user), overwrite=force)
+    where = f"; checkpoint {done.checkpoint}" if done.checkpoint else ""
+    Console().print(
+        f"backup written to {done.file} (SHA-256 {done.sha256}, {done.audit_rows} audit rows)"
+        f"{where}",
+        highlight=False,
+    )
 
 
 def restore_command(
     file: Path = typer.Argument(..., help="Backup file made by `cartrial db backup`."),
     db: str | None = DB_OPT,
+    user: str | None = USER_OPT,
+    checkpoints: Path | None = CHECKPOINTS_OPT,
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    force: bool = typer.Option(
+        False, "--force", help="Discard audited writes newer than the backup (refused otherwise)."
+    ),
 ) -> None:
-    """Replace the database's content with the backup FILE (its audit trail must verify)."""
-    url = database_url(db)
+    """Replace the database's content with the verified backup FILE (the restore is audited)."""
     if not yes:
-        typer.confirm(f"Replace the content of {display_url(url)} with {file}?", abort=True)
+        typer.confirm(f"Replace the content of the database with {file}?", abort=True)
     with _errors_exit():
-        report = restore(url, file)
+        done = restore_database(db, file, user=_acting(user), force=force, checkpoints=checkpoints)
+    discarded = f"; {done.discarded_writes} newer writes discarded" if done.discarded_writes else ""
     Console().print(
-        f"restored {file} into {display_url(url)}; audit trail verified ({report.rows} rows)"
+        f"restored {file}: backup verified ({done.backup.audit_rows} audit rows, "
+        f"{done.backup.records} records){discarded}; restore recorded in the trail",
+        highlight=False,
     )
 
 
-def verify_command(db: str | None = DB_OPT, as_json: bool = JSON_OPT) -> None:
-    """Check the audit trail's hash chain; list every problem and exit 1 if it does not verify."""
+def _report_json(report: IntegrityReport) -> str:
+    return json.dumps(
+        {
+            "ok": report.ok,
+            "audit_rows": report.audit_rows,
+            "records": report.records,
+            "chain_authenticated": report.authenticated,
+            "checkpoints": report.checkpoints,
+            "findings": [asdict(f) for f in report.findings],
+        },
+        indent=2,
+    )
+
+
+def verify_command(
+    db: str | None = DB_OPT, checkpoints: Path | None = CHECKPOINTS_OPT, as_json: bool = JSON_OPT
+) -> None:
+    """Check every record against the audit trail, the chain under the key, and checkpoints.
+
+    Lists every finding (table, record, field, the trail's value and the database's) and exits 1
+    when anything is found.
+    """
     with _errors_exit():
-        report = verify_database(database_url(db))
+        report = verify_database(db, checkpoints=checkpoints)
     if as_json:
-        typer.echo(
-            json.dumps({"rows": report.rows, "ok": report.ok, "problems": list(report.problems)})
-        )
-    elif report.ok:
-        Console().print(f"[green]audit trail verified[/green]: {report.rows} rows, chain intact")
+        typer.echo(_report_json(report))
     else:
-        console = Console(stderr=True)
-        console.print(f"[red]audit trail does NOT verify[/red] ({report.rows} rows):")
-        for problem in report.problems:
-            console.print(f"  {problem}", highlight=False)
+        console = Console(stderr=not report.ok)
+        chain = (
+            "chain authenticated under the audit key"
+            if report.authenticated
+            else "[yellow]chain NOT authenticated (no audit key available)[/yellow]"
+        )
+        summary = (
+            f"{report.audit_rows} audit rows, {report.records} records, "
+            f"{report.checkpoints} checkpoints; {chain}"
+        )
+        if report.ok:
+            console.print(f"[green]audit trail and data verified[/green]: {summary}")
+        else:
+            console.print(f"[red]audit trail does NOT verify[/red] ({summary}):")
+            for finding in report.findings[:_SHOWN]:
+                console.print(f"  {finding}", highlight=False, soft_wrap=True)
+            if len(report.findings) > _SHOWN:
+                console.print(f"  ... and {len(report.findings) - _SHOWN} more findings")
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def checkpoint_command(
+    db: str | None = DB_OPT,
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory (default: $CARTRIAL_CHECKPOINT_DIR, else beside the file)."
+    ),
+) -> None:
+    """Write the chain head (sequence, MAC, time) to a checkpoint file outside the database."""
+    with _errors_exit():
+        path = write_checkpoint(db, out)
+    Console().print(f"checkpoint written to {path}", highlight=False)
 
 
 def log_command(
@@ -124,9 +195,7 @@ def log_command(
 ) -> None:
     """Show the audit trail: who changed what, when (UTC), old -> new, and why."""
     with _errors_exit():
-        entries = read_database_log(
-            database_url(db), table_name=table, record_id=record, limit=limit
-        )
+        entries = audit_log(db, table=table, record=record, limit=limit)
     if as_json:
         rows = [asdict(e) | {"occurred_at": e.occurred_at.isoformat()} for e in entries]
         typer.echo(json.dumps(rows, indent=2))

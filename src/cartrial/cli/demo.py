@@ -11,8 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cartrial.errors import CartrialError
-
 __all__ = ["demo_command", "register"]
 
 
@@ -52,29 +50,23 @@ def demo_command(
     from cartrial.virtual.trial import PASSWORD as DEMO_PASSWORD
 
     console = Console()
-    try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=as_json,
-        ) as bar:
-            task = bar.add_task("setting up", total=1.0)
-            result = run_demo(
-                out,
-                seed=DEFAULT_SEED if seed is None else seed,
-                design=design,
-                protocol_path=protocol,
-                pdf=pdf,
-                progress=lambda done, message: bar.update(
-                    task, completed=done, description=message
-                ),
-            )
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("setting up", total=1.0)
+        result = run_demo(
+            out,
+            seed=DEFAULT_SEED if seed is None else seed,
+            design=design,
+            protocol_path=protocol,
+            pdf=pdf,
+            progress=lambda done, message: bar.update(task, completed=done, description=message),
+        )
     s = result.summary
     report_path = result.report.html_path if result.report is not None else None
     if as_json:

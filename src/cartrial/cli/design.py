@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cartrial.designs import CRM, DESIGN_NAMES, TITEBOIN, TITECRM, Decision, Design, make_design
 from cartrial.designs.base import PendingPatient
-from cartrial.designs.expansion import simon_two_stage, toxicity_monitoring_boundary
-from cartrial.designs.pathways import dose_transition_pathways
-from cartrial.designs.pathways_plot import plot_pathways
-from cartrial.errors import CartrialError
+from cartrial.designs.labels import default_dose_names, dose_index, name_dose_keys, name_doses
+from cartrial.errors import DesignError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from cartrial.protocol import Protocol
     from cartrial.simulation.appendix import AppendixStudy
 
@@ -38,7 +38,18 @@ PARAM_OPT = typer.Option(
 )
 N_OPT = typer.Option(..., "--n", help="Patients treated per dose, comma-separated.")
 DLT_OPT = typer.Option(..., "--dlt", help="DLTs per dose, comma-separated.")
-CURRENT_OPT = typer.Option(..., "--current", help="0-based dose of the last cohort.")
+CURRENT_OPT = typer.Option(
+    ..., "--current", help="Dose level of the last cohort, by its name (e.g. DL1)."
+)
+DOSES_OPT = typer.Option(
+    None,
+    "--doses",
+    help="Names of the dose levels, comma-separated, lowest first. Default: the names of "
+    "--protocol (else the packaged study protocol) when it has as many levels, else DL1, DL2, ...",
+)
+PROTOCOL_OPT = typer.Option(
+    None, "--protocol", help="Protocol YAML whose dose level names to use (default: packaged)."
+)
 
 _BOUNDARY_ROWS = {
     "escalate_if_dlt_le": "Escalate if # of DLT <=",
@@ -59,9 +70,26 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="design")
 
 
-def _fail(exc: CartrialError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(code=2)
+def _dose_names(n_doses: int, doses: str | None, protocol: Path | None) -> tuple[str, ...]:
+    """The names of ``n_doses`` levels: ``--doses``, else the protocol's, else DL1...DLk."""
+    if doses:
+        names = tuple(part.strip() for part in doses.split(",") if part.strip())
+        if len(names) != n_doses or len({n.upper() for n in names}) != n_doses:
+            raise typer.BadParameter(
+                f"needs {n_doses} distinct names (one per dose), got {doses!r}",
+                param_hint="--doses",
+            )
+        return names
+    from cartrial.protocol import load_protocol
+
+    levels = tuple(level.name for level in load_protocol(protocol).dose_levels)
+    if protocol is not None and len(levels) != n_doses:
+        raise typer.BadParameter(
+            f"{protocol} defines {len(levels)} dose levels ({', '.join(levels)}), the data "
+            f"have {n_doses}",
+            param_hint="--protocol",
+        )
+    return levels if len(levels) == n_doses else default_dose_names(n_doses)
 
 
 def _ints(text: str, name: str) -> list[int]:
@@ -87,17 +115,20 @@ def _value(text: str) -> float | int | bool | str | list[float]:
     return text
 
 
-def _pending(text: str | None) -> list[PendingPatient]:
-    """``DOSE:FRACTION`` pairs, comma-separated (e.g. ``1:0.5,1:0.75``)."""
+def _pending(text: str | None, names: Sequence[str]) -> list[PendingPatient]:
+    """``DOSE:FRACTION`` pairs, comma-separated, doses by name (e.g. ``DL1:0.5,DL1:0.75``)."""
     if not text:
         return []
     pairs = []
     for item in text.split(","):
-        dose, _, fraction = item.partition(":")
+        dose, _, fraction = item.rpartition(":")
         try:
-            pairs.append((int(dose), float(fraction)))
-        except ValueError:
-            raise typer.BadParameter(f"--pending needs DOSE:FRACTION pairs, got {item!r}") from None
+            pairs.append((dose_index(dose, names), float(fraction)))
+        except (ValueError, DesignError) as exc:
+            raise typer.BadParameter(
+                f"needs DOSE:FRACTION pairs with a dose name, got {item!r} ({exc})",
+                param_hint="--pending",
+            ) from None
     return pairs
 
 
@@ -132,6 +163,8 @@ def _build(
     if skeleton:
         kwargs["skeleton"] = [float(part) for part in skeleton.split(",")]
     if table_file is not None:
+        import pandas as pd
+
         grid = pd.read_csv(table_file, index_col=0, comment="#", dtype=str).fillna("")
         kwargs["table"] = {int(col): tuple(grid[col].iloc[: int(col) + 1]) for col in grid.columns}
     for item in params:
@@ -164,6 +197,8 @@ def _emit_frame(frame: pd.DataFrame, shown: pd.DataFrame, title: str, as_json: b
 
 
 def _cell(value: object) -> str:
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -193,13 +228,8 @@ def table(
     """
     from cartrial.designs.decision_tables import decision_tables
 
-    try:
-        built = _build(
-            design, n_doses, target, cohort_size, n_cohorts, skeleton, table_file, params
-        )
-        tables = decision_tables(built, max_n=max_n, grid=grid, cohorts=cohorts)
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    built = _build(design, n_doses, target, cohort_size, n_cohorts, skeleton, table_file, params)
+    tables = decision_tables(built, max_n=max_n, grid=grid, cohorts=cohorts)
     if as_json:
         payload: dict[str, object] = {
             "design": design,
@@ -232,6 +262,8 @@ def table(
 
 def _print_boundaries(frame: pd.DataFrame, title: str) -> None:
     """The count table as protocol appendices print it, in blocks that fit the terminal."""
+    import pandas as pd
+
     console = Console()
     label_width = 28
     per_block = max(1, (console.width - label_width - 4) // 5)
@@ -248,14 +280,15 @@ def _print_boundaries(frame: pd.DataFrame, title: str) -> None:
         console.print(view)
 
 
-def _decision_json(decision: Decision) -> str:
+def _decision_json(decision: Decision, names: Sequence[str]) -> str:
     payload = {
         "action": decision.action,
-        "next_dose": decision.next_dose,
-        "eliminated": list(decision.eliminated),
-        "reason": decision.reason,
+        "next_dose": None if decision.next_dose is None else names[decision.next_dose],
+        "eliminated": [names[d] for d in decision.eliminated],
+        "reason": name_doses(decision.reason, names),
         "suspended": decision.suspended,
-        "details": decision.details,
+        "details": name_dose_keys(decision.details, names),
+        "doses": list(names),
     }
     return json.dumps(payload, indent=2)
 
@@ -264,9 +297,13 @@ def next_dose(
     design: str = DESIGN_OPT,
     n: str = N_OPT,
     dlt: str = DLT_OPT,
-    current: int = CURRENT_OPT,
+    current: str = CURRENT_OPT,
+    doses: str | None = DOSES_OPT,
+    protocol: Path | None = PROTOCOL_OPT,
     pending: str | None = typer.Option(
-        None, "--pending", help="TITE designs: DOSE:FRACTION per pending patient, comma-separated."
+        None,
+        "--pending",
+        help="TITE designs: DOSE:FRACTION per pending patient, comma-separated (DL1:0.5).",
     ),
     last_cohort: str | None = typer.Option(
         None,
@@ -283,46 +320,55 @@ def next_dose(
 ) -> None:
     """The next-dose decision for the data so far (the number of doses is read off --n)."""
     counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
-    try:
-        built = _build(
-            design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
-        )
-        waiting = _pending(pending)
-        last = _last_cohort(last_cohort)
-        if waiting and not isinstance(built, TITEBOIN | TITECRM):
-            raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
-        if last is not None and not isinstance(built, CRM):
-            raise typer.BadParameter(f"--last-cohort needs a CRM design, not {design!r}")
-        if isinstance(built, TITECRM):
-            decision = built.decide(counts, dlts, current, waiting, last_cohort=last)
-        elif isinstance(built, CRM):
-            decision = built.decide(counts, dlts, current, last_cohort=last)
-        elif isinstance(built, TITEBOIN):
-            decision = built.decide(counts, dlts, current, pending_followup=waiting)
-        else:
-            decision = built.decide(counts, dlts, current)
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    names = _dose_names(len(counts), doses, protocol)
+    at = _current(current, names)
+    built = _build(
+        design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
+    )
+    waiting = _pending(pending, names)
+    last = _last_cohort(last_cohort)
+    if waiting and not isinstance(built, TITEBOIN | TITECRM):
+        raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
+    if last is not None and not isinstance(built, CRM):
+        raise typer.BadParameter(f"--last-cohort needs a CRM design, not {design!r}")
+    if isinstance(built, TITECRM):
+        decision = built.decide(counts, dlts, at, waiting, last_cohort=last)
+    elif isinstance(built, CRM):
+        decision = built.decide(counts, dlts, at, last_cohort=last)
+    elif isinstance(built, TITEBOIN):
+        decision = built.decide(counts, dlts, at, pending_followup=waiting)
+    else:
+        decision = built.decide(counts, dlts, at)
     if as_json:
-        typer.echo(_decision_json(decision))
+        typer.echo(_decision_json(decision, names))
         return
     colour = "red" if decision.action == "stop" else "green"
-    where = "-" if decision.next_dose is None else str(decision.next_dose)
-    Console().print(
+    where = "-" if decision.next_dose is None else names[decision.next_dose]
+    console = Console()
+    console.print(
         f"[bold {colour}]{decision.action}[/bold {colour}] -> next dose {where}"
         + (" [yellow](accrual suspended)[/yellow]" if decision.suspended else ""),
         highlight=False,
     )
-    Console().print(f"reason: {decision.reason}", highlight=False)
+    console.print(f"reason: {name_doses(decision.reason, names)}", highlight=False)
     if decision.eliminated:
-        Console().print(f"eliminated doses: {', '.join(map(str, decision.eliminated))}")
+        console.print(f"eliminated doses: {', '.join(names[d] for d in decision.eliminated)}")
+
+
+def _current(text: str, names: Sequence[str]) -> int:
+    try:
+        return dose_index(text, names)
+    except DesignError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--current") from None
 
 
 def pathways(
     design: str = DESIGN_OPT,
     n: str = N_OPT,
     dlt: str = DLT_OPT,
-    current: int = CURRENT_OPT,
+    current: str = CURRENT_OPT,
+    doses: str | None = DOSES_OPT,
+    protocol: Path | None = PROTOCOL_OPT,
     cohorts: int = typer.Option(2, "--cohorts", help="Future cohorts to enumerate (1-3)."),
     target: float | None = TARGET_OPT,
     cohort_size: int | None = COHORT_OPT,
@@ -334,26 +380,31 @@ def pathways(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Every outcome of the next cohorts and the dose level each leads to."""
-    from cartrial.designs.decision_tables import named_pathways
-    from cartrial.designs.describe import default_dose_labels
+    import pandas as pd
+
+    from cartrial.designs.pathways import dose_transition_pathways
 
     counts, dlts = _ints(n, "--n"), _ints(dlt, "--dlt")
-    try:
-        built = _build(
-            design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
-        )
-        frame = dose_transition_pathways(
-            built, n=counts, dlt=dlts, current=current, cohorts=cohorts
-        )
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    names = _dose_names(len(counts), doses, protocol)
+    at = _current(current, names)
+    built = _build(
+        design, len(counts), target, cohort_size, n_cohorts, skeleton, table_file, params
+    )
+    frame = dose_transition_pathways(built, n=counts, dlt=dlts, current=at, cohorts=cohorts)
     if plot is not None:
-        labels = default_dose_labels(built.n_doses)
-        figure = plot_pathways(
-            frame, title=f"{design}: dose transition pathways", dose_labels=labels
-        )
-        figure.savefig(plot, dpi=150)
-    named = named_pathways(frame, built.n_doses)
+        from cartrial.designs.pathways_plot import plot_pathways
+
+        title = f"{design}: dose transition pathways"
+        plot_pathways(frame, title=title, dose_labels=names).savefig(plot, dpi=150)
+    named = frame.assign(
+        dose=[names[d] for d in frame["dose"]],
+        next_dose=pd.Series(
+            [None if pd.isna(d) else names[int(d)] for d in frame["next_dose"]],
+            index=frame.index,
+            dtype=object,
+        ),
+        reason=[name_doses(r, names) for r in frame["reason"]],
+    )
     shown = named.drop(columns=["reason", "parent"]).rename(
         columns={
             "path": "DLTs per cohort",
@@ -377,10 +428,9 @@ def simon(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Simon two-stage optimal and minimax designs."""
-    try:
-        frame = simon_two_stage(p0, p1, alpha, beta, n_max=n_max).to_frame()
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    from cartrial.designs.expansion import simon_two_stage
+
+    frame = simon_two_stage(p0, p1, alpha, beta, n_max=n_max).to_frame()
     _emit_frame(
         frame,
         frame.round(4).rename(columns={"expected_n0": "EN(p0)", "pet0": "PET(p0)"}),
@@ -399,12 +449,11 @@ def monitor(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Expansion toxicity stopping boundary (stop if Pr(DLT rate > limit | data) > threshold)."""
-    try:
-        frame = toxicity_monitoring_boundary(
-            limit, threshold, prior_a=prior_a, prior_b=prior_b, n_max=n_max, n_min=n_min
-        )
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    from cartrial.designs.expansion import toxicity_monitoring_boundary
+
+    frame = toxicity_monitoring_boundary(
+        limit, threshold, prior_a=prior_a, prior_b=prior_b, n_max=n_max, n_min=n_min
+    )
     _emit_frame(
         frame,
         frame.round(4),
@@ -428,12 +477,9 @@ def appendix(
     from cartrial.report.pdf import write_pdf
     from cartrial.simulation.appendix import build_appendix, load_scenarios, write_appendix
 
-    try:
-        study = appendix_study(load_protocol(protocol))
-        built = build_appendix(study, load_scenarios(scenarios), scheduler=scheduler, progress=True)
-        paths = write_appendix(built, out, write_pdf)
-    except CartrialError as exc:
-        raise _fail(exc) from None
+    study = appendix_study(load_protocol(protocol))
+    built = build_appendix(study, load_scenarios(scenarios), scheduler=scheduler, progress=True)
+    paths = write_appendix(built, out, write_pdf)
     console = Console()
     for kind, path in paths.items():
         console.print(f"{kind}: {path}", highlight=False)

@@ -10,14 +10,14 @@ file, the row and the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cartrial.cli.layout import print_table
 from cartrial.errors import RuleInputError
 from cartrial.rules import cart_tox, ctcae
 
@@ -44,27 +44,27 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _fail(path: Path, exc: RuleInputError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {path}: {exc}", highlight=False)
-    return typer.Exit(code=2)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     records: list[dict[str, object]] = json.loads(frame.to_json(orient="records"))
     return records
 
 
 def _show(frame: pd.DataFrame, columns: list[str], title: str, limit: int) -> None:
-    table = Table(title=title, title_justify="left")
-    table.add_column("Row", justify="right")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for label, row in frame[columns].head(limit).iterrows():
-        table.add_row(str(label), *("-" if pd.isna(v) else str(v) for v in row))
     console = Console()
-    console.print(table)
+    rows = [
+        [str(label), *("-" if pd.isna(v) else str(v) for v in row)]
+        for label, row in frame[columns].head(limit).iterrows()
+    ]
+    justify = ["right", *["left"] * len(columns)]
+    header = ["Row", *columns]
+    print_table(console, title, header, rows, justify=justify, heading=_row_heading)
     if len(frame) > limit:
         console.print(f"... {len(frame) - limit} more rows (use --out or --json)")
+
+
+def _row_heading(row: Sequence[str]) -> str:
+    """``row 3 · S01-001``: the file's row number, then the subject when there is one."""
+    return " · ".join([f"row {row[0]}", *row[1:2]])
 
 
 def _emit(
@@ -90,12 +90,10 @@ def _emit(
         return
     _show(graded, [c for c in columns if c in graded.columns], title, limit)
     if courses is not None:
-        table = Table(title="Courses (daily maximum grade)", title_justify="left")
-        for col in courses.columns:
-            table.add_column(col)
-        for row in courses.itertuples(index=False):
-            table.add_row(*("-" if pd.isna(v) else str(v) for v in row))
-        Console().print(table)
+        rows = [
+            ["-" if pd.isna(v) else str(v) for v in row] for row in courses.itertuples(index=False)
+        ]
+        print_table(Console(), "Courses (daily maximum grade)", list(courses.columns), rows)
 
 
 def _courses(graded: pd.DataFrame) -> pd.DataFrame | None:
@@ -121,7 +119,7 @@ def _grade_file(
         graded = grade(_read(file))
         courses = _courses(graded) if with_courses else None
     except RuleInputError as exc:
-        raise _fail(file, exc) from None
+        raise RuleInputError(f"{file}: {exc}") from None
     _emit(
         graded,
         columns,

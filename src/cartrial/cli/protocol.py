@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import typer
@@ -11,7 +10,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from cartrial.errors import ProtocolError
+from cartrial.cli.layout import MARK, print_table
 from cartrial.protocol import Protocol, load_protocol
 from cartrial.protocol.schedule import ASSESSMENTS
 
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def show(file: Path | None = FILE_ARG, as_json: bool = JSON_OPT) -> None:
     """Render the study: phases, doses, DLT rules, schedule of assessments, endpoints."""
-    protocol = _load_or_exit(file, as_json)
+    protocol = load_protocol(file)
     if as_json:
         typer.echo(json.dumps(protocol.model_dump(mode="json"), indent=2))
         return
@@ -41,32 +40,14 @@ def show(file: Path | None = FILE_ARG, as_json: bool = JSON_OPT) -> None:
 def validate(
     file: Path = typer.Argument(..., help="Protocol YAML file."), as_json: bool = JSON_OPT
 ) -> None:
-    """Check a protocol file; list every error with its YAML path and line; exit 1 if any."""
-    protocol = _load_or_exit(file, as_json)
+    """Check a protocol file; list every error with its YAML path and line; exit 2 if any."""
+    protocol = load_protocol(file)
     if as_json:
         typer.echo(json.dumps({"file": str(file), "valid": True, "errors": []}))
     else:
         Console().print(
             f"[green]{file}: valid[/green] ({protocol.study_id} version {protocol.version})"
         )
-
-
-def _load_or_exit(file: Path | None, as_json: bool) -> Protocol:
-    try:
-        return load_protocol(file)
-    except ProtocolError as exc:
-        if as_json:
-            errors = [{"path": p, "line": line, "message": m} for p, line, m in exc.issues]
-            typer.echo(json.dumps({"file": exc.source, "valid": False, "errors": errors}, indent=2))
-        else:
-            console = Console(stderr=True)
-            console.print(f"[red]{exc.source}: {len(exc.issues)} error(s)[/red]")
-            for path, line, message in exc.issues:
-                where = f"line {line}" if line is not None else "file"
-                console.print(
-                    f"  {where}: [bold]{path or '<root>'}[/bold]: {message}", highlight=False
-                )
-        raise typer.Exit(code=1) from None
 
 
 def render_protocol(p: Protocol, console: Console) -> None:
@@ -81,7 +62,7 @@ def render_protocol(p: Protocol, console: Console) -> None:
         )
     )
     console.print(_eligibility_table(p))
-    console.print(_doses_table(p))
+    _doses_table(p, console)
     esc, exp = p.escalation, p.expansion
     mon = exp.tox_monitoring
     console.print(
@@ -97,9 +78,9 @@ def render_protocol(p: Protocol, console: Console) -> None:
             title="Phases",
         )
     )
-    console.print(_dlt_table(p))
-    console.print(_schedule_grid(p))
-    console.print(_endpoints_table(p))
+    _dlt_table(p, console)
+    _print_schedule(p, console)
+    _endpoints_table(p, console)
 
 
 def _eligibility_table(p: Protocol) -> Table:
@@ -131,19 +112,10 @@ def _eligibility_table(p: Protocol) -> Table:
     return table
 
 
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
-    """A table with one header per column and the rows in order."""
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def _doses_table(p: Protocol) -> Table:
+def _doses_table(p: Protocol, console: Console) -> None:
     start = p.escalation.start_dose
-    return _table(
+    print_table(
+        console,
         f"Treatment: {p.treatment.lymphodepletion_regimen}, then CAR-T on day 0",
         ("dose level", "cells", "unit", "tolerance", "set by", "source"),
         (
@@ -160,37 +132,44 @@ def _doses_table(p: Protocol) -> Table:
     )
 
 
-def _dlt_table(p: Protocol) -> Table:
+def _dlt_table(p: Protocol, console: Console) -> None:
     d = p.dlt
-    return _table(
+    print_table(
+        console,
         f"DLT: onset within {d.window_days} days, attribution >= {d.min_attribution}",
         ("kind", "id", "rule"),
         [
             *(("DLT if", rule.id, rule.description) for rule in d.criteria),
             *(("not a DLT", exclusion.id, exclusion.description) for exclusion in d.exclusions),
         ],
+        keys=2,
     )
 
 
-def _schedule_grid(p: Protocol) -> Table:
+def _print_schedule(p: Protocol, console: Console) -> None:
+    """The schedule of assessments: a visit x assessment grid, or one line per visit if narrow."""
     visits = p.schedule.expanded()
     used = [a for a in ASSESSMENTS if any(a in v.assessments for v in visits)]
-    table = Table(title=f"Schedule of assessments (follow-up {p.schedule.follow_up_days} days)")
-    table.add_column("visit", no_wrap=True)
-    table.add_column("day", justify="right")
-    table.add_column("window")
-    for assessment in used:
-        table.add_column(assessment.replace("_", " "), justify="center")
-    for v in visits:
-        window = f"-{v.window_before}/+{v.window_after}"
-        marks = ["x" if a in v.assessments else "" for a in used]
-        table.add_row(v.name, str(v.day), window, *marks)
-    return table
+    columns = ["visit", "day", "window", *(a.replace("_", " ") for a in used)]
+    rows = [
+        [
+            v.name,
+            str(v.day),
+            f"-{v.window_before}/+{v.window_after}",
+            *(MARK if a in v.assessments else "" for a in used),
+        ]
+        for v in visits
+    ]
+    title = f"Schedule of assessments (follow-up {p.schedule.follow_up_days} days)"
+    justify = ["left", "right", "left", *(["center"] * len(used))]
+    print_table(console, title, columns, rows, justify=justify)
 
 
-def _endpoints_table(p: Protocol) -> Table:
-    return _table(
+def _endpoints_table(p: Protocol, console: Console) -> None:
+    print_table(
+        console,
         "Endpoints",
         ("kind", "endpoint", "population", "time frame", "definition"),
         ((e.kind, e.name, e.population, e.time_frame, e.definition) for e in p.endpoints),
+        keys=2,
     )

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.errors import RuleInputError
 from cartrial.rules import recist
 
 __all__ = ["recist_command", "register"]
@@ -108,18 +107,14 @@ def recist_command(
     ),
 ) -> None:
     """Evaluate RECIST 1.1 responses; every row names the rule that fired."""
-    try:
-        result = recist.evaluate(
-            lesions,
-            pd.read_csv(reference_dates, dtype=str, keep_default_na=False),
-            confirm=confirm,
-            sd_min_days=sd_min_days,
-            confirm_min_days=confirm_min_days,
-            allow_ne_between=ne_between,
-        )
-    except RuleInputError as error:
-        Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(code=2) from error
+    result = recist.evaluate(
+        lesions,
+        pd.read_csv(reference_dates, dtype=str, keep_default_na=False),
+        confirm=confirm,
+        sd_min_days=sd_min_days,
+        confirm_min_days=confirm_min_days,
+        allow_ne_between=ne_between,
+    )
     if out is not None:
         result.best.to_csv(out, index=False)
         result.timepoints.to_csv(out.with_name(f"{out.stem}_timepoints.csv"), index=False)

@@ -10,8 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.errors import CartrialError
-
 __all__ = ["register", "report_command"]
 
 
@@ -37,28 +35,19 @@ def report_command(
     as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
 ) -> None:
     """Analyse the trial as of the data cut-off and write report.html, report.pdf, tables/*.csv."""
-    from cartrial import services
-    from cartrial.protocol import load_protocol
-    from cartrial.report import build_report
-    from cartrial.store import database_url, make_engine, session_factory
-
     try:
         cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
     except ValueError:
         raise typer.BadParameter(
             f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
         ) from None
-    engine = make_engine(database_url(db))
-    try:
-        data = services.trial_data(
-            session_factory(engine), study or load_protocol().study_id, cutoff_date
-        )
-        result = build_report(data, out, pdf=pdf)
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
+    from cartrial import services
+    from cartrial.protocol import load_protocol
+    from cartrial.report import build_report
+
+    factory = services.open_database(db)
+    data = services.trial_data(factory, study or load_protocol().study_id, cutoff_date)
+    result = build_report(data, out, pdf=pdf)
     if as_json:
         typer.echo(
             json.dumps(

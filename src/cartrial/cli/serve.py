@@ -23,9 +23,9 @@ _STUDY_ENV = "CARTRIAL_STUDY"
 def app_from_environment() -> object:
     """The web app of ``$CARTRIAL_STUDY`` on ``$CARTRIAL_DATABASE_URL`` (a uvicorn factory)."""
     from cartrial.protocol import load_protocol
-    from cartrial.store import database_url, make_engine, session_factory
+    from cartrial.services import open_database
 
-    factory = session_factory(make_engine(database_url(os.environ.get(_DB_ENV))))
+    factory = open_database(os.environ.get(_DB_ENV))
     study = os.environ.get(_STUDY_ENV) or load_protocol().study_id
     return create_app(factory, study)
 
@@ -46,12 +46,17 @@ def serve(
     """Serve the web application (log in with an account of the study)."""
     import uvicorn
 
-    from cartrial.store import database_url
+    from cartrial.services import database_name, open_database
 
-    os.environ[_DB_ENV] = database_url(db)
+    open_database(db)  # a missing or foreign database is refused here, before any worker starts
+    if db is not None:
+        os.environ[_DB_ENV] = db
     if study:
         os.environ[_STUDY_ENV] = study
-    typer.echo(f"cartrial web application on http://{host}:{port}/ (Ctrl-C stops it)")
+    typer.echo(
+        f"cartrial web application for {database_name(db)} on http://{host}:{port}/ "
+        "(Ctrl-C stops it)"
+    )
     uvicorn.run(
         "cartrial.cli.serve:app_from_environment",
         factory=True,

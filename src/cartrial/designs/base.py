@@ -39,13 +39,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ACTIONS",

@@ -26,11 +26,10 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.designs.base import (
     Decision,
@@ -50,6 +49,9 @@ from cartrial.designs.crm_model import (
 )
 from cartrial.designs.skeleton import CRMModel, get_skeleton
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CRM", "MTD_RULES", "TITECRM", "CRMPosterior", "MTDRule", "crm_posterior"]
 
@@ -203,6 +205,8 @@ class CRM:
         Columns ``dose``, ``skeleton`` and ``prior_prob_overdose`` (``Pr(p_j > target)`` before
         any data); pair with :mod:`cartrial.designs.pathways` for the decision paths.
         """
+        import pandas as pd
+
         no_data = np.zeros(self.n_doses, dtype=np.int64)
         prior = self.posterior(no_data, no_data)
         return pd.DataFrame(

@@ -14,11 +14,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from scipy import special
 
 from cartrial.designs.base import (
@@ -30,6 +29,9 @@ from cartrial.designs.base import (
 )
 from cartrial.designs.isotonic import isotonic_mtd
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RULE_CODES", "IntervalDesign", "RuleCode", "prob_above"]
 
@@ -132,6 +134,8 @@ class IntervalDesign(ABC):
         Cells hold ``E``, ``S``, ``D`` or ``DU`` (de-escalate, dose unacceptable: the elimination
         rule fires) as mTPI-style protocol appendices print them; impossible cells are empty.
         """
+        import pandas as pd
+
         top = self._table_size() if max_n is None else check_positive_int(max_n, "max_n")
         grid = pd.DataFrame(
             "", index=pd.RangeIndex(0, top + 1, name="dlt"), columns=range(1, top + 1)
@@ -151,6 +155,8 @@ class IntervalDesign(ABC):
         the dose and all higher if DLTs >= this); ``<NA>`` where no count triggers the action.
         Between the first two, stay. Default ``max_n`` is the maximum sample size.
         """
+        import pandas as pd
+
         top = self._table_size() if max_n is None else check_positive_int(max_n, "max_n")
         rows = []
         for n in range(1, top + 1):

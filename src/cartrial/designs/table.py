@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.designs.interval import IntervalDesign, RuleCode
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TABLE_CODES", "DecisionTableDesign"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.designs.base import (
     Decision,
@@ -16,6 +16,9 @@ from cartrial.designs.base import (
     check_start_dose,
     decision_from_move,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ThreePlusThree"]
 
@@ -80,6 +83,8 @@ class ThreePlusThree:
         exceeds the MTD (de-escalate or stop, and it is eliminated) if DLTs >=
         ``deescalate_if_dlt_ge`` = ``eliminate_if_dlt_ge``; otherwise (1/3) treat three more.
         """
+        import pandas as pd
+
         table = pd.DataFrame(
             {
                 "n_treated": [3, 6],

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from cartrial.designs.base import (
     Decision,
@@ -21,6 +20,9 @@ from cartrial.designs.base import (
 from cartrial.designs.boin import BOIN
 from cartrial.designs.interval import RuleCode
 from cartrial.errors import DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TITEBOIN"]
 
@@ -186,6 +188,8 @@ class TITEBOIN(BOIN):
             For ``method="imputation"``: its estimate depends on each pending patient's
             follow-up, not on ``STFT`` alone, so no such table exists.
         """
+        import pandas as pd
+
         if self.method != "ess":
             raise DesignError(
                 "the pending-patient table exists for method='ess' only: with imputation the "

@@ -60,6 +60,8 @@ from cartrial.services.auth import (
     unlock_user,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.database import create_database, database_name, open_database
+from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
     AdjudicateDLT,
     DataLocked,
@@ -171,6 +173,7 @@ __all__ = [
     "CrsIcansRecorded",
     "DLTAdjudicated",
     "DLTOverride",
+    "DataLockReleased",
     "DataLocked",
     "DecideNextDose",
     "DoseAssigned",
@@ -206,6 +209,7 @@ __all__ = [
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
+    "ReleaseDataLock",
     "ReviewExpansion",
     "RevokeToken",
     "SampleRecorded",
@@ -240,8 +244,10 @@ __all__ = [
     "change_password",
     "close_query",
     "context_for",
+    "create_database",
     "create_study",
     "create_token",
+    "database_name",
     "decide_next_dose",
     "enrol_subject",
     "import_kinetics",
@@ -253,6 +259,7 @@ __all__ = [
     "lock_data",
     "login",
     "logout",
+    "open_database",
     "open_expansion",
     "raise_query",
     "record_ada",
@@ -268,6 +275,7 @@ __all__ = [
     "record_subsequent_therapy",
     "record_tumour_assessment",
     "rederive_study",
+    "release_data_lock",
     "review_expansion",
     "revoke_token",
     "screen_subject",

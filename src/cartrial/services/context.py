@@ -7,6 +7,13 @@ its active data lock read in one query, the protocol parsed once per protocol ha
 checked when a subject is fetched (:meth:`UseCase.subject`): a role held at one site reaches only
 that site's subjects; a role held study-wide (``site_id`` NULL) reaches all. Anything raised
 inside the block rolls everything back.
+
+The data lock holds here, once for every use case: while a lock is active, every flush of the
+use case's session is checked (:func:`_guard_locked_data`), and any insert, update or soft
+delete of a record whose data date (:attr:`~cartrial.store.base.Regulated.__data_date__`, old or
+new value) falls on or before the cut-off is refused, whatever the use case (DLT overrides,
+re-derivation, grade changes, deletions, imports). Times are read in the study's declared time
+zone (``study.time_zone`` of the protocol), never in the caller's offset.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import aliased, defer, sessionmaker
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import Session, UOWTransaction, aliased, defer, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import Protocol, parse_protocol
@@ -31,6 +40,7 @@ from cartrial.store import (
     DataLock,
     Enrolment,
     Infusion,
+    Regulated,
     RoleAssignment,
     Site,
     Study,
@@ -281,15 +291,63 @@ class UseCase:
         """Set the reason for change of the writes that follow in this transaction."""
         self.session.info[AUDIT_CONTEXT_KEY] = AuditContext(self.user.username, reason)
 
-    def check_unlocked(self, when: dt.date, field_name: str) -> None:
-        """Refuse a write dated on or before the cut-off of an active (unreleased) data lock."""
-        if self._lock is not None and when <= self._lock[0]:
+    def study_date(self, when: dt.date | dt.datetime) -> dt.date:
+        """The calendar day of ``when`` in the study's time zone (a date is already one).
+
+        A timezone-aware time is converted to the protocol's ``study.time_zone`` whatever offset
+        it was given in (``2025-11-10T00:30+10:00`` is 2025-11-09 in Asia/Shanghai); a naive
+        time is refused.
+        """
+        if not isinstance(when, dt.datetime):
+            return when
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValidationFailed("time", f"{when.isoformat()} has no time zone offset")
+        return when.astimezone(ZoneInfo(self.protocol.study.time_zone)).date()
+
+    def check_unlocked(self, when: dt.date | dt.datetime, field_name: str) -> None:
+        """Refuse a write dated on or before the cut-off of an active (unreleased) data lock.
+
+        ``when`` is a study date, or a time read in the study's time zone (:meth:`study_date`).
+        """
+        if self._lock is None:
+            return
+        day = self.study_date(when)
+        if day <= self._lock[0]:
             cutoff, name = self._lock
+            shown = day if day == when else f"{when.isoformat()} ({day} in {self._zone_name})"
             raise ValidationFailed(
                 field_name,
-                f"{when} is on or before the cut-off {cutoff} of data lock {name!r}: "
+                f"{shown} is on or before the cut-off {cutoff} of data lock {name!r}: "
                 "locked data cannot change",
             )
+
+    @property
+    def _zone_name(self) -> str:
+        return self.protocol.study.time_zone
+
+
+def _guard_locked_data(uc: UseCase) -> None:
+    """Check every flush of ``uc``'s session against the active data lock (the one place)."""
+
+    def before_flush(
+        session: Session, _context: UOWTransaction, _instances: Iterable[object] | None
+    ) -> None:
+        changed = [*session.new, *(o for o in session.dirty if session.is_modified(o))]
+        for record in changed:
+            if not isinstance(record, Regulated):
+                continue
+            column = type(record).__data_date__
+            if column is None:
+                continue
+            state = instance_state(record)
+            values = [getattr(record, column), state.committed_state.get(column)]
+            for value in values:
+                if isinstance(value, dt.date):
+                    table = record.__table__.name  # type: ignore[attr-defined]
+                    what = f"{table} {record.id or '(new)'} {column}"
+                    uc.check_unlocked(value, what)
+
+    event.listen(uc.session, "before_flush", before_flush)
 
 
 def load_user(session: AuditedSession, username: str) -> User:
@@ -402,6 +460,8 @@ def _use_case(
                         row.enrolled_date,
                         row.infused_at,
                     )
+        if uc._lock is not None and not read_only:
+            _guard_locked_data(uc)
         if site_scoped:
             if not any(role in roles for role, _ in uc.roles):
                 raise PermissionDenied(

@@ -8,7 +8,8 @@
 * :func:`open_expansion` opens the expansion at the RP2D once every subject dosed there has
   completed the DLT window; it is signed in the same transaction;
 * :func:`lock_data` freezes the data up to a cut-off (signed); later writes dated on or before
-  the cut-off are refused.
+  the cut-off are refused (:mod:`cartrial.services.context`); a checkpoint of the audit chain is
+  written outside the database; :func:`~cartrial.services.datalock.release_data_lock` lifts it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
 from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
+from cartrial.designs.labels import name_doses
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.database import checkpoint_after_write
 from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
 from cartrial.services.followup_window import dlt_followup
@@ -170,6 +173,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
         action: str = rec.action
         next_index = rec.next_dose
+        reason = name_doses(rec.reason, names)  # the design counts doses from 0
         if data.action is not None or data.next_dose_level is not None:
             action, next_index = _override(data, rec.action, rec.next_dose, names)
         cohort = current_cohort(uc)
@@ -183,7 +187,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             design=p.escalation.design.name,
             recommended_action=rec.action,
             recommended_next_dose_index=rec.next_dose,
-            recommendation_reason=rec.reason,
+            recommendation_reason=reason,
             action=action,
             next_dose_index=next_index,
             next_dose_level=names[next_index] if next_index is not None else None,
@@ -203,7 +207,7 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             pending=len(pending),
             recommended_action=rec.action,
             recommended_next_dose_level=names[rec.next_dose] if rec.next_dose is not None else None,
-            recommendation_reason=rec.reason,
+            recommendation_reason=reason,
             action=action,
             next_dose_level=decision.next_dose_level,
         )
@@ -415,12 +419,14 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         uc.session.add(lock)
         uc.session.flush()
         [signature] = sign(uc, data.password.get_secret_value(), "data_lock", lock)
-        return DataLocked(
+        locked = DataLocked(
             lock_id=lock.id,
             name=lock.name,
             data_cutoff=lock.data_cutoff,
             signature=signed_result(signature, uc.protocol.study.time_zone),
         )
+    checkpoint_after_write(ctx.session_factory)  # the trail's head, kept outside the database
+    return locked
 
 
 class DLTOverride(ServiceInput):

@@ -111,7 +111,7 @@ def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> Adv
     if enrolled is None:
         raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
     check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
-    uc.check_unlocked(onset.date(), "onset_at")
+    uc.check_unlocked(onset, "onset_at")
     ae = AdverseEvent(
         subject_id=subject.id,
         term=info.term,
@@ -248,7 +248,7 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
         check_order(
             last, when, field="changed_at", earlier_name="the previous grade", allow_equal=False
         )
-        uc.check_unlocked(when.date(), "changed_at")
+        uc.check_unlocked(when, "changed_at")
         # Through the relationship: the course the DLT rules see includes the new change.
         uc.session.add(AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=when))
         if data.grade > ae.grade:
@@ -302,7 +302,7 @@ class LabRecorded(ServiceResult):
 def check_lab_date(uc: UseCase, subject: Subject, when: dt.datetime) -> None:
     """Refuse a lab dated before the subject's screening or inside locked data."""
     check_order(subject.screened_date, when.date(), field="collected_at", earlier_name="screening")
-    uc.check_unlocked(when.date(), "collected_at")
+    uc.check_unlocked(when, "collected_at")
 
 
 def store_labs(uc: UseCase, rows: list[tuple[Subject, RecordLab]]) -> list[LabResult]:

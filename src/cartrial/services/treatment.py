@@ -221,7 +221,7 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
             )
         _check_window(uc, "eligibility", subject.screened_date, day0, "screening")
         _check_lymphodepletion(uc, subject, day0)
-        uc.check_unlocked(day0, "infused_at")
+        uc.check_unlocked(data.infused_at, "infused_at")
         uc.session.add(
             Infusion(
                 subject_id=subject.id,

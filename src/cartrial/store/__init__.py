@@ -50,7 +50,7 @@ from cartrial.store.auth import (
     signature_is_valid,
     signatures_for,
 )
-from cartrial.store.backup import backup, restore
+from cartrial.store.backup import backup
 from cartrial.store.base import Base, Regulated, UTCDateTime, live, utcnow
 from cartrial.store.chain import ChainReport, verify_chain
 from cartrial.store.credentials import (
@@ -60,7 +60,13 @@ from cartrial.store.credentials import (
     LoginSession,
     secret_sha256,
 )
-from cartrial.store.engine import database_url, display_url, make_engine, session_factory
+from cartrial.store.engine import (
+    database_url,
+    display_url,
+    make_engine,
+    open_engine,
+    session_factory,
+)
 from cartrial.store.history import AuditEntry, read_database_log, read_log, verify_database
 from cartrial.store.locking import check_version
 from cartrial.store.migrate import head_revision, upgrade
@@ -71,6 +77,7 @@ from cartrial.store.models import (
     AuditChainHead,
     AuditLog,
     CrsIcansObservation,
+    DatabaseEvent,
     DataLock,
     DataQuery,
     DoseAssignment,
@@ -96,6 +103,7 @@ from cartrial.store.models import (
     TumourLesion,
     User,
 )
+from cartrial.store.restore import restore
 from cartrial.store.transaction import read_only, unit_of_work
 
 __all__ = [
@@ -115,6 +123,7 @@ __all__ = [
     "CrsIcansObservation",
     "DataLock",
     "DataQuery",
+    "DatabaseEvent",
     "DoseAssignment",
     "DoseDecision",
     "EligibilityAssessment",
@@ -151,6 +160,7 @@ __all__ = [
     "head_revision",
     "live",
     "make_engine",
+    "open_engine",
     "read_database_log",
     "read_log",
     "read_only",

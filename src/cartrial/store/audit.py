@@ -23,6 +23,7 @@ The rows are hash-chained and verified by :mod:`cartrial.store.chain` (re-export
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,11 +50,13 @@ __all__ = [
     "GENESIS_SHA256",
     "INSERT_FIELD",
     "READ_ONLY_KEY",
+    "REDACTED_PREFIX",
     "AuditContext",
     "AuditedSession",
     "ChainReport",
     "audit_context",
     "expected_versions",
+    "redacted_digest",
     "row_sha256",
     "soft_delete",
     "verify_chain",
@@ -68,7 +71,9 @@ _EXPECTED_VERSIONS_KEY = "cartrial.expected_versions"
 _NOT_LOGGED = frozenset({"id", "version"})
 #: Also not logged on insert: the audit row itself records who and when.
 _NOT_LOGGED_ON_INSERT = _NOT_LOGGED | {"created_at", "created_by"}
-_REDACTED = "<redacted>"
+#: Prefix of a redacted value in the trail: ``sha256:<hex>`` of the value, so that the data check
+#: (:mod:`cartrial.store.integrity`) can compare it without the trail holding it in clear.
+REDACTED_PREFIX = "sha256:"
 #: ``field`` of the single audit row of an insert; its ``new_value`` is the record as JSON.
 INSERT_FIELD = "*"
 
@@ -229,8 +234,14 @@ def _before_flush(
     session.info[_PENDING_KEY] = changes
 
 
+def redacted_digest(value: object) -> str:
+    """How a redacted column's value appears in the trail: ``sha256:`` + SHA-256 of its text."""
+    text = encode_value(value) or ""
+    return REDACTED_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _redacted(key: str, value: object, redact: frozenset[str]) -> object:
-    return _REDACTED if key in redact and value is not None else value
+    return redacted_digest(value) if key in redact and value is not None else value
 
 
 def _canonical(values: Mapping[str, str | None]) -> str:

@@ -4,7 +4,7 @@ SQLite uses the sqlite3 online backup API (a consistent snapshot while others ke
 copy is switched to a self-contained rollback journal and checked with ``PRAGMA integrity_check``.
 PostgreSQL uses ``pg_dump --format=custom`` / ``pg_restore --clean`` (consistent through a single
 snapshot); when the client tools are missing a :class:`~cartrial.errors.BackupFailed` says so.
-A restore is refused unless the backup's audit chain verifies, and is checked again afterwards.
+Restoring is :mod:`cartrial.store.restore`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
 from cartrial.errors import BackupFailed
-from cartrial.store.chain import ChainReport, verify_chain
-from cartrial.store.history import verify_database
 
-__all__ = ["backup", "restore"]
+__all__ = ["backup"]
 
 
 def _sqlite_path(url: URL) -> Path:
@@ -52,25 +49,6 @@ def _sqlite_backup(source: Path, destination: Path) -> None:
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _sqlite_read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
-def _sqlite_restore(source: Path, target: Path) -> None:
-    with _sqlite_read_only(source) as src:
-        _sqlite_check(src, f"backup {source}")
-        engine = create_engine("sqlite://", creator=lambda: _sqlite_read_only(source))
-        try:
-            with engine.connect() as connection:
-                report = verify_chain(connection)
-        finally:
-            engine.dispose()
-        if not report.ok:
-            raise BackupFailed(f"backup {source} does not verify: {'; '.join(report.problems)}")
-        with sqlite3.connect(target, timeout=30) as dst:
-            src.backup(dst)
 
 
 def _pg_command(tool: str, url: URL) -> tuple[list[str], dict[str, str]]:
@@ -140,25 +118,3 @@ def backup(url: str, destination: str | Path, *, overwrite: bool = False) -> Pat
         args += ["--schema", schema]
     _run([*args, str(parsed.database)], env, "pg_dump")
     return target
-
-
-def restore(url: str, source: str | Path) -> ChainReport:
-    """Replace the content of the database at ``url`` with the backup ``source``.
-
-    For SQLite the backup must pass ``integrity_check`` and its audit chain must verify before
-    anything is replaced; on PostgreSQL ``pg_restore`` runs in a single transaction. Either way the
-    restored database is verified and its :class:`~cartrial.store.audit.ChainReport` returned.
-    """
-    origin = Path(source).expanduser().resolve()
-    if not origin.exists():
-        raise BackupFailed(f"backup {origin} does not exist")
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        _sqlite_restore(origin, _sqlite_path(parsed))
-    else:
-        args, env = _pg_command("pg_restore", parsed)
-        args += ["--clean", "--if-exists", "--single-transaction", "--dbname", str(parsed.database)]
-        _run([*args, str(origin)], env, "pg_restore")
-    restored = verify_database(url)
-    restored.raise_if_broken()
-    return restored

@@ -81,6 +81,10 @@ class Regulated:
 
     #: Columns whose values never enter the audit trail in clear (e.g. password hashes).
     __audit_redact__: ClassVar[frozenset[str]] = frozenset()
+    #: The column that dates the record's DATA (a date, or a UTC time read in the study's time
+    #: zone): a record dated on or before an active data lock's cut-off cannot change. ``None``:
+    #: the table holds no dated trial data (users, sites, signatures, queries, the locks).
+    __data_date__: ClassVar[str | None] = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(nullable=False)

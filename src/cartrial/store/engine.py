@@ -19,11 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from cartrial.errors import DatabaseUnavailable
 from cartrial.store.audit import AuditedSession
+from cartrial.store.failures import check_database, display_url, parse_url, translate_event
+from cartrial.store.keys import AUDIT_KEY_OPTION, load_audit_key
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -33,6 +36,7 @@ __all__ = [
     "database_url",
     "display_url",
     "make_engine",
+    "open_engine",
     "session_factory",
     "sqlite_synchronous",
 ]
@@ -76,15 +80,16 @@ def database_url(db: str | Path | None = None) -> str:
 
 def sqlite_synchronous() -> str:
     """The SQLite ``synchronous`` level: ``$CARTRIAL_SQLITE_SYNCHRONOUS`` (NORMAL or FULL)."""
-    level = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "NORMAL").strip().upper() or "NORMAL"
+    raw = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "NORMAL")
+    level = raw.strip().upper() or "NORMAL"
     if level not in ("NORMAL", "FULL"):
-        raise ValueError(f"{SQLITE_SYNCHRONOUS_ENV} must be NORMAL or FULL, not {level!r}")
+        raise DatabaseUnavailable(
+            SQLITE_SYNCHRONOUS_ENV,
+            "bad-setting",
+            f"must be NORMAL or FULL, not {raw[:40]!r} (OFF would risk a corrupt trial database "
+            "after a crash, so cartrial does not offer it)",
+        )
     return level
-
-
-def display_url(url: str) -> str:
-    """``url`` for messages: the password replaced by ``***``."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_on_connect_with(synchronous: str) -> Callable[[object, ConnectionPoolEntry], None]:
@@ -124,15 +129,48 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     sqlalchemy.Engine
         For SQLite: WAL mode, ``foreign_keys=ON``, ``synchronous`` from
         :func:`sqlite_synchronous`, 30 s busy timeout and ``BEGIN IMMEDIATE`` transactions.
-        For PostgreSQL: pre-ping pooled connections.
+        For PostgreSQL: pre-ping pooled connections. On both, driver errors become cartrial
+        errors (:mod:`cartrial.store.failures`), and the engine carries the audit key
+        (:func:`cartrial.store.keys.load_audit_key`, read now) for the audit writer.
+
+    Raises
+    ------
+    cartrial.errors.DatabaseUnavailable
+        The URL cannot be parsed, names another backend, its driver is missing, or
+        ``$CARTRIAL_SQLITE_SYNCHRONOUS`` is invalid.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, echo=echo)
+    backend = parse_url(url)
+    key = load_audit_key(url)
+    options = {AUDIT_KEY_OPTION: key} if key is not None else {}
+    if backend == "sqlite":
+        engine = create_engine(url, echo=echo, execution_options=options)
         event.listen(engine, "connect", _sqlite_on_connect_with(sqlite_synchronous()))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, execution_options=options)
+    event.listen(engine, "handle_error", translate_event(url))
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on the cartrial database that already exists at ``url``; never creates one.
+
+    Raises
+    ------
+    cartrial.errors.DatabaseUnavailable
+        Naming what was found instead: no file or directory, a directory, an empty or
+        non-SQLite file, a database without cartrial's schema or at another schema revision,
+        an unreachable server.
+    """
+    from cartrial.store.migrate import head_revision
+
+    engine = make_engine(url)
+    try:
+        check_database(engine, url, head_revision())
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[AuditedSession]:

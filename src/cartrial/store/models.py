@@ -182,6 +182,7 @@ class EligibilityAssessment(Regulated, Base):
     """A screening assessment: the CLDN18.2 IHC result and the overall (derived) eligibility."""
 
     __tablename__ = "eligibility_assessments"
+    __data_date__ = "assessed_date"
 
     subject_id: Mapped[int] = _subject_fk()
     assessed_date: Mapped[date]
@@ -221,6 +222,7 @@ class Enrolment(Regulated, Base):
     """Enrolment of an eligible subject into a phase (and cohort in escalation)."""
 
     __tablename__ = "enrolments"
+    __data_date__ = "enrolled_date"
     __table_args__ = (choice("phase", PHASES),)
 
     subject_id: Mapped[int] = _subject_fk()
@@ -233,6 +235,7 @@ class DoseAssignment(Regulated, Base):
     """The dose level assigned to a subject, under the dose decision that allowed it."""
 
     __tablename__ = "dose_assignments"
+    __data_date__ = "assigned_at"
 
     subject_id: Mapped[int] = _subject_fk()
     dose_level: Mapped[str] = mapped_column(String(16))
@@ -247,6 +250,7 @@ class Lymphodepletion(Regulated, Base):
     """One lymphodepleting chemotherapy administration (e.g. fludarabine 30 mg/m2 on day -5)."""
 
     __tablename__ = "lymphodepletions"
+    __data_date__ = "administered_date"
 
     subject_id: Mapped[int] = _subject_fk()
     agent: Mapped[str] = mapped_column(String(64))
@@ -261,6 +265,7 @@ class Infusion(Regulated, Base):
     """The CAR-T infusion: dose level, target and actual CAR+ cells, date and time."""
 
     __tablename__ = "infusions"
+    __data_date__ = "infused_at"
     __table_args__ = (CheckConstraint("actual_cells > 0", name="actual_cells_positive"),)
 
     subject_id: Mapped[int] = _subject_fk()
@@ -284,6 +289,7 @@ class AdverseEvent(Regulated, Base):
     """
 
     __tablename__ = "adverse_events"
+    __data_date__ = "onset_at"
     __table_args__ = (
         CheckConstraint("grade BETWEEN 1 AND 5", name="grade_range"),
         CheckConstraint(
@@ -321,6 +327,7 @@ class AeGradeChange(Regulated, Base):
     """The grade of an AE from ``changed_at`` on (the first row is the onset grade)."""
 
     __tablename__ = "ae_grade_changes"
+    __data_date__ = "changed_at"
     __table_args__ = (CheckConstraint("grade BETWEEN 0 AND 5", name="grade_range"),)
 
     adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_events.id"), index=True)
@@ -335,6 +342,7 @@ class LabResult(Regulated, Base):
     """A laboratory result (CDISC LBTESTCD) with its derived CTCAE term and grade."""
 
     __tablename__ = "lab_results"
+    __data_date__ = "collected_at"
     __table_args__ = (Index("ix_lab_results_subject_test", "subject_id", "lbtestcd"),)
 
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), nullable=False)
@@ -354,6 +362,7 @@ class CrsIcansObservation(Regulated, Base):
     """A daily CRS/ICANS assessment: ASTCT inputs, derived grades and treatments given."""
 
     __tablename__ = "crs_icans_observations"
+    __data_date__ = "observed_date"
 
     subject_id: Mapped[int] = _subject_fk()
     observed_date: Mapped[date]
@@ -407,6 +416,7 @@ class LesionMeasurement(Regulated, Base):
     """A lesion at one assessment: diameter (mm; short axis for nodes) and/or status."""
 
     __tablename__ = "lesion_measurements"
+    __data_date__ = "assessment_date"
 
     lesion_id: Mapped[int] = mapped_column(ForeignKey("tumour_lesions.id"), index=True)
     assessment_date: Mapped[date]
@@ -421,6 +431,7 @@ class TimepointResponse(Regulated, Base):
     """Derived RECIST 1.1 response at one assessment date."""
 
     __tablename__ = "timepoint_responses"
+    __data_date__ = "assessment_date"
     __table_args__ = (choice("overall_response", OVERALL_RESPONSES),)
 
     subject_id: Mapped[int] = _subject_fk()
@@ -438,6 +449,7 @@ class SurvivalFollowUp(Regulated, Base):
     """A survival follow-up contact (alive, dead with date and cause, lost)."""
 
     __tablename__ = "survival_followups"
+    __data_date__ = "contact_date"
     __table_args__ = (choice("status", SURVIVAL_STATUSES),)
 
     subject_id: Mapped[int] = _subject_fk()
@@ -451,6 +463,7 @@ class SubsequentTherapy(Regulated, Base):
     """An anticancer therapy started after the CAR-T infusion."""
 
     __tablename__ = "subsequent_therapies"
+    __data_date__ = "start_date"
 
     subject_id: Mapped[int] = _subject_fk()
     therapy: Mapped[str] = mapped_column(String(200))
@@ -464,6 +477,7 @@ class KineticsSample(Regulated, Base):
     """A CAR-T kinetics result: transgene copies/ug gDNA (qPCR) or CAR+ cells/uL (flow)."""
 
     __tablename__ = "kinetics_samples"
+    __data_date__ = "collected_at"
     __table_args__ = (
         choice("unit", KINETICS_UNITS),
         CheckConstraint("below_lloq OR value IS NOT NULL", name="value_or_below_lloq"),
@@ -482,6 +496,7 @@ class AdaResult(Regulated, Base):
     """Anti-CAR antibody result: screen, confirmation and titer (tiered ADA testing)."""
 
     __tablename__ = "ada_results"
+    __data_date__ = "sample_date"
     __table_args__ = (choice("screen", ADA_SCREEN_RESULTS),)
 
     subject_id: Mapped[int] = _subject_fk()
@@ -495,6 +510,7 @@ class PhenotypePanel(Regulated, Base):
     """An immunophenotype flow panel run on one sample."""
 
     __tablename__ = "phenotype_panels"
+    __data_date__ = "sample_date"
 
     subject_id: Mapped[int] = _subject_fk()
     sample_date: Mapped[date]
@@ -523,6 +539,7 @@ class DoseDecision(Regulated, Base):
     """A dose-escalation decision: the design's recommendation and the committee's decision."""
 
     __tablename__ = "dose_decisions"
+    __data_date__ = "data_cutoff_date"
 
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
     cohort: Mapped[int]
@@ -597,14 +614,34 @@ class DataLock(Regulated, Base):
     released_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+class DatabaseEvent(Regulated, Base):
+    """A backup or restore of the database, recorded in its own trail (who: ``created_by``).
+
+    ``file`` is the backup file as named by the operator, ``sha256`` its SHA-256 (hex), and
+    ``audit_rows`` the length of the trail the backup (or the restored copy) held.
+    """
+
+    __tablename__ = "database_events"
+
+    kind: Mapped[str] = mapped_column(String(16))
+    file: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    audit_rows: Mapped[int]
+    occurred_at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+
+    __table_args__ = (CheckConstraint("kind IN ('backup', 'restore')", name="kind_valid"),)
+
+
 # --------------------------------------------------------------------------- audit trail
 
 
 class AuditLog(Base):
     """One append-only audit record: who changed which field of which record, when and why.
 
-    ``row_sha256`` = SHA-256 of ``prev_sha256`` + the canonical JSON of the other columns (see
-    :mod:`cartrial.store.audit`); UPDATE and DELETE on this table are rejected by a trigger.
+    ``row_sha256`` = HMAC-SHA256 under the audit key (kept outside the database) of
+    ``prev_sha256`` + the canonical JSON of the other columns (see :mod:`cartrial.store.chain`;
+    the column names predate the key); UPDATE and DELETE on this table are rejected by a trigger.
     """
 
     __tablename__ = "audit_log"
@@ -629,7 +666,11 @@ class AuditLog(Base):
 
 
 class AuditChainHead(Base):
-    """The single row holding the last audit id and hash; writers lock it to append in order."""
+    """The single row holding the last audit id and MAC; writers lock it to append in order.
+
+    ``key_id`` is the public fingerprint of the key the chain is MAC'd under
+    (:func:`cartrial.store.keys.key_id`): a writer holding another key is refused.
+    """
 
     __tablename__ = "audit_chain_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -637,3 +678,4 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_id: Mapped[int]
     last_sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)

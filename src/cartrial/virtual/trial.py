@@ -67,8 +67,8 @@ from cartrial.services import (
     trusted_context,
     withdraw_subject,
 )
+from cartrial.services.database import init_database
 from cartrial.store import database_url, make_engine, session_factory
-from cartrial.store.migrate import upgrade
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
 from cartrial.virtual.conduct import (
     ORDER,
@@ -511,8 +511,9 @@ def run_demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     notify(0.0, "creating the database")
+    shutil.rmtree(f"{db_path}.checkpoints", ignore_errors=True)  # a previous run's checkpoints
     url = database_url(db_path)
-    upgrade(url)
+    init_database(url)  # the schema, and the audit key file beside it unless one is configured
     staff, roles = _setup(url, text, protocol)
     study = _Conduct(
         protocol=protocol,

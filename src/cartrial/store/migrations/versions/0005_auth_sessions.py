@@ -4,7 +4,7 @@ Four regulated tables (see :mod:`cartrial.store.credentials`); existing database
 (users keep their passwords; nobody is locked).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.schema import SchemaItem
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,199 @@
+"""A data lock that holds: every write to locked data refused, dates read in the study's zone.
+
+The packaged protocol declares ``study.time_zone: Asia/Shanghai`` (UTC+8, no daylight saving time
+since 1991: IANA tz database, ``asia`` file). Expected study days below are that conversion done
+by hand: e.g. 2026-01-31T00:30+10:00 is 2026-01-30T14:30Z, i.e. 2026-01-30 22:30 in Shanghai.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from service_support import PASSWORD, Trial, build_trial, treat
+from sqlalchemy import select
+
+from cartrial.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from cartrial.protocol import default_protocol_path
+from cartrial.services import (
+    AdjudicateDLT,
+    DLTOverride,
+    LockData,
+    RecordAE,
+    RecordGradeChange,
+    RecordLab,
+    RederiveStudy,
+    ReleaseDataLock,
+    adjudicate_dlt,
+    lock_data,
+    record_ae,
+    record_grade_change,
+    record_lab,
+    rederive_study,
+    release_data_lock,
+)
+from cartrial.services.context import use_case
+from cartrial.store import AdverseEvent, AuditLog, LabResult, soft_delete, unit_of_work
+from cartrial.store.migrate import upgrade
+
+D0 = dt.date(2026, 1, 5)  # infusion
+CUTOFF = dt.date(2026, 1, 30)
+SHANGHAI_OFFSET = dt.timezone(dt.timedelta(hours=8))
+
+
+def _ae(trial: Trial, onset: dt.datetime | dt.date, term: str = "Fatigue") -> int:
+    return record_ae(
+        trial.as_("coord1"),
+        RecordAE(subject_id="S01-001", term=term, grade=2, onset_at=onset, attribution="possible"),
+    ).ae_id
+
+
+@pytest.fixture
+def locked(trial: Trial) -> tuple[Trial, int]:
+    """One infused subject, an AE on D0+5 (inside the lock), the data locked at CUTOFF."""
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", D0)
+    ae_id = _ae(trial, dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC))
+    lock_data(trial.as_("dm"), LockData(name="DLT cohort 1", data_cutoff=CUTOFF, password=PASSWORD))
+    return trial, ae_id
+
+
+def test_offsets_are_read_in_the_study_time_zone(locked: tuple[Trial, int]) -> None:
+    trial, _ae_id = locked
+    # 2026-01-31 00:30 at UTC+10 is 2026-01-30 22:30 in Shanghai: locked, whatever the caller's day
+    with pytest.raises(ValidationFailed, match=r"2026-01-30 in Asia/Shanghai.*cut-off 2026-01-30"):
+        _ae(trial, dt.datetime(2026, 1, 31, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=10))))
+    # 2026-01-30 20:00 UTC is 2026-01-31 04:00 in Shanghai: after the cut-off
+    _ae(trial, dt.datetime(2026, 1, 30, 20, 0, tzinfo=dt.UTC), term="Nausea")
+    # 2026-01-31 01:00+08:00 counts as 2026-01-31 in Shanghai
+    _ae(trial, dt.datetime(2026, 1, 31, 1, 0, tzinfo=SHANGHAI_OFFSET), term="Headache")
+    # the last Shanghai minute of the cut-off day is locked
+    with pytest.raises(ValidationFailed, match="cut-off"):
+        _ae(trial, dt.datetime(2026, 1, 30, 15, 59, tzinfo=dt.UTC), term="Fever")
+
+
+def test_a_dlt_override_on_a_locked_ae_is_refused(locked: tuple[Trial, int]) -> None:
+    trial, ae_id = locked
+    with pytest.raises(ValidationFailed, match=r"adverse_events .* onset_at.*cut-off"):
+        adjudicate_dlt(
+            trial.as_("inv"),
+            AdjudicateDLT(
+                subject_id="S01-001",
+                overrides=(DLTOverride(ae_id=ae_id, is_dlt=True, reason="clinical judgement"),),
+                password=PASSWORD,
+            ),
+        )
+
+
+def test_a_grade_change_on_a_locked_ae_is_refused(locked: tuple[Trial, int]) -> None:
+    """Even dated after the cut-off: it changes the AE (its worst grade), which is locked."""
+    trial, ae_id = locked
+    with trial.factory() as session:
+        version = session.get_one(AdverseEvent, ae_id).version
+    with pytest.raises(ValidationFailed, match="cut-off"):
+        record_grade_change(
+            trial.as_("coord1"),
+            RecordGradeChange(
+                ae_id=ae_id,
+                grade=3,
+                changed_at=dt.datetime(2026, 2, 3, 9, 0, tzinfo=dt.UTC),
+                expected_version=version,
+            ),
+        )
+
+
+def test_rederivation_cannot_change_locked_data(trial: Trial) -> None:
+    """A lab grade made stale before the lock; re-deriving it after the lock is refused."""
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", D0)
+    lab = record_lab(
+        trial.as_("coord1"),
+        RecordLab(
+            subject_id="S01-001",
+            collected_at=dt.datetime(2026, 1, 8, 7, 0, tzinfo=dt.UTC),
+            lbtestcd="NEUT",
+            value=0.3,
+            unit="10^9/L",
+            lln=1.8,
+        ),
+    )
+    with unit_of_work(trial.factory, "dm", "grading table being corrected") as session:
+        stored = session.get_one(LabResult, lab.lab_id)
+        stored.grade = 1  # stale: the CTCAE table says grade 4 for ANC < 0.5
+    lock_data(trial.as_("dm"), LockData(name="DLT cohort 1", data_cutoff=CUTOFF, password=PASSWORD))
+    with pytest.raises(ValidationFailed, match=r"lab_results .* collected_at.*cut-off"):
+        rederive_study(trial.as_("dm"), RederiveStudy(reason="CTCAE table fix"))
+
+
+def test_a_deletion_of_locked_data_is_refused(locked: tuple[Trial, int]) -> None:
+    trial, ae_id = locked
+    with (
+        pytest.raises(ValidationFailed, match="cut-off"),
+        use_case(trial.as_("dm"), "data_manager", reason="entered twice") as uc,
+    ):
+        soft_delete(uc.session, uc.session.get_one(AdverseEvent, ae_id))
+        uc.session.flush()
+
+
+def test_lifting_the_lock_is_signed_with_a_reason_in_the_trail(locked: tuple[Trial, int]) -> None:
+    trial, _ae_id = locked
+    with pytest.raises(AuthenticationFailed):  # a wrong password (recorded by the auth layer)
+        release_data_lock(
+            trial.as_("dm"),
+            ReleaseDataLock(name="DLT cohort 1", reason="query on AE", password="wrong"),
+        )
+    with pytest.raises(PermissionDenied):
+        release_data_lock(
+            trial.as_("coord1"),
+            ReleaseDataLock(name="DLT cohort 1", reason="query on AE", password=PASSWORD),
+        )
+    released = release_data_lock(
+        trial.as_("dm"),
+        ReleaseDataLock(name="DLT cohort 1", reason="SAE reconciliation", password=PASSWORD),
+    )
+    assert released.signature.meaning == "data_lock_release"
+    assert released.released_by == "dm"
+    with trial.factory() as session:
+        row = session.scalars(
+            select(AuditLog).where(
+                AuditLog.table_name == "data_locks", AuditLog.field == "released_at"
+            )
+        ).one()
+    assert (row.username, row.reason) == ("dm", "SAE reconciliation")
+    _ae(trial, dt.datetime(2026, 1, 12, 9, 0, tzinfo=dt.UTC), term="Nausea")  # writable again
+    with pytest.raises(NotFound):
+        release_data_lock(
+            trial.as_("dm"),
+            ReleaseDataLock(name="DLT cohort 1", reason="again", password=PASSWORD),
+        )
+
+
+def test_the_lock_writes_a_checkpoint_outside_the_database(
+    locked: tuple[Trial, int], tmp_path: Path
+) -> None:
+    written = sorted((tmp_path / "checkpoints").glob("checkpoint-*.json"))
+    assert len(written) == 1
+
+
+def test_dst_transition_days_are_read_in_the_declared_zone(tmp_path: Path) -> None:
+    """A study in America/New_York: the spring-forward night (2026-03-08, 02:00 EST -> 03:00 EDT,
+    IANA tz database ``northamerica``) and the fall-back night (2026-11-01, 02:00 EDT -> 01:00
+    EST). Offsets by hand: EST = UTC-5, EDT = UTC-4."""
+    text = default_protocol_path().read_text(encoding="utf-8")
+    text = text.replace("time_zone: Asia/Shanghai", "time_zone: America/New_York")
+    url = f"sqlite:///{tmp_path / 'ny.db'}"
+    upgrade(url)
+    trial = build_trial(url, protocol_yaml=text)
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 20))
+    lock_data(
+        trial.as_("dm"),
+        LockData(name="interim", data_cutoff=dt.date(2026, 3, 7), password=PASSWORD),
+    )
+    # 2026-03-08 04:59 UTC = 2026-03-07 23:59 EST: locked
+    with pytest.raises(ValidationFailed, match="2026-03-07 in America/New_York"):
+        _ae(trial, dt.datetime(2026, 3, 8, 4, 59, tzinfo=dt.UTC))
+    # 2026-03-08 07:30 UTC = 03:30 EDT, just after the gap: the 8th, not locked
+    _ae(trial, dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC), term="Nausea")
+    # with a caller offset: 2026-03-08 13:00+09:00 = 04:00 UTC = 23:00 EST on the 7th
+    with pytest.raises(ValidationFailed, match="cut-off 2026-03-07"):
+        _ae(trial, dt.datetime(2026, 3, 8, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))))
+    trial.engine.dispose()
