@@ -28,20 +28,7 @@ TABLE_HEADER = "| package | what it holds | may import | libraries |"
 
 #: Imports that break a rule of the table today, each removed by named work in progress. An
 #: allowance that no longer matches an import fails the test too: delete it when the work lands.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    **{
-        (f"virtual/{module}.py", package): "issue 10 item 1 (gov): the study conduct moves to demo"
-        for module, package in [
-            ("trial", "designs"),
-            ("trial", "analysis"),
-            ("trial", "report"),
-            ("trial", "services"),
-            ("trial", "store"),
-            ("conduct", "services"),
-            ("summary", "analysis"),
-        ]
-    },
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 #: Names public in a sub-package's ``__init__`` but missing from its ``__all__`` today.
 KNOWN_ALL_DRIFT: dict[str, tuple[frozenset[str], str]] = {}
 

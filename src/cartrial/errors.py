@@ -4,6 +4,7 @@ Every error cartrial raises on purpose derives from :class:`CartrialError`; each
 inherits the built-in exception it replaces, so callers that catch ``ValueError`` keep working::
 
     CartrialError
+    ├── InputFileError(ValueError)       a user's file cannot be read as text (size, encoding)
     ├── ProtocolError(ValueError)        a protocol file is malformed or inconsistent
     ├── RuleInputError(ValueError)       bad input to a rule engine (CTCAE, ASTCT, RECIST, DLT)
     ├── DesignError(ValueError)          bad input to a dose-finding design or simulation
@@ -18,6 +19,7 @@ inherits the built-in exception it replaces, so callers that catch ``ValueError`
     ├── ImportFailed(ValueError)         a bulk import was rejected as a whole (row-level report)
     ├── AuditIntegrityError              the audit hash chain does not verify
     │   └── AuditKeyMissing              the audit key is needed (to write) and not available
+    ├── ExchangeError(ValueError)        a CDISC dataset cannot be built or written as required
     ├── BackupFailed(RuntimeError)       a database backup or restore could not be made
     └── DatabaseUnavailable(RuntimeError)  the database cannot be opened or used (missing, not a
                                          cartrial database, unreachable, busy, read-only, full)
@@ -39,7 +41,9 @@ __all__ = [
     "Conflict",
     "DatabaseUnavailable",
     "DesignError",
+    "ExchangeError",
     "ImportFailed",
+    "InputFileError",
     "NotFound",
     "PermissionDenied",
     "ProtocolError",
@@ -51,6 +55,18 @@ __all__ = [
 
 class CartrialError(Exception):
     """Root of every error cartrial raises on purpose."""
+
+
+class InputFileError(CartrialError, ValueError):
+    """A file given by the user cannot be read as text: missing, too large, binary, undecodable.
+
+    ``source`` names the file; the message says where (line or byte offset) and what was expected.
+    """
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
 
 
 class ProtocolError(CartrialError, ValueError):
@@ -121,14 +137,25 @@ class AuthenticationFailed(ServiceError, PermissionError):
 
 
 class ImportFailed(CartrialError, ValueError):
-    """A bulk import was rejected as a whole; ``errors`` lists ``(row, field, message)``."""
+    """A bulk import was rejected as a whole; ``errors`` lists ``(line, field, message)``.
 
-    def __init__(self, source: str, errors: list[tuple[int, str, str]]) -> None:
+    ``line`` is the line number in the file (the header is line 1; 0: the file as a whole);
+    ``more`` counts further errors found but not kept (the report is capped).
+    """
+
+    def __init__(
+        self, source: str, errors: list[tuple[int, str, str]], *, more: int = 0, title: str = ""
+    ) -> None:
         self.source = source
         self.errors = errors
-        shown = "\n".join(f"  row {r}, {f}: {m}" for r, f, m in errors[:50])
-        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(f"{source}: import rejected, nothing written\n{shown}{more}")
+        self.more = more
+        shown = "\n".join(
+            f"  line {r}, {f}: {m}" if r > 0 else f"  {f}: {m}" for r, f, m in errors[:100]
+        )
+        hidden = len(errors) - 100 + more if len(errors) > 100 else more
+        tail = f"\n  ... and {hidden} more error(s)" if hidden > 0 else ""
+        head = title or "import rejected, nothing written"
+        super().__init__(f"{source}: {head}\n{shown}{tail}")
 
 
 class AuditIntegrityError(CartrialError):
@@ -137,6 +164,11 @@ class AuditIntegrityError(CartrialError):
 
 class AuditKeyMissing(AuditIntegrityError):
     """The audit key (kept outside the database) is needed and cannot be read."""
+
+
+class ExchangeError(CartrialError, ValueError):
+    """A CDISC dataset cannot be built or written as the standard requires (names the dataset,
+    variable and rule, e.g. a label over 40 characters for SAS transport v5)."""
 
 
 class BackupFailed(CartrialError, RuntimeError):

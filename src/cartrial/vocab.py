@@ -20,6 +20,7 @@ __all__ = [
     "ATTRIBUTIONS",
     "CAUSES",
     "DESIGN_NAMES",
+    "GOVERNANCE_KINDS",
     "INDICATIONS",
     "KINETICS_UNITS",
     "LESION_CATEGORIES",
@@ -40,6 +41,7 @@ __all__ = [
     "Attribution",
     "Cause",
     "DesignName",
+    "GovernanceKind",
     "Indication",
     "KineticsUnit",
     "LesionCategory",
@@ -110,6 +112,13 @@ SURVIVAL_STATUSES: tuple[SurvivalStatus, ...] = get_args(SurvivalStatus)
 QueryStatus = Literal["open", "answered", "closed"]
 """Life cycle of a data query."""
 QUERY_STATUSES: tuple[QueryStatus, ...] = get_args(QueryStatus)
+
+GovernanceKind = Literal[
+    "escalation_end", "rp2d", "expansion_open", "expansion_review", "expansion_stop"
+]
+"""A signed governance decision: the end of escalation (with the MTD), the RP2D, and the expansion
+opened, reviewed or stopped, in the order a study meets them."""
+GOVERNANCE_KINDS: tuple[GovernanceKind, ...] = get_args(GovernanceKind)
 
 # --- samples -------------------------------------------------------------------------------------
 

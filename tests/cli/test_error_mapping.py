@@ -22,12 +22,12 @@ from .conftest import RunMain
 from .support import cartrial_process
 
 
-def test_import_rows_and_protocol_lines_stay_numbers() -> None:
+def test_import_lines_and_protocol_lines_stay_numbers() -> None:
     payload = errors.error_payload(ImportFailed("labs.csv", [(3, "value", "not a number")]))
     assert payload == {
         "error": "labs.csv: import rejected, nothing written",
         "type": "ImportFailed",
-        "details": [{"row": 3, "field": "value", "message": "not a number"}],
+        "details": [{"line": 3, "field": "value", "message": "not a number"}],
     }
     issues: list[tuple[str, int | None, str]] = [("a.b", 12, "bad"), ("", None, "missing")]
     payload = errors.error_payload(ProtocolError("p.yaml", issues))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cartrial.virtual.conduct import _episodes, _ice_domains
+from cartrial.demo.conduct import _episodes, _ice_domains
 
 
 @pytest.mark.parametrize("score", range(11))

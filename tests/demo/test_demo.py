@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 from cartrial.analysis import analyse_trial
 from cartrial.analysis.tables import TOTAL
 from cartrial.cli import app
+from cartrial.demo import TRUTH_CSV, DemoResult, run_demo
+from cartrial.designs import make_design
 from cartrial.protocol import default_protocol_path
 from cartrial.virtual import VirtualCohort
-from cartrial.virtual.trial import TRUTH_CSV, DemoResult, run_demo
 
 SEED = 7
 EXPANSION = 4
@@ -72,6 +73,17 @@ def test_cli_writes_database_report_and_headlines(cli_run: tuple[Path, dict]) ->
     assert payload["rp2d"] in {"DL-1", "DL1", "DL2", "DL3"}
     assert payload["enrolled"] >= 3 + EXPANSION
     assert 0.0 <= payload["orr_ci95"][0] <= payload["orr"] <= payload["orr_ci95"][1] <= 1.0
+
+
+def test_cli_writes_the_cdisc_datasets_with_define_xml(cli_run: tuple[Path, dict]) -> None:
+    out, payload = cli_run
+    for standard, first in (("sdtm", "dm.xpt"), ("adam", "adsl.xpt")):
+        folder = out / standard
+        assert (folder / first).is_file() and (folder / "define.xml").is_file()
+        findings = json.loads((folder / "conformance.json").read_text(encoding="utf-8"))
+        assert [f for f in findings if f["severity"] == "error"] == []
+    adsl = pd.read_sas(out / "adam" / "adsl.xpt", format="xport", encoding="ascii")
+    assert len(adsl) == payload["enrolled"]
 
 
 def _without_run_times(value: object) -> object:
@@ -220,8 +232,6 @@ def test_committee_decisions_are_recorded_and_signed(demo: DemoResult) -> None:
     decisions = demo.trial.dose_decisions
     assert len(decisions) >= 2
     assert (decisions["signed_by"].fillna("").str.len() > 0).all()
-    last = decisions.iloc[-1]
-    assert last["action"] == "expand" and last["dose_level"] == demo.summary.rp2d
     # Each decision is dated when its cohort's DLT windows had closed (study time, not run time).
     dates = pd.to_datetime(decisions["decided_date"])
     window = pd.Timedelta(days=demo.trial.protocol.dlt.window_days)
@@ -243,3 +253,29 @@ def test_the_demo_database_verifies_against_its_trail(cli_run: tuple[Path, dict]
     report = json.loads(result.stdout)
     assert report["ok"] and report["chain_authenticated"], report["findings"][:5]
     assert report["records"] > 1000 and report["audit_rows"] >= report["records"]
+
+
+def test_mtd_rp2d_and_expansion_are_signed_governance_records(demo: DemoResult) -> None:
+    governance = demo.trial.governance
+    kinds = governance["kind"].tolist()
+    assert kinds[:3] == ["escalation_end", "rp2d", "expansion_open"]
+    assert set(kinds[3:]) <= {"expansion_review", "expansion_stop"}
+    assert (governance["signed_by"].str.len() > 0).all()
+    assert (governance["signer_name"].str.len() > 0).all()
+    by_kind = governance.drop_duplicates("kind").set_index("kind")
+    assert by_kind.loc["escalation_end", "dose_level"] == demo.summary.mtd
+    assert by_kind.loc["rp2d", "dose_level"] == demo.summary.rp2d
+    assert by_kind.loc["expansion_open", "signed_by"] == "pi"  # protocol expansion.opened_by
+    # The MTD is what the protocol's design selects on the escalation's DLT-evaluable counts,
+    # recounted here from the virtual truth (design: the protocol's escalation.design).
+    protocol = demo.trial.protocol
+    names = [level.name for level in protocol.dose_levels]
+    window = protocol.dlt.window_days
+    truth = demo.truth[demo.truth["phase"] == "escalation"]
+    evaluable = truth[truth["true_dlt"] | (truth["last_day"] >= window)]
+    n = [int((evaluable["dose_level"] == name).sum()) for name in names]
+    dlt = [int(evaluable.loc[evaluable["dose_level"] == name, "true_dlt"].sum()) for name in names]
+    spec = protocol.escalation.design
+    design = make_design(spec.name, n_doses=len(names), **dict(spec.params))
+    mtd = design.select_mtd(n, dlt)
+    assert demo.summary.mtd == (names[mtd] if mtd is not None else None)

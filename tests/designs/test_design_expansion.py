@@ -14,8 +14,10 @@ from cartrial.designs.expansion import (
     monitoring_operating_characteristics,
     predictive_futility_boundary,
     predictive_probability,
+    simon_design,
     simon_two_stage,
     toxicity_monitoring_boundary,
+    toxicity_stop_count,
 )
 from cartrial.errors import DesignError
 
@@ -150,3 +152,26 @@ def test_monitoring_operating_characteristics_at_the_extremes() -> None:
     oc = monitoring_operating_characteristics(boundary, [0.0, 1.0], [5, 10, 15, 20])
     assert oc["prob_stop"].tolist() == pytest.approx([0.0, 1.0])
     assert oc["expected_n"].tolist() == pytest.approx([20.0, 5.0])
+
+
+@pytest.mark.parametrize(
+    "row",
+    pd.read_csv(REFERENCE / "tox_monitoring_boundaries.csv", comment="#").to_dict("records"),
+)
+def test_stop_count_is_the_reference_boundary_row(row: dict[str, float]) -> None:
+    # The one place the expansion's toxicity rule becomes a number: the reference table's row n,
+    # None below min_subjects (tox_monitoring_boundaries.csv: reference §7.1).
+    rule = {"prior_a": row["prior_a"], "prior_b": row["prior_b"], "min_subjects": 3}
+    assert toxicity_stop_count(2, row["limit"], row["threshold"], **rule) is None
+    for n in range(3, 21):
+        assert toxicity_stop_count(n, row["limit"], row["threshold"], **rule) == int(row[f"n{n}"])
+
+
+def test_simon_design_picks_the_protocol_method() -> None:
+    # Simon (1989) Table 1 (simon_designs.csv), p0 0.1 vs p1 0.3, alpha 0.05, beta 0.2:
+    # optimal r1/n1 1/10, r/n 5/29; minimax 1/15, 5/25.
+    optimal = simon_design("simon-optimal", 0.1, 0.3, 0.05, 0.2)
+    minimax = simon_design("simon-minimax", 0.1, 0.3, 0.05, 0.2)
+    assert optimal is not None and (optimal.r1, optimal.n1, optimal.r, optimal.n) == (1, 10, 5, 29)
+    assert minimax is not None and (minimax.r1, minimax.n1, minimax.r, minimax.n) == (1, 15, 5, 25)
+    assert simon_design("predictive-probability", 0.1, 0.3, 0.05, 0.2) is None

@@ -12,13 +12,8 @@ from analysis.trial_builder import build_trial
 from cartrial.analysis import TrialData
 from cartrial.report import ReportResult, build_report
 
-
-@dataclasses.dataclass(frozen=True)
-class GovernedTrial(TrialData):
-    """The hand-made trial with the governance table of the TrialData contract (signed dose
-    decisions), built by hand here."""
-
-    governance: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+#: The hand-made trial with the governance table of the TrialData contract (signed decisions).
+GovernedTrial = TrialData
 
 
 def governance_frame() -> pd.DataFrame:
@@ -45,8 +40,7 @@ def trial() -> TrialData:
 @pytest.fixture(scope="session")
 def governed_trial(trial: TrialData) -> GovernedTrial:
     """The hand-made trial with signed MTD, RP2D and expansion records."""
-    fields = {f.name: getattr(trial, f.name) for f in dataclasses.fields(trial)}
-    return GovernedTrial(**fields, governance=governance_frame())
+    return dataclasses.replace(trial, governance=governance_frame())
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,9 @@ def test_labs_json_matches_the_boundary_table() -> None:
     assert isinstance(rows, list)
     expected = pd.read_csv(REF / "ctcae" / "lab_boundaries.csv", comment="#")
     assert [r["grade"] for r in rows] == expected["expected_grade"].tolist()
-    assert rows[0]["row"] == 1 and rows[0]["rule"] == "no criterion met"
+    text = (REF / "ctcae" / "lab_boundaries.csv").read_text().splitlines()
+    first_data_line = [i for i, t in enumerate(text, 1) if t and not t.startswith("#")][1]
+    assert rows[0]["line"] == first_data_line and rows[0]["rule"] == "no criterion met"
     assert payload["method"] == "CTCAE v5.0"
 
 
@@ -104,14 +106,17 @@ def test_malformed_files_name_file_row_and_field(tmp_path: Path) -> None:
     labs = tmp_path / "labs.csv"
     labs.write_text("lbtestcd,value,unit,lln,uln\nNEUT,1.2,10^9/L,1.8,7.5\nALT,55,mg/L,,40\n")
     message = _error(["grade", "labs", str(labs)])
-    assert "labs.csv: row 2: field 'unit': unknown unit 'mg/L' for ALT" in message
+    assert "labs.csv: 1 bad line(s)" in message
+    assert "line 3: field 'unit': unknown unit 'mg/L' for ALT" in message
     crs = tmp_path / "crs.csv"
     crs.write_text("temperature_c,hypotension\n38.1,false\nhot,false\n")
     message = _error(["grade", "crs", str(crs)])
-    assert "crs.csv: row 2: field 'temperature_c': 'hot' is not a number" in message
+    assert "crs.csv: 1 bad line(s)" in message
+    assert "line 3: field 'temperature_c': 'hot' is not a number" in message
     icans = tmp_path / "icans.csv"
     icans.write_text("ice_score,seizure\n9,none\n10,maybe\n")
-    assert "row 2: unknown seizure 'maybe'" in _error(["grade", "icans", str(icans)])
+    assert "line 3: unknown seizure 'maybe'" in _error(["grade", "icans", str(icans)])
     broken = tmp_path / "broken.csv"
     broken.write_text("temperature_c,hypotension\n38.1,false\n38.2,false,extra,more\n")
-    assert "broken.csv: cannot read the CSV" in _error(["grade", "crs", str(broken)])
+    message = _error(["grade", "crs", str(broken)])
+    assert "broken.csv: line(s) 3: more cells than header columns" in message

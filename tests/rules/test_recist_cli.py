@@ -82,5 +82,5 @@ def test_bad_input_exits_with_the_rule(tmp_path: Path) -> None:
     frame.to_csv(path, index=False)
     result = runner.invoke(app, ["recist", str(path), "--reference-dates", DATES])
     assert result.exit_code == 2
-    assert "row 1: subject E01" in result.output
+    assert "bad.csv: line 2: subject E01" in result.output  # the header is line 1
     assert "negative diameter" in result.output

@@ -2,8 +2,9 @@
 
 Expected values and where they come from:
 
-* 3+3 (protocol ``escalation.design``): 0/3 DLT at DL1 -> escalate to DL2; 1/3 at DL2 -> stay
-  (Storer 1989 rules, shared/reference phase1-designs §3+3);
+* 3+3 (protocol ``escalation.design``): 0/3 DLT at DL1 -> escalate to DL2; 2/3 at DL2 -> DL2
+  exceeds the MTD, de-escalate to DL1 (3 < 6 there); MTD = DL1 (Storer 1989 rules,
+  shared/reference phase1-designs §3+3);
 * DLT rules are the packaged protocol's ``dlt`` section: grade 3 gastritis at least possibly
   related in the window fires ``gastric_mucosal_injury``; grade 4 neutropenia recovering by
   day 28 is exempt (``lymphodepletion_cytopenia``);
@@ -26,6 +27,8 @@ from cartrial.services import (
     AssignDose,
     CloseQuery,
     DecideNextDose,
+    DecideRP2D,
+    EndEscalation,
     EnrolSubject,
     Infuse,
     LesionInput,
@@ -49,6 +52,8 @@ from cartrial.services import (
     assign_dose,
     close_query,
     decide_next_dose,
+    decide_rp2d,
+    end_escalation,
     enrol_subject,
     infuse,
     lock_data,
@@ -205,26 +210,36 @@ def run_journey(trial: Trial) -> None:
     # ---- cohort 2 at DL2 (3.75e8): one gastric mucosal injury DLT
     for subject in ("S01-003", "S01-004", "S01-005"):
         treat(coord1, inv, subject, "S01", D2, dose_level="DL2", cells=3.75e8)
-    dlt_ae = record_ae(
-        coord1,
-        RecordAE(
-            subject_id="S01-003",
-            term="Gastritis",
-            grade=3,
-            onset_at=at(D2, 10),
-            resolved_at=at(D2, 20),
-            serious=True,
-            attribution="probable",
-            outcome="recovered",
-        ),
-    )
-    assert dlt_ae.is_dlt is True
-    assert dlt_ae.dlt_rule_id == "criterion:gastric_mucosal_injury"
+    for subject in ("S01-003", "S01-004"):
+        dlt_ae = record_ae(
+            coord1,
+            RecordAE(
+                subject_id=subject,
+                term="Gastritis",
+                grade=3,
+                onset_at=at(D2, 10),
+                resolved_at=at(D2, 20),
+                serious=True,
+                attribution="probable",
+                outcome="recovered",
+            ),
+        )
+        assert dlt_ae.is_dlt is True
+        assert dlt_ae.dlt_rule_id == "criterion:gastric_mucosal_injury"
     for subject in ("S01-003", "S01-004", "S01-005"):
         adjudicate_dlt(inv, AdjudicateDLT(subject_id=subject, password=PASSWORD))
-    second = decide_next_dose(dsmc, DecideNextDose(as_of=day(D2, 29)))
-    assert (second.n_per_dose, second.dlt_per_dose) == ((0, 3, 3, 0), (0, 0, 1, 0))
-    assert (second.recommended_action, second.next_dose_level) == ("stay", "DL2")
+    # 3+3 with de-escalation: 2/3 at DL2 exceeds the MTD and, with 3 (< 6) at DL1, treats more
+    # at DL1; the committee decides more cautiously to stop the escalation there.
+    second = decide_next_dose(
+        dsmc,
+        DecideNextDose(as_of=day(D2, 29), action="stop", rationale="two gastric DLTs at DL2"),
+    )
+    assert (second.n_per_dose, second.dlt_per_dose) == ((0, 3, 3, 0), (0, 0, 2, 0))
+    assert (second.recommended_action, second.recommended_next_dose_level) == (
+        "de-escalate",
+        "DL1",
+    )
+    assert (second.action, second.next_dose_level) == ("stop", None)
     sign_record(
         dsmc,
         SignRecord(
@@ -235,19 +250,29 @@ def run_journey(trial: Trial) -> None:
         ),
     )
 
-    # ---- expansion at DL1, opened by the investigator (protocol expansion.opened_by)
+    # ---- end of escalation: 3+3 select_mtd (the highest dose below the lowest with >= 2 DLTs,
+    # treated in >= 3 with <= 1 DLT) on n (0, 3, 3, 0), DLT (0, 0, 2, 0) is DL1; RP2D DL1
+    ended = end_escalation(
+        dsmc, EndEscalation(rationale="DL2 too toxic", password=PASSWORD, as_of=day(D2, 29))
+    )
+    assert (ended.dose_level, ended.method) == ("DL1", "3+3 select_mtd")
+    rp2d = decide_rp2d(
+        dsmc,
+        DecideRP2D(dose_level="DL1", rationale="the MTD", password=PASSWORD, as_of=day(D2, 29)),
+    )
+    assert (rp2d.dose_level, rp2d.mtd_level, rp2d.below_mtd) == ("DL1", "DL1", False)
+
+    # ---- expansion at the RP2D, opened by the investigator (protocol expansion.opened_by)
     opened = open_expansion(
         inv,
-        OpenExpansion(
-            dose_level="DL1", rationale="gastric DLT at DL2", password=PASSWORD, as_of=day(D2, 29)
-        ),
+        OpenExpansion(rationale="RP2D decided", password=PASSWORD, as_of=day(D2, 29)),
     )
-    assert (opened.rp2d, opened.n_evaluable, opened.n_dlt) == ("DL1", 3, 0)
+    assert (opened.dose_level, opened.n_evaluable, opened.n_dlt) == ("DL1", 3, 0)
     screen_subject(coord2, screening("S02-002", "S02", day(D3, -20)))
     enrolled = enrol_subject(coord2, EnrolSubject(subject_id="S02-002", enrolled_date=day(D3, -10)))
     assert enrolled.phase == "expansion"
     assigned = assign_dose(inv, AssignDose(subject_id="S02-002", dose_level="DL1"))
-    assert assigned.decision_id == opened.decision_id
+    assert (assigned.dose_level, assigned.decision_id) == ("DL1", None)  # the RP2D, not a cohort
     for n in (-5, -4, -3):
         record_lymphodepletion(
             coord2,
@@ -324,7 +349,7 @@ def run_journey(trial: Trial) -> None:
     rederived = rederive_study(dm, RederiveStudy(reason="consistency check"))
     assert rederived.labs_checked == 1 and rederived.labs_changed == 0
     assert rederived.crs_icans_changed == 0 and rederived.timepoints_changed == 0
-    assert rederived.adverse_events_checked == 3 and rederived.adverse_events_changed == 0
+    assert rederived.adverse_events_checked == 4 and rederived.adverse_events_changed == 0
     data = trial_data(trial.factory, STUDY)
     subjects = data.subjects.set_index("subject_id")
     assert len(subjects) == 7
@@ -334,9 +359,13 @@ def run_journey(trial: Trial) -> None:
     assert not subjects.loc["S02-002", "dlt_evaluable"]  # expansion subjects are not DLT-evaluable
     assert subjects.loc["S02-002", "death_cause"] == "disease progression"
     assert subjects.loc["S01-001", "efficacy_evaluable"]
-    assert data.adverse_events["is_dlt"].sum() == 1
-    assert list(data.dose_decisions["action"]) == ["escalate", "stay", "expand"]
-    assert list(data.dose_decisions["signed_by"]) == ["dsmc", "dsmc", "inv"]
+    assert data.adverse_events["is_dlt"].sum() == 2
+    assert list(data.dose_decisions["action"]) == ["escalate", "stop"]
+    assert list(data.dose_decisions["signed_by"]) == ["dsmc", "dsmc"]
+    governance = data.governance
+    assert list(governance["kind"]) == ["escalation_end", "rp2d", "expansion_open"]
+    assert list(governance["signed_by"]) == ["dsmc", "dsmc", "inv"]
+    assert list(governance["dose_level"]) == ["DL1", "DL1", "DL1"]
     assert data.tumour_timepoints["overall_response"].tolist() == ["PR"]
     assert data.kinetics["day"].tolist() == [7]
     locked = lock_data(

@@ -97,31 +97,12 @@ def test_signature_needs_the_password_and_the_role(cohort: Trial) -> None:
     assert cohort.audit_rows() == before
     signed = sign_record(cohort.as_("dsmc"), right)
     assert (signed.signer, signed.meaning) == ("dsmc", "approval")
-    # the next decision waits for the next cohort: the signed decision allows DL2 now
-    with pytest.raises(ValidationFailed, match="no DLT-evaluable"):
+    # the expansion opens at a signed RP2D only, after the end of escalation
+    with pytest.raises(ValidationFailed, match="RP2D has not been decided"):
         open_expansion(
             cohort.as_("inv"),
             OpenExpansion(dose_level="DL2", rationale="x", password=PASSWORD, as_of=D0),
         )
-
-
-def test_expansion_needs_closed_windows_and_the_protocol_role(cohort: Trial) -> None:
-    request = OpenExpansion(
-        dose_level="DL1", rationale="safe", password=PASSWORD, as_of=D0 + dt.timedelta(days=10)
-    )
-    with pytest.raises(PermissionDenied):  # protocol expansion.opened_by: investigator
-        open_expansion(cohort.as_("dsmc"), request)
-    with pytest.raises(ValidationFailed, match="DLT window of DL1 is still open"):
-        open_expansion(cohort.as_("inv"), request)
-    later = OpenExpansion(
-        dose_level="DL1", rationale="safe", password=PASSWORD, as_of=D0 + dt.timedelta(days=28)
-    )
-    opened = open_expansion(cohort.as_("inv"), later)
-    assert (opened.rp2d, opened.n_evaluable, opened.signature.meaning) == (
-        "DL1",
-        3,
-        "expansion_opened",
-    )
 
 
 def test_dlt_override_is_signed_and_survives_rederivation(cohort: Trial) -> None:

@@ -70,7 +70,7 @@ def test_every_bad_row_is_reported_and_nothing_written(infused: Trial) -> None:
     assert [(row, field) for row, field, _ in info.value.errors] == [
         (2, "lln"),
         (3, "subject_id"),
-        (4, "collected_at"),
+        (4, "date"),  # the CSV column (rule before-screening)
         (5, "unit"),
     ]
     assert count(infused, LabResult) == 0

@@ -20,6 +20,7 @@ from cartrial.services import (
     EnrolSubject,
     decide_next_dose,
     enrol_subject,
+    escalation_state,
     screen_subject,
     trial_data,
 )
@@ -56,3 +57,25 @@ def test_pending_subjects_enter_the_tite_decision(tite_trial: Trial) -> None:
     assert decided.design == "tite-boin"
     assert decided.recommended_action == "stay"  # 3 of 3 pending > half: accrual suspended
     assert trial_data(tite_trial.factory, STUDY).dose_decisions["n_treated"].tolist() == [3]
+
+
+def test_tite_state_counts_pending_subjects_and_may_decide(tite_trial: Trial) -> None:
+    coord, inv = tite_trial.as_("coord1"), tite_trial.as_("inv")
+    for subject in ("S01-001", "S01-002", "S01-003"):
+        treat(coord, inv, subject, "S01", D0)
+    as_of = D0 + dt.timedelta(14)
+    state = escalation_state(tite_trial.as_("stat"), as_of=as_of)
+    dl1 = state.doses[1]
+    # 3 treated on D0, none evaluable yet, each 14 of 28 days followed: 14 days left
+    assert (dl1.treated, dl1.evaluable, dl1.dlts) == (3, 0, 0)
+    assert [(p.subject_id, p.days_left) for p in dl1.pending] == [
+        ("S01-001", 14),
+        ("S01-002", 14),
+        ("S01-003", 14),
+    ]
+    assert state.can_decide  # a TITE design decides with pending subjects
+    decided = decide_next_dose(tite_trial.as_("dsmc"), DecideNextDose(as_of=as_of))
+    assert (state.recommended_action, state.recommendation_reason) == (
+        decided.recommended_action,
+        decided.recommendation_reason,
+    )

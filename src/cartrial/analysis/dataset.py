@@ -15,7 +15,7 @@ The column lists below are the contract (``docs``: contracts, section *TrialData
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -123,6 +123,17 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "decided_date",
         "signed_by",
     ),
+    "governance": (
+        "kind",
+        "dose_level",
+        "dose_index",
+        "decided_date",
+        "rationale",
+        "signed_by",
+        "signer_name",
+        "signed_at",
+        "meaning",
+    ),
 }
 
 #: Columns of each table that hold calendar dates (``datetime64``).
@@ -145,6 +156,7 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ada": ("date",),
     "phenotype": ("date",),
     "dose_decisions": ("decided_date",),
+    "governance": ("decided_date",),
 }
 
 
@@ -160,6 +172,7 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "ada": ("day", "titer"),
     "phenotype": ("day", "value"),
     "dose_decisions": ("cohort", "dose_index", "n_treated", "n_dlt", "next_dose_index"),
+    "governance": ("dose_index",),
 }
 
 
@@ -194,6 +207,7 @@ def normalise_trial_data(trial: TrialData) -> TrialData:
         dose_decisions=tables["dose_decisions"],
         data_cutoff=pd.Timestamp(trial.data_cutoff),
         protocol=trial.protocol,
+        governance=tables["governance"],
     )
 
 
@@ -261,6 +275,13 @@ class TrialData:
         The data cut-off date; records after it are ignored by every analysis.
     protocol
         The study protocol: dose levels, populations, endpoints, RECIST and DLT settings.
+    governance
+        One row per signed governance record, oldest first: ``kind`` (``escalation_end`` with
+        the MTD, ``rp2d``, ``expansion_open``, ``expansion_review``, ``expansion_stop``), the dose
+        it concerns (``dose_level`` protocol name, ``dose_index`` 0-based; missing when
+        escalation ended without an MTD), ``decided_date`` (study date of the data),
+        ``rationale``, and the e-signature: ``signed_by`` (username), ``signer_name`` (printed
+        name), ``signed_at`` (UTC timestamp), ``meaning``. Empty by default.
     """
 
     subjects: pd.DataFrame
@@ -275,6 +296,7 @@ class TrialData:
     dose_decisions: pd.DataFrame
     data_cutoff: pd.Timestamp
     protocol: Protocol
+    governance: pd.DataFrame = field(default_factory=lambda: empty_table("governance"))
 
 
 def validate_trial_data(trial: TrialData) -> None:

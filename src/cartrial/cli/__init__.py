@@ -61,6 +61,9 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
         "report": "Analyse the trial as of the data cut-off and write report.html, report.pdf, "
         "tables/*.csv."
     },
+    "export": {
+        "export": "CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
+    },
     "serve": {"serve": "Serve the web application (log in with an account of the study)."},
 }
 

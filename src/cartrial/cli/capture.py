@@ -148,10 +148,10 @@ def add_user_command(
     _print(added.model_dump(), "user added", as_json)
 
 
-def _importer(kind: str) -> Callable[[ServiceContext, str | Path], ImportReport]:
+def _importer(kind: str) -> Callable[..., ImportReport]:
     from cartrial import services
 
-    importers: dict[str, Callable[[ServiceContext, str | Path], ImportReport]] = {
+    importers: dict[str, Callable[..., ImportReport]] = {
         "labs": services.import_labs,
         "lesions": services.import_lesions,
         "kinetics": services.import_kinetics,
@@ -168,8 +168,11 @@ def _import_command(kind: str) -> Callable[..., None]:
         study: str | None = STUDY_OPT,
         db: str | None = DB_OPT,
         as_json: bool = JSON_OPT,
+        encoding: str | None = typer.Option(
+            None, "--encoding", help="The file's encoding when not UTF-8 (e.g. latin-1)."
+        ),
     ) -> None:
-        report = _importer(kind)(_context(db, user, study), file)
+        report = _importer(kind)(_context(db, user, study), file, encoding=encoding)
         _print(report.model_dump(), f"{kind} imported", as_json)
 
     command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."

@@ -46,8 +46,8 @@ def demo_command(
     as_json: bool = typer.Option(False, "--json", help="Print the headline results as JSON."),
 ) -> None:
     """Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the report."""
-    from cartrial.virtual.trial import DEFAULT_SEED, TRUTH_CSV, run_demo
-    from cartrial.virtual.trial import PASSWORD as DEMO_PASSWORD
+    from cartrial.demo import DEFAULT_SEED, TRUTH_CSV, run_demo
+    from cartrial.demo.study import PASSWORD as DEMO_PASSWORD
 
     console = Console()
     with Progress(
@@ -118,6 +118,7 @@ def demo_command(
     console.print("\n[bold]Look further[/bold]")
     console.print(f"  report:    {report_path}")
     console.print(f"  database:  {result.database}")
+    console.print(f"  CDISC:     {out / 'sdtm'} and {out / 'adam'} (XPT v5, define.xml/.html)")
     console.print(f"  truth:     {out / TRUTH_CSV} (the virtual patients' true outcomes)")
     console.print(f"  re-report: cartrial report --db {result.database} --out {out / 'report'}")
     console.print(f"  audit:     cartrial audit verify --db {result.database}")

@@ -83,8 +83,10 @@ def error_payload(exc: BaseException) -> dict[str, object]:
         summary = f"{exc.source}: {len(exc.issues)} error(s)"
         details = [{"path": p, "line": line, "message": m} for p, line, m in exc.issues]
     elif isinstance(exc, ImportFailed):
-        summary = f"{exc.source}: import rejected, nothing written"
-        details = [{"row": r, "field": f, "message": m} for r, f, m in exc.errors]
+        summary = f"{exc.source}: {exc.title or 'import rejected, nothing written'}"
+        details = [{"line": r, "field": f, "message": m} for r, f, m in exc.errors]
+        if exc.more:
+            details.append({"more": exc.more})
     elif isinstance(exc, ValidationFailed):
         details = [{"field": exc.field, "message": str(exc).removeprefix(f"{exc.field}: ")}]
     elif isinstance(exc, Conflict):
@@ -186,10 +188,15 @@ def _exit_code(exc: BaseException) -> int:
 
 def _human(exc: BaseException) -> str:
     if isinstance(exc, ImportFailed):
-        lines = [f"{exc.source}: import rejected, nothing written ({len(exc.errors)} problem(s))"]
-        lines += [f"  row {r}, {f}: {m}" for r, f, m in exc.errors[:_ROWS_SHOWN]]
-        if len(exc.errors) > _ROWS_SHOWN:
-            lines.append(f"  ... and {len(exc.errors) - _ROWS_SHOWN} more")
+        title = exc.title or "import rejected, nothing written"
+        found = len(exc.errors) + exc.more
+        lines = [f"{exc.source}: {title} ({found} problem(s))"]
+        lines += [
+            f"  line {r}, {f}: {m}" if r > 0 else f"  {f}: {m}"
+            for r, f, m in exc.errors[:_ROWS_SHOWN]
+        ]
+        if found > _ROWS_SHOWN:
+            lines.append(f"  ... and {found - _ROWS_SHOWN} more")
         return "\n".join(lines)
     if isinstance(exc, OSError):
         return _os_message(exc)

@@ -3,8 +3,8 @@
 Each command reads a CSV (``#`` lines are comments), grades every row with
 :mod:`cartrial.rules.ctcae` or :mod:`cartrial.rules.cart_tox`, and prints a table naming the
 rule that fired; ``--json`` prints the rows as JSON, ``--out FILE.csv`` saves them. Rows are
-numbered from 1 (the first data row after the header); a malformed file is reported with the
-file, the row and the field.
+numbered by their line in the file (the header is line 1), as every cartrial message numbers
+them; a malformed file is reported with the file, every bad line (up to 100) and the field.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from cartrial.cli.csvfile import ENCODING_OPTION, MAX_LISTED, read_table
 from cartrial.cli.layout import print_table
 from cartrial.errors import RuleInputError
+from cartrial.failing_rows import failing_rows, without_row_prefix
 from cartrial.rules import cart_tox, ctcae
+from cartrial.services.plausibility import check_lab_values
 
 __all__ = ["crs_command", "icans_command", "labs_command", "register"]
 
@@ -34,14 +37,24 @@ _LAB_RULES = {
 }
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """Read a CSV as text (the rules parse and check every field), rows numbered from 1."""
+def _graded_or_every_error(
+    grade: Callable[[pd.DataFrame], pd.DataFrame], rows: pd.DataFrame
+) -> pd.DataFrame:
+    """Grade ``rows``; if the rules reject it, name every line they reject on its own."""
     try:
-        frame = pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise RuleInputError(f"cannot read the CSV: {exc}") from None
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    return frame
+        return grade(rows)
+    except RuleInputError as whole:
+        bad = failing_rows(range(len(rows)), lambda part: grade(rows.iloc[part]), RuleInputError)
+        same = len({str(exc) for _, exc in bad}) == 1
+        if not bad or (len(rows) > 1 and len(bad) == len(rows) and same):
+            raise  # an error of the table (a missing column), or between rows
+        listed = [
+            f"line {rows.index[position]}: {without_row_prefix(str(exc))}"
+            for position, exc in bad[:MAX_LISTED]
+        ]
+        if len(bad) > MAX_LISTED:
+            listed.append(f"... and {len(bad) - MAX_LISTED} more bad line(s)")
+        raise RuleInputError(f"{len(bad)} bad line(s)\n  " + "\n  ".join(listed)) from whole
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -56,15 +69,15 @@ def _show(frame: pd.DataFrame, columns: list[str], title: str, limit: int) -> No
         for label, row in frame[columns].head(limit).iterrows()
     ]
     justify = ["right", *["left"] * len(columns)]
-    header = ["Row", *columns]
+    header = ["Line", *columns]
     print_table(console, title, header, rows, justify=justify, heading=_row_heading)
     if len(frame) > limit:
         console.print(f"... {len(frame) - limit} more rows (use --out or --json)")
 
 
 def _row_heading(row: Sequence[str]) -> str:
-    """``row 3 · S01-001``: the file's row number, then the subject when there is one."""
-    return " · ".join([f"row {row[0]}", *row[1:2]])
+    """``line 3 · S01-001``: the file's line number, then the subject when there is one."""
+    return " · ".join([f"line {row[0]}", *row[1:2]])
 
 
 def _emit(
@@ -79,7 +92,7 @@ def _emit(
     courses: pd.DataFrame | None = None,
 ) -> None:
     if out is not None:
-        graded.to_csv(out, index_label="row")
+        graded.to_csv(out, index_label="line")
         if courses is not None:
             courses.to_csv(out.with_name(f"{out.stem}_courses.csv"), index=False)
     if as_json:
@@ -113,10 +126,11 @@ def _grade_file(
     as_json: bool,
     out: Path | None,
     limit: int,
+    encoding: str | None,
 ) -> None:
     """Grade the rows of ``file``, with ``with_courses`` also each course where it can; emit."""
     try:
-        graded = grade(_read(file))
+        graded = _graded_or_every_error(grade, read_table(file, encoding))
         courses = _courses(graded) if with_courses else None
     except RuleInputError as exc:
         raise RuleInputError(f"{file}: {exc}") from None
@@ -132,8 +146,43 @@ def _grade_file(
     )
 
 
+def _number(text: object) -> float | None:
+    try:
+        return float(str(text)) if str(text).strip() else None
+    except ValueError:
+        return None
+
+
+def _check_plausible(rows: pd.DataFrame) -> None:
+    """Refuse lab values no living adult has (rules of :mod:`cartrial.services.plausibility`).
+
+    Raises on the first implausible row, named ``row <line>`` as the rule engines name rows;
+    :func:`_graded_or_every_error` then finds every bad line.
+    """
+    if not {"lbtestcd", "value", "unit"} <= set(rows.columns):
+        return
+    for line, row in zip(rows.index, rows.to_dict("records"), strict=True):
+        value = _number(row["value"])
+        if value is None:
+            continue  # the grading names a missing or non-numeric value
+        findings = check_lab_values(
+            str(row["lbtestcd"]),
+            value,
+            str(row["unit"]),
+            _number(row.get("lln", "")),
+            _number(row.get("uln", "")),
+        )
+        if findings:
+            raise RuleInputError(f"row {line}: field {findings[0].field!r}: {findings[0].text()}")
+
+
 def _grade_labs_with_rules(rows: pd.DataFrame) -> pd.DataFrame:
-    """CTCAE lab grades with the text of the criterion that fired (or why none did)."""
+    """CTCAE lab grades with the text of the criterion that fired (or why none did).
+
+    Values outside the physiological range of their test, or limits that are not reference
+    limits in the value's unit, are refused first (they would grade as if real).
+    """
+    _check_plausible(rows)
     graded = ctcae.grade_labs(rows)
     texts = dict(
         zip(ctcae.lab_criteria()["criterion_id"], ctcae.lab_criteria()["text"], strict=True)
@@ -147,6 +196,7 @@ def labs_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade lab values with CTCAE v5.0.
 
@@ -166,6 +216,7 @@ def labs_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 
@@ -177,6 +228,7 @@ def crs_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade CRS assessments (one per row); with subject_id and day, also each course.
 
@@ -195,6 +247,7 @@ def crs_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 
@@ -203,6 +256,7 @@ def icans_command(
     as_json: bool = _JSON,
     out: Path | None = _OUT,
     limit: int = _LIMIT,
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
     """Grade ICANS assessments with ASTCT 2019 (one per row); with subject_id and day, courses.
 
@@ -219,6 +273,7 @@ def icans_command(
         as_json=as_json,
         out=out,
         limit=limit,
+        encoding=encoding,
     )
 
 

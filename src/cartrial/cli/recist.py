@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cartrial.cli.csvfile import ENCODING_OPTION, lines_for_rows, read_table
+from cartrial.errors import RuleInputError
 from cartrial.rules import recist
 
 __all__ = ["recist_command", "register"]
@@ -105,16 +107,29 @@ def recist_command(
         dir_okay=False,
         help="Write the per-subject table to FILE.csv and the time points to FILE_timepoints.csv.",
     ),
+    encoding: str | None = ENCODING_OPTION,
 ) -> None:
-    """Evaluate RECIST 1.1 responses; every row names the rule that fired."""
-    result = recist.evaluate(
-        lesions,
-        pd.read_csv(reference_dates, dtype=str, keep_default_na=False),
-        confirm=confirm,
-        sd_min_days=sd_min_days,
-        confirm_min_days=confirm_min_days,
-        allow_ne_between=ne_between,
-    )
+    """Evaluate RECIST 1.1 responses; every row names the rule that fired.
+
+    Errors name the file and its line (the header is line 1).
+    """
+    where, lines = reference_dates, None
+    try:
+        dates = read_table(reference_dates, encoding)
+        where = lesions
+        table = read_table(lesions, encoding)
+        lines = list(table.index)
+        result = recist.evaluate(
+            table.reset_index(drop=True),
+            dates.reset_index(drop=True),
+            confirm=confirm,
+            sd_min_days=sd_min_days,
+            confirm_min_days=confirm_min_days,
+            allow_ne_between=ne_between,
+        )
+    except RuleInputError as error:
+        message = str(error) if lines is None else lines_for_rows(str(error), lines)
+        raise RuleInputError(f"{where}: {message}") from None
     if out is not None:
         result.best.to_csv(out, index=False)
         result.timepoints.to_csv(out.with_name(f"{out.stem}_timepoints.csv"), index=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +29,14 @@ __all__ = [
     "monitoring_operating_characteristics",
     "predictive_futility_boundary",
     "predictive_probability",
+    "simon_design",
     "simon_two_stage",
     "toxicity_monitoring_boundary",
+    "toxicity_stop_count",
 ]
+
+#: Futility methods that are Simon two-stage designs, and which of the two each picks.
+SIMON_METHODS = {"simon-optimal": "optimal", "simon-minimax": "minimax"}
 
 
 def _check_prior(prior_a: float, prior_b: float) -> None:
@@ -102,6 +108,36 @@ def toxicity_monitoring_boundary(
         return (int(hits[0]), float(prob[hits[0]])) if hits.size else (None, np.nan)
 
     return _boundary_table(n_min, n_max, "stop_if_dlt_ge", "prob_above_limit", first_stop)
+
+
+def toxicity_stop_count(
+    n: int,
+    limit: float,
+    threshold: float,
+    *,
+    prior_a: float,
+    prior_b: float,
+    min_subjects: int,
+) -> int | None:
+    """The number of DLTs among ``n`` evaluable subjects that stops the expansion for toxicity.
+
+    The row ``n`` of :func:`toxicity_monitoring_boundary`; ``None`` when fewer than
+    ``min_subjects`` are evaluable (the rule is not checked yet) or when even ``n`` DLTs would not
+    give ``Pr(p > limit | y, n) > threshold``.
+
+    Examples
+    --------
+    >>> toxicity_stop_count(6, 0.3, 0.9, prior_a=1, prior_b=1, min_subjects=3)
+    4
+    """
+    check_positive_int(min_subjects, "min_subjects")
+    if n < min_subjects:
+        return None
+    row = toxicity_monitoring_boundary(
+        limit, threshold, prior_a=prior_a, prior_b=prior_b, n_min=n, n_max=n
+    )
+    value = row["stop_if_dlt_ge"].iloc[0]
+    return None if pd.isna(value) else int(value)
 
 
 def monitoring_operating_characteristics(
@@ -352,6 +388,31 @@ def simon_two_stage(
     return SimonResult(
         p0, p1, alpha, beta, best_optimal, best_minimax, admissible_designs(best_by_n)
     )
+
+
+@cache
+def simon_design(
+    method: str, p0: float, p1: float, alpha: float, beta: float
+) -> SimonDesign | None:
+    """The Simon two-stage design a futility ``method`` names, or ``None`` for other methods.
+
+    ``"simon-optimal"`` and ``"simon-minimax"`` pick that design of :func:`simon_two_stage`
+    (``p0`` versus ``p1`` at ``alpha``/``beta``); any other method (e.g.
+    ``"predictive-probability"``) has no stage-1 rule. The one place where the protocol's
+    futility method becomes a stage-1 size ``n1`` and bound ``r1``. The exhaustive search takes
+    seconds, so results are kept per argument tuple (the design is frozen).
+
+    Examples
+    --------
+    >>> d = simon_design("simon-optimal", 0.1, 0.3, 0.1, 0.2)
+    >>> (d.r1, d.n1, d.r, d.n)
+    (0, 7, 3, 18)
+    """
+    which = SIMON_METHODS.get(method)
+    if which is None:
+        return None
+    designs = simon_two_stage(p0, p1, alpha, beta)
+    return designs.optimal if which == "optimal" else designs.minimax
 
 
 def predictive_probability(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from cartrial.protocol.checks import DataChecks
 from cartrial.protocol.dlt import DLTCriterion, DLTDefinition, DLTExclusion
 from cartrial.protocol.endpoints import Endpoint, Population, RecistSettings, ToxicityGrading
 from cartrial.protocol.loader import default_protocol_path, load_protocol, parse_protocol
@@ -20,6 +21,7 @@ __all__ = [
     "DLTCriterion",
     "DLTDefinition",
     "DLTExclusion",
+    "DataChecks",
     "DesignSpec",
     "DoseLevel",
     "Eligibility",

@@ -1,28 +1,110 @@
 """Reading protocol files: YAML in, a validated :class:`Protocol` out, or every error with its line.
 
-PyYAML builds the data; its node tree (``yaml.compose``) gives the line of every key and item, so
-each pydantic error can be reported as ``line N, path.to.field: message``. Duplicate keys, which
-PyYAML would silently collapse to the last one, are errors here.
+PyYAML builds the data; its node tree gives the line of every key and item, so each pydantic error
+can be reported as ``line N, path.to.field: message``. Duplicate keys, which PyYAML would silently
+collapse to the last one, are errors here.
+
+A protocol file is untrusted input, so reading it is bounded (:data:`LIMITS`): the file size is
+checked before it is read, the nesting depth and the number of aliases while the node tree is
+built, and the size of the tree once aliases are expanded before anything walks it (a "billion
+laughs" alias bomb is refused in milliseconds). Schema errors and cross-field (consistency) errors
+are reported together, in one pass: the sections that validate are checked for consistency even
+when others do not; at most :data:`MAX_ISSUES` problems are listed, then how many more there are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from cartrial.errors import ProtocolError
+from cartrial.errors import InputFileError, ProtocolError
 from cartrial.protocol.models import SKIP_CONSISTENCY, Protocol, consistency_issues
+from cartrial.textio import read_text
 
-__all__ = ["default_protocol_path", "load_protocol", "parse_protocol"]
+__all__ = [
+    "LIMITS",
+    "MAX_ISSUES",
+    "ParseLimits",
+    "default_protocol_path",
+    "load_protocol",
+    "parse_protocol",
+]
 
 Loc = tuple[str | int, ...]
 Issue = tuple[str, int | None, str]
 
 DEFAULT_PROTOCOL = "cldn18-pdl1-cart.yaml"
+#: At most this many problems are listed; the rest are counted.
+MAX_ISSUES = 100
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Bounds on a protocol file, far above any real protocol (the packaged one: ~25 kB, depth 6,
+    no aliases, ~1,500 nodes).
+
+    Attributes
+    ----------
+    max_bytes : int
+        File size, checked before reading.
+    max_depth : int
+        Nesting of mappings and sequences.
+    max_aliases : int
+        ``*alias`` references in the file.
+    max_nodes : int
+        Nodes of the tree with every alias expanded (what a reader walking the data visits).
+    """
+
+    max_bytes: int = 1_000_000
+    max_depth: int = 32
+    max_aliases: int = 100
+    max_nodes: int = 200_000
+
+
+LIMITS = ParseLimits()
+
+
+class _LimitExceeded(yaml.YAMLError):
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.problem = message
+        self.problem_mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing too deep a nesting or too many aliases while composing."""
+
+    def __init__(self, text: str, limits: ParseLimits) -> None:
+        super().__init__(text)
+        self.limits = limits
+        self.depth = 0
+        self.aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > self.limits.max_aliases:
+                raise _LimitExceeded(
+                    f"more than {self.limits.max_aliases} aliases (rule: max_aliases)",
+                    self.peek_event().start_mark,
+                )
+        self.depth += 1
+        try:
+            if self.depth > self.limits.max_depth:
+                raise _LimitExceeded(
+                    f"nested more than {self.limits.max_depth} levels deep (rule: max_depth)",
+                    self.peek_event().start_mark,
+                )
+            return cast(yaml.Node, super().compose_node(parent, index))
+        finally:
+            self.depth -= 1
 
 
 def default_protocol_path() -> Path:
@@ -40,24 +122,36 @@ def load_protocol(path: str | Path | None = None) -> Protocol:
     """
     file = Path(path) if path is not None else default_protocol_path()
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProtocolError(
-            str(file), [("", None, f"cannot read the file: {exc.strerror}")]
-        ) from exc
+        text = read_text(file, max_bytes=LIMITS.max_bytes, utf8_only=True)
+    except InputFileError as exc:
+        raise ProtocolError(str(file), [("", None, exc.problem)]) from None
     return parse_protocol(text, source=str(file))
 
 
-def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
-    """Validate protocol YAML ``text``; ``source`` names the file in error messages."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(source, [("", line, f"not valid YAML: {problem}")]) from exc
+def parse_protocol(
+    text: str, *, source: str = "<string>", limits: ParseLimits = LIMITS
+) -> Protocol:
+    """Validate protocol YAML ``text``; ``source`` names the file in error messages.
+
+    Raises
+    ------
+    ProtocolError
+        Every schema and consistency problem at once (at most :data:`MAX_ISSUES` listed), or the
+        one limit of ``limits`` the text exceeds.
+    """
+    size = len(text.encode("utf-8"))
+    if size > limits.max_bytes:
+        raise ProtocolError(
+            source,
+            [
+                (
+                    "",
+                    None,
+                    f"{size:,} bytes, above the limit of {limits.max_bytes:,} (rule: max_bytes)",
+                )
+            ],
+        )
+    root, data = _compose(text, source, limits)
     lines: dict[Loc, int] = {}
     issues: list[Issue] = []
     if root is not None:
@@ -68,12 +162,107 @@ def parse_protocol(text: str, *, source: str = "<string>") -> Protocol:
         protocol = Protocol.model_validate(data, context={SKIP_CONSISTENCY: True})
     except ValidationError as exc:
         issues.extend(_pydantic_issues(exc, data, lines))
-        raise ProtocolError(source, _sorted(issues)) from None
+        for path, message in consistency_issues(
+            cast(Protocol, _partial_model(Protocol, data)), partial=True
+        ):
+            issues.append((_dotted(path), _line_of(path, lines), message))
+        raise ProtocolError(source, _capped(_sorted(issues))) from None
     for path, message in consistency_issues(protocol):
         issues.append((_dotted(path), _line_of(path, lines), message))
     if issues:
-        raise ProtocolError(source, _sorted(issues))
+        raise ProtocolError(source, _capped(_sorted(issues)))
     return protocol
+
+
+def _compose(text: str, source: str, limits: ParseLimits) -> tuple[yaml.Node | None, object]:
+    """The node tree and the data of ``text``, within ``limits``."""
+    loader = _BoundedLoader(text, limits)
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            nodes, depth = _expanded_size(root, {}, limits.max_nodes)
+            if depth > limits.max_depth:
+                raise _LimitExceeded(
+                    f"nested more than {limits.max_depth} levels deep once its aliases are "
+                    "expanded (rule: max_depth)",
+                    root.start_mark,
+                )
+            if nodes > limits.max_nodes:
+                raise _LimitExceeded(
+                    f"expands to more than {limits.max_nodes:,} nodes through its aliases "
+                    "(rule: max_nodes; an alias bomb?)",
+                    root.start_mark,
+                )
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        prefix = "" if isinstance(exc, _LimitExceeded) else "not valid YAML: "
+        raise ProtocolError(source, [("", line, f"{prefix}{problem}")]) from None
+    finally:
+        loader.dispose()
+    return root, data
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, tuple[int, int]], cap: int) -> tuple[int, int]:
+    """Nodes and depth under ``node``, each alias target counted in full (memoised).
+
+    A node that contains itself (``&a [*a]``) is infinite: it counts as ``cap + 1``.
+    """
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = (cap + 1, cap + 1)  # until computed: a cycle is over every limit
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    total, depth = 1, 0
+    for child in children:
+        size, child_depth = _expanded_size(child, sizes, cap)
+        total += size
+        depth = max(depth, child_depth)
+        if total > cap or depth > cap:
+            break
+    sizes[id(node)] = (total, depth + 1)
+    return total, depth + 1
+
+
+@cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _partial_model(model: type[BaseModel], data: dict[object, object]) -> BaseModel:
+    """``model`` holding only the fields of ``data`` that validate on their own (two levels).
+
+    Lets :func:`consistency_issues` check what it can while other fields have schema errors; a
+    section that fails as a whole keeps its valid fields (e.g. ``escalation.start_dose`` is still
+    checked when ``escalation.cohort_size`` is negative).
+    """
+    valid: dict[str, object] = {}
+    for name, field in model.model_fields.items():
+        if name not in data:
+            continue
+        annotation = field.annotation
+        try:
+            valid[name] = _adapter(cast(Hashable, annotation)).validate_python(data[name])
+        except ValidationError:
+            value = data[name]
+            nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            if model is Protocol and nested and isinstance(value, dict):
+                valid[name] = _partial_model(cast(type[BaseModel], annotation), value)
+    return model.model_construct(**valid)  # type: ignore[arg-type]
+
+
+def _capped(issues: list[Issue]) -> list[Issue]:
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    rest = len(issues) - MAX_ISSUES
+    return [*issues[:MAX_ISSUES], ("", None, f"... and {rest} more error(s) not shown")]
 
 
 def _index_lines(node: yaml.Node, path: Loc, lines: dict[Loc, int], issues: list[Issue]) -> None:

@@ -3,6 +3,10 @@
 Cross-field rules (a DLT window longer than follow-up, a start dose that does not exist, an
 endpoint naming an unknown population, ...) are checked by :func:`consistency_issues`, which names
 the YAML path of each problem so that ``cartrial protocol validate`` can show its line.
+
+Required content (:data:`OBJECTIVE_ENDPOINTS`): each objective the protocol's sections imply must
+have its endpoint defined, e.g. the dose escalation with a DLT definition needs a *primary*
+endpoint analysed as ``dlt_rate``; a protocol without it is refused.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from collections.abc import Iterator
 from pydantic import Field, ValidationInfo, model_validator
 
 from cartrial.protocol.base import PositiveInt, ProtocolModel
+from cartrial.protocol.checks import DataChecks
 from cartrial.protocol.dlt import DLTDefinition
 from cartrial.protocol.endpoints import Endpoint, Population, RecistSettings, ToxicityGrading
 from cartrial.protocol.phases import Escalation, Expansion
 from cartrial.protocol.schedule import Schedule
 from cartrial.protocol.study import DoseLevel, Eligibility, Study, Treatment
 
-__all__ = ["SKIP_CONSISTENCY", "Protocol", "consistency_issues"]
+__all__ = ["OBJECTIVE_ENDPOINTS", "SKIP_CONSISTENCY", "Protocol", "consistency_issues"]
 
 #: Validation context key: the loader checks consistency itself to report YAML paths and lines.
 SKIP_CONSISTENCY = "skip_consistency"
@@ -41,6 +46,10 @@ class Protocol(ProtocolModel):
     schedule: Schedule
     populations: tuple[Population, ...] = Field(min_length=1)
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
+    data_checks: DataChecks = Field(
+        default_factory=DataChecks,
+        description="optional: plausibility findings answered by a data query, not refused",
+    )
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Protocol:
@@ -85,14 +94,22 @@ class Protocol(ProtocolModel):
         return tuple(p.name for p in self.populations)
 
 
-def consistency_issues(p: Protocol) -> list[tuple[Path, str]]:
-    """Every cross-field inconsistency of ``p`` as ``(yaml_path, message)``; empty if none."""
-    return (
-        list(_dose_issues(p))
-        + list(_phase_issues(p))
-        + list(_schedule_issues(p))
-        + list(_endpoint_issues(p))
-    )
+def consistency_issues(p: Protocol, *, partial: bool = False) -> list[tuple[Path, str]]:
+    """Every cross-field inconsistency of ``p`` as ``(yaml_path, message)``; empty if none.
+
+    With ``partial`` true, ``p`` may lack sections (built with ``model_construct`` from the
+    sections that passed their schema): a check needing a missing section is skipped, the others
+    still run, so that schema and consistency errors are reported in one pass.
+    """
+    issues: list[tuple[Path, str]] = []
+    for check in _CHECKS:
+        try:
+            for issue in check(p):
+                issues.append(issue)
+        except AttributeError:
+            if not partial:
+                raise
+    return issues
 
 
 def _dose_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
@@ -215,3 +232,31 @@ def _endpoint_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
         if endpoint.name in names:
             yield (("endpoints", i, "name"), f"endpoint {endpoint.name!r} is defined twice")
         names.append(endpoint.name)
+
+
+#: Objectives implied by the protocol's sections and the endpoint each requires:
+#: ``(objective, implying section, analysis, required kind or None for any kind)``.
+OBJECTIVE_ENDPOINTS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("safety of the CAR-T (adverse events)", "toxicity_grading", "ae_incidence", "primary"),
+    ("dose-limiting toxicity in escalation", "dlt", "dlt_rate", "primary"),
+    ("recommended phase II dose", "escalation", "rp2d", None),
+    ("expansion response rate (futility rule)", "expansion", "orr", None),
+)
+
+
+def _objective_issues(p: Protocol) -> Iterator[tuple[Path, str]]:
+    """Every objective of :data:`OBJECTIVE_ENDPOINTS` needs its endpoint (of the right kind)."""
+    defined = {(e.analysis, e.kind) for e in p.endpoints}
+    for objective, section, analysis, kind in OBJECTIVE_ENDPOINTS:
+        getattr(p, section)  # partial protocols: skip when the implying section is invalid
+        if any(a == analysis and (kind is None or k == kind) for a, k in defined):
+            continue
+        which = f"a {kind} endpoint" if kind else "an endpoint"
+        yield (
+            ("endpoints",),
+            f"the objective '{objective}' (section {section!r}) needs {which} with "
+            f"analysis: {analysis} (rule: required objective endpoints)",
+        )
+
+
+_CHECKS = (_dose_issues, _phase_issues, _schedule_issues, _endpoint_issues, _objective_issues)

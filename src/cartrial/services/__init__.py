@@ -10,12 +10,13 @@ e-signatures and their manifestation (:mod:`~cartrial.services.signing`),
 set-up (:mod:`~cartrial.services.admin`), screening and enrolment
 (:mod:`~cartrial.services.enrolment`), treatment (:mod:`~cartrial.services.treatment`), safety
 (:mod:`~cartrial.services.safety`, :mod:`~cartrial.services.toxicity`), efficacy
-(:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`),
-expansion monitoring (:mod:`~cartrial.services.expansion`),
+(:mod:`~cartrial.services.efficacy`), governance (:mod:`~cartrial.services.decisions`; signed
+records in :mod:`~cartrial.services.governance`), the end of escalation and the RP2D
+(:mod:`~cartrial.services.escalation`), the expansion (:mod:`~cartrial.services.expansion`),
 follow-up and samples (:mod:`~cartrial.services.followup`), queries
-(:mod:`~cartrial.services.queries`), bulk imports (:mod:`~cartrial.services.imports`),
-re-derivation (:mod:`~cartrial.services.rederive`) and the analysis export
-(:func:`trial_data`).
+(:mod:`~cartrial.services.queries`), opening a database (:func:`open_database`), bulk imports
+(:mod:`~cartrial.services.imports`), re-derivation (:mod:`~cartrial.services.rederive`) and the
+analysis export (:func:`trial_data`).
 """
 
 from __future__ import annotations
@@ -69,14 +70,11 @@ from cartrial.services.decisions import (
     DLTAdjudicated,
     DLTOverride,
     DoseDecided,
-    ExpansionOpened,
     LockData,
-    OpenExpansion,
     SignRecord,
     adjudicate_dlt,
     decide_next_dose,
     lock_data,
-    open_expansion,
     sign_record,
 )
 from cartrial.services.efficacy import (
@@ -96,11 +94,35 @@ from cartrial.services.enrolment import (
     enrol_subject,
     screen_subject,
 )
+from cartrial.services.escalation import (
+    DecideRP2D,
+    EndEscalation,
+    EscalationEnded,
+    RP2DDecided,
+    decide_rp2d,
+    end_escalation,
+    rp2d_record,
+)
+from cartrial.services.escalation_state import (
+    DoseDecisionRow,
+    DoseLevelState,
+    EscalationState,
+    PathwayRow,
+    PendingSubject,
+    escalation_state,
+)
 from cartrial.services.expansion import (
-    ExpansionReview,
+    BoundaryRow,
+    ExpansionOpened,
+    ExpansionReviewed,
+    ExpansionRules,
+    ExpansionState,
     ExpansionStopped,
+    OpenExpansion,
     ReviewExpansion,
     StopExpansion,
+    expansion_state,
+    open_expansion,
     review_expansion,
     stop_expansion,
 )
@@ -120,6 +142,7 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
+from cartrial.services.governance import GovernanceDecided, SignedDecision
 from cartrial.services.imports import ImportReport, import_kinetics, import_labs, import_lesions
 from cartrial.services.queries import (
     AnswerQuery,
@@ -165,6 +188,7 @@ __all__ = [
     "AssignDose",
     "AuthSettings",
     "Authenticated",
+    "BoundaryRow",
     "ChangePassword",
     "CloseQuery",
     "CreateStudy",
@@ -176,13 +200,22 @@ __all__ = [
     "DataLockReleased",
     "DataLocked",
     "DecideNextDose",
+    "DecideRP2D",
     "DoseAssigned",
     "DoseDecided",
+    "DoseDecisionRow",
+    "DoseLevelState",
+    "EndEscalation",
     "EnrolSubject",
+    "EscalationEnded",
+    "EscalationState",
     "ExpansionOpened",
-    "ExpansionReview",
+    "ExpansionReviewed",
+    "ExpansionRules",
+    "ExpansionState",
     "ExpansionStopped",
     "FollowUpRecorded",
+    "GovernanceDecided",
     "GradeChangeRecorded",
     "ImportReport",
     "Infuse",
@@ -195,7 +228,10 @@ __all__ = [
     "LymphodepletionRecorded",
     "OpenExpansion",
     "PasswordChanged",
+    "PathwayRow",
+    "PendingSubject",
     "QueryState",
+    "RP2DDecided",
     "RaiseQuery",
     "RecordAE",
     "RecordAda",
@@ -219,6 +255,7 @@ __all__ = [
     "SignRecord",
     "SignaturesOf",
     "Signed",
+    "SignedDecision",
     "SiteAdded",
     "StopExpansion",
     "StudyCreated",
@@ -249,7 +286,11 @@ __all__ = [
     "create_token",
     "database_name",
     "decide_next_dose",
+    "decide_rp2d",
+    "end_escalation",
     "enrol_subject",
+    "escalation_state",
+    "expansion_state",
     "import_kinetics",
     "import_labs",
     "import_lesions",
@@ -278,6 +319,7 @@ __all__ = [
     "release_data_lock",
     "review_expansion",
     "revoke_token",
+    "rp2d_record",
     "screen_subject",
     "sign_record",
     "signatures_of",

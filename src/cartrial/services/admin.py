@@ -13,8 +13,9 @@ from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from cartrial.errors import PermissionDenied, ProtocolError, ValidationFailed
+from cartrial.errors import InputFileError, PermissionDenied, ProtocolError, ValidationFailed
 from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
+from cartrial.protocol.loader import LIMITS
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import (
     ServiceContext,
@@ -24,6 +25,7 @@ from cartrial.services.context import (
 )
 from cartrial.store import AuditedSession, RoleAssignment, Site, Study, User, live, unit_of_work
 from cartrial.store.auth import MIN_PASSWORD_LENGTH, assign_role, create_user
+from cartrial.textio import read_text
 from cartrial.vocab import ROLES, Role
 
 __all__ = [
@@ -93,9 +95,11 @@ def create_study(
     else:
         path = data.protocol_path
         try:
-            text = (path or default_protocol_path()).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValidationFailed("protocol_path", f"cannot read: {exc.strerror}") from exc
+            text = read_text(
+                path or default_protocol_path(), max_bytes=LIMITS.max_bytes, utf8_only=True
+            )
+        except InputFileError as exc:
+            raise ValidationFailed("protocol_path", str(exc)) from None
     try:
         protocol = parse_protocol(text, source=str(data.protocol_path or "protocol"))
     except ProtocolError as exc:

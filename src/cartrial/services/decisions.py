@@ -1,12 +1,12 @@
-"""Governance: dose decisions, electronic signatures, opening the expansion, data lock.
+"""Governance: dose decisions, electronic signatures, DLT adjudication, data lock.
 
 * :func:`decide_next_dose` runs the protocol's design (``make_design``) on the DLT counts of the
   evaluable subjects (and, for TITE designs, the pending ones) and records the recommendation and
   the committee's decision (which may be more cautious than the design, never bolder);
 * :func:`sign_record` adds an e-signature (password re-entered); a dose decision allows dosing
   only once signed;
-* :func:`open_expansion` opens the expansion at the RP2D once every subject dosed there has
-  completed the DLT window; it is signed in the same transaction;
+* the end of escalation, the RP2D (:mod:`cartrial.services.escalation`) and the expansion
+  decisions (:mod:`cartrial.services.expansion`) are signed governance records;
 * :func:`lock_data` freezes the data up to a cut-off (signed); later writes dated on or before
   the cut-off are refused (:mod:`cartrial.services.context`); a checkpoint of the audit chain is
   written outside the database; :func:`~cartrial.services.datalock.release_data_lock` lifts it.
@@ -17,19 +17,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
-from cartrial.designs import is_time_to_event, is_time_to_event_name, make_design
 from cartrial.designs.labels import name_doses
-from cartrial.errors import DesignError, NotFound, ValidationFailed
+from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
-from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.database import checkpoint_after_write
 from cartrial.services.derive import OVERRIDE_RULE, derive_subject_dlt
 from cartrial.services.enrolment import allowed_dose, current_cohort
-from cartrial.services.followup_window import dlt_followup
+from cartrial.services.escalation import (
+    DECIDERS,
+    check_escalation_open,
+    escalation_counts,
+    protocol_design,
+    recommend,
+    refuse_pending,
+)
 from cartrial.services.signing import Signed, already_signed, sign, signed_result
 from cartrial.services.treatment import infusion_of
 from cartrial.store import (
@@ -38,7 +43,6 @@ from cartrial.store import (
     DataQuery,
     DoseDecision,
     Infusion,
-    Signature,
     live,
     utcnow,
 )
@@ -50,20 +54,13 @@ __all__ = [
     "DataLocked",
     "DecideNextDose",
     "DoseDecided",
-    "ExpansionOpened",
     "LockData",
-    "OpenExpansion",
     "SignRecord",
-    "Signed",
-    "SignedDecision",
     "adjudicate_dlt",
     "decide_next_dose",
     "lock_data",
-    "open_expansion",
     "sign_record",
 ]
-
-DECIDERS = ("safety_committee", "investigator")
 
 
 class DecideNextDose(ServiceInput):
@@ -97,80 +94,38 @@ class DoseDecided(ServiceResult):
     next_dose_level: str | None
 
 
-def _signed(uc: UseCase, decision_id: int) -> bool:
-    return (
-        uc.session.scalar(
-            select(Signature.id).where(
-                Signature.record_table == "dose_decisions",
-                Signature.record_id == decision_id,
-                live(Signature),
-            )
-        )
-        is not None
-    )
-
-
 def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
     """Record the dose decision for the next escalation cohort.
 
-    Counts per dose come from the DLT-evaluable subjects (window closed, or a DLT); for TITE
-    designs every treated subject counts and those still in the window are passed as pending
-    with their followed fraction. Other designs refuse to decide while a subject is pending.
+    Counts per dose come from :func:`~cartrial.services.escalation.escalation_counts` (the pure
+    :func:`~cartrial.services.dose_counts.dose_counts` over the DLT follow-up): the DLT-evaluable
+    subjects (window closed, or a DLT); for TITE designs every treated subject counts and those
+    still in the window are passed as pending with their followed fraction. Other designs refuse
+    to decide while a subject is pending.
 
     Raises
     ------
     ValidationFailed
         ``as_of`` while subjects are pending (non-TITE designs) or before any subject of the
         cohort was infused; ``next_dose_level`` unknown or above the recommendation;
-        ``rationale`` missing for an override; the study is not in escalation, or the previous
-        decision is not signed yet.
+        ``rationale`` missing for an override; the study is not in escalation, escalation has
+        ended, or the previous decision is not signed yet.
     """
     as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
         p = uc.protocol
-        if uc.study.phase != "escalation":
-            raise ValidationFailed("as_of", "dose decisions belong to the escalation phase")
-        latest = uc.session.scalar(
-            select(DoseDecision.id)
-            .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
-            .order_by(DoseDecision.id.desc())
-            .limit(1)
-        )
-        if latest is not None and not _signed(uc, latest):
-            raise ValidationFailed("as_of", f"dose decision {latest} is not signed yet")
+        check_escalation_open(uc)
         current, _ = allowed_dose(uc)
         if current is None:
             raise ValidationFailed("as_of", "dosing was stopped by the previous decision")
         names = [level.name for level in p.dose_levels]
-        table = dlt_followup(uc.session, uc.study.id, p, as_of)
-        table = table[table["phase"] == "escalation"]
-        tite = is_time_to_event_name(p.escalation.design.name)
-        pending = table[table["pending"]]
-        if not tite and not pending.empty:
-            waiting = ", ".join(
-                f"{r.subject_id} (window ends {r.window_end})" for r in pending.itertuples()
-            )
-            raise ValidationFailed("as_of", f"DLT windows still open on {as_of}: {waiting}")
-        counted = table if tite else table[table["dlt_evaluable"]]
-        if counted.empty:
+        design, tite = protocol_design(p)
+        counts = escalation_counts(uc, as_of, time_to_event=tite)
+        if not tite:
+            refuse_pending(counts, as_of)
+        if sum(counts.n) == 0:
             raise ValidationFailed("as_of", "no DLT-evaluable subject yet")
-        n = np.bincount(counted["dose_index"], minlength=len(names)).astype(int)
-        dlt = np.bincount(
-            counted["dose_index"], weights=counted["has_dlt"].astype(int), minlength=len(names)
-        ).astype(int)
-        params = dict(p.escalation.design.params)
-        try:
-            design = make_design(p.escalation.design.name, n_doses=len(names), **params)
-            if is_time_to_event(design):
-                followups = [
-                    (int(r["dose_index"]), float(r["followed_fraction"]))
-                    for r in pending.to_dict("records")
-                ]
-                rec = design.decide(n=n, dlt=dlt, current=current, pending_followup=followups)
-            else:
-                rec = design.decide(n=n, dlt=dlt, current=current)
-        except DesignError as exc:
-            raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
+        rec = recommend(design, counts, current)
         action: str = rec.action
         next_index = rec.next_dose
         reason = name_doses(rec.reason, names)  # the design counts doses from 0
@@ -182,8 +137,8 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             cohort=cohort,
             dose_level=names[current],
             dose_index=current,
-            n_treated=int(n[current]),
-            n_dlt=int(dlt[current]),
+            n_treated=counts.n[current],
+            n_dlt=counts.dlt[current],
             design=p.escalation.design.name,
             recommended_action=rec.action,
             recommended_next_dose_index=rec.next_dose,
@@ -202,9 +157,9 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
             cohort=cohort,
             design=decision.design,
             dose_level=decision.dose_level,
-            n_per_dose=tuple(int(x) for x in n),
-            dlt_per_dose=tuple(int(x) for x in dlt),
-            pending=len(pending),
+            n_per_dose=counts.n,
+            dlt_per_dose=counts.dlt,
+            pending=len(counts.pending_subjects),
             recommended_action=rec.action,
             recommended_next_dose_level=names[rec.next_dose] if rec.next_dose is not None else None,
             recommendation_reason=reason,
@@ -270,106 +225,6 @@ def sign_record(ctx: ServiceContext, data: SignRecord) -> Signed:
             raise NotFound(f"record_id: no {data.record} {data.record_id} in this study")
         [signature] = sign(uc, data.password.get_secret_value(), data.meaning, record)
         return signed_result(signature, uc.protocol.study.time_zone)
-
-
-class SignedDecision(ServiceInput):
-    """A committee or investigator decision: its rationale, signed with the re-entered password."""
-
-    rationale: str = Field(min_length=1, max_length=2000)
-    password: SecretStr
-    as_of: dt.date | None = None
-
-
-class OpenExpansion(SignedDecision):
-    """Open the expansion at the RP2D ``dose_level``."""
-
-    dose_level: str = Field(min_length=1)
-
-
-class ExpansionOpened(ServiceResult):
-    """The decision opening the expansion and its signature."""
-
-    decision_id: int
-    rp2d: str
-    n_evaluable: int
-    n_dlt: int
-    signature: Signed
-
-
-def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
-    """Open the expansion at the RP2D (the protocol names who may: ``expansion.opened_by``).
-
-    Raises
-    ------
-    ValidationFailed
-        ``dose_level`` unknown, above the dose the current decision allows, or with no
-        DLT-evaluable subject; ``as_of`` while a subject dosed there is still in the DLT window
-        (when the protocol requires the window closed); the study already in expansion.
-    PermissionDenied
-        Not the protocol's ``opened_by`` role.
-    AuthenticationFailed
-        A wrong password (recorded) or a locked account.
-    """
-    as_of = data.as_of or utcnow().date()
-    with use_case(ctx, "investigator", "safety_committee") as uc:
-        p = uc.protocol
-        uc.require(p.expansion.opened_by)
-        if uc.study.phase != "escalation":
-            raise ValidationFailed("dose_level", "the expansion is already open")
-        names = [level.name for level in p.dose_levels]
-        if data.dose_level not in names:
-            raise ValidationFailed("dose_level", f"unknown dose level; protocol levels: {names}")
-        rp2d = names.index(data.dose_level)
-        current, _ = allowed_dose(uc)
-        if current is None or rp2d > current:
-            raise ValidationFailed(
-                "dose_level", f"{data.dose_level} is above the dose the current decision allows"
-            )
-        table = dlt_followup(uc.session, uc.study.id, p, as_of)
-        at_dose = table[table["dose_index"] == rp2d]
-        if p.expansion.requires_dlt_window_closed:
-            open_windows = at_dose[at_dose["pending"]]
-            if not open_windows.empty:
-                waiting = ", ".join(
-                    f"{r.subject_id} (until {r.window_end})" for r in open_windows.itertuples()
-                )
-                raise ValidationFailed(
-                    "as_of", f"the DLT window of {data.dose_level} is still open: {waiting}"
-                )
-        evaluable = at_dose[at_dose["dlt_evaluable"]]
-        if evaluable.empty:
-            raise ValidationFailed("dose_level", f"no DLT-evaluable subject at {data.dose_level}")
-        n_dlt = int(evaluable["has_dlt"].sum())
-        decision = DoseDecision(
-            study_id=uc.study.id,
-            cohort=current_cohort(uc),
-            dose_level=data.dose_level,
-            dose_index=rp2d,
-            n_treated=len(evaluable),
-            n_dlt=n_dlt,
-            design=p.expansion.opened_by,
-            recommended_action="expand",
-            recommended_next_dose_index=rp2d,
-            recommendation_reason=f"RP2D {data.dose_level}: {n_dlt}/{len(evaluable)} DLTs",
-            action="expand",
-            next_dose_index=rp2d,
-            next_dose_level=data.dose_level,
-            rationale=data.rationale,
-            decided_at=utcnow(),
-            data_cutoff_date=as_of,
-        )
-        uc.session.add(decision)
-        uc.session.flush()
-        [signature] = sign(uc, data.password.get_secret_value(), "expansion_opened", decision)
-        uc.because(f"expansion opened at {data.dose_level}")
-        uc.study.phase = "expansion"
-        return ExpansionOpened(
-            decision_id=decision.id,
-            rp2d=data.dose_level,
-            n_evaluable=len(evaluable),
-            n_dlt=n_dlt,
-            signature=signed_result(signature, p.study.time_zone),
-        )
 
 
 class LockData(ServiceInput):

@@ -23,6 +23,7 @@ from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.eligibility import CriterionResult, ScreenSubject, evaluate_eligibility
+from cartrial.services.governance import latest_decision
 from cartrial.store import (
     DoseAssignment,
     DoseDecision,
@@ -151,23 +152,9 @@ def current_cohort(uc: UseCase) -> int:
     return int(decided or 0) + 1
 
 
-#: ``DoseDecision.design`` of the decision that stops the expansion
-#: (:func:`cartrial.services.expansion.stop_expansion`).
-STOP_DESIGN = "expansion-monitoring"
-
-
 def expansion_stopped(uc: UseCase) -> bool:
-    """Whether a decision stopping the expansion has been recorded for the study."""
-    found = uc.session.scalar(
-        select(DoseDecision.id)
-        .where(
-            DoseDecision.study_id == uc.study.id,
-            DoseDecision.design == STOP_DESIGN,
-            live(DoseDecision),
-        )
-        .limit(1)
-    )
-    return found is not None
+    """Whether a signed decision stopping the expansion has been recorded for the study."""
+    return latest_decision(uc, "expansion_stop") is not None
 
 
 def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
@@ -211,6 +198,8 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         )
         cohort: int | None = None
         if phase == "escalation":
+            if latest_decision(uc, "escalation_end") is not None:
+                raise ValidationFailed("subject_id", "the escalation has ended")
             cap = uc.protocol.escalation.max_subjects
             cohort = current_cohort(uc)
             # a withdrawn subject is replaced (cart-toxicity reference §3: drop-outs without DLT)
@@ -267,11 +256,18 @@ class DoseAssigned(ServiceResult):
 
 
 def allowed_dose(uc: UseCase) -> tuple[int | None, DoseDecision | None]:
-    """The dose index the current signed decision allows, and that decision.
+    """The dose index the current signed decision allows, and that dose decision.
 
-    Before any signed decision the protocol's start dose is allowed; a ``stop`` decision allows
-    none (``None``).
+    In escalation: before any signed decision the protocol's start dose; then the latest signed
+    dose decision's next dose (a ``stop`` allows none, ``None``); none once the escalation has
+    ended. In expansion: the RP2D at which the signed expansion-open record opened it (no dose
+    decision: ``None`` as the second item).
     """
+    if uc.study.phase == "expansion":
+        opened = latest_decision(uc, "expansion_open")
+        return (opened.dose_index if opened is not None else None), None
+    if latest_decision(uc, "escalation_end") is not None:
+        return None, None
     decision = uc.session.scalar(
         select(DoseDecision)
         .join(
@@ -318,7 +314,11 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
         if index is None:
             raise ValidationFailed("dose_level", "the current dose decision stopped dosing")
         if names.index(data.dose_level) != index:
-            source = f"dose decision {decision.id}" if decision is not None else "the start dose"
+            source = (
+                f"dose decision {decision.id}"
+                if decision is not None
+                else ("the RP2D" if uc.study.phase == "expansion" else "the start dose")
+            )
             raise ValidationFailed(
                 "dose_level",
                 f"{data.dose_level} is not allowed: {source} allows {names[index]} only",

@@ -20,6 +20,7 @@ from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_tri
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
+from cartrial.services.governance_table import governance_table
 from cartrial.services.signing import manifestation
 from cartrial.store import (
     AdaResult,
@@ -160,9 +161,11 @@ def trial_data(
             frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
             tables[name] = _with_day(frame, name, day0, codes)
         decisions = _decisions(session, sid, end, protocol.study.time_zone)
+        governance = governance_table(session, sid, cutoff)
     data = TrialData(
         subjects=subjects.reset_index(drop=True),
         dose_decisions=decisions,
+        governance=governance,
         data_cutoff=pd.Timestamp(cutoff),
         protocol=protocol,
         **{name: frame.reset_index(drop=True) for name, frame in tables.items()},
@@ -231,7 +234,8 @@ def _subjects(
     )
     infusion = select(Infusion).where(live(Infusion), Infusion.infused_at <= end).subquery()
     columns = [
-        "subject_db_id", "subject_id", "site_id", "phase", "indication", "age", "sex", "ecog",
+        "subject_db_id", "subject_id", "site_id", "country", "phase", "indication", "age", "sex",
+        "ecog",
         "dose_level", "dose_index", "cells_infused", "enrolled_date", "lymphodepletion_date",
         "infusion_date", "death_date", "death_cause", "last_contact_date", "withdrawn_date",
         "subsequent_therapy_date",
@@ -242,6 +246,7 @@ def _subjects(
             Subject.id,
             Subject.subject_code,
             Site.code,
+            Site.country,
             Enrolment.phase,
             Subject.indication,
             Subject.age_years,

@@ -32,6 +32,7 @@ from cartrial.vocab import (
     AE_OUTCOMES,
     ATTRIBUTIONS,
     CAUSES,
+    GOVERNANCE_KINDS,
     INDICATIONS,
     KINETICS_UNITS,
     LESION_CATEGORIES,
@@ -58,6 +59,7 @@ __all__ = [
     "EligibilityAssessment",
     "EligibilityCriterion",
     "Enrolment",
+    "GovernanceRecord",
     "Infusion",
     "KineticsSample",
     "LabResult",
@@ -559,6 +561,32 @@ class DoseDecision(Regulated, Base):
     #: The study date whose data the decision counted (DLT windows closed by then); the data
     #: cut-off of an analysis compares with this date, not with the wall-clock ``decided_at``.
     data_cutoff_date: Mapped[date]
+
+
+class GovernanceRecord(Regulated, Base):
+    """A signed governance decision: the end of escalation (with the MTD), the RP2D, and the
+    expansion opened, reviewed or stopped.
+
+    ``basis`` states what the decision rests on (the counts and the rule or design that gave the
+    result, e.g. ``"3+3 select_mtd on n=(0, 6, 6, 0) dlt=(0, 1, 3, 0): DL1"``); ``rationale`` is
+    the decider's own words. ``dose_level``/``dose_index`` name the dose the decision is about
+    (``None``: escalation ended without an MTD). ``decided_date`` is the study date of the data.
+    """
+
+    __tablename__ = "governance_records"
+    __table_args__ = (choice("kind", GOVERNANCE_KINDS),)
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dose_level: Mapped[str | None] = mapped_column(String(16), default=None)
+    dose_index: Mapped[int | None] = mapped_column(default=None)
+    method: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(Text)
+    n_evaluable: Mapped[int | None] = mapped_column(default=None)
+    n_dlt: Mapped[int | None] = mapped_column(default=None)
+    rationale: Mapped[str] = mapped_column(Text)
+    decided_date: Mapped[date]
+    decided_at: Mapped[datetime]
 
 
 class Signature(Regulated, Base):

@@ -3,8 +3,9 @@
 Vectorised, seeded models of the referred population (baseline, CLDN18.2/PD-L1, labs, RECIST tumour
 burden), CAR-T cellular kinetics (Stein 2019), tumour regression-growth, CRS/ICANS, cytopenias,
 CLDN18.2 gastric injury, anti-CAR antibodies, phenotype, survival and drop-out. Every parameter and
-its source is in ``params.yaml``. :mod:`cartrial.virtual.trial` conducts a whole study with them
-through :mod:`cartrial.services`.
+its source is in ``params.yaml``. Pure models: nothing here reads or writes a database; the
+in-silico study that conducts a whole trial with them through :mod:`cartrial.services` is the
+application :mod:`cartrial.demo`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ class DemoSummary:
         The escalation design that decided the doses.
     mtd, rp2d
         Maximum tolerated dose selected by the design and recommended phase II dose (dose-level
-        names; ``None`` when escalation stopped without one).
+        names, read from the signed governance records; ``None`` when escalation stopped without
+        one).
     stop_reason
         Why escalation or expansion stopped early ("" when it ran to plan).
     dlt_by_dose
@@ -65,15 +66,17 @@ def _median(table: pd.DataFrame, endpoint: str) -> tuple[float, tuple[float, flo
     )
 
 
-def summarise(
-    trial: TrialData,
-    *,
-    rp2d: str | None,
-    mtd: str | None,
-    stop_reason: str,
-    screening: pd.DataFrame,
-) -> DemoSummary:
-    """Collect the headline numbers from :func:`cartrial.analysis.analyse_trial`."""
+def _governed_dose(trial: TrialData, kind: str) -> str | None:
+    """The dose level of the latest signed governance record of ``kind`` (``None``: none)."""
+    rows = trial.governance[trial.governance["kind"] == kind]
+    if rows.empty or pd.isna(rows["dose_level"].iloc[-1]):
+        return None
+    return str(rows["dose_level"].iloc[-1])
+
+
+def summarise(trial: TrialData, *, stop_reason: str, screening: pd.DataFrame) -> DemoSummary:
+    """Collect the headline numbers from :func:`cartrial.analysis.analyse_trial` and the MTD and
+    RP2D from the signed governance records (``trial.governance``)."""
     analysis = analyse_trial(trial)
     rates = analysis.table("response_rates")
     frame = rates.frame
@@ -88,8 +91,8 @@ def summarise(
     subjects = trial.subjects
     return DemoSummary(
         design=trial.protocol.escalation.design.name,
-        mtd=mtd,
-        rp2d=rp2d,
+        mtd=_governed_dose(trial, "escalation_end"),
+        rp2d=_governed_dose(trial, "rp2d"),
         stop_reason=stop_reason,
         dlt_by_dose=analysis.table("dlt_by_dose").frame,
         orr=float(orr["responders"]) / float(orr["n"]) if orr["n"] else float("nan"),

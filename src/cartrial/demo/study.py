@@ -4,12 +4,16 @@
 staff, then runs a dated event calendar: candidates are screened (some fail), enrolled and dosed
 at the dose the latest signed decision allows; each subject's lymphodepletion, infusion, labs,
 CRS/ICANS days, adverse events, scans, samples and follow-up are recorded on their days
-(:mod:`cartrial.virtual.conduct`). When a cohort's DLT window closes the protocol's design
+(:mod:`cartrial.demo.conduct`). When a cohort's DLT window closes the protocol's design
 recommends the next dose (``decide_next_dose``) and the safety committee signs; when the design
-stops, the investigator opens the expansion at the MTD (the RP2D); the committee reviews its
-toxicity-monitoring boundary and Simon stage-1 futility rule (``review_expansion``) and records a
-signed stop when one is met (``stop_expansion``). After the last subject's 18-month
-follow-up the data manager locks the data, and the report is written from ``trial_data``.
+stops (or the escalation is full) the committee ends the escalation with the MTD the design
+selects (``end_escalation``) and records the RP2D (``decide_rp2d``), and the investigator opens
+the expansion at it (``open_expansion``); the committee reviews its toxicity-monitoring boundary
+and Simon stage-1 futility rule (``review_expansion``) and records a signed stop when one is met
+(``stop_expansion``). Each of these is a signed governance record. After the last subject's
+18-month follow-up the data manager locks the data, and the report is written from
+``trial_data``. Like any client, the demo reaches the database only through
+:mod:`cartrial.services`.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ import pandas as pd
 import yaml
 
 from cartrial.analysis import TrialData
-from cartrial.designs import make_design
-from cartrial.designs.expansion import (
-    SimonDesign,
-    simon_two_stage,
+from cartrial.demo.conduct import (
+    ORDER,
+    SiteStaff,
+    SubjectState,
+    baseline_assessment,
+    plan_subject,
 )
+from cartrial.demo.summary import DemoSummary, summarise
+from cartrial.exchange import build_adam, build_sdtm, write_package
 from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
 from cartrial.report import ReportResult, build_report
 from cartrial.services import (
@@ -39,6 +47,8 @@ from cartrial.services import (
     AssignDose,
     CreateStudy,
     DecideNextDose,
+    DecideRP2D,
+    EndEscalation,
     EnrolSubject,
     LockData,
     OpenExpansion,
@@ -51,9 +61,13 @@ from cartrial.services import (
     add_site,
     add_user,
     assign_dose,
+    create_database,
     create_study,
     decide_next_dose,
+    decide_rp2d,
+    end_escalation,
     enrol_subject,
+    expansion_state,
     import_kinetics,
     import_labs,
     lock_data,
@@ -67,18 +81,8 @@ from cartrial.services import (
     trusted_context,
     withdraw_subject,
 )
-from cartrial.services.database import init_database
-from cartrial.store import database_url, make_engine, session_factory
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
-from cartrial.virtual.conduct import (
-    ORDER,
-    SiteStaff,
-    SubjectState,
-    baseline_assessment,
-    plan_subject,
-)
 from cartrial.virtual.params import INDICATIONS
-from cartrial.virtual.summary import DemoSummary, summarise
 
 __all__ = ["DEFAULT_SEED", "TRUTH_CSV", "DemoResult", "run_demo"]
 
@@ -150,8 +154,6 @@ class _Conduct:
     expansion_enrolled: int = 0
     expansion_open: bool = True
     stop_reason: str = ""
-    rp2d: str | None = None
-    mtd: str | None = None
     last_date: dt.date = STUDY_START
     batches: dict[tuple[str, dt.date], list[pd.DataFrame]] = field(default_factory=dict)
     truth_rows: list[dict[Hashable, object]] = field(default_factory=list)
@@ -160,7 +162,7 @@ class _Conduct:
     last_days: dict[str, int] = field(default_factory=dict)
     patients: dict[str, VirtualCohort] = field(default_factory=dict)
     expansion_subjects: list[tuple[str, dt.date]] = field(default_factory=list)
-    simon: SimonDesign | None = None
+    stage1_n: int | None = None
 
     # ---- calendar ----------------------------------------------------------------------
     def at(self, date: dt.date, order: int, action: Callable[[], None]) -> None:
@@ -332,43 +334,50 @@ class _Conduct:
         )
 
     def decide(self, date: dt.date) -> None:
-        """The committee meets when the cohort's DLT windows have closed."""
+        """The committee meets when the cohort's DLT windows have closed.
+
+        It signs the design's dose decision; when the design stops or the escalation is full it
+        ends the escalation (the design selects the MTD), records the RP2D at the MTD, and the
+        investigator opens the expansion there.
+        """
         rec = decide_next_dose(self.committee, DecideNextDose(as_of=date))
-        names = [d.name for d in self.protocol.dose_levels]
         full = self.escalation_enrolled >= self.protocol.escalation.max_subjects
+        self._sign_decision(rec.decision_id, "approved")
         if rec.action != "stop" and not full:
-            self._sign_decision(rec.decision_id, "approved")
             self.dose_level = rec.next_dose_level or self.dose_level
             self.at(
                 date + dt.timedelta(days=1), 0, lambda: self.screen(date + dt.timedelta(days=1))
             )
             return
-        p = self.protocol
-        design = make_design(
-            p.escalation.design.name, n_doses=len(names), **dict(p.escalation.design.params)
+        why = rec.recommendation_reason
+        if rec.action != "stop":
+            why = f"the escalation is full ({self.escalation_enrolled} subjects); {why}"
+        ended = end_escalation(
+            self.committee, EndEscalation(rationale=why, password=PASSWORD, as_of=date)
         )
-        mtd = design.select_mtd(n=list(rec.n_per_dose), dlt=list(rec.dlt_per_dose))
-        self.mtd = names[mtd] if mtd is not None else None
-        if mtd is None:
+        if ended.dose_level is None:
             self.stop_reason = f"escalation stopped: {rec.recommendation_reason}"
-            self._sign_decision(rec.decision_id, "approved")
             self.phase = "follow-up"
             return
-        rp2d = names[min(mtd, names.index(rec.dose_level))]
-        opened = open_expansion(
-            self.pi,
-            OpenExpansion(
-                dose_level=rp2d,
-                rationale=(
-                    f"MTD {names[mtd]} by {p.escalation.design.name}: {rec.recommendation_reason}"
-                ),
+        rp2d = decide_rp2d(
+            self.committee,
+            DecideRP2D(
+                dose_level=ended.dose_level,
+                rationale=f"the MTD: {ended.basis}",
                 password=PASSWORD,
                 as_of=date,
             ),
         )
-        self._sign_decision(rec.decision_id, "reviewed")
-        self.rp2d = opened.rp2d
-        self.dose_level = opened.rp2d
+        opened = open_expansion(
+            self.pi,
+            OpenExpansion(
+                rationale=f"expansion at the RP2D {rp2d.dose_level}",
+                password=PASSWORD,
+                as_of=date,
+            ),
+        )
+        self.dose_level = opened.dose_level or self.dose_level
+        self.stage1_n = expansion_state(self.committee, as_of=date).rules.futility_n1
         self.phase = "expansion"
         self.at(date + dt.timedelta(days=1), 0, lambda: self.screen(date + dt.timedelta(days=1)))
 
@@ -379,12 +388,7 @@ class _Conduct:
         window = self.protocol.dlt.window_days
         review = day0 + dt.timedelta(days=window + 1)
         self.at(review, ORDER["committee"], lambda: self.review_expansion(review))
-        futility = self.protocol.expansion.futility
-        if futility.method.startswith("simon") and self.simon is None:
-            simon = simon_two_stage(futility.p0, futility.p1, futility.alpha, futility.beta)
-            self.simon = simon.minimax if futility.method == "simon-minimax" else simon.optimal
-        stage1 = self.simon
-        if stage1 is not None and self.expansion_enrolled == stage1.n1:
+        if self.stage1_n is not None and self.expansion_enrolled == self.stage1_n:
             look = day0 + dt.timedelta(
                 days=max(e.time_frame_days for e in self.protocol.endpoints if e.analysis == "orr")
             )
@@ -399,16 +403,21 @@ class _Conduct:
         """The committee reviews the expansion's stopping rules and, if one is met, stops it.
 
         The rules (beta-binomial toxicity boundary, Simon stage-1 futility) are applied by
-        :func:`cartrial.services.review_expansion` to the recorded data; the stop is recorded and
-        signed by :func:`cartrial.services.stop_expansion`.
+        :func:`cartrial.services.review_expansion` to the recorded data and the review is signed;
+        the stop is recorded and signed by :func:`cartrial.services.stop_expansion`.
         """
         if not self.expansion_open:
             return
-        review = review_expansion(self.committee, ReviewExpansion(as_of=date))
-        if not (review.stop_for_toxicity or review.stop_for_futility):
+        review = review_expansion(
+            self.committee,
+            ReviewExpansion(
+                rationale="scheduled review of the stopping rules", password=PASSWORD, as_of=date
+            ),
+        )
+        if not review.rules.stop:
             return
         self.expansion_open = False
-        self.stop_reason = f"expansion stopped on {date}: {'; '.join(review.reasons)}"
+        self.stop_reason = f"expansion stopped on {date}: {'; '.join(review.rules.reasons)}"
         stop_expansion(
             self.committee,
             StopExpansion(rationale=self.stop_reason, password=PASSWORD, as_of=date),
@@ -416,9 +425,9 @@ class _Conduct:
 
 
 def _setup(
-    db_url: str, protocol_text: str, protocol: Protocol
+    db_path: Path, protocol_text: str, protocol: Protocol
 ) -> tuple[dict[str, SiteStaff], dict[str, ServiceContext]]:
-    factory = session_factory(make_engine(db_url))
+    factory = create_database(db_path)  # the schema, and the audit key file unless configured
     create_study(
         factory,
         CreateStudy(
@@ -485,7 +494,8 @@ def run_demo(
     pdf: bool = True,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Run the whole study in silico into ``out_dir`` (``cartrial.db``, ``report/``, truth CSV).
+    """Run the whole study in silico into ``out_dir``: ``cartrial.db``, ``report/``, the CDISC
+    datasets (``sdtm/`` and ``adam/``, SAS transport v5 with Define-XML) and the truth CSV.
 
     Parameters
     ----------
@@ -498,7 +508,7 @@ def run_demo(
     protocol_path
         Protocol file; ``None`` runs the packaged study protocol.
     report, pdf
-        Write the report (and its PDF).
+        Write the report and the CDISC datasets (and the report's PDF).
     progress
         Called with ``(fraction done, message)``.
     """
@@ -512,9 +522,7 @@ def run_demo(
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     notify(0.0, "creating the database")
     shutil.rmtree(f"{db_path}.checkpoints", ignore_errors=True)  # a previous run's checkpoints
-    url = database_url(db_path)
-    init_database(url)  # the schema, and the audit key file beside it unless one is configured
-    staff, roles = _setup(url, text, protocol)
+    staff, roles = _setup(db_path, text, protocol)
     study = _Conduct(
         protocol=protocol,
         pool=sample_population(POOL_SIZE, np.random.SeedSequence(seed)),
@@ -535,18 +543,18 @@ def run_demo(
     )
     notify(0.99, "reading the data back and writing the report")
     trial = trial_data(roles["data_manager"].session_factory, protocol.study_id, cutoff)
+    screening = pd.DataFrame(study.screen_rows)
     written = None
     if report:
         report_dir = out / "report"
         shutil.rmtree(report_dir, ignore_errors=True)
-        written = build_report(trial, report_dir, pdf=pdf)
-    summary = summarise(
-        trial,
-        rp2d=study.rp2d,
-        mtd=study.mtd,
-        stop_reason=study.stop_reason,
-        screening=pd.DataFrame(study.screen_rows),
-    )
+        written = build_report(trial, report_dir, pdf=pdf, screening=screening)
+        notify(0.995, "writing the CDISC datasets (SDTM, ADaM, Define-XML)")
+        sdtm = build_sdtm(trial)
+        for standard, datasets in (("sdtm", sdtm), ("adam", build_adam(trial, sdtm))):
+            shutil.rmtree(out / standard, ignore_errors=True)
+            write_package(trial, standard, out / standard, "xpt", datasets=datasets)
+    summary = summarise(trial, stop_reason=study.stop_reason, screening=screening)
     truth = pd.DataFrame(study.truth_rows)
     truth.to_csv(out / TRUTH_CSV, index=False)
     notify(1.0, "done")
@@ -556,6 +564,6 @@ def run_demo(
         trial=trial,
         summary=summary,
         truth=truth,
-        screening=pd.DataFrame(study.screen_rows),
+        screening=screening,
         patients=study.patients,
     )

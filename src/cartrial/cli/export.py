@@ -1,0 +1,159 @@
+"""``cartrial export sdtm|adam|define``: the study's CDISC datasets and their Define-XML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from cartrial.analysis import TrialData
+    from cartrial.exchange import ExportReport
+
+__all__ = ["register"]
+
+export_app = typer.Typer(
+    help="CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
+    no_args_is_help=True,
+)
+
+_DB = typer.Option(
+    None,
+    "--db",
+    help="SQLite file or database URL (default: $CARTRIAL_DATABASE_URL, else ./cartrial.db).",
+)
+_OUT = typer.Option(..., "--out", help="Folder to write into.")
+_FORMAT = typer.Option(
+    "xpt", "--format", help="xpt (SAS transport v5), json (Dataset-JSON 1.1) or csv."
+)
+_STUDY = typer.Option(None, "--study", help="Study identifier (default: the packaged protocol's).")
+_CUTOFF = typer.Option(
+    None, "--cutoff", help="Data cut-off YYYY-MM-DD (default: today or the latest record)."
+)
+_JSON = typer.Option(False, "--json", help="Print what was written as JSON.")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``export`` command group to the root app."""
+    app.add_typer(export_app, name="export")
+
+
+def _trial_data(db: str | None, study: str | None, cutoff: str | None) -> TrialData:
+    """The read model of the study in ``db`` as of ``cutoff``."""
+    from cartrial import services
+    from cartrial.protocol import load_protocol
+
+    try:
+        cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
+        ) from None
+    factory = services.open_database(db)
+    return services.trial_data(factory, study or load_protocol().study_id, cutoff_date)
+
+
+def _print(reports: list[ExportReport], as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "standard": r.standard,
+                        "out": str(r.out),
+                        "files": [str(p) for p in r.files],
+                        "records": r.records,
+                        "findings": [f.__dict__ for f in r.findings],
+                    }
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
+        return
+    console = Console()
+    for report in reports:
+        table = Table(title=f"{report.standard.upper()} in {report.out} ({report.format})")
+        table.add_column("dataset")
+        table.add_column("records", justify="right")
+        for name, count in report.records.items():
+            table.add_row(name, str(count))
+        console.print(table)
+        for finding in report.findings:
+            console.print(str(finding), highlight=False)
+
+
+def _export(
+    standards: tuple[str, ...],
+    out: Path,
+    fmt: str,
+    db: str | None,
+    study: str | None,
+    cutoff: str | None,
+    as_json: bool,
+    *,
+    nested: bool = False,
+) -> None:
+    from cartrial.exchange import build_adam, build_sdtm, write_package
+
+    data = _trial_data(db, study, cutoff)
+    sdtm = build_sdtm(data)
+    built = {"sdtm": sdtm, "adam": build_adam(data, sdtm) if "adam" in standards else {}}
+    reports = [
+        write_package(
+            data,
+            standard,  # type: ignore[arg-type]
+            out / standard if nested else out,
+            fmt,  # type: ignore[arg-type]
+            datasets=built[standard],
+        )
+        for standard in standards
+    ]
+    _print(reports, as_json)
+    if any(report.errors for report in reports):
+        raise typer.Exit(code=1)
+
+
+@export_app.command("sdtm")
+def sdtm_command(
+    out: Path = _OUT,
+    fmt: str = _FORMAT,
+    db: str | None = _DB,
+    study: str | None = _STUDY,
+    cutoff: str | None = _CUTOFF,
+    as_json: bool = _JSON,
+) -> None:
+    """SDTM (SDTMIG 3.4): TS, DM, DS, EX, CM, AE, SUPPAE, LB, FA, TU, TR, RS, IS, PC, CP."""
+    _export(("sdtm",), out, fmt, db, study, cutoff, as_json)
+
+
+@export_app.command("adam")
+def adam_command(
+    out: Path = _OUT,
+    fmt: str = _FORMAT,
+    db: str | None = _DB,
+    study: str | None = _STUDY,
+    cutoff: str | None = _CUTOFF,
+    as_json: bool = _JSON,
+) -> None:
+    """ADaM (ADaMIG 1.3): ADSL, ADAE, ADLB, ADRS, ADTTE, ADPC, ADPP, ADIS."""
+    _export(("adam",), out, fmt, db, study, cutoff, as_json)
+
+
+@export_app.command("define")
+def define_command(
+    out: Path = _OUT,
+    fmt: str = _FORMAT,
+    db: str | None = _DB,
+    study: str | None = _STUDY,
+    cutoff: str | None = _CUTOFF,
+    as_json: bool = _JSON,
+) -> None:
+    """Both packages with their Define-XML 2.1 (define.xml, define.html): OUT/sdtm, OUT/adam."""
+    _export(("sdtm", "adam"), out, fmt, db, study, cutoff, as_json, nested=True)

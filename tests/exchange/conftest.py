@@ -1,0 +1,30 @@
+"""Fixtures of the CDISC exchange tests: the hand-made trial with its sites' country, and its
+SDTM and ADaM datasets built once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from analysis.trial_builder import build_trial
+from cartrial.analysis import TrialData
+from cartrial.exchange import build_adam, build_sdtm
+
+
+@pytest.fixture(scope="session")
+def trial() -> TrialData:
+    """The seven-subject trial of ``tests/analysis/trial_builder.py``, sites in China ("CN")."""
+    base = build_trial()
+    return dataclasses.replace(base, subjects=base.subjects.assign(country="CN"))
+
+
+@pytest.fixture(scope="session")
+def sdtm(trial: TrialData) -> dict[str, pd.DataFrame]:
+    return build_sdtm(trial)
+
+
+@pytest.fixture(scope="session")
+def adam(trial: TrialData, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return build_adam(trial, sdtm)
