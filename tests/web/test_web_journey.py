@@ -180,4 +180,5 @@ def test_a_wrong_signature_password_is_shown_beside_the_password_field(web: Web)
 def test_the_expansion_page_says_when_the_expansion_is_not_open(web: Web) -> None:
     web.login("stat")
     page = web.client.get("/expansion").text
-    assert "in its escalation phase: the expansion has not been opened" in page
+    assert "not decided (no RP2D yet)" in page and "not enrolling" in page
+    assert "Toxicity boundary" in page

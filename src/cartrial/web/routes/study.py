@@ -19,9 +19,8 @@ from starlette.responses import Response
 from cartrial.errors import NotFound
 from cartrial.report import build_report
 from cartrial.services import (
-    ReviewExpansion,
+    expansion_state,
     load_study,
-    review_expansion,
     subject_site,
 )
 from cartrial.web.deps import PageContext
@@ -111,15 +110,13 @@ def escalation(request: Request, ctx: PageContext) -> Response:
 
 @router.get("/expansion")
 def expansion(request: Request, ctx: PageContext) -> Response:
-    """Expansion dashboard: the protocol's toxicity boundary and futility rule on the data."""
-    study = load_study(ctx)
-    review = None
-    note = ""
-    if study.phase == "expansion":
-        review = review_expansion(ctx, ReviewExpansion())
-    else:
-        note = f"The study is in its {study.phase} phase: the expansion has not been opened."
-    context = {"review": review, "note": note, "phase": study.phase}
+    """Expansion dashboard: toxicity boundary and futility rule against the data, decisions."""
+    state = expansion_state(ctx)
+    context = {
+        "state": state,
+        "review": state.rules,
+        "decisions": [decision.model_dump(mode="json") for decision in state.decisions],
+    }
     return render(request, "expansion.html", context, user=ctx.user)
 
 
