@@ -96,6 +96,8 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
         assert signed.status_code == 200, signed.text[-1500:]
     dashboard = web.client.get("/escalation").text
     assert "<td>DL1</td><td>3</td><td>3</td><td>0</td><td>1</td>" in dashboard
+    # the design's answer on the data now (3+3, 1/3 DLT at DL1: treat 3 more at DL1)
+    assert "<strong>stay</strong> → next cohort at <strong>DL1</strong>" in dashboard
     # the DLT window clock: infusion 2026-01-12 + 28 days (protocol dlt.window_days) = 02-09
     assert re.search(
         r"S01-001</a></td><td>S01</td><td>2026-01-12</td><td>2026-02-09</td>", dashboard

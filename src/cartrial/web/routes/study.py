@@ -19,6 +19,7 @@ from starlette.responses import Response
 from cartrial.errors import NotFound
 from cartrial.report import build_report
 from cartrial.services import (
+    escalation_state,
     expansion_state,
     load_study,
     subject_site,
@@ -102,6 +103,7 @@ def escalation(request: Request, ctx: PageContext) -> Response:
     study = load_study(ctx)
     data = readable_data(ctx)
     context = {
+        "state": escalation_state(ctx),
         "view": escalation_view(data, study.protocol),
         "decisions": _rows(data.dose_decisions),
     }
