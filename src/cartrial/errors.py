@@ -149,6 +149,7 @@ class ImportFailed(CartrialError, ValueError):
         self.source = source
         self.errors = errors
         self.more = more
+        self.title = title
         shown = "\n".join(
             f"  line {r}, {f}: {m}" if r > 0 else f"  {f}: {m}" for r, f, m in errors[:100]
         )

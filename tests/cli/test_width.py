@@ -53,13 +53,13 @@ def test_the_schedule_grid_is_one_block_per_visit_at_80_columns() -> None:
             assert assessment.replace("_", " ") in output  # every name whole, never folded
 
 
-def test_grade_labs_at_80_columns_names_each_row_and_keeps_words_whole(tmp_path: Path) -> None:
+def test_grade_labs_at_80_columns_names_each_line_and_keeps_words_whole(tmp_path: Path) -> None:
     labs = tmp_path / "labs.csv"
     labs.write_text(
         "subject_id,lbtestcd,value,unit,lln,uln\nS01-001,NEUT,0.4,10^9/L,2,7.5\n", encoding="utf-8"
     )
     output = _invoke("grade", "labs", str(labs))
-    assert "row 1 · S01-001" in output
+    assert "line 2 · S01-001" in output  # the file's line (the header is line 1)
     # CTCAE v5.0 Neutrophil count decreased: grade 4 is < 0.5 x 10^9/L.
     assert "grade: 4" in output and "Neutrophil count decreased" in output.replace("\n  ", " ")
 

@@ -38,7 +38,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "protocol/truncated.yaml": ("missing required field",),
     "protocol/no_dlt_endpoint.yaml": ("analysis: dlt_rate", "required objective endpoints"),
     "protocol/start_dose_and_schema_errors.yaml": (
-        "line 13: study.phase",
+        "line 13, study.phase",
         "escalation.cohort_size",
         "unknown dose level 'dl9'",
     ),

@@ -14,7 +14,7 @@ from cartrial.services.database import (
     upgrade_database,
     verify_database,
 )
-from cartrial.store import DatabaseEvent, Site, Study, unit_of_work
+from cartrial.store import DatabaseEvent, Site, Study, unit_of_work, upgrade
 
 
 def _add_study(factory: object) -> None:
@@ -32,7 +32,8 @@ def test_init_creates_the_key_beside_the_file_and_writes_need_it(
 ) -> None:
     monkeypatch.delenv("CARTRIAL_AUDIT_KEY_FILE")
     db = tmp_path / "trial.db"
-    bare = upgrade_database(db)  # a schema without a key: writes are refused
+    upgrade(f"sqlite:///{db}")  # an existing database without a key: writes are refused
+    bare = upgrade_database(db)
     assert bare.key_file == tmp_path / "trial.db.audit-key" and not bare.key_file.exists()
     with pytest.raises(AuditKeyMissing, match="CARTRIAL_AUDIT_KEY_FILE"):
         _add_study(bare.session_factory)

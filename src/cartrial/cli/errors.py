@@ -196,7 +196,7 @@ def _human(exc: BaseException) -> str:
             for r, f, m in exc.errors[:_ROWS_SHOWN]
         ]
         if found > _ROWS_SHOWN:
-            lines.append(f"  ... and {found - _ROWS_SHOWN} more")
+            lines.append(f"  ... and {found - _ROWS_SHOWN} more error(s)")
         return "\n".join(lines)
     if isinstance(exc, OSError):
         return _os_message(exc)

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from cartrial.designs import Decision, Design
+from cartrial.designs.labels import name_doses
 from cartrial.designs.pathways import dose_transition_pathways
 from cartrial.errors import DesignError
 from cartrial.services.base import ServiceResult
@@ -211,7 +212,7 @@ def _pathways(
                 action=str(r["action"]),
                 next_dose_level=names[nxt] if nxt is not None else None,
                 next_dose_index=nxt,
-                reason=str(r["reason"]),
+                reason=name_doses(str(r["reason"]), names),
             )
         )
     return tuple(rows)
@@ -266,7 +267,7 @@ def escalation_state(
                 reason = "no DLT-evaluable subject yet"
             else:
                 decision = recommend(design, counts, current)
-                reason = decision.reason
+                reason = name_doses(decision.reason, names)  # the design counts doses from 0
         pathways = () if current is None else _pathways(design, counts, current, cohorts, names)
         next_dose = decision.next_dose if decision is not None else None
         return EscalationState(
