@@ -3,6 +3,7 @@
 #   postgresql      - the PostgreSQL test suite runs against a throw-away local cluster
 #   libpango*, libharfbuzz-subset0, fonts - WeasyPrint renders the PDF report (Pango, font subsetting)
 #   poppler-utils   - pdftotext / pdftoppm: the report tests read the PDF's text and render its pages
+#   chromium, chromium-driver - the web application's browser tests (Selenium, headless)
 # Runs apt-get only as root; otherwise it says what is missing and goes on (the tests that need a
 # missing package then fail loudly, they are never skipped).
 set -euo pipefail
@@ -14,6 +15,8 @@ dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || need+=(libpangoft2-1.0-0)
 dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || need+=(libharfbuzz-subset0)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 dpkg -s poppler-utils >/dev/null 2>&1 || need+=(poppler-utils)
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

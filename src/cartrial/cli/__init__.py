@@ -65,6 +65,7 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
         "export": "CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
     },
     "records": {"export-odm": "Write every record of the study as CDISC ODM 1.3 clinical data."},
+    "serve": {"serve": "Serve the web application (log in with an account of the study)."},
 }
 
 

@@ -47,6 +47,7 @@ def demo_command(
 ) -> None:
     """Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the report."""
     from cartrial.demo import DEFAULT_SEED, TRUTH_CSV, run_demo
+    from cartrial.demo.study import PASSWORD as DEMO_PASSWORD
 
     console = Console()
     with Progress(
@@ -121,3 +122,7 @@ def demo_command(
     console.print(f"  truth:     {out / TRUTH_CSV} (the virtual patients' true outcomes)")
     console.print(f"  re-report: cartrial report --db {result.database} --out {out / 'report'}")
     console.print(f"  audit:     cartrial audit verify --db {result.database}")
+    console.print(
+        f"  web:       cartrial serve --db {result.database}   then http://127.0.0.1:8000/ "
+        f"as pi, dsmb, dm, inv.s01 or crc.s01 (password {DEMO_PASSWORD})"
+    )

@@ -186,6 +186,7 @@ from cartrial.services.treatment import (
     infuse,
     record_lymphodepletion,
 )
+from cartrial.services.visibility import Visibility, subject_site, visible_sites
 
 __all__ = [
     "RECORD_FAMILIES",
@@ -278,6 +279,7 @@ __all__ = [
     "UnlockUser",
     "UserAdded",
     "UserUnlocked",
+    "Visibility",
     "WithdrawSubject",
     "add_site",
     "add_user",
@@ -338,8 +340,10 @@ __all__ = [
     "sign_record",
     "signatures_of",
     "stop_expansion",
+    "subject_site",
     "trial_data",
     "trusted_context",
     "unlock_user",
+    "visible_sites",
     "withdraw_subject",
 ]

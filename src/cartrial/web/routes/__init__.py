@@ -1,0 +1,7 @@
+"""The routers of the web application, one module per resource."""
+
+from __future__ import annotations
+
+from cartrial.web.routes import account, api, forms, study, terms
+
+__all__ = ["account", "api", "forms", "study", "terms"]

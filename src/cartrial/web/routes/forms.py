@@ -1,0 +1,57 @@
+"""Every write use case as a form: ``GET /forms/{name}`` shows it, ``POST`` submits it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from cartrial.errors import AuthenticationFailed, ValidationFailed
+from cartrial.services import load_study
+from cartrial.web.deps import PageContext, csrf_checked
+from cartrial.web.forms import FORMS, field_views, form_spec, parse_form
+from cartrial.web.pages import render
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/forms")
+def form_index(request: Request, ctx: PageContext) -> Response:
+    """Every form, grouped."""
+    load_study(ctx)
+    return render(request, "form_index.html", {"forms": FORMS}, user=ctx.user)
+
+
+@router.get("/forms/{name}")
+def form_page(request: Request, ctx: PageContext, name: str) -> Response:
+    """An empty form (query parameters prefill fields, e.g. ``?subject_id=S01-001``)."""
+    spec = form_spec(name)
+    load_study(ctx)
+    values = dict(request.query_params)
+    context = {"name": name, "spec": spec, "fields": field_views(spec.model), "values": values}
+    return render(request, "form.html", context, user=ctx.user)
+
+
+@router.post("/forms/{name}", dependencies=[Depends(csrf_checked)])
+async def form_submit(request: Request, ctx: PageContext, name: str) -> Response:
+    """Run the use case; a rejected form comes back with the typed values and the error."""
+    spec = form_spec(name)
+    submitted = await request.form()
+    values = {k: v for k, v in submitted.items() if isinstance(v, str)}
+    context: dict[str, object] = {
+        "name": name,
+        "spec": spec,
+        "fields": field_views(spec.model),
+        "values": {k: v for k, v in values.items() if "password" not in k},
+    }
+    try:
+        result = spec.action(ctx, parse_form(spec.model, values))
+    except ValidationFailed as exc:
+        context.update(errors={exc.field: str(exc)}, error=str(exc))
+        return render(request, "form.html", context, status=422, user=ctx.user)
+    except AuthenticationFailed as exc:  # a wrong e-signature password
+        context.update(errors={"password": str(exc)}, error=str(exc))
+        return render(request, "form.html", context, status=422, user=ctx.user)
+    context["result"] = result.model_dump(mode="json")
+    return render(request, "form.html", context, user=ctx.user)
