@@ -551,9 +551,10 @@ def run_demo(
         written = build_report(trial, report_dir, pdf=pdf, screening=screening)
         notify(0.995, "writing the CDISC datasets (SDTM, ADaM, Define-XML)")
         sdtm = build_sdtm(trial)
-        for standard, datasets in (("sdtm", sdtm), ("adam", build_adam(trial, sdtm))):
-            shutil.rmtree(out / standard, ignore_errors=True)
-            write_package(trial, standard, out / standard, "xpt", datasets=datasets)
+        shutil.rmtree(out / "sdtm", ignore_errors=True)
+        shutil.rmtree(out / "adam", ignore_errors=True)
+        write_package(trial, "sdtm", out / "sdtm", "xpt", datasets=sdtm)
+        write_package(trial, "adam", out / "adam", "xpt", datasets=build_adam(trial, sdtm))
     summary = summarise(trial, stop_reason=study.stop_reason, screening=screening)
     truth = pd.DataFrame(study.truth_rows)
     truth.to_csv(out / TRUTH_CSV, index=False)
