@@ -122,7 +122,20 @@ def dose_statements(
             )
         )
     for kind in ("expansion_open", "expansion_review", "expansion_stop"):
-        for _, row in records.loc[records["kind"] == kind].iterrows():
+        rows = records.loc[records["kind"] == kind]
+        if kind == "expansion_review" and len(rows) > 1:
+            # the scheduled reviews are many and alike: one line, the latest one's record
+            first, last = rows.iloc[0], rows.iloc[-1]
+            out.append(
+                DecisionStatement(
+                    f"{KIND_TITLES[kind]} ({len(rows)} signed)",
+                    f"{dose(last)}: {len(rows)} reviews from {first['decided_date']:%Y-%m-%d}"
+                    f" to {last['decided_date']:%Y-%m-%d}; latest: {last['rationale']}",
+                    signature(last),
+                )
+            )
+            continue
+        for _, row in rows.iterrows():
             out.append(
                 DecisionStatement(
                     KIND_TITLES[kind], f"{dose(row)}: {row['rationale']}", signature(row)
