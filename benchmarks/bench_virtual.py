@@ -48,7 +48,9 @@ def full_trajectories(cohort: VirtualCohort) -> int:
     produced += sum(v.size for v in cohort.observe_antibodies(SAMPLE_DAYS))
     produced += cohort.observe_phenotype(SAMPLE_DAYS).size
     produced += cohort.missed_visits(len(SCAN_DAYS)).size
-    produced += cohort.adverse_events().size + cohort.truth().size
+    produced += (
+        cohort.adverse_events().size + cohort.truth(28, 42).size
+    )  # the study protocol's DLT window, SD minimum
     return produced
 
 

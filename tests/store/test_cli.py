@@ -77,6 +77,14 @@ def test_upgrade_verify_log(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0
     assert "age from source document" in result.output
+    narrow = runner.invoke(
+        app,
+        ["audit", "log", "--db", str(db), "--table", "subjects", "--record", str(subject_id)],
+        env={"COLUMNS": "80"},
+    )
+    assert narrow.exit_code == 0
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80  # readable at 80 columns
+    assert "age from source document" in " ".join(narrow.output.split())
     result = runner.invoke(
         app, ["audit", "log", "--db", str(db), "--table", "subjects", "--limit", "1", "--json"]
     )

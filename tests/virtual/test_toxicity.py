@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from cartrial.protocol import load_protocol
 from cartrial.virtual import sample_population
 from cartrial.virtual.toxicity import (
     CONSCIOUSNESS,
@@ -17,6 +18,10 @@ from cartrial.virtual.toxicity import (
 )
 
 DAYS = np.arange(0, 29)
+
+#: The study protocol's DLT window and RECIST minimum time to SD (days).
+WINDOW = load_protocol().dlt.window_days
+SD_MIN = load_protocol().recist.sd_min_days
 
 
 def test_episode_course_by_hand() -> None:
@@ -106,13 +111,13 @@ def test_toxic_events_only_grow_with_dose() -> None:
         assert np.all(high.icans.max_grade >= low.icans.max_grade)
         assert np.all(high.gastric.grade >= low.gastric.grade)
         assert np.all(high.cytopenias.prolonged >= low.cytopenias.prolonged)
-    rates = [np.isfinite(c.true_dlt_day()).mean() for c in cohorts]
+    rates = [np.isfinite(c.true_dlt_day(WINDOW)).mean() for c in cohorts]
     assert rates == sorted(rates)
 
 
 def test_true_dlt_matches_its_definition() -> None:
     cohort = sample_population(3000, 12).treat(5e8)
-    truth = cohort.truth()
+    truth = cohort.truth(WINDOW, SD_MIN)
     crs_dlt = (cohort.crs.max_grade == 4) | (
         (cohort.crs.max_grade == 3) & (cohort.crs.plateau_days >= 4)
     )

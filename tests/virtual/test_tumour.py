@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import minimize_scalar
 
+from cartrial.protocol import load_protocol
 from cartrial.virtual import load_params, sample_population
 from cartrial.virtual.tumour import (
     cumulative_relative_size,
@@ -19,6 +20,10 @@ from cartrial.virtual.tumour import (
 )
 
 rates = st.floats(1e-4, 0.08)
+
+#: The study protocol's DLT window and RECIST minimum time to SD (days).
+WINDOW = load_protocol().dlt.window_days
+SD_MIN = load_protocol().recist.sd_min_days
 
 
 @settings(max_examples=30, deadline=None)
@@ -110,7 +115,7 @@ def test_lesions_at_baseline_scan_and_measurement_rules() -> None:
 
 def test_true_best_response_is_the_nadir_of_the_model() -> None:
     cohort = sample_population(500, 31).treat(3.75e8)
-    best_pct, category = cohort.true_best_response()
+    best_pct, category = cohort.true_best_response(SD_MIN)
     tum = cohort.tumour
     grid = np.arange(0.0, 1500.0, 0.25)
     scan = float(tum.baseline_scan_day)
@@ -128,7 +133,10 @@ def test_higher_dose_never_shrinks_the_tumour_less() -> None:
     # Common random numbers: the regression rate grows with the CAR-T AUC (Emax), so each
     # patient's true best change is no worse at a higher dose.
     pop = sample_population(2000, 32)
-    low, high = pop.treat(1e8).true_best_response()[0], pop.treat(5e8).true_best_response()[0]
+    low, high = (
+        pop.treat(1e8).true_best_response(SD_MIN)[0],
+        pop.treat(5e8).true_best_response(SD_MIN)[0],
+    )
     finite = np.isfinite(low)
     assert np.all(high[finite] <= low[finite] + 1e-9)
     assert np.mean(high[finite] < low[finite] - 1.0) > 0.5

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from cartrial.errors import CartrialError
 from cartrial.services.database import (
@@ -200,11 +199,11 @@ def log_command(
         rows = [asdict(e) | {"occurred_at": e.occurred_at.isoformat()} for e in entries]
         typer.echo(json.dumps(rows, indent=2))
         return
-    grid = Table(title="Audit trail")
-    for name in ("#", "when (UTC)", "user", "action", "record", "field", "old", "new", "reason"):
-        grid.add_column(name)
-    for e in entries:
-        grid.add_row(
+    from cartrial.cli.layout import print_table
+
+    columns = ("#", "when (UTC)", "user", "action", "record", "field", "old", "new", "reason")
+    lines = [
+        (
             str(e.id),
             e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
             e.username,
@@ -215,4 +214,6 @@ def log_command(
             e.new_value or "",
             e.reason or "",
         )
-    Console().print(grid)
+        for e in entries
+    ]
+    print_table(Console(), "Audit trail", columns, lines, justify=["right", *["left"] * 8])

@@ -16,8 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cartrial.errors import CartrialError
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -40,11 +38,6 @@ def register(app: typer.Typer) -> None:
     group.command("run")(run)
     group.command("grid")(grid)
     app.add_typer(group, name="simulate")
-
-
-def _fail(exc: CartrialError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -211,27 +204,24 @@ def run(
     for key, value in (("cohort_size", cohort_size), ("n_cohorts", n_cohorts)):
         if value is not None:
             kwargs[key] = value
-    try:
-        built = make_design(design, n_doses=len(true_tox), **kwargs)
-        result = simulate(
-            built,
-            true_tox,
-            trials,
-            seed,
-            accrual_rate=accrual_rate,
-            accrual=accrual,
-            dlt_window_days=window_days,
-            dlt_onset=onset,
-            keep_trials=keep_trials is not None,
-            expansion=None if expansion is None else Expansion(n_patients=expansion),
-            backfill=backfill,
-            coherence=cast(Coherence, coherence),
-            target=target,
-            acceptable=interval,
-            progress=True,
-        )
-    except CartrialError as exc:
-        raise _fail(exc) from exc
+    built = make_design(design, n_doses=len(true_tox), **kwargs)
+    result = simulate(
+        built,
+        true_tox,
+        trials,
+        seed,
+        accrual_rate=accrual_rate,
+        accrual=accrual,
+        dlt_window_days=window_days,
+        dlt_onset=onset,
+        keep_trials=keep_trials is not None,
+        expansion=None if expansion is None else Expansion(n_patients=expansion),
+        backfill=backfill,
+        coherence=cast(Coherence, coherence),
+        target=target,
+        acceptable=interval,
+        progress=True,
+    )
     if keep_trials is not None and result.trials is not None:
         result.trials.to_csv(keep_trials, index=False)
     if plot is not None:
@@ -265,10 +255,7 @@ def grid(
     chosen: Literal["local", "dask"] = "dask" if scheduler or backend == "dask" else "local"
     if backend not in ("local", "dask"):
         raise typer.BadParameter("--backend must be local or dask", param_hint="--backend")
-    try:
-        result = run_grid(load_grid(file), chosen, scheduler, progress=progress)
-    except CartrialError as exc:
-        raise _fail(exc) from exc
+    result = run_grid(load_grid(file), chosen, scheduler, progress=progress)
     frame = result.to_frame()
     if out is not None:
         frame.to_csv(out, index=False)

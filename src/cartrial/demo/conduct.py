@@ -301,7 +301,7 @@ def plan_subject(
     the infusion date. The baseline scan, enrolment and dose assignment are done by the driver.
     """
     state = SubjectState(subject_id)
-    truth = cohort.truth().iloc[0]
+    truth = cohort.truth(protocol.dlt.window_days, protocol.recist.sd_min_days).iloc[0]
     follow_up = protocol.schedule.follow_up_days
     stop = min(truth["death_day"], truth["dropout_day"], float(follow_up))
     last_day = int(np.floor(stop))

@@ -296,7 +296,11 @@ class _Conduct:
         self.states[subject_id] = plan.state
         self.last_days[subject_id] = plan.last_day
         self.patients[subject_id] = cohort
-        truth = cohort.truth(self.protocol.dlt.window_days).iloc[0].to_dict()
+        truth = (
+            cohort.truth(self.protocol.dlt.window_days, self.protocol.recist.sd_min_days)
+            .iloc[0]
+            .to_dict()
+        )
         truth.update(
             subject_id=subject_id,
             phase=self.phase,

@@ -301,7 +301,7 @@ class VirtualCohort:
         """Day tocilizumab is given: the first CRS day at grade >= 2 (``inf`` = never)."""
         return np.asarray(np.where(self.crs.max_grade >= 2, self.crs.onset_day + 1.0, np.inf))
 
-    def true_dlt_day(self, window_days: int = 28) -> FloatArray:
+    def true_dlt_day(self, window_days: int) -> FloatArray:
         """Day of the first true dose-limiting toxicity (``inf`` = none) within the window.
 
         By construction of the models: CRS or ICANS grade 4, or grade 3 lasting >= 4 days at grade 3
@@ -324,7 +324,7 @@ class VirtualCohort:
         on_study = day < np.minimum(self.survival.death_day, self.survival.dropout_day)
         return np.asarray(np.where(on_study & (day <= window_days + 1), day, np.inf))
 
-    def true_best_response(self, sd_min_days: int = 42) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+    def true_best_response(self, sd_min_days: int) -> tuple[FloatArray, npt.NDArray[np.str_]]:
         """True best % change of the sum of diameters and the RECIST category it implies.
 
         From the continuous patient-level model (lesion heterogeneity and measurement error left
@@ -346,11 +346,15 @@ class VirtualCohort:
             np.where(has_target, category, "NE").astype(np.str_),
         )
 
-    def truth(self, window_days: int = 28) -> pd.DataFrame:
-        """One row per patient with the true exposure, toxicity, tumour and survival outcomes."""
+    def truth(self, window_days: int, sd_min_days: int) -> pd.DataFrame:
+        """One row per patient with the true exposure, toxicity, tumour and survival outcomes.
+
+        ``window_days`` (the DLT window) and ``sd_min_days`` (RECIST's minimum time to stable
+        disease) are the protocol's (``dlt.window_days``, ``recist.sd_min_days``).
+        """
         kin = self.kinetics
         dlt_day = self.true_dlt_day(window_days)
-        best_pct, best_response = self.true_best_response()
+        best_pct, best_response = self.true_best_response(sd_min_days)
         return pd.DataFrame(
             {
                 "patient": np.arange(self.n),
@@ -540,7 +544,7 @@ def simulate_patients(
     Examples
     --------
     >>> cohort = simulate_patients(100, 2.5e8, seed=1)
-    >>> cohort.truth().shape[0]
+    >>> cohort.truth(window_days=28, sd_min_days=42).shape[0]
     100
     """
     return sample_population(n, seed, params).treat(dose_cells)
