@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cartrial.cli.layout import print_record
 from cartrial.errors import AuthenticationFailed
 
 if TYPE_CHECKING:
@@ -140,18 +141,6 @@ def _password(prompt: str, from_stdin: bool) -> str:
     return str(typer.prompt(prompt, hide_input=True))
 
 
-def _show(record: dict[str, object], title: str, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(record, default=str, indent=2))
-        return
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in record.items():
-        table.add_row(key, str(value))
-    Console().print(table)
-
-
 def login_command(
     user: str = typer.Option(..., "--user", envvar="CARTRIAL_USER", help="Your username."),
     password_stdin: bool = typer.Option(
@@ -174,7 +163,7 @@ def login_command(
             "expires_at": opened.expires_at.isoformat(),
         },
     )
-    _show(
+    print_record(
         {
             "username": opened.username,
             "session file": str(path),
@@ -218,7 +207,7 @@ def token_create_command(
     created = create_token(
         write_context(db, None, study), CreateToken.parse({"name": name, "expires_on": day})
     )
-    _show(created.model_dump(), "access token (shown once: store it now)", as_json)
+    print_record(created.model_dump(), "access token (shown once: store it now)", as_json)
 
 
 def token_list_command(
@@ -252,7 +241,7 @@ def token_revoke_command(
     revoked = revoke_token(
         write_context(db, None, study), RevokeToken(token_id=token_id, reason=reason)
     )
-    _show(revoked.model_dump(), "access token revoked", as_json)
+    print_record(revoked.model_dump(), "access token revoked", as_json)
 
 
 def password_command(
@@ -292,7 +281,7 @@ def unlock_command(
     unlocked = unlock_user(
         write_context(db, None, study), UnlockUser(username=username, reason=reason)
     )
-    _show(unlocked.model_dump(), "account unlocked", as_json)
+    print_record(unlocked.model_dump(), "account unlocked", as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,14 +10,13 @@ and prints the result. Passwords are always prompted, never taken from the comma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from cartrial.cli.layout import print_record
 
 if TYPE_CHECKING:
     from cartrial.services import ImportReport, ServiceContext
@@ -64,18 +63,6 @@ def _context(db: str | None, user: str | None, study: str | None) -> ServiceCont
     return write_context(db, user, study)
 
 
-def _print(record: dict[str, object], title: str, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(record, default=str, indent=2))
-        return
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in record.items():
-        table.add_row(key, str(value))
-    Console().print(table)
-
-
 def init_command(
     admin: str = typer.Option(..., "--admin", help="Username of the first administrator."),
     admin_name: str = typer.Option(..., "--admin-name", help="Full name of the administrator."),
@@ -102,7 +89,7 @@ def init_command(
             admin_password=password,
         ),
     )
-    _print(created.model_dump(), "study created", as_json)
+    print_record(created.model_dump(), "study created", as_json)
 
 
 def add_site_command(
@@ -118,7 +105,7 @@ def add_site_command(
     from cartrial.services import AddSite, add_site
 
     added = add_site(_context(db, user, study), AddSite(code=code, name=name, country=country))
-    _print(added.model_dump(), "site added", as_json)
+    print_record(added.model_dump(), "site added", as_json)
 
 
 def add_user_command(
@@ -148,7 +135,7 @@ def add_user_command(
             }
         ),
     )
-    _print(added.model_dump(), "user added", as_json)
+    print_record(added.model_dump(), "user added", as_json)
 
 
 def _importer(kind: str) -> Callable[..., ImportReport]:
@@ -176,7 +163,7 @@ def _import_command(kind: str) -> Callable[..., None]:
         ),
     ) -> None:
         report = _importer(kind)(_context(db, user, study), file, encoding=encoding)
-        _print(report.model_dump(), f"{kind} imported", as_json)
+        print_record(report.model_dump(), f"{kind} imported", as_json)
 
     command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."
     return command
@@ -193,7 +180,7 @@ def rederive_command(
     from cartrial.services import RederiveStudy, rederive_study
 
     result = rederive_study(_context(db, user, study), RederiveStudy(reason=reason))
-    _print(result.model_dump(), "re-derivation", as_json)
+    print_record(result.model_dump(), "re-derivation", as_json)
 
 
 def decide_command(
@@ -239,4 +226,4 @@ def decide_command(
             ),
         )
         record["signature"] = signed.manifestation
-    _print(record, f"dose decision (design {decided.design})", as_json)
+    print_record(record, f"dose decision (design {decided.design})", as_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,40 +121,36 @@ def _export(
         raise typer.Exit(code=1)
 
 
-@export_app.command("sdtm")
-def sdtm_command(
-    out: Path = _OUT,
-    fmt: str = _FORMAT,
-    db: str | None = _DB,
-    study: str | None = _STUDY,
-    cutoff: str | None = _CUTOFF,
-    as_json: bool = _JSON,
-) -> None:
-    """SDTM (SDTMIG 3.4): TS, DM, DS, EX, CM, AE, SUPPAE, LB, FA, TU, TR, RS, IS, PC, CP."""
-    _export(("sdtm",), out, fmt, db, study, cutoff, as_json)
+def _command(standards: tuple[str, ...], doc: str, *, nested: bool = False) -> Callable[..., None]:
+    """A command writing the packages of ``standards`` (into OUT/<standard> when ``nested``)."""
+
+    def command(
+        out: Path = _OUT,
+        fmt: str = _FORMAT,
+        db: str | None = _DB,
+        study: str | None = _STUDY,
+        cutoff: str | None = _CUTOFF,
+        as_json: bool = _JSON,
+    ) -> None:
+        _export(standards, out, fmt, db, study, cutoff, as_json, nested=nested)
+
+    command.__doc__ = doc
+    return command
 
 
-@export_app.command("adam")
-def adam_command(
-    out: Path = _OUT,
-    fmt: str = _FORMAT,
-    db: str | None = _DB,
-    study: str | None = _STUDY,
-    cutoff: str | None = _CUTOFF,
-    as_json: bool = _JSON,
-) -> None:
-    """ADaM (ADaMIG 1.3): ADSL, ADAE, ADLB, ADRS, ADTTE, ADPC, ADPP, ADIS."""
-    _export(("adam",), out, fmt, db, study, cutoff, as_json)
-
-
-@export_app.command("define")
-def define_command(
-    out: Path = _OUT,
-    fmt: str = _FORMAT,
-    db: str | None = _DB,
-    study: str | None = _STUDY,
-    cutoff: str | None = _CUTOFF,
-    as_json: bool = _JSON,
-) -> None:
-    """Both packages with their Define-XML 2.1 (define.xml, define.html): OUT/sdtm, OUT/adam."""
-    _export(("sdtm", "adam"), out, fmt, db, study, cutoff, as_json, nested=True)
+export_app.command("sdtm")(
+    _command(
+        ("sdtm",),
+        "SDTM (SDTMIG 3.4): TS, DM, DS, EX, CM, AE, SUPPAE, LB, FA, TU, TR, RS, IS, PC, CP.",
+    )
+)
+export_app.command("adam")(
+    _command(("adam",), "ADaM (ADaMIG 1.3): ADSL, ADAE, ADLB, ADRS, ADTTE, ADPC, ADPP, ADIS.")
+)
+export_app.command("define")(
+    _command(
+        ("sdtm", "adam"),
+        "Both packages with their Define-XML 2.1 (define.xml, define.html): OUT/sdtm, OUT/adam.",
+        nested=True,
+    )
+)

@@ -9,14 +9,16 @@ a mark, shows the column name alone), wrapped to the console's width.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 
+import typer
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["MARK", "natural_width", "print_table"]
+__all__ = ["MARK", "natural_width", "print_record", "print_table"]
 
 #: A cell meaning "yes" in a grid of marks (e.g. an assessment done at a visit).
 MARK = "x"
@@ -74,3 +76,16 @@ def print_table(
         ]
         console.print(Text(title_of_row, style="bold"))
         console.print(Padding(Text("; ".join(parts)), (0, 0, 0, 2)))
+
+
+def print_record(record: dict[str, object], title: str, as_json: bool) -> None:
+    """One record's fields: a two-column table, or JSON with ``as_json`` (values as text)."""
+    if as_json:
+        typer.echo(json.dumps(record, default=str, indent=2))
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        table.add_row(key, str(value))
+    Console().print(table)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context, _print
+from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context
+from cartrial.cli.layout import print_record
 
 __all__ = ["add_record_imports", "register"]
 
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def _print_all(reports: list[dict[str, object]], as_json: bool) -> None:
     for report in reports:
-        _print(report, f"{report['kind']} imported", as_json)
+        print_record(report, f"{report['kind']} imported", as_json)
 
 
 def records_command(
