@@ -13,17 +13,14 @@ edit of the tables fails at the first use with the file, line and field at fault
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cartrial.errors import ExchangeError
+from cartrial.rules.package_tables import read_rows
 
 __all__ = [
     "CodeList",
@@ -136,14 +133,9 @@ class Marker(_Row):
     unit: str = Field(min_length=1)
 
 
-def _rows(filename: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a ``data/cdisc`` CSV with ``#`` comment lines, each with its 1-based line number."""
-    text = resources.files("cartrial.data.cdisc").joinpath(filename).read_text(encoding="utf-8")
-    lines = text.splitlines()
-    first = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
-    reader = csv.DictReader(io.StringIO("\n".join(lines[first:])))
-    for offset, row in enumerate(reader, start=first + 2):
-        yield offset, {k: (v or "") for k, v in row.items()}
+def _rows(filename: str) -> tuple[tuple[int, dict[str, str]], ...]:
+    """Rows of ``data/cdisc/<filename>`` with their line numbers (the package tables' reader)."""
+    return read_rows("cdisc", filename)
 
 
 def _parse(model: type[M], filename: str, line: int, row: dict[str, str]) -> M:
