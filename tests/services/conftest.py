@@ -6,26 +6,16 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import argon2.profiles
 import pytest
-from service_support import Trial, build_trial
+from service_support import Trial, template_database
 
-from cartrial.store import auth, make_engine, session_factory
-from cartrial.store.migrate import upgrade
+from cartrial.store import make_engine, session_factory
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with the study and staff, copied by each test."""
-    path = tmp_path_factory.mktemp("template") / "trial.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        # the cheap argon2 profile of tests/conftest.py, also for this session-wide template
-        patch.setattr(auth, "PASSWORD_PROFILE", argon2.profiles.CHEAPEST)
-        trial = build_trial(url)
-    trial.engine.dispose()
-    return path
+    return template_database(tmp_path_factory.mktemp("template"))
 
 
 @pytest.fixture

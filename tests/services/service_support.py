@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
+import argon2.profiles
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -27,7 +30,8 @@ from cartrial.services import (
     record_lymphodepletion,
     screen_subject,
 )
-from cartrial.store import AuditedSession, AuditLog, make_engine, session_factory
+from cartrial.store import AuditedSession, AuditLog, auth, make_engine, session_factory
+from cartrial.store.migrate import upgrade
 
 STUDY = "CLDN18-PDL1-CART-01"
 PASSWORD = "correct horse battery"
@@ -154,3 +158,19 @@ def treat(
             actual_cells=cells,
         ),
     )
+
+
+def template_database(directory: Path) -> Path:
+    """A migrated SQLite file in ``directory`` holding :func:`build_trial`'s study and staff.
+
+    Session-wide fixtures build it once and each test copies it; the passwords are hashed with
+    argon2's cheapest profile (as tests/conftest.py does for every test).
+    """
+    path = directory / "trial.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "PASSWORD_PROFILE", argon2.profiles.CHEAPEST)
+        trial = build_trial(url)
+    trial.engine.dispose()
+    return path

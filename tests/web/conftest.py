@@ -11,28 +11,20 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import argon2.profiles
 import pytest
 from fastapi.testclient import TestClient
+from service_support import template_database
 from web_support import STUDY, Clock, Trial, Web, build_trial
 
 from cartrial.services import AuthSettings
-from cartrial.store import auth, make_engine, session_factory
-from cartrial.store.migrate import upgrade
+from cartrial.store import make_engine, session_factory
 from cartrial.web import WebSettings, create_app
 
 
 @pytest.fixture(scope="session")
 def web_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite trial with staff, copied by each test."""
-    path = tmp_path_factory.mktemp("web-template") / "trial.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(auth, "PASSWORD_PROFILE", argon2.profiles.CHEAPEST)
-        trial = build_trial(url)
-    trial.engine.dispose()
-    return path
+    return template_database(tmp_path_factory.mktemp("web-template"))
 
 
 @pytest.fixture
