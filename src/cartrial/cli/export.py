@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from cartrial.analysis import TrialData
     from cartrial.exchange import ExportReport
 
 __all__ = ["register"]
@@ -40,21 +38,6 @@ _JSON = typer.Option(False, "--json", help="Print what was written as JSON.")
 def register(app: typer.Typer) -> None:
     """Attach the ``export`` command group to the root app."""
     app.add_typer(export_app, name="export")
-
-
-def _trial_data(db: str | None, study: str | None, cutoff: str | None) -> TrialData:
-    """The read model of the study in ``db`` as of ``cutoff``."""
-    from cartrial import services
-    from cartrial.protocol import load_protocol
-
-    try:
-        cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
-    except ValueError:
-        raise typer.BadParameter(
-            f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
-        ) from None
-    factory = services.open_database(db)
-    return services.trial_data(factory, study or load_protocol().study_id, cutoff_date)
 
 
 def _print(reports: list[ExportReport], as_json: bool) -> None:
@@ -101,9 +84,10 @@ def _export(
     *,
     nested: bool = False,
 ) -> None:
+    from cartrial.cli.report import trial_as_of
     from cartrial.exchange import build_adam, build_sdtm, write_package
 
-    data = _trial_data(db, study, cutoff)
+    data = trial_as_of(db, study, cutoff)
     sdtm = build_sdtm(data)
     built = {"sdtm": sdtm, "adam": build_adam(data, sdtm) if "adam" in standards else {}}
     reports = [

@@ -5,17 +5,37 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["register", "report_command"]
+if TYPE_CHECKING:
+    from cartrial.analysis import TrialData
+
+__all__ = ["register", "report_command", "trial_as_of"]
 
 
 def register(app: typer.Typer) -> None:
     """Attach the ``report`` command to the root app."""
     app.command("report")(report_command)
+
+
+def trial_as_of(db: str | None, study: str | None, cutoff: str | None) -> TrialData:
+    """The read model of ``study`` (default: the packaged protocol's) in ``db`` as of ``cutoff``
+    (``YYYY-MM-DD``; default: today or the latest record), for the commands that read the trial."""
+    from cartrial import services
+    from cartrial.protocol import load_protocol
+
+    try:
+        cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
+        ) from None
+    factory = services.open_database(db)
+    return services.trial_data(factory, study or load_protocol().study_id, cutoff_date)
 
 
 def report_command(
@@ -35,18 +55,9 @@ def report_command(
     as_json: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
 ) -> None:
     """Analyse the trial as of the data cut-off and write report.html, report.pdf, tables/*.csv."""
-    try:
-        cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else None
-    except ValueError:
-        raise typer.BadParameter(
-            f"not a date (YYYY-MM-DD): {cutoff}", param_hint="--cutoff"
-        ) from None
-    from cartrial import services
-    from cartrial.protocol import load_protocol
     from cartrial.report import build_report
 
-    factory = services.open_database(db)
-    data = services.trial_data(factory, study or load_protocol().study_id, cutoff_date)
+    data = trial_as_of(db, study, cutoff)
     result = build_report(data, out, pdf=pdf)
     if as_json:
         typer.echo(
