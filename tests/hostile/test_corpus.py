@@ -98,6 +98,15 @@ CASES: dict[str, tuple[str, ...]] = {
     "grade/many_bad_lines.csv": ("3 bad line(s)", "line 3", "line 4", "line 6"),
     "grade/truncated.csv": ("line 3", "truncated"),
     "grade/bilirubin_umol_with_mgdl_limits.csv": ("line 2", "rule: reference-limits"),
+    # simulation grids: `cartrial simulate grid FILE` (the same safe YAML reader as protocols)
+    "grid/alias_bomb.yaml": ("cannot read the grid file", "line 1", "rule: max_nodes"),
+    "grid/alias_cycle.yaml": ("line 1", "rule: max_depth"),
+    "grid/deep_nesting.yaml": ("line 1", "nested more than 32 levels", "rule: max_depth"),
+    "grid/deep_block.yaml": ("line 32", "rule: max_depth"),
+    "grid/many_aliases.yaml": ("more than 100 aliases", "rule: max_aliases"),
+    "grid/oversize.yaml": ("1,111,021 bytes", "limit of 1,000,000 bytes"),
+    "grid/latin1.yaml": ("byte offset 11", "not valid utf-8"),
+    "grid/not_yaml.yaml": ("line 3", "not valid yaml"),
     # RECIST files: `cartrial recist LESIONS --reference-dates DATES`
     "recist/empty_lesions.csv": ("empty",),
     "recist/latin1_lesions.csv": ("byte offset",),
@@ -111,6 +120,8 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
     kind = name.split("/")[0]
     if kind == "protocol":
         return ["protocol", "validate", str(path)]
+    if kind == "grid":
+        return ["simulate", "grid", str(path)]
     if kind in ("labs", "lesions", "kinetics"):
         user = "inv" if kind == "lesions" else "dm"
         return ["import", kind, str(path), "--user", user, "--db", str(db.path)]
@@ -160,7 +171,8 @@ def test_hostile_file_is_refused_clearly_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
-    "name", ["protocol/alias_bomb.yaml", "labs/latin1.csv", "grade/binary.csv"]
+    "name",
+    ["protocol/alias_bomb.yaml", "grid/alias_bomb.yaml", "labs/latin1.csv", "grade/binary.csv"],
 )
 def test_a_real_subprocess_prints_no_traceback(name: str, hostile_db: HostileDb) -> None:
     path = FILES / name

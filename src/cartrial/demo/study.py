@@ -41,6 +41,7 @@ from cartrial.demo.summary import DemoSummary, summarise
 from cartrial.exchange import build_adam, build_sdtm, write_package
 from cartrial.protocol import Protocol, default_protocol_path, parse_protocol
 from cartrial.report import ReportResult, build_report
+from cartrial.safeyaml import LIMITS, load_yaml
 from cartrial.services import (
     AddSite,
     AddUser,
@@ -81,6 +82,7 @@ from cartrial.services import (
     trusted_context,
     withdraw_subject,
 )
+from cartrial.textio import read_text
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
 from cartrial.virtual.params import INDICATIONS
 
@@ -478,10 +480,13 @@ def _setup(
 
 
 def _protocol_text(path: Path | None, design: str | None) -> str:
-    text = (path or default_protocol_path()).read_text(encoding="utf-8")
+    file = path or default_protocol_path()
+    text = read_text(file, max_bytes=LIMITS.max_bytes, utf8_only=True)
     if design is None:
         return text
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text, source=str(file))
+    if not isinstance(raw, dict) or not isinstance(raw.get("escalation"), dict):
+        return text  # not a protocol: load_protocol reports what is wrong with it
     escalation = raw["escalation"]
     params = {} if design in ("3+3",) else {"target": escalation["target_dlt_rate"]}
     escalation["design"] = {"name": design, "params": params}

@@ -4,18 +4,18 @@ PyYAML builds the data; its node tree gives the line of every key and item, so e
 can be reported as ``line N, path.to.field: message``. Duplicate keys, which PyYAML would silently
 collapse to the last one, are errors here.
 
-A protocol file is untrusted input, so reading it is bounded (:data:`LIMITS`): the file size is
-checked before it is read, the nesting depth and the number of aliases while the node tree is
-built, and the size of the tree once aliases are expanded before anything walks it (a "billion
-laughs" alias bomb is refused in milliseconds). Schema errors and cross-field (consistency) errors
-are reported together, in one pass: the sections that validate are checked for consistency even
-when others do not; at most :data:`MAX_ISSUES` problems are listed, then how many more there are.
+A protocol file is untrusted input, so it is read by :mod:`cartrial.safeyaml` within its
+:data:`~cartrial.safeyaml.LIMITS`: the file size is checked before it is read, the nesting depth
+and the number of aliases while the node tree is built, and the size of the tree once aliases are
+expanded before anything walks it (a "billion laughs" alias bomb is refused in milliseconds).
+Schema errors and cross-field (consistency) errors are reported together, in one pass: the
+sections that validate are checked for consistency even when others do not; at most
+:data:`MAX_ISSUES` problems are listed, then how many more there are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -26,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from cartrial.errors import InputFileError, ProtocolError
 from cartrial.protocol.models import SKIP_CONSISTENCY, Protocol, consistency_issues
+from cartrial.safeyaml import LIMITS, ParseLimits, YamlRefused, compose_yaml
 from cartrial.textio import read_text
 
 __all__ = [
@@ -43,68 +44,6 @@ Issue = tuple[str, int | None, str]
 DEFAULT_PROTOCOL = "cldn18-pdl1-cart.yaml"
 #: At most this many problems are listed; the rest are counted.
 MAX_ISSUES = 100
-
-
-@dataclass(frozen=True)
-class ParseLimits:
-    """Bounds on a protocol file, far above any real protocol (the packaged one: ~25 kB, depth 6,
-    no aliases, ~1,500 nodes).
-
-    Attributes
-    ----------
-    max_bytes : int
-        File size, checked before reading.
-    max_depth : int
-        Nesting of mappings and sequences.
-    max_aliases : int
-        ``*alias`` references in the file.
-    max_nodes : int
-        Nodes of the tree with every alias expanded (what a reader walking the data visits).
-    """
-
-    max_bytes: int = 1_000_000
-    max_depth: int = 32
-    max_aliases: int = 100
-    max_nodes: int = 200_000
-
-
-LIMITS = ParseLimits()
-
-
-class _LimitExceeded(yaml.YAMLError):
-    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
-        super().__init__(message)
-        self.problem = message
-        self.problem_mark = mark
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing too deep a nesting or too many aliases while composing."""
-
-    def __init__(self, text: str, limits: ParseLimits) -> None:
-        super().__init__(text)
-        self.limits = limits
-        self.depth = 0
-        self.aliases = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node:
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > self.limits.max_aliases:
-                raise _LimitExceeded(
-                    f"more than {self.limits.max_aliases} aliases (rule: max_aliases)",
-                    self.peek_event().start_mark,
-                )
-        self.depth += 1
-        try:
-            if self.depth > self.limits.max_depth:
-                raise _LimitExceeded(
-                    f"nested more than {self.limits.max_depth} levels deep (rule: max_depth)",
-                    self.peek_event().start_mark,
-                )
-            return cast(yaml.Node, super().compose_node(parent, index))
-        finally:
-            self.depth -= 1
 
 
 def default_protocol_path() -> Path:
@@ -139,18 +78,6 @@ def parse_protocol(
         Every schema and consistency problem at once (at most :data:`MAX_ISSUES` listed), or the
         one limit of ``limits`` the text exceeds.
     """
-    size = len(text.encode("utf-8"))
-    if size > limits.max_bytes:
-        raise ProtocolError(
-            source,
-            [
-                (
-                    "",
-                    None,
-                    f"{size:,} bytes, above the limit of {limits.max_bytes:,} (rule: max_bytes)",
-                )
-            ],
-        )
     root, data = _compose(text, source, limits)
     lines: dict[Loc, int] = {}
     issues: list[Issue] = []
@@ -175,60 +102,11 @@ def parse_protocol(
 
 
 def _compose(text: str, source: str, limits: ParseLimits) -> tuple[yaml.Node | None, object]:
-    """The node tree and the data of ``text``, within ``limits``."""
-    loader = _BoundedLoader(text, limits)
+    """The node tree and the data of ``text``, within ``limits`` (:mod:`cartrial.safeyaml`)."""
     try:
-        root = loader.get_single_node()
-        if root is not None:
-            nodes, depth = _expanded_size(root, {}, limits.max_nodes)
-            if depth > limits.max_depth:
-                raise _LimitExceeded(
-                    f"nested more than {limits.max_depth} levels deep once its aliases are "
-                    "expanded (rule: max_depth)",
-                    root.start_mark,
-                )
-            if nodes > limits.max_nodes:
-                raise _LimitExceeded(
-                    f"expands to more than {limits.max_nodes:,} nodes through its aliases "
-                    "(rule: max_nodes; an alias bomb?)",
-                    root.start_mark,
-                )
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        prefix = "" if isinstance(exc, _LimitExceeded) else "not valid YAML: "
-        raise ProtocolError(source, [("", line, f"{prefix}{problem}")]) from None
-    finally:
-        loader.dispose()
-    return root, data
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, tuple[int, int]], cap: int) -> tuple[int, int]:
-    """Nodes and depth under ``node``, each alias target counted in full (memoised).
-
-    A node that contains itself (``&a [*a]``) is infinite: it counts as ``cap + 1``.
-    """
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = (cap + 1, cap + 1)  # until computed: a cycle is over every limit
-    if isinstance(node, yaml.MappingNode):
-        children = [child for pair in node.value for child in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    else:
-        children = []
-    total, depth = 1, 0
-    for child in children:
-        size, child_depth = _expanded_size(child, sizes, cap)
-        total += size
-        depth = max(depth, child_depth)
-        if total > cap or depth > cap:
-            break
-    sizes[id(node)] = (total, depth + 1)
-    return total, depth + 1
+        return compose_yaml(text, source=source, limits=limits)
+    except YamlRefused as exc:
+        raise ProtocolError(source, [("", exc.line, exc.detail)]) from None
 
 
 @cache

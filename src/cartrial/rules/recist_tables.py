@@ -15,11 +15,12 @@ import functools
 import io
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
+from cartrial.safeyaml import load_yaml
 from cartrial.vocab import NONTARGET_RESPONSES, OVERALL_RESPONSES, TARGET_RESPONSES
 
 __all__ = [
@@ -121,7 +122,7 @@ def criteria() -> RecistCriteria:
     RecistCriteria
         Thresholds and rule texts; see ``cartrial/data/recist/criteria.yaml`` for their sources.
     """
-    raw = yaml.safe_load(_read_text("criteria.yaml"))
+    raw = cast("dict[str, Any]", load_yaml(_read_text("criteria.yaml"), source="criteria.yaml"))
     meas, sel, resp = raw["measurability"], raw["target_selection"], raw["target_response"]
     return RecistCriteria(
         non_nodal_min_mm=float(meas["non_nodal_min_longest_diameter_mm"]),

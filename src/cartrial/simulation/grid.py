@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cartrial.designs import make_design
-from cartrial.errors import DesignError
+from cartrial.errors import DesignError, InputFileError
+from cartrial.safeyaml import read_yaml
 from cartrial.simulation.engine import (
     Coherence,
     SimulationPlan,
@@ -129,18 +129,20 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def load_yaml_model(path: str | Path, model: type[ModelT], what: str) -> ModelT:
     """Read a YAML file and validate it with ``model``; errors name the file and each field.
 
+    The file is read by :func:`cartrial.safeyaml.read_yaml`: size, nesting and aliases bounded,
+    strict UTF-8.
+
     Raises
     ------
     DesignError
-        Naming the file and each offending field (e.g. ``scenarios.1.true_tox``).
+        Naming the file and each offending field (e.g. ``scenarios.1.true_tox``), or why the file
+        cannot be read (with the line and the ``rule: max_...`` of an exceeded limit).
     """
     source = Path(path)
     try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DesignError(f"{source}: cannot read the {what} ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise DesignError(f"{source}: not valid YAML: {exc}") from exc
+        data = read_yaml(source)
+    except InputFileError as exc:
+        raise DesignError(f"{source}: cannot read the {what}: {exc.problem}") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

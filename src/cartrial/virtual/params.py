@@ -12,10 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cartrial.errors import ProtocolError
+from cartrial.errors import InputFileError, ProtocolError
+from cartrial.safeyaml import YamlRefused, read_yaml
 from cartrial.vocab import INDICATIONS, RELATED_ATTRIBUTIONS, Attribution, Cause, Indication
 
 __all__ = [
@@ -334,9 +334,11 @@ def load_params(path: str | Path | None = None) -> VirtualParams:
     """
     source = Path(path) if path is not None else default_params_path()
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProtocolError(str(source), [("", None, str(exc))]) from exc
+        raw = read_yaml(source)
+    except YamlRefused as exc:
+        raise ProtocolError(str(source), [("", exc.line, exc.detail)]) from None
+    except InputFileError as exc:
+        raise ProtocolError(str(source), [("", None, exc.problem)]) from None
     try:
         return VirtualParams.model_validate(raw)
     except ValidationError as exc:
