@@ -166,7 +166,8 @@ def test_a_bad_item_rejects_the_whole_batch(infused: Trial) -> None:
     refused(infused, "aes.1.grade", lambda: record_aes(coord, [ae(), ae(grade=4), ae()]))
     with pytest.raises(NotFound):
         record_aes(coord, [ae(subject_id="S01-404")])
-    assert [r.grade for r in record_aes(coord, [ae(), ae(grade=3)])] == [2, 3]
+    later = dt.datetime(2026, 3, 5, 8, tzinfo=dt.UTC)  # same term and onset: a duplicate
+    assert [r.grade for r in record_aes(coord, [ae(), ae(grade=3, onset_at=later)])] == [2, 3]
 
 
 def test_grade_change_rederives_dlt_with_the_new_grade(infused: Trial) -> None:

@@ -1,7 +1,8 @@
 """The policy layer reads what a use case needs in as few statements as it can.
 
 Expected values: the statements the code issues by construction (one SELECT for the user with
-their roles, the study with its data lock and the named subject with its dates), and the
+their roles, the study with its data lock and the named subject with its dates, one for the
+record's plausibility checks), and the
 services' own results for the same subject read with and without the prefetch.
 """
 
@@ -51,7 +52,9 @@ def test_record_ae_reads_once(trial: Trial) -> None:
     )
     with selects(trial) as seen:
         record_ae(trial.as_("coord1"), ae)
-    assert len(seen) == 1
+    # one for the user, study and subject; one for the plausibility checks (the subject's death
+    # and the stored AEs of the same term and onset, services.record_checks)
+    assert len(seen) == 2
 
 
 def test_prefetched_subject_equals_queried_and_is_used_once(trial: Trial) -> None:

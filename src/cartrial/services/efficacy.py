@@ -8,6 +8,7 @@ new) and then re-evaluates the subject's whole history with ``cartrial.rules.rec
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from pydantic import Field
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import lesion_frame, recist_frame, sync_timepoints
+from cartrial.services.plausibility import check_lesion_diameter
+from cartrial.services.record_checks import check_record, refuse_duplicate
 from cartrial.services.treatment import enrolment_of, infusion_of
 from cartrial.store import LesionMeasurement, Subject, TimepointResponse, TumourLesion, live
 from cartrial.vocab import LesionCategory, LesionStatus
@@ -102,6 +105,15 @@ def store_assessment(
         )
     )
     if day in dates:
+        for i, item in enumerate(lesions):  # a copy of the stored assessment: a duplicate
+            if (stored := known.get(item.lesion_id)) is not None:
+                copy = LesionMeasurement(
+                    lesion_id=stored.id,
+                    assessment_date=day,
+                    diameter_mm=item.diameter_mm,
+                    status=item.status,
+                )
+                refuse_duplicate(uc, copy, f"lesions.{i}.lesion_id")
         raise ValidationFailed("assessment_date", f"{day} is already assessed for this subject")
     baseline = not dates or day < min(dates)
     if dates and day < min(dates):
@@ -117,6 +129,7 @@ def store_assessment(
     ids = [lesion.lesion_id for lesion in lesions]
     if len(set(ids)) != len(ids):
         raise ValidationFailed("lesions", "a lesion id appears twice in one assessment")
+    measured: list[tuple[str, LesionMeasurement]] = []
     for i, item in enumerate(lesions):
         record = known.get(item.lesion_id)
         if record is None:
@@ -146,16 +159,25 @@ def store_assessment(
                 f"lesions.{i}.lesion_id",
                 f"lesion {item.lesion_id} was recorded as {record.category} in {record.organ}",
             )
-        uc.session.add(
-            LesionMeasurement(
-                lesion_id=record.id,
-                assessment_date=day,
-                diameter_mm=item.diameter_mm,
-                status=item.status,
-                method=method,
-            )
+        measurement = LesionMeasurement(
+            lesion_id=record.id,
+            assessment_date=day,
+            diameter_mm=item.diameter_mm,
+            status=item.status,
+            method=method,
         )
+        uc.session.add(measurement)
+        measured.append((f"lesions.{i}.diameter_mm", measurement))
     uc.session.flush()
+    for i, (field, measurement) in enumerate(measured):
+        sizes = check_lesion_diameter(measurement.diameter_mm)
+        check_record(
+            uc,
+            subject,
+            measurement,
+            dates={"assessment_date": day} if i == 0 else {},
+            findings=[replace(finding, field=field) for finding in sizes],
+        )
     return baseline
 
 

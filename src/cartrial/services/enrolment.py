@@ -29,6 +29,7 @@ from cartrial.services.eligibility import (
     evaluate_eligibility,
 )
 from cartrial.services.governance import latest_decision
+from cartrial.services.record_checks import check_record, refuse_duplicate
 from cartrial.store import (
     DoseAssignment,
     DoseDecision,
@@ -82,6 +83,17 @@ def screen_subject(ctx: ServiceContext, data: ScreenSubject) -> Screened:
         site = uc.site(data.site_id)
         uc.require(*SITE_STAFF, site_id=site.id)
         uc.check_unlocked(data.screening_date, "screening_date")
+        same = Subject(
+            study_id=uc.study.id,
+            site_id=site.id,
+            subject_code=data.subject_id,
+            indication=data.indication,
+            sex=data.sex,
+            age_years=data.age,
+            ecog=data.ecog,
+            screened_date=data.screening_date,
+        )
+        refuse_duplicate(uc, same, "subject_id")
         existing = uc.session.scalar(
             select(Subject.id).where(
                 Subject.study_id == uc.study.id, Subject.subject_code == data.subject_id
@@ -105,7 +117,7 @@ def screen_subject(ctx: ServiceContext, data: ScreenSubject) -> Screened:
             screened_date=data.screening_date,
         )
         uc.session.add(subject)
-        uc.session.flush()
+        check_record(uc, subject, subject, dates={"screening_date": data.screening_date})
         assessment = EligibilityAssessment(
             subject_id=subject.id,
             assessed_date=data.screening_date,
@@ -181,6 +193,8 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
         ctx, *SITE_STAFF, site_scoped=True, reason="subject enrolled", subjects=[data.subject_id]
     ) as uc:
         subject = uc.subject(data.subject_id, *SITE_STAFF)
+        same = Enrolment(subject_id=subject.id, enrolled_date=data.enrolled_date)
+        refuse_duplicate(uc, same, "enrolled_date")
         if subject.status != "screening":
             raise ValidationFailed(
                 "subject_id", f"subject {data.subject_id!r} is {subject.status}, not eligible"
@@ -231,14 +245,11 @@ def enrol_subject(ctx: ServiceContext, data: EnrolSubject) -> SubjectEnrolled:
                 )
         if (uc.session.scalar(enrolled) or 0) >= cap:
             raise ValidationFailed("subject_id", f"the {phase} phase is full ({cap} subjects)")
-        uc.session.add(
-            Enrolment(
-                subject_id=subject.id,
-                enrolled_date=data.enrolled_date,
-                phase=phase,
-                cohort=cohort,
-            )
+        enrolment = Enrolment(
+            subject_id=subject.id, enrolled_date=data.enrolled_date, phase=phase, cohort=cohort
         )
+        uc.session.add(enrolment)
+        check_record(uc, subject, enrolment)
         subject.status = "enrolled"
         subject.phase = phase
         return SubjectEnrolled(subject_id=data.subject_id, phase=phase, cohort=cohort)
@@ -300,6 +311,9 @@ def assign_dose(ctx: ServiceContext, data: AssignDose) -> DoseAssigned:
     """
     with use_case(ctx, "investigator", site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, "investigator")
+        refuse_duplicate(
+            uc, DoseAssignment(subject_id=subject.id, dose_level=data.dose_level), "dose_level"
+        )
         if subject.status != "enrolled":
             raise ValidationFailed(
                 "subject_id", f"subject {data.subject_id!r} is {subject.status}, not enrolled"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import AwareDatetime, Field, model_validator
-from sqlalchemy import select
 
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.record_checks import check_record, died_on, refuse_duplicate
 from cartrial.services.safety import as_utc
 from cartrial.services.treatment import enrolment_of, infusion_of
 from cartrial.store import (
@@ -27,7 +27,6 @@ from cartrial.store import (
     Subject,
     SubsequentTherapy,
     SurvivalFollowUp,
-    live,
 )
 from cartrial.vocab import AdaScreenResult, KineticsUnit, SurvivalStatus
 
@@ -56,19 +55,7 @@ SAMPLE_STAFF = ("investigator", "site_coordinator", "data_manager")
 
 def death_date_of(uc: UseCase, subject: Subject) -> dt.date | None:
     """The subject's recorded death date, if any."""
-    return uc.session.scalar(
-        select(SurvivalFollowUp.death_date).where(
-            SurvivalFollowUp.subject_id == subject.id,
-            SurvivalFollowUp.status == "dead",
-            live(SurvivalFollowUp),
-        )
-    )
-
-
-def _check_alive_on(uc: UseCase, subject: Subject, when: dt.date, field: str) -> None:
-    died = death_date_of(uc, subject)
-    if died is not None and when > died:
-        raise ValidationFailed(field, f"{when} is after the subject's death on {died}")
+    return died_on(uc, subject)
 
 
 class RecordFollowUp(ServiceInput):
@@ -113,11 +100,17 @@ def record_follow_up(ctx: ServiceContext, data: RecordFollowUp) -> FollowUpRecor
         subject = uc.subject(data.subject_id, *FOLLOW_UP_STAFF)
         enrolled = enrolment_of(uc, subject).enrolled_date
         check_order(enrolled, data.contact_date, field="contact_date", earlier_name="enrolment")
+        contact = SurvivalFollowUp(
+            subject_id=subject.id,
+            contact_date=data.contact_date,
+            status=data.status,
+            death_date=data.death_date,
+            death_cause=data.death_cause,
+        )
+        refuse_duplicate(uc, contact, "contact_date")
         died = death_date_of(uc, subject)
-        if died is not None:
-            if data.status == "dead":
-                raise ValidationFailed("death_date", f"death already recorded on {died}")
-            _check_alive_on(uc, subject, data.contact_date, "contact_date")
+        if died is not None and data.status == "dead":
+            raise ValidationFailed("death_date", f"death already recorded on {died}")
         if data.death_date is not None:
             check_order(enrolled, data.death_date, field="death_date", earlier_name="enrolment")
             check_order(
@@ -127,15 +120,8 @@ def record_follow_up(ctx: ServiceContext, data: RecordFollowUp) -> FollowUpRecor
                 earlier_name="the contact reporting it",
             )
         uc.check_unlocked(data.contact_date, "contact_date")
-        uc.session.add(
-            SurvivalFollowUp(
-                subject_id=subject.id,
-                contact_date=data.contact_date,
-                status=data.status,
-                death_date=data.death_date,
-                death_cause=data.death_cause,
-            )
-        )
+        uc.session.add(contact)
+        check_record(uc, subject, contact)
         if data.status == "dead":
             subject.status = "died"
         return FollowUpRecorded(
@@ -169,13 +155,12 @@ def record_subsequent_therapy(
             earlier_name="the infusion",
             allow_equal=False,
         )
-        _check_alive_on(uc, subject, data.start_date, "start_date")
         uc.check_unlocked(data.start_date, "start_date")
-        uc.session.add(
-            SubsequentTherapy(
-                subject_id=subject.id, therapy=data.therapy, start_date=data.start_date
-            )
+        therapy = SubsequentTherapy(
+            subject_id=subject.id, therapy=data.therapy, start_date=data.start_date
         )
+        uc.session.add(therapy)
+        check_record(uc, subject, therapy)
         return FollowUpRecorded(
             subject_id=data.subject_id, contact_date=data.start_date, subject_status=subject.status
         )
@@ -195,18 +180,20 @@ def withdraw_subject(ctx: ServiceContext, data: WithdrawSubject) -> FollowUpReco
         ctx, "investigator", site_scoped=True, reason=data.reason, subjects=[data.subject_id]
     ) as uc:
         subject = uc.subject(data.subject_id, "investigator")
+        if (subject.withdrawn_date, subject.withdrawal_reason) == (
+            data.withdrawn_date,
+            data.reason,
+        ):
+            raise ValidationFailed(
+                "withdrawn_date",
+                f"exact duplicate of the withdrawal of {data.subject_id} (rule: duplicate-record)",
+            )
         if subject.status in ("withdrawn", "died", "screen_failed"):
             raise ValidationFailed("subject_id", f"subject is {subject.status}")
-        check_order(
-            subject.screened_date,
-            data.withdrawn_date,
-            field="withdrawn_date",
-            earlier_name="screening",
-        )
-        _check_alive_on(uc, subject, data.withdrawn_date, "withdrawn_date")
         subject.status = "withdrawn"
         subject.withdrawn_date = data.withdrawn_date
         subject.withdrawal_reason = data.reason
+        check_record(uc, subject, subject, dates={"withdrawn_date": data.withdrawn_date})
         return FollowUpRecorded(
             subject_id=data.subject_id,
             contact_date=data.withdrawn_date,
@@ -236,16 +223,10 @@ class SampleRecorded(ServiceResult):
     kind: str
 
 
-def _check_sample_date(uc: UseCase, subject: Subject, when: dt.date, field: str) -> None:
-    check_order(subject.screened_date, when, field=field, earlier_name="screening")
-    _check_alive_on(uc, subject, when, field)
-    uc.check_unlocked(when, field)
-
-
 def store_kinetics(uc: UseCase, subject: Subject, data: RecordKinetics) -> KineticsSample:
     """Check and add one kinetics sample (shared with the bulk import)."""
     when = as_utc(data.collected_at)
-    _check_sample_date(uc, subject, when.date(), "collected_at")
+    uc.check_unlocked(when, "collected_at")
     below = data.value is None or data.value < data.lloq
     sample = KineticsSample(
         subject_id=subject.id,
@@ -257,6 +238,7 @@ def store_kinetics(uc: UseCase, subject: Subject, data: RecordKinetics) -> Kinet
         assay=data.assay,
     )
     uc.session.add(sample)
+    check_record(uc, subject, sample)
     return sample
 
 
@@ -292,16 +274,16 @@ def record_ada(ctx: ServiceContext, data: RecordAda) -> SampleRecorded:
     """Record one anti-CAR antibody result."""
     with use_case(ctx, *SAMPLE_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
-        _check_sample_date(uc, subject, data.sample_date, "sample_date")
-        uc.session.add(
-            AdaResult(
-                subject_id=subject.id,
-                sample_date=data.sample_date,
-                screen=data.screen,
-                confirmed=data.confirmed,
-                titer=data.titer,
-            )
+        uc.check_unlocked(data.sample_date, "sample_date")
+        result = AdaResult(
+            subject_id=subject.id,
+            sample_date=data.sample_date,
+            screen=data.screen,
+            confirmed=data.confirmed,
+            titer=data.titer,
         )
+        uc.session.add(result)
+        check_record(uc, subject, result)
         return SampleRecorded(subject_id=data.subject_id, sample_date=data.sample_date, kind="ada")
 
 
@@ -325,7 +307,7 @@ def record_phenotype(ctx: ServiceContext, data: RecordPhenotype) -> SampleRecord
     """Record one immunophenotype panel with its marker values."""
     with use_case(ctx, *SAMPLE_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
-        _check_sample_date(uc, subject, data.sample_date, "sample_date")
+        uc.check_unlocked(data.sample_date, "sample_date")
         panel = PhenotypePanel(
             subject_id=subject.id, sample_date=data.sample_date, panel=data.panel
         )
@@ -340,6 +322,7 @@ def record_phenotype(ctx: ServiceContext, data: RecordPhenotype) -> SampleRecord
             )
             for marker, value in sorted(data.values.items())
         )
+        check_record(uc, subject, panel)
         return SampleRecorded(
             subject_id=data.subject_id, sample_date=data.sample_date, kind="phenotype"
         )

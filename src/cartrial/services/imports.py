@@ -46,23 +46,15 @@ from cartrial.services.efficacy import (
     store_assessment,
 )
 from cartrial.services.followup import RecordKinetics, store_kinetics
-from cartrial.services.plausibility import (
-    Finding,
-    check_lab_values,
-    check_lesion_diameter,
-    check_subject_dates,
-    local_datetime,
-    today_in,
-)
+from cartrial.services.plausibility import Finding, check_lab_values, check_lesion_diameter
+from cartrial.services.record_checks import DataChecks, open_query
 from cartrial.services.safety import LAB_STAFF, RecordLab, as_utc, store_labs
 from cartrial.store import (
-    DataQuery,
     KineticsSample,
     LabResult,
     Subject,
     SurvivalFollowUp,
     live,
-    utcnow,
 )
 
 __all__ = ["ImportReport", "import_kinetics", "import_labs", "import_lesions"]
@@ -129,37 +121,20 @@ class _Subjects:
         return None
 
 
-class _Checks:
-    """The plausibility rules of one use case: today's date, and which rules only query."""
+def _dates(
+    checks: DataChecks, subjects: _Subjects, subject: Subject, day: dt.date, field: str
+) -> list[Finding]:
+    return checks.dates(subject, day, field, died=subjects.died.get(subject.id))
 
-    def __init__(self, uc: UseCase) -> None:
-        self.uc = uc
-        self.zone = uc.protocol.study.time_zone
-        self.today = today_in(self.zone)
-        self.queryable = set(uc.protocol.data_checks.query_instead_of_refusal)
 
-    def dates(
-        self, subjects: _Subjects, subject: Subject, day: dt.date, field: str
-    ) -> list[Finding]:
-        return check_subject_dates(
-            day,
-            field,
-            today=self.today,
-            screened=subject.screened_date,
-            died=subjects.died.get(subject.id),
-            withdrawn=subject.withdrawn_date,
-        )
-
-    def split(self, line: int, findings: list[Finding], errors: RowErrors) -> list[Finding] | None:
-        """Refuse the line on any non-queryable finding (``None``), else the findings to query."""
-        refused = [f for f in findings if f.rule not in self.queryable]
-        for finding in refused:
-            errors.add(line, finding.field, finding.text())
-        return None if refused else [f for f in findings if f.rule in self.queryable]
-
-    def collected_at(self, day: dt.date, time: dt.time | None) -> dt.datetime:
-        """UTC time of a sample: local ``time`` in the study's zone, or 00:00 UTC of ``day``."""
-        return as_utc(day) if time is None else local_datetime(day, time, self.zone, "time")
+def _split(
+    checks: DataChecks, line: int, findings: list[Finding], errors: RowErrors
+) -> list[Finding] | None:
+    """Refuse the line on any non-queryable finding (``None``), else the findings to query."""
+    refused, queried = checks.split(findings)
+    for finding in refused:
+        errors.add(line, finding.field, finding.text())
+    return None if refused else queried
 
 
 def _guard(errors: RowErrors, line: int, action: Callable[[], object]) -> bool:
@@ -171,20 +146,6 @@ def _guard(errors: RowErrors, line: int, action: Callable[[], object]) -> bool:
         errors.add(line, field, str(exc).removeprefix(f"{field}: "))
         return False
     return True
-
-
-def _query(uc: UseCase, subject: Subject, record: LabResult, finding: Finding) -> DataQuery:
-    return DataQuery(
-        study_id=uc.study.id,
-        subject_id=subject.id,
-        record_table=LabResult.__tablename__,
-        record_id=record.id,
-        field=finding.field,
-        question=f"please confirm: {finding.text()}",
-        status="open",
-        raised_by=uc.user.username,
-        raised_at=utcnow(),
-    )
 
 
 _Candidate = tuple[int, Subject, RecordLab, list[Finding]]
@@ -211,7 +172,7 @@ def import_labs(
     rows = duplicates = queries = 0
     with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc, uc.session.no_autoflush:
         subjects = _Subjects(uc, LAB_STAFF)
-        checks = _Checks(uc)
+        checks = DataChecks(uc)
         seen = _LabKeys(uc)
         chunks = iter_row_chunks(source, LabRow, errors, encoding=encoding, chunk_size=chunk_size)
         for chunk in chunks:
@@ -227,7 +188,7 @@ def import_labs(
             stored = store_labs(uc, [(s, r) for _, s, r, _ in candidates])
             uc.session.flush()
             opened = [
-                _query(uc, subject, record, finding)
+                open_query(uc, subject, record, finding)
                 for (_, subject, _, findings), record in zip(candidates, stored, strict=True)
                 for finding in findings
             ]
@@ -254,7 +215,7 @@ def import_labs(
 def _lab(
     uc: UseCase,
     subjects: _Subjects,
-    checks: _Checks,
+    checks: DataChecks,
     line: int,
     row: LabRow,
     errors: RowErrors,
@@ -283,9 +244,9 @@ def _lab(
         return None
     if not _guard(errors, line, partial(uc.check_unlocked, row.date, "date")):
         return None
-    findings = checks.dates(subjects, subject, row.date, "date")
+    findings = _dates(checks, subjects, subject, row.date, "date")
     findings += check_lab_values(row.lbtestcd, row.value, row.unit, row.lln, row.uln)
-    queried = checks.split(line, findings, errors)
+    queried = _split(checks, line, findings, errors)
     if queried is None:
         return None
     return line, subject, record, queried
@@ -424,7 +385,7 @@ def import_lesions(
     errors = RowErrors(source_name(source))
     with use_case(ctx, *ASSESSORS, site_scoped=True) as uc:
         subjects = _Subjects(uc, ASSESSORS)
-        checks = _Checks(uc)
+        checks = DataChecks(uc)
         lines = list(enumerate(rows, start=2))
         subjects.load(r.subject_id for r in rows)
         groups: dict[tuple[str, dt.date], list[tuple[int, LesionRow]]] = defaultdict(list)
@@ -432,9 +393,9 @@ def import_lesions(
             subject = subjects.get(line, row.subject_id, errors)
             if subject is None:
                 continue
-            findings = checks.dates(subjects, subject, row.assessment_date, "assessment_date")
+            findings = _dates(checks, subjects, subject, row.assessment_date, "assessment_date")
             findings += check_lesion_diameter(row.diameter_mm)
-            if checks.split(line, findings, errors) is not None:
+            if _split(checks, line, findings, errors) is not None:
                 groups[(row.subject_id, row.assessment_date)].append((line, row))
         first_line: dict[str, int] = {}
         for (code, day), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
@@ -483,7 +444,7 @@ def import_kinetics(
     rows = 0
     with use_case(ctx, *LAB_STAFF, site_scoped=True) as uc, uc.session.no_autoflush:
         subjects = _Subjects(uc, LAB_STAFF)
-        checks = _Checks(uc)
+        checks = DataChecks(uc)
         for chunk in iter_row_chunks(source, KineticsRow, errors, encoding=encoding):
             rows += len(chunk)
             subjects.load(row.subject_id for _, row in chunk)
@@ -492,8 +453,8 @@ def import_kinetics(
                 subject = subjects.get(line, row.subject_id, errors)
                 if subject is None:
                     continue
-                findings = checks.dates(subjects, subject, row.date, "date")
-                if checks.split(line, findings, errors) is None:
+                findings = _dates(checks, subjects, subject, row.date, "date")
+                if _split(checks, line, findings, errors) is None:
                     continue
                 record = RecordKinetics(
                     subject_id=row.subject_id,

@@ -21,6 +21,8 @@ from cartrial.rules import ctcae
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.derive import derive_subject_dlt, lab_grade_frame
+from cartrial.services.plausibility import check_lab_values
+from cartrial.services.record_checks import check_record, refuse_duplicate
 from cartrial.store import AdverseEvent, AeGradeChange, LabResult, Subject, check_version
 from cartrial.vocab import AEOutcome, Attribution, Cause
 
@@ -153,6 +155,16 @@ def _store_aes(
             derive_subject_dlt(uc, subject, by_subject[subject.id])
     uc.session.add_all(ae for _, ae in built)
     uc.session.flush()
+    for i, (subject, ae) in enumerate(built):
+        try:
+            check_record(
+                uc, subject, ae, dates={"onset_at": ae.onset_at, "resolved_at": ae.resolved_at}
+            )
+        except ValidationFailed as exc:
+            if prefix is None:
+                raise
+            message = str(exc).removeprefix(f"{exc.field}: ")
+            raise ValidationFailed(f"{prefix}.{i}.{exc.field}", message) from None
     return tuple(
         AERecorded(
             ae_id=ae.id,
@@ -240,6 +252,8 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
             raise NotFound(f"ae_id: no adverse event {data.ae_id} in this study")
         uc.subject(subject.subject_code, *CLINICAL_STAFF)
         check_version(ae, data.expected_version)
+        same = AeGradeChange(adverse_event_id=ae.id, grade=data.grade, changed_at=when)
+        refuse_duplicate(uc, same, "changed_at")
         if data.grade > 0 and not ctcae.is_valid_grade(ae.term, data.grade):
             raise ValidationFailed("grade", f"{ae.term!r} has no grade {data.grade}")
         if ae.resolved_at is not None:
@@ -250,7 +264,8 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
         )
         uc.check_unlocked(when, "changed_at")
         # Through the relationship: the course the DLT rules see includes the new change.
-        uc.session.add(AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=when))
+        change = AeGradeChange(adverse_event=ae, grade=data.grade, changed_at=when)
+        uc.session.add(change)
         if data.grade > ae.grade:
             ae.grade = data.grade
         if data.grade == 0:
@@ -262,6 +277,7 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
         derive_subject_dlt(uc, subject, [ae])
         uc.because(reason)
         uc.session.flush()
+        check_record(uc, subject, change)
         return GradeChangeRecorded(
             ae_id=ae.id,
             worst_grade=ae.grade,
@@ -300,8 +316,7 @@ class LabRecorded(ServiceResult):
 
 
 def check_lab_date(uc: UseCase, subject: Subject, when: dt.datetime) -> None:
-    """Refuse a lab dated before the subject's screening or inside locked data."""
-    check_order(subject.screened_date, when.date(), field="collected_at", earlier_name="screening")
+    """Refuse a lab dated inside locked data (its other dates: the plausibility rules)."""
     uc.check_unlocked(when, "collected_at")
 
 
@@ -362,7 +377,12 @@ def record_lab(ctx: ServiceContext, data: RecordLab) -> LabRecorded:
     with use_case(ctx, *LAB_STAFF, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *LAB_STAFF)
         (lab,) = store_labs(uc, [(subject, data)])
-        uc.session.flush()
+        check_record(
+            uc,
+            subject,
+            lab,
+            findings=check_lab_values(lab.lbtestcd, lab.value, lab.unit, lab.lln, lab.uln),
+        )
         return LabRecorded(
             lab_id=lab.id,
             subject_id=data.subject_id,

@@ -21,6 +21,7 @@ from cartrial.protocol import Protocol
 from cartrial.rules import cart_tox
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.record_checks import check_record, refuse_duplicate
 from cartrial.services.treatment import infusion_of
 from cartrial.store import CrsIcansObservation, Subject, live
 
@@ -270,15 +271,6 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
         day0 = infusion.infused_at.date()
         check_order(day0, data.observed_date, field="observed_date", earlier_name="the infusion")
         uc.check_unlocked(data.observed_date, "observed_date")
-        taken = uc.session.scalar(
-            select(CrsIcansObservation.id).where(
-                CrsIcansObservation.subject_id == subject.id,
-                CrsIcansObservation.observed_date == data.observed_date,
-                live(CrsIcansObservation),
-            )
-        )
-        if taken is not None:
-            raise ValidationFailed("observed_date", f"{data.observed_date} is already recorded")
         obs = CrsIcansObservation(
             subject_id=subject.id,
             observed_date=data.observed_date,
@@ -299,9 +291,19 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
             tocilizumab=data.tocilizumab,
             steroids=data.steroids,
         )
+        refuse_duplicate(uc, obs, "observed_date")
+        taken = uc.session.scalar(
+            select(CrsIcansObservation.id).where(
+                CrsIcansObservation.subject_id == subject.id,
+                CrsIcansObservation.observed_date == data.observed_date,
+                live(CrsIcansObservation),
+            )
+        )
+        if taken is not None:
+            raise ValidationFailed("observed_date", f"{data.observed_date} is already recorded")
         derive_subject_crs_icans(uc, subject, obs)
         uc.session.add(obs)
-        uc.session.flush()
+        check_record(uc, subject, obs)
         return CrsIcansRecorded(
             subject_id=data.subject_id,
             observed_date=data.observed_date,

@@ -17,6 +17,7 @@ from cartrial.errors import ValidationFailed
 from cartrial.protocol.schedule import Assessment
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.record_checks import check_record, refuse_duplicate
 from cartrial.store import DoseAssignment, Enrolment, Infusion, Lymphodepletion, Subject, live
 
 __all__ = [
@@ -90,6 +91,15 @@ def record_lymphodepletion(
     """
     with use_case(ctx, *TREATING, site_scoped=True, subjects=[data.subject_id]) as uc:
         subject = uc.subject(data.subject_id, *TREATING)
+        given = Lymphodepletion(
+            subject_id=subject.id,
+            agent=data.agent,
+            dose=data.dose,
+            unit=data.unit,
+            day=data.day,
+            administered_date=data.administered_date,
+        )
+        refuse_duplicate(uc, given, "administered_date")
         enrolment = enrolment_of(uc, subject)
         regimen = {a.agent: a for a in uc.protocol.treatment.lymphodepletion}
         agent = regimen.get(data.agent)
@@ -133,16 +143,8 @@ def record_lymphodepletion(
         )
         if duplicate is not None:
             raise ValidationFailed("day", f"{data.agent} on day {data.day} is already recorded")
-        uc.session.add(
-            Lymphodepletion(
-                subject_id=subject.id,
-                agent=data.agent,
-                dose=data.dose,
-                unit=data.unit,
-                day=data.day,
-                administered_date=data.administered_date,
-            )
-        )
+        uc.session.add(given)
+        check_record(uc, subject, given)
         return LymphodepletionRecorded(
             subject_id=data.subject_id,
             agent=data.agent,
@@ -191,6 +193,13 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
         ctx, *TREATING, site_scoped=True, reason="subject infused", subjects=[data.subject_id]
     ) as uc:
         subject = uc.subject(data.subject_id, *TREATING)
+        same = Infusion(
+            subject_id=subject.id,
+            infused_at=data.infused_at,
+            actual_cells=data.actual_cells,
+            product_lot=data.product_lot,
+        )
+        refuse_duplicate(uc, same, "infused_at")
         enrolment = enrolment_of(uc, subject)
         previous = infusion_of(uc, subject)
         if previous is not None:
@@ -222,18 +231,18 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
         _check_window(uc, "eligibility", subject.screened_date, day0, "screening")
         _check_lymphodepletion(uc, subject, day0)
         uc.check_unlocked(data.infused_at, "infused_at")
-        uc.session.add(
-            Infusion(
-                subject_id=subject.id,
-                dose_level=level.name,
-                dose_index=assignment.dose_index,
-                target_cells=level.cells,
-                actual_cells=data.actual_cells,
-                infused_at=data.infused_at,
-                product_lot=data.product_lot,
-            )
+        infusion = Infusion(
+            subject_id=subject.id,
+            dose_level=level.name,
+            dose_index=assignment.dose_index,
+            target_cells=level.cells,
+            actual_cells=data.actual_cells,
+            infused_at=data.infused_at,
+            product_lot=data.product_lot,
         )
+        uc.session.add(infusion)
         subject.status = "infused"
+        check_record(uc, subject, infusion)
         return Infused(
             subject_id=data.subject_id,
             dose_level=level.name,
