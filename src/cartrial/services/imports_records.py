@@ -64,6 +64,7 @@ from cartrial.services.followup import (
     withdraw_subject,
 )
 from cartrial.services.imports import ImportReport, _guard
+from cartrial.services.record_checks import DUPLICATE
 from cartrial.services.safety import (
     CLINICAL_STAFF,
     RecordAE,
@@ -353,14 +354,16 @@ def apply_rows(
     """
     order = list(RECORD_FAMILIES)
     ordered = sorted(batches, key=lambda b: order.index(b.family))
+    ran = 0
     with one_transaction(ctx.session_factory) as factory:
         shared = replace(ctx, session_factory=factory)
         for batch in ordered:
             family = RECORD_FAMILIES[batch.family]
             for line, action in family.actions(shared, batch.lines):
                 _guard(errors[batch.source], line, action)
+                ran += 1
         if any(errors.values()):
-            raise _failure(errors)
+            raise _failure(errors, _already_imported(errors, ran))
     return tuple(
         ImportReport(
             source=b.source,
@@ -372,18 +375,27 @@ def apply_rows(
     )
 
 
-def _failure(errors: Mapping[str, RowErrors]) -> ImportFailed:
+def _already_imported(errors: Mapping[str, RowErrors], ran: int) -> str:
+    """The title of a re-import: every use case run was refused as an exact duplicate."""
+    refused = [message for report in errors.values() for _, _, message in report.kept]
+    every = sum(report.count for report in errors.values()) == len(refused) == ran
+    if every and all(DUPLICATE in message for message in refused):
+        return f"already imported: all {ran} record(s) are already in the database; nothing written"
+    return ""
+
+
+def _failure(errors: Mapping[str, RowErrors], title: str = "") -> ImportFailed:
     """One :class:`ImportFailed` for the errors of one or more sources."""
     failed = [report for report in errors.values() if report]
     if len(failed) == 1:
-        return failed[0].failure()
+        return failed[0].failure(title)
     merged = [
         (line, f"{report.source}: {field}", message)
         for report in failed
         for line, field, message in sorted(report.kept)
     ]
     more = sum(report.count - len(report.kept) for report in failed)
-    return ImportFailed(" + ".join(r.source for r in failed), merged, more=more)
+    return ImportFailed(" + ".join(r.source for r in failed), merged, more=more, title=title)
 
 
 def validate_cells(

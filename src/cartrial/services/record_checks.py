@@ -60,6 +60,7 @@ from cartrial.store import (
 )
 
 __all__ = [
+    "DUPLICATE",
     "IDENTITIES",
     "DataChecks",
     "Identity",
@@ -69,6 +70,8 @@ __all__ = [
     "refuse_duplicate",
 ]
 
+#: How a refusal names the exact-duplicate rule (an import of nothing else is "already imported").
+DUPLICATE = "(rule: duplicate-record)"
 #: A stored date or time of a record, by the input field it came from.
 Dates = Mapping[str, dt.date | dt.datetime | None]
 
