@@ -184,3 +184,32 @@ def test_the_expansion_page_says_when_the_expansion_is_not_open(web: Web) -> Non
     page = web.client.get("/expansion").text
     assert "not decided (no RP2D yet)" in page and "not enrolling" in page
     assert "Toxicity boundary" in page
+
+
+def test_an_implausible_lab_value_keeps_what_was_typed_and_names_the_rule(web: Web) -> None:
+    """A neutrophil count of 1e308 x 10^9/L is outside the physiological range (bound 1000 x
+    10^9/L, ``data/plausibility/lab_ranges.csv``): refused beside the value, nothing written."""
+    treat(web.trial.as_("coord1"), web.trial.as_("inv"), "S01-001", "S01", D1)
+    web.login("coord1")
+    form = {
+        "subject_id": "S01-001",
+        "collected_at": f"{_day(3)}T09:00",
+        "lbtestcd": "NEUT",
+        "value": "1e308",
+        "unit": "10^9/L",
+        "lln": "1.8",
+        "uln": "7.5",
+    }
+    before = web.trial.audit_rows()
+    rejected = web.post("/forms/lab", form)
+    assert rejected.status_code == 422
+    assert web.trial.audit_rows() == before
+    page = rejected.text
+    assert 'id="value" name="value" value="1e308"' in page
+    assert 'aria-invalid="true" aria-describedby="value-error"' in page
+    error = re.search(r'id="value-error"[^>]*>([^<]*)<', page)
+    assert error is not None and "rule: physiological-range" in error.group(1)
+    assert 'name="lbtestcd" value="NEUT"' in page
+    # CTCAE v5.0 neutrophil count decreased: < 0.5 x 10^9/L is grade 4
+    saved = web.post("/forms/lab", {**form, "value": "0.4"})
+    assert _saved(saved.text)["grade"] == "4"
