@@ -107,6 +107,10 @@ CASES: dict[str, tuple[str, ...]] = {
     "grid/oversize.yaml": ("1,111,021 bytes", "limit of 1,000,000 bytes"),
     "grid/latin1.yaml": ("byte offset 11", "not valid utf-8"),
     "grid/not_yaml.yaml": ("line 3", "not valid yaml"),
+    # backups: `cartrial db restore FILE --yes --db DB`
+    "restore/truncated.db": ("not a readable sqlite database", "malformed"),
+    "restore/empty.db": ("holds no cartrial database",),
+    "restore/not_sqlite.db": ("not a readable sqlite database", "not a database"),
     # RECIST files: `cartrial recist LESIONS --reference-dates DATES`
     "recist/empty_lesions.csv": ("empty",),
     "recist/latin1_lesions.csv": ("byte offset",),
@@ -122,6 +126,8 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
         return ["protocol", "validate", str(path)]
     if kind == "grid":
         return ["simulate", "grid", str(path)]
+    if kind == "restore":
+        return ["db", "restore", str(path), "--yes", "--user", "dm", "--db", str(db.path)]
     if kind in ("labs", "lesions", "kinetics"):
         user = "inv" if kind == "lesions" else "dm"
         return ["import", kind, str(path), "--user", user, "--db", str(db.path)]

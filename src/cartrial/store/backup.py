@@ -30,9 +30,17 @@ def _sqlite_path(url: URL) -> Path:
 
 
 def _sqlite_check(connection: sqlite3.Connection, what: str) -> None:
-    result = connection.execute("PRAGMA integrity_check").fetchone()
+    try:
+        result = connection.execute("PRAGMA integrity_check").fetchone()
+    except sqlite3.DatabaseError as exc:  # truncated, corrupt or not a SQLite file at all
+        raise BackupFailed(f"{what} is not a readable SQLite database ({exc})") from None
     if result is None or result[0] != "ok":
         raise BackupFailed(f"{what} fails PRAGMA integrity_check: {result}")
+    trail = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
+    ).fetchone()
+    if trail is None:  # an empty file is a valid, empty SQLite database
+        raise BackupFailed(f"{what} holds no cartrial database (no audit trail)")
 
 
 def _sqlite_backup(source: Path, destination: Path) -> None:
