@@ -213,3 +213,24 @@ def test_study_init_refuses_a_hostile_protocol(name: str, tmp_path: Path) -> Non
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in output
     assert path.name in output
+
+
+def test_grading_and_importing_a_file_name_the_same_line(
+    hostile_db: HostileDb, tmp_path: Path
+) -> None:
+    """One numbering everywhere: the line in the file, the header being line 1."""
+    path = tmp_path / "labs.csv"
+    path.write_text(
+        "subject_id,date,lbtestcd,value,unit,lln,uln\n"
+        "S01-001,2026-03-10,NEUT,3.1,10^9/L,1.8,7.5\n"
+        "S01-001,2026-03-11,NEUT,three,10^9/L,1.8,7.5\n",
+        encoding="utf-8",
+    )
+    hostile_db.touch("dm")
+    graded = run_cli(["grade", "labs", str(path)], {"COLUMNS": "3000"})
+    imported = run_cli(
+        ["import", "labs", str(path), "--user", "dm", "--db", str(hostile_db.path)],
+        environment("labs/", hostile_db),
+    )
+    for code, output, _ in (graded, imported):
+        assert code == 2 and "line 3" in output and "line 2" not in output, output

@@ -1,6 +1,7 @@
 """Plausibility checks of captured data, each named by the rule that fires.
 
-Checks from the data and the protocol, applied by the bulk imports (:mod:`.imports`):
+Checks from the data and the protocol, applied by every use case that writes a subject's record
+(:func:`cartrial.services.record_checks.check_record`) and by the bulk imports (:mod:`.imports`):
 
 ======================== ============================================================ =========
 rule                     refuses                                                       queryable
