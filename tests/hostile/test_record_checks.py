@@ -539,3 +539,33 @@ def test_importing_a_family_twice_is_refused_as_already_imported(
     assert str(info.value).startswith(f"{path}: already imported"), str(info.value)
     assert all("(rule: duplicate-record)" in message for _, _, message in info.value.errors)
     assert hostile_db.counts() == before
+
+
+def test_a_grade_change_or_lymphodepletion_after_today_is_refused(hostile_db: HostileDb) -> None:
+    recorded = ae(hostile_db, "S01-001", DAY)
+    change = RecordGradeChange(
+        ae_id=recorded.ae_id,  # type: ignore[attr-defined]
+        grade=2,
+        changed_at=_at(FUTURE),
+        expected_version=1,
+    )
+    refused(
+        hostile_db,
+        lambda: record_grade_change(hostile_db.context("inv"), change),
+        "changed_at",
+        "date-in-future",
+    )
+    coord = hostile_db.context("coord1")
+    screen_subject(coord, screening("S01-052", "S01", dt.date(2026, 11, 2)))
+    enrol_subject(coord, EnrolSubject(subject_id="S01-052", enrolled_date=dt.date(2026, 11, 20)))
+    assign_dose(hostile_db.context("inv"), AssignDose(subject_id="S01-052", dose_level="DL1"))
+    agent, dose = REGIMEN[0]
+    given = RecordLymphodepletion(
+        subject_id="S01-052", agent=agent, dose=dose, unit="mg/m2", day=-5, administered_date=FUTURE
+    )
+    refused(
+        hostile_db,
+        lambda: record_lymphodepletion(coord, given),
+        "administered_date",
+        "date-in-future",
+    )
