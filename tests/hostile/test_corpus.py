@@ -107,6 +107,14 @@ CASES: dict[str, tuple[str, ...]] = {
     "grid/oversize.yaml": ("1,111,021 bytes", "limit of 1,000,000 bytes"),
     "grid/latin1.yaml": ("byte offset 11", "not valid utf-8"),
     "grid/not_yaml.yaml": ("line 3", "not valid yaml"),
+    # any record family: `cartrial import records FAMILY FILE` (FAMILY: the name before "__")
+    "records/ada__after_death.csv": ("line 2", "sample_date", "rule: after-death"),
+    "records/follow_up__future.csv": ("line 2", "contact_date", "rule: date-in-future"),
+    "records/adverse_events__twice.csv": ("line 3", "onset_at", "rule: duplicate-record"),
+    "records/phenotype__after_withdrawal.csv": ("line 2", "rule: after-withdrawal"),
+    "records/tumour_assessments__huge_lesion.csv": ("lesions.0.diameter_mm", "rule: lesion-size"),
+    "records/withdrawal__already_imported.csv": ("already imported", "rule: duplicate-record"),
+    "records/labs__neutrophils_1e308.csv": ("line 2", "value", "rule: physiological-range"),
     # backups: `cartrial db restore FILE --yes --db DB`
     "restore/truncated.db": ("not a readable sqlite database", "malformed"),
     "restore/empty.db": ("holds no cartrial database",),
@@ -126,6 +134,9 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
         return ["protocol", "validate", str(path)]
     if kind == "grid":
         return ["simulate", "grid", str(path)]
+    if kind == "records":
+        family = path.name.split("__")[0]
+        return ["import", "records", family, str(path), "--user", "inv", "--db", str(db.path)]
     if kind == "restore":
         return ["db", "restore", str(path), "--yes", "--user", "dm", "--db", str(db.path)]
     if kind in ("labs", "lesions", "kinetics"):
@@ -140,7 +151,7 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
 
 def environment(name: str, db: HostileDb) -> dict[str, str]:
     """A wide terminal, and the access token of the user who imports (writes need one)."""
-    user = "inv" if name.startswith("lesions/") else "dm"
+    user = "inv" if name.startswith(("lesions/", "records/")) else "dm"
     return {"COLUMNS": "3000", "CARTRIAL_TOKEN": db.tokens[user]}
 
 
@@ -162,7 +173,7 @@ def test_hostile_file_is_refused_clearly_and_writes_nothing(
     name: str, hostile_db: HostileDb
 ) -> None:
     path = FILES / name
-    hostile_db.touch("inv" if name.startswith("lesions/") else "dm")
+    hostile_db.touch("inv" if name.startswith(("lesions/", "records/")) else "dm")
     before = hostile_db.counts()
     code, output, exception = run_cli(
         command(name, path, hostile_db), environment(name, hostile_db)
