@@ -10,18 +10,15 @@ chains) and refuses to discard them without ``force``, saying how many; it copie
 (the append-only triggers lifted and restored within the same transaction), and records the
 restore as an audited :class:`~cartrial.store.models.DatabaseEvent` in the restored database.
 
-PostgreSQL: the archive is first restored into a scratch database (``CREATEDB`` privilege needed)
-and verified there the same way; then, since ``pg_restore`` replaces the whole trail, any
-audited write in the live database needs ``force``, and the number of writes beyond the backup
-is reported (and recorded) after ``pg_restore --single-transaction``. The check and the
-replacement are not one transaction there: a write acknowledged between them is discarded with
-the others, and only with ``force``.
+PostgreSQL (:mod:`cartrial.store.restore_postgres`): the archive is restored into a scratch
+database and verified there; then the same single transaction holds the writers' lock (the
+audit chain head, locked ``FOR UPDATE``) while it counts the newer writes, copies every table
+from the scratch database and records the restore.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -32,12 +29,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from cartrial.errors import BackupFailed
-from cartrial.store.backup import _pg_command, _run, _sqlite_check, _sqlite_path
+from cartrial.store.backup import _sqlite_check, _sqlite_path
 from cartrial.store.base import utcnow
 from cartrial.store.engine import make_engine, session_factory
 from cartrial.store.integrity import IntegrityReport, verify_integrity
 from cartrial.store.keys import load_audit_key
 from cartrial.store.models import DatabaseEvent
+from cartrial.store.restore_postgres import replace_postgres, scratch_copy, verify_scratch
 from cartrial.store.transaction import unit_of_work
 
 __all__ = ["RestoreReport", "database_event", "file_sha256", "restore", "verify_backup"]
@@ -233,66 +231,16 @@ def _verify_live(url: str, checkpoints: Path | None) -> IntegrityReport:
         engine.dispose()
 
 
-def _chain_macs(url: str) -> list[str]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(text("SELECT row_sha256 FROM audit_log ORDER BY id")))
-    finally:
-        engine.dispose()
-
-
-def _verify_pg_archive(url: str, origin: Path, checkpoints: Path | None) -> IntegrityReport:
-    """Restore the archive into a scratch database, verify it there, drop it."""
-    parsed = make_url(url)
-    scratch = f"cartrial_verify_{secrets.token_hex(6)}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        try:
-            args, env = _pg_command("pg_restore", parsed)
-            _run([*args, "--dbname", scratch, str(origin)], env, "pg_restore (verification)")
-            key = load_audit_key(url)
-            probe = create_engine(parsed.set(database=scratch))
-            try:
-                with probe.connect() as connection:
-                    return verify_integrity(connection, key=key, checkpoints=checkpoints)
-            finally:
-                probe.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}"')
-    finally:
-        admin.dispose()
-
-
 def _restore_postgres(
     url: str, origin: Path, *, user: str, force: bool, checkpoints: Path | None
 ) -> RestoreReport:
-    before = _chain_macs(url)
-    args, env = _pg_command("pg_restore", make_url(url))
-    parsed = make_url(url)
-    checked = _verify_pg_archive(url, origin, checkpoints)
-    _refuse_unless_ok(checked, f"backup {origin}")
-    if before and not force:
-        raise BackupFailed(
-            f"the database holds {len(before)} audited writes; a PostgreSQL restore replaces "
-            "the whole trail: nothing restored (use --force to discard the writes newer than "
-            "the backup)"
-        )
-    args += ["--clean", "--if-exists", "--single-transaction", "--dbname", str(parsed.database)]
-    _run([*args, str(origin)], env, "pg_restore")
-    restored = _verify_live(url, checkpoints)
-    after = _chain_macs(url)
-    common = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), None)
-    kept = min(len(before), len(after)) if common is None else common
-    discarded = len(before) - kept
-    engine = make_engine(url)
-    try:
-        with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            digest = file_sha256(origin)
-            s.add(database_event("restore", origin, digest, restored.audit_rows, discarded))
-    finally:
-        engine.dispose()
+    digest = file_sha256(origin)
+    with scratch_copy(url, origin) as scratch:
+        checked = verify_scratch(url, scratch, checkpoints)
+        _refuse_unless_ok(checked, f"backup {origin}")
+        event = database_event("restore", origin, digest, checked.audit_rows)
+        with scratch.connect() as held:
+            discarded = replace_postgres(
+                url, held, event, user=user, force=force, what=f"backup {origin}"
+            )
     return RestoreReport(checked, discarded, _verify_live(url, None))
