@@ -38,7 +38,14 @@ from cartrial.store.models import DatabaseEvent
 from cartrial.store.restore_postgres import replace_postgres, scratch_copy, verify_scratch
 from cartrial.store.transaction import unit_of_work
 
-__all__ = ["RestoreReport", "database_event", "file_sha256", "restore", "verify_backup"]
+__all__ = [
+    "RestoreReport",
+    "create_from_backup",
+    "database_event",
+    "file_sha256",
+    "restore",
+    "verify_backup",
+]
 
 _ALIAS = "restored_from"
 
@@ -83,7 +90,14 @@ def _refuse_unless_ok(report: IntegrityReport, what: str) -> None:
 
 
 def verify_backup(url: str, source: Path, checkpoints: Path | None = None) -> IntegrityReport:
-    """Verify a SQLite backup file under the audit key of the database at ``url`` (read-only)."""
+    """Verify a backup file under the audit key of the database at ``url`` (read-only).
+
+    SQLite: the file is opened read-only and checked in place. PostgreSQL: the archive is
+    restored into a scratch database, checked there, and the scratch database dropped.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        with scratch_copy(url, source) as scratch:
+            return verify_scratch(url, scratch, checkpoints)
     key = load_audit_key(url)
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as raw:
         _sqlite_check(raw, f"backup {source}")
@@ -191,12 +205,7 @@ def restore(
     checked = verify_backup(url, origin, checkpoints)
     _refuse_unless_ok(checked, f"backup {origin}")
     if not target.exists():  # a new file: nothing to lose, nobody else can be using it
-        src, dst = sqlite3.connect(f"file:{origin}?mode=ro", uri=True), sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _copy_sqlite(origin, target)
     engine = make_engine(url)
 
     def attach(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
@@ -220,6 +229,41 @@ def restore(
     finally:
         engine.dispose()
     return RestoreReport(checked, discarded, _verify_live(url, checkpoints=None))
+
+
+def _copy_sqlite(origin: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(f"file:{origin}?mode=ro", uri=True), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def create_from_backup(url: str, source: Path, checkpoints: Path | None = None) -> IntegrityReport:
+    """Create the missing SQLite file of ``url`` as a copy of the verified backup ``source``.
+
+    The copy holds the backup's users and credentials, so that the person restoring can be
+    authenticated against it before :func:`restore` records the restore in it.
+
+    Raises
+    ------
+    BackupFailed
+        The backup does not verify, the database is not SQLite, or its file exists.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise BackupFailed("only a SQLite database is created from a backup; restore into it")
+    target = _sqlite_path(parsed)
+    if target.exists():
+        raise BackupFailed(f"{target} exists: restore into it instead")
+    origin = Path(source).expanduser().resolve()
+    if not origin.exists():
+        raise BackupFailed(f"backup {origin} does not exist")
+    checked = verify_backup(url, origin, checkpoints)
+    _refuse_unless_ok(checked, f"backup {origin}")
+    _copy_sqlite(origin, target)
+    return checked
 
 
 def _verify_live(url: str, checkpoints: Path | None) -> IntegrityReport:
