@@ -21,6 +21,7 @@ from cartrial.services.database import (
     IntegrityReport,
     audit_log,
     backup_database,
+    harden_database,
     restore_database_with,
     upgrade_database,
     verify_database,
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
     db.command("upgrade")(upgrade_command)
     db.command("backup")(backup_command)
     db.command("restore")(restore_command)
+    db.command("harden")(harden_command)
     app.add_typer(db, name="db", no_args_is_help=True)
     audit = typer.Typer(help="Verify and read the audit trail; write checkpoints.")
     audit.command("verify")(verify_command)
@@ -145,6 +147,34 @@ def restore_command(
         f"{done.backup.records} records){discarded}; restore recorded in the trail",
         highlight=False,
     )
+
+
+def harden_command(
+    app_role: str = typer.Option(
+        ..., "--app-role", help="The role the application connects as (created if missing)."
+    ),
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """PostgreSQL: let the application role append to the audit trail, never rewrite it.
+
+    Run as the tables' owner. Grants SELECT/INSERT/UPDATE on the trial tables, only SELECT/INSERT
+    on audit_log, no DELETE/TRUNCATE anywhere; the role cannot disable or drop the triggers.
+    """
+    with _errors_exit():
+        done = harden_database(db, app_role)
+    if as_json:
+        typer.echo(json.dumps(asdict(done), indent=2))
+        return
+    from cartrial.cli.layout import print_table
+
+    created = " (created: set its password with ALTER ROLE ... PASSWORD)" if done.created else ""
+    Console().print(
+        f"role {done.role}{created}: privileges in schema {done.schema} (owner {done.owner})",
+        highlight=False,
+    )
+    lines = [(table, ", ".join(held) or "-") for table, held in done.tables.items()]
+    print_table(Console(), "Application role", ("table", "privileges"), lines)
 
 
 def _report_json(report: IntegrityReport) -> str:

@@ -58,6 +58,7 @@ from cartrial.store.restore import (
     file_sha256,
     verify_backup,
 )
+from cartrial.store.roles import RolePrivileges, harden
 
 __all__ = [
     "BACKUP_ROLES",
@@ -68,12 +69,14 @@ __all__ = [
     "Finding",
     "IntegrityReport",
     "RestoreReport",
+    "RolePrivileges",
     "audit_log",
     "backup_database",
     "checkpoint_after_write",
     "checkpoint_directory",
     "create_database",
     "database_name",
+    "harden_database",
     "init_database",
     "open_database",
     "restore_database",
@@ -327,6 +330,22 @@ def restore_database_with(
 
 #: Files SQLite keeps beside a database in WAL mode.
 _SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def harden_database(db: str | Path | None, app_role: str) -> RolePrivileges:
+    """PostgreSQL: let ``app_role`` append to the audit trail, never rewrite it.
+
+    The privileges are those of :mod:`cartrial.store.roles`. Run as the tables' owner (the role
+    ``cartrial db upgrade`` ran as); the application then connects as ``app_role``, which can
+    append to the audit trail but not change, delete or truncate it, nor disable or drop its
+    triggers.
+    """
+    engine = open_engine(database_url(db))
+    try:
+        with engine.begin() as connection:
+            return harden(connection, app_role)
+    finally:
+        engine.dispose()
 
 
 def audit_log(
