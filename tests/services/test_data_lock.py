@@ -181,19 +181,24 @@ def test_the_lock_writes_a_checkpoint_outside_the_database(
     assert len(written) == 1
 
 
+def _locked_study_in(zone: str, tmp_path: Path, infused: dt.date, cutoff: dt.date) -> Trial:
+    """The packaged study in ``zone``: subject S01-001 infused, the data locked at ``cutoff``."""
+    text = default_protocol_path().read_text(encoding="utf-8")
+    text = text.replace("time_zone: Asia/Shanghai", f"time_zone: {zone}")
+    url = f"sqlite:///{tmp_path / 'zoned.db'}"
+    upgrade(url)
+    trial = build_trial(url, protocol_yaml=text)
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", infused)
+    lock_data(trial.as_("dm"), LockData(name="interim", data_cutoff=cutoff, password=PASSWORD))
+    return trial
+
+
 def test_dst_transition_days_are_read_in_the_declared_zone(tmp_path: Path) -> None:
     """A study in America/New_York: the spring-forward night (2026-03-08, 02:00 EST -> 03:00 EDT,
     IANA tz database ``northamerica``) and the fall-back night (2026-11-01, 02:00 EDT -> 01:00
     EST). Offsets by hand: EST = UTC-5, EDT = UTC-4."""
-    text = default_protocol_path().read_text(encoding="utf-8")
-    text = text.replace("time_zone: Asia/Shanghai", "time_zone: America/New_York")
-    url = f"sqlite:///{tmp_path / 'ny.db'}"
-    upgrade(url)
-    trial = build_trial(url, protocol_yaml=text)
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 20))
-    lock_data(
-        trial.as_("dm"),
-        LockData(name="interim", data_cutoff=dt.date(2026, 3, 7), password=PASSWORD),
+    trial = _locked_study_in(
+        "America/New_York", tmp_path, dt.date(2026, 2, 20), dt.date(2026, 3, 7)
     )
     # 2026-03-08 04:59 UTC = 2026-03-07 23:59 EST: locked
     with pytest.raises(ValidationFailed, match="2026-03-07 in America/New_York"):
@@ -212,15 +217,8 @@ def test_a_dst_gap_at_midnight_cannot_slip_a_time_past_the_lock(tmp_path: Path) 
     local time 2026-09-06 00:30 does not exist: read with the old offset it is 04:30 UTC (the
     6th, after a 2026-09-05 cut-off), with the new one 03:30 UTC (23:30 on the 5th, locked).
     The import refuses it instead of picking one; the times either side fall where they belong."""
-    text = default_protocol_path().read_text(encoding="utf-8")
-    text = text.replace("time_zone: Asia/Shanghai", "time_zone: America/Santiago")
-    url = f"sqlite:///{tmp_path / 'santiago.db'}"
-    upgrade(url)
-    trial = build_trial(url, protocol_yaml=text)
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 8, 20))
-    lock_data(
-        trial.as_("dm"),
-        LockData(name="interim", data_cutoff=dt.date(2026, 9, 5), password=PASSWORD),
+    trial = _locked_study_in(
+        "America/Santiago", tmp_path, dt.date(2026, 8, 20), dt.date(2026, 9, 5)
     )
 
     def labs(day: str, time: str) -> Path:

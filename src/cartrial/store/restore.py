@@ -31,12 +31,16 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from cartrial.errors import BackupFailed
 from cartrial.store.backup import _sqlite_check, _sqlite_path
 from cartrial.store.base import utcnow
-from cartrial.store.engine import make_engine, session_factory
+from cartrial.store.engine import make_engine
 from cartrial.store.integrity import IntegrityReport, verify_integrity
 from cartrial.store.keys import load_audit_key
 from cartrial.store.models import DatabaseEvent
-from cartrial.store.restore_postgres import replace_postgres, scratch_copy, verify_scratch
-from cartrial.store.transaction import unit_of_work
+from cartrial.store.restore_postgres import (
+    replace_in_one_transaction,
+    replace_postgres,
+    scratch_copy,
+    verify_scratch,
+)
 
 __all__ = [
     "RestoreReport",
@@ -214,18 +218,17 @@ def restore(
         cursor.close()
 
     event.listen(engine, "connect", attach)
-    digest = file_sha256(origin)
+    record = database_event("restore", origin, file_sha256(origin), checked.audit_rows)
     try:
-        with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            connection = s.connection()  # BEGIN IMMEDIATE: writers wait until the commit
-            discarded = _newer_writes(connection, _ALIAS)
-            if discarded and not force:
-                raise BackupFailed(
-                    f"the database holds {discarded} audited writes newer than backup {origin}: "
-                    "restoring would discard them; nothing restored (use --force to discard them)"
-                )
-            _copy_tables(connection, _ALIAS)
-            s.add(database_event("restore", origin, digest, checked.audit_rows, discarded))
+        discarded = replace_in_one_transaction(
+            engine,
+            record,
+            user=user,
+            force=force,
+            what=f"backup {origin}",
+            count=lambda live: _newer_writes(live, _ALIAS),
+            copy=lambda live: _copy_tables(live, _ALIAS),
+        )
     finally:
         engine.dispose()
     return RestoreReport(checked, discarded, _verify_live(url, checkpoints=None))

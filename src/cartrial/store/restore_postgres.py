@@ -26,7 +26,7 @@ they may have skipped ids, never reused one.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +43,14 @@ from cartrial.store.keys import load_audit_key
 from cartrial.store.models import DatabaseEvent
 from cartrial.store.transaction import unit_of_work
 
-__all__ = ["copy_tables", "newer_writes", "replace_postgres", "scratch_copy"]
+__all__ = [
+    "copy_tables",
+    "newer_writes",
+    "replace_in_one_transaction",
+    "replace_postgres",
+    "scratch_copy",
+    "verify_scratch",
+]
 
 #: The single-row chain head: updated in place (writers waiting for its lock then read it).
 _HEAD = "audit_chain_head"
@@ -204,37 +211,56 @@ def copy_tables(live: Connection, backup: Connection) -> None:
         live.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
 
 
-def replace_postgres(
-    url: str,
-    backup: Connection,
+def replace_in_one_transaction(
+    engine: Engine,
     event: DatabaseEvent,
     *,
     user: str,
     force: bool,
     what: str,
+    count: Callable[[Connection], int],
+    copy: Callable[[Connection], None],
 ) -> int:
-    """Replace the live database's content with ``backup``'s and record ``event``, atomically.
+    """Lock, count the newer writes, copy the backup and record ``event``: one transaction.
 
-    Returns the number of newer audited writes discarded (only with ``force``; otherwise a
-    :class:`BackupFailed` says how many and nothing changes).
+    The writers' lock is taken first (SQLite: ``BEGIN IMMEDIATE`` when the session's
+    connection begins; PostgreSQL: :func:`~cartrial.store.chain.lock_chain`), so that
+    ``count`` and ``copy`` see no concurrent write. Returns the number of newer audited writes
+    discarded (only with ``force``; otherwise a :class:`BackupFailed` says how many and nothing
+    changes).
     """
+    with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
+        live = s.connection()
+        lock_chain(live)  # writers wait from here to the commit
+        discarded = count(live)
+        if discarded and not force:
+            raise BackupFailed(
+                f"the database holds {discarded} audited writes newer than {what}: "
+                "restoring would discard them; nothing restored (use --force to discard them)"
+            )
+        copy(live)
+        event.detail = f"{discarded} newer audited writes discarded" if discarded else None
+        s.add(event)
+    return discarded
+
+
+def replace_postgres(
+    url: str, backup: Connection, event: DatabaseEvent, *, user: str, force: bool, what: str
+) -> int:
+    """:func:`replace_in_one_transaction` of the PostgreSQL database ``url`` with ``backup``."""
     engine = make_engine(url)
     try:
-        with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            live = s.connection()
-            lock_chain(live)  # writers wait from here to the commit
-            discarded = newer_writes(live, backup)
-            if discarded and not force:
-                raise BackupFailed(
-                    f"the database holds {discarded} audited writes newer than {what}: "
-                    "restoring would discard them; nothing restored (use --force to discard them)"
-                )
-            copy_tables(live, backup)
-            event.detail = f"{discarded} newer audited writes discarded" if discarded else None
-            s.add(event)
+        return replace_in_one_transaction(
+            engine,
+            event,
+            user=user,
+            force=force,
+            what=what,
+            count=lambda live: newer_writes(live, backup),
+            copy=lambda live: copy_tables(live, backup),
+        )
     finally:
         engine.dispose()
-    return discarded
 
 
 def verify_scratch(url: str, scratch: Engine, checkpoints: Path | None) -> IntegrityReport:
