@@ -4,7 +4,8 @@
 * ``S01-002``: infused 2026-03-02, died 2026-06-01;
 * ``S01-003``: screened 2026-02-10, withdrawn 2026-04-01.
 
-Users: those of ``tests/services/service_support.py`` (``dm`` data manager, ``inv`` investigator).
+Users: those of ``tests/services/service_support.py`` (``dm`` data manager, ``inv`` investigator,
+``admin`` who restores backups), each with a CLI access token.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     import_labs(trial.as_("dm"), HERE / "baseline_labs.csv")
     expires = dt.date.today() + dt.timedelta(days=30)
-    for user in ("dm", "inv"):
+    for user in ("dm", "inv", "admin"):
         created = create_token(trial.as_(user), CreateToken(name="corpus", expires_on=expires))
         (path.parent / f"{user}.token").write_text(created.token, encoding="utf-8")
     trial.engine.dispose()
@@ -78,5 +79,7 @@ def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def hostile_db(hostile_template: Path, tmp_path: Path) -> Iterator[HostileDb]:
     path = tmp_path / "trial.db"
     shutil.copy(hostile_template, path)
-    tokens = {u: (hostile_template.parent / f"{u}.token").read_text() for u in ("dm", "inv")}
+    tokens = {
+        u: (hostile_template.parent / f"{u}.token").read_text() for u in ("dm", "inv", "admin")
+    }
     yield HostileDb(path, tokens)

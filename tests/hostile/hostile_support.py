@@ -30,7 +30,7 @@ class HostileDb:
     """A copy of the template database: its path, URL and a reader of its counts."""
 
     path: Path
-    #: CLI access tokens ($CARTRIAL_TOKEN) of the users ``dm`` and ``inv``
+    #: CLI access tokens ($CARTRIAL_TOKEN) of the users ``dm``, ``inv`` and ``admin``
     tokens: dict[str, str]
 
     @property

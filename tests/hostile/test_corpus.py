@@ -138,7 +138,7 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
         family = path.name.split("__")[0]
         return ["import", "records", family, str(path), "--user", "inv", "--db", str(db.path)]
     if kind == "restore":
-        return ["db", "restore", str(path), "--yes", "--user", "dm", "--db", str(db.path)]
+        return ["db", "restore", str(path), "--yes", "--user", "admin", "--db", str(db.path)]
     if kind in ("labs", "lesions", "kinetics"):
         user = "inv" if kind == "lesions" else "dm"
         return ["import", kind, str(path), "--user", user, "--db", str(db.path)]
@@ -149,10 +149,16 @@ def command(name: str, path: Path, db: HostileDb) -> list[str]:
     return ["recist", str(path), "--reference-dates", str(RECIST_DATES_OK)]
 
 
+def user_of(name: str) -> str:
+    """Who runs the command for the corpus file ``name``."""
+    if name.startswith("restore/"):
+        return "admin"
+    return "inv" if name.startswith(("lesions/", "records/")) else "dm"
+
+
 def environment(name: str, db: HostileDb) -> dict[str, str]:
     """A wide terminal, and the access token of the user who imports (writes need one)."""
-    user = "inv" if name.startswith(("lesions/", "records/")) else "dm"
-    return {"COLUMNS": "3000", "CARTRIAL_TOKEN": db.tokens[user]}
+    return {"COLUMNS": "3000", "CARTRIAL_TOKEN": db.tokens[user_of(name)]}
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, BaseException | None]:
@@ -173,7 +179,7 @@ def test_hostile_file_is_refused_clearly_and_writes_nothing(
     name: str, hostile_db: HostileDb
 ) -> None:
     path = FILES / name
-    hostile_db.touch("inv" if name.startswith(("lesions/", "records/")) else "dm")
+    hostile_db.touch(user_of(name))
     before = hostile_db.counts()
     code, output, exception = run_cli(
         command(name, path, hostile_db), environment(name, hostile_db)
