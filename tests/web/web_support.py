@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-from service_support import PASSWORD, STUDY, Trial, build_trial
+from service_support import PASSWORD, STUDY, Trial, build_trial, template_database
 
 from cartrial.web.security import CSRF_FIELD
 
-__all__ = ["PASSWORD", "STUDY", "Clock", "Trial", "Web", "build_trial"]
+__all__ = ["PASSWORD", "STUDY", "Clock", "Trial", "Web", "build_trial", "template_database"]
 
 
 @dataclass
