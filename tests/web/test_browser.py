@@ -23,7 +23,6 @@ rule); 3+3 (Storer 1989): 1 DLT in 3 at DL1 -> stay at DL1.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import re
@@ -42,14 +41,23 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from service_support import REGIMEN, screening, treat
+from service_support import treat
 from test_authorisation_matrix import route_table
-from web_support import PASSWORD, STUDY, Web
+from web_support import (
+    D1,
+    PASSWORD,
+    STUDY,
+    Web,
+    approval_form,
+    day,
+    dlt_ae_form,
+    lymphodepletion_forms,
+    screening_form,
+)
 
 from cartrial.web import create_app
 from cartrial.web.forms import FORMS
 
-D1 = dt.date(2026, 1, 12)  # the infusion day of the first cohort
 SUBJECT = "S01-001"
 
 CHROMIUM_FLAGS = (
@@ -118,15 +126,6 @@ def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
-def _day(n: int) -> str:
-    return (D1 + dt.timedelta(days=n)).isoformat()
-
-
-def _screening_form(subject: str) -> dict[str, str]:
-    values = screening(subject, "S01", D1 - dt.timedelta(days=20)).model_dump(mode="json")
-    return {k: ("on" if v is True else str(v)) for k, v in values.items() if v is not False}
-
-
 def _row(pages: Pages, caption: str, first_cell: str) -> list[str]:
     """The cells of the row starting with ``first_cell`` in the table captioned ``caption``."""
     table = pages.driver.find_element(By.XPATH, f"//table[caption[normalize-space()='{caption}']]")
@@ -159,25 +158,18 @@ def test_the_trial_journey_in_a_real_browser(
     assert pages.heading() == STUDY
     pages.audit("overview")
 
-    screened = pages.submit_form("/forms/screen", _screening_form(SUBJECT), "screened")
+    screened = pages.submit_form("/forms/screen", screening_form(SUBJECT), "screened")
     assert screened["eligible"] == "True"
-    enrol = {"subject_id": SUBJECT, "enrolled_date": _day(-10)}
+    enrol = {"subject_id": SUBJECT, "enrolled_date": day(-10)}
     pages.submit_form("/forms/enrol", enrol, "enrolled")
     assigned = pages.submit_form("/forms/assign-dose", {"subject_id": SUBJECT, "dose_level": "DL1"})
     assert assigned["dose_level"] == "DL1"
-    for n in (-5, -4, -3):
-        for agent, dose in REGIMEN:
-            form = {
-                "subject_id": SUBJECT,
-                "agent": agent,
-                "dose": str(dose),
-                "unit": "mg/m2",
-                "day": str(n),
-                "administered_date": _day(n),
-            }
-            last = n == -3 and agent == REGIMEN[-1][0]
-            pages.submit_form("/forms/lymphodepletion", form, "lymphodepleted" if last else "")
-    infusion = {"subject_id": SUBJECT, "infused_at": f"{_day(0)}T10:00", "actual_cells": "2.5e8"}
+    forms = lymphodepletion_forms(SUBJECT)
+    for form in forms:
+        pages.submit_form(
+            "/forms/lymphodepletion", form, "lymphodepleted" if form is forms[-1] else ""
+        )
+    infusion = {"subject_id": SUBJECT, "infused_at": f"{day(0)}T10:00", "actual_cells": "2.5e8"}
     pages.submit_form("/forms/infusion", infusion, "infused")
 
     # the AE form's CTCAE term search (htmx, under the CSP) finds the term
@@ -187,15 +179,7 @@ def test_the_trial_journey_in_a_real_browser(
         expected_conditions.text_to_be_present_in_element((By.ID, "term-matches"), "Gastritis")
     )
     pages.audit("ae-term-search")
-    ae = {
-        "term": "Gastritis",
-        "grade": "3",
-        "onset_at": f"{_day(10)}T09:00",
-        "resolved_at": f"{_day(20)}T09:00",
-        "serious": "on",
-        "attribution": "probable",
-        "outcome": "recovered",
-    }
+    ae = {k: v for k, v in dlt_ae_form(SUBJECT).items() if k != "subject_id"}  # prefilled
     recorded = pages.submit_form(f"/forms/ae?subject_id={SUBJECT}", ae, "ae-recorded")
     assert (recorded["is_dlt"], recorded["dlt_rule_id"]) == (
         "True",
@@ -215,14 +199,9 @@ def test_the_trial_journey_in_a_real_browser(
     pages.audit("subject-timeline")
 
     pages.log_in("dsmc")
-    decided = pages.submit_form("/forms/decide-dose", {"as_of": _day(29)}, "dose-decided")
+    decided = pages.submit_form("/forms/decide-dose", {"as_of": day(29)}, "dose-decided")
     assert (decided["recommended_action"], decided["next_dose_level"]) == ("stay", "DL1")
-    signature = {
-        "record": "dose_decision",
-        "record_id": decided["decision_id"],
-        "meaning": "approval",
-        "password": PASSWORD,
-    }
+    signature = approval_form(decided["decision_id"])
     signed = pages.submit_form("/forms/sign", signature, "decision-signed")
     assert (signed["signer"], signed["meaning"]) == ("dsmc", "approval")
     pages.open("/escalation")
@@ -242,7 +221,7 @@ def test_the_trial_journey_in_a_real_browser(
     assert pages.submit_form("/forms/close-query", close, "query-closed")["status"] == "closed"
 
     pages.log_in("dm")
-    lock = {"name": "interim", "data_cutoff": _day(60), "password": PASSWORD}
+    lock = {"name": "interim", "data_cutoff": day(60), "password": PASSWORD}
     pages.submit_form("/forms/lock", lock, "locked")
     pages.open("/report")
     pages.audit("report")
@@ -329,12 +308,12 @@ def test_every_page_in_the_route_table_passes_axe(
             continue
         pages.audit(_slug(path))
     pages.open("/forms/screen")
-    pages.fill({**_screening_form("S01-009"), "ecog": "seven"})
+    pages.fill({**screening_form("S01-009"), "ecog": "seven"})
     pages.submit_and_wait("main form button[type=submit]")
     assert pages.driver.find_element(By.ID, "ecog").get_attribute("aria-invalid") == "true"
     pages.audit("form-rejected")
     pages.open("/forms/screen")
-    pages.fill(_screening_form("S01-009"))
+    pages.fill(screening_form("S01-009"))
     pages.submit_and_wait("main form button[type=submit]")
     pages.audit("form-saved")
     pages.open("/account/tokens")
