@@ -20,6 +20,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from test_authorisation_matrix import form_values, route_table
+from test_browser import NOT_PAGES, page_paths
 from web_support import Web
 
 from cartrial.services import CreateToken, create_token
@@ -34,22 +35,9 @@ INLINE = re.compile(
 )
 
 
-def _pages(web: Web) -> list[str]:
-    """Every GET page of the route table (forms expanded; the subject page as S01-001)."""
-    paths = []
-    for method, template in sorted(route_table(web)):
-        if method != "GET" or template.startswith(("/api/", "/static")):
-            continue
-        if template == "/forms/{name}":
-            paths += [f"/forms/{name}" for name in FORMS]
-        else:
-            paths.append(template.replace("{subject_id}", "S01-001"))
-    return paths
-
-
 def test_every_page_has_the_headers_and_no_inline_script_or_style(web: Web) -> None:
     web.login("admin")
-    pages = _pages(web)
+    pages = [*page_paths(web), *NOT_PAGES]  # the zip and the htmx fragment carry them too
     assert len(pages) > len(FORMS)
     wrong = {}
     for path in pages:
