@@ -7,7 +7,9 @@ with their origin "Derived" in the metadata.
 * LB: results in the units entered, standardised to the SI unit of the CTCAE engine's unit table
   (``LBSTRESN``/``LBSTRESU``), ``LBTOXGR`` the CTCAE v5.0 grade; ``LBBLFL`` on the last result
   of each test on or before the infusion day.
-* FA: the daily ASTCT 2019 CRS and ICANS grades as findings about the two syndromes.
+* FA: the daily ASTCT 2019 CRS and ICANS grades as findings about the two syndromes, and the DLT
+  adjudication of each adverse event (``FACAT`` DLT ADJUDICATION, ``FALNKID`` = the AE's
+  ``AESPID``; RELREC relates the two records).
 * TU/TR/RS: lesions (TUMIDENT), their measurements (longest diameter, short axis for nodes, state
   of non-target and new lesions, the sum of diameters) and the time-point responses of the RECIST
   1.1 engine (target, non-target, new lesions, overall).
@@ -106,24 +108,59 @@ def build_lb(trial: TrialData) -> pd.DataFrame:
     return conform(out, dataset_spec("LB"))
 
 
+def _dlt_adjudications(trial: TrialData) -> pd.DataFrame:
+    """One row per adjudicated AE: its term, the Y/N decision and the date it refers to.
+
+    The date is the day the subject's DLT window closes (infusion + ``dlt.window_days``), or the
+    data cut-off when earlier: the adjudication covers the window, and its signing time is in
+    the audit trail, not in the study's calendar.
+    """
+    ae = trial.adverse_events.loc[trial.adverse_events["is_dlt"].notna()]
+    infusion = pd.to_datetime(reference_dates(trial, ae["subject_id"]))
+    closes = infusion + pd.Timedelta(days=trial.protocol.dlt.window_days)
+    date = closes.where(closes <= trial.data_cutoff, trial.data_cutoff).where(infusion.notna())
+    return pd.DataFrame(
+        {
+            "subject_id": ae["subject_id"],
+            "date": date,
+            "FAOBJ": ae["term"].astype(str).str.upper(),
+            "FATESTCD": "DLTIND",
+            "FATEST": "Dose-Limiting Toxicity Indicator",
+            "FACAT": "DLT ADJUDICATION",
+            "FAORRES": ae["is_dlt"].astype(bool).map({True: "Y", False: "N"}),
+            "FALNKID": ae["ae_id"].astype(str),
+            "FAEVAL": "INVESTIGATOR",
+        }
+    )
+
+
 def build_fa(trial: TrialData) -> pd.DataFrame:
-    """FA: the daily ASTCT CRS and ICANS grades (0 = none that day)."""
+    """FA: the daily ASTCT CRS and ICANS grades (0 = none that day) and the DLT adjudications."""
     days = trial.crs_icans
     parts = [
-        days.loc[days[column].notna()].assign(FAOBJ=obj, grade=days[column])
+        days.loc[days[column].notna(), ["subject_id", "date"]].assign(
+            FAOBJ=obj,
+            FATESTCD="SEV",
+            FATEST="Severity/Intensity",
+            FACAT="ASTCT CONSENSUS GRADING 2019",
+            FAORRES=grade_text(days.loc[days[column].notna(), column]),
+        )
         for column, obj in (
             ("crs_grade", "CYTOKINE RELEASE SYNDROME"),
             ("icans_grade", "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME"),
         )
     ]
-    frame = pd.concat(parts, ignore_index=True)
+    frame = pd.concat([*parts, _dlt_adjudications(trial)], ignore_index=True)
     out = _dated(trial, "FA", frame, "date")
-    out["FATESTCD"] = "SEV"
-    out["FATEST"] = "Severity/Intensity"
-    out["FAOBJ"] = frame["FAOBJ"]
-    out["FACAT"] = "ASTCT CONSENSUS GRADING 2019"
-    out["FAORRES"] = out["FASTRESC"] = grade_text(frame["grade"])
-    out["FASEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "FAOBJ"])
+    for name in ("FATESTCD", "FATEST", "FAOBJ", "FACAT", "FAORRES"):
+        out[name] = frame[name]
+    out["FASTRESC"] = out["FAORRES"]
+    out["FALNKID"] = frame.get("FALNKID")
+    out["FAEVAL"] = frame.get("FAEVAL")
+    out["FASEQ"] = sequence(
+        out.assign(_d=pd.to_datetime(frame["date"]), _l=frame.get("FALNKID")),
+        ["_d", "FACAT", "FAOBJ", "_l"],
+    )
     return conform(out, dataset_spec("FA"))
 
 
