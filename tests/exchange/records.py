@@ -47,7 +47,7 @@ def _screening() -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["subject_id", "screened_date", "eligible", "age", "sex", "indication"]
     )
-    return frame.assign(site_id="SITE-1", country="CN")
+    return frame.assign(site_id="SITE-1", country="CN", withdrawn_date=pd.NaT)
 
 
 def _eligibility() -> pd.DataFrame:

@@ -142,6 +142,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "age",
         "sex",
         "indication",
+        "withdrawn_date",
     ),
     "eligibility": ("subject_id", "date", "criterion", "kind", "met", "value"),
     "lymphodepletion": ("subject_id", "date", "day", "agent", "dose", "unit"),
@@ -169,7 +170,7 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype": ("date",),
     "dose_decisions": ("decided_date",),
     "governance": ("decided_date",),
-    "screening": ("screened_date",),
+    "screening": ("screened_date", "withdrawn_date"),
     "eligibility": ("date",),
     "lymphodepletion": ("date",),
     "subsequent_therapies": ("start_date",),
@@ -308,7 +309,8 @@ class TrialData:
         name), ``signed_at`` (UTC timestamp), ``meaning``. Empty by default.
     screening
         One row per screened subject, enrolled or not (screen failures included): site, screening
-        date, ``eligible`` (every criterion met), age, sex, indication. Empty by default.
+        date, ``eligible`` (every criterion met), age, sex, indication and ``withdrawn_date`` (a
+        subject may withdraw before enrolment). Empty by default.
     eligibility
         One row per eligibility criterion checked at screening: ``criterion`` (the protocol's
         criterion code, e.g. ``anc``), ``kind`` (inclusion/exclusion), ``met`` and ``value``

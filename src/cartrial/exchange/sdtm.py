@@ -73,24 +73,35 @@ def dose_arm(protocol: Protocol) -> dict[str, str]:
     return arm_label(protocol)
 
 
-def _screen_failures(trial: TrialData) -> pd.DataFrame:
-    """Screened subjects not enrolled: the subjects-table columns DM and DS read."""
+def _not_enrolled(trial: TrialData) -> pd.DataFrame:
+    """Screened subjects never enrolled (by the cut-off), in the subjects table's columns DM and
+    DS read, with ``ARMNRS``: SCREEN FAILURE when a criterion was not met, NOT ASSIGNED when
+    the subject withdrew before enrolment. An eligible subject still awaiting enrolment is not
+    in DM yet."""
     screening = trial.screening
-    failed = screening.loc[
-        ~screening["eligible"].astype("boolean").fillna(False).astype(bool)
-        & ~screening["subject_id"].isin(trial.subjects["subject_id"])
+    eligible = screening["eligible"].astype("boolean").fillna(False).astype(bool)
+    withdrawn = screening["withdrawn_date"].notna()
+    out = screening.loc[
+        (~eligible | withdrawn) & ~screening["subject_id"].isin(trial.subjects["subject_id"])
     ]
-    empty = pd.Series(pd.NaT, index=failed.index, dtype="datetime64[ns]")
+    no_date = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    screened = pd.to_datetime(out["screened_date"])
+    failed = ~eligible[out.index]
     return pd.DataFrame(
         {
-            "subject_id": failed["subject_id"],
-            "site_id": failed["site_id"],
-            "country": failed["country"] if "country" in failed.columns else None,
-            "age": failed["age"],
-            "sex": failed["sex"],
-            "screened_date": pd.to_datetime(failed["screened_date"]),
-            **{c: empty for c in ("infusion_date", "death_date", "withdrawn_date")},
-            "last_contact_date": pd.to_datetime(failed["screened_date"]),
+            "subject_id": out["subject_id"],
+            "site_id": out["site_id"],
+            "country": out["country"] if "country" in out.columns else None,
+            "age": out["age"],
+            "sex": out["sex"],
+            "screen_failure_date": screened.where(failed),
+            "withdrawn_date": pd.to_datetime(out["withdrawn_date"]),
+            "infusion_date": no_date,
+            "death_date": no_date,
+            "last_contact_date": pd.concat(
+                [screened, pd.to_datetime(out["withdrawn_date"])], axis=1
+            ).max(axis=1),
+            "ARMNRS": failed.map({True: "SCREEN FAILURE", False: "NOT ASSIGNED"}),
         }
     )
 
@@ -129,12 +140,17 @@ def build_ts(trial: TrialData) -> pd.DataFrame:
     return conform(frame, dataset_spec("TS"))
 
 
+def _with_not_enrolled(trial: TrialData) -> pd.DataFrame:
+    """The subjects table, then the subjects screened and never enrolled (:func:`_not_enrolled`)."""
+    others = _not_enrolled(trial)
+    if not len(others):
+        return trial.subjects.reset_index(drop=True)
+    return pd.concat([trial.subjects, others], ignore_index=True)
+
+
 def build_dm(trial: TrialData) -> pd.DataFrame:
-    """DM: one record per enrolled subject, then one per screen failure."""
-    enrolled = trial.subjects
-    failures = _screen_failures(trial)
-    s = pd.concat([enrolled, failures], ignore_index=True) if len(failures) else enrolled
-    s = s.reset_index(drop=True)
+    """DM: one record per enrolled subject, then one per subject screened and not enrolled."""
+    s = _with_not_enrolled(trial)
     out = identifiers(trial, "DM", s)
     arm = dose_arm(trial.protocol)
     infused = s["infusion_date"].notna()
@@ -153,9 +169,10 @@ def build_dm(trial: TrialData) -> pd.DataFrame:
     level = arm_code(s["dose_level"].where(infused), s["phase"])
     out["ARMCD"] = out["ACTARMCD"] = level
     out["ARM"] = out["ACTARM"] = level.map(arm)
-    failed = s["subject_id"].isin(failures["subject_id"])
-    out["ARMNRS"] = infused.map({True: None, False: "ASSIGNED, NOT TREATED"})
-    out["ARMNRS"] = out["ARMNRS"].where(~failed, "SCREEN FAILURE")
+    reason = s["ARMNRS"] if "ARMNRS" in s.columns else pd.Series(None, index=s.index)
+    out["ARMNRS"] = reason.where(
+        reason.notna(), infused.map({True: None, False: "ASSIGNED, NOT TREATED"})
+    )
     country = s["country"] if "country" in s.columns else pd.Series(None, index=s.index)
     out["COUNTRY"] = country.map(country_alpha3)
     return conform(out, dataset_spec("DM"))
@@ -163,17 +180,12 @@ def build_dm(trial: TrialData) -> pd.DataFrame:
 
 def build_ds(trial: TrialData) -> pd.DataFrame:
     """DS: deaths, withdrawals and screen failures (disposition events) by the cut-off."""
-    failures = _screen_failures(trial)
-    s = (
-        pd.concat([trial.subjects, failures], ignore_index=True)
-        if len(failures)
-        else trial.subjects
-    )
+    s = _with_not_enrolled(trial)
     events = []
     for column, term in (
         ("death_date", "DEATH"),
         ("withdrawn_date", "WITHDRAWAL BY SUBJECT"),
-        ("screened_date", "SCREEN FAILURE"),
+        ("screen_failure_date", "SCREEN FAILURE"),
     ):
         if column not in s.columns:
             continue

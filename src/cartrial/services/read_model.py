@@ -560,6 +560,7 @@ def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFram
             Subject.age_years,
             Subject.sex,
             Subject.indication,
+            Subject.withdrawn_date,
         )
         .join(Site, Site.id == Subject.site_id)
         .outerjoin(a, (a.subject_id == Subject.id) & live(a))
@@ -567,11 +568,14 @@ def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFram
         .order_by(Subject.id),
         [
             "subject_id", "site_id", "country", "screened_date", "eligible", "age", "sex",
-            "indication",
+            "indication", "withdrawn_date",
         ],
     )  # fmt: skip
     screening = screening.drop_duplicates("subject_id", keep="last").reset_index(drop=True)
     screening["eligible"] = screening["eligible"].eq(True)
+    screening["withdrawn_date"] = screening["withdrawn_date"].where(
+        screening["withdrawn_date"].map(lambda d: d is not None and d <= cutoff), None
+    )
     c = EligibilityCriterion
     eligibility = _frame(
         session,
