@@ -36,7 +36,7 @@ from cartrial.exchange.common import (
     study_day,
 )
 from cartrial.exchange.metadata import dataset_spec
-from cartrial.exchange.sdtm_design import DESIGN_BUILDERS, arm_code, arm_label
+from cartrial.exchange.sdtm_design import DESIGN_BUILDERS, arm_code, arm_label, design_dataset
 from cartrial.exchange.sdtm_findings import FINDINGS
 from cartrial.exchange.sdtm_subject import build_ie, build_relrec, build_sv, build_vs
 from cartrial.protocol import Protocol
@@ -133,11 +133,9 @@ def build_ts(trial: TrialData) -> pd.DataFrame:
     primary = [e for e in p.endpoints if e.kind == "primary"]
     params += [("OBJPRIM", "Trial Primary Objective", e.name) for e in primary]
     frame = pd.DataFrame(params, columns=["TSPARMCD", "TSPARM", "TSVAL"])
-    frame["STUDYID"] = study.id
-    frame["DOMAIN"] = "TS"
     frame["TSSEQ"] = frame.groupby("TSPARMCD").cumcount() + 1
     frame["TSVAL"] = frame["TSVAL"].str.slice(0, 200)
-    return conform(frame, dataset_spec("TS"))
+    return design_dataset(trial, "TS", frame)
 
 
 def _with_not_enrolled(trial: TrialData) -> pd.DataFrame:

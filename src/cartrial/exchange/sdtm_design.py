@@ -30,6 +30,7 @@ __all__ = [
     "arm_code",
     "arm_label",
     "criterion_texts",
+    "design_dataset",
     "scheduled_visits",
     "sdtm_study_day",
 ]
@@ -76,6 +77,12 @@ def _arms(trial: TrialData) -> list[str]:
         expanded |= set(rp2d.astype(str))
     has_expansion = trial.protocol.expansion is not None
     return levels + [EXPANSION_PREFIX + n for n in levels if has_expansion and n in expanded]
+
+
+def design_dataset(trial: TrialData, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A trial design dataset: ``frame`` with STUDYID and DOMAIN, in the metadata's variables."""
+    frame = frame.assign(STUDYID=trial.protocol.study.id, DOMAIN=domain)
+    return conform(frame, dataset_spec(domain))
 
 
 def _infusion_element(level: str) -> str:
@@ -126,9 +133,7 @@ def build_te(trial: TrialData) -> pd.DataFrame:
         ),
     ]
     frame = pd.DataFrame(rows, columns=["ETCD", "ELEMENT", "TESTRL", "TEENRL", "TEDUR"])
-    frame["STUDYID"] = p.study.id
-    frame["DOMAIN"] = "TE"
-    return conform(frame, dataset_spec("TE"))
+    return design_dataset(trial, "TE", frame)
 
 
 def build_ta(trial: TrialData) -> pd.DataFrame:
@@ -162,9 +167,7 @@ def build_ta(trial: TrialData) -> pd.DataFrame:
                 }
             )
     frame = pd.DataFrame(rows)
-    frame["STUDYID"] = p.study.id
-    frame["DOMAIN"] = "TA"
-    return conform(frame, dataset_spec("TA"))
+    return design_dataset(trial, "TA", frame)
 
 
 def build_tv(trial: TrialData) -> pd.DataFrame:
@@ -186,9 +189,7 @@ def build_tv(trial: TrialData) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows)
-    frame["STUDYID"] = p.study.id
-    frame["DOMAIN"] = "TV"
-    return conform(frame, dataset_spec("TV"))
+    return design_dataset(trial, "TV", frame)
 
 
 def build_td(trial: TrialData) -> pd.DataFrame:
@@ -208,9 +209,7 @@ def build_td(trial: TrialData) -> pd.DataFrame:
         for order, r in enumerate(series, start=1)
     ]
     frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["TDORDER"])
-    frame["STUDYID"] = p.study.id
-    frame["DOMAIN"] = "TD"
-    return conform(frame, dataset_spec("TD"))
+    return design_dataset(trial, "TD", frame)
 
 
 def criterion_texts(protocol: Protocol) -> dict[str, tuple[str, str, str]]:
@@ -228,10 +227,8 @@ def build_ti(trial: TrialData) -> pd.DataFrame:
     p = trial.protocol
     texts = criterion_texts(p)
     frame = pd.DataFrame(list(texts.values()), columns=["IETESTCD", "IETEST", "IECAT"])
-    frame["STUDYID"] = p.study.id
-    frame["DOMAIN"] = "TI"
     frame["TIVERS"] = p.study.version
-    return conform(frame, dataset_spec("TI"))
+    return design_dataset(trial, "TI", frame)
 
 
 #: The trial design domains in output order (after TS).

@@ -517,33 +517,52 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     return _dates(frame, "phenotype")
 
 
+def _dated_records(
+    session: Session,
+    sid: int,
+    columns: Sequence[Any],
+    names: Sequence[str],
+    table: str,
+    cutoff: dt.date,
+) -> pd.DataFrame:
+    """Live rows of one subject-owned table dated on or before ``cutoff``, in ``names``.
+
+    ``columns[0]`` is the table's ``subject_id`` and ``columns[1]`` its date; rows come in
+    subject, date and row order.
+    """
+    model = columns[0].class_
+    return _frame(
+        session,
+        select(*columns)
+        .join(Subject)
+        .where(Subject.study_id == sid, live(model), columns[1] <= cutoff)
+        .order_by(columns[0], columns[1], model.id),
+        ["subject_db_id", *names],
+    ).pipe(_dates, table)
+
+
 def _lymphodepletion(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     """Each lymphodepleting administration: agent, dose and unit as recorded, date."""
     ld = Lymphodepletion
-    frame = _frame(
-        session,
-        select(ld.subject_id, ld.administered_date, ld.agent, ld.dose, ld.unit)
-        .join(Subject)
-        .where(Subject.study_id == sid, live(ld), ld.administered_date <= cutoff)
-        .order_by(ld.subject_id, ld.administered_date, ld.agent),
-        ["subject_db_id", "date", "agent", "dose", "unit"],
+    columns = (ld.subject_id, ld.administered_date, ld.agent, ld.dose, ld.unit)
+    frame = _dated_records(
+        session, sid, columns, ["date", "agent", "dose", "unit"], "lymphodepletion", cutoff
     )
     frame["dose"] = frame["dose"].astype(float)
-    return _dates(frame, "lymphodepletion")
+    return frame
 
 
 def _subsequent_therapies(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     """Anticancer therapies started after the infusion, by the cut-off."""
     st = SubsequentTherapy
-    frame = _frame(
+    return _dated_records(
         session,
-        select(st.subject_id, st.start_date, st.therapy)
-        .join(Subject)
-        .where(Subject.study_id == sid, live(st), st.start_date <= cutoff)
-        .order_by(st.subject_id, st.start_date, st.id),
-        ["subject_db_id", "start_date", "therapy"],
+        sid,
+        (st.subject_id, st.start_date, st.therapy),
+        ["start_date", "therapy"],
+        "subsequent_therapies",
+        cutoff,
     )
-    return _dates(frame, "subsequent_therapies")
 
 
 def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
