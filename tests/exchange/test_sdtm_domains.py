@@ -16,6 +16,7 @@ import pyreadstat
 import pytest
 
 from cartrial.analysis import TrialData, empty_table
+from cartrial.errors import ExchangeError
 from cartrial.exchange import build_sdtm, check_datasets, dataset_spec, write_package
 from cartrial.exchange.datasetjson import dataset_json, validate_dataset_json
 from cartrial.exchange.define import DEFINE_NS, ODM_NS, define_problems, define_xml
@@ -367,3 +368,32 @@ def test_define_describes_the_new_domains(sdtm: dict[str, pd.DataFrame]) -> None
     assert epoch.find("def:Origin", ns).get("Type") == "Protocol"
     terms = root.findall(".//odm:CodeList[@OID='CL.IECAT']/odm:CodeListItem", ns)
     assert [t.get("CodedValue") for t in terms] == ["INCLUSION", "EXCLUSION"]
+
+
+def test_withdrawal_before_enrolment_is_not_assigned(trial: TrialData) -> None:
+    # S09 met every criterion on 2025-02-12 and withdrew consent on 2025-02-14, never enrolled:
+    # in DM with ARMNRS NOT ASSIGNED (ARMNULRS C142179), in DS as a withdrawal, not in IE
+    extra = pd.DataFrame(
+        {
+            "subject_id": ["S09"], "site_id": "SITE-1", "country": "CN",
+            "screened_date": [pd.Timestamp("2025-02-12")], "eligible": True, "age": 50,
+            "sex": "F", "indication": "gej", "withdrawn_date": [pd.Timestamp("2025-02-14")],
+        }
+    )  # fmt: skip
+    sdtm = build_sdtm(
+        dataclasses.replace(trial, screening=pd.concat([trial.screening, extra], ignore_index=True))
+    )
+    dm = _subject(sdtm["DM"], "S09").iloc[0]
+    assert (dm["ARMNRS"], dm["RFPENDTC"]) == ("NOT ASSIGNED", "2025-02-14")
+    assert _rows(_subject(sdtm["DS"], "S09"), ["DSDECOD", "DSSTDTC"]) == [
+        ("WITHDRAWAL BY SUBJECT", "2025-02-14")
+    ]
+    assert _subject(sdtm["IE"], "S09").empty
+
+
+def test_a_criterion_without_a_ti_name_is_refused(trial: TrialData) -> None:
+    broken = trial.eligibility.assign(
+        criterion=trial.eligibility["criterion"].replace({"anc": "platelet_transfusion"})
+    )
+    with pytest.raises(ExchangeError, match=r"criteria\.csv: \['platelet_transfusion'\]"):
+        build_sdtm(dataclasses.replace(trial, eligibility=broken))
