@@ -397,3 +397,27 @@ def test_a_criterion_without_a_ti_name_is_refused(trial: TrialData) -> None:
     )
     with pytest.raises(ExchangeError, match=r"criteria\.csv: \['platelet_transfusion'\]"):
         build_sdtm(dataclasses.replace(trial, eligibility=broken))
+
+
+def test_findings_carry_the_visit_of_their_window(sdtm: dict[str, pd.DataFrame]) -> None:
+    # S01's labs on days -7, 3, 10: Screening (day -28, window +21), "Day 3", "Day 10" of the
+    # daily series; its scans on days 42, 84, 126: the 6-weekly tumour visits. VISITNUM by day
+    # then name (TV): Screening 1, Day 3 7, Day 10 17, Tumour day 42 26 (Day 28 is 25), Month 2
+    # (day 56) 27, Tumour day 84 28, Month 3 (day 91) 29, Tumour day 126 30
+    lb = _subject(sdtm["LB"], "S01").sort_values("LBSEQ")
+    assert _rows(lb, ["VISITNUM", "VISIT", "LBDY"]) == [
+        (1.0, "Screening", -7.0),
+        (7.0, "Day 3", 4.0),
+        (17.0, "Day 10", 11.0),
+    ]
+    rs = _subject(sdtm["RS"], "S01")
+    overall = rs.loc[rs["RSTESTCD"] == "OVRLRESP"].sort_values("RSDTC")
+    assert _rows(overall, ["VISITNUM", "VISIT"]) == [
+        (26.0, "Tumour day 42"),
+        (28.0, "Tumour day 84"),
+        (30.0, "Tumour day 126"),
+    ]
+    # the DLT adjudication is no visit's record; the temperatures are the daily visits' (Day 1, 2)
+    fa = sdtm["FA"]
+    assert fa.loc[fa["FACAT"] == "DLT ADJUDICATION", "VISITNUM"].isna().all()
+    assert list(_subject(sdtm["VS"], "S01")["VISIT"]) == ["Day 1", "Day 2"]

@@ -20,7 +20,9 @@ from __future__ import annotations
 import pandas as pd
 
 from cartrial.analysis import TrialData
-from cartrial.exchange.common import conform
+from cartrial.analysis.settings import VisitWindow
+from cartrial.analysis.visits import nominal_visits
+from cartrial.exchange.common import as_dates, conform, reference_dates
 from cartrial.exchange.metadata import criteria, dataset_spec
 from cartrial.protocol import Protocol
 from cartrial.protocol.schedule import Visit
@@ -33,6 +35,7 @@ __all__ = [
     "design_dataset",
     "scheduled_visits",
     "sdtm_study_day",
+    "visits_of",
 ]
 
 #: Prefix of an expansion arm's code (``EXP-DL1``: the expansion at DL1).
@@ -64,6 +67,37 @@ def sdtm_study_day(day: int) -> int:
 def scheduled_visits(protocol: Protocol) -> tuple[Visit, ...]:
     """Every visit of the schedule in ``VISITNUM`` order (visit ``i`` has ``VISITNUM`` i + 1)."""
     return protocol.schedule.expanded()
+
+
+def visits_of(
+    trial: TrialData, subject_ids: pd.Series, dates: pd.Series, assessments: pd.Series
+) -> pd.DataFrame:
+    """``VISITNUM`` and ``VISIT`` of each record: the scheduled visit whose window holds its day.
+
+    A record's day counts from its subject's infusion (day 0); among the visits at which its
+    ``assessment`` (``"labs"``, ``"tumour"``, ...) is done, the one whose window holds the day
+    wins, nearest nominal day first (:func:`cartrial.analysis.visits.nominal_visits`). A record
+    outside every window, of a subject not infused, or with no assessment gets no visit (null).
+    """
+    visits = scheduled_visits(trial.protocol)
+    number = {v.name: float(i) for i, v in enumerate(visits, start=1)}
+    out = pd.DataFrame(
+        {"VISITNUM": pd.Series(float("nan"), index=dates.index), "VISIT": None}, index=dates.index
+    )
+    days = (as_dates(dates) - as_dates(reference_dates(trial, subject_ids))).dt.days
+    for assessment in pd.unique(assessments.dropna()):
+        rows = days.index[(assessments == assessment) & days.notna()]
+        windows = [
+            VisitWindow(v.name, v.day, v.earliest_day, v.latest_day)
+            for v in trial.protocol.schedule.visits_with(assessment)
+        ]
+        if not windows or not len(rows):
+            continue
+        name = nominal_visits(days[rows].astype(float), windows)["visit"]
+        scheduled = name.isin(list(number))
+        out.loc[rows[scheduled], "VISIT"] = name[scheduled]
+        out.loc[rows[scheduled], "VISITNUM"] = name[scheduled].map(number)
+    return out
 
 
 def _arms(trial: TrialData) -> list[str]:

@@ -5,8 +5,8 @@
 * SV: the visits each subject actually had. cartrial keeps no visit form; every dated record of
   an assessment (screening, lymphodepletion, infusion, labs, CRS/ICANS days, scans, samples) is
   placed in the scheduled visit whose window holds its day for that assessment, nearest nominal
-  day first (:func:`cartrial.analysis.visits.nominal_visits`), and the visit spans the first to
-  the last of its records. Screening belongs to the first visit with the eligibility check
+  day first (:func:`cartrial.exchange.sdtm_design.visits_of`, which also gives the findings
+  domains their VISITNUM), and the visit spans the first to the last of its records. Screening belongs to the first visit with the eligibility check
   whatever its day (a screen failure has no infusion to count days from). Records outside every
   window are not visits of the schedule and are left out.
 * VS: body temperature of the daily CRS/ICANS form (the vital sign the study records as a
@@ -24,8 +24,6 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData
-from cartrial.analysis.settings import VisitWindow
-from cartrial.analysis.visits import nominal_visits
 from cartrial.errors import ExchangeError
 from cartrial.exchange.common import (
     as_dates,
@@ -39,7 +37,12 @@ from cartrial.exchange.common import (
     study_day,
 )
 from cartrial.exchange.metadata import dataset_spec
-from cartrial.exchange.sdtm_design import criterion_texts, scheduled_visits, sdtm_study_day
+from cartrial.exchange.sdtm_design import (
+    criterion_texts,
+    scheduled_visits,
+    sdtm_study_day,
+    visits_of,
+)
 
 __all__ = ["build_ie", "build_relrec", "build_sv", "build_vs", "visit_records"]
 
@@ -108,42 +111,34 @@ def visit_records(trial: TrialData) -> pd.DataFrame:
 def build_sv(trial: TrialData) -> pd.DataFrame:
     """SV: the scheduled visits each subject had, from the first to the last record of each."""
     visits = scheduled_visits(trial.protocol)
-    number = {v.name: i for i, v in enumerate(visits, start=1)}
     nominal = {v.name: v.day for v in visits}
     records = visit_records(trial)
-    infusion = reference_dates(trial, records["subject_id"])
-    days = (records["date"] - as_dates(infusion)).dt.days
-    placed = []
-    for assessment, group in records.groupby("assessment", sort=True):
-        windows = [
-            VisitWindow(v.name, v.day, v.earliest_day, v.latest_day)
-            for v in trial.protocol.schedule.visits_with(assessment)  # type: ignore[arg-type]
-        ]
-        known = group.loc[days[group.index].notna()]
-        if windows and len(known):
-            found = nominal_visits(days[known.index].astype(float), windows)
-            placed.append(known.assign(VISIT=found["visit"]))
+    placed = pd.concat(
+        [records, visits_of(trial, records["subject_id"], records["date"], records["assessment"])],
+        axis=1,
+    )
+    frames = [placed.loc[placed["VISIT"].notna(), ["subject_id", "date", "VISIT", "VISITNUM"]]]
     screening = trial.protocol.schedule.visits_with("eligibility")
     if screening and len(trial.screening):
         screened = trial.screening.loc[trial.screening["screened_date"].notna()]
-        placed.append(
+        frames.append(
             pd.DataFrame(
                 {
                     "subject_id": screened["subject_id"],
                     "date": as_dates(screened["screened_date"]),
                     "VISIT": screening[0].name,
+                    "VISITNUM": float(visits.index(screening[0]) + 1),
                 }
             )
         )
-    frame = pd.concat(placed, ignore_index=True) if placed else pd.DataFrame(
-        {"subject_id": [], "date": pd.Series(dtype="datetime64[ns]"), "VISIT": []}
-    )  # fmt: skip
-    frame = frame.loc[frame["VISIT"].isin(list(number))]
+    frame = pd.concat(frames, ignore_index=True)
     spans = (
-        frame.groupby(["subject_id", "VISIT"], sort=False)["date"].agg(["min", "max"]).reset_index()
+        frame.groupby(["subject_id", "VISITNUM", "VISIT"], sort=False)["date"]
+        .agg(["min", "max"])
+        .reset_index()
     )
     out = identifiers(trial, "SV", spans)
-    out["VISITNUM"] = spans["VISIT"].map(number)
+    out["VISITNUM"] = spans["VISITNUM"]
     out["VISIT"] = spans["VISIT"]
     out["VISITDY"] = spans["VISIT"].map(lambda v: sdtm_study_day(nominal[v]))
     out["SVSTDTC"] = iso_date(spans["min"])
@@ -161,6 +156,9 @@ def build_vs(trial: TrialData) -> pd.DataFrame:
         days = days.assign(temperature_c=np.nan)
     temp = days.loc[pd.to_numeric(days["temperature_c"]).notna()].reset_index(drop=True)
     out = identifiers(trial, "VS", temp)
+    visits = visits_of(trial, temp["subject_id"], temp["date"], pd.Series("crs_icans", temp.index))
+    out["VISITNUM"] = visits["VISITNUM"]
+    out["VISIT"] = visits["VISIT"]
     value = pd.to_numeric(temp["temperature_c"]).astype(float)
     out["VSTESTCD"] = "TEMP"
     out["VSTEST"] = "Temperature"
