@@ -6,11 +6,13 @@
   an assessment (screening, lymphodepletion, infusion, labs, CRS/ICANS days, scans, samples) is
   placed in the scheduled visit whose window holds its day for that assessment, nearest nominal
   day first (:func:`cartrial.exchange.sdtm_design.visits_of`, which also gives the findings
-  domains their VISITNUM), and the visit spans the first to the last of its records. Screening belongs to the first visit with the eligibility check
-  whatever its day (a screen failure has no infusion to count days from). Records outside every
-  window are not visits of the schedule and are left out.
-* VS: body temperature of the daily CRS/ICANS form (the vital sign the study records as a
-  number; hypotension and oxygen are the grading inputs of FA, not measurements).
+  domains their VISITNUM), and the visit spans the first to the last of its records. Screening
+  belongs to the first visit with the eligibility check whatever its day (a screen failure has
+  no infusion to count days from). Records outside every window are not visits of the schedule
+  and are left out.
+* VS: body temperature of the daily CRS/ICANS form, the one vital sign the study records as a
+  number (hypotension is a yes/no input of the ASTCT grading and oxygen a device and flow, so
+  neither is a VS measurement; they are not exported).
 * RELREC: an AE and its DLT adjudication (FA, ``RELID`` ``DLT-<AESEQ>``); a CRS or ICANS AE and
   the tocilizumab or corticosteroid records of CM given during it (``CRS-<AESEQ>``); and the
   dataset-level link of TU and TR lesions by their link ID (``TUTR``, SDTMIG 3.4 section 8.3).
