@@ -39,9 +39,8 @@ from cartrial.exchange.metadata import dataset_spec
 from cartrial.exchange.sdtm_design import DESIGN_BUILDERS, arm_code, arm_label, design_dataset
 from cartrial.exchange.sdtm_findings import FINDINGS
 from cartrial.exchange.sdtm_subject import build_ie, build_relrec, build_sv, build_vs
-from cartrial.protocol import Protocol
 
-__all__ = ["SDTM_BUILDERS", "build_sdtm", "country_alpha3", "dose_arm"]
+__all__ = ["SDTM_BUILDERS", "build_sdtm", "country_alpha3"]
 
 _RELATION = {
     "unrelated": "NOT RELATED",
@@ -66,11 +65,6 @@ def country_alpha3(alpha2: str | None) -> str | None:
         return None
     country = pycountry.countries.get(alpha_2=str(alpha2).upper())
     return None if country is None else str(country.alpha_3)
-
-
-def dose_arm(protocol: Protocol) -> dict[str, str]:
-    """``ARM`` text per arm code (:func:`cartrial.exchange.sdtm_design.arm_label`)."""
-    return arm_label(protocol)
 
 
 def _not_enrolled(trial: TrialData) -> pd.DataFrame:
@@ -150,7 +144,7 @@ def build_dm(trial: TrialData) -> pd.DataFrame:
     """DM: one record per enrolled subject, then one per subject screened and not enrolled."""
     s = _with_not_enrolled(trial)
     out = identifiers(trial, "DM", s)
-    arm = dose_arm(trial.protocol)
+    arm = arm_label(trial.protocol)
     infused = s["infusion_date"].notna()
     out["SUBJID"] = s["subject_id"].astype(str)
     start = iso_date(s["infusion_date"])
