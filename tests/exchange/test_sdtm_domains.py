@@ -15,7 +15,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from cartrial.analysis import TrialData, empty_table
+from cartrial.analysis import TABLE_COLUMNS, TrialData, empty_table
 from cartrial.errors import ExchangeError
 from cartrial.exchange import build_sdtm, check_datasets, dataset_spec, write_package
 from cartrial.exchange.datasetjson import dataset_json, validate_dataset_json
@@ -421,3 +421,15 @@ def test_findings_carry_the_visit_of_their_window(sdtm: dict[str, pd.DataFrame])
     fa = sdtm["FA"]
     assert fa.loc[fa["FACAT"] == "DLT ADJUDICATION", "VISITNUM"].isna().all()
     assert list(_subject(sdtm["VS"], "S01")["VISIT"]) == ["Day 1", "Day 2"]
+
+
+def test_a_trial_without_records_gives_the_design_and_empty_subject_datasets(
+    trial: TrialData,
+) -> None:
+    # nothing recorded yet: the design domains come from the protocol alone (41 visits, 14
+    # criteria, 2 tumour series); every subject dataset is empty with its full structure
+    empty = dataclasses.replace(trial, **{name: empty_table(name) for name in TABLE_COLUMNS})
+    sdtm = build_sdtm(empty)
+    assert (len(sdtm["TV"]), len(sdtm["TI"]), len(sdtm["TD"])) == (41, 14, 2)
+    for name in ("DM", "SV", "IE", "EX", "CM", "VS", "FA", "RELREC"):
+        assert sdtm[name].empty and tuple(sdtm[name].columns) == dataset_spec(name).columns
