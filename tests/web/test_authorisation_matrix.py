@@ -126,6 +126,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/forms/{name}/schema"): "api",
     ("POST", "/api/forms/{name}"): "api form",
     ("GET", "/api/openapi.json"): "public",
+    # tests/web/test_pages_*.py test these rules for every role and site
+    ("GET", "/audit/{table}/{record_id}"): "record page",
 }
 
 

@@ -162,6 +162,15 @@ from cartrial.services.queries import (
     raise_query,
 )
 from cartrial.services.read_model import trial_data
+from cartrial.services.record_history import (
+    AuditChange,
+    RecordHistory,
+    RecordRef,
+    ShowRecordHistory,
+    SubjectRecords,
+    record_history,
+    subject_records,
+)
 from cartrial.services.records_read import recorded_rows
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
@@ -196,6 +205,7 @@ __all__ = [
     "AdjudicateDLT",
     "AnswerQuery",
     "AssignDose",
+    "AuditChange",
     "AuthSettings",
     "Authenticated",
     "BoundaryRow",
@@ -248,10 +258,12 @@ __all__ = [
     "RecordCrsIcansDay",
     "RecordFollowUp",
     "RecordGradeChange",
+    "RecordHistory",
     "RecordKinetics",
     "RecordLab",
     "RecordLymphodepletion",
     "RecordPhenotype",
+    "RecordRef",
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
@@ -262,6 +274,7 @@ __all__ = [
     "ScreenSubject",
     "Screened",
     "ServiceContext",
+    "ShowRecordHistory",
     "SignRecord",
     "SignaturesOf",
     "Signed",
@@ -272,6 +285,7 @@ __all__ = [
     "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
+    "SubjectRecords",
     "TokenCreated",
     "TokenInfo",
     "TokenRevoked",
@@ -324,6 +338,7 @@ __all__ = [
     "record_crs_icans_day",
     "record_follow_up",
     "record_grade_change",
+    "record_history",
     "record_kinetics",
     "record_lab",
     "record_lymphodepletion",
@@ -340,6 +355,7 @@ __all__ = [
     "sign_record",
     "signatures_of",
     "stop_expansion",
+    "subject_records",
     "subject_site",
     "trial_data",
     "trusted_context",
