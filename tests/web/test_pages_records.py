@@ -109,7 +109,10 @@ def test_an_unknown_table_or_record_is_not_found(web: Web) -> None:
     assert web.client.get("/audit/adverse_events/999").status_code == 404
 
 
-def test_the_audit_page_for_every_role_and_site(web: Web, clients: dict[str, TestClient]) -> None:
+def test_the_audit_page_for_every_role_and_site(
+    web: Web,
+    clients: dict[str, TestClient],  # noqa: F811 (the matrix's fixture)
+) -> None:
     routes = [path for (method, path), rule in RULES.items() if rule == "record page"]
     assert routes == ["/audit/{table}/{record_id}"]
     # clients: S01-001 treated at site S01; its infusion is the record shown
