@@ -186,6 +186,7 @@ from cartrial.services.safety import (
     record_lab,
 )
 from cartrial.services.signing import SignaturesOf, Signed, signatures_of
+from cartrial.services.subject_list import SubjectListing, visible_subjects
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -285,6 +286,7 @@ __all__ = [
     "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
+    "SubjectListing",
     "SubjectRecords",
     "TokenCreated",
     "TokenInfo",
@@ -361,5 +363,6 @@ __all__ = [
     "trusted_context",
     "unlock_user",
     "visible_sites",
+    "visible_subjects",
     "withdraw_subject",
 ]

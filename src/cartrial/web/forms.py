@@ -9,6 +9,7 @@ assessment's lesions, DLT overrides) are typed as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import types
@@ -22,7 +23,17 @@ from cartrial import services as s
 from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services import ServiceContext
 
-__all__ = ["FORMS", "FieldView", "FormSpec", "field_views", "form_spec", "parse_form"]
+__all__ = [
+    "FORMS",
+    "FieldView",
+    "FormSpec",
+    "StudyChoices",
+    "field_views",
+    "form_spec",
+    "parse_form",
+    "study_choices",
+    "with_study_choices",
+]
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,11 @@ Widget = Literal["text", "number", "date", "datetime", "checkbox", "select", "pa
 
 @dataclass(frozen=True)
 class FieldView:
-    """How a field is shown: name, label, widget, choices, required, help text."""
+    """How a field is shown: name, label, widget, choices, required, help text.
+
+    ``pick`` marks a list of the study's own values (dose levels, sites, subjects) that starts
+    empty, so that nothing is chosen for the user.
+    """
 
     name: str
     label: str
@@ -134,6 +149,52 @@ class FieldView:
     choices: tuple[str, ...]
     required: bool
     description: str
+    pick: bool = False
+
+
+#: Fields naming a dose level, a site or an existing subject: offered as lists from the study.
+DOSE_FIELDS = frozenset({"dose_level", "next_dose_level"})
+SITE_FIELDS = frozenset({"site_id", "site"})
+#: Forms whose ``subject_id`` is a new subject code (typed, not picked).
+NEW_SUBJECT_FORMS = frozenset({"screen"})
+
+
+@dataclass(frozen=True)
+class StudyChoices:
+    """What the acting user may pick: dose levels by protocol name, sites and subjects they see."""
+
+    dose_levels: tuple[str, ...]
+    sites: tuple[str, ...]
+    subjects: tuple[str, ...]
+
+
+def study_choices(ctx: ServiceContext) -> StudyChoices:
+    """The protocol's dose levels (DL-1, DL1, ...), and the sites and subjects the user may read."""
+    study = s.load_study(ctx)
+    return StudyChoices(
+        dose_levels=tuple(level.name for level in study.protocol.dose_levels),
+        sites=s.visible_sites(ctx).sites,
+        subjects=tuple(row.subject_id for row in s.visible_subjects(ctx)),
+    )
+
+
+def with_study_choices(
+    name: str, views: tuple[FieldView, ...], choices: StudyChoices
+) -> tuple[FieldView, ...]:
+    """``views`` of form ``name`` with dose-level, site and subject fields shown as lists."""
+    shown = []
+    for view in views:
+        options: tuple[str, ...] | None = None
+        if view.name in DOSE_FIELDS:
+            options = choices.dose_levels
+        elif view.name in SITE_FIELDS:
+            options = choices.sites
+        elif view.name == "subject_id" and name not in NEW_SUBJECT_FORMS:
+            options = choices.subjects
+        if options is not None and view.widget == "text":
+            view = dataclasses.replace(view, widget="select", choices=options, pick=True)
+        shown.append(view)
+    return tuple(shown)
 
 
 def _unwrap(annotation: object) -> tuple[object, bool]:

@@ -6,14 +6,27 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from cartrial.errors import AuthenticationFailed, ValidationFailed
-from cartrial.services import load_study
+from cartrial.services import ServiceContext, load_study
 from cartrial.web.deps import PageContext, csrf_checked
-from cartrial.web.forms import FORMS, field_views, form_spec, parse_form
+from cartrial.web.forms import (
+    FORMS,
+    FieldView,
+    field_views,
+    form_spec,
+    parse_form,
+    study_choices,
+    with_study_choices,
+)
 from cartrial.web.pages import render
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+
+def _fields(ctx: ServiceContext, name: str) -> tuple[FieldView, ...]:
+    """The form's fields, dose levels, sites and subjects offered as the user may pick them."""
+    return with_study_choices(name, field_views(form_spec(name).model), study_choices(ctx))
 
 
 @router.get("/forms")
@@ -27,9 +40,8 @@ def form_index(request: Request, ctx: PageContext) -> Response:
 def form_page(request: Request, ctx: PageContext, name: str) -> Response:
     """An empty form (query parameters prefill fields, e.g. ``?subject_id=S01-001``)."""
     spec = form_spec(name)
-    load_study(ctx)
     values = dict(request.query_params)
-    context = {"name": name, "spec": spec, "fields": field_views(spec.model), "values": values}
+    context = {"name": name, "spec": spec, "fields": _fields(ctx, name), "values": values}
     return render(request, "form.html", context, user=ctx.user)
 
 
@@ -42,7 +54,7 @@ async def form_submit(request: Request, ctx: PageContext, name: str) -> Response
     context: dict[str, object] = {
         "name": name,
         "spec": spec,
-        "fields": field_views(spec.model),
+        "fields": _fields(ctx, name),
         "values": {k: v for k, v in values.items() if "password" not in k},
     }
     try:
