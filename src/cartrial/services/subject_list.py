@@ -25,7 +25,7 @@ class SubjectListing(ServiceResult):
 
 
 def visible_subjects(ctx: ServiceContext) -> tuple[SubjectListing, ...]:
-    """The subjects of the sites ``ctx.user`` holds a role at (every site if study-wide), by code."""
+    """The subjects of the sites where ``ctx.user`` holds a role (every site if study-wide)."""
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
         every = any(scope is None for _, scope in uc.roles)
         query = (
