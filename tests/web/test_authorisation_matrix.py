@@ -128,6 +128,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/openapi.json"): "public",
     # tests/web/test_pages_*.py test these rules for every role and site
     ("GET", "/audit/{table}/{record_id}"): "record page",
+    ("POST", "/forms/{name}/rows/{field}"): "form fragment",  # any logged-in user
+    ("POST", "/forms/{name}/preview"): "form preview",  # the roles of the form's use case
 }
 
 

@@ -196,6 +196,7 @@ from cartrial.services.treatment import (
     infuse,
     record_lymphodepletion,
 )
+from cartrial.services.tumour_preview import TumourPreview, preview_tumour_assessment
 from cartrial.services.visibility import Visibility, subject_site, visible_sites
 
 __all__ = [
@@ -292,6 +293,7 @@ __all__ = [
     "TokenInfo",
     "TokenRevoked",
     "TumourAssessed",
+    "TumourPreview",
     "UnlockUser",
     "UserAdded",
     "UserUnlocked",
@@ -333,6 +335,7 @@ __all__ = [
     "logout",
     "open_database",
     "open_expansion",
+    "preview_tumour_assessment",
     "raise_query",
     "record_ada",
     "record_ae",

@@ -25,8 +25,10 @@ from cartrial.services import ServiceContext
 
 __all__ = [
     "FORMS",
+    "PREVIEWS",
     "FieldView",
     "FormSpec",
+    "LivePreview",
     "StudyChoices",
     "field_views",
     "form_spec",
@@ -124,6 +126,24 @@ FORMS: dict[str, FormSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class LivePreview:
+    """What a form shows while it is typed: a read-only use case of the services on the same
+    input (nothing stored) and the partial template that shows its result."""
+
+    action: Callable[[ServiceContext, BaseModel], BaseModel]
+    template: str
+
+
+_PREVIEWS: tuple[tuple[str, Callable[..., BaseModel], str], ...] = (
+    ("tumour", s.preview_tumour_assessment, "_preview_tumour.html"),
+)
+#: Form name -> its live preview (derived values computed by the server as the form is typed).
+PREVIEWS: dict[str, LivePreview] = {
+    name: LivePreview(action, template) for name, action, template in _PREVIEWS
+}
+
+
 def form_spec(name: str) -> FormSpec:
     """The form called ``name``; :class:`NotFound` if there is none."""
     spec = FORMS.get(name)
@@ -132,7 +152,9 @@ def form_spec(name: str) -> FormSpec:
     return spec
 
 
-Widget = Literal["text", "number", "date", "datetime", "checkbox", "select", "password", "json"]
+Widget = Literal[
+    "text", "number", "date", "datetime", "checkbox", "select", "password", "json", "rows"
+]
 
 
 @dataclass(frozen=True)
@@ -140,7 +162,8 @@ class FieldView:
     """How a field is shown: name, label, widget, choices, required, help text.
 
     ``pick`` marks a list of the study's own values (dose levels, sites, subjects) that starts
-    empty, so that nothing is chosen for the user.
+    empty, so that nothing is chosen for the user. A ``rows`` field (a list of records, e.g. a
+    tumour assessment's lesions) is a table whose ``columns`` are the record's fields.
     """
 
     name: str
@@ -150,6 +173,7 @@ class FieldView:
     required: bool
     description: str
     pick: bool = False
+    columns: tuple[FieldView, ...] = ()
 
 
 #: Fields naming a dose level, a site or an existing subject: offered as lists from the study.
@@ -209,8 +233,29 @@ def _unwrap(annotation: object) -> tuple[object, bool]:
     return annotation, False
 
 
+def row_model(annotation: object) -> type[BaseModel] | None:
+    """The record model of a ``tuple[Model, ...]`` / ``list[Model]`` field (``None`` otherwise)."""
+    kind, _ = _unwrap(annotation)
+    if get_origin(kind) in (tuple, list):
+        item = get_args(kind)[0] if get_args(kind) else None
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def _enum_of(metadata: list[object]) -> tuple[str, ...]:
+    """The choices a field declares in its JSON schema (``WithJsonSchema({"enum": ...})``)."""
+    for item in metadata:
+        schema = getattr(item, "json_schema", None)
+        if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+            return tuple(str(v) for v in schema["enum"])
+    return ()
+
+
 def _widget(annotation: object) -> tuple[Widget, tuple[str, ...]]:
     kind, _ = _unwrap(annotation)
+    if row_model(annotation) is not None:
+        return "rows", ()
     if isinstance(kind, tuple):
         dated = any(k in (dt.date, dt.datetime, AwareDatetime) for k in kind)
         return ("datetime" if dated else "text"), ()
@@ -236,6 +281,10 @@ def field_views(model: type[BaseModel]) -> tuple[FieldView, ...]:
     views = []
     for name, info in model.model_fields.items():
         widget, choices = _widget(info.annotation)
+        declared = _enum_of(info.metadata)
+        if declared and widget == "text":
+            widget, choices = "select", declared
+        rows = row_model(info.annotation)
         views.append(
             FieldView(
                 name=name,
@@ -244,6 +293,7 @@ def field_views(model: type[BaseModel]) -> tuple[FieldView, ...]:
                 choices=choices,
                 required=info.is_required() and widget != "checkbox",
                 description=info.description or "",
+                columns=field_views(rows) if rows is not None else (),
             )
         )
     return tuple(views)
@@ -254,11 +304,23 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
 
     Empty fields take the model's default; an unticked checkbox is ``False``; a ``datetime``
     typed without a zone (an HTML ``datetime-local``) is read as UTC; JSON fields are decoded.
+    A ``rows`` field is read from its table (``NAME-INDEX-COLUMN``, empty rows left out) or,
+    when sent as one value, as JSON.
     """
     data: dict[str, object] = {}
     for view in field_views(model):
         raw = form.get(view.name, "").strip()
-        if view.widget == "checkbox":
+        if view.widget == "rows" and not raw:
+            rows = table_rows(form, view)
+            if rows:
+                record = row_model(model.model_fields[view.name].annotation)
+                assert record is not None
+                data[view.name] = [
+                    _row_values(record, view, row, f"{view.name}.{i}") for i, row in enumerate(rows)
+                ]
+        elif view.widget == "rows":
+            data[view.name] = _json(view.name, raw)
+        elif view.widget == "checkbox":
             data[view.name] = raw in ("on", "true", "1", "yes")
         elif raw == "":
             continue
@@ -266,10 +328,7 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
             # a Literal of numbers (e.g. IHC intensity 0-3) takes the number, not its text
             data[view.name] = _literal_value(model, view.name, raw)
         elif view.widget == "json":
-            try:
-                data[view.name] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValidationFailed(view.name, f"not valid JSON ({exc.msg})") from None
+            data[view.name] = _json(view.name, raw)
         elif view.widget == "datetime" and "T" in raw and not _has_zone(raw):
             data[view.name] = f"{raw}:00Z" if raw.count(":") == 1 else f"{raw}Z"
         else:
@@ -280,6 +339,67 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
         raise
     except ValueError as exc:  # a model that is not a ServiceInput
         raise ValidationFailed("<input>", str(exc)) from None
+
+
+def _json(name: str, raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(name, f"not valid JSON ({exc.msg})") from None
+
+
+def table_rows(
+    form: Mapping[str, str], view: FieldView, *, keep_empty: bool = False
+) -> list[dict[str, str]]:
+    """The rows of table field ``view`` as typed (``NAME-INDEX-COLUMN``), empty rows left out
+    unless ``keep_empty``.
+
+    Rows keep their order and are numbered again from 0, so that an error the service names
+    ``NAME.INDEX.COLUMN`` points at the row shown at that index.
+    """
+    prefix = f"{view.name}-"
+    indexes = sorted(
+        {
+            int(key.split("-")[1])
+            for key in form
+            if key.startswith(prefix) and key.count("-") == 2 and key.split("-")[1].isdigit()
+        }
+    )
+    rows = []
+    for index in indexes:
+        row = {c.name: form.get(f"{prefix}{index}-{c.name}", "").strip() for c in view.columns}
+        typed = [
+            value
+            for c, value in zip(view.columns, row.values(), strict=True)
+            if value and c.widget != "checkbox"
+        ]
+        if typed or keep_empty:
+            rows.append(row)
+    return rows
+
+
+def _row_values(
+    record: type[BaseModel], view: FieldView, row: Mapping[str, str], where: str
+) -> object:
+    """One table row as the record's field values (the same reading as a form's fields).
+
+    The row is checked by its own model first, so that a refused cell is named
+    ``NAME.INDEX.COLUMN`` (``where`` is ``NAME.INDEX``) and shown in its cell.
+    """
+    values: dict[str, object] = {}
+    for column in view.columns:
+        raw = row.get(column.name, "")
+        if column.widget == "checkbox":
+            values[column.name] = raw in ("on", "true", "1", "yes")
+        elif raw and column.widget == "select":
+            values[column.name] = _literal_value(record, column.name, raw)
+        elif raw:
+            values[column.name] = raw
+    try:
+        record(**values)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}.{exc.field}", str(exc)[len(exc.field) + 2 :]) from None
+    return values
 
 
 def _literal_value(model: type[BaseModel], name: str, raw: str) -> object:
