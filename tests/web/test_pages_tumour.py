@@ -14,20 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from fastapi.testclient import TestClient
 from service_support import treat
-from test_authorisation_matrix import (  # noqa: F401 (clients: the matrix's fixture)
-    RULES,
-    USERS,
-    clients,
-    expected_for_form,
-    outcome,
-)
 from web_support import Web
 
 from cartrial.services import subject_records
-from cartrial.web.forms import PREVIEWS
-from cartrial.web.security import CSRF_FIELD
 
 D1 = dt.date(2026, 1, 12)
 SUBJECT = "S01-001"
@@ -124,27 +114,3 @@ def test_the_organ_is_required_and_the_error_is_shown_in_its_cell(web: Web) -> N
     assert 'name="lesions-0-diameter_mm" value="50"' in page  # what was typed is kept
     records = subject_records(web.trial.as_("dm"), SUBJECT).records
     assert not [r for r in records if r.table in ("tumour_lesions", "lesion_measurements")]
-
-
-def test_the_form_fragments_for_every_role_and_site(
-    web: Web,
-    clients: dict[str, TestClient],  # noqa: F811 (the matrix's fixture)
-) -> None:
-    fragments = {path for (method, path), rule in RULES.items() if rule.startswith("form ")}
-    assert fragments == {"/forms/{name}/rows/{field}", "/forms/{name}/preview"}
-    got, expected = {}, {}
-    for name in PREVIEWS:
-        for user, client in [("anonymous", web.client), *clients.items()]:
-            token = client.cookies.get("cartrial_csrf") or web.csrf()
-            data = {CSRF_FIELD: token, **WEEK6, "row_action": "add"}
-            for kind in ("rows/lesions", "preview"):
-                r = client.post(f"/forms/{name}/{kind}", data=data, follow_redirects=False)
-                got[(user, name, kind)] = outcome(r.status_code, r.headers.get("location", ""))
-                if user == "anonymous":
-                    expected[(user, name, kind)] = "anonymous"
-                elif kind == "preview":
-                    expected[(user, name, kind)] = expected_for_form(name, user)
-                else:
-                    expected[(user, name, kind)] = "allowed"
-    assert got == expected
-    assert set(USERS) <= {user for user, _, _ in got}

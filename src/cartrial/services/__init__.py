@@ -62,6 +62,13 @@ from cartrial.services.auth import (
     unlock_user,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.crs_preview import (
+    ICE_DOMAIN_ITEMS,
+    CrsIcansPreview,
+    ice_domain_points,
+    ice_items,
+    preview_crs_icans_day,
+)
 from cartrial.services.database import create_database, database_name, open_database
 from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
@@ -200,6 +207,7 @@ from cartrial.services.tumour_preview import TumourPreview, preview_tumour_asses
 from cartrial.services.visibility import Visibility, subject_site, visible_sites
 
 __all__ = [
+    "ICE_DOMAIN_ITEMS",
     "RECORD_FAMILIES",
     "AERecorded",
     "AddSite",
@@ -216,6 +224,7 @@ __all__ = [
     "CreateStudy",
     "CreateToken",
     "CriterionResult",
+    "CrsIcansPreview",
     "CrsIcansRecorded",
     "DLTAdjudicated",
     "DLTOverride",
@@ -321,6 +330,8 @@ __all__ = [
     "escalation_state",
     "expansion_state",
     "export_odm",
+    "ice_domain_points",
+    "ice_items",
     "import_kinetics",
     "import_labs",
     "import_lesions",
@@ -335,6 +346,7 @@ __all__ = [
     "logout",
     "open_database",
     "open_expansion",
+    "preview_crs_icans_day",
     "preview_tumour_assessment",
     "raise_query",
     "record_ada",

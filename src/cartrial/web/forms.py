@@ -24,13 +24,16 @@ from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services import ServiceContext
 
 __all__ = [
+    "CALCULATORS",
     "FORMS",
     "PREVIEWS",
     "FieldView",
     "FormSpec",
+    "ItemCalculator",
     "LivePreview",
     "StudyChoices",
     "field_views",
+    "form_input",
     "form_spec",
     "parse_form",
     "study_choices",
@@ -137,11 +140,59 @@ class LivePreview:
 
 _PREVIEWS: tuple[tuple[str, Callable[..., BaseModel], str], ...] = (
     ("tumour", s.preview_tumour_assessment, "_preview_tumour.html"),
+    ("crs-icans", s.preview_crs_icans_day, "_preview_crs.html"),
 )
 #: Form name -> its live preview (derived values computed by the server as the form is typed).
 PREVIEWS: dict[str, LivePreview] = {
     name: LivePreview(action, template) for name, action, template in _PREVIEWS
 }
+
+
+@dataclass(frozen=True)
+class ItemCalculator:
+    """Checkboxes shown instead of some fields of a form (e.g. the ten ICE items instead of the
+    five ICE domain points); the services turn the ticked items into those fields' values.
+
+    ``skip_when`` (field, value): the fields stay empty when that field has that value (no ICE
+    screen in an unarousable subject).
+    """
+
+    legend: str
+    prefix: str
+    items: tuple[tuple[str, str], ...]
+    replaces: tuple[str, ...]
+    points: Callable[[list[str]], dict[str, int]]
+    skip_when: tuple[str, str]
+
+    def fill(self, values: Mapping[str, str]) -> dict[str, str]:
+        """``values`` with the replaced fields set from the ticked items (unless typed)."""
+        if any(values.get(name, "").strip() for name in self.replaces):
+            return dict(values)  # typed directly (e.g. a script posting the domain points)
+        field, value = self.skip_when
+        if values.get(field) == value:
+            return dict(values)
+        ticked = [item for item, _ in self.items if values.get(f"{self.prefix}{item}") == "on"]
+        return {**values, **{k: str(v) for k, v in self.points(ticked).items()}}
+
+
+#: Form name -> its item calculator.
+CALCULATORS: dict[str, ItemCalculator] = {
+    "crs-icans": ItemCalculator(
+        legend="ICE screen (Lee et al. 2019): tick each item the patient passed",
+        prefix="ice-",
+        items=tuple((i.item, i.text) for i in s.ice_items()),
+        replaces=tuple(s.ICE_DOMAIN_ITEMS),
+        points=s.ice_domain_points,
+        skip_when=("consciousness", "unarousable"),
+    )
+}
+
+
+def form_input(name: str, values: Mapping[str, str]) -> BaseModel:
+    """The input of form ``name`` from its submitted text (item calculators applied first)."""
+    calculator = CALCULATORS.get(name)
+    filled = calculator.fill(values) if calculator else values
+    return parse_form(form_spec(name).model, filled)
 
 
 def form_spec(name: str) -> FormSpec:

@@ -16,12 +16,13 @@ from cartrial.errors import AuthenticationFailed, NotFound, ValidationFailed
 from cartrial.services import ServiceContext, load_study
 from cartrial.web.deps import PageContext, csrf_checked
 from cartrial.web.forms import (
+    CALCULATORS,
     FORMS,
     PREVIEWS,
     FieldView,
     field_views,
+    form_input,
     form_spec,
-    parse_form,
     study_choices,
     table_rows,
     with_study_choices,
@@ -56,6 +57,7 @@ def _form_context(
         "values": {k: v for k, v in values.items() if "password" not in k},
         "table_rows": rows,
         "preview": preview.template if preview else None,
+        "calculator": CALCULATORS.get(name),
     }
 
 
@@ -84,7 +86,7 @@ async def form_submit(request: Request, ctx: PageContext, name: str) -> Response
     values = _submitted(await request.form())
     context = _form_context(ctx, name, values)
     try:
-        result = spec.action(ctx, parse_form(spec.model, values))
+        result = spec.action(ctx, form_input(name, values))
     except ValidationFailed as exc:
         context.update(errors={exc.field: str(exc)}, error=str(exc))
         return render(request, "form.html", context, status=422, user=ctx.user)
@@ -126,7 +128,7 @@ async def form_preview(request: Request, ctx: PageContext, name: str) -> Respons
     values = _submitted(await request.form())
     context: dict[str, object] = {"name": name}
     try:
-        context["derived"] = preview.action(ctx, parse_form(form_spec(name).model, values))
+        context["derived"] = preview.action(ctx, form_input(name, values))
     except (ValidationFailed, NotFound) as exc:
         context["problem"] = str(exc)
     return render(request, preview.template, context, user=ctx.user)
