@@ -31,6 +31,13 @@ PREVIEW_VALUES: dict[str, dict[str, str]] = {
         "lesions-0-status": "present",
     },
     "crs-icans": {"subject_id": SUBJECT, "observed_date": "2026-01-14", "temperature_c": "38.2"},
+    "ae": {
+        "subject_id": SUBJECT,
+        "term": "Nausea",
+        "grade": "1",
+        "onset_at": "2026-01-14T09:00",
+        "attribution": "possible",
+    },
 }
 
 

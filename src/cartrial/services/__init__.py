@@ -35,6 +35,7 @@ from cartrial.services.admin import (
     create_study,
     load_study,
 )
+from cartrial.services.ae_preview import AEPreview, preview_ae
 from cartrial.services.auth import (
     Authenticated,
     AuthSettings,
@@ -209,6 +210,7 @@ from cartrial.services.visibility import Visibility, subject_site, visible_sites
 __all__ = [
     "ICE_DOMAIN_ITEMS",
     "RECORD_FAMILIES",
+    "AEPreview",
     "AERecorded",
     "AddSite",
     "AddUser",
@@ -346,6 +348,7 @@ __all__ = [
     "logout",
     "open_database",
     "open_expansion",
+    "preview_ae",
     "preview_crs_icans_day",
     "preview_tumour_assessment",
     "raise_query",

@@ -20,7 +20,8 @@ from typing import Literal, Union, get_args, get_origin
 from pydantic import AwareDatetime, BaseModel, SecretStr
 
 from cartrial import services as s
-from cartrial.errors import NotFound, ValidationFailed
+from cartrial.errors import NotFound, RuleInputError, ValidationFailed
+from cartrial.rules.ctcae_text import GradeDefinitions, grade_definitions
 from cartrial.services import ServiceContext
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "form_spec",
     "parse_form",
     "study_choices",
+    "term_grades",
     "with_study_choices",
 ]
 
@@ -141,6 +143,7 @@ class LivePreview:
 _PREVIEWS: tuple[tuple[str, Callable[..., BaseModel], str], ...] = (
     ("tumour", s.preview_tumour_assessment, "_preview_tumour.html"),
     ("crs-icans", s.preview_crs_icans_day, "_preview_crs.html"),
+    ("ae", s.preview_ae, "_preview_ae.html"),
 )
 #: Form name -> its live preview (derived values computed by the server as the form is typed).
 PREVIEWS: dict[str, LivePreview] = {
@@ -193,6 +196,14 @@ def form_input(name: str, values: Mapping[str, str]) -> BaseModel:
     calculator = CALCULATORS.get(name)
     filled = calculator.fill(values) if calculator else values
     return parse_form(form_spec(name).model, filled)
+
+
+def term_grades(term: str) -> GradeDefinitions | None:
+    """The CTCAE v5.0 grade texts of ``term`` (``None`` when it is not a catalogue term)."""
+    try:
+        return grade_definitions(term)
+    except RuleInputError:
+        return None
 
 
 def form_spec(name: str) -> FormSpec:
