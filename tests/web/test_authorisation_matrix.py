@@ -130,6 +130,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/audit/{table}/{record_id}"): "record page",
     ("POST", "/forms/{name}/rows/{field}"): "form fragment",  # any logged-in user
     ("POST", "/forms/{name}/preview"): "form preview",  # the roles of the form's use case
+    ("GET", "/import"): "page",
+    ("POST", "/import"): "upload",  # each row's use case decides (test_pages_import)
 }
 
 
