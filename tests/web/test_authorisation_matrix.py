@@ -132,6 +132,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/forms/{name}/preview"): "form preview",  # the roles of the form's use case
     ("GET", "/import"): "page",
     ("POST", "/import"): "upload",  # each row's use case decides (test_pages_import)
+    ("GET", "/admin"): "admin page",  # administrators only (test_pages_admin)
 }
 
 

@@ -35,6 +35,13 @@ from cartrial.services.admin import (
     create_study,
     load_study,
 )
+from cartrial.services.admin_lists import (
+    AdminLists,
+    RoleListing,
+    SiteListing,
+    UserListing,
+    admin_lists,
+)
 from cartrial.services.ae_preview import AEPreview, preview_ae
 from cartrial.services.auth import (
     Authenticated,
@@ -215,6 +222,7 @@ __all__ = [
     "AddSite",
     "AddUser",
     "AdjudicateDLT",
+    "AdminLists",
     "AnswerQuery",
     "AssignDose",
     "AuditChange",
@@ -283,6 +291,7 @@ __all__ = [
     "ReleaseDataLock",
     "ReviewExpansion",
     "RevokeToken",
+    "RoleListing",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
@@ -293,6 +302,7 @@ __all__ = [
     "Signed",
     "SignedDecision",
     "SiteAdded",
+    "SiteListing",
     "StopExpansion",
     "StudyCreated",
     "StudyLoaded",
@@ -307,12 +317,14 @@ __all__ = [
     "TumourPreview",
     "UnlockUser",
     "UserAdded",
+    "UserListing",
     "UserUnlocked",
     "Visibility",
     "WithdrawSubject",
     "add_site",
     "add_user",
     "adjudicate_dlt",
+    "admin_lists",
     "answer_query",
     "assign_dose",
     "auth_settings",
