@@ -19,7 +19,7 @@ from cartrial.services import CreateToken, create_token
 
 def _row(page: str, first_cell: str) -> str:
     start = page.index(f"<tr><td>{first_cell}</td>")
-    return page[start : page.index("</tr>", start)]
+    return page[start : page.index("</tr>", start)].replace("\n", "")
 
 
 def test_users_sites_and_roles_are_listed(web: Web) -> None:
