@@ -13,17 +13,22 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from service_support import treat
 from test_authorisation_matrix import RULES, USERS, clients, outcome  # noqa: F401 (fixture)
-from web_support import Web
+from web_support import PASSWORD, Web
 
 from cartrial.services import (
+    AdjudicateDLT,
     RecordAE,
     RecordGradeChange,
     ShowRecordHistory,
+    SignaturesOf,
+    adjudicate_dlt,
     record_ae,
     record_grade_change,
     record_history,
+    signatures_of,
 )
 
 D1 = dt.date(2026, 1, 12)
@@ -157,3 +162,31 @@ def test_the_report_tables_download_as_csv(web: Web) -> None:
     names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
     assert names and all(re.fullmatch(r"tables/[\w.-]+\.csv", n) for n in names)
     assert web.client.get("/report/download", params={"format": "docx"}).status_code == 404
+
+
+def test_a_signed_record_shows_its_manifestation_in_the_timeline_and_audit_trail(
+    web: Web,
+) -> None:
+    ae_id = _ae_with_a_grade_change(web)
+    adjudicate_dlt(
+        web.trial.as_("inv"), AdjudicateDLT(subject_id=SUBJECT, password=SecretStr(PASSWORD))
+    )
+    (signed,) = signatures_of(
+        web.trial.as_("inv"), SignaturesOf(record="adverse_event", record_id=ae_id)
+    )
+    # the manifestation (21 CFR 11.50): printed name, meaning, UTC and study time, version
+    assert signed.signer == "inv" and " UTC (" in signed.manifestation
+    assert "Asia/Shanghai, UTC+08:00" in signed.manifestation  # the protocol's study.time_zone
+    web.login("coord1")
+    timeline = web.client.get(f"/subjects/{SUBJECT}").text
+    link = timeline.index(f'href="/audit/adverse_events/{ae_id}"')
+    row = timeline[timeline.rindex("<tr>", 0, link) : link]
+    assert f"<td>{signed.manifestation}</td>" in row
+    audit = web.client.get(f"/audit/adverse_events/{ae_id}").text
+    assert f"<li>{signed.manifestation}</li>" in audit
+
+
+def test_the_expansion_page_lists_signed_decisions_as_a_table(web: Web) -> None:
+    web.login("dsmc")
+    page = web.client.get("/expansion").text
+    assert '<th scope="col">E-signature</th>' in page and "No decision recorded yet." in page

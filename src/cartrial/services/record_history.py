@@ -20,6 +20,7 @@ from sqlalchemy import select
 from cartrial.errors import NotFound
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
+from cartrial.services.signing import manifestation
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -37,11 +38,13 @@ from cartrial.store import (
     PhenotypePanel,
     PhenotypeValue,
     Regulated,
+    Signature,
     Subject,
     SubsequentTherapy,
     SurvivalFollowUp,
     TimepointResponse,
     TumourLesion,
+    live,
     read_log,
 )
 from cartrial.vocab import ROLES
@@ -116,7 +119,8 @@ _NAMING = (
 
 
 class RecordRef(ServiceResult):
-    """One record of a subject: table, id, what it is, its data date and a short description."""
+    """One record of a subject: table, id, what it is, its data date, a short description and
+    the manifestation of each of its e-signatures (name, meaning, UTC and study time, version)."""
 
     table: str
     record_id: int
@@ -124,6 +128,7 @@ class RecordRef(ServiceResult):
     data_date: str | None
     summary: str
     deleted: bool
+    signatures: tuple[str, ...] = ()
 
 
 class SubjectRecords(ServiceResult):
@@ -153,7 +158,7 @@ class ShowRecordHistory(ServiceInput):
 
 
 class RecordHistory(ServiceResult):
-    """The audit trail of one record, oldest change first."""
+    """The audit trail of one record, oldest change first, and its e-signatures' manifestations."""
 
     table: str
     record_id: int
@@ -161,6 +166,7 @@ class RecordHistory(ServiceResult):
     subject_id: str
     summary: str
     deleted: bool
+    signatures: tuple[str, ...]
     changes: tuple[AuditChange, ...]
 
 
@@ -179,6 +185,40 @@ def _ref(table: str, record: Any) -> RecordRef:
         summary=named,
         deleted=record.deleted_at is not None,
     )
+
+
+def _signatures(uc: UseCase, table: str, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The manifestations of the live signatures of records ``ids`` of ``table``, oldest first."""
+    zone = uc.protocol.study.time_zone
+    found: dict[int, list[str]] = {}
+    for sig in uc.session.scalars(
+        select(Signature)
+        .where(Signature.record_table == table, Signature.record_id.in_(ids), live(Signature))
+        .order_by(Signature.signed_at, Signature.id)
+    ):
+        found.setdefault(sig.record_id, []).append(
+            manifestation(
+                sig.signer_name, sig.signer, sig.meaning, sig.signed_at, zone, sig.record_version
+            )
+        )
+    return {record_id: tuple(shown) for record_id, shown in found.items()}
+
+
+def _with_signatures(uc: UseCase, refs: list[RecordRef]) -> list[RecordRef]:
+    by_table: dict[str, list[int]] = {}
+    for ref in refs:
+        by_table.setdefault(ref.table, []).append(ref.record_id)
+    signed = {
+        (table, record_id): shown
+        for table, ids in by_table.items()
+        for record_id, shown in _signatures(uc, table, ids).items()
+    }
+    return [
+        ref.model_copy(update={"signatures": signed[(ref.table, ref.record_id)]})
+        if (ref.table, ref.record_id) in signed
+        else ref
+        for ref in refs
+    ]
 
 
 def subject_records(ctx: ServiceContext, subject_id: SubjectId) -> SubjectRecords:
@@ -213,7 +253,7 @@ def subject_records(ctx: ServiceContext, subject_id: SubjectId) -> SubjectRecord
                 )
             )
             refs += [_ref(model.__tablename__, r) for r in found]  # type: ignore[attr-defined]
-        return SubjectRecords(subject_id=subject_id, records=tuple(refs))
+        return SubjectRecords(subject_id=subject_id, records=tuple(_with_signatures(uc, refs)))
 
 
 def _subject_of(uc: UseCase, table: str, record: Any) -> Subject:
@@ -257,6 +297,7 @@ def record_history(ctx: ServiceContext, data: ShowRecordHistory) -> RecordHistor
             subject_id=subject.subject_code,
             summary=ref.summary,
             deleted=ref.deleted,
+            signatures=_signatures(uc, data.table, [record.id]).get(record.id, ()),
             changes=tuple(
                 AuditChange(
                     occurred_at=e.occurred_at,

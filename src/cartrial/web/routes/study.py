@@ -115,11 +115,7 @@ def escalation(request: Request, ctx: PageContext) -> Response:
 def expansion(request: Request, ctx: PageContext) -> Response:
     """Expansion dashboard: toxicity boundary and futility rule against the data, decisions."""
     state = expansion_state(ctx)
-    context = {
-        "state": state,
-        "review": state.rules,
-        "decisions": [decision.model_dump(mode="json") for decision in state.decisions],
-    }
+    context = {"state": state, "review": state.rules}
     return render(request, "expansion.html", context, user=ctx.user)
 
 
