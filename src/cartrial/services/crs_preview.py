@@ -10,7 +10,6 @@ earlier tocilizumab or corticosteroid dose matters), in a read-only use case: no
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -22,7 +21,12 @@ from cartrial.rules.cart_tox.criteria import IceItemRow
 from cartrial.rules.package_tables import load_table
 from cartrial.services.base import ServiceResult
 from cartrial.services.context import ServiceContext, use_case
-from cartrial.services.toxicity import CLINICAL_STAFF, RecordCrsIcansDay, grade_course
+from cartrial.services.toxicity import (
+    CLINICAL_STAFF,
+    RecordCrsIcansDay,
+    grade_course,
+    new_observation,
+)
 from cartrial.services.treatment import infusion_of
 from cartrial.store import CrsIcansObservation, live
 
@@ -90,30 +94,6 @@ class CrsIcansPreview(ServiceResult):
     crs_method: str
 
 
-@dataclass(frozen=True)
-class _Day:
-    """A typed day in the shape of a stored observation (:class:`DayFindings`)."""
-
-    subject_id: int
-    observed_date: dt.date
-    temperature_c: float | None
-    hypotension: bool
-    vasopressors: int
-    oxygen_device: str | None
-    oxygen_flow_l_min: float | None
-    ice_orientation: int | None
-    ice_naming: int | None
-    ice_commands: int | None
-    ice_writing: int | None
-    ice_attention: int | None
-    consciousness: str | None
-    seizure: str | None
-    motor: str | None
-    icp: str | None
-    tocilizumab: bool
-    steroids: bool
-
-
 def preview_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIcansPreview:
     """Grade ``data`` after the subject's stored days, without storing anything.
 
@@ -135,26 +115,7 @@ def preview_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIc
                 live(CrsIcansObservation),
             )
         )
-        typed = _Day(
-            subject_id=subject.id,
-            observed_date=data.observed_date,
-            temperature_c=data.temperature_c,
-            hypotension=data.hypotension or data.vasopressors > 0,
-            vasopressors=data.vasopressors,
-            oxygen_device=data.oxygen_device,
-            oxygen_flow_l_min=data.oxygen_flow_l_min,
-            ice_orientation=data.ice_orientation,
-            ice_naming=data.ice_naming,
-            ice_commands=data.ice_commands,
-            ice_writing=data.ice_writing,
-            ice_attention=data.ice_attention,
-            consciousness=data.consciousness,
-            seizure=data.seizure,
-            motor="deep_focal_weakness" if data.motor_weakness else "none",
-            icp=data.cerebral_edema,
-            tocilizumab=data.tocilizumab,
-            steroids=data.steroids,
-        )
+        typed = new_observation(subject.id, data)  # transient: never added to the session
         graded = grade_course(uc.protocol, [*stored, typed])
         values = next(v for day, v in graded if day is typed)
         return CrsIcansPreview(
