@@ -19,10 +19,10 @@ from cartrial.errors import ValidationFailed
 from cartrial.rules import cart_tox
 from cartrial.rules.cart_tox.criteria import IceItemRow
 from cartrial.rules.package_tables import load_table
-from cartrial.services.base import ServiceResult
 from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.toxicity import (
     CLINICAL_STAFF,
+    CrsIcansRecorded,
     RecordCrsIcansDay,
     grade_course,
     new_observation,
@@ -81,16 +81,10 @@ def ice_domain_points(passed: Collection[str]) -> dict[str, int]:
     }
 
 
-class CrsIcansPreview(ServiceResult):
-    """The grades the typed day would get (ASTCT 2019 or the protocol's CRS method)."""
+class CrsIcansPreview(CrsIcansRecorded):
+    """The grades the typed day would get, and the CRS method that gave them (``astct``: ASTCT
+    2019, ``ctcae``: CTCAE v5.0; the protocol's ``toxicity_grading.crs``)."""
 
-    subject_id: str
-    day: int
-    ice_score: int | None
-    crs_grade: int
-    crs_driver: str
-    icans_grade: int
-    icans_driver: str
     crs_method: str
 
 
@@ -120,6 +114,7 @@ def preview_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIc
         values = next(v for day, v in graded if day is typed)
         return CrsIcansPreview(
             subject_id=code,
+            observed_date=data.observed_date,
             day=(data.observed_date - infusion.infused_at.date()).days,
             ice_score=values["ice_score"],
             crs_grade=values["crs_grade"],
