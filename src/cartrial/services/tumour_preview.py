@@ -68,24 +68,23 @@ def preview_tumour_assessment(ctx: ServiceContext, data: RecordTumourAssessment)
         dates = set(pd.to_datetime(stored["assessment_date"]))
         if day in dates:
             raise ValidationFailed("assessment_date", f"{data.assessment_date} is already assessed")
-        typed = pd.DataFrame(
-            [
-                {
-                    "subject_id": data.subject_id,
-                    "assessment_date": data.assessment_date,
-                    "lesion_id": lesion.lesion_id,
-                    "category": lesion.category,
-                    "organ": lesion.organ,
-                    "is_lymph_node": lesion.is_lymph_node,
-                    "diameter_mm": lesion.diameter_mm,
-                    "status": lesion.status,
-                }
-                for lesion in data.lesions
-            ],
-            columns=list(recist.LESION_COLUMNS),
-        )
         stored["subject_id"] = data.subject_id  # the engine's subject label: the code
-        lesions = pd.concat([stored, typed], ignore_index=True) if len(stored) else typed
+        typed = [
+            {
+                "subject_id": data.subject_id,
+                "assessment_date": data.assessment_date,
+                "lesion_id": lesion.lesion_id,
+                "category": lesion.category,
+                "organ": lesion.organ,
+                "is_lymph_node": lesion.is_lymph_node,
+                "diameter_mm": lesion.diameter_mm,
+                "status": lesion.status,
+            }
+            for lesion in data.lesions
+        ]
+        lesions = pd.DataFrame(
+            [*stored.to_dict("records"), *typed], columns=list(recist.LESION_COLUMNS)
+        )
         infusion = infusion_of(uc, subject)
         baseline = not dates or day < min(dates)
         reference = infusion.infused_at.date() if infusion is not None else data.assessment_date
