@@ -72,3 +72,22 @@ def test_a_prefilled_subject_is_selected(web: Web) -> None:
 def test_the_admin_picks_a_new_users_site_from_the_studys_sites(web: Web) -> None:
     web.login("admin")
     assert _options(web.client.get("/forms/add-user").text, "site") == ["", "S01", "S02"]
+
+
+def test_the_subject_list_filters_by_lists_of_what_the_user_may_see(web: Web) -> None:
+    inv = web.trial.as_("inv")
+    treat(web.trial.as_("coord1"), inv, "S01-001", "S01", D1)
+    treat(web.trial.as_("coord2"), inv, "S02-001", "S02", D1)  # both at the start dose DL1
+    web.login("coord2")
+    page = web.client.get("/subjects").text
+    assert _options(page, "site") == ["", "S02"]
+    assert _options(page, "dose") == ["", "DL-1", "DL1", "DL2", "DL3"]
+    assert "S02-001" in page and "S01-001" not in page
+    web.post("/logout")
+    web.login("inv")
+    at_dl1 = web.client.get("/subjects", params={"dose": "DL1"}).text
+    assert '<option value="DL1" selected>' in at_dl1
+    assert "S02-001" in at_dl1 and "S01-001" in at_dl1
+    assert "No subject matches." in web.client.get("/subjects", params={"dose": "DL2"}).text
+    at_s01 = web.client.get("/subjects", params={"site": "S01"}).text
+    assert "S01-001" in at_s01 and "S02-001" not in at_s01

@@ -25,8 +25,10 @@ from cartrial.services import (
     load_study,
     subject_records,
 )
+from cartrial.vocab import PHASES
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
+from cartrial.web.forms import study_choices
 from cartrial.web.pages import render
 from cartrial.web.reading import readable_data
 
@@ -78,7 +80,14 @@ def subjects(
     for column, value in (("site_id", site), ("dose_level", dose), ("phase", phase)):
         if value:
             frame = frame[frame[column].astype(str) == value]
-    context = {"subjects": _rows(frame), "site": site, "dose": dose, "phase": phase}
+    context = {
+        "subjects": _rows(frame),
+        "site": site,
+        "dose": dose,
+        "phase": phase,
+        "choices": study_choices(ctx),
+        "phases": PHASES,
+    }
     return render(request, "subjects.html", context, user=ctx.user)
 
 
