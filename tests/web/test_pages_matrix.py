@@ -16,7 +16,7 @@ from test_authorisation_matrix import (  # noqa: F401 (clients: the matrix's fix
 )
 from web_support import Web
 
-from cartrial.web.forms import PREVIEWS
+from cartrial.web.live_forms import PREVIEWS
 from cartrial.web.security import CSRF_FIELD
 
 #: Values each previewed form accepts for subject S01-001 (infused 2026-01-12 by the fixture).

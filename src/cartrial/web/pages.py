@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from fastapi import Request
 from starlette.responses import Response
 
-from cartrial.web.forms import term_grades
+from cartrial.web.live_forms import term_grades
 from cartrial.web.security import CSRF_FIELD, csrf_token
 from cartrial.web.state import WebState
 

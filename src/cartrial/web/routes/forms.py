@@ -15,16 +15,12 @@ from starlette.responses import Response
 from cartrial.errors import AuthenticationFailed, NotFound, ValidationFailed
 from cartrial.services import ServiceContext, load_study
 from cartrial.web.deps import PageContext, csrf_checked
-from cartrial.web.forms import (
+from cartrial.web.forms import FORMS, FieldView, field_views, form_spec, table_rows
+from cartrial.web.live_forms import (
     CALCULATORS,
-    FORMS,
     PREVIEWS,
-    FieldView,
-    field_views,
     form_input,
-    form_spec,
     study_choices,
-    table_rows,
     with_study_choices,
 )
 from cartrial.web.pages import render

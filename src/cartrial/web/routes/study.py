@@ -28,7 +28,7 @@ from cartrial.services import (
 from cartrial.vocab import PHASES
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
-from cartrial.web.forms import study_choices
+from cartrial.web.live_forms import study_choices
 from cartrial.web.pages import render
 from cartrial.web.reading import readable_data
 

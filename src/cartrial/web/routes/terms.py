@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from cartrial.rules.ctcae import catalogue
 from cartrial.web.deps import PageContext
-from cartrial.web.forms import term_grades
+from cartrial.web.live_forms import term_grades
 from cartrial.web.pages import render
 
 __all__ = ["MAX_MATCHES", "router"]
