@@ -186,6 +186,19 @@ class TiteCRMKernel:
         following = self.crm.settle(n, y, current, p_hat, over, last_dlts)
         return following, np.zeros(current.size, dtype=bool)
 
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """Never called (TITE-CRM never suspends); the next change of follow-up."""
+        from cartrial.simulation.tite import next_follow_up_change
+
+        return next_follow_up_change(resolve_day, now)
+
 
 def crm_kernels(
     design: Design, *, last_cohort: bool = False

@@ -6,8 +6,10 @@ then available: observed DLTs (DLT onset day already passed), completed patients
 pending patients with their followed fraction of the window. When the design suspends accrual
 (``Decision.suspended``), the waiting patient is enrolled at the first later moment a pending
 patient's status changes (a DLT appears or a window closes) at which the design no longer
-suspends. After the last cohort every patient completes the window and the design's
-``select_mtd`` picks the MTD. The trial lasts until the last patient's window closes.
+suspends (TITE-BOIN's kernel skips the moments at which its decision cannot change:
+:meth:`TiteBoinKernel.resume_day`). After the last cohort every patient completes the window
+and the design's ``select_mtd`` picks the MTD. The trial lasts until the last patient's window
+closes.
 
 The decision kernel is vectorised for :class:`~cartrial.designs.TITEBOIN` (effective sample size
 or single mean imputation); other TITE designs have theirs in :mod:`cartrial.simulation.crm`, or
@@ -33,6 +35,7 @@ from cartrial.designs.tite_boin import TITEBOIN
 from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
 from cartrial.simulation.kernels import CohortKernel, IntervalKernel
+from cartrial.simulation.rows import count_true, row_min, sum_in_slot_order
 
 if TYPE_CHECKING:
     from cartrial.simulation.engine import ChunkOutcome, SimulationPlan
@@ -67,8 +70,8 @@ class FollowUp:
         part of the window of the pending ones (0 elsewhere).
     unseen
         Tail slots with a DLT still to come (onset after the decision time).
-    last_cohort_dlts
-        DLTs observed so far among the last cohort's patients, per trial.
+    last
+        The tail columns of the last cohort (:attr:`last_cohort_dlts` counts its DLTs).
     """
 
     n: IntArray
@@ -78,7 +81,25 @@ class FollowUp:
     pending: BoolArray
     fraction: FloatArray
     unseen: BoolArray
-    last_cohort_dlts: IntArray
+    last: slice
+
+    def subset(self, rows: BoolArray) -> FollowUp:
+        """The follow-up of the trials ``rows`` only."""
+        return FollowUp(
+            n=self.n[rows],
+            dlt_all=self.dlt_all[rows],
+            dose=self.dose[rows],
+            observed=self.observed[rows],
+            pending=self.pending[rows],
+            fraction=self.fraction[rows],
+            unseen=self.unseen[rows],
+            last=self.last,
+        )
+
+    @property
+    def last_cohort_dlts(self) -> IntArray:
+        """DLTs observed so far among the last cohort's patients, per trial."""
+        return count_true(self.observed[:, self.last])
 
     def per_dose(self, flags: BoolArray) -> IntArray:
         """Count tail ``flags`` per trial and dose: ``(n_trials, n_doses)``."""
@@ -88,15 +109,20 @@ class FollowUp:
         return counts.reshape(n_trials, n_doses).astype(np.int64)
 
     def counts(self) -> tuple[IntArray, IntArray, IntArray]:
-        """``(n, DLTs observed, pending)`` per trial and dose, from one pass over the tail."""
+        """``(n, DLTs observed, pending)`` per trial and dose, from one pass over the tail.
+
+        Unseen DLTs and pending patients are counted together: each slot adds
+        ``unseen + pending * 2**shift`` to its trial and dose (``2**shift`` above the tail width,
+        so the two counts never mix).
+        """
         n_trials, n_doses = self.n.shape
-        cells = n_trials * n_doses
+        shift = max(6, self.dose.shape[1].bit_length())
         key = np.arange(n_trials)[:, None] * n_doses + self.dose
-        both = np.concatenate([key[self.unseen], key[self.pending] + cells])
-        counts = np.bincount(both, minlength=2 * cells)
-        unseen = counts[:cells].reshape(n_trials, n_doses)
-        pending = counts[cells:].reshape(n_trials, n_doses).astype(np.int64)
-        return self.n, (self.dlt_all - unseen).astype(np.int64), pending
+        packed = self.unseen.astype(np.int64) + (self.pending.astype(np.int64) << shift)
+        cells = np.bincount(key.ravel(), weights=packed.ravel(), minlength=n_trials * n_doses)
+        both = cells.astype(np.int64).reshape(n_trials, n_doses)
+        unseen = both & ((1 << shift) - 1)
+        return self.n, self.dlt_all - unseen, both >> shift
 
     @property
     def dlt(self) -> IntArray:
@@ -111,6 +137,27 @@ class TiteKernel(Protocol):
         """Decision per trial from the follow-up at the decision time."""
         ...
 
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """For the trials ``suspended`` at ``now``: the next day on which the decision may change.
+
+        ``follow`` covers every trial just decided, ``suspended`` flags those waiting;
+        ``current``, ``resolve_day`` (the day each tail slot's status last changes: its DLT
+        onset, else the end of its window) and ``now`` are those of the suspended trials only.
+        """
+        ...
+
+
+def next_follow_up_change(resolve_day: FloatArray, now: FloatArray) -> FloatArray:
+    """The next day after ``now`` on which any tail slot's status changes (every event)."""
+    return row_min(np.where(resolve_day > now[:, None], resolve_day, np.inf))
+
 
 class TiteBoinKernel:
     """TITE-BOIN's ``decide`` on whole arrays, rules as in :class:`~cartrial.designs.TITEBOIN`."""
@@ -119,6 +166,26 @@ class TiteBoinKernel:
         self.design = design
         self.interval = interval
         self.lambda_e, self.lambda_d = design.lambdas()
+        # _allowed_pending[m]: most pending patients among m treated that do not suspend accrual
+        # (``c / m > max_pending_fraction`` suspends, as decide tests it)
+        fraction = design.max_pending_fraction
+        self._allowed_pending = np.array(
+            [
+                max(c for c in range(m + 1) if c / max(m, 1) <= fraction)
+                for m in range(interval.elim.shape[0])
+            ],
+            dtype=np.int64,
+        )
+        # newly[k, y]: one more completed patient (k -> k + 1, y DLTs) makes the elimination
+        # rule fire (extra-safe stop too at the lowest dose); cumulated over k for range tests.
+        elim = interval.elim
+        lowest = elim | interval.extrasafe
+        zero = np.zeros((1, elim.shape[1]), dtype=np.int64)
+        flips = [table[1:] & ~table[:-1] for table in (lowest, elim)]
+        self._newly = [np.concatenate([zero, np.cumsum(flip, axis=0)]) for flip in flips]
+        # a flip k -> k + 1 needs y <= k DLTs among k completed patients to be reachable
+        k, y = np.indices(flips[0].shape)
+        self._can_newly_eliminate = bool(any((flip & (y <= k)).any() for flip in flips))
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
@@ -126,8 +193,8 @@ class TiteBoinKernel:
         n, y, pending_n = follow.counts()
         rows = np.arange(n.shape[0])
         here = follow.pending & (follow.dose == current[:, None])
-        c = here.sum(axis=1)
-        stft = (follow.fraction * here).sum(axis=1)
+        c = count_true(here)
+        stft = sum_in_slot_order(np.where(here, follow.fraction, 0.0))
         m = n[rows, current]
         yc = y[rows, current]
         complete_here = m - c
@@ -153,6 +220,50 @@ class TiteBoinKernel:
         )
         following = np.where(suspended, current, following)
         return following.astype(np.int64), suspended
+
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """The first later day on which a suspended trial's decision may change (event skipping).
+
+        While a trial is suspended and no DLT appears, time only adds follow-up: the estimate
+        at the current dose (ESS, or the imputation's) can only fall, so the decision can only
+        move up and accrual stays suspended until enough patients at the current dose resolve
+        to bring the pending share to ``max_pending_fraction``. The exceptions are events that
+        change counts the rules test: a DLT onset (any dose), and a completed window at or
+        below the current dose that brings that dose's completed patients to a count where the
+        elimination (or extra-safe) rule newly applies. Re-deciding only at those days gives
+        the decisions of re-deciding at every change of follow-up.
+        """
+        rows = np.arange(current.size)
+        dose, pending = follow.dose[suspended], follow.pending[suspended]
+        unseen = follow.unseen[suspended]
+        dlt_next = row_min(np.where(unseen, resolve_day, np.inf))
+        here = pending & (dose == current[:, None])
+        # resolutions at the current dose needed to bring the pending share to the allowed one
+        need = count_true(here) - self._allowed_pending[follow.n[suspended][rows, current]]
+        ordered = np.sort(np.where(here, resolve_day, np.inf), axis=1)
+        enough = ordered[rows, np.clip(need, 1, ordered.shape[1]) - 1]
+        day = np.minimum(dlt_next, enough)
+        if not self._can_newly_eliminate:
+            return day
+        # windows closing at or below the current dose that could newly eliminate a dose
+        n, y, pending_n = follow.subset(suspended).counts()
+        complete = n - pending_n
+        doses = np.arange(n.shape[1])
+        risky = np.zeros(n.shape, dtype=bool)
+        for table, columns in ((self._newly[0], doses == 0), (self._newly[1], doses > 0)):
+            newly = table[n, y] - table[complete, y] > 0
+            risky |= newly & columns
+        risky &= doses <= current[:, None]
+        critical = pending & ~unseen & np.take_along_axis(risky, dose, axis=1)
+        close_next = row_min(np.where(critical, resolve_day, np.inf))
+        return np.minimum(day, close_next)
 
 
 class PerTrialTiteKernel:
@@ -196,6 +307,17 @@ class PerTrialTiteKernel:
             suspended[t] = decision.suspended
         return following, suspended
 
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """Any design: re-decide at the next change of follow-up (no event skipping)."""
+        return next_follow_up_change(resolve_day, now)
+
 
 def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = False) -> TiteKernel:
     """The vectorised TITE kernel for ``design`` when there is one, else the per-trial kernel.
@@ -216,15 +338,21 @@ def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = Fal
 def follow_up_at(
     time: FloatArray,
     enrol_day: FloatArray,
-    dlt_day: FloatArray,
+    resolve_day: FloatArray,
+    has_dlt: BoolArray,
     window_days: float,
 ) -> tuple[BoolArray, BoolArray, FloatArray, BoolArray]:
-    """``(observed, pending, fraction, unseen)`` of every tail slot at ``time`` (per trial)."""
+    """``(observed, pending, fraction, unseen)`` of every tail slot at ``time`` (per trial).
+
+    ``resolve_day``: the DLT onset day of a slot with a DLT, else the day its window closes (a
+    DLT falls inside the window), so a slot is pending (no DLT seen, window open) exactly while
+    ``resolve_day > time``.
+    """
     now = time[:, None]
-    observed = dlt_day <= now
-    pending = ~observed & (enrol_day + window_days > now)
+    pending = resolve_day > now
+    observed = has_dlt & ~pending
     fraction = (now - enrol_day) / window_days * pending  # as the per-trial loop divides
-    unseen = np.isfinite(dlt_day) & ~observed
+    unseen = has_dlt & pending
     return observed, pending, fraction, unseen
 
 
@@ -246,7 +374,7 @@ class _Trials:
         lo = int(closed.min()) if closed.size else first
         if lo < first:
             shut = self.enrol_day[rows, lo:first] + window <= time[:, None]
-            self.closed[rows] = lo + shut.sum(axis=1)
+            self.closed[rows] = lo + count_true(shut)
         return int(self.closed[rows].min()) if closed.size else first
 
 
@@ -316,7 +444,7 @@ def run_tite_trials(
         state.enrol_day[rows, slots] = times
         state.dlt_day[rows, slots] = np.where(has_dlt, times + onset, np.inf)
         last_enrol[rows] = times[:, -1]
-        dlts = has_dlt.sum(axis=1)
+        dlts = count_true(has_dlt)
         outcome.n[idx, d] += size
         outcome.y[idx, d] += dlts
         if plan.keep_trials:
@@ -353,13 +481,16 @@ def _decide_with_suspension(
     """Decide at ``arrival``; while suspended, move to the next change of follow-up and retry."""
     time = arrival.copy()
     following = np.empty(arrival.size, dtype=np.int64)
-    resolve_day: FloatArray | None = None
+    has_dlt = np.isfinite(data.dlt_day)
+    resolve_day = np.where(has_dlt, data.dlt_day, data.enrol_day + window_days)
     waiting: IntArray | slice = slice(None)  # every trial at the first try: no copies
     while True:
-        now = time[waiting]
-        dlt_day = data.dlt_day[waiting]
         observed, pending, fraction, unseen = follow_up_at(
-            now, data.enrol_day[waiting], dlt_day, window_days
+            time[waiting],
+            data.enrol_day[waiting],
+            resolve_day[waiting],
+            has_dlt[waiting],
+            window_days,
         )
         follow = FollowUp(
             n=data.n[waiting],
@@ -369,16 +500,14 @@ def _decide_with_suspension(
             pending=pending,
             fraction=fraction,
             unseen=unseen,
-            last_cohort_dlts=observed[:, data.last].sum(axis=1),
+            last=data.last,
         )
         nxt, suspended = decide.decide(follow, current[waiting])
         following[waiting] = nxt
         if not suspended.any():
             break
-        if resolve_day is None:
-            finite = np.isfinite(data.dlt_day)
-            resolve_day = np.where(finite, data.dlt_day, data.enrol_day + window_days)
         waiting = np.arange(arrival.size)[waiting][suspended]
-        later = np.where(resolve_day[waiting] > time[waiting, None], resolve_day[waiting], np.inf)
-        time[waiting] = later.min(axis=1)
+        time[waiting] = decide.resume_day(
+            follow, suspended, current[waiting], resolve_day[waiting], time[waiting]
+        )
     return time, following
