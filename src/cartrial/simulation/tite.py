@@ -29,6 +29,7 @@ from cartrial.designs.base import (
     TimeToEventDesign,
     TimeToEventLastCohortDesign,
     is_time_to_event,
+    needs_dlt_followup,
     takes_last_cohort,
 )
 from cartrial.designs.tite_boin import TITEBOIN
@@ -72,6 +73,10 @@ class FollowUp:
         Tail slots with a DLT still to come (onset after the decision time).
     last
         The tail columns of the last cohort (:attr:`last_cohort_dlts` counts its DLTs).
+    dlt_onsets
+        Only for kernels that ask for it (``needs_dlt_onsets``): ``(n_trials, slots)``, the
+        followed fraction of the window at which each DLT observed by now occurred, over every
+        enrolled patient (``inf`` elsewhere).
     """
 
     n: IntArray
@@ -82,6 +87,7 @@ class FollowUp:
     fraction: FloatArray
     unseen: BoolArray
     last: slice
+    dlt_onsets: FloatArray | None = None
 
     def subset(self, rows: BoolArray) -> FollowUp:
         """The follow-up of the trials ``rows`` only."""
@@ -94,6 +100,7 @@ class FollowUp:
             fraction=self.fraction[rows],
             unseen=self.unseen[rows],
             last=self.last,
+            dlt_onsets=None if self.dlt_onsets is None else self.dlt_onsets[rows],
         )
 
     @property
@@ -131,7 +138,12 @@ class FollowUp:
 
 
 class TiteKernel(Protocol):
-    """Vectorised ``decide`` of a TITE design: next dose (``-1`` stop) and suspension flag."""
+    """Vectorised ``decide`` of a TITE design: next dose (``-1`` stop) and suspension flag.
+
+    ``needs_dlt_onsets``: the kernel reads :attr:`FollowUp.dlt_onsets` (the engine fills it).
+    """
+
+    needs_dlt_onsets: bool
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Decision per trial from the follow-up at the decision time."""
@@ -161,6 +173,8 @@ def next_follow_up_change(resolve_day: FloatArray, now: FloatArray) -> FloatArra
 
 class TiteBoinKernel:
     """TITE-BOIN's ``decide`` on whole arrays, rules as in :class:`~cartrial.designs.TITEBOIN`."""
+
+    needs_dlt_onsets = False
 
     def __init__(self, design: TITEBOIN, interval: IntervalKernel) -> None:
         self.design = design
@@ -278,6 +292,7 @@ class PerTrialTiteKernel:
             raise DesignError(f"{type(design).__name__} has no last-cohort coherence rule")
         self.design = design
         self.last_cohort = last_cohort
+        self.needs_dlt_onsets = needs_dlt_followup(design)
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
@@ -289,6 +304,10 @@ class PerTrialTiteKernel:
         for t in range(current.size):
             slots = np.flatnonzero(follow.pending[t])
             pending = [(int(follow.dose[t, s]), float(follow.fraction[t, s])) for s in slots]
+            extra: dict[str, object] = {}
+            if self.needs_dlt_onsets and follow.dlt_onsets is not None:
+                onsets = follow.dlt_onsets[t]
+                extra["dlt_followup"] = onsets[np.isfinite(onsets)].tolist()
             design = self.design
             if self.last_cohort and takes_last_cohort(design):
                 both = cast(TimeToEventLastCohortDesign, design)
@@ -298,10 +317,15 @@ class PerTrialTiteKernel:
                     current=int(current[t]),
                     pending_followup=pending,
                     last_cohort=(size, int(last_dlts[t])),
+                    **extra,
                 )
             else:
                 decision = design.decide(
-                    n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending
+                    n=n[t],
+                    dlt=y[t],
+                    current=int(current[t]),
+                    pending_followup=pending,
+                    **extra,
                 )
             following[t] = -1 if decision.next_dose is None else decision.next_dose
             suspended[t] = decision.suspended
@@ -385,6 +409,7 @@ def run_tite_trials(
     design = plan.design
     assert plan.accrual is not None  # plan_simulation requires accrual for TITE designs
     decide = tite_kernel(design, kernel, last_cohort=plan.last_cohort)
+    onsets = decide.needs_dlt_onsets
     size = design.cohort_size
     n_trials, n_slots = draws.tox.shape
     window = plan.window_days
@@ -417,6 +442,8 @@ def run_tite_trials(
                     enrol_day=state.enrol_day[rows, tail],
                     dlt_day=state.dlt_day[rows, tail],
                     last=slice(first - size - lo, first - lo),
+                    history_enrol=state.enrol_day[rows, :first] if onsets else None,
+                    history_dlt_day=state.dlt_day[rows, :first] if onsets else None,
                 ),
                 arrival,
                 current[rows],
@@ -460,7 +487,9 @@ def run_tite_trials(
 class FollowUpInputs:
     """The data of the tail slots of the trials deciding now (internal).
 
-    ``last``: the columns of the last cohort within the tail.
+    ``last``: the columns of the last cohort within the tail; ``history_enrol`` and
+    ``history_dlt_day``: every enrolled slot (for kernels that need the DLT onsets), else
+    ``None``.
     """
 
     n: IntArray
@@ -469,6 +498,19 @@ class FollowUpInputs:
     enrol_day: FloatArray
     dlt_day: FloatArray
     last: slice
+    history_enrol: FloatArray | None = None
+    history_dlt_day: FloatArray | None = None
+
+
+def _dlt_onsets(
+    data: FollowUpInputs, now: FloatArray, waiting: IntArray | slice, window_days: float
+) -> FloatArray | None:
+    """Followed fraction of the window at each DLT observed by ``now`` (``inf`` elsewhere)."""
+    if data.history_enrol is None or data.history_dlt_day is None:
+        return None
+    dlt_day = data.history_dlt_day[waiting]
+    onset = (dlt_day - data.history_enrol[waiting]) / window_days
+    return np.where(dlt_day <= now[:, None], onset, np.inf)
 
 
 def _decide_with_suspension(
@@ -501,6 +543,7 @@ def _decide_with_suspension(
             fraction=fraction,
             unseen=unseen,
             last=data.last,
+            dlt_onsets=_dlt_onsets(data, time[waiting], waiting, window_days),
         )
         nxt, suspended = decide.decide(follow, current[waiting])
         following[waiting] = nxt
