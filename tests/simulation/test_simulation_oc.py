@@ -129,6 +129,8 @@ def test_design_parameters_settings_and_version_are_echoed() -> None:
     assert [row["dose"] for row in payload["doses"]] == [*labels, "none"]  # type: ignore[index]
     assert payload["summary"]["software_version"]  # type: ignore[index]
     assert result.mean_duration_months is None  # instantaneous accrual: no duration
+    frame = result.to_frame()
+    assert frame.attrs["design_parameters"] == params and frame.attrs["settings"] == result.settings
     timed = simulate(design, (0.05, 0.1, 0.25, 0.4), 500, seed=1, accrual_rate=2.0)
     assert timed.mean_duration_months is not None and timed.mean_duration_months > 0
 

@@ -373,7 +373,8 @@ class SimulationResult:
         Columns ``design``, ``dose`` (dose-level name), ``true_tox``, ``mtd`` (a true MTD dose),
         ``selection_pct``, ``selection_se``, ``mean_patients``, ``mean_patients_se``,
         ``mean_dlts``, ``mean_dlts_se``. Trial-level figures (:meth:`summary`) are in
-        ``DataFrame.attrs``.
+        ``DataFrame.attrs``, with the design's parameters (``attrs["design_parameters"]``) and
+        the simulation settings (``attrs["settings"]``) as printed values.
         """
         k = len(self.true_tox)
         nan = (math.nan,) * k
@@ -396,6 +397,8 @@ class SimulationResult:
         )
         frame.insert(0, "design", self.design)
         frame.attrs.update(self.summary())
+        frame.attrs["design_parameters"] = dict(self.design_parameters)
+        frame.attrs["settings"] = dict(self.settings)
         return frame
 
     def summary(self) -> dict[str, float | str | int | None]:
