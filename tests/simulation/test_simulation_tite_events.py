@@ -15,9 +15,10 @@ import pytest
 
 from cartrial.designs import TITEBOIN
 from cartrial.simulation import simulate
-from cartrial.simulation import tite as tite_module
+from cartrial.simulation import tite_boin as tite_module
+from cartrial.simulation.follow_up import FollowUp, follow_up_at, next_follow_up_change
 from cartrial.simulation.kernels import IntervalKernel
-from cartrial.simulation.tite import FollowUp, TiteBoinKernel, follow_up_at, next_follow_up_change
+from cartrial.simulation.tite_boin import TiteBoinKernel
 
 SCENARIOS = [
     (TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10), (0.05, 0.1, 0.2, 0.3, 0.45), {}),

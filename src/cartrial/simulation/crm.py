@@ -19,10 +19,11 @@ import numpy.typing as npt
 from cartrial.designs.base import Design
 from cartrial.designs.crm import CRM, TITECRM, crm_posterior
 from cartrial.designs.tite_weights import adaptive_weights
+from cartrial.simulation.follow_up import next_follow_up_change
 from cartrial.simulation.states import unique_rows
 
 if TYPE_CHECKING:
-    from cartrial.simulation.tite import FollowUp
+    from cartrial.simulation.follow_up import FollowUp
 
 __all__ = ["CRMKernel", "TiteCRMKernel", "crm_kernels"]
 
@@ -203,8 +204,6 @@ class TiteCRMKernel:
         now: FloatArray,
     ) -> FloatArray:
         """Never called (TITE-CRM never suspends); the next change of follow-up."""
-        from cartrial.simulation.tite import next_follow_up_change
-
         return next_follow_up_change(resolve_day, now)
 
 
