@@ -8,8 +8,8 @@ more than 60 % (80 %) of the planned maximum sample size at doses above the MTD.
 allocation is the reliability measure of Zhou, Yuan & Nie (2018), "Accuracy, safety, and
 reliability of novel phase I trial designs", Clin Cancer Res 24(18):4357-4364: the percentage of
 trials that treat fewer than ``npts / ndose`` patients at the MTD, ``npts`` the planned maximum
-sample size and ``ndose`` the number of doses (the fair share of an even allocation; 6 for their
-36 patients over 6 doses), as R BOIN ``get.oc`` computed it in versions 1.0-2.4
+sample size and ``ndose`` the number of doses (the share of an even allocation), as R BOIN
+``get.oc`` computed it in versions 1.0-2.4
 (``mean(N[, p.true == target] < npts / ndose) * 100``; removed from BOIN 2.6 on) and
 UnifiedDoseFinding's ``get_oc_BOIN`` still does. With several true MTD doses (an acceptable
 interval) their patients are added.
