@@ -1,4 +1,4 @@
-"""``cartrial export sdtm|adam|define``: the study's CDISC datasets and their Define-XML."""
+"""``cartrial export sdtm|adam|define|odm``: the study's CDISC datasets, Define-XML and ODM."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from cartrial.cli.records import export_odm_command
+
 if TYPE_CHECKING:
     from cartrial.exchange import ExportReport
 
 __all__ = ["register"]
 
 export_app = typer.Typer(
-    help="CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
+    help="CDISC exchange files of the study: SDTM, ADaM, Define-XML and ODM.",
     no_args_is_help=True,
 )
 
@@ -138,3 +140,5 @@ export_app.command("define")(
         nested=True,
     )
 )
+
+export_app.command("odm")(export_odm_command)

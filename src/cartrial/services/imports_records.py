@@ -500,7 +500,7 @@ def columns_reference() -> str:
         " that allows them, and expansion subjects an open expansion: those governance records"
         " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
         "",
-        "In CDISC ODM 1.3 (`cartrial export-odm` writes it) each family is a form `F.<FAMILY>`"
+        "In CDISC ODM 1.3 (`cartrial export odm` writes it) each family is a form `F.<FAMILY>`"
         " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
         " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
         " export writes an adverse event as its onset record and its later grade changes.",
