@@ -29,6 +29,7 @@ import pandas as pd
 from cartrial.analysis import TrialData
 from cartrial.exchange.define import _VALUE_LEVEL as VALUE_LEVEL
 from cartrial.exchange.metadata import DatasetSpec, dataset_spec
+from cartrial.exchange.text import distinct
 
 __all__ = ["DEFAULT_CHUNK_SUBJECTS", "subject_chunks", "trial_level", "witness_rows"]
 
@@ -81,11 +82,11 @@ def subject_chunks(trial: TrialData, size: int = DEFAULT_CHUNK_SUBJECTS) -> Iter
 
 
 def _longest(values: pd.Series) -> list[object]:
-    text = values.dropna()
-    if text.empty:
+    codes, texts = distinct(values)
+    if not (codes >= 0).any():
         return []
-    lengths = text.astype(str).str.len()
-    return [lengths.idxmax()]
+    longest = int(np.argmax([len(text) for text in texts]))
+    return [values.index[int(np.argmax(codes == longest))]]
 
 
 def _number(values: pd.Series) -> list[object]:
@@ -101,9 +102,9 @@ def _value_level(frame: pd.DataFrame, name: str) -> list[object]:
     witness (the LB/PC value-level metadata of Define-XML)."""
     result, test = VALUE_LEVEL[name]
     unit = f"{name}STRESU"
-    kept: list[object] = [*frame.groupby(test, sort=False).head(1).index]
-    kept += [*frame.loc[frame[unit].notna()].groupby(test, sort=False).head(1).index]
-    for _, rows in frame.groupby(test, sort=False):
+    kept: list[object] = [*frame.groupby(test, sort=False, observed=True).head(1).index]
+    kept += [*frame.loc[frame[unit].notna()].groupby(test, sort=False, observed=True).head(1).index]
+    for _, rows in frame.groupby(test, sort=False, observed=True):
         kept += _number(rows[result]) if rows[result].dtype.kind == "f" else _longest(rows[result])
     return kept
 

@@ -30,9 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from cartrial.exchange.metadata import codelists, dataset_spec
+from cartrial.exchange.text import distinct
 
 __all__ = ["ConformanceTally", "Finding", "check_datasets"]
 
@@ -101,26 +103,29 @@ class ConformanceTally:
                     self._count(key, len(frame), (*where, 0))
                 continue
             values = frame[variable.name]
-            missing = int(values.isna().sum())
+            codes, texts = distinct(values) if variable.type == "Char" else (None, None)
+            missing = int((codes == -1).sum()) if codes is not None else int(values.isna().sum())
             if variable.core == "Req" and missing:
                 key = (name, variable.name, "required", "error", "required variable is null")
                 self._count(key, missing, (*where, 1))
-            present = values.dropna()
+            if codes is None or texts is None:
+                continue
             if variable.codelist == "ISO8601":
-                wrong = {v for v in pd.unique(present.astype(str)) if not _ISO_DATE.match(v)}
-                bad = int(present.astype(str).isin(wrong).sum())
+                wrong = [i for i, text in enumerate(texts) if not _ISO_DATE.match(text)]
+                bad = int(np.isin(codes, wrong).sum())
                 if bad:
                     key = (name, variable.name, "iso8601", "error", "not an ISO 8601 date")
                     self._count(key, bad, (*where, 2))
-            elif variable.codelist in lists and variable.type == "Char":
+            elif variable.codelist in lists:
                 codelist = lists[variable.codelist]
-                outside = present.loc[~present.astype(str).isin(codelist.terms)]
-                if len(outside):
+                outside = [i for i, text in enumerate(texts) if text not in codelist.terms]
+                count = int(np.isin(codes, outside).sum())
+                if count:
                     severity = "note" if codelist.extensible else "error"
                     message = f"values not in codelist {codelist.name} ({codelist.nci_code})"
                     key = (name, variable.name, "codelist", severity, message)
-                    terms = sorted(map(str, outside.unique()))[:_TERMS_SHOWN]
-                    self._count(key, len(outside), (*where, 3), terms)
+                    terms = sorted(texts[outside])[:_TERMS_SHOWN]
+                    self._count(key, count, (*where, 3), terms)
         self._across_records(name, frame, at)
 
     def _across_records(self, name: str, frame: pd.DataFrame, at: int) -> None:

@@ -28,6 +28,7 @@ import pandas as pd
 from cartrial import __version__
 from cartrial.errors import ExchangeError
 from cartrial.exchange.metadata import DatasetSpec
+from cartrial.exchange.text import distinct
 
 __all__ = [
     "DatasetJsonWriter",
@@ -87,7 +88,10 @@ def _values(values: pd.Series, column: dict[str, Any]) -> list[object]:
     elif column["dataType"] == "double":
         converted = values.to_numpy(dtype=float, na_value=np.nan).astype(object)
     else:
-        converted = values.astype(str).to_numpy(dtype=object)
+        codes, texts = distinct(values)
+        with_missing = np.empty(len(texts) + 1, dtype=object)
+        with_missing[:-1] = texts  # the code -1 of a missing value picks the last: None
+        return list(with_missing[codes])
     converted[missing] = None
     return list(converted)
 

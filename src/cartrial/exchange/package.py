@@ -47,6 +47,7 @@ from cartrial.exchange.datasetjson import DatasetJsonWriter, dataset_columns, da
 from cartrial.exchange.define import write_define
 from cartrial.exchange.metadata import DatasetSpec, dataset_spec
 from cartrial.exchange.sdtm import build_sdtm
+from cartrial.exchange.text import text_codes
 from cartrial.exchange.transport import csv_chunk, transport_problems, xport_writer
 
 __all__ = [
@@ -119,6 +120,7 @@ class _Spool:
 
     def add(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Spool ``frame`` (numbered on from the records before it); return it so numbered."""
+        frame = text_codes(frame, self.spec)
         frame = frame.set_axis(pd.RangeIndex(self.records, self.records + len(frame)))
         pickle.dump(frame, self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.records += len(frame)

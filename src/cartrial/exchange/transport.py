@@ -15,10 +15,12 @@ import datetime as dt
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from cartrial.errors import ExchangeError
 from cartrial.exchange.metadata import DatasetSpec
+from cartrial.exchange.text import distinct
 from cartrial.exchange.xport import XportVariable, XportWriter
 
 __all__ = [
@@ -38,20 +40,20 @@ _MAX_LABEL = 40
 
 def _char_problems(frame: pd.DataFrame, name: str) -> list[str]:
     """Values over 200 bytes or not ASCII, checked on the distinct values (fast), rows named."""
-    values = frame[name].dropna().astype(str)
-    distinct = pd.unique(values)
-    too_long = {v for v in distinct if len(v.encode("utf-8")) > MAX_CHAR_BYTES}
-    if "".join(distinct).isascii() and not too_long:
-        return []
+    codes, texts = distinct(frame[name])
+    sizes = [len(text.encode("utf-8")) for text in texts]
+    too_long = [i for i, size in enumerate(sizes) if size > MAX_CHAR_BYTES]
+    foreign = [i for i, text in enumerate(texts) if not text.isascii()]
     problems = []
-    for row in values.index[values.isin(too_long)][:5]:
+    for position in np.flatnonzero(np.isin(codes, too_long))[:5]:
         problems.append(
-            f"{name} row {row + 1}: {len(values[row].encode('utf-8'))} bytes, more than the "
-            f"{MAX_CHAR_BYTES} a SAS transport v5 character value holds"
+            f"{name} row {frame.index[position] + 1}: {sizes[codes[position]]} bytes, more than "
+            f"the {MAX_CHAR_BYTES} a SAS transport v5 character value holds"
         )
-    foreign = {v for v in distinct if not v.isascii()}
-    for row in values.index[values.isin(foreign)][:5]:
-        problems.append(f"{name} row {row + 1}: non-ASCII text {values[row]!r}")
+    for position in np.flatnonzero(np.isin(codes, foreign))[:5]:
+        problems.append(
+            f"{name} row {frame.index[position] + 1}: non-ASCII text {texts[codes[position]]!r}"
+        )
     return problems
 
 
@@ -83,8 +85,8 @@ def xport_writer(
     for variable in spec.variables:
         width = 8
         if variable.type == "Char":
-            text = witnesses[variable.name].dropna().astype(str)
-            width = max([1, *(len(v.encode("utf-8")) for v in pd.unique(text))])
+            _, texts = distinct(witnesses[variable.name])
+            width = max([1, *(len(text.encode("utf-8")) for text in texts)])
         format_ = variable.format.rstrip(".")
         variables.append(
             XportVariable(variable.name, variable.label, variable.type, width, format_)

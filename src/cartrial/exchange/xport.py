@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.errors import ExchangeError
+from cartrial.exchange.text import distinct
 
 __all__ = ["XportVariable", "XportWriter", "ibm_double"]
 
@@ -208,10 +209,12 @@ class XportWriter:
             if variable.type == "Num":
                 column[:] = ibm_double(pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan))
             else:
-                text = values.where(values.notna(), "").astype(str).to_numpy()
-                encoded = np.asarray(text.astype(f"S{variable.width}")).view(np.uint8)
-                encoded = encoded.reshape(len(frame), variable.width)
-                column[:] = np.where(encoded == 0, ord(" "), encoded)
+                codes, texts = distinct(values)
+                # each distinct value encoded once, blanks last (the code -1 of a missing value)
+                padded = [text.encode("ascii").ljust(variable.width) for text in texts]
+                table = np.array([*padded, b" " * variable.width], dtype=f"S{variable.width}")
+                encoded = table.view(np.uint8).reshape(-1, variable.width)
+                column[:] = encoded[codes]
             position += variable.width
         data = records.tobytes()
         self._file.write(data)
