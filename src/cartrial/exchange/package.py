@@ -25,6 +25,7 @@ import json
 import pickle
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,13 @@ class _Spool:
 
     def witness(self) -> pd.DataFrame:
         """The witness rows of the whole dataset."""
-        return pd.concat(self.witnesses) if self.witnesses else pd.DataFrame()
+        found = [frame for frame in self.witnesses if len(frame)]
+        if not found:
+            return self.witnesses[0]
+        with warnings.catch_warnings():
+            # a column missing from a whole chunk: its dtype does not matter, only its values
+            warnings.simplefilter("ignore", FutureWarning)
+            return pd.concat(found)
 
 
 def _chunk_datasets(
