@@ -67,17 +67,18 @@ def subject_chunks(trial: TrialData, size: int = DEFAULT_CHUNK_SUBJECTS) -> Iter
             or [np.array([], dtype=object)]
         )
     )
-    ordered: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+    # per table, its rows in subject order and each row's subject number: no copy of the table
+    ordered: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, table in tables.items():
         position = np.searchsorted(ids, table["subject_id"].astype(str).to_numpy())
         order = np.argsort(position, kind="stable")
-        ordered[name] = (table.iloc[order], position[order])
+        ordered[name] = (order, position[order])
     for start in range(0, max(len(ids), 1), size):
         stop = start + size
         parts: dict[str, Any] = {}
-        for name, (table, position) in ordered.items():
+        for name, (order, position) in ordered.items():
             first, last = np.searchsorted(position, [start, stop])
-            parts[name] = table.iloc[first:last].reset_index(drop=True)
+            parts[name] = tables[name].iloc[order[first:last]].reset_index(drop=True)
         yield dataclasses.replace(trial, **parts)
 
 

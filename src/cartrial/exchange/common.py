@@ -94,24 +94,27 @@ def from_iso(text: pd.Series) -> pd.Series:
 
 def grade_text(grades: pd.Series) -> pd.Series:
     """Toxicity grades as text (``"0"`` to ``"5"``; --TOXGR is character), None when missing."""
-    numbers = pd.to_numeric(grades)
-    return numbers.astype("Int64").astype(str).astype(object).where(numbers.notna(), None)
+    numbers = pd.to_numeric(grades).astype(float)
+    return _per_distinct(numbers, lambda distinct: distinct.astype("Int64").astype(str).to_numpy())
 
 
 def number_text(values: pd.Series) -> pd.Series:
     """Numbers as the shortest text that reads back to the same value (``2.5``, ``3``).
 
-    numpy's shortest round-trip repr formats the column at once; the rare value numpy writes in
-    scientific notation is rewritten positionally (``1e-05`` -> ``0.00001``).
+    numpy's shortest round-trip repr formats each distinct value once; the rare value numpy
+    writes in scientific notation is rewritten positionally (``1e-05`` -> ``0.00001``).
     """
     numbers = pd.to_numeric(values).astype(float)
-    text = pd.Series(numbers.to_numpy().astype(str), index=values.index, dtype=object)
-    text = text.str.removesuffix(".0")
-    scientific = text.str.contains("e", regex=False) & numbers.notna()
-    if scientific.any():
-        positional = [np.format_float_positional(v, trim="-") for v in numbers[scientific]]
-        text.loc[scientific] = pd.Series(positional, index=text.index[scientific], dtype=object)
-    return text.where(numbers.notna(), None)
+    return _per_distinct(numbers, _shortest_text)
+
+
+def _shortest_text(numbers: pd.Index) -> np.ndarray:
+    values = numbers.to_numpy(dtype=float)
+    text = [
+        np.format_float_positional(value, trim="-") if "e" in shortest else shortest
+        for value, shortest in zip(values, values.astype(str).tolist(), strict=True)
+    ]
+    return np.array([t.removesuffix(".0") for t in text], dtype=object)
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
