@@ -22,11 +22,12 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     and the distinct values as text (``str`` of each), in order of first appearance."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = np.asarray(values.cat.codes)
-        uniques: object = values.cat.categories
+        uniques = pd.Index(values.cat.categories)
     else:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.empty(len(uniques), dtype=np.object_)  # type: ignore[arg-type]
-    texts[:] = [str(u) for u in uniques]  # type: ignore[attr-defined]
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Index(found)
+    # Index.astype(str) converts in C and leaves values that are already text as they are
+    texts = np.asarray(uniques.astype(str), dtype=np.object_)
     return codes, texts
 
 

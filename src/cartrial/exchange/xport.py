@@ -210,10 +210,11 @@ class XportWriter:
                 column[:] = ibm_double(pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan))
             else:
                 codes, texts = distinct(values)
-                # each distinct value encoded once, blanks last (the code -1 of a missing value)
-                padded = [text.encode("ascii").ljust(variable.width) for text in texts]
-                table = np.array([*padded, b" " * variable.width], dtype=f"S{variable.width}")
-                encoded = table.view(np.uint8).reshape(-1, variable.width)
+                # each distinct value encoded once (ASCII, checked before), padded with blanks;
+                # the last row, all blanks, is the code -1 of a missing value
+                table = np.array([*texts, ""], dtype=f"S{variable.width}")
+                encoded = table.view(np.uint8).reshape(-1, variable.width).copy()
+                encoded[encoded == 0] = ord(" ")
                 column[:] = encoded[codes]
             position += variable.width
         data = records.tobytes()
