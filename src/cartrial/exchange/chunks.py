@@ -72,7 +72,8 @@ def subject_chunks(trial: TrialData, size: int = DEFAULT_CHUNK_SUBJECTS) -> Iter
     for name, table in tables.items():
         position = np.searchsorted(ids, table["subject_id"].astype(str).to_numpy())
         order = np.argsort(position, kind="stable")
-        ordered[name] = (order, position[order])
+        small = np.int32 if len(table) < 2**31 else np.int64  # 8 bytes a record, not 16
+        ordered[name] = (order.astype(small), position[order].astype(small))
     for start in range(0, max(len(ids), 1), size):
         stop = start + size
         parts: dict[str, Any] = {}
