@@ -43,6 +43,7 @@ from cartrial.exchange.chunks import (
     trial_level,
     witness_rows,
 )
+from cartrial.exchange.common import conform
 from cartrial.exchange.conformance import ConformanceTally, Finding
 from cartrial.exchange.datasetjson import DatasetJsonWriter, dataset_columns, dataset_header
 from cartrial.exchange.define import write_define
@@ -118,6 +119,31 @@ class _Spool:
     chunks: int = 0
     witnesses: list[pd.DataFrame] = field(default_factory=list)
     first: pd.DataFrame | None = None
+    #: the rows without USUBJID of a subject dataset (RELREC's dataset-level relationships)
+    shared: pd.DataFrame | None = None
+    #: the values of the keys before USUBJID seen so far (one value: chunks come in key order)
+    leading: set[tuple[object, ...]] = field(default_factory=set)
+
+    def common_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its rows without USUBJID kept from the first chunk that has them only
+        (every chunk builds them alike, else :class:`ExchangeError`)."""
+        if "USUBJID" not in frame.columns or not frame["USUBJID"].isna().any():
+            return frame
+        shared = frame.loc[frame["USUBJID"].isna()].reset_index(drop=True)
+        if self.shared is None:
+            self.shared = shared
+            return frame
+        if not self.shared.equals(shared):
+            raise ExchangeError(
+                f"{self.spec.name}: its records without USUBJID differ between chunks of subjects"
+            )
+        return frame.loc[frame["USUBJID"].notna()]
+
+    @property
+    def in_key_order(self) -> bool:
+        """Whether the chunks, one after the other, are in the dataset's key order: the keys
+        before USUBJID (e.g. RDOMAIN) took one value, and no record lacks USUBJID."""
+        return len(self.leading) <= 1 and self.shared is None
 
     def add(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Spool ``frame`` (numbered on from the records before it); return it so numbered."""
@@ -127,14 +153,23 @@ class _Spool:
         self.records += len(frame)
         self.chunks += 1
         self.witnesses.append(witness_rows(frame, self.spec))
+        keys = list(self.spec.keys)
+        if "USUBJID" in keys and len(frame):
+            lead = keys[: keys.index("USUBJID")]
+            self.leading |= set(frame[lead].drop_duplicates().itertuples(index=False, name=None))
         return frame
 
     def frames(self) -> Iterator[pd.DataFrame]:
-        """The spooled chunks, in order."""
+        """The spooled chunks, in order; one frame sorted by the keys when the chunks are not
+        in key order (:attr:`in_key_order`: RELREC, sorted by RDOMAIN first, is held whole)."""
         self.file.flush()
         self.file.seek(0)
-        for _ in range(self.chunks):
-            yield pickle.load(self.file)
+        chunks = (pickle.load(self.file) for _ in range(self.chunks))
+        if self.in_key_order:
+            yield from chunks
+            return
+        whole = pd.concat([frame.astype(object) for frame in chunks], ignore_index=True)
+        yield conform(whole, self.spec)  # sorted by the keys, as the builders sort
 
     def witness(self) -> pd.DataFrame:
         """The witness rows of the whole dataset."""
@@ -179,7 +214,7 @@ def _spool(
                             f"{name} has no USUBJID but differs between chunks of subjects"
                         )
                     continue
-                kept[name] = spool.add(frame)
+                kept[name] = spool.add(spool.common_rows(frame))
                 if trial_level(name):
                     spool.first = frame
                 if fmt == "xpt":
