@@ -4,10 +4,13 @@ A large trial is exported chunk by chunk of subjects (:func:`subject_chunks`): e
 read model that has a ``subject_id`` is cut into the rows of those subjects, the others (dose
 decisions, governance records, the protocol) are passed whole, and the ordinary dataset builders
 run on each chunk. Chunks are consecutive runs of the subject ids in sorted order, so that the
-datasets of the chunks, one after the other, are the datasets of the whole trial: every dataset
-is sorted by its keys, which begin with USUBJID (``STUDYID-SUBJID``), and every derivation
-(--SEQ, baseline flags, best response, populations) is made within one subject. A dataset without
-USUBJID (the trial design domains) depends on the protocol only; :func:`trial_level` says which.
+datasets of the chunks, one after the other, are the datasets of the whole trial: a dataset is
+sorted by its keys, which begin with USUBJID (``STUDYID-SUBJID``) after keys of one value
+(STUDYID; SUPPAE's RDOMAIN), and every derivation (--SEQ, baseline flags, best response,
+populations) is made within one subject. A dataset without USUBJID (the trial design domains)
+depends on the protocol only; :func:`trial_level` says which. The exception, RELREC (RDOMAIN
+first, and dataset-level records without USUBJID), is sorted whole once every chunk is built
+(:class:`cartrial.exchange.package.write_packages`).
 
 Some metadata needs the whole dataset before the first record is written: the width of a SAS
 transport text variable, the Dataset-JSON ``length`` and ``dataType``, the Define-XML lengths,
