@@ -23,6 +23,7 @@ TABLE = pd.DataFrame(
         "pending": [False, False, True, False],
         "window_end": [END, END, END + dt.timedelta(5), END],
         "followed_fraction": [1.0, 1.0, 0.5, 0.25],
+        "dlt_onset_fraction": [0.25, float("nan"), float("nan"), float("nan")],
     }
 )
 
@@ -44,6 +45,7 @@ def test_time_to_event_designs_count_every_treated_subject() -> None:
     assert counts.n == (0, 3, 1, 0)
     assert counts.dlt == (0, 1, 0, 0)
     assert counts.pending_followup == [(1, 0.5)]
+    assert counts.dlt_followup == (0.25,)  # A's DLT began a quarter into the window
 
 
 def test_an_empty_table_counts_nothing() -> None:

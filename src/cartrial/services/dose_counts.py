@@ -44,6 +44,9 @@ class DoseCounts:
         every treated subject (the pending ones weighted by :attr:`pending_followup`).
     pending_subjects
         The pending subjects, in infusion order.
+    dlt_followup
+        For each DLT counted in ``dlt`` (in infusion order), the fraction of the DLT window at
+        which it began: what TITE-CRM's adaptive weights are built from.
     time_to_event
         Whether ``n`` counts pending subjects (TITE designs).
     """
@@ -55,6 +58,7 @@ class DoseCounts:
     n: tuple[int, ...]
     pending_subjects: tuple[PendingWindow, ...]
     time_to_event: bool
+    dlt_followup: tuple[float, ...]
 
     @property
     def pending_followup(self) -> list[PendingPatient]:
@@ -103,10 +107,11 @@ def dose_counts(followup: pd.DataFrame, n_doses: int, *, time_to_event: bool) ->
     --------
     >>> table = pd.DataFrame({"subject_id": ["A", "B"], "dose_index": [1, 1],
     ...     "has_dlt": [True, False], "dlt_evaluable": [True, False], "pending": [False, True],
-    ...     "window_end": [dt.date(2026, 2, 1)] * 2, "followed_fraction": [0.5, 0.25]})
+    ...     "window_end": [dt.date(2026, 2, 1)] * 2, "followed_fraction": [0.5, 0.25],
+    ...     "dlt_onset_fraction": [0.5, float("nan")]})
     >>> c = dose_counts(table, 3, time_to_event=False)
-    >>> (c.treated, c.evaluable, c.pending, c.dlt, c.n)
-    ((0, 2, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0))
+    >>> (c.treated, c.evaluable, c.pending, c.dlt, c.n, c.dlt_followup)
+    ((0, 2, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0.5,))
     """
     evaluable = followup[followup["dlt_evaluable"].astype(bool)]
     pending = followup[followup["pending"].astype(bool)]
@@ -127,4 +132,7 @@ def dose_counts(followup: pd.DataFrame, n_doses: int, *, time_to_event: bool) ->
             for r in pending.to_dict("records")
         ),
         time_to_event=time_to_event,
+        dlt_followup=tuple(
+            float(x) for x in counted.loc[counted["has_dlt"].astype(bool), "dlt_onset_fraction"]
+        ),
     )
