@@ -99,22 +99,12 @@ def recommend(design: Design, counts: DoseCounts, current: int) -> Decision:
         The design refuses the data (field ``as_of``).
     """
     try:
+        n, dlt, pending = list(counts.n), list(counts.dlt), counts.pending_followup
         if counts.time_to_event and needs_dlt_followup(design):
-            return design.decide(
-                n=list(counts.n),
-                dlt=list(counts.dlt),
-                current=current,
-                pending_followup=counts.pending_followup,
-                dlt_followup=list(counts.dlt_followup),
-            )
+            return design.decide(n, dlt, current, pending, dlt_followup=list(counts.dlt_followup))
         if counts.time_to_event and is_time_to_event(design):
-            return design.decide(
-                n=list(counts.n),
-                dlt=list(counts.dlt),
-                current=current,
-                pending_followup=counts.pending_followup,
-            )
-        return design.decide(n=list(counts.n), dlt=list(counts.dlt), current=current)
+            return design.decide(n, dlt, current, pending)
+        return design.decide(n, dlt, current)
     except DesignError as exc:
         raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
 
