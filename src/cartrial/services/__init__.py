@@ -161,6 +161,7 @@ from cartrial.services.queries import (
     close_query,
     raise_query,
 )
+from cartrial.services.read_cache import ReadCache, read_cache
 from cartrial.services.read_model import trial_data
 from cartrial.services.records_read import recorded_rows
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
@@ -243,6 +244,7 @@ __all__ = [
     "QueryState",
     "RP2DDecided",
     "RaiseQuery",
+    "ReadCache",
     "RecordAE",
     "RecordAda",
     "RecordCrsIcansDay",
@@ -318,6 +320,7 @@ __all__ = [
     "open_database",
     "open_expansion",
     "raise_query",
+    "read_cache",
     "record_ada",
     "record_ae",
     "record_aes",

@@ -1,11 +1,16 @@
-"""The study's data as the acting user may read it (the policy layer decides which sites)."""
+"""The study's data as the acting user may read it (the policy layer decides which sites).
+
+The whole-study read model comes from the process's cache of the database
+(:func:`cartrial.services.read_cache`: rebuilt only when the audit trail shows a change to what it
+read, so it is current across worker processes); the site filter is applied per request after it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 from cartrial.analysis import TrialData
-from cartrial.services import ServiceContext, trial_data, visible_sites
+from cartrial.services import ServiceContext, read_cache, visible_sites
 
 __all__ = ["readable_data"]
 
@@ -26,7 +31,7 @@ _SUBJECT_TABLES = (
 def readable_data(ctx: ServiceContext) -> TrialData:
     """The study's data with only the subjects of the sites the user may read."""
     visibility = visible_sites(ctx)
-    data = trial_data(ctx.session_factory, ctx.study_id)
+    data = read_cache(ctx.session_factory).trial_data(ctx.study_id)
     if visibility.every_site:
         return data
     subjects = data.subjects[data.subjects["site_id"].isin(visibility.sites)]
