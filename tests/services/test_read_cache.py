@@ -18,13 +18,16 @@ from cartrial.services import (
     AddUser,
     RaiseQuery,
     ReadCache,
+    RecordLab,
     ServiceContext,
     add_user,
     raise_query,
     read_cache,
+    record_lab,
     screen_subject,
     trial_data,
 )
+from cartrial.services.read_model import PARTS
 from cartrial.store import make_engine, session_factory
 
 D0 = dt.date(2026, 3, 2)
@@ -53,12 +56,11 @@ def test_a_write_from_another_process_is_read_at_once(two_processes: tuple[Trial
     reader, writer = two_processes
     cache = ReadCache(reader.factory)
     first = cache.trial_data(STUDY)
-    assert first.subjects.empty and cache.builds == 1
-    assert cache.trial_data(STUDY) is first and cache.builds == 1  # nothing changed: no rebuild
+    assert first.subjects.empty and cache.builds == 1 + len(PARTS)  # the cut-off and each part
+    assert cache.trial_data(STUDY) is first and cache.builds == 1 + len(PARTS)  # no change
 
     treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
     assert list(cache.trial_data(STUDY).subjects["subject_id"]) == ["S01-001"]
-    assert cache.builds == 2
     _same_as_fresh(cache, reader)
 
 
@@ -76,12 +78,22 @@ def test_writes_to_tables_the_model_does_not_read_keep_it(
         AddUser(username="coord3", full_name="C", password="correct horse battery",
                 role="site_coordinator", site="S02"),
     )  # fmt: skip
-    assert cache.trial_data(STUDY) is before and cache.builds == 1
+    builds = cache.builds
+    assert cache.trial_data(STUDY) is before and cache.builds == builds
     _same_as_fresh(cache, reader)
-    # a screening writes a subject (read by the model): rebuilt even though nothing is enrolled
+    # a laboratory value: the cut-off and the laboratory table are read again, nothing else
+    record_lab(
+        writer.as_("coord1"),
+        RecordLab(subject_id="S01-001", collected_at=D0 + dt.timedelta(days=1),
+                  lbtestcd="NEUT", value=0.4, unit="10^9/L", lln=1.8, uln=7.5),
+    )  # fmt: skip
+    after = cache.trial_data(STUDY)
+    assert cache.builds == builds + 2 and len(after.labs) == len(before.labs) + 1
+    _same_as_fresh(cache, reader)
+    # a screening writes a subject (read by the model): the parts reading subjects are read again
     screen_subject(writer.as_("coord2"), screening("S02-001", "S02", D0))
     cache.trial_data(STUDY)
-    assert cache.builds == 2
+    assert cache.builds > builds + 2
     _same_as_fresh(cache, reader)
 
 
@@ -89,9 +101,12 @@ def test_the_tables_a_build_read_are_recorded(two_processes: tuple[Trial, Trial]
     reader, _ = two_processes
     cache = ReadCache(reader.factory)
     cache.trial_data(STUDY)
-    (entry,) = cache._entries.values()
-    assert {"subjects", "adverse_events", "lab_results", "dose_decisions"} <= entry.tables
-    assert not {"data_queries", "users", "login_sessions", "audit_log"} & entry.tables
+    tables = {key[-1]: entry.tables for key, entry in cache._entries.items()}
+    assert {"subjects", "enrolments", "infusions", "adverse_events"} <= tables["subjects"]
+    assert "lab_results" in tables["labs"] and "lab_results" not in tables["subjects"]
+    assert {"dose_decisions", "signatures"} <= tables["dose_decisions"]
+    every = set().union(*tables.values())
+    assert not {"data_queries", "users", "login_sessions", "audit_log"} & every
 
 
 def test_each_database_has_one_cache_per_process(two_processes: tuple[Trial, Trial]) -> None:

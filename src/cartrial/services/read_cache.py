@@ -2,26 +2,29 @@
 
 Building the analysis read model (:func:`~cartrial.services.read_model.trial_data`) reads every
 record of the study (about 0.3 s on the demo study); the web application's pages need it on
-almost every request. :class:`ReadCache` keeps the last build and rebuilds only when the database
-has changed in a way that matters, which it learns from the audit trail every write appends to:
+almost every request. :class:`ReadCache` keeps each part of it
+(:data:`~cartrial.services.read_model.PARTS`: the subjects, each record table, the decisions) and
+reads a part again only when the database has changed in a way that matters for it, which it
+learns from the audit trail every write appends to:
 
 * the **mark** of the database is the audit chain head (``audit_chain_head``: last audit id and
   its MAC), one primary-key read. Every committed write advances it in the same transaction as
   the change (:mod:`cartrial.store.chain`), so any process — another web worker, the CLI, an
   import — that writes is seen by every other process at its next read;
-* a build records the tables it read (the SQL it sent, :func:`_recording`). When the mark has
-  moved, one range read of the new audit rows (``audit_log.id`` between the two marks, the
-  primary key) tells whether any of them touched one of those tables; if none did (a data query
-  was raised, a user added, a session opened), the entry stays valid under the new mark.
-  Which queries a build sends can only depend on rows it has read (and on the date, part of the
-  key), so a table it did not read cannot change what it returns;
+* reading a part records the tables it read (the SQL it sent, :func:`_recording`). When the mark
+  has moved, one range read of the new audit rows (``audit_log.id`` between the two marks, the
+  primary key) gives the tables written since; a part none of whose tables were written (a data
+  query was raised: no part; a laboratory value: the laboratory table only) is kept. Which
+  queries a read sends can only depend on rows it has read (and on the date, checked too), so a
+  table it did not read cannot change what it returns;
 * if the trail is not the one the entry was built on (the audit row at the entry's mark has
   another MAC: a restored backup), or the date (UTC) has changed, the entry is rebuilt.
 
-The mark is read *before* a build starts, so a cached value is never older than its mark: a
-request that starts after a write was acknowledged reads a mark at or after that write and gets
-a value that includes it (read-your-writes across processes). One build runs at a time per key;
-requests arriving meanwhile wait and reuse it when it is still valid for them.
+A request reads the mark first, then, in the same read-only transaction, any part it must read
+again, so a cached part is never older than its mark: a request that starts after a write was
+acknowledged reads a mark at or after that write and gets parts that include it
+(read-your-writes across processes). One read of a part runs at a time; requests arriving
+meanwhile wait and reuse it when it is current for them.
 
 Cached values are shared between threads: callers must not modify them (the site filter of
 :func:`cartrial.services.visible_sites` is applied afterwards, on copies).
@@ -43,8 +46,8 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from cartrial.analysis import TrialData
-from cartrial.services.context import SessionFactory
-from cartrial.services.read_model import trial_data
+from cartrial.services.context import SessionFactory, find_study, protocol_of
+from cartrial.services.read_model import PARTS, assemble, latest_recorded_date, read_part
 from cartrial.store import AuditChainHead, AuditLog, Base, read_only
 
 __all__ = ["ReadCache", "read_cache"]
@@ -106,107 +109,140 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+class _Check:
+    """Whether cached entries are current at the mark read by one request (queries memoised)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.mark = _mark(session)
+        self.day = _today()
+        self._touched: dict[int, frozenset[str]] = {}
+        self._same_trail: dict[_Mark, bool] = {}
+
+    def same_trail(self, mark: _Mark) -> bool:
+        """Whether the audit row at ``mark`` is still the one the entry saw (not a restore)."""
+        if not mark.last_id or mark == self.mark:
+            return True
+        if mark not in self._same_trail:
+            found = self.session.scalar(
+                select(AuditLog.row_sha256).where(AuditLog.id == mark.last_id)
+            )
+            self._same_trail[mark] = found == mark.last_sha256
+        return self._same_trail[mark]
+
+    def touched_since(self, last_id: int) -> frozenset[str]:
+        """The tables written between audit id ``last_id`` and this request's mark."""
+        if last_id not in self._touched:
+            names = self.session.scalars(
+                select(AuditLog.table_name)
+                .where(AuditLog.id > last_id, AuditLog.id <= self.mark.last_id)
+                .distinct()
+            )
+            self._touched[last_id] = frozenset(names)
+        return self._touched[last_id]
+
+    def current(self, entry: _Entry) -> bool:
+        """``entry`` holds what the database holds now for it (or something newer)."""
+        if entry.day != self.day or not self.same_trail(entry.mark):
+            return False
+        if entry.mark.last_id >= self.mark.last_id:
+            return True  # built at this mark, or by a request that started later
+        return not entry.tables & self.touched_since(entry.mark.last_id)
+
+
 class ReadCache:
     """Whole-study reads of one database, kept while the audit trail shows they are current.
+
+    The read model is cached part by part (:data:`~cartrial.services.read_model.PARTS`): a new
+    laboratory value re-reads the laboratory table only, a new data query nothing.
 
     Parameters
     ----------
     session_factory
         The database the reads come from.
     max_entries
-        Distinct reads kept (least recently used dropped first).
+        Parts kept (least recently used dropped first).
 
     Examples
     --------
     >>> cache = ReadCache(factory)  # doctest: +SKIP
     >>> data = cache.trial_data("CLDN18-PDL1-CART-01")  # doctest: +SKIP
-    >>> cache.trial_data("CLDN18-PDL1-CART-01") is data  # until a write changes it  # doctest: +SKIP
+    >>> cache.trial_data("CLDN18-PDL1-CART-01") is data  # doctest: +SKIP
     True
     """
 
-    def __init__(self, session_factory: SessionFactory, max_entries: int = 8) -> None:
+    def __init__(self, session_factory: SessionFactory, max_entries: int = 64) -> None:
         self.session_factory = session_factory
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._assembled: dict[Hashable, tuple[tuple[object, ...], TrialData]] = {}
+        #: Parts read from the database so far (for tests and benchmarks).
         self.builds = 0
 
     def trial_data(self, study_id: str, data_cutoff: dt.date | None = None) -> TrialData:
-        """:func:`~cartrial.services.read_model.trial_data` of ``study_id``, from the cache."""
-        return self.read(
-            ("trial_data", study_id, data_cutoff),
-            lambda: trial_data(self.session_factory, study_id, data_cutoff),
-        )
+        """:func:`~cartrial.services.read_model.trial_data` of ``study_id``, from the cache.
 
-    def read(self, key: Hashable, build: Callable[[], T]) -> T:
-        """The value of ``build()`` for ``key``, rebuilt only when the database changed for it.
+        Only the parts whose tables were written since they were read are read again; the
+        result is the same object as long as no part changed.
+        """
+        with read_only(self.session_factory) as session:
+            check = _Check(session)
+            study = find_study(session, study_id)
+            cutoff = data_cutoff or self._read(
+                check, ("cutoff", study.id), lambda: latest_recorded_date(session, study.id)
+            )
+            parts = {
+                name: self._read(
+                    check,
+                    ("part", study.id, cutoff, name),
+                    lambda name=name: read_part(session, study, cutoff, name),  # type: ignore[misc]
+                )
+                for name in PARTS
+            }
+            protocol = protocol_of(study)
+        values = tuple(parts.values())
+        key = (study_id, data_cutoff)
+        assembled = self._assembled.get(key)
+        if assembled is not None and all(a is b for a, b in zip(assembled[0], values, strict=True)):
+            return assembled[1]
+        data = assemble(parts, protocol, cutoff)
+        self._assembled[key] = (values, data)
+        return data
 
-        ``build`` must read the database through this cache's session factory, in the calling
-        thread, and depend on nothing but the database, ``key`` and the date (UTC).
+    def _read(self, check: _Check, key: Hashable, build: Callable[[], T]) -> T:
+        """The value of ``build()`` for ``key``, rebuilt only when its tables were written.
+
+        ``build`` reads through ``check.session`` (the request's, opened before the mark was
+        read) and depends on nothing but the database, ``key`` and the date (UTC).
         """
         entry = self._entries.get(key)
-        if entry is not None and self._current(key, entry) is not None:
+        if entry is not None and check.current(entry):
             return entry.value  # type: ignore[return-value]
         with self._lock_of(key):
             entry = self._entries.get(key)
-            if entry is not None and self._current(key, entry) is not None:
+            if entry is not None and check.current(entry):
                 return entry.value  # type: ignore[return-value]
-            return self._build(key, build)
+            engine = self.session_factory.kw["bind"]
+            with _recording(engine) as statements:
+                value = build()
+            tables = frozenset(name for sql in statements for name in _TABLE_NAMES.findall(sql))
+            self._store(key, _Entry(value, check.mark, tables, check.day))
+            self.builds += 1
+            return value
 
     def _lock_of(self, key: Hashable) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
-
-    def _current(self, key: Hashable, entry: _Entry) -> _Entry | None:
-        """``entry`` (under today's mark) if nothing it read has changed since, else ``None``."""
-        if entry.day != _today():
-            return None
-        with read_only(self.session_factory) as session:
-            mark = _mark(session)
-            if mark == entry.mark:
-                return entry
-            if mark.last_id < entry.mark.last_id:
-                return None
-            if entry.mark.last_id:
-                at_mark = session.scalar(
-                    select(AuditLog.row_sha256).where(AuditLog.id == entry.mark.last_id)
-                )
-                if at_mark != entry.mark.last_sha256:
-                    return None  # another trail: a restored database
-            touched = session.scalar(
-                select(AuditLog.id)
-                .where(
-                    AuditLog.id > entry.mark.last_id,
-                    AuditLog.id <= mark.last_id,
-                    AuditLog.table_name.in_(sorted(entry.tables)),
-                )
-                .limit(1)
-            )
-        if touched is not None:
-            return None
-        moved = _Entry(entry.value, mark, entry.tables, entry.day)
-        self._store(key, moved)
-        return moved
-
-    def _build(self, key: Hashable, build: Callable[[], T]) -> T:
-        day = _today()
-        with read_only(self.session_factory) as session:
-            mark = _mark(session)  # before the build: the value is at least as new as the mark
-        engine = self.session_factory.kw["bind"]
-        with _recording(engine) as statements:
-            value = build()
-        tables = frozenset(name for sql in statements for name in _TABLE_NAMES.findall(sql))
-        self.builds += 1
-        self._store(key, _Entry(value, mark, tables, day))
-        return value
 
     def _store(self, key: Hashable, entry: _Entry) -> None:
         with self._guard:
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+                dropped, _ = self._entries.popitem(last=False)
+                self._locks.pop(dropped, None)
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, ReadCache] = weakref.WeakKeyDictionary()

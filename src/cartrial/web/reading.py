@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
+
 from cartrial.analysis import TrialData
 from cartrial.services import ServiceContext, read_cache, visible_sites
 
-__all__ = ["readable_data"]
+__all__ = ["readable_data", "table_rows"]
 
 #: Tables of :class:`TrialData` with one row per subject record (filtered by site).
 _SUBJECT_TABLES = (
@@ -41,3 +43,25 @@ def readable_data(ctx: ServiceContext) -> TrialData:
         for name in _SUBJECT_TABLES
     }
     return dataclasses.replace(data, **tables)
+
+
+def _shown(value: object) -> object:
+    """A cell as a page shows it: missing values (None, NaN, NaT, NA) as an empty string."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN
+        return ""
+    return value
+
+
+def table_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """The rows of ``frame`` as dicts for a template, missing values as ``""``.
+
+    Row by row in Python (``itertuples``): for the tables of one page this is several times
+    faster than converting the frame to objects and masking it with pandas.
+    """
+    columns = [str(c) for c in frame.columns]
+    return [
+        dict(zip(columns, map(_shown, row), strict=True))
+        for row in frame.itertuples(index=False, name=None)
+    ]

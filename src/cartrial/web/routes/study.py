@@ -27,7 +27,7 @@ from cartrial.services import (
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
 from cartrial.web.pages import render
-from cartrial.web.reading import readable_data
+from cartrial.web.reading import readable_data, table_rows
 
 __all__ = ["router"]
 
@@ -46,8 +46,7 @@ _TIMELINE = (
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
-    shown = frame.astype(object).where(frame.notna(), "")
-    return [{str(k): v for k, v in row.items()} for row in shown.to_dict(orient="records")]
+    return table_rows(frame)
 
 
 @router.get("/")
