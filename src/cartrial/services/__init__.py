@@ -110,6 +110,7 @@ from cartrial.services.escalation_state import (
     EscalationState,
     PathwayRow,
     PendingSubject,
+    TreatedSubject,
     escalation_state,
 )
 from cartrial.services.expansion import (
@@ -277,6 +278,7 @@ __all__ = [
     "TokenCreated",
     "TokenInfo",
     "TokenRevoked",
+    "TreatedSubject",
     "TumourAssessed",
     "UnlockUser",
     "UserAdded",

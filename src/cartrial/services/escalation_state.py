@@ -40,6 +40,7 @@ __all__ = [
     "EscalationState",
     "PathwayRow",
     "PendingSubject",
+    "TreatedSubject",
     "escalation_state",
 ]
 
@@ -54,8 +55,27 @@ class PendingSubject(ServiceResult):
     days_left: int
 
 
+class TreatedSubject(ServiceResult):
+    """A subject treated in the escalation: the DLT window clock and where the subject stands.
+
+    ``window_end`` = infusion date + the protocol's ``dlt.window_days``; ``days_left`` until it
+    as of the state's date (0 once closed).
+    """
+
+    subject_id: str
+    infusion_date: dt.date
+    window_end: dt.date
+    days_left: int
+    dlt_evaluable: bool
+    pending: bool
+    has_dlt: bool
+
+
 class DoseLevelState(ServiceResult):
-    """One dose level in the escalation: subjects treated, evaluable, pending; DLTs."""
+    """One dose level in the escalation: subjects treated, evaluable, pending; DLTs.
+
+    ``subjects`` lists every treated subject with its window (the counts are over them).
+    """
 
     dose_level: str
     dose_index: int
@@ -63,6 +83,7 @@ class DoseLevelState(ServiceResult):
     evaluable: int
     dlts: int
     pending: tuple[PendingSubject, ...]
+    subjects: tuple[TreatedSubject, ...] = ()
 
 
 class PathwayRow(ServiceResult):
@@ -249,6 +270,19 @@ def escalation_state(
                         days_left=max((w.window_end - when).days, 0),
                     )
                     for w in counts.pending_subjects
+                    if w.dose_index == i
+                ),
+                subjects=tuple(
+                    TreatedSubject(
+                        subject_id=w.subject_id,
+                        infusion_date=w.infusion_date,
+                        window_end=w.window_end,
+                        days_left=max((w.window_end - when).days, 0),
+                        dlt_evaluable=w.dlt_evaluable,
+                        pending=w.pending,
+                        has_dlt=w.has_dlt,
+                    )
+                    for w in counts.subjects
                     if w.dose_index == i
                 ),
             )

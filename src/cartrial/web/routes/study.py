@@ -99,11 +99,12 @@ def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Res
 @router.get("/escalation")
 def escalation(request: Request, ctx: PageContext) -> Response:
     """Escalation dashboard: DLT window clocks, counts per dose level, pathways, decisions."""
-    study = load_study(ctx)
+    state = escalation_state(ctx)
     data = readable_data(ctx)
+    site_of = dict(zip(data.subjects["subject_id"], data.subjects["site_id"], strict=True))
     context = {
-        "state": escalation_state(ctx),
-        "view": escalation_view(data, study.protocol),
+        "state": state,
+        "view": escalation_view(state, site_of),
         "decisions": _rows(data.dose_decisions),
     }
     return render(request, "escalation.html", context, user=ctx.user)
