@@ -25,7 +25,9 @@ Targets (issue 13, on SQLite): p95 under 100 ms for page views and under 200 ms 
 failed requests and zero lost writes. After the run every acknowledged write (its record id) is
 looked up in its table and in the audit trail (an ``insert`` row for that record), and the whole
 audit chain is verified (ids, links and MACs). The clients share the CPU with the server, so the
-figures are upper bounds on a machine of their own.
+figures are upper bounds on a machine of their own; the server's CPU time per request
+(all its processes, from /proc) is printed too, a figure the other load on the machine does not
+inflate as much.
 """
 
 from __future__ import annotations
@@ -126,6 +128,20 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
             time.sleep(0.2)
     server.kill()
     raise SystemExit(f"the server did not start: {log.read_text()[-2000:]}")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) used so far by process ``pid`` and its live children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 class Results:
@@ -275,9 +291,11 @@ def main() -> None:
         for thread in threads:
             thread.start()
         barrier.wait()  # every user logged in
+        cpu = server_cpu_seconds(server.pid)
         until[0] = time.perf_counter() + args.seconds
         for thread in threads:
             thread.join()
+        cpu = server_cpu_seconds(server.pid) - cpu
         server.terminate()
         server.wait(timeout=60)
         lost, chain = check_writes(url, out.written)
@@ -303,6 +321,11 @@ def main() -> None:
         )
     console = Console(width=120)
     console.print(table)
+    n_requests = sum(len(times) for times in out.times.values())
+    console.print(
+        f"server CPU: {cpu:.1f} s for {n_requests} requests = {cpu / n_requests * 1000:.1f} ms "
+        f"per request; machine load average (1 min) at the end: {os.getloadavg()[0]:.1f}"
+    )
     console.print(
         f"failed requests: {len(out.failed)}; acknowledged writes: {len(out.written)}; "
         f"lost writes (not in their table or not in the audit trail): {lost}; audit chain: {chain}"
