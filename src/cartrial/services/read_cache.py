@@ -42,12 +42,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pandas as pd
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from cartrial.analysis import TrialData
 from cartrial.services.context import SessionFactory, find_study, protocol_of
-from cartrial.services.read_model import PARTS, assemble, latest_recorded_date, read_part
+from cartrial.services.read_model import (
+    PARTS,
+    assemble,
+    latest_recorded_date,
+    read_part,
+    record_table,
+)
 from cartrial.store import AuditChainHead, AuditLog, Base, read_only
 
 __all__ = ["ReadCache", "read_cache"]
@@ -178,6 +185,7 @@ class ReadCache:
         self._locks: dict[Hashable, threading.Lock] = {}
         self._guard = threading.Lock()
         self._assembled: dict[Hashable, tuple[tuple[object, ...], TrialData]] = {}
+        self._tables: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
         #: Parts read from the database so far (for tests and benchmarks).
         self.builds = 0
 
@@ -207,9 +215,22 @@ class ReadCache:
         assembled = self._assembled.get(key)
         if assembled is not None and all(a is b for a, b in zip(assembled[0], values, strict=True)):
             return assembled[1]
-        data = assemble(parts, protocol, cutoff)
+        data = assemble(parts, protocol, cutoff, self._record_table)
         self._assembled[key] = (values, data)
         return data
+
+    def _record_table(
+        self, name: str, part: pd.DataFrame, subjects: pd.DataFrame, infusions: pd.DataFrame
+    ) -> pd.DataFrame:
+        """:func:`~cartrial.services.read_model.record_table`, reused while its inputs are."""
+        made = self._tables.get(name)
+        if made is not None and all(
+            a is b for a, b in zip(made[:3], (part, subjects, infusions), strict=True)
+        ):
+            return made[3]
+        table = record_table(name, part, subjects, infusions)
+        self._tables[name] = (part, subjects, infusions, table)
+        return table
 
     def _read(self, check: _Check, key: Hashable, build: Callable[[], T]) -> T:
         """The value of ``build()`` for ``key``, rebuilt only when its tables were written.

@@ -51,7 +51,15 @@ from cartrial.store import (
 )
 from cartrial.vocab import RELATED_ATTRIBUTIONS
 
-__all__ = ["PARTS", "assemble", "latest_recorded_date", "read_part", "trial_data"]
+__all__ = [
+    "PARTS",
+    "RecordTableMaker",
+    "assemble",
+    "latest_recorded_date",
+    "read_part",
+    "record_table",
+    "trial_data",
+]
 
 
 def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -62,8 +70,8 @@ def _dates(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Convert the date columns of analysis table ``table`` (``DATE_COLUMNS``) to datetime64."""
     for column in DATE_COLUMNS[table]:
         values = frame[column]
-        if len(values) and isinstance(values.iloc[0], dt.datetime):
-            values = values.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
+        if len(values) and isinstance(values.iloc[0], dt.datetime):  # the date in UTC
+            values = pd.to_datetime(values, utc=True).dt.tz_localize(None).dt.normalize()
         frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
     return frame
 
@@ -179,23 +187,46 @@ def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.
     return _RECORD_READERS[name](session, sid, cutoff, end)
 
 
-def assemble(parts: Mapping[str, pd.DataFrame], protocol: Protocol, cutoff: dt.date) -> TrialData:
-    """The :class:`TrialData` of the :data:`PARTS` read by :func:`read_part` (left unchanged)."""
-    infusions = parts["infusions"]
+#: How :func:`assemble` makes a record table from its part (see :func:`record_table`).
+RecordTableMaker = Callable[[str, pd.DataFrame, pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+def record_table(
+    name: str, part: pd.DataFrame, subjects: pd.DataFrame, infusions: pd.DataFrame
+) -> pd.DataFrame:
+    """Record table ``name`` of :class:`TrialData` from its part (:func:`read_part`).
+
+    Keeps the rows of the subjects in ``subjects`` (the subjects part), names them by subject
+    code and adds the study day (days since the infusion, from the infusions part) to dated
+    tables. A new frame: the parts are left unchanged.
+    """
     day0 = {
         int(s): pd.Timestamp(t.date())
         for s, t in zip(infusions["subject_db_id"], infusions["infused_at"], strict=True)
     }
-    subjects = parts["subjects"].copy()
-    codes = dict(zip(subjects.pop("subject_db_id"), subjects["subject_id"], strict=True))
-    tables = {}
-    for name in _RECORD_READERS:
-        frame = parts[name]
-        frame = frame[frame["subject_db_id"].isin(list(codes))].copy()
-        frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
-        tables[name] = _with_day(frame, name, day0, codes).reset_index(drop=True)
+    codes = dict(zip(subjects["subject_db_id"], subjects["subject_id"], strict=True))
+    frame = part[part["subject_db_id"].isin(list(codes))].copy()
+    frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
+    return _with_day(frame, name, day0, codes).reset_index(drop=True)
+
+
+def assemble(
+    parts: Mapping[str, pd.DataFrame],
+    protocol: Protocol,
+    cutoff: dt.date,
+    make_table: RecordTableMaker = record_table,
+) -> TrialData:
+    """The :class:`TrialData` of the :data:`PARTS` read by :func:`read_part` (left unchanged).
+
+    ``make_table`` makes each record table (:func:`record_table`; a cache may pass one that
+    reuses the tables of unchanged parts).
+    """
+    tables = {
+        name: make_table(name, parts[name], parts["subjects"], parts["infusions"])
+        for name in _RECORD_READERS
+    }
     data = TrialData(
-        subjects=subjects.reset_index(drop=True),
+        subjects=parts["subjects"].drop(columns="subject_db_id").reset_index(drop=True),
         dose_decisions=parts["dose_decisions"],
         governance=parts["governance"],
         data_cutoff=pd.Timestamp(cutoff),
