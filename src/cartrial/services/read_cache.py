@@ -37,7 +37,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -232,7 +232,29 @@ class ReadCache:
         self._tables[name] = (part, subjects, infusions, table)
         return table
 
-    def _read(self, check: _Check, key: Hashable, build: Callable[[], T]) -> T:
+    def read(
+        self,
+        session: Session,
+        key: Hashable,
+        build: Callable[[], T],
+        depends_on: Iterable[str] = (),
+    ) -> T:
+        """The value of ``build()`` for ``key``, read again only when its tables were written.
+
+        For a use case's read (e.g. :func:`~cartrial.services.escalation_state`): ``session`` is
+        the use case's, ``build`` reads through it, and ``key`` names everything else the value
+        depends on (study, date, options). ``depends_on`` names the tables of rows read *before*
+        the call that the value depends on (e.g. ``"studies"``: the protocol and the phase).
+        """
+        return self._read(_Check(session), key, build, frozenset(depends_on))
+
+    def _read(
+        self,
+        check: _Check,
+        key: Hashable,
+        build: Callable[[], T],
+        depends_on: frozenset[str] = frozenset(),
+    ) -> T:
         """The value of ``build()`` for ``key``, rebuilt only when its tables were written.
 
         ``build`` reads through ``check.session`` (the request's, opened before the mark was
@@ -248,7 +270,7 @@ class ReadCache:
             engine = self.session_factory.kw["bind"]
             with _recording(engine) as statements:
                 value = build()
-            tables = frozenset(name for sql in statements for name in _TABLE_NAMES.findall(sql))
+            tables = depends_on | {name for sql in statements for name in _TABLE_NAMES.findall(sql)}
             self._store(key, _Entry(value, check.mark, tables, check.day))
             self.builds += 1
             return value

@@ -30,19 +30,33 @@ _SUBJECT_TABLES = (
 )
 
 
+#: The last site-filtered copy per (database, study, sites), reused while the cached data is the
+#: same object (the filter costs more than the rest of a page).
+_FILTERED: dict[tuple[int, str, tuple[str, ...]], tuple[TrialData, TrialData]] = {}
+_FILTERED_KEPT = 64
+
+
 def readable_data(ctx: ServiceContext) -> TrialData:
     """The study's data with only the subjects of the sites the user may read."""
     visibility = visible_sites(ctx)
     data = read_cache(ctx.session_factory).trial_data(ctx.study_id)
     if visibility.every_site:
         return data
+    key = (id(ctx.session_factory), ctx.study_id, visibility.sites)
+    filtered = _FILTERED.get(key)
+    if filtered is not None and filtered[0] is data:
+        return filtered[1]
     subjects = data.subjects[data.subjects["site_id"].isin(visibility.sites)]
     keep = set(subjects["subject_id"])
     tables = {
         name: getattr(data, name)[getattr(data, name)["subject_id"].isin(keep)]
         for name in _SUBJECT_TABLES
     }
-    return dataclasses.replace(data, **tables)
+    shown = dataclasses.replace(data, **tables)
+    if len(_FILTERED) >= _FILTERED_KEPT:
+        _FILTERED.clear()
+    _FILTERED[key] = (data, shown)
+    return shown
 
 
 def _shown(value: object) -> object:
