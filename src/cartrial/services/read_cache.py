@@ -66,6 +66,7 @@ _TABLE_NAMES = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, Base.metadata.tables), key=len, reverse=True)) + r")\b"
 )
 _recorder = threading.local()
+_LISTENING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ def _record_statement(
 @contextmanager
 def _recording(engine: Engine) -> Iterator[list[str]]:
     """Collect the SQL this thread sends to ``engine`` inside the block."""
-    if not event.contains(engine, "before_cursor_execute", _record_statement):
-        event.listen(engine, "before_cursor_execute", _record_statement)
+    with _LISTENING:
+        if not event.contains(engine, "before_cursor_execute", _record_statement):
+            event.listen(engine, "before_cursor_execute", _record_statement)
     statements: list[str] = []
     _recorder.statements = statements
     try:
