@@ -160,12 +160,33 @@ class Results:
                 self.failed.append((kind, *failure))
 
 
-def _write(rng: random.Random, role: str) -> tuple[str, dict[str, str]]:
+API_PATHS = ("/api/study", "/api/subjects")
+#: Every request kind, as (kind, page, API path or form), for the table and the sequential pass.
+KINDS = (
+    *(("page view", page) for page in PAGES),
+    *(("API call", path) for path in API_PATHS),
+    *(("write (form)", form) for form in WRITES),
+    *(("write (API)", form) for form in WRITES),
+)
+
+
+def pick(rng: random.Random, role: str) -> tuple[str, str]:
+    """The next request of a user (the mix of the module docstring)."""
+    x = rng.random()
+    if x < 0.55:
+        return "page view", rng.choice(PAGES)
+    if x < 0.75:
+        return "API call", rng.choice(API_PATHS)
+    form = "raise-query" if role == "data_manager" and rng.random() < 0.5 else "lab"
+    return ("write (API)" if rng.random() < 1 / 3 else "write (form)"), form
+
+
+def _values(rng: random.Random, form: str) -> dict[str, str]:
     subject = rng.choice(TREATED)
-    if role == "data_manager" and rng.random() < 0.5:
-        return "raise-query", {"subject_id": subject, "question": "Please check the source."}
+    if form == "raise-query":
+        return {"subject_id": subject, "question": "Please check the source."}
     day = D0 + dt.timedelta(days=rng.randint(1, 60))
-    return "lab", {
+    return {
         "subject_id": subject,
         "collected_at": f"{day.isoformat()}T{rng.randint(6, 20):02d}:00:00+00:00",
         "lbtestcd": "NEUT",
@@ -174,6 +195,45 @@ def _write(rng: random.Random, role: str) -> tuple[str, dict[str, str]]:
         "lln": "1.8",
         "uln": "7.5",
     }
+
+
+class User:
+    """A logged-in user: its HTTP client (own session cookie), CSRF token and access token."""
+
+    def __init__(self, base: str, name: str, token: str) -> None:
+        self.client = httpx.Client(base_url=base, timeout=60)
+        self.client.get("/login")
+        self.csrf = self.client.cookies["cartrial_csrf"]
+        form = {"csrf_token": self.csrf, "username": name, "password": PASSWORD}
+        self.client.post("/login", data=form)
+        self.bearer = {"Authorization": f"Bearer {token}"}
+
+    def send(self, rng: random.Random, kind: str, what: str, out: Results) -> None:
+        """One request; its time, failure or acknowledged write go to ``out``."""
+        began = time.perf_counter()
+        if kind == "page view":
+            r = self.client.get(what.format(subject=rng.choice(TREATED)))
+            ok = r.status_code == 200
+        elif kind == "API call":
+            r = self.client.get(what, headers=self.bearer)
+            ok = r.status_code == 200
+        else:
+            id_field = WRITES[what][0]
+            values = _values(rng, what)
+            if kind == "write (API)":
+                r = self.client.post(f"/api/forms/{what}", json=values, headers=self.bearer)
+                found = r.json().get(id_field) if r.status_code == 200 else None
+            else:
+                r = self.client.post(f"/forms/{what}", data={"csrf_token": self.csrf, **values})
+                match = re.search(rf"<dt>{id_field.replace('_', ' ')}</dt><dd>(\d+)<", r.text)
+                found = match.group(1) if r.status_code == 200 and match else None
+            ok = found is not None
+            if ok:
+                with out.lock:
+                    out.written.append((what, int(str(found))))
+        elapsed = time.perf_counter() - began
+        failure = None if ok else (r.status_code, re.sub(r"\s+", " ", r.text)[-160:])
+        out.add(f"{kind} {what}", elapsed, failure)
 
 
 def run_user(
@@ -189,46 +249,30 @@ def run_user(
 ) -> None:
     """One user: log in, then requests until the time is up (see the module docstring)."""
     rng = random.Random(seed_)
-    bearer = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, timeout=60) as client:
-        client.get("/login")
-        csrf = client.cookies["cartrial_csrf"]
-        client.post("/login", data={"csrf_token": csrf, "username": name, "password": PASSWORD})
-        start.wait()
-        while True:
-            time.sleep(rng.uniform(0, 2 * think))
-            if time.perf_counter() >= until[0]:
-                return
-            pick = rng.random()
-            began = time.perf_counter()
-            if pick < 0.55:
-                page = rng.choice(PAGES)
-                kind = f"page view {page}"
-                r = client.get(page.format(subject=rng.choice(TREATED)))
-                ok = r.status_code == 200
-            elif pick < 0.75:
-                path = rng.choice(("/api/study", "/api/subjects"))
-                kind, r = f"API call {path}", client.get(path, headers=bearer)
-                ok = r.status_code == 200
-            else:
-                form, values = _write(rng, role)
-                id_field = WRITES[form][0]
-                if rng.random() < 1 / 3:
-                    kind = f"write (API) {form}"
-                    r = client.post(f"/api/forms/{form}", json=values, headers=bearer)
-                    found = r.json().get(id_field) if r.status_code == 200 else None
-                else:
-                    kind = f"write (form) {form}"
-                    r = client.post(f"/forms/{form}", data={"csrf_token": csrf, **values})
-                    match = re.search(rf"<dt>{id_field.replace('_', ' ')}</dt><dd>(\d+)<", r.text)
-                    found = match.group(1) if r.status_code == 200 and match else None
-                ok = found is not None
-                if ok:
-                    with out.lock:
-                        out.written.append((form, int(str(found))))
-            elapsed = time.perf_counter() - began
-            failure = None if ok else (r.status_code, re.sub(r"\s+", " ", r.text)[-160:])
-            out.add(kind, elapsed, failure)
+    user = User(base, name, token)
+    start.wait()
+    while True:
+        time.sleep(rng.uniform(0, 2 * think))
+        if time.perf_counter() >= until[0]:
+            break
+        user.send(rng, *pick(rng, role), out)
+    user.client.close()
+
+
+def server_cost(
+    base: str, name: str, token: str, pid: int, repeats: int, out: Results
+) -> dict[str, float]:
+    """Server CPU ms per request of each kind, one request at a time (no queueing)."""
+    rng = random.Random(0)
+    user = User(base, name, token)
+    cost = {}
+    for kind, what in KINDS:
+        before = server_cpu_seconds(pid)
+        for _ in range(repeats):
+            user.send(rng, kind, what, out)
+        cost[f"{kind} {what}"] = (server_cpu_seconds(pid) - before) / repeats * 1000
+    user.client.close()
+    return cost
 
 
 def check_writes(url: str, written: list[tuple[str, int]]) -> tuple[int, str]:
@@ -266,6 +310,7 @@ def main() -> None:
     parser.add_argument("--screened", type=int, default=200)
     parser.add_argument("--labs", type=int, default=600, help="lab values per treated subject")
     parser.add_argument("--port", type=int, default=8797)
+    parser.add_argument("--repeats", type=int, default=20, help="requests per kind, sent alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.database == "postgresql":
@@ -296,15 +341,19 @@ def main() -> None:
         for thread in threads:
             thread.join()
         cpu = server_cpu_seconds(server.pid) - cpu
+        alone = Results()
+        first = next(iter(users))  # a data manager
+        cost = server_cost(base, first, users[first][1], server.pid, args.repeats, alone)
         server.terminate()
         server.wait(timeout=60)
-        lost, chain = check_writes(url, out.written)
+        lost, chain = check_writes(url, out.written + alone.written)
     title = (
         f"Web load on {args.database} ({args.workers} worker(s)): {args.users} users for "
         f"{args.seconds:.0f} s, think time {args.think:g} s"
     )
     table = Table(title=title)
-    for column in ("request", "count", "per s", "p50 ms", "p95 ms", "max ms"):
+    columns = ("request", "count", "per s", "p50 ms", "p95 ms", "max ms", "server CPU ms")
+    for column in columns:
         table.add_column(column, justify="left" if column == "request" else "right")
     groups: dict[str, list[float]] = defaultdict(list)
     for kind, times in out.times.items():
@@ -318,6 +367,7 @@ def main() -> None:
             f"{np.percentile(ms, 50):.0f}",
             f"{np.percentile(ms, 95):.0f}",
             f"{ms.max():.0f}",
+            f"{cost[kind]:.1f}" if kind in cost else "",
         )
     console = Console(width=120)
     console.print(table)
@@ -327,10 +377,15 @@ def main() -> None:
         f"per request; machine load average (1 min) at the end: {os.getloadavg()[0]:.1f}"
     )
     console.print(
-        f"failed requests: {len(out.failed)}; acknowledged writes: {len(out.written)}; "
+        f"server CPU ms: of one request of the kind sent alone ({args.repeats} each, after the "
+        "load)"
+    )
+    written = len(out.written) + len(alone.written)
+    console.print(
+        f"failed requests: {len(out.failed) + len(alone.failed)}; acknowledged writes: {written}; "
         f"lost writes (not in their table or not in the audit trail): {lost}; audit chain: {chain}"
     )
-    for failure in out.failed[:5]:
+    for failure in (out.failed + alone.failed)[:5]:
         console.print(f"  {failure}")
 
 
