@@ -11,8 +11,9 @@ server is ``cartrial serve`` in its own process (uvicorn, ``--workers N``) on 12
 clients are threads of this process, one per user, each with its own login session (half of
 them data managers, half site coordinators of site S01, whose pages are filtered to S01).
 
-Each user, until the time is up, waits a think time (uniform, mean ``--think`` seconds; 0 = a
-closed loop) then, by a fixed seed per user, does one of:
+After a warm-up (each request kind ``3 x workers`` times, not measured), each user, until the
+time is up, waits a think time (uniform, mean ``--think`` seconds; 0 = a closed loop) then, by a
+fixed seed per user, does one of:
 
 * 55 % a page view: overview, escalation dashboard, expansion dashboard, subject list, a
   subject's timeline;
@@ -324,6 +325,11 @@ def main() -> None:
         server = start_server(url, args.port, args.workers, Path(tmp) / "server.log")
         out = Results()
         base = f"http://127.0.0.1:{args.port}"
+        first = next(iter(users))  # a data manager
+        # warm-up, not measured: each kind a few times, so that each worker has imported what
+        # its pages use and read the model once (a server runs for days; the load is its life)
+        warm = Results()
+        server_cost(base, first, users[first][1], server.pid, 3 * args.workers, warm)
         barrier = threading.Barrier(len(users) + 1)
         until = [float("inf")]
         threads = [
@@ -342,11 +348,10 @@ def main() -> None:
             thread.join()
         cpu = server_cpu_seconds(server.pid) - cpu
         alone = Results()
-        first = next(iter(users))  # a data manager
         cost = server_cost(base, first, users[first][1], server.pid, args.repeats, alone)
         server.terminate()
         server.wait(timeout=60)
-        lost, chain = check_writes(url, out.written + alone.written)
+        lost, chain = check_writes(url, out.written + alone.written + warm.written)
     title = (
         f"Web load on {args.database} ({args.workers} worker(s)): {args.users} users for "
         f"{args.seconds:.0f} s, think time {args.think:g} s"
@@ -380,12 +385,13 @@ def main() -> None:
         f"server CPU ms: of one request of the kind sent alone ({args.repeats} each, after the "
         "load)"
     )
-    written = len(out.written) + len(alone.written)
+    written = len(out.written) + len(alone.written) + len(warm.written)
+    failed = len(out.failed) + len(alone.failed) + len(warm.failed)
     console.print(
-        f"failed requests: {len(out.failed) + len(alone.failed)}; acknowledged writes: {written}; "
+        f"failed requests: {failed}; acknowledged writes: {written}; "
         f"lost writes (not in their table or not in the audit trail): {lost}; audit chain: {chain}"
     )
-    for failure in (out.failed + alone.failed)[:5]:
+    for failure in (warm.failed + out.failed + alone.failed)[:5]:
         console.print(f"  {failure}")
 
 
