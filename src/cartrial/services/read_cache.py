@@ -200,14 +200,19 @@ class ReadCache:
         with read_only(self.session_factory) as session:
             check = _Check(session)
             study = find_study(session, study_id)
+            study_row = frozenset({"studies"})  # read above: the protocol and the phase
             cutoff = data_cutoff or self._read(
-                check, ("cutoff", study.id), lambda: latest_recorded_date(session, study.id)
+                check,
+                ("cutoff", study.id),
+                lambda: latest_recorded_date(session, study.id),
+                study_row,
             )
             parts = {
                 name: self._read(
                     check,
                     ("part", study.id, cutoff, name),
                     lambda name=name: read_part(session, study, cutoff, name),  # type: ignore[misc]
+                    study_row,
                 )
                 for name in PARTS
             }
