@@ -7,6 +7,7 @@ value is always a fresh :func:`trial_data` built without the cache).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 
@@ -27,8 +28,9 @@ from cartrial.services import (
     screen_subject,
     trial_data,
 )
+from cartrial.services.read_cache import _Check, _Mark
 from cartrial.services.read_model import PARTS
-from cartrial.store import make_engine, session_factory
+from cartrial.store import make_engine, read_only, session_factory
 
 D0 = dt.date(2026, 3, 2)
 
@@ -113,3 +115,21 @@ def test_each_database_has_one_cache_per_process(two_processes: tuple[Trial, Tri
     reader, writer = two_processes
     assert read_cache(reader.factory) is read_cache(reader.factory)
     assert read_cache(reader.factory) is not read_cache(writer.factory)
+
+
+def test_an_entry_read_on_another_trail_is_read_again(two_processes: tuple[Trial, Trial]) -> None:
+    """A restored backup: the audit row at the entry's mark is not the one it saw (its MAC)."""
+    reader, writer = two_processes
+    treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
+    cache = ReadCache(reader.factory)
+    cache.trial_data(STUDY)
+    raise_query(writer.as_("mon"), RaiseQuery(subject_id="S01-001", question="Onset time?"))
+    entry = cache._entries[next(iter(cache._entries))]
+    forged = dataclasses.replace(entry, mark=_Mark(entry.mark.last_id, "0" * 64))
+    with read_only(reader.factory) as session:
+        check = _Check(session)
+        assert check.mark.last_id > entry.mark.last_id  # the data query moved the mark
+        assert check.current(entry)  # ... but wrote no table the entry read
+        assert not check.current(forged)
+        expired = dataclasses.replace(entry, day=entry.day - dt.timedelta(days=1))
+        assert not check.current(expired)  # read on another day (UTC)
