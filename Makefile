@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest system-deps clean bench
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml scripts/system-deps.sh tests/web/axe/package-lock.json
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,distributed,pdf]'
+	cd tests/web/axe && npm ci --ignore-scripts --no-audit --no-fund --silent  # axe-core
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -138,7 +138,7 @@ def main() -> None:
         lines.append(_line(f"synthetic ({url.split(':')[0]})", *timed_verify(url)))
         print(lines[-1], flush=True)
         if args.demo:
-            from cartrial.virtual.trial import run_demo
+            from cartrial.demo import run_demo
 
             run_demo(Path(tmp) / "demo", seed=1, report=False, pdf=False)
             demo = f"sqlite:///{Path(tmp) / 'demo' / 'cartrial.db'}"

@@ -86,6 +86,23 @@ def test_cli_writes_the_cdisc_datasets_with_define_xml(cli_run: tuple[Path, dict
     assert len(adsl) == payload["enrolled"]
 
 
+def test_demo_sdtm_holds_design_visits_eligibility_vitals_and_links(
+    cli_run: tuple[Path, dict],
+) -> None:
+    """The demo records screen failures, lymphodepletion, daily temperatures, subsequent
+    therapy and DLT adjudications through the use cases, so none of these domains is empty."""
+    folder = cli_run[0] / "sdtm"
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_sas(folder / f"{name}.xpt", format="xport", encoding="utf-8")
+
+    for name in ("ta", "te", "tv", "td", "ti", "sv", "ie", "vs", "relrec"):
+        assert len(read(name)) > 0, name
+    assert "LYMPHODEPLETING CHEMOTHERAPY" in set(read("ex")["EXCAT"])
+    assert {"CONCOMITANT MEDICATION", "SUBSEQUENT ANTICANCER THERAPY"} <= set(read("cm")["CMCAT"])
+    assert "SCREEN FAILURE" in set(read("dm")["ARMNRS"])
+
+
 def _without_run_times(value: object) -> object:
     """An audit record's JSON values without the run-time fields (see RUN_TIME_COLUMN)."""
     if not isinstance(value, str) or not value.startswith("{"):

@@ -11,13 +11,16 @@ import pytest
 from analysis.trial_builder import build_trial
 from cartrial.analysis import TrialData
 from cartrial.exchange import build_adam, build_sdtm
+from exchange.records import with_records
 
 
 @pytest.fixture(scope="session")
 def trial() -> TrialData:
-    """The seven-subject trial of ``tests/analysis/trial_builder.py``, sites in China ("CN")."""
+    """The seven-subject trial of ``tests/analysis/trial_builder.py``, sites in China ("CN"), with
+    the screening, lymphodepletion, subsequent-therapy and vital-sign records of
+    ``tests/exchange/records.py`` (one screen failure, S08)."""
     base = build_trial()
-    return dataclasses.replace(base, subjects=base.subjects.assign(country="CN"))
+    return with_records(dataclasses.replace(base, subjects=base.subjects.assign(country="CN")))
 
 
 @pytest.fixture(scope="session")

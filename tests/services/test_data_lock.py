@@ -14,7 +14,13 @@ import pytest
 from service_support import PASSWORD, Trial, build_trial, treat
 from sqlalchemy import select
 
-from cartrial.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
+from cartrial.errors import (
+    AuthenticationFailed,
+    ImportFailed,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from cartrial.protocol import default_protocol_path
 from cartrial.services import (
     AdjudicateDLT,
@@ -26,6 +32,7 @@ from cartrial.services import (
     RederiveStudy,
     ReleaseDataLock,
     adjudicate_dlt,
+    import_labs,
     lock_data,
     record_ae,
     record_grade_change,
@@ -174,19 +181,24 @@ def test_the_lock_writes_a_checkpoint_outside_the_database(
     assert len(written) == 1
 
 
+def _locked_study_in(zone: str, tmp_path: Path, infused: dt.date, cutoff: dt.date) -> Trial:
+    """The packaged study in ``zone``: subject S01-001 infused, the data locked at ``cutoff``."""
+    text = default_protocol_path().read_text(encoding="utf-8")
+    text = text.replace("time_zone: Asia/Shanghai", f"time_zone: {zone}")
+    url = f"sqlite:///{tmp_path / 'zoned.db'}"
+    upgrade(url)
+    trial = build_trial(url, protocol_yaml=text)
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", infused)
+    lock_data(trial.as_("dm"), LockData(name="interim", data_cutoff=cutoff, password=PASSWORD))
+    return trial
+
+
 def test_dst_transition_days_are_read_in_the_declared_zone(tmp_path: Path) -> None:
     """A study in America/New_York: the spring-forward night (2026-03-08, 02:00 EST -> 03:00 EDT,
     IANA tz database ``northamerica``) and the fall-back night (2026-11-01, 02:00 EDT -> 01:00
     EST). Offsets by hand: EST = UTC-5, EDT = UTC-4."""
-    text = default_protocol_path().read_text(encoding="utf-8")
-    text = text.replace("time_zone: Asia/Shanghai", "time_zone: America/New_York")
-    url = f"sqlite:///{tmp_path / 'ny.db'}"
-    upgrade(url)
-    trial = build_trial(url, protocol_yaml=text)
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 20))
-    lock_data(
-        trial.as_("dm"),
-        LockData(name="interim", data_cutoff=dt.date(2026, 3, 7), password=PASSWORD),
+    trial = _locked_study_in(
+        "America/New_York", tmp_path, dt.date(2026, 2, 20), dt.date(2026, 3, 7)
     )
     # 2026-03-08 04:59 UTC = 2026-03-07 23:59 EST: locked
     with pytest.raises(ValidationFailed, match="2026-03-07 in America/New_York"):
@@ -196,4 +208,38 @@ def test_dst_transition_days_are_read_in_the_declared_zone(tmp_path: Path) -> No
     # with a caller offset: 2026-03-08 13:00+09:00 = 04:00 UTC = 23:00 EST on the 7th
     with pytest.raises(ValidationFailed, match="cut-off 2026-03-07"):
         _ae(trial, dt.datetime(2026, 3, 8, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))))
+    trial.engine.dispose()
+
+
+def test_a_dst_gap_at_midnight_cannot_slip_a_time_past_the_lock(tmp_path: Path) -> None:
+    """A study in America/Santiago: on 2026-09-06 clocks jump from 00:00 (-04) to 01:00 (-03)
+    (IANA tz database ``southamerica``, ``Rule Chile 2023 max - Sep Sun>=2 4:00u 1:00``), so the
+    local time 2026-09-06 00:30 does not exist: read with the old offset it is 04:30 UTC (the
+    6th, after a 2026-09-05 cut-off), with the new one 03:30 UTC (23:30 on the 5th, locked).
+    The import refuses it instead of picking one; the times either side fall where they belong."""
+    trial = _locked_study_in(
+        "America/Santiago", tmp_path, dt.date(2026, 8, 20), dt.date(2026, 9, 5)
+    )
+
+    def labs(day: str, time: str) -> Path:
+        path = tmp_path / f"labs-{day}-{time.replace(':', '')}.csv"
+        path.write_text(
+            "subject_id,date,time,lbtestcd,value,unit,lln,uln\n"
+            f"S01-001,{day},{time},NEUT,3.1,10^9/L,1.8,7.5\n",
+            encoding="utf-8",
+        )
+        return path
+
+    with pytest.raises(ImportFailed) as gap:
+        import_labs(trial.as_("dm"), labs("2026-09-06", "00:30"))
+    assert "does not exist in America/Santiago" in str(gap.value.errors)
+    with pytest.raises((ImportFailed, ValidationFailed), match="cut-off 2026-09-05"):
+        import_labs(trial.as_("dm"), labs("2026-09-05", "23:30"))
+    import_labs(trial.as_("dm"), labs("2026-09-06", "01:30"))  # 04:30 UTC: the 6th, unlocked
+    with trial.factory() as session:
+        stored = list(session.scalars(select(LabResult.collected_at)))
+    assert stored == [dt.datetime(2026, 9, 6, 4, 30, tzinfo=dt.UTC)]
+    # an offset given by the caller is converted too: 03:30 UTC is 23:30 on the 5th (-04)
+    with pytest.raises(ValidationFailed, match="2026-09-05 in America/Santiago"):
+        _ae(trial, dt.datetime(2026, 9, 6, 3, 30, tzinfo=dt.UTC))
     trial.engine.dispose()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from service_support import PASSWORD, Trial, build_trial, treat
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cartrial.errors import AuthenticationFailed, ValidationFailed
 from cartrial.services import (
@@ -33,7 +33,7 @@ from cartrial.services import (
     unlock_user,
 )
 from cartrial.services.signing import manifestation
-from cartrial.store import AccountLock, AuditLog, AuthFailure
+from cartrial.store import AccountLock, AuditLog, AuthFailure, Signature
 
 D0 = dt.date(2026, 1, 12)
 STUDY = "CLDN18-PDL1-CART-01"
@@ -100,6 +100,43 @@ def test_a_changed_record_is_signed_again_as_a_new_version(staffed: Trial) -> No
         (new.record_version, True),
     ]
     assert new.record_version == first.signed[0].record_version + 1
+
+
+_SIGNATURE_COPY = (
+    "INSERT INTO signatures (user_id, signer, signer_name, meaning, record_table, record_id, "
+    "record_version, record_sha256, signed_at, version, created_at, created_by) "
+    "SELECT user_id, signer, signer_name, meaning, record_table, record_id, {version}, "
+    "record_sha256, signed_at, version, created_at, created_by FROM signatures WHERE id = :id"
+)
+
+
+def test_the_database_refuses_a_second_signature_of_the_same_version(staffed: Trial) -> None:
+    """Migration 0007's unique index holds against a writer that bypasses the services."""
+    lock_id = _lock(staffed)
+    with staffed.factory() as session:
+        [signature_id] = session.scalars(
+            select(Signature.id).where(
+                Signature.record_table == "data_locks", Signature.record_id == lock_id
+            )
+        ).all()
+    with (
+        pytest.raises(ValidationFailed, match="signatures"),
+        staffed.engine.begin() as connection,
+    ):
+        connection.execute(
+            text(_SIGNATURE_COPY.format(version="record_version")), {"id": signature_id}
+        )
+    with staffed.engine.begin() as connection:  # the same signer and meaning, a newer version
+        connection.execute(
+            text(_SIGNATURE_COPY.format(version="record_version + 1")), {"id": signature_id}
+        )
+    with staffed.factory() as session:
+        versions = session.scalars(
+            select(Signature.record_version)
+            .where(Signature.record_table == "data_locks", Signature.record_id == lock_id)
+            .order_by(Signature.record_version)
+        ).all()
+    assert versions == [1, 2]
 
 
 def test_failed_signature_passwords_are_recorded_and_lock_the_account(

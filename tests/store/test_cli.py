@@ -106,12 +106,34 @@ def test_verify_fails_on_a_tampered_trail(tmp_path: Path, _sqlite_template: Path
     assert "content does not match its MAC" in result.output
 
 
-def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> None:
+PASSWORD = "correct horse battery"
+
+
+def _study_with_a_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``cartrial study init`` (administrator ``ada``), then ``cartrial login`` as ada."""
+    monkeypatch.setenv("CARTRIAL_SESSION_FILE", str(tmp_path / "config" / "session.json"))
+    monkeypatch.delenv("CARTRIAL_TOKEN", raising=False)
+    monkeypatch.delenv("CARTRIAL_USER", raising=False)
     db = tmp_path / "trial.db"
-    shutil.copyfile(_sqlite_template, db)
-    _populate(db)
+    init = ["study", "init", "--db", str(db), "--admin", "ada", "--admin-name", "Ada Admin"]
+    result = runner.invoke(app, init, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    login = ["login", "--user", "ada", "--password-stdin", "--db", str(db)]
+    result = runner.invoke(app, login, input=f"{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def _add_site(db: Path, code: str) -> None:
+    result = runner.invoke(app, ["study", "add-site", code, f"Site {code}", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+
+
+def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _study_with_a_login(tmp_path, monkeypatch)
+    _add_site(db, "S01")
     copy = tmp_path / "copy.db"
-    result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db), "--user", "crc1"])
+    result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db), "--user", "ada"])
     assert result.exit_code == 0, result.output
     again = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
     assert again.exit_code == 1 and "exists" in again.output
@@ -119,18 +141,20 @@ def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> 
     result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(fresh)], input="n\n")
     assert result.exit_code != 0 and not fresh.exists()  # declined
     result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(fresh), "--yes"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output  # ada's session is in the backup
     with sqlite3.connect(fresh) as raw:
-        assert raw.execute("SELECT age_years FROM subjects").fetchall() == [(57,)]
+        assert raw.execute("SELECT code FROM sites").fetchall() == [("S01",)]
+        kind, who = raw.execute("SELECT kind, created_by FROM database_events").fetchone()
+    assert (kind, who) == ("restore", "ada")
     # the backup is in the live trail (who, file, hash) and a checkpoint was written
     with sqlite3.connect(db) as raw:
         kind, who, digest = raw.execute(
             "SELECT kind, created_by, sha256 FROM database_events"
         ).fetchone()
-    assert (kind, who, len(digest)) == ("backup", "crc1", 64)
+    assert (kind, who, len(digest)) == ("backup", "ada", 64)
     assert list((tmp_path / "checkpoints").glob("checkpoint-*.json"))
     # a write newer than the backup (the backup's own record does not count): refused, forced
-    _add_subject(db)
+    _add_site(db, "S02")
     result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(db), "--yes"])
     assert result.exit_code == 1
     assert "1 audited writes newer than backup" in " ".join(result.output.split())
@@ -139,11 +163,26 @@ def test_backup_and_restore_commands(tmp_path: Path, _sqlite_template: Path) -> 
     assert "1 newer writes discarded" in forced.output
 
 
-def _add_subject(path: Path) -> None:
-    engine = make_engine(database_url(path))
-    with unit_of_work(session_factory(engine), "crc1") as session:
-        session.add(Subject(study_id=1, site_id=1, subject_code="001-002"))
-    engine.dispose()
+@pytest.mark.parametrize(
+    "command", [("db", "backup", "b2.db"), ("db", "restore", "b.db", "--yes")], ids=lambda c: c[1]
+)
+def test_backup_and_restore_refuse_user_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    db = _study_with_a_login(tmp_path, monkeypatch)
+    result = runner.invoke(app, ["db", "backup", str(tmp_path / "b.db"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "config" / "session.json").unlink()  # logged out: no credential left
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [*command, "--db", str(db), "--user", "ada"])
+    assert result.exit_code == 2
+    assert "--user ada alone is not a credential" in " ".join(result.output.split())
+    result = runner.invoke(app, [*command, "--db", str(db)], env={"CARTRIAL_USER": "ada"})
+    assert result.exit_code == 2 and "alone is not a credential" in result.output
+    with sqlite3.connect(db) as raw:
+        kinds = raw.execute("SELECT kind FROM database_events ORDER BY id").fetchall()
+    assert kinds == [("backup",)]  # only the authenticated backup
+    assert not (tmp_path / "b2.db").exists()
 
 
 def test_checkpoint_then_truncation_is_reported(tmp_path: Path, _sqlite_template: Path) -> None:

@@ -1,45 +1,78 @@
-"""PostgreSQL: the application role of docs/audit.md cannot rewrite the trail, by privilege.
+"""PostgreSQL: ``cartrial db harden`` leaves the application role unable to rewrite the trail.
 
-The triggers reject UPDATE/DELETE/TRUNCATE on ``audit_log``, but a table's owner may disable
-them; an application connecting as a role with the grants of docs/audit.md can append (audited
-writes work) and can neither change audit rows nor disable the triggers.
+The triggers reject UPDATE/DELETE/TRUNCATE on ``audit_log``, but a table's owner may disable or
+drop them; the application connects as the role ``db harden`` prepared, which can append
+(audited writes work) and can neither change audit rows nor disable or drop the triggers.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
-from cartrial.errors import DatabaseUnavailable
+from cartrial.cli import app
+from cartrial.errors import DatabaseUnavailable, ValidationFailed
+from cartrial.services.database import harden_database
 from cartrial.store import Site, Study, make_engine, session_factory, unit_of_work
 from cartrial.store.integrity import verify_integrity
 
-
-@pytest.mark.parametrize(
+POSTGRES_ONLY = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
-def test_the_application_role_cannot_rewrite_the_trail(
-    migrated_db_url: str, engine: Engine
-) -> None:
+
+#: What the application role tries, and the refusal PostgreSQL gives (translated by
+#: store.failures: the privilege or the ownership is named).
+ATTACKS = {
+    "ALTER TABLE audit_log DISABLE TRIGGER USER": "must be owner",
+    "DROP TRIGGER audit_log_no_update_delete ON audit_log": "must be owner",
+    "DROP TRIGGER audit_log_advance_head ON audit_log": "must be owner",
+    "DROP TABLE audit_log": "must be owner",
+    "UPDATE audit_log SET username = 'mallory'": "permission denied",
+    "DELETE FROM audit_log": "permission denied",
+    "TRUNCATE audit_log": "permission denied",
+    "DELETE FROM sites": "permission denied",
+    "TRUNCATE sites CASCADE": "permission denied",
+    "UPDATE alembic_version SET version_num = '0001'": "permission denied",
+    "CREATE TABLE shadow_log (id integer)": "permission denied",
+}
+
+
+@pytest.fixture
+def app_role(engine: Engine) -> Iterator[str]:
+    """A fresh role name (created by ``db harden``), dropped after the test."""
     role = f"cartrial_app_{uuid.uuid4().hex[:8]}"
+    yield role
     with engine.begin() as connection:
-        schema = connection.scalar(text("SELECT current_schema()"))
-        for statement in (
-            f"CREATE ROLE {role} LOGIN",
-            f'GRANT USAGE ON SCHEMA "{schema}" TO {role}',
-            f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO {role}',
-            f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}',
-            f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}",
-            f'REVOKE DELETE, TRUNCATE ON ALL TABLES IN SCHEMA "{schema}" FROM {role}',
-        ):
-            connection.execute(text(statement))
-    app_url = make_url(migrated_db_url).set(username=role).render_as_string(hide_password=False)
-    app = make_engine(app_url)
+        if connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+
+
+@POSTGRES_ONLY
+def test_the_hardened_application_role_cannot_rewrite_the_trail(
+    migrated_db_url: str, engine: Engine, app_role: str
+) -> None:
+    result = CliRunner().invoke(
+        app, ["db", "harden", "--app-role", app_role, "--db", migrated_db_url, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    granted = json.loads(result.output)
+    assert granted["created"] is True
+    tables = granted["tables"]
+    assert tables["audit_log"] == ["SELECT", "INSERT"]
+    assert tables["alembic_version"] == ["SELECT"]
+    assert tables["subjects"] == ["SELECT", "INSERT", "UPDATE"]
+    assert all("DELETE" not in held and "TRUNCATE" not in held for held in tables.values())
+    app_url = make_url(migrated_db_url).set(username=app_role).render_as_string(hide_password=False)
+    application = make_engine(app_url)
     try:
-        with unit_of_work(session_factory(app), "admin") as session:
+        with unit_of_work(session_factory(application), "admin") as session:
             study = Study(
                 study_code="S",
                 title="t",
@@ -50,24 +83,38 @@ def test_the_application_role_cannot_rewrite_the_trail(
             session.add(study)
             session.flush()
             session.add(Site(study_id=study.id, code="S01", name="one"))
-        for attack in (
-            "ALTER TABLE audit_log DISABLE TRIGGER USER",
-            "UPDATE audit_log SET username = 'mallory'",
-            "DELETE FROM audit_log",
-            "TRUNCATE audit_log",
-            "DELETE FROM sites",
-        ):
+        with unit_of_work(session_factory(application), "admin", "name from the site list") as s:
+            [site] = s.query(Site).all()
+            site.name = "Site one"
+        for attack, refusal in ATTACKS.items():
             with (
-                # the driver's error arrives translated (store.failures): the privilege is named
-                pytest.raises(DatabaseUnavailable, match=r"must be owner|permission denied"),
-                app.begin() as connection,
+                pytest.raises(DatabaseUnavailable, match=refusal),
+                application.begin() as connection,
             ):
                 connection.execute(text(attack))
-        with app.connect() as connection:
+        with application.connect() as connection:
             report = verify_integrity(connection)
-        assert report.ok and report.audit_rows == 2
+        assert report.ok and report.audit_rows == 3
     finally:
-        app.dispose()
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP OWNED BY {role}"))
-            connection.execute(text(f"DROP ROLE {role}"))
+        application.dispose()
+
+
+@POSTGRES_ONLY
+def test_harden_refuses_the_owner_and_a_member_of_it(
+    migrated_db_url: str, engine: Engine, app_role: str
+) -> None:
+    owner = make_url(migrated_db_url).username
+    with pytest.raises(ValidationFailed, match=r"superuser|owns the tables"):
+        harden_database(migrated_db_url, str(owner))
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE ROLE {app_role} LOGIN IN ROLE "{owner}"'))
+    with pytest.raises(ValidationFailed, match="member of their owner"):
+        harden_database(migrated_db_url, app_role)
+    with pytest.raises(ValidationFailed, match="not a plain role name"):
+        harden_database(migrated_db_url, 'x"; DROP TABLE audit_log; --')
+
+
+def test_harden_on_sqlite_says_roles_are_postgresql_only(sqlite_sessions: object) -> None:
+    url = sqlite_sessions[0]  # type: ignore[index]
+    with pytest.raises(ValidationFailed, match="only PostgreSQL has roles"):
+        harden_database(url, "cartrial_app")

@@ -134,6 +134,19 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "signed_at",
         "meaning",
     ),
+    "screening": (
+        "subject_id",
+        "site_id",
+        "screened_date",
+        "eligible",
+        "age",
+        "sex",
+        "indication",
+        "withdrawn_date",
+    ),
+    "eligibility": ("subject_id", "date", "criterion", "kind", "met", "value"),
+    "lymphodepletion": ("subject_id", "date", "day", "agent", "dose", "unit"),
+    "subsequent_therapies": ("subject_id", "start_date", "therapy"),
 }
 
 #: Columns of each table that hold calendar dates (``datetime64``).
@@ -157,6 +170,10 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype": ("date",),
     "dose_decisions": ("decided_date",),
     "governance": ("decided_date",),
+    "screening": ("screened_date", "withdrawn_date"),
+    "eligibility": ("date",),
+    "lymphodepletion": ("date",),
+    "subsequent_therapies": ("start_date",),
 }
 
 
@@ -173,6 +190,10 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype": ("day", "value"),
     "dose_decisions": ("cohort", "dose_index", "n_treated", "n_dlt", "next_dose_index"),
     "governance": ("dose_index",),
+    "screening": ("age",),
+    "eligibility": (),
+    "lymphodepletion": ("day", "dose"),
+    "subsequent_therapies": (),
 }
 
 
@@ -208,6 +229,10 @@ def normalise_trial_data(trial: TrialData) -> TrialData:
         data_cutoff=pd.Timestamp(trial.data_cutoff),
         protocol=trial.protocol,
         governance=tables["governance"],
+        screening=tables["screening"],
+        eligibility=tables["eligibility"],
+        lymphodepletion=tables["lymphodepletion"],
+        subsequent_therapies=tables["subsequent_therapies"],
     )
 
 
@@ -282,6 +307,25 @@ class TrialData:
         escalation ended without an MTD), ``decided_date`` (study date of the data),
         ``rationale``, and the e-signature: ``signed_by`` (username), ``signer_name`` (printed
         name), ``signed_at`` (UTC timestamp), ``meaning``. Empty by default.
+    screening
+        One row per screened subject, enrolled or not (screen failures included): site, screening
+        date, ``eligible`` (every criterion met), age, sex, indication and ``withdrawn_date`` (a
+        subject may withdraw before enrolment). Empty by default.
+    eligibility
+        One row per eligibility criterion checked at screening: ``criterion`` (the protocol's
+        criterion code, e.g. ``anc``), ``kind`` (inclusion/exclusion), ``met`` and ``value``
+        (the screening values it read, as JSON text). Empty by default.
+    lymphodepletion
+        One row per lymphodepleting chemotherapy administration: ``agent``, ``dose`` and ``unit``
+        (mg/m2 or mg/kg), its date and ``day`` from infusion (negative). Empty by default.
+    subsequent_therapies
+        One row per anticancer therapy started after the infusion (``therapy`` as recorded,
+        ``start_date``). Empty by default.
+
+    Optional columns the read model adds for the CDISC exchange: ``crs_icans`` may carry the
+    daily vital signs (``temperature_c`` in degrees C, ``hypotension``, ``vasopressors``,
+    ``oxygen_device``, ``oxygen_flow_l_min`` in L/min); ``adverse_events`` the DLT
+    adjudication's ``dlt_rule_id``; ``subjects`` the site's ``country`` (ISO 3166-1 alpha-2).
     """
 
     subjects: pd.DataFrame
@@ -297,6 +341,12 @@ class TrialData:
     data_cutoff: pd.Timestamp
     protocol: Protocol
     governance: pd.DataFrame = field(default_factory=lambda: empty_table("governance"))
+    screening: pd.DataFrame = field(default_factory=lambda: empty_table("screening"))
+    eligibility: pd.DataFrame = field(default_factory=lambda: empty_table("eligibility"))
+    lymphodepletion: pd.DataFrame = field(default_factory=lambda: empty_table("lymphodepletion"))
+    subsequent_therapies: pd.DataFrame = field(
+        default_factory=lambda: empty_table("subsequent_therapies")
+    )
 
 
 def validate_trial_data(trial: TrialData) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "SESSION_FILE_ENV",
     "TOKEN_ENV",
     "cli_source",
+    "context_on",
     "register",
     "session_file",
     "write_context",
@@ -116,10 +117,15 @@ def write_context(db: str | None, user: str | None, study: str | None) -> Servic
         No credential (``--user`` alone is refused), an invalid or expired one, or ``user``
         naming someone else than the credential's person.
     """
+    factory = _factory(db)  # first: a wrong --db is the problem to report, not the credential
+    return context_on(factory, user, study)
+
+
+def context_on(factory: SessionFactory, user: str | None, study: str | None) -> ServiceContext:
+    """:func:`write_context` on an open database (e.g. one just created from a backup)."""
     from cartrial.protocol import load_protocol
     from cartrial.services import context_for
 
-    factory = _factory(db)  # first: a wrong --db is the problem to report, not the credential
     token = os.environ.get(TOKEN_ENV, "").strip() or _saved_token()
     if token is None:
         hint = f"--user {user} alone is not a credential: " if user else ""

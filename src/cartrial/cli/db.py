@@ -7,9 +7,7 @@ The database is ``--db PATH`` (a SQLite file, or a full SQLAlchemy URL), else
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -18,12 +16,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cartrial.errors import CartrialError
+from cartrial.errors import AuthenticationFailed, CartrialError, PermissionDenied
 from cartrial.services.database import (
     IntegrityReport,
     audit_log,
     backup_database,
-    restore_database,
+    harden_database,
+    restore_database_with,
     upgrade_database,
     verify_database,
     write_checkpoint,
@@ -38,8 +37,12 @@ DB_OPT = typer.Option(
 )
 JSON_OPT = typer.Option(False, "--json", help="Print machine-readable JSON.")
 USER_OPT = typer.Option(
-    None, "--user", help="Who acts (recorded in the trail; default: $CARTRIAL_USER, else login)."
+    None,
+    "--user",
+    envvar="CARTRIAL_USER",
+    help="Who acts: must name the person of the credential (a login session or $CARTRIAL_TOKEN).",
 )
+STUDY_OPT = typer.Option(None, "--study", help="Study id (default: the packaged protocol's).")
 CHECKPOINTS_OPT = typer.Option(
     None, "--checkpoints", help="Directory of checkpoints the trail must agree with."
 )
@@ -53,6 +56,7 @@ def register(app: typer.Typer) -> None:
     db.command("upgrade")(upgrade_command)
     db.command("backup")(backup_command)
     db.command("restore")(restore_command)
+    db.command("harden")(harden_command)
     app.add_typer(db, name="db", no_args_is_help=True)
     audit = typer.Typer(help="Verify and read the audit trail; write checkpoints.")
     audit.command("verify")(verify_command)
@@ -63,15 +67,14 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _errors_exit() -> Iterator[None]:
+    """Exit 1 with the message; a refused credential or role goes to the common mapping (2)."""
     try:
         yield
+    except (AuthenticationFailed, PermissionDenied):
+        raise
     except CartrialError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
-
-
-def _acting(user: str | None) -> str:
-    return user or os.environ.get("CARTRIAL_USER", "").strip() or getpass.getuser()
 
 
 def upgrade_command(db: str | None = DB_OPT) -> None:
@@ -88,11 +91,19 @@ def backup_command(
     file: Path = typer.Argument(..., help="Backup file to write."),
     db: str | None = DB_OPT,
     user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing backup file."),
 ) -> None:
-    """Write an online, consistent backup to FILE; record it in the trail; write a checkpoint."""
+    """Write an online, consistent backup to FILE; record it in the trail; write a checkpoint.
+
+    Needs a credential (``cartrial login`` or ``$CARTRIAL_TOKEN``) of a study-wide administrator
+    or data manager.
+    """
+    from cartrial.cli.auth import write_context
+
+    ctx = write_context(db, user, study)
     with _errors_exit():
-        done = backup_database(db, file, user=_acting(user), overwrite=force)
+        done = backup_database(ctx, file, overwrite=force)
     where = f"; checkpoint {done.checkpoint}" if done.checkpoint else ""
     Console().print(
         f"backup written to {done.file} (SHA-256 {done.sha256}, {done.audit_rows} audit rows)"
@@ -105,23 +116,65 @@ def restore_command(
     file: Path = typer.Argument(..., help="Backup file made by `cartrial db backup`."),
     db: str | None = DB_OPT,
     user: str | None = USER_OPT,
+    study: str | None = STUDY_OPT,
     checkpoints: Path | None = CHECKPOINTS_OPT,
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     force: bool = typer.Option(
         False, "--force", help="Discard audited writes newer than the backup (refused otherwise)."
     ),
 ) -> None:
-    """Replace the database's content with the verified backup FILE (the restore is audited)."""
+    """Replace the content of the database with the verified backup FILE (the restore is audited).
+
+    Needs a credential (``cartrial login`` or ``$CARTRIAL_TOKEN``) of a study-wide
+    administrator; restoring into a SQLite file that does not exist yet authenticates against
+    the accounts the backup holds.
+    """
+    from cartrial.cli.auth import context_on
+
     if not yes:
         typer.confirm(f"Replace the content of the database with {file}?", abort=True)
     with _errors_exit():
-        done = restore_database(db, file, user=_acting(user), force=force, checkpoints=checkpoints)
+        done = restore_database_with(
+            db,
+            file,
+            lambda factory: context_on(factory, user, study),
+            force=force,
+            checkpoints=checkpoints,
+        )
     discarded = f"; {done.discarded_writes} newer writes discarded" if done.discarded_writes else ""
     Console().print(
         f"restored {file}: backup verified ({done.backup.audit_rows} audit rows, "
         f"{done.backup.records} records){discarded}; restore recorded in the trail",
         highlight=False,
     )
+
+
+def harden_command(
+    app_role: str = typer.Option(
+        ..., "--app-role", help="The role the application connects as (created if missing)."
+    ),
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """PostgreSQL: let the application role append to the audit trail, never rewrite it.
+
+    Run as the tables' owner. Grants SELECT/INSERT/UPDATE on the trial tables, only SELECT/INSERT
+    on audit_log, no DELETE/TRUNCATE anywhere; the role cannot disable or drop the triggers.
+    """
+    with _errors_exit():
+        done = harden_database(db, app_role)
+    if as_json:
+        typer.echo(json.dumps(asdict(done), indent=2))
+        return
+    from cartrial.cli.layout import print_table
+
+    created = " (created: set its password with ALTER ROLE ... PASSWORD)" if done.created else ""
+    Console().print(
+        f"role {done.role}{created}: privileges in schema {done.schema} (owner {done.owner})",
+        highlight=False,
+    )
+    lines = [(table, ", ".join(held) or "-") for table, held in done.tables.items()]
+    print_table(Console(), "Application role", ("table", "privileges"), lines)
 
 
 def _report_json(report: IntegrityReport) -> str:

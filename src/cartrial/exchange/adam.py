@@ -55,9 +55,12 @@ def build_adsl(trial: TrialData, dm: pd.DataFrame) -> pd.DataFrame:
     for name in ("STUDYID", "SUBJID", "SITEID", "AGE", "AGEU", "SEX", "COUNTRY", "DTHFL"):
         out[name] = out["USUBJID"].map(from_dm[name])
     not_treated = out["USUBJID"].map(from_dm["ARMNRS"])
-    for adsl, sdtm in (("ARM", "ARM"), ("ACTARM", "ACTARM"), ("TRT01P", "ARMCD")):
+    for adsl, sdtm in (("ARM", "ARM"), ("ACTARM", "ACTARM")):
         out[adsl] = out["USUBJID"].map(from_dm[sdtm]).fillna(not_treated)
-    out["TRT01A"] = out["USUBJID"].map(from_dm["ACTARMCD"])
+    # the dose level itself, whatever the phase (DM's expansion arms are EXP-<level>)
+    level = s["dose_level"].where(s["infusion_date"].notna())
+    out["TRT01P"] = level.astype(object).where(level.notna(), not_treated)
+    out["TRT01A"] = level.astype(object).where(level.notna(), None)
     levels = [d.name for d in trial.protocol.treatment.dose_levels]
     out["TRT01AN"] = out["TRT01A"].map({name: i + 1 for i, name in enumerate(levels)})
     out["PHASE"] = s["phase"].astype(str).str.upper().where(s["phase"].notna())

@@ -9,7 +9,7 @@ rule           what it checks
 required       every Req variable is present and populated on every record (SDTMIG 3.4 4.1.1.5)
 key            the dataset's key variables identify one record each (Define-XML KeySequence)
 seq            --SEQ is unique within each USUBJID (SDTMIG 3.4 4.1.2.6)
-iso8601        --DTC values are ISO 8601 dates (SDTMIG 3.4 4.4.1)
+iso8601        --DTC values are ISO 8601 dates, durations (TEDUR, TD) ISO 8601 durations (4.4.1)
 codelist       values are terms of the variable's codelist (an error for a non-extensible
                codelist, a note for an extensible one)
 one-per-subj   DM and ADSL hold one record per subject
@@ -30,7 +30,10 @@ from cartrial.exchange.metadata import codelists, dataset_spec
 
 __all__ = ["Finding", "check_datasets"]
 
-_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$")
+_ISO_DATE = re.compile(
+    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$"
+    r"|^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
+)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Dataset and variable metadata of the CDISC datasets cartrial writes, loaded from package data.
 
 The tables in ``cartrial/data/cdisc/`` (``datasets.csv``, ``variables.csv``, ``codelists.csv``,
-``markers.csv``) are the one place where a dataset's variables, labels, types, core status,
-origins, codelists and derivations are written; every writer (XPT, Dataset-JSON, CSV, Define-XML)
-and every conformance check reads them from here. Each file names its source in its header
-(SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
+``markers.csv``, ``criteria.csv``) are the one place where a dataset's variables, labels, types,
+core status, origins, codelists and derivations are written; every writer (XPT, Dataset-JSON,
+CSV, Define-XML) and every conformance check reads them from here. Each file names its source in
+its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
 
 The rows are validated when loaded (names of at most 8 upper-case characters, labels of at most 40,
 every Derived or Assigned variable with its derivation in words, every codelist known), so a wrong
@@ -24,10 +24,12 @@ from cartrial.rules.package_tables import read_rows
 
 __all__ = [
     "CodeList",
+    "Criterion",
     "DatasetSpec",
     "Marker",
     "VariableSpec",
     "codelists",
+    "criteria",
     "dataset_spec",
     "dataset_specs",
     "lab_tests",
@@ -133,6 +135,19 @@ class Marker(_Row):
     unit: str = Field(min_length=1)
 
 
+class Criterion(_Row):
+    """An eligibility criterion's TI/IE short name, category and text template (``criteria.csv``).
+
+    ``text`` is filled in with :meth:`str.format` from the protocol's eligibility section
+    (``e``) and its histologies (``histologies``, comma-separated, upper case).
+    """
+
+    criterion: str = Field(min_length=1)
+    ietestcd: str = Field(pattern=_NAME)
+    iecat: Literal["INCLUSION", "EXCLUSION"]
+    text: str = Field(min_length=1, max_length=200)
+
+
 def _rows(filename: str) -> tuple[tuple[int, dict[str, str]], ...]:
     """Rows of ``data/cdisc/<filename>`` with their line numbers (the package tables' reader)."""
     return read_rows("cdisc", filename)
@@ -189,6 +204,16 @@ def markers() -> dict[str, Marker]:
         m.marker: m
         for line, row in _rows("markers.csv")
         for m in (_parse(Marker, "markers.csv", line, row),)
+    }
+
+
+@cache
+def criteria() -> dict[str, Criterion]:
+    """Eligibility criteria by the protocol's criterion code (``criteria.csv``)."""
+    return {
+        c.criterion: c
+        for line, row in _rows("criteria.csv")
+        for c in (_parse(Criterion, "criteria.csv", line, row),)
     }
 
 

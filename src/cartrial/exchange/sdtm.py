@@ -8,10 +8,15 @@ order (:func:`~cartrial.exchange.common.conform`). The findings domains are in
 Mapping choices (each also in the variable's derivation, hence in Define-XML):
 
 * the reference start date ``RFSTDTC`` is the CAR-T infusion (study day 1);
-* the arm is the dose level by its protocol name (``ARMCD`` = ``"DL1"``), planned and actual
-  alike because cartrial assigns the dose the subject then receives; a subject enrolled but not
-  infused has no arm and ``ARMNRS`` = ``"ASSIGNED, NOT TREATED"``;
-* CRS/ICANS medications ticked on the daily form (tocilizumab, corticosteroids) are CM records;
+* the arm is the dose level by its protocol name (``ARMCD`` = ``"DL1"``; ``"EXP-DL1"`` in the
+  expansion, :mod:`cartrial.exchange.sdtm_design`), planned and actual alike because cartrial
+  assigns the dose the subject then receives; a subject enrolled but not infused has no arm and
+  ``ARMNRS`` = ``"ASSIGNED, NOT TREATED"``; a screen failure is in DM (and DS, IE) with
+  ``ARMNRS`` = ``"SCREEN FAILURE"`` (SDTMIG 3.4 section 5.2, DM assumption 7);
+* EX holds the CAR-T infusion and each lymphodepleting administration (agent, dose, unit);
+* CM holds the CRS/ICANS medications ticked on the daily form (tocilizumab, corticosteroids;
+  ``CMCAT`` CONCOMITANT MEDICATION, ``CMSCAT`` CRS/ICANS MANAGEMENT) and the anticancer therapies
+  started after the infusion (``CMCAT`` SUBSEQUENT ANTICANCER THERAPY);
 * the adjudicated DLT flag is the supplemental qualifier ``SUPPAE.QNAM = "AEDLT"``.
 """
 
@@ -31,10 +36,11 @@ from cartrial.exchange.common import (
     study_day,
 )
 from cartrial.exchange.metadata import dataset_spec
+from cartrial.exchange.sdtm_design import DESIGN_BUILDERS, arm_code, arm_label, design_dataset
 from cartrial.exchange.sdtm_findings import FINDINGS
-from cartrial.protocol import Protocol
+from cartrial.exchange.sdtm_subject import build_ie, build_relrec, build_sv, build_vs
 
-__all__ = ["SDTM_BUILDERS", "build_sdtm", "country_alpha3", "dose_arm"]
+__all__ = ["SDTM_BUILDERS", "build_sdtm", "country_alpha3"]
 
 _RELATION = {
     "unrelated": "NOT RELATED",
@@ -61,12 +67,37 @@ def country_alpha3(alpha2: str | None) -> str | None:
     return None if country is None else str(country.alpha_3)
 
 
-def dose_arm(protocol: Protocol) -> dict[str, str]:
-    """``ARM`` text per dose-level name: ``"DL1: 2.5 x 10^8 CAR+ T cells"``."""
-    return {
-        level.name: f"{level.name}: {level.label} {level.unit}"
-        for level in protocol.treatment.dose_levels
-    }
+def _not_enrolled(trial: TrialData) -> pd.DataFrame:
+    """Screened subjects never enrolled (by the cut-off), in the subjects table's columns DM and
+    DS read, with ``ARMNRS``: SCREEN FAILURE when a criterion was not met, NOT ASSIGNED when
+    the subject withdrew before enrolment. An eligible subject still awaiting enrolment is not
+    in DM yet."""
+    screening = trial.screening
+    eligible = screening["eligible"].astype("boolean").fillna(False).astype(bool)
+    withdrawn = screening["withdrawn_date"].notna()
+    out = screening.loc[
+        (~eligible | withdrawn) & ~screening["subject_id"].isin(trial.subjects["subject_id"])
+    ]
+    no_date = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    screened = pd.to_datetime(out["screened_date"])
+    failed = ~eligible[out.index]
+    return pd.DataFrame(
+        {
+            "subject_id": out["subject_id"],
+            "site_id": out["site_id"],
+            "country": out["country"] if "country" in out.columns else None,
+            "age": out["age"],
+            "sex": out["sex"],
+            "screen_failure_date": screened.where(failed),
+            "withdrawn_date": pd.to_datetime(out["withdrawn_date"]),
+            "infusion_date": no_date,
+            "death_date": no_date,
+            "last_contact_date": pd.concat(
+                [screened, pd.to_datetime(out["withdrawn_date"])], axis=1
+            ).max(axis=1),
+            "ARMNRS": failed.map({True: "SCREEN FAILURE", False: "NOT ASSIGNED"}),
+        }
+    )
 
 
 def build_ts(trial: TrialData) -> pd.DataFrame:
@@ -96,18 +127,24 @@ def build_ts(trial: TrialData) -> pd.DataFrame:
     primary = [e for e in p.endpoints if e.kind == "primary"]
     params += [("OBJPRIM", "Trial Primary Objective", e.name) for e in primary]
     frame = pd.DataFrame(params, columns=["TSPARMCD", "TSPARM", "TSVAL"])
-    frame["STUDYID"] = study.id
-    frame["DOMAIN"] = "TS"
     frame["TSSEQ"] = frame.groupby("TSPARMCD").cumcount() + 1
     frame["TSVAL"] = frame["TSVAL"].str.slice(0, 200)
-    return conform(frame, dataset_spec("TS"))
+    return design_dataset(trial, "TS", frame)
+
+
+def _with_not_enrolled(trial: TrialData) -> pd.DataFrame:
+    """The subjects table, then the subjects screened and never enrolled (:func:`_not_enrolled`)."""
+    others = _not_enrolled(trial)
+    if not len(others):
+        return trial.subjects.reset_index(drop=True)
+    return pd.concat([trial.subjects, others], ignore_index=True)
 
 
 def build_dm(trial: TrialData) -> pd.DataFrame:
-    """DM: one record per enrolled subject."""
-    s = trial.subjects
+    """DM: one record per enrolled subject, then one per subject screened and not enrolled."""
+    s = _with_not_enrolled(trial)
     out = identifiers(trial, "DM", s)
-    arm = dose_arm(trial.protocol)
+    arm = arm_label(trial.protocol)
     infused = s["infusion_date"].notna()
     out["SUBJID"] = s["subject_id"].astype(str)
     start = iso_date(s["infusion_date"])
@@ -121,20 +158,29 @@ def build_dm(trial: TrialData) -> pd.DataFrame:
     out["AGE"] = s["age"]
     out["AGEU"] = s["age"].notna().map({True: "YEARS", False: None})
     out["SEX"] = s["sex"].fillna("U")
-    level = s["dose_level"].where(infused)
+    level = arm_code(s["dose_level"].where(infused), s["phase"])
     out["ARMCD"] = out["ACTARMCD"] = level
     out["ARM"] = out["ACTARM"] = level.map(arm)
-    out["ARMNRS"] = infused.map({True: None, False: "ASSIGNED, NOT TREATED"})
+    reason = s["ARMNRS"] if "ARMNRS" in s.columns else pd.Series(None, index=s.index)
+    out["ARMNRS"] = reason.where(
+        reason.notna(), infused.map({True: None, False: "ASSIGNED, NOT TREATED"})
+    )
     country = s["country"] if "country" in s.columns else pd.Series(None, index=s.index)
     out["COUNTRY"] = country.map(country_alpha3)
     return conform(out, dataset_spec("DM"))
 
 
 def build_ds(trial: TrialData) -> pd.DataFrame:
-    """DS: deaths and withdrawals (disposition events) on or before the cut-off."""
-    s = trial.subjects
+    """DS: deaths, withdrawals and screen failures (disposition events) by the cut-off."""
+    s = _with_not_enrolled(trial)
     events = []
-    for column, term in (("death_date", "DEATH"), ("withdrawn_date", "WITHDRAWAL BY SUBJECT")):
+    for column, term in (
+        ("death_date", "DEATH"),
+        ("withdrawn_date", "WITHDRAWAL BY SUBJECT"),
+        ("screen_failure_date", "SCREEN FAILURE"),
+    ):
+        if column not in s.columns:
+            continue
         rows = s.loc[s[column].notna(), ["subject_id", column, "infusion_date"]]
         events.append(
             pd.DataFrame(
@@ -159,24 +205,49 @@ def build_ds(trial: TrialData) -> pd.DataFrame:
 
 
 def build_ex(trial: TrialData) -> pd.DataFrame:
-    """EX: the CAR-T infusion with the number of CAR+ T cells actually infused."""
+    """EX: the CAR-T infusion (CAR+ T cells actually infused) and each lymphodepleting dose."""
     s = trial.subjects.loc[trial.subjects["infusion_date"].notna()]
-    out = identifiers(trial, "EX", s)
-    out["EXSEQ"] = 1.0
-    out["EXTRT"] = trial.protocol.study.product.upper()
-    out["EXCAT"] = "CAR-T CELL INFUSION"
-    out["EXDOSE"] = s["cells_infused"]
-    out["EXDOSU"] = "CELLS"
-    out["EXDOSFRM"] = "SUSPENSION"
+    ld = trial.lymphodepletion
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "subject_id": s["subject_id"],
+                    "date": s["infusion_date"],
+                    "EXTRT": trial.protocol.study.product.upper(),
+                    "EXCAT": "CAR-T CELL INFUSION",
+                    "EXDOSE": s["cells_infused"],
+                    "EXDOSU": "CELLS",
+                    "EXDOSFRM": "SUSPENSION",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "subject_id": ld["subject_id"],
+                    "date": pd.to_datetime(ld["date"]),
+                    "EXTRT": ld["agent"].astype(str).str.upper(),
+                    "EXCAT": "LYMPHODEPLETING CHEMOTHERAPY",
+                    "EXDOSE": pd.to_numeric(ld["dose"]),
+                    "EXDOSU": ld["unit"],
+                    "EXDOSFRM": "INJECTION",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    out = identifiers(trial, "EX", frame)
+    for name in ("EXTRT", "EXCAT", "EXDOSE", "EXDOSU", "EXDOSFRM"):
+        out[name] = frame[name]
     out["EXDOSFRQ"] = "ONCE"
     out["EXROUTE"] = trial.protocol.treatment.route.upper()
-    out["EXSTDTC"] = out["EXENDTC"] = iso_date(s["infusion_date"])
-    out["EXSTDY"] = 1.0
+    out["EXSTDTC"] = out["EXENDTC"] = iso_date(frame["date"])
+    out["EXSTDY"] = study_day(frame["date"], reference_dates(trial, frame["subject_id"]))
+    out["EXSEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "EXCAT", "EXTRT"])
     return conform(out, dataset_spec("EX"))
 
 
 def build_cm(trial: TrialData) -> pd.DataFrame:
-    """CM: tocilizumab and corticosteroids given for CRS/ICANS (the daily form's ticks)."""
+    """CM: tocilizumab and corticosteroids for CRS/ICANS, and subsequent anticancer therapy."""
     days = trial.crs_icans
     parts = []
     for column, drug in (("tocilizumab", "TOCILIZUMAB"), ("steroids", "CORTICOSTEROIDS")):
@@ -186,13 +257,35 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
         indication = pd.Series("CYTOKINE RELEASE SYNDROME", index=given.index)
         indication = indication.where(~icans | crs, "ICANS")
         indication = indication.where(~(icans & crs), "CYTOKINE RELEASE SYNDROME AND ICANS")
-        parts.append(given.assign(CMTRT=drug, CMINDC=indication))
+        parts.append(
+            given.assign(
+                CMTRT=drug,
+                CMINDC=indication,
+                CMCAT="CONCOMITANT MEDICATION",
+                CMSCAT="CRS/ICANS MANAGEMENT",
+                end=given["date"],
+            )
+        )
+    therapy = trial.subsequent_therapies
+    parts.append(
+        pd.DataFrame(
+            {
+                "subject_id": therapy["subject_id"],
+                "date": pd.to_datetime(therapy["start_date"]),
+                "CMTRT": therapy["therapy"].astype(str),
+                "CMINDC": None,
+                "CMCAT": "SUBSEQUENT ANTICANCER THERAPY",
+                "CMSCAT": None,
+                "end": pd.NaT,
+            }
+        )
+    )
     frame = pd.concat(parts, ignore_index=True)
     out = identifiers(trial, "CM", frame)
-    out["CMTRT"] = frame["CMTRT"]
-    out["CMCAT"] = "CRS/ICANS MANAGEMENT"
-    out["CMINDC"] = frame["CMINDC"]
-    out["CMSTDTC"] = out["CMENDTC"] = iso_date(frame["date"])
+    for name in ("CMTRT", "CMCAT", "CMSCAT", "CMINDC"):
+        out[name] = frame[name]
+    out["CMSTDTC"] = iso_date(frame["date"])
+    out["CMENDTC"] = iso_date(pd.to_datetime(frame["end"]))
     out["CMSTDY"] = study_day(frame["date"], reference_dates(trial, frame["subject_id"]))
     out["CMSEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "CMTRT"])
     return conform(out, dataset_spec("CM"))
@@ -244,8 +337,10 @@ def build_suppae(trial: TrialData, ae: pd.DataFrame) -> pd.DataFrame:
 #: Domains built from the trial alone, in output order (SUPPAE follows AE in :func:`build_sdtm`).
 SDTM_BUILDERS = {
     "TS": build_ts,
+    **DESIGN_BUILDERS,
     "DM": build_dm,
     "DS": build_ds,
+    "SV": build_sv,
     "EX": build_ex,
     "CM": build_cm,
     "AE": build_ae,
@@ -253,10 +348,18 @@ SDTM_BUILDERS = {
 
 
 def build_sdtm(trial: TrialData) -> dict[str, pd.DataFrame]:
-    """Every SDTM dataset cartrial writes, by name, from the read model ``trial``."""
+    """Every SDTM dataset cartrial writes, by name, from the read model ``trial``.
+
+    The order is ``datasets.csv``'s: trial design, special purpose, interventions and events,
+    findings, then RELREC (built from the others).
+    """
     data = normalise_trial_data(trial)
     datasets = {name: build(data) for name, build in SDTM_BUILDERS.items()}
     datasets["SUPPAE"] = build_suppae(data, datasets["AE"])
+    datasets["IE"] = build_ie(data)
     for name, build_findings in FINDINGS.items():
         datasets[name] = build_findings(data)
+        if name == "FA":
+            datasets["VS"] = build_vs(data)
+    datasets["RELREC"] = build_relrec(data, datasets)
     return datasets

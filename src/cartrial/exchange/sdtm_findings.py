@@ -1,13 +1,16 @@
 """SDTM findings domains (SDTMIG v3.4): labs, CRS/ICANS grades, RECIST, immunogenicity, kinetics.
 
-Each builder maps one table of the read model to one domain; values the rule engines derived at
+Each builder maps one table of the read model to one domain, every record with the scheduled
+visit (``VISITNUM``, ``VISIT``) whose window holds its day; values the rule engines derived at
 data entry (CTCAE lab grades, ASTCT grades, RECIST responses) are exported as they are stored,
 with their origin "Derived" in the metadata.
 
 * LB: results in the units entered, standardised to the SI unit of the CTCAE engine's unit table
   (``LBSTRESN``/``LBSTRESU``), ``LBTOXGR`` the CTCAE v5.0 grade; ``LBBLFL`` on the last result
   of each test on or before the infusion day.
-* FA: the daily ASTCT 2019 CRS and ICANS grades as findings about the two syndromes.
+* FA: the daily ASTCT 2019 CRS and ICANS grades as findings about the two syndromes, and the DLT
+  adjudication of each adverse event (``FACAT`` DLT ADJUDICATION, ``FALNKID`` = the AE's
+  ``AESPID``; RELREC relates the two records).
 * TU/TR/RS: lesions (TUMIDENT), their measurements (longest diameter, short axis for nodes, state
   of non-target and new lesions, the sum of diameters) and the time-point responses of the RECIST
   1.1 engine (target, non-target, new lesions, overall).
@@ -35,6 +38,7 @@ from cartrial.exchange.common import (
     study_day,
 )
 from cartrial.exchange.metadata import dataset_spec, lab_tests, markers
+from cartrial.exchange.sdtm_design import visits_of
 from cartrial.rules.ctcae import lab_tests as lab_tests_graded
 from cartrial.rules.ctcae_units import unit_factor
 
@@ -54,9 +58,16 @@ _STATE = {
 }
 
 
-def _dated(trial: TrialData, domain: str, frame: pd.DataFrame, date: str) -> pd.DataFrame:
-    """Identifiers plus ``--DTC`` and ``--DY`` of ``frame[date]``."""
+def _dated(
+    trial: TrialData, domain: str, frame: pd.DataFrame, date: str, assessment: str | pd.Series
+) -> pd.DataFrame:
+    """Identifiers, ``VISITNUM``/``VISIT`` (the scheduled visit of the record's ``assessment``,
+    :func:`~cartrial.exchange.sdtm_design.visits_of`), ``--DTC`` and ``--DY`` of ``frame[date]``."""
     out = identifiers(trial, domain, frame)
+    kinds = assessment if isinstance(assessment, pd.Series) else pd.Series(assessment, frame.index)
+    visits = visits_of(trial, frame["subject_id"], frame[date], kinds)
+    out["VISITNUM"] = visits["VISITNUM"]
+    out["VISIT"] = visits["VISIT"]
     out[f"{domain}DTC"] = iso_date(frame[date])
     out[f"{domain}DY"] = study_day(frame[date], reference_dates(trial, frame["subject_id"]))
     return out
@@ -82,7 +93,7 @@ def build_lb(trial: TrialData) -> pd.DataFrame:
     unknown = sorted(set(labs["lbtestcd"]) - set(names))
     if unknown:
         raise ExchangeError(f"LB: lab test codes without an LBTEST name: {unknown}")
-    out = _dated(trial, "LB", labs, "date")
+    out = _dated(trial, "LB", labs, "date", "labs")
     out["LBTESTCD"] = labs["lbtestcd"]
     out["LBTEST"] = labs["lbtestcd"].map(names)
     out["LBORRES"] = number_text(labs["value"])
@@ -106,24 +117,61 @@ def build_lb(trial: TrialData) -> pd.DataFrame:
     return conform(out, dataset_spec("LB"))
 
 
+def _dlt_adjudications(trial: TrialData) -> pd.DataFrame:
+    """One row per adjudicated AE: its term, the Y/N decision and the date it refers to.
+
+    The date is the day the subject's DLT window closes (infusion + ``dlt.window_days``), or the
+    data cut-off when earlier: the adjudication covers the window, and its signing time is in
+    the audit trail, not in the study's calendar.
+    """
+    ae = trial.adverse_events.loc[trial.adverse_events["is_dlt"].notna()]
+    infusion = pd.to_datetime(reference_dates(trial, ae["subject_id"]))
+    closes = infusion + pd.Timedelta(days=trial.protocol.dlt.window_days)
+    date = closes.where(closes <= trial.data_cutoff, trial.data_cutoff).where(infusion.notna())
+    return pd.DataFrame(
+        {
+            "subject_id": ae["subject_id"],
+            "date": date,
+            "FAOBJ": ae["term"].astype(str).str.upper(),
+            "FATESTCD": "DLTIND",
+            "FATEST": "Dose-Limiting Toxicity Indicator",
+            "FACAT": "DLT ADJUDICATION",
+            "FAORRES": ae["is_dlt"].astype(bool).map({True: "Y", False: "N"}),
+            "FALNKID": ae["ae_id"].astype(str),
+            "FAEVAL": "INVESTIGATOR",
+        }
+    )
+
+
 def build_fa(trial: TrialData) -> pd.DataFrame:
-    """FA: the daily ASTCT CRS and ICANS grades (0 = none that day)."""
+    """FA: the daily ASTCT CRS and ICANS grades (0 = none that day) and the DLT adjudications."""
     days = trial.crs_icans
     parts = [
-        days.loc[days[column].notna()].assign(FAOBJ=obj, grade=days[column])
+        days.loc[days[column].notna(), ["subject_id", "date"]].assign(
+            FAOBJ=obj,
+            FATESTCD="SEV",
+            FATEST="Severity/Intensity",
+            FACAT="ASTCT CONSENSUS GRADING 2019",
+            FAORRES=grade_text(days.loc[days[column].notna(), column]),
+        )
         for column, obj in (
             ("crs_grade", "CYTOKINE RELEASE SYNDROME"),
             ("icans_grade", "IMMUNE EFFECTOR CELL-ASSOCIATED NEUROTOXICITY SYNDROME"),
         )
     ]
-    frame = pd.concat(parts, ignore_index=True)
-    out = _dated(trial, "FA", frame, "date")
-    out["FATESTCD"] = "SEV"
-    out["FATEST"] = "Severity/Intensity"
-    out["FAOBJ"] = frame["FAOBJ"]
-    out["FACAT"] = "ASTCT CONSENSUS GRADING 2019"
-    out["FAORRES"] = out["FASTRESC"] = grade_text(frame["grade"])
-    out["FASEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "FAOBJ"])
+    frame = pd.concat([*parts, _dlt_adjudications(trial)], ignore_index=True)
+    # the daily grades belong to the CRS/ICANS visits; a DLT adjudication to no visit
+    kinds = frame["FACAT"].map({"ASTCT CONSENSUS GRADING 2019": "crs_icans"})
+    out = _dated(trial, "FA", frame, "date", kinds)
+    for name in ("FATESTCD", "FATEST", "FAOBJ", "FACAT", "FAORRES"):
+        out[name] = frame[name]
+    out["FASTRESC"] = out["FAORRES"]
+    out["FALNKID"] = frame.get("FALNKID")
+    out["FAEVAL"] = frame.get("FAEVAL")
+    out["FASEQ"] = sequence(
+        out.assign(_d=pd.to_datetime(frame["date"]), _l=frame.get("FALNKID")),
+        ["_d", "FACAT", "FAOBJ", "_l"],
+    )
     return conform(out, dataset_spec("FA"))
 
 
@@ -135,7 +183,7 @@ def build_tu(trial: TrialData) -> pd.DataFrame:
     """TU: one record per lesion (first recorded date, category, organ)."""
     lesions = trial.lesions.sort_values("assessment_date", kind="stable")
     first = lesions.groupby(["subject_id", "lesion_id"], sort=False).head(1).reset_index(drop=True)
-    out = _dated(trial, "TU", first, "assessment_date")
+    out = _dated(trial, "TU", first, "assessment_date", "tumour")
     out["TULNKID"] = first["lesion_id"].astype(str)
     out["TUTESTCD"] = "TUMIDENT"
     out["TUTEST"] = "Tumor Identification"
@@ -155,7 +203,7 @@ def build_tr(trial: TrialData) -> pd.DataFrame:
     diameter = lesions["diameter_mm"].where(target)
     diameter = diameter.where(~(target & diameter.isna() & (status == "absent")), 0.0)
     measured = target & diameter.notna()
-    out = _dated(trial, "TR", lesions, "assessment_date")
+    out = _dated(trial, "TR", lesions, "assessment_date", "tumour")
     out["TRLNKID"] = lesions["lesion_id"].astype(str)
     out["TRTESTCD"] = np.where(target, np.where(node, "SAXIS", "LDIAM"), "TUMSTATE")
     out["TRTEST"] = out["TRTESTCD"].map(
@@ -169,7 +217,7 @@ def build_tr(trial: TrialData) -> pd.DataFrame:
     out["TRSTAT"] = pd.Series("NOT DONE", index=lesions.index).where(out["TRORRES"].isna())
     sums = trial.tumour_timepoints.loc[trial.tumour_timepoints["sum_of_diameters_mm"].notna()]
     sums = sums.reset_index(drop=True)
-    total = _dated(trial, "TR", sums, "assessment_date")
+    total = _dated(trial, "TR", sums, "assessment_date", "tumour")
     total["TRTESTCD"] = "SUMDIAM"
     total["TRTEST"] = "Sum of Diameter"
     total["TRORRES"] = total["TRSTRESC"] = number_text(sums["sum_of_diameters_mm"])
@@ -203,7 +251,7 @@ def build_rs(trial: TrialData) -> pd.DataFrame:
             )
         )
     frame = pd.concat(parts, ignore_index=True)
-    out = _dated(trial, "RS", frame, "assessment_date")
+    out = _dated(trial, "RS", frame, "assessment_date", "tumour")
     out["RSTESTCD"] = frame["RSTESTCD"]
     out["RSTEST"] = frame["RSTEST"]
     out["RSCAT"] = "RECIST 1.1"
@@ -235,7 +283,7 @@ def build_is(trial: TrialData) -> pd.DataFrame:
         ),
     ]
     frame = pd.concat(parts, ignore_index=True)
-    out = _dated(trial, "IS", frame, "date")
+    out = _dated(trial, "IS", frame, "date", "ada")
     for name in ("ISTESTCD", "ISTEST", "ISORRES"):
         out[name] = frame[name]
     out["ISSTRESC"] = frame["ISORRES"]
@@ -254,7 +302,7 @@ def build_pc(trial: TrialData) -> pd.DataFrame:
     if unknown:
         raise ExchangeError(f"PC: kinetics units without a PC test code: {unknown}")
     blq = kin["below_lloq"].astype("boolean").fillna(False).astype(bool)
-    out = _dated(trial, "PC", kin, "date")
+    out = _dated(trial, "PC", kin, "date", "kinetics")
     out["PCTESTCD"] = kin["unit"].map({u: code for u, (code, _) in _KINETICS_TESTS.items()})
     out["PCTEST"] = kin["unit"].map({u: name for u, (_, name) in _KINETICS_TESTS.items()})
     out["PCORRES"] = number_text(kin["value"]).where(~blq, "<" + number_text(kin["lloq"]))
@@ -277,7 +325,7 @@ def build_cp(trial: TrialData) -> pd.DataFrame:
         raise ExchangeError(
             f"CP: phenotype markers without a CP test code in data/cdisc/markers.csv: {unknown}"
         )
-    out = _dated(trial, "CP", pheno, "date")
+    out = _dated(trial, "CP", pheno, "date", "phenotype")
     out["CPTESTCD"] = marker.map({m: spec.testcd for m, spec in known.items()})
     out["CPTEST"] = marker.map({m: spec.test for m, spec in known.items()})
     out["CPORRES"] = out["CPSTRESC"] = number_text(pheno["value"])

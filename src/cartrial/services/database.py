@@ -23,13 +23,16 @@ Keys and checkpoints (see :mod:`cartrial.store.keys`): the audit key file is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from cartrial.errors import DatabaseUnavailable, ValidationFailed
+from cartrial.services.context import ServiceContext, SessionFactory, use_case
 from cartrial.store import (
     AuditedSession,
     AuditEntry,
@@ -42,31 +45,42 @@ from cartrial.store import (
     read_database_log,
     restore,
     session_factory,
-    unit_of_work,
     upgrade,
 )
 from cartrial.store.checkpoints import checkpoint_engine
 from cartrial.store.failures import parse_url
 from cartrial.store.integrity import Finding, IntegrityReport, verify_integrity
 from cartrial.store.keys import audit_key_path, checkpoint_dir, create_audit_key
-from cartrial.store.restore import RestoreReport, database_event, file_sha256, verify_backup
+from cartrial.store.restore import (
+    RestoreReport,
+    create_from_backup,
+    database_event,
+    file_sha256,
+    verify_backup,
+)
+from cartrial.store.roles import RolePrivileges, harden
 
 __all__ = [
+    "BACKUP_ROLES",
+    "RESTORE_ROLES",
     "AuditEntry",
     "BackupWritten",
     "DatabaseReady",
     "Finding",
     "IntegrityReport",
     "RestoreReport",
+    "RolePrivileges",
     "audit_log",
     "backup_database",
     "checkpoint_after_write",
     "checkpoint_directory",
     "create_database",
     "database_name",
+    "harden_database",
     "init_database",
     "open_database",
     "restore_database",
+    "restore_database_with",
     "upgrade_database",
     "verify_backup_file",
     "verify_database",
@@ -202,25 +216,48 @@ def checkpoint_after_write(factory: sessionmaker[AuditedSession]) -> Path | None
     return checkpoint_engine(bind)
 
 
-def backup_database(
-    db: str | Path | None, file: Path, *, user: str, overwrite: bool = False
-) -> BackupWritten:
-    """Back up the database to ``file``, record the backup in the trail, write a checkpoint.
+#: Roles that may back up the database (study-wide).
+BACKUP_ROLES = ("admin", "data_manager")
+#: Roles that may restore it (study-wide): a restore replaces every record.
+RESTORE_ROLES = ("admin",)
 
+
+def _url_of(ctx: ServiceContext) -> str:
+    bind = ctx.session_factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise DatabaseUnavailable("(session factory)", "missing", "no engine behind the context")
+    return bind.url.render_as_string(hide_password=False)
+
+
+def _require(ctx: ServiceContext, roles: tuple[str, ...]) -> None:
+    """Refuse unless the context's person holds one of ``roles`` study-wide (nothing written)."""
+    with use_case(ctx, *roles, read_only=True):
+        pass
+
+
+def backup_database(ctx: ServiceContext, file: Path, *, overwrite: bool = False) -> BackupWritten:
+    """Back up the database of ``ctx`` to ``file``, record the backup in the trail, checkpoint.
+
+    The acting person needs a credential (the context from
+    :func:`cartrial.services.auth.context_for`) and a study-wide role of :data:`BACKUP_ROLES`.
     The record (a ``database_events`` row: file, SHA-256, trail length, who, when) is written to
     the live database after the copy, so the backup itself holds the trail up to just before it.
+
+    Raises
+    ------
+    cartrial.errors.PermissionDenied
+        The person may not back up the database (nothing is written).
+    cartrial.errors.BackupFailed
+        The copy failed, or ``file`` exists and ``overwrite`` is false.
     """
-    url = database_url(db)
+    _require(ctx, BACKUP_ROLES)
+    url = _url_of(ctx)
     target = backup(url, file, overwrite=overwrite)
     digest = file_sha256(target)
     held = verify_backup(url, target)
-    engine = make_engine(url)
-    try:
-        with unit_of_work(session_factory(engine), user, "database backed up") as session:
-            session.add(database_event("backup", target, digest, held.audit_rows))
-        checkpoint = checkpoint_engine(engine)
-    finally:
-        engine.dispose()
+    with use_case(ctx, *BACKUP_ROLES, reason="database backed up") as uc:
+        uc.session.add(database_event("backup", target, digest, held.audit_rows))
+    checkpoint = checkpoint_after_write(ctx.session_factory)
     return BackupWritten(target, digest, held.audit_rows, checkpoint)
 
 
@@ -232,19 +269,83 @@ def verify_backup_file(
 
 
 def restore_database(
-    db: str | Path | None,
+    ctx: ServiceContext,
     file: Path,
     *,
-    user: str,
     force: bool = False,
     checkpoints: Path | None = None,
 ) -> RestoreReport:
-    """Restore a verified backup (see :func:`cartrial.store.restore`); the restore is audited.
+    """Restore a verified backup into the database of ``ctx`` (:func:`cartrial.store.restore`).
 
-    When ``checkpoints`` is None the configured checkpoint directory is NOT used: its newest
-    checkpoints describe the live database, which is longer than any older backup.
+    The acting person needs a credential and a study-wide role of :data:`RESTORE_ROLES`; the
+    restore is recorded, as theirs, in the restored trail. When ``checkpoints`` is None the
+    configured checkpoint directory is NOT used: its newest checkpoints describe the live
+    database, which is longer than any older backup.
+
+    Raises
+    ------
+    cartrial.errors.PermissionDenied
+        The person may not restore (nothing is changed).
+    cartrial.errors.BackupFailed
+        The backup does not verify, or newer audited writes would be lost without ``force``.
     """
-    return restore(database_url(db), file, user=user, force=force, checkpoints=checkpoints)
+    _require(ctx, RESTORE_ROLES)
+    url = _url_of(ctx)
+    return restore(url, file, user=ctx.user, force=force, checkpoints=checkpoints)
+
+
+def restore_database_with(
+    db: str | Path | None,
+    file: Path,
+    credential: Callable[[SessionFactory], ServiceContext],
+    *,
+    force: bool = False,
+    checkpoints: Path | None = None,
+) -> RestoreReport:
+    """:func:`restore_database` into ``db``, authenticating with ``credential`` first.
+
+    ``credential`` turns the database's session factory into the person's context (the CLI:
+    its session file or ``$CARTRIAL_TOKEN``, :func:`cartrial.services.auth.context_for`).
+    A SQLite file that does not exist yet is created as a copy of the verified backup and the
+    person is authenticated against the accounts it holds; if that fails, the file is removed.
+    """
+    url = database_url(db)
+    created: Path | None = None
+    if parse_url(url) == "sqlite":
+        database = make_url(url).database
+        if database not in (None, "", ":memory:") and not Path(str(database)).exists():
+            _check_new_sqlite_path(url)
+            create_from_backup(url, file, checkpoints)
+            created = Path(str(database))
+    factory = open_database(db)
+    try:
+        return restore_database(credential(factory), file, force=force, checkpoints=checkpoints)
+    except BaseException:
+        if created is not None:
+            factory.kw["bind"].dispose()
+            for leftover in (created, *(created.with_name(created.name + s) for s in _SIDECARS)):
+                leftover.unlink(missing_ok=True)
+        raise
+
+
+#: Files SQLite keeps beside a database in WAL mode.
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def harden_database(db: str | Path | None, app_role: str) -> RolePrivileges:
+    """PostgreSQL: let ``app_role`` append to the audit trail, never rewrite it.
+
+    The privileges are those of :mod:`cartrial.store.roles`. Run as the tables' owner (the role
+    ``cartrial db upgrade`` ran as); the application then connects as ``app_role``, which can
+    append to the audit trail but not change, delete or truncate it, nor disable or drop its
+    triggers.
+    """
+    engine = open_engine(database_url(db))
+    try:
+        with engine.begin() as connection:
+            return harden(connection, app_role)
+    finally:
+        engine.dispose()
 
 
 def audit_log(

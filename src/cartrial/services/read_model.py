@@ -30,6 +30,8 @@ from cartrial.store import (
     AuditedSession,
     CrsIcansObservation,
     DoseDecision,
+    EligibilityAssessment,
+    EligibilityCriterion,
     Enrolment,
     Infusion,
     KineticsSample,
@@ -155,10 +157,22 @@ _RECORD_READERS: dict[str, Callable[[Session, int, dt.date, dt.datetime], pd.Dat
     "kinetics": lambda session, sid, cutoff, end: _kinetics(session, sid, end),
     "ada": lambda session, sid, cutoff, end: _ada(session, sid, cutoff),
     "phenotype": lambda session, sid, cutoff, end: _phenotype(session, sid, cutoff),
+    "lymphodepletion": lambda session, sid, cutoff, end: _lymphodepletion(session, sid, cutoff),
+    "subsequent_therapies": lambda session, sid, cutoff, end: _subsequent_therapies(
+        session, sid, cutoff
+    ),
 }
 #: The parts :func:`trial_data` reads (:func:`read_part`) and :func:`assemble` joins; each can be
 #: read on its own, e.g. by a cache that re-reads only the parts a write changed.
-PARTS = ("infusions", "subjects", *_RECORD_READERS, "dose_decisions", "governance")
+PARTS = (
+    "infusions",
+    "subjects",
+    *_RECORD_READERS,
+    "dose_decisions",
+    "governance",
+    "screening",
+    "eligibility",
+)
 
 
 def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.DataFrame:
@@ -184,6 +198,10 @@ def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.
         return _decisions(session, sid, end, protocol_of(study).study.time_zone)
     if name == "governance":
         return governance_table(session, sid, cutoff)
+    if name == "screening":
+        return _screening(session, sid, cutoff)[0]
+    if name == "eligibility":
+        return _screening(session, sid, cutoff)[1]
     return _RECORD_READERS[name](session, sid, cutoff, end)
 
 
@@ -231,6 +249,8 @@ def assemble(
         governance=parts["governance"],
         data_cutoff=pd.Timestamp(cutoff),
         protocol=protocol,
+        screening=parts["screening"],
+        eligibility=parts["eligibility"],
         **tables,
     )
     validate_trial_data(data)
@@ -244,6 +264,7 @@ _DATE_OF = {
     "kinetics": "date",
     "ada": "date",
     "phenotype": "date",
+    "lymphodepletion": "date",
 }
 
 
@@ -405,6 +426,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
             AdverseEvent.attribution,
             AdverseEvent.outcome,
             AdverseEvent.is_dlt,
+            AdverseEvent.dlt_rule_id,
         )
         .join(Subject)
         .outerjoin(worst, worst.c.adverse_event_id == AdverseEvent.id)
@@ -412,7 +434,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         .order_by(AdverseEvent.id),
         [
             "subject_db_id", "ae_id", "term", "soc", "grade", "onset_date", "resolution_date",
-            "serious", "attribution", "outcome", "is_dlt",
+            "serious", "attribution", "outcome", "is_dlt", "dlt_rule_id",
         ],
     )  # fmt: skip
     frame["resolution_date"] = frame["resolution_date"].map(
@@ -453,12 +475,29 @@ def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     o = CrsIcansObservation
     frame = _frame(
         session,
-        select(o.subject_id, o.observed_date, o.crs_grade, o.icans_grade, o.tocilizumab, o.steroids)
+        select(
+            o.subject_id,
+            o.observed_date,
+            o.crs_grade,
+            o.icans_grade,
+            o.tocilizumab,
+            o.steroids,
+            o.temperature_c,
+            o.hypotension,
+            o.vasopressors,
+            o.oxygen_device,
+            o.oxygen_flow_l_min,
+        )
         .join(Subject)
         .where(Subject.study_id == sid, live(o), o.observed_date <= cutoff)
         .order_by(o.subject_id, o.observed_date),
-        ["subject_db_id", "date", "crs_grade", "icans_grade", "tocilizumab", "steroids"],
-    )
+        [
+            "subject_db_id", "date", "crs_grade", "icans_grade", "tocilizumab", "steroids",
+            "temperature_c", "hypotension", "vasopressors", "oxygen_device", "oxygen_flow_l_min",
+        ],
+    )  # fmt: skip
+    frame["temperature_c"] = frame["temperature_c"].astype(float)
+    frame["oxygen_flow_l_min"] = frame["oxygen_flow_l_min"].astype(float)
     frame["crs_grade"] = frame["crs_grade"].fillna(0).astype(int)
     frame["icans_grade"] = frame["icans_grade"].fillna(0).astype(int)
     return _dates(frame, "crs_icans")
@@ -552,6 +591,102 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     )
     frame["value"] = frame["value"].astype(float)
     return _dates(frame, "phenotype")
+
+
+def _dated_records(
+    session: Session,
+    sid: int,
+    columns: Sequence[Any],
+    names: Sequence[str],
+    table: str,
+    cutoff: dt.date,
+) -> pd.DataFrame:
+    """Live rows of one subject-owned table dated on or before ``cutoff``, in ``names``.
+
+    ``columns[0]`` is the table's ``subject_id`` and ``columns[1]`` its date; rows come in
+    subject, date and row order.
+    """
+    model = columns[0].class_
+    return _frame(
+        session,
+        select(*columns)
+        .join(Subject)
+        .where(Subject.study_id == sid, live(model), columns[1] <= cutoff)
+        .order_by(columns[0], columns[1], model.id),
+        ["subject_db_id", *names],
+    ).pipe(_dates, table)
+
+
+def _lymphodepletion(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    """Each lymphodepleting administration: agent, dose and unit as recorded, date."""
+    ld = Lymphodepletion
+    columns = (ld.subject_id, ld.administered_date, ld.agent, ld.dose, ld.unit)
+    frame = _dated_records(
+        session, sid, columns, ["date", "agent", "dose", "unit"], "lymphodepletion", cutoff
+    )
+    frame["dose"] = frame["dose"].astype(float)
+    return frame
+
+
+def _subsequent_therapies(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+    """Anticancer therapies started after the infusion, by the cut-off."""
+    st = SubsequentTherapy
+    return _dated_records(
+        session,
+        sid,
+        (st.subject_id, st.start_date, st.therapy),
+        ["start_date", "therapy"],
+        "subsequent_therapies",
+        cutoff,
+    )
+
+
+def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every subject screened by the cut-off (screen failures too) and each criterion checked."""
+    a = EligibilityAssessment
+    screening = _frame(
+        session,
+        select(
+            Subject.subject_code,
+            Site.code,
+            Site.country,
+            Subject.screened_date,
+            a.eligible,
+            Subject.age_years,
+            Subject.sex,
+            Subject.indication,
+            Subject.withdrawn_date,
+        )
+        .join(Site, Site.id == Subject.site_id)
+        .outerjoin(a, (a.subject_id == Subject.id) & live(a))
+        .where(Subject.study_id == sid, live(Subject), Subject.screened_date <= cutoff)
+        .order_by(Subject.id),
+        [
+            "subject_id", "site_id", "country", "screened_date", "eligible", "age", "sex",
+            "indication", "withdrawn_date",
+        ],
+    )  # fmt: skip
+    screening = screening.drop_duplicates("subject_id", keep="last").reset_index(drop=True)
+    screening["eligible"] = screening["eligible"].eq(True)
+    screening["withdrawn_date"] = screening["withdrawn_date"].where(
+        screening["withdrawn_date"].map(lambda d: d is not None and d <= cutoff), None
+    )
+    c = EligibilityCriterion
+    eligibility = _frame(
+        session,
+        select(Subject.subject_code, a.assessed_date, c.criterion_code, c.kind, c.met, c.value)
+        .join(a, a.id == c.assessment_id)
+        .join(Subject, Subject.id == a.subject_id)
+        .where(
+            Subject.study_id == sid,
+            live(Subject, a, c),
+            a.assessed_date <= cutoff,
+        )
+        .order_by(Subject.id, a.assessed_date, c.id),
+        ["subject_id", "date", "criterion", "kind", "met", "value"],
+    )
+    eligibility["met"] = eligibility["met"].astype(bool)
+    return _dates(screening, "screening"), _dates(eligibility, "eligibility")
 
 
 def _decisions(session: Session, sid: int, end: dt.datetime, time_zone: str) -> pd.DataFrame:

@@ -24,17 +24,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Boolean, Connection, Table
 from sqlalchemy.types import TypeEngine
 
 from cartrial.store.audit import INSERT_FIELD, REDACTED_PREFIX, redacted_digest
-from cartrial.store.base import Base, Regulated
-from cartrial.store.chain import _UNSET, ChainChecker, audit_key_of, audit_tuples, encode_value
+from cartrial.store.base import Base, Regulated, UTCDateTime
+from cartrial.store.chain import (
+    _UNSET,
+    ChainChecker,
+    _iso_utc,
+    audit_key_of,
+    audit_tuples,
+    encode_value,
+)
 from cartrial.store.checkpoints import CheckpointCheck
 
 __all__ = ["Finding", "IntegrityReport", "regulated_tables", "verify_integrity"]
@@ -177,6 +184,31 @@ def _is_text(column_type: TypeEngine[object]) -> bool:
         return False
 
 
+def _boolean(value: object) -> str:
+    return "true" if value else "false"
+
+
+def _timestamp(value: object) -> str:
+    try:
+        return _iso_utc(value)
+    except (ValueError, TypeError):  # not a time (written behind the trail's back): as found
+        return str(value)
+
+
+def _encoder(column_type: TypeEngine[object]) -> Callable[[object], str | None]:
+    """How a value read straight from the driver is encoded as the trail encodes it.
+
+    SQLite returns booleans as 0/1 and timestamps as naive UTC text; the trail holds
+    ``true``/``false`` and ISO 8601 with the offset (:func:`~cartrial.store.chain.encode_value`
+    of the values SQLAlchemy would have returned). Text values are compared as read.
+    """
+    if isinstance(column_type, Boolean):
+        return _boolean
+    if isinstance(column_type, UTCDateTime):
+        return _timestamp
+    return encode_value
+
+
 def _edited(
     name: str, record_id: int, column: str, expected: str | None, found: str | None
 ) -> Finding:
@@ -204,9 +236,14 @@ def _compare_table(
     ]
     hidden = [(i, c) for i, c in enumerate(columns, start=1) if c in redact]
     author = columns.index("created_by") + 1
+    encoders = {c.name: _encoder(c.type) for c in table.c}
+    plain_encoded = [(i, c, encoders[c]) for i, c in plain]
     count = 0
-    statement = select(table.c.id, *(table.c[c] for c in columns)).order_by(table.c.id)
-    for row in connection.execution_options(yield_per=5000).execute(statement):
+    names = ", ".join(f'"{c}"' for c in ["id", *columns])
+    result = connection.execution_options(stream_results=True, yield_per=5000).exec_driver_sql(
+        f'SELECT {names} FROM "{name}" ORDER BY id'
+    )
+    for row in result:
         count += 1
         record_id = int(row[0])
         image = expected_records.pop(record_id, None)
@@ -222,9 +259,9 @@ def _compare_table(
             )
             continue
         expected_of = image.get
-        for i, column in plain:
+        for i, column, encode in plain_encoded:
             value = row[i]
-            found = value if value is None or type(value) is str else encode_value(value)
+            found = None if value is None else encode(value)
             expected = expected_of(column)
             if expected != found and (column in textual or not _same(expected, found)):
                 findings.append(_edited(name, record_id, column, expected, found))

@@ -593,7 +593,19 @@ class Signature(Regulated, Base):
     """An electronic signature: signer, meaning and time, bound to a record by a content hash."""
 
     __tablename__ = "signatures"
-    __table_args__ = (Index("ix_signatures_record", "record_table", "record_id"),)
+    __table_args__ = (
+        Index("ix_signatures_record", "record_table", "record_id"),
+        # one signature per signer and meaning per record version (migration 0007)
+        Index(
+            "uq_signatures_signer_meaning_record_version",
+            "user_id",
+            "meaning",
+            "record_table",
+            "record_id",
+            "record_version",
+            unique=True,
+        ),
+    )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     signer: Mapped[str] = mapped_column(String(64))

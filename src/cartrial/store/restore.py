@@ -10,18 +10,15 @@ chains) and refuses to discard them without ``force``, saying how many; it copie
 (the append-only triggers lifted and restored within the same transaction), and records the
 restore as an audited :class:`~cartrial.store.models.DatabaseEvent` in the restored database.
 
-PostgreSQL: the archive is first restored into a scratch database (``CREATEDB`` privilege needed)
-and verified there the same way; then, since ``pg_restore`` replaces the whole trail, any
-audited write in the live database needs ``force``, and the number of writes beyond the backup
-is reported (and recorded) after ``pg_restore --single-transaction``. The check and the
-replacement are not one transaction there: a write acknowledged between them is discarded with
-the others, and only with ``force``.
+PostgreSQL (:mod:`cartrial.store.restore_postgres`): the archive is restored into a scratch
+database and verified there; then the same single transaction holds the writers' lock (the
+audit chain head, locked ``FOR UPDATE``) while it counts the newer writes, copies every table
+from the scratch database and records the restore.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -32,15 +29,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from cartrial.errors import BackupFailed
-from cartrial.store.backup import _pg_command, _run, _sqlite_check, _sqlite_path
+from cartrial.store.backup import _sqlite_check, _sqlite_path
 from cartrial.store.base import utcnow
-from cartrial.store.engine import make_engine, session_factory
+from cartrial.store.engine import make_engine
 from cartrial.store.integrity import IntegrityReport, verify_integrity
 from cartrial.store.keys import load_audit_key
 from cartrial.store.models import DatabaseEvent
-from cartrial.store.transaction import unit_of_work
+from cartrial.store.restore_postgres import (
+    replace_in_one_transaction,
+    replace_postgres,
+    scratch_copy,
+    verify_scratch,
+)
 
-__all__ = ["RestoreReport", "database_event", "file_sha256", "restore", "verify_backup"]
+__all__ = [
+    "RestoreReport",
+    "create_from_backup",
+    "database_event",
+    "file_sha256",
+    "restore",
+    "verify_backup",
+]
 
 _ALIAS = "restored_from"
 
@@ -85,7 +94,14 @@ def _refuse_unless_ok(report: IntegrityReport, what: str) -> None:
 
 
 def verify_backup(url: str, source: Path, checkpoints: Path | None = None) -> IntegrityReport:
-    """Verify a SQLite backup file under the audit key of the database at ``url`` (read-only)."""
+    """Verify a backup file under the audit key of the database at ``url`` (read-only).
+
+    SQLite: the file is opened read-only and checked in place. PostgreSQL: the archive is
+    restored into a scratch database, checked there, and the scratch database dropped.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        with scratch_copy(url, source) as scratch:
+            return verify_scratch(url, scratch, checkpoints)
     key = load_audit_key(url)
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as raw:
         _sqlite_check(raw, f"backup {source}")
@@ -193,12 +209,7 @@ def restore(
     checked = verify_backup(url, origin, checkpoints)
     _refuse_unless_ok(checked, f"backup {origin}")
     if not target.exists():  # a new file: nothing to lose, nobody else can be using it
-        src, dst = sqlite3.connect(f"file:{origin}?mode=ro", uri=True), sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _copy_sqlite(origin, target)
     engine = make_engine(url)
 
     def attach(dbapi_connection: object, _record: ConnectionPoolEntry) -> None:
@@ -207,21 +218,55 @@ def restore(
         cursor.close()
 
     event.listen(engine, "connect", attach)
-    digest = file_sha256(origin)
+    record = database_event("restore", origin, file_sha256(origin), checked.audit_rows)
     try:
-        with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            connection = s.connection()  # BEGIN IMMEDIATE: writers wait until the commit
-            discarded = _newer_writes(connection, _ALIAS)
-            if discarded and not force:
-                raise BackupFailed(
-                    f"the database holds {discarded} audited writes newer than backup {origin}: "
-                    "restoring would discard them; nothing restored (use --force to discard them)"
-                )
-            _copy_tables(connection, _ALIAS)
-            s.add(database_event("restore", origin, digest, checked.audit_rows, discarded))
+        discarded = replace_in_one_transaction(
+            engine,
+            record,
+            user=user,
+            force=force,
+            what=f"backup {origin}",
+            count=lambda live: _newer_writes(live, _ALIAS),
+            copy=lambda live: _copy_tables(live, _ALIAS),
+        )
     finally:
         engine.dispose()
     return RestoreReport(checked, discarded, _verify_live(url, checkpoints=None))
+
+
+def _copy_sqlite(origin: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(f"file:{origin}?mode=ro", uri=True), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def create_from_backup(url: str, source: Path, checkpoints: Path | None = None) -> IntegrityReport:
+    """Create the missing SQLite file of ``url`` as a copy of the verified backup ``source``.
+
+    The copy holds the backup's users and credentials, so that the person restoring can be
+    authenticated against it before :func:`restore` records the restore in it.
+
+    Raises
+    ------
+    BackupFailed
+        The backup does not verify, the database is not SQLite, or its file exists.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise BackupFailed("only a SQLite database is created from a backup; restore into it")
+    target = _sqlite_path(parsed)
+    if target.exists():
+        raise BackupFailed(f"{target} exists: restore into it instead")
+    origin = Path(source).expanduser().resolve()
+    if not origin.exists():
+        raise BackupFailed(f"backup {origin} does not exist")
+    checked = verify_backup(url, origin, checkpoints)
+    _refuse_unless_ok(checked, f"backup {origin}")
+    _copy_sqlite(origin, target)
+    return checked
 
 
 def _verify_live(url: str, checkpoints: Path | None) -> IntegrityReport:
@@ -233,66 +278,16 @@ def _verify_live(url: str, checkpoints: Path | None) -> IntegrityReport:
         engine.dispose()
 
 
-def _chain_macs(url: str) -> list[str]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(text("SELECT row_sha256 FROM audit_log ORDER BY id")))
-    finally:
-        engine.dispose()
-
-
-def _verify_pg_archive(url: str, origin: Path, checkpoints: Path | None) -> IntegrityReport:
-    """Restore the archive into a scratch database, verify it there, drop it."""
-    parsed = make_url(url)
-    scratch = f"cartrial_verify_{secrets.token_hex(6)}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
-        try:
-            args, env = _pg_command("pg_restore", parsed)
-            _run([*args, "--dbname", scratch, str(origin)], env, "pg_restore (verification)")
-            key = load_audit_key(url)
-            probe = create_engine(parsed.set(database=scratch))
-            try:
-                with probe.connect() as connection:
-                    return verify_integrity(connection, key=key, checkpoints=checkpoints)
-            finally:
-                probe.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}"')
-    finally:
-        admin.dispose()
-
-
 def _restore_postgres(
     url: str, origin: Path, *, user: str, force: bool, checkpoints: Path | None
 ) -> RestoreReport:
-    before = _chain_macs(url)
-    args, env = _pg_command("pg_restore", make_url(url))
-    parsed = make_url(url)
-    checked = _verify_pg_archive(url, origin, checkpoints)
-    _refuse_unless_ok(checked, f"backup {origin}")
-    if before and not force:
-        raise BackupFailed(
-            f"the database holds {len(before)} audited writes; a PostgreSQL restore replaces "
-            "the whole trail: nothing restored (use --force to discard the writes newer than "
-            "the backup)"
-        )
-    args += ["--clean", "--if-exists", "--single-transaction", "--dbname", str(parsed.database)]
-    _run([*args, str(origin)], env, "pg_restore")
-    restored = _verify_live(url, checkpoints)
-    after = _chain_macs(url)
-    common = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), None)
-    kept = min(len(before), len(after)) if common is None else common
-    discarded = len(before) - kept
-    engine = make_engine(url)
-    try:
-        with unit_of_work(session_factory(engine), user, "database restored from backup") as s:
-            digest = file_sha256(origin)
-            s.add(database_event("restore", origin, digest, restored.audit_rows, discarded))
-    finally:
-        engine.dispose()
+    digest = file_sha256(origin)
+    with scratch_copy(url, origin) as scratch:
+        checked = verify_scratch(url, scratch, checkpoints)
+        _refuse_unless_ok(checked, f"backup {origin}")
+        event = database_event("restore", origin, digest, checked.audit_rows)
+        with scratch.connect() as held:
+            discarded = replace_postgres(
+                url, held, event, user=user, force=force, what=f"backup {origin}"
+            )
     return RestoreReport(checked, discarded, _verify_live(url, None))

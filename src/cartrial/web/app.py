@@ -50,4 +50,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     for module in (account, study, forms, terms, api):
         app.include_router(module.router)
+    app.openapi = lambda: api.api_openapi(app)  # type: ignore[method-assign]  # the API only
     return app
