@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # mypy on the core packages and the clients (those of them that exist); report/ is not clean yet
-CORE := $(wildcard src/cartrial/protocol src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/simulation src/cartrial/services src/cartrial/exchange src/cartrial/demo src/cartrial/web src/cartrial/cli)
+CORE := $(wildcard src/cartrial/protocol src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/simulation src/cartrial/services src/cartrial/exchange src/cartrial/demo src/cartrial/web src/cartrial/cli src/cartrial/report)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CORE)

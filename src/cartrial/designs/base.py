@@ -215,6 +215,12 @@ def takes_last_cohort(design: Design) -> TypeGuard[LastCohortDesign]:
     return getattr(design, "last_cohort_rule", False) is True
 
 
+def needs_dlt_followup(design: Design) -> bool:
+    """Whether ``design``'s ``decide`` needs ``dlt_followup``, the followed fraction of the window
+    at which each observed DLT occurred (TITE-CRM with adaptive weights declares it)."""
+    return getattr(design, "needs_dlt_followup", False) is True
+
+
 def decision_from_move(
     current: int,
     next_dose: int,
