@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest system-deps clean bench
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml scripts/system-deps.sh tests/web/axe/package-lock.json
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,distributed,pdf]'
+	cd tests/web/axe && npm ci --ignore-scripts --no-audit --no-fund --silent  # axe-core
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # mypy on the core packages and the clients (those of them that exist); report/ is not clean yet
-CORE := $(wildcard src/cartrial/protocol src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/simulation src/cartrial/services src/cartrial/exchange src/cartrial/demo src/cartrial/web src/cartrial/cli)
+CORE := $(wildcard src/cartrial/protocol src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/simulation src/cartrial/services src/cartrial/exchange src/cartrial/demo src/cartrial/web src/cartrial/cli src/cartrial/report)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CORE)

@@ -11,9 +11,9 @@ time is scaled linearly to the full number for the speed-up. Peak memory of 10,0
 is measured in a fresh subprocess: peak resident set size (``VmHWM``, everything including the
 interpreter and imported libraries) and the ``tracemalloc`` peak of allocations during the run.
 
-Two figures of issue 15 follow the table: the cost of a TITE-BOIN trial relative to a BOIN trial
-of the same scenario (target <= 2x), and 100,000 TITE-CRM trials of the README scenario (target
-< 60 s on one core).
+Figures of issue 15 follow the table: the cost of a TITE-BOIN trial relative to a BOIN trial of
+the same scenario (target <= 2x), 100,000 TITE-CRM trials of the README scenario (target < 60 s
+on one core) and the cost of TITE-CRM's adaptive weights.
 """
 
 from __future__ import annotations
@@ -166,6 +166,16 @@ def _tite_figures(quick: bool, repeat: int) -> None:
         f"TITE-CRM, README scenario (5 doses, 10 cohorts of 3, 2 patients/month), "
         f"{crm_trials:,} trials: {crm_s:.1f} CPU s ({crm_wall:.1f} s wall; target < 60 s "
         "for 100,000)"
+    )
+    adaptive_trials = crm_trials // 10
+    adaptive = TITECRM(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10, scheme="adaptive")
+    adaptive_s, _ = _best(
+        lambda: simulate(adaptive, FIVE, adaptive_trials, seed=1, accrual_rate=2.0), 1
+    )
+    print(
+        f"TITE-CRM with adaptive weights, same scenario, {adaptive_trials:,} trials: "
+        f"{adaptive_s:.1f} CPU s ({1e6 * adaptive_s / adaptive_trials:.0f} us per trial; linear "
+        f"weights {1e6 * crm_s / crm_trials:.0f} us)"
     )
 
 

@@ -4,6 +4,7 @@
 #   libpango*, libharfbuzz-subset0, fonts - WeasyPrint renders the PDF report (Pango, font subsetting)
 #   poppler-utils   - pdftotext / pdftoppm: the report tests read the PDF's text and render its pages
 #   chromium, chromium-driver - the web application's browser tests (Selenium, headless)
+#   npm             - installs axe-core (tests/web/axe) for the browser tests' accessibility audit
 # Runs apt-get only as root; otherwise it says what is missing and goes on (the tests that need a
 # missing package then fail loudly, they are never skipped).
 set -euo pipefail
@@ -17,6 +18,7 @@ dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 dpkg -s poppler-utils >/dev/null 2>&1 || need+=(poppler-utils)
 dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
 dpkg -s chromium-driver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

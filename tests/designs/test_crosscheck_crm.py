@@ -173,3 +173,85 @@ def test_last_cohort_must_fit_the_counts() -> None:
         design.decide([3, 3, 0], [0, 0, 0], 1, last_cohort=(3, 1))
     with pytest.raises(DesignError):
         design.decide([3, 3, 0], [0, 1, 0], 1, last_cohort=(4, 1))
+
+
+# TITE-CRM adaptive weights (Cheung & Chappell 2000, Biometrics 56:1177), as R dfcrm 0.2-2.1
+# defines them in titecrm(..., scheme = "adaptive") (github.com/cran/dfcrm R/dfcrm.R):
+# support <- sort(followup[tox == 1]); z <- length(support); for each patient m = #support <=
+# followup: m = 0 -> followup / support[1] / (z + 1); m = z -> (z + (followup - support[z]) /
+# (obswin - support[z])) / (z + 1); else (m + (followup - support[m]) / (support[m + 1] -
+# support[m])) / (z + 1); weights capped at 1 and set to 1 for DLTs. The R call reproduced:
+#   titecrm(prior = c(0.05, 0.12, 0.25, 0.40, 0.55), target = 0.25,
+#           tox = c(0, 1, 0, 0, 1, 0, 0, 0, 0), level = c(1, 1, 1, 2, 2, 2, 3, 3, 3),
+#           followup = c(28, 10, 28, 28, 20, 15, 7, 3, 25), obswin = 28, scheme = "adaptive")
+ADAPTIVE_LEVELS = [0, 0, 0, 1, 1, 1, 2, 2, 2]  # 0-based
+ADAPTIVE_TOX = [0, 1, 0, 0, 1, 0, 0, 0, 0]
+ADAPTIVE_FOLLOWUP = [28, 10, 28, 28, 20, 15, 7, 3, 25]  # days, window 28
+# by hand: support (10, 20), z = 2; complete patients m = 2 -> (2 + 8/8)/3 = 1; 15 days: m = 1
+# -> (1 + 5/10)/3 = 0.5; 7 days: 7/10/3; 3 days: 3/10/3; 25 days: m = 2 -> (2 + 5/8)/3 = 0.875
+ADAPTIVE_WEIGHTS = [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 7 / 30, 0.1, 2.625 / 3]
+
+
+def _adaptive_case() -> tuple[np.ndarray, np.ndarray, list[tuple[int, float]], list[float]]:
+    n = np.bincount(ADAPTIVE_LEVELS, minlength=5)
+    dlt = np.bincount(ADAPTIVE_LEVELS, weights=ADAPTIVE_TOX, minlength=5).astype(int)
+    pending = [
+        (level, days / 28)
+        for level, y, days in zip(ADAPTIVE_LEVELS, ADAPTIVE_TOX, ADAPTIVE_FOLLOWUP, strict=True)
+        if not y and days < 28
+    ]
+    onsets = [days / 28 for y, days in zip(ADAPTIVE_TOX, ADAPTIVE_FOLLOWUP, strict=True) if y]
+    return n, dlt, pending, onsets
+
+
+def test_adaptive_weights_match_the_hand_calculation() -> None:
+    from cartrial.designs.tite_weights import pending_weights
+
+    _, _, pending, onsets = _adaptive_case()
+    weights = pending_weights("adaptive", np.array([u for _, u in pending]), np.array(onsets))
+    assert weights.tolist() == pytest.approx([0.5, 7 / 30, 0.1, 2.625 / 3], abs=1e-14)
+    # without any DLT the adaptive weight is the linear one (dfcrm: weights <- followup/obswin)
+    assert pending_weights("adaptive", np.array([0.3, 0.9]), np.array([])).tolist() == [0.3, 0.9]
+
+
+def test_adaptive_posterior_and_decision_against_quad() -> None:
+    skeleton = (0.05, 0.12, 0.25, 0.40, 0.55)
+    n, dlt, pending, onsets = _adaptive_case()
+    design = TITECRM(target=0.25, n_doses=5, skeleton=skeleton, scheme="adaptive")
+    fit = design.posterior(n, dlt, pending, dlt_followup=onsets)
+    mean, p_hat, over = _quad_posterior(
+        skeleton, 0.25, ADAPTIVE_LEVELS, ADAPTIVE_TOX, ADAPTIVE_WEIGHTS, "empiric"
+    )
+    assert fit.beta_mean == pytest.approx(mean, abs=1e-6)
+    assert fit.p_hat == pytest.approx(p_hat, abs=1e-6)
+    assert fit.prob_overdose == pytest.approx(over, abs=1e-6)
+    linear = TITECRM(target=0.25, n_doses=5, skeleton=skeleton).posterior(n, dlt, pending)
+    assert abs(linear.beta_mean - fit.beta_mean) > 1e-3  # the scheme changes the estimate
+    decision = design.decide(n, dlt, 2, pending, dlt_followup=onsets)
+    assert decision.next_dose == min(_dfcrm_recommendation(p_hat, 0.25), 3)
+
+
+def test_adaptive_scheme_needs_the_dlt_onsets() -> None:
+    n, dlt, pending, onsets = _adaptive_case()
+    design = TITECRM(target=0.25, n_doses=5, scheme="adaptive")
+    with pytest.raises(DesignError, match="dlt_followup"):
+        design.decide(n, dlt, 2, pending)
+    with pytest.raises(DesignError, match="2 DLTs"):
+        design.decide(n, dlt, 2, pending, dlt_followup=onsets[:1])
+    with pytest.raises(DesignError, match="scheme"):
+        TITECRM(target=0.25, n_doses=5, scheme="quadratic")  # type: ignore[arg-type]
+
+
+def test_adaptive_scheme_without_pending_patients_needs_no_onsets() -> None:
+    # nothing to weigh: the likelihood is CRM's, whatever the DLT times (dose pathways, end of
+    # escalation ask a TITE design on complete follow-up)
+    from cartrial.designs import needs_dlt_followup
+
+    design = TITECRM(target=0.25, n_doses=5, scheme="adaptive")
+    n, dlt = [3, 3, 0, 0, 0], [0, 1, 0, 0, 0]
+    plain = CRM(target=0.25, n_doses=5).decide(n, dlt, 1)
+    assert design.decide(n, dlt, 1).next_dose == plain.next_dose
+    assert design.decide(n, dlt, 1, dlt_followup=[0.4]).details == design.decide(n, dlt, 1).details
+    assert needs_dlt_followup(design)
+    assert not needs_dlt_followup(TITECRM(target=0.25, n_doses=5))
+    assert not needs_dlt_followup(CRM(target=0.25, n_doses=5))

@@ -190,3 +190,22 @@ def test_a_dose_number_is_refused_with_the_names() -> None:
     assert "doses are named, not numbered" in payload["error"]
     assert "DL-1, DL1, DL2, DL3" in payload["error"]
     assert payload["details"] == [{"parameter": "--current"}]
+
+
+def test_next_with_adaptive_tite_crm_takes_the_dlt_onsets() -> None:
+    from cartrial.designs import TITECRM
+
+    args = ["design", "next", "--design", "tite-crm", "--param", "scheme=adaptive"]
+    args += ["--n", "3,3,0,0,0", "--dlt", "0,1,0,0,0", "--current", "DL2", "--pending", "DL2:0.5"]
+    missing = runner.invoke(app, args)
+    assert missing.exit_code != 0 and "dlt_followup" in missing.output
+    result = runner.invoke(app, [*args, "--dlt-followup", "0.4", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = TITECRM(target=0.3, n_doses=5, scheme="adaptive").decide(
+        [3, 3, 0, 0, 0], [0, 1, 0, 0, 0], 1, [(1, 0.5)], dlt_followup=[0.4]
+    )
+    payload = json.loads(result.output)
+    assert payload["action"] == expected.action
+    wrong = runner.invoke(app, ["design", "next", "--n", "3,0", "--dlt", "0,0", "--current",
+                                "DL1", "--dlt-followup", "0.4"])  # fmt: skip
+    assert wrong.exit_code != 0

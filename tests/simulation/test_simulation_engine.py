@@ -78,6 +78,7 @@ DESIGNS: dict[str, Design] = {
         target=0.25, n_doses=5, n_cohorts=8, extrasafe=True, offset=0.3, start=1
     ),
     "tite-crm": TITECRM(target=0.25, n_doses=5, n_cohorts=6),
+    "tite-crm-adaptive": TITECRM(target=0.25, n_doses=5, n_cohorts=6, scheme="adaptive"),
     "table": DecisionTableDesign(target=0.3, n_doses=5, n_cohorts=3, table=OWN_TABLE),
 }
 
@@ -121,7 +122,7 @@ def test_engine_matches_reference_loop(name: str) -> None:
     _compare(design, 120, **settings)
 
 
-@pytest.mark.parametrize("name", ["tite-boin", "tite-crm"])
+@pytest.mark.parametrize("name", ["tite-boin", "tite-crm", "tite-crm-adaptive"])
 def test_engine_matches_reference_with_weibull_onset_per_dose(name: str) -> None:
     _compare(DESIGNS[name], 100, accrual_rate=3.0, dlt_onset=DLTOnset("weibull-per-dose"))
 

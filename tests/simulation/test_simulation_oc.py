@@ -9,6 +9,10 @@ Independent sources:
 * Monte Carlo SEs are recomputed from the per-trial counts with numpy (``std(ddof=1)/sqrt(N)``)
   and the binomial formula ``sqrt(p (1 - p) / N)``.
 * Exact enumeration of a one-dose 3+3 by hand (q = 1 - p).
+* The risk of poor allocation is the reliability measure of Zhou, Yuan & Nie (2018), "Accuracy,
+  safety, and reliability of novel phase I trial designs", Clin Cancer Res 24(18):4357-4364, as
+  R BOIN ``get.oc`` (cran/BOIN, R/get.oc.R, versions 1.0-2.4) computes it:
+  ``mean(N[, p.true == target] < npts / ndose) * 100``; the tests recompute it trial by trial.
 """
 
 from __future__ import annotations
@@ -59,11 +63,26 @@ def test_overdosing_and_allocation_match_get_oc_definitions_trial_by_trial() -> 
     expected80 = 100 * np.mean(n[:, above].sum(axis=1) > 0.8 * npts)
     assert result.overdose_pct == {0.6: pytest.approx(expected60), 0.8: pytest.approx(expected80)}
     assert expected60 > 0  # the scenario does overdose sometimes: the test can fail
+    # npts / ndose = 30 / 5 = 6
     assert result.poor_allocation_pct == pytest.approx(100 * np.mean(n[:, 1] < 6))
     assert result.pct_patients_at_mtd == pytest.approx(100 * n[:, 1].sum() / n.sum())
     assert result.pct_patients_above_mtd == pytest.approx(100 * n[:, above].sum() / n.sum())
     assert result.correct_doses == (1,)
     assert result.pcs_pct == pytest.approx(result.selection_pct[1])
+
+
+def test_poor_allocation_threshold_is_npts_over_ndose_as_get_oc() -> None:
+    # 12 cohorts of 3 over 5 doses: npts / ndose = 36 / 5 = 7.2, so a trial with 6 patients at
+    # the MTD is poorly allocated (a fixed "fewer than 6" would not count it).
+    design = BOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=12)
+    truth = (0.05, 0.12, 0.30, 0.45, 0.60)
+    result = simulate(design, truth, 4000, seed=5, keep_trials=True)
+    n = _per_trial(result, 5)
+    expected = 100 * np.mean(n[:, 2] < 36 / 5)
+    assert result.poor_allocation_n == pytest.approx(7.2)
+    assert result.poor_allocation_pct == pytest.approx(expected)
+    assert np.mean(n[:, 2] == 6) > 0  # trials with exactly 6 at the MTD: the threshold matters
+    assert result.summary()["poor_allocation_n"] == pytest.approx(7.2)
 
 
 def test_monte_carlo_standard_errors_match_numpy() -> None:
@@ -110,6 +129,8 @@ def test_design_parameters_settings_and_version_are_echoed() -> None:
     assert [row["dose"] for row in payload["doses"]] == [*labels, "none"]  # type: ignore[index]
     assert payload["summary"]["software_version"]  # type: ignore[index]
     assert result.mean_duration_months is None  # instantaneous accrual: no duration
+    frame = result.to_frame()
+    assert frame.attrs["design_parameters"] == params and frame.attrs["settings"] == result.settings
     timed = simulate(design, (0.05, 0.1, 0.25, 0.4), 500, seed=1, accrual_rate=2.0)
     assert timed.mean_duration_months is not None and timed.mean_duration_months > 0
 
@@ -117,7 +138,8 @@ def test_design_parameters_settings_and_version_are_echoed() -> None:
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
 def test_exact_poor_allocation_of_one_dose_matches_hand_calculation(p: float) -> None:
     # One dose, 3+3: a second cohort follows 0/3 or 1/3 (prob q^3 + 3 p q^2); otherwise only 3
-    # patients are treated, i.e. fewer than 6 at the (only, hence true) MTD.
+    # patients are treated, i.e. fewer than 6 at the (only, hence true) MTD. 3+3 has no planned
+    # maximum: npts / ndose with its ceiling of 6 patients per dose, 6.
     q = 1 - p
     result = exact_three_plus_three([p])
     assert result.mtd.target is None  # 3+3 has no target: no MTD, no PCS

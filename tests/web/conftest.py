@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_support import template_database
-from web_support import STUDY, Clock, Trial, Web, build_trial
+from web_support import STUDY, Clock, Trial, Web, build_trial, template_database
 
 from cartrial.services import AuthSettings
 from cartrial.store import make_engine, session_factory

@@ -126,6 +126,13 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/forms/{name}/schema"): "api",
     ("POST", "/api/forms/{name}"): "api form",
     ("GET", "/api/openapi.json"): "public",
+    # tests/web/test_pages_*.py test these rules for every role and site
+    ("GET", "/audit/{table}/{record_id}"): "record page",
+    ("POST", "/forms/{name}/rows/{field}"): "form fragment",  # any logged-in user
+    ("POST", "/forms/{name}/preview"): "form preview",  # the roles of the form's use case
+    ("GET", "/import"): "page",
+    ("POST", "/import"): "upload",  # each row's use case decides (test_pages_import)
+    ("GET", "/admin"): "admin page",  # administrators only (test_pages_admin)
 }
 
 

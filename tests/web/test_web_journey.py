@@ -11,19 +11,21 @@ Expected values and where they come from (the same sources as ``tests/services/j
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import zipfile
 
-from service_support import REGIMEN, screening, treat
-from web_support import PASSWORD, Web
-
-D1 = dt.date(2026, 1, 12)
-
-
-def _day(n: int) -> str:
-    return (D1 + dt.timedelta(days=n)).isoformat()
+from service_support import treat
+from web_support import (
+    D1,
+    PASSWORD,
+    Web,
+    approval_form,
+    dlt_ae_form,
+    lymphodepletion_forms,
+    screening_form,
+)
+from web_support import day as _day
 
 
 def _saved(response_text: str) -> dict[str, str]:
@@ -31,11 +33,6 @@ def _saved(response_text: str) -> dict[str, str]:
     assert "Saved." in response_text, re.findall(r'role="alert">([^<]*)<', response_text)
     pairs = re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", response_text)
     return {key.replace(" ", "_"): value for key, value in pairs}
-
-
-def _screening_form(subject: str) -> dict[str, str]:
-    values = screening(subject, "S01", D1 - dt.timedelta(days=20)).model_dump(mode="json")
-    return {k: ("on" if v is True else str(v)) for k, v in values.items() if v is not False}
 
 
 def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
@@ -46,7 +43,7 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
     treat(coord2, inv, "S02-001", "S02", D1)
 
     web.login("coord1")
-    assert _saved(web.post("/forms/screen", _screening_form("S01-001")).text)["eligible"] == "True"
+    assert _saved(web.post("/forms/screen", screening_form("S01-001")).text)["eligible"] == "True"
     enrol = {"subject_id": "S01-001", "enrolled_date": _day(-10)}
     assert web.post("/forms/enrol", enrol).status_code == 200
     web.post("/logout")
@@ -57,17 +54,8 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
     assert assigned["dose_level"] == "DL1"
     web.post("/logout")
     web.login("coord1")
-    for n in (-5, -4, -3):
-        for agent, dose in REGIMEN:
-            form = {
-                "subject_id": "S01-001",
-                "agent": agent,
-                "dose": str(dose),
-                "unit": "mg/m2",
-                "day": str(n),
-                "administered_date": _day(n),
-            }
-            assert web.post("/forms/lymphodepletion", form).status_code == 200
+    for form in lymphodepletion_forms("S01-001"):
+        assert web.post("/forms/lymphodepletion", form).status_code == 200
     infusion = {"subject_id": "S01-001", "infused_at": f"{_day(0)}T10:00", "actual_cells": "2.5e8"}
     assert web.post("/forms/infusion", infusion).status_code == 200
 
@@ -75,17 +63,7 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
     dashboard = web.client.get("/escalation").text
     assert re.search(r"<td>DL1</td><td>2</td><td>\d</td><td>\d</td><td>0</td>", dashboard)
 
-    ae = {
-        "subject_id": "S01-001",
-        "term": "Gastritis",
-        "grade": "3",
-        "onset_at": f"{_day(10)}T09:00",
-        "resolved_at": f"{_day(20)}T09:00",
-        "serious": "on",
-        "attribution": "probable",
-        "outcome": "recovered",
-    }
-    recorded = _saved(web.post("/forms/ae", ae).text)
+    recorded = _saved(web.post("/forms/ae", dlt_ae_form("S01-001")).text)
     assert recorded["is_dlt"] == "True"
     assert recorded["dlt_rule_id"] == "criterion:gastric_mucosal_injury"
     web.post("/logout")
@@ -113,12 +91,7 @@ def test_the_main_journey_through_the_web(web_on_each_database: Web) -> None:
     web.login("dsmc")
     decided = _saved(web.post("/forms/decide-dose", {"as_of": _day(29)}).text)
     assert (decided["recommended_action"], decided["next_dose_level"]) == ("stay", "DL1")
-    signature = {
-        "record": "dose_decision",
-        "record_id": decided["decision_id"],
-        "meaning": "approval",
-        "password": PASSWORD,
-    }
+    signature = approval_form(decided["decision_id"])
     signed = _saved(web.post("/forms/sign", signature).text)
     assert signed["signer"] == "dsmc" and signed["meaning"] == "approval"
     assert "stay" in web.client.get("/escalation").text
@@ -157,7 +130,7 @@ def test_a_rejected_form_keeps_the_typed_values_and_shows_the_error_by_the_field
     web: Web,
 ) -> None:
     web.login("coord1")
-    form = _screening_form("S01-009")
+    form = screening_form("S01-009")
     form["ecog"] = "seven"
     rejected = web.post("/forms/screen", form)
     assert rejected.status_code == 422

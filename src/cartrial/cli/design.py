@@ -101,6 +101,13 @@ def _ints(text: str, name: str) -> list[int]:
         ) from None
 
 
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be comma-separated numbers: {text!r}") from None
+
+
 def _value(text: str) -> float | int | bool | str | list[float]:
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
@@ -310,6 +317,12 @@ def next_dose(
         "--last-cohort",
         help="CRM designs: DLTS/PATIENTS of the last cohort (e.g. 1/3), for dfcrm's coherence.",
     ),
+    dlt_followup: str | None = typer.Option(
+        None,
+        "--dlt-followup",
+        help="TITE-CRM with scheme=adaptive: followed fraction of the window at each observed "
+        "DLT, comma-separated (0.3,0.7).",
+    ),
     target: float | None = TARGET_OPT,
     cohort_size: int | None = COHORT_OPT,
     n_cohorts: int | None = N_COHORTS_OPT,
@@ -331,8 +344,11 @@ def next_dose(
         raise typer.BadParameter(f"--pending needs a TITE design, not {design!r}")
     if last is not None and not isinstance(built, CRM):
         raise typer.BadParameter(f"--last-cohort needs a CRM design, not {design!r}")
+    onsets = None if dlt_followup is None else _floats(dlt_followup, "--dlt-followup")
+    if onsets is not None and not isinstance(built, TITECRM):
+        raise typer.BadParameter(f"--dlt-followup needs TITE-CRM, not {design!r}")
     if isinstance(built, TITECRM):
-        decision = built.decide(counts, dlts, at, waiting, last_cohort=last)
+        decision = built.decide(counts, dlts, at, waiting, last_cohort=last, dlt_followup=onsets)
     elif isinstance(built, CRM):
         decision = built.decide(counts, dlts, at, last_cohort=last)
     elif isinstance(built, TITEBOIN):

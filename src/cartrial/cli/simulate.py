@@ -108,7 +108,9 @@ def _summary_lines(result: SimulationResult) -> list[str]:
         f"{_num(result.pct_patients_above_mtd)} %",
         f"risk of overdosing (get.oc: > 60 % / > 80 % of the planned patients above the MTD): "
         f"{_num(overdose.get(0.6))} % / {_num(overdose.get(0.8))} %",
-        f"risk of poor allocation (< 6 patients at the MTD): {_num(result.poor_allocation_pct)} %",
+        "risk of poor allocation (< "
+        + ("-" if result.poor_allocation_n is None else f"{result.poor_allocation_n:g}")
+        + f" patients at the MTD, Zhou et al. 2018): {_num(result.poor_allocation_pct)} %",
         f"early stop (no dose selected): {result.early_stop_pct:.1f} %",
         f"mean sample size: {result.mean_total_patients:.2f} (SE "
         f"{_num(result.mean_total_patients_se, 2)})   mean DLTs: {result.mean_total_dlts:.2f}   "

@@ -4,7 +4,9 @@ The models, prior and posterior integration are in :mod:`cartrial.designs.crm_mo
 holds the decision rules: an optional fixed start (two-stage CRM), closest estimate to the
 target, no skipping, coherence, overdose control (EWOC style), safety stop and early stop.
 TITE-CRM weights a pending patient's no-DLT likelihood ``1 - w p`` with the linear weight
-``w = followed fraction`` of the DLT window (dfcrm ``titecrm`` ``scheme="linear"``).
+``w = followed fraction`` of the DLT window (dfcrm ``titecrm`` ``scheme="linear"``) or the
+adaptive weight of Cheung & Chappell (2000) (``scheme="adaptive"``,
+:mod:`cartrial.designs.tite_weights`).
 
 Conventions compared with dfcrm (Cheung 2011; R package dfcrm):
 
@@ -48,6 +50,7 @@ from cartrial.designs.crm_model import (
     dose_curve,
 )
 from cartrial.designs.skeleton import CRMModel, get_skeleton
+from cartrial.designs.tite_weights import WEIGHT_SCHEMES, WeightScheme, pending_weights
 from cartrial.errors import DesignError
 
 if TYPE_CHECKING:
@@ -446,15 +449,91 @@ class CRM:
 
 @dataclass(frozen=True, kw_only=True)
 class TITECRM(CRM):
-    """TITE-CRM with linear weights (Cheung & Chappell 2000; dfcrm ``titecrm``).
+    """TITE-CRM (Cheung & Chappell 2000; dfcrm ``titecrm``).
 
     ``n`` counts every treated patient, ``dlt`` the DLTs observed; each pending patient
-    ``(dose, u)`` contributes ``1 - u p_dose(beta)`` to the likelihood (``u`` = followed fraction
+    ``(dose, u)`` contributes ``1 - w p_dose(beta)`` to the likelihood (``u`` = followed fraction
     of the DLT window; a DLT or a completed window counts with weight 1).
+
+    Parameters
+    ----------
+    scheme
+        Weight ``w`` of a pending patient (:mod:`cartrial.designs.tite_weights`):
+        ``"linear"`` (default, ``w = u``) or ``"adaptive"`` (the empirical distribution of the
+        observed DLT times, dfcrm ``scheme="adaptive"``); the adaptive scheme needs, at each
+        decision, the followed fraction at which each observed DLT occurred
+        (``dlt_followup``).
+    **crm
+        Every :class:`CRM` parameter.
     """
 
     time_to_event: ClassVar[bool] = True
     """Capability flag (:class:`~cartrial.designs.base.TimeToEventDesign`)."""
+
+    scheme: WeightScheme = "linear"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.scheme not in WEIGHT_SCHEMES:
+            raise DesignError(f"scheme must be one of {WEIGHT_SCHEMES}, got {self.scheme!r}")
+
+    def table_notes(self) -> tuple[str, ...]:
+        """CRM's footnotes plus how pending patients are weighted."""
+        weight = (
+            "linear weight w = u"
+            if self.scheme == "linear"
+            else "adaptive weight (Cheung & Chappell 2000): the empirical distribution of the "
+            "observed DLT times, linearly interpolated, at u"
+        )
+        return (
+            *super().table_notes(),
+            "TITE-CRM: a patient still inside the DLT window without a DLT, followed for the "
+            f"fraction u of the window, enters the likelihood as 1 - w p with the {weight}.",
+        )
+
+    @property
+    def needs_dlt_followup(self) -> bool:
+        """Whether ``decide`` needs the DLT onset fractions (``scheme="adaptive"``)."""
+        return self.scheme == "adaptive"
+
+    def _tite_fit(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        pending_followup: Sequence[PendingPatient] | None,
+        dlt_followup: Sequence[float] | None,
+        current: int | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], CRMPosterior]:
+        if current is None:
+            n_arr, dlt_arr = check_counts(n, dlt, self.n_doses)
+        else:
+            n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        doses, fractions = check_pending(pending_followup, n_arr, dlt_arr)
+        onsets = None
+        if dlt_followup is not None:
+            onsets = np.asarray(list(dlt_followup), dtype=np.float64)
+            if onsets.size != int(dlt_arr.sum()):
+                raise DesignError(
+                    f"dlt_followup has {onsets.size} values but {int(dlt_arr.sum())} DLTs were "
+                    "observed"
+                )
+        weights = pending_weights(self.scheme, fractions, onsets)
+        return n_arr, dlt_arr, self._fit(n_arr, dlt_arr, doses, weights)
+
+    def posterior(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        pending_followup: Sequence[PendingPatient] | None = None,
+        *,
+        dlt_followup: Sequence[float] | None = None,
+    ) -> CRMPosterior:
+        """The posterior with pending patients weighted by ``scheme``.
+
+        ``dlt_followup``: the followed fraction of the window at which each observed DLT
+        occurred (one value per DLT in ``dlt``; needed by the adaptive scheme).
+        """
+        return self._tite_fit(n, dlt, pending_followup, dlt_followup)[2]
 
     def decide(
         self,
@@ -464,13 +543,13 @@ class TITECRM(CRM):
         pending_followup: Sequence[PendingPatient] | None = None,
         *,
         last_cohort: tuple[int, int] | None = None,
+        dlt_followup: Sequence[float] | None = None,
     ) -> Decision:
         """The next-dose decision with pending patients weighted by their follow-up.
 
-        ``last_cohort`` as for :meth:`CRM.decide` (DLTs observed so far in the last cohort).
+        ``last_cohort`` as for :meth:`CRM.decide` (DLTs observed so far in the last cohort);
+        ``dlt_followup`` as for :meth:`posterior`.
         """
-        n_arr, dlt_arr = check_counts(n, dlt, self.n_doses, current)
+        n_arr, dlt_arr, fit = self._tite_fit(n, dlt, pending_followup, dlt_followup, current)
         last = self._check_last_cohort(last_cohort, n_arr, dlt_arr, current)
-        doses, fractions = check_pending(pending_followup, n_arr, dlt_arr)
-        fit = self._fit(n_arr, dlt_arr, doses, fractions)
         return self._decide(n_arr, dlt_arr, current, fit, last)

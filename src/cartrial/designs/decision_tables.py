@@ -106,6 +106,6 @@ def decision_tables(
     else:
         table = design.boundaries()
     pending = None
-    if isinstance(design, TITEBOIN) and design.method == "ess":
+    if isinstance(design, TITEBOIN):
         pending = design.pending_table()
     return DecisionTables("decision table", table, notes, pending)

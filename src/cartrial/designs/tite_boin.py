@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -166,76 +166,134 @@ class TITEBOIN(BOIN):
 
         One row per number treated at the current dose ``n`` (multiples of the cohort size up to
         ``max_n``, default four cohorts), DLTs observed ``y`` and patients pending ``c``
-        (``0 <= c <= n - y``). With the effective sample size ``ESS = n - c + STFT`` (``STFT``
-        the pending patients' followed fractions of the window summed, ``0 <= STFT < c``),
-        ``p_hat = y / ESS`` escalates when ``<= lambda_e`` and de-escalates when
-        ``> lambda_d`` (Lin & Yuan 2020), i.e.
+        (``0 <= c <= n - y``), with thresholds on ``STFT``, the pending patients' followed
+        fractions of the window summed (``0 <= STFT < c``).
+
+        ``method="ess"``: with ``ESS = n - c + STFT``, ``p_hat = y / ESS`` escalates when
+        ``<= lambda_e`` and de-escalates when ``> lambda_d`` (Lin & Yuan 2020), i.e.
 
         * escalate if ``STFT >= y / lambda_e - (n - c)``;
         * de-escalate if ``STFT < y / lambda_d - (n - c)``;
         * otherwise stay.
 
-        Columns: ``n_treated``, ``dlt``, ``pending``; ``escalate_if_stft_ge`` and
-        ``deescalate_if_stft_lt``, the STFT thresholds when they fall inside ``(0, c)`` (else
-        ``<NA>``: the decision does not depend on STFT); ``suspend`` (more than
+        ``method="imputation"`` (Yuan et al. 2018): ``p_hat`` depends on each pending patient's
+        follow-up ``u_i``, not on STFT alone. For a given STFT, the imputed DLTs
+        ``sum pi (1 - u_i) / (1 - pi u_i)`` (``pi`` depends on STFT only) are largest when the
+        follow-up is equal (``u_i = STFT / c``; the summand is concave in ``u``) and smallest
+        when it is as uneven as it can be (``floor(STFT)`` patients at the end of their window,
+        one at the remainder, the others just enrolled); both fall as STFT grows. The table gives
+        the STFT from which the decision holds *whatever* the split (``escalate_if_stft_ge``,
+        ``deescalate_if_stft_lt``) and from which it is *possible* for some split
+        (``escalate_possible_stft_ge``, ``deescalate_possible_stft_lt``); in between, the
+        decision needs each patient's follow-up (``decide``).
+
+        Columns: ``n_treated``, ``dlt``, ``pending``; the thresholds when they fall inside
+        ``(0, c)`` (else ``<NA>``: the decision does not depend on STFT); ``suspend`` (more than
         ``max_pending_fraction`` of the treated are pending: accrual waits unless the decision
         is to de-escalate); ``eliminate`` (the ``n - c`` completed patients with ``y`` DLTs meet
         the elimination rule); ``decision`` in words.
-
-        Raises
-        ------
-        DesignError
-            For ``method="imputation"``: its estimate depends on each pending patient's
-            follow-up, not on ``STFT`` alone, so no such table exists.
         """
         import pandas as pd
 
-        if self.method != "ess":
-            raise DesignError(
-                "the pending-patient table exists for method='ess' only: with imputation the "
-                "decision depends on each pending patient's follow-up, not on STFT alone"
-            )
         top = 4 * self.cohort_size if max_n is None else check_positive_int(max_n, "max_n")
-        lambda_e, lambda_d = self.lambdas()
+        imputation = self.method == "imputation"
         rows = []
         for n in range(self.cohort_size, top + 1, self.cohort_size):
             for y in range(n + 1):
                 for c in range(n - y + 1):
                     complete = n - c
-                    escalate = y / lambda_e - complete
+                    escalate, deescalate, may_escalate, may_deescalate = self._stft_thresholds(
+                        n, y, c
+                    )
                     if complete < self.min_complete_to_escalate:
-                        escalate = math.inf
-                    deescalate = y / lambda_d - complete
+                        escalate = may_escalate = math.inf
                     suspend = c / n > self.max_pending_fraction
                     eliminate = bool(self._eliminates(complete, np.asarray([y]))[0])
+                    decision = _pending_decision(
+                        escalate, deescalate, c, suspend=suspend, eliminate=eliminate
+                    )
+                    row: dict[str, object] = {
+                        "n_treated": n,
+                        "dlt": y,
+                        "pending": c,
+                        "escalate_if_stft_ge": _inside(escalate, c),
+                        "deescalate_if_stft_lt": _inside(deescalate, c),
+                    }
+                    if imputation:
+                        row["escalate_possible_stft_ge"] = _inside(may_escalate, c)
+                        row["deescalate_possible_stft_lt"] = _inside(may_deescalate, c)
+                        if not eliminate:
+                            decision += _split_caveat(
+                                escalate, may_escalate, deescalate, may_deescalate, c
+                            )
                     rows.append(
-                        {
-                            "n_treated": n,
-                            "dlt": y,
-                            "pending": c,
-                            "escalate_if_stft_ge": escalate if 0 < escalate < c else None,
-                            "deescalate_if_stft_lt": deescalate if 0 < deescalate < c else None,
-                            "suspend": suspend,
-                            "eliminate": eliminate,
-                            "decision": _pending_decision(
-                                escalate, deescalate, c, suspend=suspend, eliminate=eliminate
-                            ),
-                        }
+                        row | {"suspend": suspend, "eliminate": eliminate, "decision": decision}
                     )
         table = pd.DataFrame(rows)
-        for column in ("escalate_if_stft_ge", "deescalate_if_stft_lt"):
-            table[column] = table[column].astype("Float64").round(2)
+        for column in table.columns:
+            if "stft" in column:
+                table[column] = table[column].astype("Float64").round(2)
         return table
+
+    def _stft_thresholds(self, n: int, y: int, c: int) -> tuple[float, float, float, float]:
+        """``(escalate, deescalate, may_escalate, may_deescalate)`` thresholds on STFT.
+
+        Escalation holds for ``STFT >= escalate`` whatever the split of follow-up (``<= 0``:
+        always) and is possible for ``STFT >= may_escalate``; de-escalation holds for
+        ``STFT < deescalate`` (``>= c``: always) and is possible for ``STFT < may_deescalate``.
+        For ESS (or at most one pending patient) the two pairs coincide.
+        """
+        lambda_e, lambda_d = self.lambdas()
+        complete = n - c
+        if self.method == "ess":
+            up, down = y / lambda_e - complete, y / lambda_d - complete
+            return up, down, up, down
+        if c == 0:
+            p_hat = y / n
+            up = -math.inf if p_hat <= lambda_e else math.inf
+            down = math.inf if p_hat > lambda_d else -math.inf
+            return up, down, up, down
+
+        def highest(stft: float) -> float:  # equal follow-up: the most imputed DLTs
+            return self.estimate(n, y, np.full(c, stft / c))[0]
+
+        def lowest(stft: float) -> float:  # follow-up as uneven as it can be: the fewest
+            whole = min(int(stft), c - 1)
+            followed = np.zeros(c)
+            followed[:whole] = 1.0
+            followed[whole] = stft - whole
+            return self.estimate(n, y, followed)[0]
+
+        return (
+            _first_stft(lambda s: highest(s) <= lambda_e, c),
+            _first_stft(lambda s: not lowest(s) > lambda_d, c),
+            _first_stft(lambda s: lowest(s) <= lambda_e, c),
+            _first_stft(lambda s: not highest(s) > lambda_d, c),
+        )
 
     def table_notes(self) -> tuple[str, ...]:
         """Footnotes: BOIN's rules plus the pending-patient rules of TITE-BOIN."""
         lambda_e, lambda_d = self.lambdas()
+        if self.method == "ess":
+            estimate = (
+                f"Effective sample size ESS = completed + STFT; p_hat = DLTs / ESS is compared "
+                f"with lambda_e = {lambda_e:.4f} and lambda_d = {lambda_d:.4f} (Lin & Yuan 2020)."
+            )
+        else:
+            estimate = (
+                "Imputation (Yuan et al. 2018): each pending patient with followed fraction u "
+                "counts pi (1 - u) / (1 - pi u) DLTs, pi = (target/2 + DLTs) / (1 + completed + "
+                f"STFT); p_hat = (DLTs + imputed) / treated is compared with lambda_e = "
+                f"{lambda_e:.4f} and lambda_d = {lambda_d:.4f}. For a given STFT the decision "
+                "can depend on how the follow-up is split among the pending patients: the table "
+                "gives the STFT from which it holds whatever the split and from which it is "
+                "possible."
+            )
         pending = [
             f"TITE-BOIN (Yuan et al. 2018; Lin & Yuan 2020, method '{self.method}'): at each "
             "decision, patients still inside the DLT window without a DLT are pending; STFT is "
             "the sum of their followed fractions of the window.",
-            f"Effective sample size ESS = completed + STFT; p_hat = DLTs / ESS is compared with "
-            f"lambda_e = {lambda_e:.4f} and lambda_d = {lambda_d:.4f}.",
+            estimate,
             f"Accrual suspension: when more than {self.max_pending_fraction:.0%} of the patients "
             "at the current dose are pending, the next patient waits until enough data are "
             "complete, unless the decision is to de-escalate.",
@@ -247,6 +305,45 @@ class TITEBOIN(BOIN):
                 "at the current dose."
             )
         return (*super().table_notes(), *pending)
+
+
+def _first_stft(holds: Callable[[float], bool], pending: int) -> float:
+    """Smallest STFT in ``[0, pending)`` from which ``holds`` (monotone in STFT) is true.
+
+    ``0`` when it holds from the start, ``pending`` when it never does (bisection to 1e-9).
+    """
+    if holds(0.0):
+        return 0.0
+    top = math.nextafter(float(pending), 0.0)
+    if not holds(top):
+        return float(pending)
+    low, high = 0.0, top
+    while high - low > 1e-9:
+        middle = (low + high) / 2
+        if holds(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _inside(threshold: float, pending: int) -> float | None:
+    """A threshold on STFT when it falls inside ``(0, pending)``, else ``None``."""
+    return threshold if 0 < threshold < pending else None
+
+
+def _split_caveat(
+    escalate: float, may_escalate: float, deescalate: float, may_deescalate: float, pending: int
+) -> str:
+    """Where the imputation's decision depends on each patient's follow-up, in words."""
+    ranges = []
+    for low, high in ((may_escalate, escalate), (deescalate, may_deescalate)):
+        low_text, high_text = f"{max(low, 0):.2f}", f"{min(high, pending):.2f}"
+        if low < high and low < pending and low_text != high_text:
+            ranges.append(f"{low_text} <= STFT < {high_text}")
+    if not ranges:
+        return ""
+    return f" (for {' and '.join(ranges)} it depends on each pending patient's follow-up)"
 
 
 def _pending_decision(

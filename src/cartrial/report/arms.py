@@ -20,7 +20,7 @@ from cartrial.vocab import PHASES
 __all__ = ["PHASE_HEADERS", "Arm", "arm_columns", "arms_of", "by_arm", "count_row", "stat_rows"]
 
 #: Study phases in report order (the vocabulary's order), with their spanning header.
-PHASE_HEADERS = {phase: phase.capitalize() for phase in PHASES}
+PHASE_HEADERS: dict[str, str] = {phase: phase.capitalize() for phase in PHASES}
 NOT_INFUSED = "not infused"
 
 
@@ -51,7 +51,7 @@ def _phase_header(phase: str) -> str:
 def arms_of(members: pd.DataFrame, settings: AnalysisSettings) -> tuple[Arm, ...]:
     """Arms of ``members`` (a subjects frame): phases in order, dose levels in protocol order,
     subjects without a dose level as "not infused"; then the total."""
-    phases = [p for p in PHASES if p in set(members["phase"])]
+    phases: list[str] = [p for p in PHASES if p in set(members["phase"])]
     phases += sorted(set(members["phase"].dropna().astype(str)) - set(PHASES))
     out = []
     for phase in phases:

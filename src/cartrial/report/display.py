@@ -132,7 +132,8 @@ def _header_html(columns: tuple[Column, ...]) -> str:
     if not grouped:
         cells = "".join(f'<th class="{c.align}">{_esc(c.label)}</th>' for c in columns)
         return f"<thead><tr>{cells}</tr></thead>"
-    top, bottom = [], []
+    top: list[str] = []
+    bottom: list[str] = []
     i = 0
     while i < len(columns):
         column = columns[i]

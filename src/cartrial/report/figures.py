@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
@@ -137,7 +138,7 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     colours = dose_colours(analysis.settings.dose_levels)
     height = min(0.22 * len(ids) + 1.8, 9.5)
     figure, axis = plt.subplots(figsize=(7.2, height), layout="constrained")
-    for y, row in ordered.iterrows():
+    for y, row in cast(Any, ordered.iterrows()):
         axis.barh(
             y, days[order][y], color=colours.get(row["dose_level"], "grey"), alpha=0.35,
             height=0.7, edgecolor=colours.get(row["dose_level"], "grey"), linewidth=0.8,
@@ -171,8 +172,9 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     if (ordered["phase"] == "expansion").any():
         patches.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="expansion"))
     handles, labels = axis.get_legend_handles_labels()
-    axis.legend([*patches, *handles], [*(p.get_label() for p in patches), *labels], fontsize=7,
-                loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # fmt: skip
+    legend = cast(Any, axis.legend)  # matplotlib stubs: handles of several artist types
+    legend([*patches, *handles], [*(p.get_label() for p in patches), *labels], fontsize=7,
+           loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # fmt: skip
     return figure
 
 

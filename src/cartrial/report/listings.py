@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
 
 from cartrial.analysis.dataset import as_flag
@@ -15,17 +17,18 @@ def _subjects(ctx: ReportContext) -> pd.DataFrame:
     return ctx.trial.subjects.set_index("subject_id")
 
 
-def _day(date: object, infusion: object) -> str:
+def _day(date: Any, infusion: Any) -> str:
     if pd.isna(date) or pd.isna(infusion):
         return ""
-    return str((pd.Timestamp(date) - pd.Timestamp(infusion)).days)  # type: ignore[arg-type]
+    return str((pd.Timestamp(date) - pd.Timestamp(infusion)).days)
 
 
 def _ae_rows(ctx: ReportContext, events: pd.DataFrame) -> tuple[Row, ...]:
     subjects = _subjects(ctx)
     evaluable = set(ctx.members("dlt_evaluable")["subject_id"])
     rows = []
-    for ae in events.sort_values(["subject_id", "onset_date"]).itertuples(index=False):
+    ordered = events.sort_values(["subject_id", "onset_date"])
+    for ae in cast(Any, ordered.itertuples(index=False)):
         subject = subjects.loc[ae.subject_id]
         infusion = subject["infusion_date"]
         rows.append(
@@ -118,7 +121,7 @@ def death_listing(ctx: ReportContext) -> DisplayTable:
                 str(s.death_cause or "not recorded"),
             )
         )
-        for s in dead.itertuples(index=False)
+        for s in cast(Any, dead.itertuples(index=False))
     )
     return DisplayTable(
         number="16.2.3",
@@ -147,7 +150,7 @@ def discontinuation_listing(ctx: ReportContext) -> DisplayTable:
     members = ctx.members("enrolled").set_index("subject_id")
     rows = []
     for subject, reason in sorted(ctx.disposition.discontinued.items()):
-        s = members.loc[subject]
+        s: Any = members.loc[subject]
         date = s["death_date"] if reason.startswith("death") else s["withdrawn_date"]
         rows.append(
             Row(

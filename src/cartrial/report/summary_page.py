@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, cast
 
 from cartrial.analysis.dataset import as_flag
 from cartrial.analysis.survival import DAYS_PER_MONTH
@@ -42,7 +43,8 @@ def summary_page(ctx: ReportContext) -> SummaryPage:
         f" efficacy-evaluable: {len(d.efficacy_evaluable)} (Table 14.1.1).",
     )
     escalation = []
-    for row in ctx.trial.dose_decisions.sort_values("cohort", kind="stable").itertuples():
+    decisions = ctx.trial.dose_decisions.sort_values("cohort", kind="stable")
+    for row in cast(Any, decisions.itertuples()):
         escalation.append(
             f"Cohort {int(row.cohort)} at {row.dose_level}: {int(row.n_dlt)} DLT /"
             f" {int(row.n_treated)} evaluable (cumulative) → {row.action}"
@@ -53,7 +55,7 @@ def summary_page(ctx: ReportContext) -> SummaryPage:
         "population"].iloc[0])] if len(rates) else rates  # fmt: skip
     efficacy = [
         f"{r.endpoint}: {r.summary} ({r.population.replace('_', '-')}; Table 14.2.1)"
-        for r in overall.itertuples()
+        for r in cast(Any, overall.itertuples())
     ]
     for key, name in (("pfs", "Median PFS"), ("os", "Median OS")):
         curve = ctx.analysis.curves.get(key)
@@ -68,7 +70,7 @@ def summary_page(ctx: ReportContext) -> SummaryPage:
         "DLTs (DLT-evaluable escalation subjects): "
         + "; ".join(
             f"{r.dose_level} {int(r.subjects_with_dlt)}/{int(r.dlt_evaluable_n)}"
-            for r in dlt.itertuples()
+            for r in cast(Any, dlt.itertuples())
         )
         + " (Table 14.3.2)"
     ]

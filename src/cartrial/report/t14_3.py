@@ -7,6 +7,8 @@ numbers computed from the same data: DLTs in the AE overview (any subject) again
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
 
 from cartrial.analysis import safety
@@ -53,7 +55,7 @@ def escalation_table(ctx: ReportContext) -> DisplayTable:
     decisions = ctx.trial.dose_decisions.sort_values(["cohort", "decided_date"], kind="stable")
     labels = ctx.settings.dose_labels
     rows = []
-    for row in decisions.itertuples(index=False):
+    for row in cast(Any, decisions.itertuples(index=False)):
         level = str(row.dose_level)
         rows.append(
             Row(
@@ -109,7 +111,7 @@ def dlt_table(ctx: ReportContext) -> DisplayTable:
     """Table 14.3.2: subjects with a DLT per dose level, DLT-evaluable escalation subjects."""
     frame = ctx.analysis.table("dlt_by_dose").frame
     rows = []
-    for row in frame.itertuples(index=False):
+    for row in cast(Any, frame.itertuples(index=False)):
         level = str(row.dose_level)
         n = int(row.dlt_evaluable_n)
         ci = f"({row.ci95_lower_pct:.1f}, {row.ci95_upper_pct:.1f})" if n else "–"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pandas as pd
 
 from cartrial.analysis.immunogenicity import ADA_CLASSES, ada_by_subject
@@ -121,7 +123,7 @@ def phenotype_table(ctx: ReportContext) -> DisplayTable:
     rows: list[Row] = []
     for (group, marker), block in frame.groupby(["group", "marker"], sort=False):
         rows.append(Row((f"{group}: {marker}", "", "", ""), "group"))
-        for record in block.itertuples(index=False):
+        for record in cast(Any, block.itertuples(index=False)):
             rows.append(
                 Row(
                     (

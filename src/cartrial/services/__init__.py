@@ -35,6 +35,14 @@ from cartrial.services.admin import (
     create_study,
     load_study,
 )
+from cartrial.services.admin_lists import (
+    AdminLists,
+    RoleListing,
+    SiteListing,
+    UserListing,
+    admin_lists,
+)
+from cartrial.services.ae_preview import AEPreview, preview_ae
 from cartrial.services.auth import (
     Authenticated,
     AuthSettings,
@@ -62,6 +70,13 @@ from cartrial.services.auth import (
     unlock_user,
 )
 from cartrial.services.context import ServiceContext
+from cartrial.services.crs_preview import (
+    ICE_DOMAIN_ITEMS,
+    CrsIcansPreview,
+    ice_domain_points,
+    ice_items,
+    preview_crs_icans_day,
+)
 from cartrial.services.database import create_database, database_name, open_database
 from cartrial.services.datalock import DataLockReleased, ReleaseDataLock, release_data_lock
 from cartrial.services.decisions import (
@@ -110,6 +125,7 @@ from cartrial.services.escalation_state import (
     EscalationState,
     PathwayRow,
     PendingSubject,
+    TreatedSubject,
     escalation_state,
 )
 from cartrial.services.expansion import (
@@ -161,7 +177,17 @@ from cartrial.services.queries import (
     close_query,
     raise_query,
 )
+from cartrial.services.read_cache import ReadCache, read_cache
 from cartrial.services.read_model import trial_data
+from cartrial.services.record_history import (
+    AuditChange,
+    RecordHistory,
+    RecordRef,
+    ShowRecordHistory,
+    SubjectRecords,
+    record_history,
+    subject_records,
+)
 from cartrial.services.records_read import recorded_rows
 from cartrial.services.rederive import RederiveStudy, StudyRederived, rederive_study
 from cartrial.services.safety import (
@@ -177,6 +203,7 @@ from cartrial.services.safety import (
     record_lab,
 )
 from cartrial.services.signing import SignaturesOf, Signed, signatures_of
+from cartrial.services.subject_list import SubjectListing, visible_subjects
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -186,16 +213,21 @@ from cartrial.services.treatment import (
     infuse,
     record_lymphodepletion,
 )
+from cartrial.services.tumour_preview import TumourPreview, preview_tumour_assessment
 from cartrial.services.visibility import Visibility, subject_site, visible_sites
 
 __all__ = [
+    "ICE_DOMAIN_ITEMS",
     "RECORD_FAMILIES",
+    "AEPreview",
     "AERecorded",
     "AddSite",
     "AddUser",
     "AdjudicateDLT",
+    "AdminLists",
     "AnswerQuery",
     "AssignDose",
+    "AuditChange",
     "AuthSettings",
     "Authenticated",
     "BoundaryRow",
@@ -204,6 +236,7 @@ __all__ = [
     "CreateStudy",
     "CreateToken",
     "CriterionResult",
+    "CrsIcansPreview",
     "CrsIcansRecorded",
     "DLTAdjudicated",
     "DLTOverride",
@@ -243,47 +276,59 @@ __all__ = [
     "QueryState",
     "RP2DDecided",
     "RaiseQuery",
+    "ReadCache",
     "RecordAE",
     "RecordAda",
     "RecordCrsIcansDay",
     "RecordFollowUp",
     "RecordGradeChange",
+    "RecordHistory",
     "RecordKinetics",
     "RecordLab",
     "RecordLymphodepletion",
     "RecordPhenotype",
+    "RecordRef",
     "RecordSubsequentTherapy",
     "RecordTumourAssessment",
     "RederiveStudy",
     "ReleaseDataLock",
     "ReviewExpansion",
     "RevokeToken",
+    "RoleListing",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
     "ServiceContext",
+    "ShowRecordHistory",
     "SignRecord",
     "SignaturesOf",
     "Signed",
     "SignedDecision",
     "SiteAdded",
+    "SiteListing",
     "StopExpansion",
     "StudyCreated",
     "StudyLoaded",
     "StudyRederived",
     "SubjectEnrolled",
+    "SubjectListing",
+    "SubjectRecords",
     "TokenCreated",
     "TokenInfo",
     "TokenRevoked",
+    "TreatedSubject",
     "TumourAssessed",
+    "TumourPreview",
     "UnlockUser",
     "UserAdded",
+    "UserListing",
     "UserUnlocked",
     "Visibility",
     "WithdrawSubject",
     "add_site",
     "add_user",
     "adjudicate_dlt",
+    "admin_lists",
     "answer_query",
     "assign_dose",
     "auth_settings",
@@ -303,6 +348,8 @@ __all__ = [
     "escalation_state",
     "expansion_state",
     "export_odm",
+    "ice_domain_points",
+    "ice_items",
     "import_kinetics",
     "import_labs",
     "import_lesions",
@@ -317,13 +364,18 @@ __all__ = [
     "logout",
     "open_database",
     "open_expansion",
+    "preview_ae",
+    "preview_crs_icans_day",
+    "preview_tumour_assessment",
     "raise_query",
+    "read_cache",
     "record_ada",
     "record_ae",
     "record_aes",
     "record_crs_icans_day",
     "record_follow_up",
     "record_grade_change",
+    "record_history",
     "record_kinetics",
     "record_lab",
     "record_lymphodepletion",
@@ -340,10 +392,12 @@ __all__ = [
     "sign_record",
     "signatures_of",
     "stop_expansion",
+    "subject_records",
     "subject_site",
     "trial_data",
     "trusted_context",
     "unlock_user",
     "visible_sites",
+    "visible_subjects",
     "withdraw_subject",
 ]

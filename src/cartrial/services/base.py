@@ -30,6 +30,31 @@ SubjectId = Annotated[
 ]
 #: Why the record is written or changed (21 CFR Part 11 audit trail), never empty.
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+#: The largest integer the trial database's integer columns hold (SQL ``INTEGER``, 32 bits:
+#: record ids and versions on PostgreSQL).
+MAX_STORED_INTEGER = 2**31 - 1
+
+
+def _check_storable(field: str, value: object) -> None:
+    """Refuse what no database column can hold, before it reaches one (never a server error).
+
+    An integer beyond 32 bits overflows PostgreSQL's integer columns, and PostgreSQL refuses a NUL
+    character in text; both are refused here as :class:`ValidationFailed` naming the field.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_STORED_INTEGER:
+        raise ValidationFailed(field, f"{value} is out of range (at most {MAX_STORED_INTEGER})")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationFailed(field, "must not contain a NUL character")
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _check_storable(f"{field}.{name}", getattr(value, name))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_storable(f"{field}.{key}", key)
+            _check_storable(f"{field}.{key}", item)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_storable(f"{field}.{index}", item)
 
 
 def field_error(exc: ValidationError) -> ValidationFailed:
@@ -75,6 +100,8 @@ class ServiceInput(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise field_error(exc) from None
+        for name in type(self).model_fields:
+            _check_storable(name, getattr(self, name))
 
     @classmethod
     def parse(cls, data: Mapping[str, object]) -> Self:

@@ -32,6 +32,7 @@ __all__ = [
     "apply_grades",
     "derive_subject_crs_icans",
     "grade_course",
+    "new_observation",
     "record_crs_icans_day",
 ]
 
@@ -253,6 +254,31 @@ def derive_subject_crs_icans(
     apply_grades(grade_course(uc.protocol, [*observations, *([new] if new else [])]))
 
 
+def new_observation(subject_id: int, data: RecordCrsIcansDay) -> CrsIcansObservation:
+    """The day's findings as a (not yet stored) observation of the subject with id ``subject_id``;
+    vasopressors imply hypotension, motor weakness is stored as ``deep_focal_weakness``."""
+    return CrsIcansObservation(
+        subject_id=subject_id,
+        observed_date=data.observed_date,
+        temperature_c=data.temperature_c,
+        hypotension=data.hypotension or data.vasopressors > 0,
+        vasopressors=data.vasopressors,
+        oxygen_device=data.oxygen_device,
+        oxygen_flow_l_min=data.oxygen_flow_l_min,
+        ice_orientation=data.ice_orientation,
+        ice_naming=data.ice_naming,
+        ice_commands=data.ice_commands,
+        ice_writing=data.ice_writing,
+        ice_attention=data.ice_attention,
+        consciousness=data.consciousness,
+        seizure=data.seizure,
+        motor=_MOTOR_WEAKNESS if data.motor_weakness else "none",
+        icp=data.cerebral_edema,
+        tocilizumab=data.tocilizumab,
+        steroids=data.steroids,
+    )
+
+
 def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIcansRecorded:
     """Record one day's CRS/ICANS findings and derive the grades.
 
@@ -279,26 +305,7 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
         )
         if taken is not None:
             raise ValidationFailed("observed_date", f"{data.observed_date} is already recorded")
-        obs = CrsIcansObservation(
-            subject_id=subject.id,
-            observed_date=data.observed_date,
-            temperature_c=data.temperature_c,
-            hypotension=data.hypotension or data.vasopressors > 0,
-            vasopressors=data.vasopressors,
-            oxygen_device=data.oxygen_device,
-            oxygen_flow_l_min=data.oxygen_flow_l_min,
-            ice_orientation=data.ice_orientation,
-            ice_naming=data.ice_naming,
-            ice_commands=data.ice_commands,
-            ice_writing=data.ice_writing,
-            ice_attention=data.ice_attention,
-            consciousness=data.consciousness,
-            seizure=data.seizure,
-            motor=_MOTOR_WEAKNESS if data.motor_weakness else "none",
-            icp=data.cerebral_edema,
-            tocilizumab=data.tocilizumab,
-            steroids=data.steroids,
-        )
+        obs = new_observation(subject.id, data)
         derive_subject_crs_icans(uc, subject, obs)
         uc.session.add(obs)
         uc.session.flush()

@@ -367,6 +367,9 @@ def render_html(appendix: Appendix) -> str:
         "figure": _figure_png(frame),
         "software": appendix.software,
         "timed": bool(own and own[0][1].mean_duration_months is not None),
+        "poor_allocation_n": next(
+            (f"{r.poor_allocation_n:g}" for _, r in own if r.poor_allocation_n is not None), ""
+        ),
     }
     return environment.get_template("appendix.html.j2").render(**context)
 

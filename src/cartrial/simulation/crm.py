@@ -18,10 +18,12 @@ import numpy.typing as npt
 
 from cartrial.designs.base import Design
 from cartrial.designs.crm import CRM, TITECRM, crm_posterior
+from cartrial.designs.tite_weights import adaptive_weights
+from cartrial.simulation.follow_up import next_follow_up_change
 from cartrial.simulation.states import unique_rows
 
 if TYPE_CHECKING:
-    from cartrial.simulation.tite import FollowUp
+    from cartrial.simulation.follow_up import FollowUp
 
 __all__ = ["CRMKernel", "TiteCRMKernel", "crm_kernels"]
 
@@ -153,7 +155,8 @@ class CRMKernel:
 
 
 class TiteCRMKernel:
-    """TITE-CRM's ``decide`` on whole arrays: pending patients weighted by followed fraction.
+    """TITE-CRM's ``decide`` on whole arrays: pending patients weighted by the design's scheme
+    (linear: followed fraction; adaptive: :func:`~cartrial.designs.tite_weights.adaptive_weights`).
 
     With ``last_cohort`` the coherence rule looks at the DLTs observed so far in the last cohort
     (the last ``cohort_size`` enrolled slots), as ``decide(..., last_cohort=...)``.
@@ -162,6 +165,8 @@ class TiteCRMKernel:
     def __init__(self, design: TITECRM, *, last_cohort: bool = False) -> None:
         self.crm = CRMKernel(design)
         self.last_cohort = last_cohort
+        self.adaptive = design.scheme == "adaptive"
+        self.needs_dlt_onsets = self.adaptive
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` = stop); TITE-CRM never suspends accrual."""
@@ -170,6 +175,10 @@ class TiteCRMKernel:
         p_hat = np.empty(n.shape)
         over = np.empty(n.shape)
         counts = follow.pending.sum(axis=1)
+        weights = follow.fraction
+        if self.adaptive:
+            assert follow.dlt_onsets is not None  # the engine fills it (needs_dlt_onsets)
+            weights = adaptive_weights(follow.fraction, follow.dlt_onsets)
         # Trials grouped by their number of pending patients: no padding, and each trial's
         # pending patients enter in slot order, as the design sees them.
         for width in np.unique(counts).tolist():
@@ -180,11 +189,22 @@ class TiteCRMKernel:
             pending = follow.pending[rows]
             order = np.argsort(~pending, axis=1, kind="stable")[:, :width]
             dose = np.take_along_axis(follow.dose[rows], order, axis=1)
-            weight = np.take_along_axis(follow.fraction[rows], order, axis=1)
+            weight = np.take_along_axis(weights[rows], order, axis=1)
             p_hat[rows], over[rows] = self.crm.fit(y[rows], no_dlt[rows], dose, weight)
         last_dlts = follow.last_cohort_dlts if self.last_cohort else None
         following = self.crm.settle(n, y, current, p_hat, over, last_dlts)
         return following, np.zeros(current.size, dtype=bool)
+
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """Never called (TITE-CRM never suspends); the next change of follow-up."""
+        return next_follow_up_change(resolve_day, now)
 
 
 def crm_kernels(

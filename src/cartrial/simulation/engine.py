@@ -32,7 +32,12 @@ from cartrial.errors import DesignError
 from cartrial.simulation.kernels import CohortKernel, cohort_kernel
 from cartrial.simulation.mtd import MTDDefinition
 from cartrial.simulation.progress import DelayedProgress
-from cartrial.simulation.result import SimulationResult, Tally, default_dose_labels
+from cartrial.simulation.result import (
+    SimulationResult,
+    Tally,
+    default_dose_labels,
+    poor_allocation_threshold,
+)
 from cartrial.simulation.settings import Accrual, DLTOnset, Expansion
 from cartrial.simulation.streams import RNG_BLOCK_TRIALS, PatientDraws, draw_patients
 
@@ -631,4 +636,5 @@ def result_from_tally(
         mtd=plan.mtd,
         design_parameters=design_parameters(plan.design, plan.dose_labels),
         timed=plan.accrual is not None,
+        poor_allocation_n=poor_allocation_threshold(plan.planned_max, plan.design.n_doses),
     )

@@ -27,9 +27,9 @@ from cartrial.errors import DesignError
 from cartrial.simulation.mtd import MTDDefinition
 from cartrial.simulation.result import (
     OVERDOSE_FRACTIONS,
-    POOR_ALLOCATION_N,
     SimulationResult,
     default_dose_labels,
+    poor_allocation_threshold,
 )
 
 __all__ = ["exact_operating_characteristics", "exact_three_plus_three"]
@@ -82,6 +82,7 @@ def exact_operating_characteristics(
     overdosed = np.zeros(len(OVERDOSE_FRACTIONS))
     selected = np.zeros(doses)
     none = stopped_none = poor = 0.0
+    poor_n = poor_allocation_threshold(design.max_patients, doses)
     patients = np.zeros(doses)
     dlts = np.zeros(doses)
     live: dict[State, float] = {(design.start, (0,) * doses, (0,) * doses): 1.0}
@@ -99,7 +100,7 @@ def exact_operating_characteristics(
         counts = np.asarray(n)
         cap = design.max_patients if design.max_patients is not None else counts.sum()
         overdosed[:] += prob * (counts[above].sum() > np.asarray(OVERDOSE_FRACTIONS) * cap)
-        poor += prob * float(counts[at_mtd].sum() < POOR_ALLOCATION_N)
+        poor += prob * float(counts[at_mtd].sum() < poor_n)
 
     for k in range(1, max_cohorts + 1):
         following: dict[State, float] = defaultdict(float)
@@ -151,6 +152,7 @@ def exact_operating_characteristics(
         if mtd.defined
         else None,
         poor_allocation_pct=100.0 * poor if at_mtd.any() else None,
+        poor_allocation_n=poor_n if at_mtd.any() else None,
     )
 
 

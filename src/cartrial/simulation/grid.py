@@ -231,6 +231,7 @@ class GridResult:
         trial-level figure of :meth:`SimulationResult.summary` repeated on each row (PCS, patients
         at and above the MTD, risks of overdosing and of poor allocation, early stop %, mean
         sample size, mean duration with accrual, ``n_trials``, ``seed``, ``software_version``).
+        The design parameters are in :meth:`design_parameters`.
         """
         frames = []
         for label, scenario, result in self.results:
@@ -238,7 +239,7 @@ class GridResult:
             frame["design"] = label
             frame.insert(1, "scenario", scenario)
             for key, value in frame.attrs.items():
-                if key not in ("design", "method"):
+                if key not in ("design", "method", "design_parameters", "settings"):
                     frame[key] = float("nan") if value is None else value
             frame.attrs = {}
             frames.append(frame)

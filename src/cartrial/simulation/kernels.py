@@ -26,6 +26,7 @@ from cartrial.designs.base import Design, is_time_to_event, takes_last_cohort
 from cartrial.designs.interval import IntervalDesign, prob_above
 from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
+from cartrial.simulation.rows import first_true, row_sum
 from cartrial.simulation.states import unique_rows
 
 __all__ = [
@@ -161,11 +162,11 @@ class IntervalKernel:
             self.extrasafe[valid] = (counts_n[valid] >= design.elimination_min_n) & (
                 probability > design.elimination_cutoff - design.offset
             )
+        self._elim_flat = self.elim.ravel()
 
     def first_eliminated(self, n: IntArray, y: IntArray) -> IntArray:
         """Lowest dose eliminated by the safety rule per trial (``n_doses`` if none)."""
-        hits = self.elim[n, y]
-        return np.where(hits.any(axis=1), hits.argmax(axis=1), n.shape[1])
+        return first_true(np.take(self._elim_flat, n * self.elim.shape[1] + y))
 
     def decide(
         self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
@@ -203,7 +204,7 @@ class IntervalKernel:
         n_cur = n[np.arange(n.shape[0]), current]
         safe_n = n if complete is None else complete
         stop = (first_elim == 0) | self.extrasafe[safe_n[:, 0], y[:, 0]]
-        stop |= n.sum(axis=1) >= d.max_patients
+        stop |= row_sum(n) >= d.max_patients
         top = first_elim - 1
         following = np.where(
             code == _RULE_INDEX["E"],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cartrial.designs.base import needs_dlt_followup
 from cartrial.simulation.engine import SimulationPlan
 
 __all__ = ["ReferenceTrial", "reference_trials"]
@@ -140,19 +141,21 @@ def _tite_trial(
                         seen[d] += 1
                     elif enrol + window > time:
                         pending.append((d, (time - enrol) / window))
+                extra: dict[str, object] = {}
+                if needs_dlt_followup(design):
+                    extra["dlt_followup"] = [
+                        (dlt_day - enrol) / window
+                        for _, enrol, dlt_day in patients
+                        if dlt_day <= time
+                    ]
                 if plan.last_cohort:
-                    last_dlts = sum(dlt_day <= time for _, _, dlt_day in patients[-size:])
-                    decision = design.decide(  # type: ignore[call-arg]
-                        n=n,
-                        dlt=seen,
-                        current=current,
-                        pending_followup=pending,
-                        last_cohort=(size, last_dlts),
+                    extra["last_cohort"] = (
+                        size,
+                        sum(dlt_day <= time for _, _, dlt_day in patients[-size:]),
                     )
-                else:
-                    decision = design.decide(  # type: ignore[call-arg]
-                        n=n, dlt=seen, current=current, pending_followup=pending
-                    )
+                decision = design.decide(  # type: ignore[call-arg]
+                    n=n, dlt=seen, current=current, pending_followup=pending, **extra
+                )
                 if not decision.suspended:
                     break
                 time = min(

@@ -5,8 +5,14 @@ Monte Carlo standard errors are those of a mean over independent trials: for a p
 over trials divided by ``sqrt(N)``. The risk of overdosing follows R BOIN ``get.oc`` (Yan et al.
 2020, J Stat Softw 94(13); ``overdose60``/``overdose80``): the percentage of trials that treat
 more than 60 % (80 %) of the planned maximum sample size at doses above the MTD. The risk of poor
-allocation follows Zhou, Yuan & Nie (2018, Clin Cancer Res 24:5483): the percentage of trials that
-treat fewer than 6 patients at the MTD (BOIN's get.oc does not report it).
+allocation is the reliability measure of Zhou, Yuan & Nie (2018), "Accuracy, safety, and
+reliability of novel phase I trial designs", Clin Cancer Res 24(18):4357-4364: the percentage of
+trials that treat fewer than ``npts / ndose`` patients at the MTD, ``npts`` the planned maximum
+sample size and ``ndose`` the number of doses (the share of an even allocation), as R BOIN
+``get.oc`` computed it in versions 1.0-2.4
+(``mean(N[, p.true == target] < npts / ndose) * 100``; removed from BOIN 2.6 on) and
+UnifiedDoseFinding's ``get_oc_BOIN`` still does. With several true MTD doses (an acceptable
+interval) their patients are added.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from cartrial.simulation.mtd import MTDDefinition
 __all__ = [
     "DAYS_PER_MONTH",
     "OVERDOSE_FRACTIONS",
-    "POOR_ALLOCATION_N",
+    "POOR_ALLOCATION_3PLUS3_N",
     "SimulationResult",
     "Tally",
     "default_dose_labels",
+    "poor_allocation_threshold",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -36,8 +43,20 @@ DAYS_PER_MONTH = 365.25 / 12
 OVERDOSE_FRACTIONS = (0.6, 0.8)
 """R BOIN get.oc's risk of overdosing: > 60 % / 80 % of the planned patients above the MTD."""
 
-POOR_ALLOCATION_N = 6
-"""Risk of poor allocation: fewer than this many patients at the MTD (Zhou, Yuan & Nie 2018)."""
+POOR_ALLOCATION_3PLUS3_N = 6
+"""Poor-allocation threshold of a design without a planned maximum (3+3): its ``npts / ndose``
+with at most 6 patients per dose, ``npts = 6 ndose``."""
+
+
+def poor_allocation_threshold(planned_max: int | None, n_doses: int) -> float:
+    """Patients at the MTD below which a trial counts as poorly allocated: ``npts / ndose``.
+
+    Zhou, Yuan & Nie (2018), as R BOIN ``get.oc`` (1.0-2.4) computes it; ``planned_max`` is the
+    planned maximum sample size (``None`` for 3+3: :data:`POOR_ALLOCATION_3PLUS3_N`).
+    """
+    if planned_max is None:
+        return float(POOR_ALLOCATION_3PLUS3_N)
+    return planned_max / n_doses
 
 
 @dataclass
@@ -100,7 +119,8 @@ class Tally:
         cap = total_n if planned_max is None else planned_max
         for k, fraction in enumerate(OVERDOSE_FRACTIONS):
             self.overdosed[k] += int((over > fraction * cap).sum())
-        self.poor_allocation += int((n[:, mtd].sum(axis=1) < POOR_ALLOCATION_N).sum())
+        poor = n[:, mtd].sum(axis=1) < poor_allocation_threshold(planned_max, self.n_doses)
+        self.poor_allocation += int(poor.sum())
 
     def merge(self, other: Tally) -> None:
         """Add another tally (of later trials) to this one."""
@@ -188,8 +208,10 @@ class SimulationResult:
         that fraction of the planned maximum sample size above the MTD (the trial's own sample
         size for a design without a planned maximum, 3+3); ``None`` when exact.
     poor_allocation_pct
-        Percentage of trials treating fewer than 6 patients at the MTD; ``None`` when exact or
-        when the scenario has no MTD.
+        Risk of poor allocation (Zhou, Yuan & Nie 2018): percentage of trials treating fewer
+        than ``poor_allocation_n`` patients at the MTD; ``None`` when the scenario has no MTD.
+    poor_allocation_n
+        Its threshold ``npts / ndose`` (:func:`poor_allocation_threshold`).
     """
 
     design: str
@@ -219,6 +241,7 @@ class SimulationResult:
     mean_duration_months_se: float | None = None
     overdose_pct: dict[float, float] | None = None
     poor_allocation_pct: float | None = None
+    poor_allocation_n: float | None = None
 
     @property
     def doses(self) -> tuple[str, ...]:
@@ -285,8 +308,12 @@ class SimulationResult:
         mtd: MTDDefinition | None = None,
         design_parameters: dict[str, str] | None = None,
         timed: bool = True,
+        poor_allocation_n: float | None = None,
     ) -> SimulationResult:
-        """Summarise a :class:`Tally` of Monte Carlo trials (``timed``: accrual was given)."""
+        """Summarise a :class:`Tally` of Monte Carlo trials (``timed``: accrual was given).
+
+        ``poor_allocation_n``: the threshold the tally's poor allocation used (kept for print).
+        """
         from cartrial import __version__
 
         mtd = MTDDefinition(None) if mtd is None else mtd
@@ -337,6 +364,7 @@ class SimulationResult:
             if mtd.defined
             else None,
             poor_allocation_pct=100.0 * tally.poor_allocation / n if has_mtd else None,
+            poor_allocation_n=poor_allocation_n if has_mtd else None,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -345,7 +373,8 @@ class SimulationResult:
         Columns ``design``, ``dose`` (dose-level name), ``true_tox``, ``mtd`` (a true MTD dose),
         ``selection_pct``, ``selection_se``, ``mean_patients``, ``mean_patients_se``,
         ``mean_dlts``, ``mean_dlts_se``. Trial-level figures (:meth:`summary`) are in
-        ``DataFrame.attrs``.
+        ``DataFrame.attrs``, with the design's parameters (``attrs["design_parameters"]``) and
+        the simulation settings (``attrs["settings"]``) as printed values.
         """
         k = len(self.true_tox)
         nan = (math.nan,) * k
@@ -368,6 +397,8 @@ class SimulationResult:
         )
         frame.insert(0, "design", self.design)
         frame.attrs.update(self.summary())
+        frame.attrs["design_parameters"] = dict(self.design_parameters)
+        frame.attrs["settings"] = dict(self.settings)
         return frame
 
     def summary(self) -> dict[str, float | str | int | None]:
@@ -387,6 +418,7 @@ class SimulationResult:
             "overdose60_pct": overdose.get(0.6),
             "overdose80_pct": overdose.get(0.8),
             "poor_allocation_pct": self.poor_allocation_pct,
+            "poor_allocation_n": self.poor_allocation_n,
             "early_stop_pct": self.early_stop_pct,
             "mean_total_patients": self.mean_total_patients,
             "mean_total_patients_se": self.mean_total_patients_se,

@@ -6,18 +6,22 @@ then available: observed DLTs (DLT onset day already passed), completed patients
 pending patients with their followed fraction of the window. When the design suspends accrual
 (``Decision.suspended``), the waiting patient is enrolled at the first later moment a pending
 patient's status changes (a DLT appears or a window closes) at which the design no longer
-suspends. After the last cohort every patient completes the window and the design's
-``select_mtd`` picks the MTD. The trial lasts until the last patient's window closes.
+suspends (TITE-BOIN's kernel skips the moments at which its decision cannot change:
+:meth:`TiteBoinKernel.resume_day`). After the last cohort every patient completes the window
+and the design's ``select_mtd`` picks the MTD. The trial lasts until the last patient's window
+closes.
 
 The decision kernel is vectorised for :class:`~cartrial.designs.TITEBOIN` (effective sample size
-or single mean imputation); other TITE designs have theirs in :mod:`cartrial.simulation.crm`, or
-fall back to calling the design's ``decide`` once per trial and decision.
+or single mean imputation; :mod:`cartrial.simulation.tite_boin`); TITE-CRM has its own in
+:mod:`cartrial.simulation.crm`; other TITE designs fall back to calling the design's ``decide``
+once per trial and decision. What a decision sees is
+:class:`~cartrial.simulation.follow_up.FollowUp`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +31,21 @@ from cartrial.designs.base import (
     TimeToEventDesign,
     TimeToEventLastCohortDesign,
     is_time_to_event,
+    needs_dlt_followup,
     takes_last_cohort,
 )
 from cartrial.designs.tite_boin import TITEBOIN
 from cartrial.errors import DesignError
 from cartrial.simulation.crm import crm_kernels
+from cartrial.simulation.follow_up import (
+    FollowUp,
+    TiteKernel,
+    follow_up_at,
+    next_follow_up_change,
+)
 from cartrial.simulation.kernels import CohortKernel, IntervalKernel
+from cartrial.simulation.rows import count_true
+from cartrial.simulation.tite_boin import TiteBoinKernel
 
 if TYPE_CHECKING:
     from cartrial.simulation.engine import ChunkOutcome, SimulationPlan
@@ -43,116 +56,6 @@ __all__ = ["FollowUp", "TiteKernel", "run_tite_trials", "tite_kernel"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """What the design can see at the decision time of each trial.
-
-    Patients whose DLT window closed before an earlier decision are complete whatever the time
-    now, so only the most recent enrolments (the *tail*, a few slots per trial) can be pending or
-    have a DLT still to come; only they are examined at each decision.
-
-    Attributes
-    ----------
-    n
-        ``(n_trials, n_doses)``: every enrolled patient per dose.
-    dlt_all
-        ``(n_trials, n_doses)``: every DLT of the enrolled patients, including those whose onset
-        lies after the decision time (not yet observed).
-    dose
-        ``(n_trials, width)``: dose of each tail slot.
-    observed, pending, fraction
-        Tail slots with a DLT seen by now; still inside the window without a DLT; the followed
-        part of the window of the pending ones (0 elsewhere).
-    unseen
-        Tail slots with a DLT still to come (onset after the decision time).
-    last_cohort_dlts
-        DLTs observed so far among the last cohort's patients, per trial.
-    """
-
-    n: IntArray
-    dlt_all: IntArray
-    dose: IntArray
-    observed: BoolArray
-    pending: BoolArray
-    fraction: FloatArray
-    unseen: BoolArray
-    last_cohort_dlts: IntArray
-
-    def per_dose(self, flags: BoolArray) -> IntArray:
-        """Count tail ``flags`` per trial and dose: ``(n_trials, n_doses)``."""
-        n_trials, n_doses = self.n.shape
-        key = (np.arange(n_trials)[:, None] * n_doses + self.dose)[flags]
-        counts = np.bincount(key, minlength=n_trials * n_doses)
-        return counts.reshape(n_trials, n_doses).astype(np.int64)
-
-    def counts(self) -> tuple[IntArray, IntArray, IntArray]:
-        """``(n, DLTs observed, pending)`` per trial and dose, from one pass over the tail."""
-        n_trials, n_doses = self.n.shape
-        cells = n_trials * n_doses
-        key = np.arange(n_trials)[:, None] * n_doses + self.dose
-        both = np.concatenate([key[self.unseen], key[self.pending] + cells])
-        counts = np.bincount(both, minlength=2 * cells)
-        unseen = counts[:cells].reshape(n_trials, n_doses)
-        pending = counts[cells:].reshape(n_trials, n_doses).astype(np.int64)
-        return self.n, (self.dlt_all - unseen).astype(np.int64), pending
-
-    @property
-    def dlt(self) -> IntArray:
-        """DLTs observed by now per trial and dose."""
-        return self.counts()[1]
-
-
-class TiteKernel(Protocol):
-    """Vectorised ``decide`` of a TITE design: next dose (``-1`` stop) and suspension flag."""
-
-    def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
-        """Decision per trial from the follow-up at the decision time."""
-        ...
-
-
-class TiteBoinKernel:
-    """TITE-BOIN's ``decide`` on whole arrays, rules as in :class:`~cartrial.designs.TITEBOIN`."""
-
-    def __init__(self, design: TITEBOIN, interval: IntervalKernel) -> None:
-        self.design = design
-        self.interval = interval
-        self.lambda_e, self.lambda_d = design.lambdas()
-
-    def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
-        """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
-        d = self.design
-        n, y, pending_n = follow.counts()
-        rows = np.arange(n.shape[0])
-        here = follow.pending & (follow.dose == current[:, None])
-        c = here.sum(axis=1)
-        stft = (follow.fraction * here).sum(axis=1)
-        m = n[rows, current]
-        yc = y[rows, current]
-        complete_here = m - c
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d.method == "ess":
-                ess = complete_here + stft
-                p_hat = np.where(ess > 0, yc / ess, 0.0)
-            else:
-                pi = (d.target / 2 + yc) / (1 + complete_here + stft)
-                share = pi[:, None] * (1 - follow.fraction) / (1 - pi[:, None] * follow.fraction)
-                imputed = np.where(here, share, 0.0).sum(axis=1)
-                p_hat = np.where(m > 0, (yc + imputed) / m, 0.0)
-        code = np.where(p_hat <= self.lambda_e, 0, np.where(p_hat > self.lambda_d, 2, 1))
-        code = np.where(m == 0, 1, code)
-        code = np.where((code == 0) & (complete_here < d.min_complete_to_escalate), 1, code)
-        complete = n - pending_n
-        first_elim = self.interval.first_eliminated(complete, y)
-        following = self.interval.settle(
-            n, y, current, code.astype(np.int8), first_elim, complete=complete
-        )
-        suspended = (
-            (following >= current) & (m > 0) & (c / np.maximum(m, 1) > d.max_pending_fraction)
-        )
-        following = np.where(suspended, current, following)
-        return following.astype(np.int64), suspended
 
 
 class PerTrialTiteKernel:
@@ -167,6 +70,7 @@ class PerTrialTiteKernel:
             raise DesignError(f"{type(design).__name__} has no last-cohort coherence rule")
         self.design = design
         self.last_cohort = last_cohort
+        self.needs_dlt_onsets = needs_dlt_followup(design)
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
@@ -178,6 +82,10 @@ class PerTrialTiteKernel:
         for t in range(current.size):
             slots = np.flatnonzero(follow.pending[t])
             pending = [(int(follow.dose[t, s]), float(follow.fraction[t, s])) for s in slots]
+            extra: dict[str, object] = {}
+            if self.needs_dlt_onsets and follow.dlt_onsets is not None:
+                onsets = follow.dlt_onsets[t]
+                extra["dlt_followup"] = onsets[np.isfinite(onsets)].tolist()
             design = self.design
             if self.last_cohort and takes_last_cohort(design):
                 both = cast(TimeToEventLastCohortDesign, design)
@@ -187,14 +95,30 @@ class PerTrialTiteKernel:
                     current=int(current[t]),
                     pending_followup=pending,
                     last_cohort=(size, int(last_dlts[t])),
+                    **extra,
                 )
             else:
                 decision = design.decide(
-                    n=n[t], dlt=y[t], current=int(current[t]), pending_followup=pending
+                    n=n[t],
+                    dlt=y[t],
+                    current=int(current[t]),
+                    pending_followup=pending,
+                    **extra,
                 )
             following[t] = -1 if decision.next_dose is None else decision.next_dose
             suspended[t] = decision.suspended
         return following, suspended
+
+    def resume_day(
+        self,
+        follow: FollowUp,
+        suspended: BoolArray,
+        current: IntArray,
+        resolve_day: FloatArray,
+        now: FloatArray,
+    ) -> FloatArray:
+        """Any design: re-decide at the next change of follow-up (no event skipping)."""
+        return next_follow_up_change(resolve_day, now)
 
 
 def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = False) -> TiteKernel:
@@ -211,21 +135,6 @@ def tite_kernel(design: Design, kernel: CohortKernel, *, last_cohort: bool = Fal
     if not is_time_to_event(design):
         raise DesignError(f"{type(design).__name__} is not a time-to-event design")
     return PerTrialTiteKernel(design, last_cohort=last_cohort)
-
-
-def follow_up_at(
-    time: FloatArray,
-    enrol_day: FloatArray,
-    dlt_day: FloatArray,
-    window_days: float,
-) -> tuple[BoolArray, BoolArray, FloatArray, BoolArray]:
-    """``(observed, pending, fraction, unseen)`` of every tail slot at ``time`` (per trial)."""
-    now = time[:, None]
-    observed = dlt_day <= now
-    pending = ~observed & (enrol_day + window_days > now)
-    fraction = (now - enrol_day) / window_days * pending  # as the per-trial loop divides
-    unseen = np.isfinite(dlt_day) & ~observed
-    return observed, pending, fraction, unseen
 
 
 @dataclass
@@ -246,7 +155,7 @@ class _Trials:
         lo = int(closed.min()) if closed.size else first
         if lo < first:
             shut = self.enrol_day[rows, lo:first] + window <= time[:, None]
-            self.closed[rows] = lo + shut.sum(axis=1)
+            self.closed[rows] = lo + count_true(shut)
         return int(self.closed[rows].min()) if closed.size else first
 
 
@@ -257,6 +166,7 @@ def run_tite_trials(
     design = plan.design
     assert plan.accrual is not None  # plan_simulation requires accrual for TITE designs
     decide = tite_kernel(design, kernel, last_cohort=plan.last_cohort)
+    onsets = decide.needs_dlt_onsets
     size = design.cohort_size
     n_trials, n_slots = draws.tox.shape
     window = plan.window_days
@@ -289,6 +199,8 @@ def run_tite_trials(
                     enrol_day=state.enrol_day[rows, tail],
                     dlt_day=state.dlt_day[rows, tail],
                     last=slice(first - size - lo, first - lo),
+                    history_enrol=state.enrol_day[rows, :first] if onsets else None,
+                    history_dlt_day=state.dlt_day[rows, :first] if onsets else None,
                 ),
                 arrival,
                 current[rows],
@@ -316,7 +228,7 @@ def run_tite_trials(
         state.enrol_day[rows, slots] = times
         state.dlt_day[rows, slots] = np.where(has_dlt, times + onset, np.inf)
         last_enrol[rows] = times[:, -1]
-        dlts = has_dlt.sum(axis=1)
+        dlts = count_true(has_dlt)
         outcome.n[idx, d] += size
         outcome.y[idx, d] += dlts
         if plan.keep_trials:
@@ -332,7 +244,9 @@ def run_tite_trials(
 class FollowUpInputs:
     """The data of the tail slots of the trials deciding now (internal).
 
-    ``last``: the columns of the last cohort within the tail.
+    ``last``: the columns of the last cohort within the tail; ``history_enrol`` and
+    ``history_dlt_day``: every enrolled slot (for kernels that need the DLT onsets), else
+    ``None``.
     """
 
     n: IntArray
@@ -341,6 +255,19 @@ class FollowUpInputs:
     enrol_day: FloatArray
     dlt_day: FloatArray
     last: slice
+    history_enrol: FloatArray | None = None
+    history_dlt_day: FloatArray | None = None
+
+
+def _dlt_onsets(
+    data: FollowUpInputs, now: FloatArray, waiting: IntArray | slice, window_days: float
+) -> FloatArray | None:
+    """Followed fraction of the window at each DLT observed by ``now`` (``inf`` elsewhere)."""
+    if data.history_enrol is None or data.history_dlt_day is None:
+        return None
+    dlt_day = data.history_dlt_day[waiting]
+    onset = (dlt_day - data.history_enrol[waiting]) / window_days
+    return np.where(dlt_day <= now[:, None], onset, np.inf)
 
 
 def _decide_with_suspension(
@@ -353,13 +280,16 @@ def _decide_with_suspension(
     """Decide at ``arrival``; while suspended, move to the next change of follow-up and retry."""
     time = arrival.copy()
     following = np.empty(arrival.size, dtype=np.int64)
-    resolve_day: FloatArray | None = None
+    has_dlt = np.isfinite(data.dlt_day)
+    resolve_day = np.where(has_dlt, data.dlt_day, data.enrol_day + window_days)
     waiting: IntArray | slice = slice(None)  # every trial at the first try: no copies
     while True:
-        now = time[waiting]
-        dlt_day = data.dlt_day[waiting]
         observed, pending, fraction, unseen = follow_up_at(
-            now, data.enrol_day[waiting], dlt_day, window_days
+            time[waiting],
+            data.enrol_day[waiting],
+            resolve_day[waiting],
+            has_dlt[waiting],
+            window_days,
         )
         follow = FollowUp(
             n=data.n[waiting],
@@ -369,16 +299,15 @@ def _decide_with_suspension(
             pending=pending,
             fraction=fraction,
             unseen=unseen,
-            last_cohort_dlts=observed[:, data.last].sum(axis=1),
+            last=data.last,
+            dlt_onsets=_dlt_onsets(data, time[waiting], waiting, window_days),
         )
         nxt, suspended = decide.decide(follow, current[waiting])
         following[waiting] = nxt
         if not suspended.any():
             break
-        if resolve_day is None:
-            finite = np.isfinite(data.dlt_day)
-            resolve_day = np.where(finite, data.dlt_day, data.enrol_day + window_days)
         waiting = np.arange(arrival.size)[waiting][suspended]
-        later = np.where(resolve_day[waiting] > time[waiting, None], resolve_day[waiting], np.inf)
-        time[waiting] = later.min(axis=1)
+        time[waiting] = decide.resume_day(
+            follow, suspended, current[waiting], resolve_day[waiting], time[waiting]
+        )
     return time, following

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from cartrial.services.context import SessionFactory
 from cartrial.web.errors import install_error_handlers
-from cartrial.web.routes import account, api, forms, study, terms
+from cartrial.web.routes import account, admin, api, forms, imports, records, study, terms
 from cartrial.web.security import security_middleware
 from cartrial.web.settings import WebSettings
 from cartrial.web.state import WebState
@@ -48,6 +48,7 @@ def create_app(
     app.middleware("http")(security_middleware(settings.csrf_cookie, settings.secure_cookies))
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for module in (account, study, forms, terms, api):
+    for module in (account, admin, study, records, forms, imports, terms, api):
         app.include_router(module.router)
+    app.openapi = lambda: api.api_openapi(app)  # type: ignore[method-assign]  # the API only
     return app

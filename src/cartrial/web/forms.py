@@ -3,8 +3,10 @@
 A form is built from the use case's own input model (its fields, types, choices and defaults),
 so the page and the service can never disagree about what a field accepts: the service
 validates, and a rejected form is shown again with what the user typed and the error beside the
-field the service names (``ValidationFailed.field``). Fields holding lists of records (a tumour
-assessment's lesions, DLT overrides) are typed as JSON.
+field the service names (``ValidationFailed.field``). A field holding a list of records (a tumour
+assessment's lesions, DLT overrides) is a table with one row per record and one column per field
+of the record's model; other lists and mappings (phenotype values) are typed as JSON. What a form
+computes or offers while typed is in :mod:`cartrial.web.live_forms`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from cartrial import services as s
 from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services import ServiceContext
 
-__all__ = ["FORMS", "FieldView", "FormSpec", "field_views", "form_spec", "parse_form"]
+__all__ = [
+    "FORMS",
+    "FieldView",
+    "FormSpec",
+    "field_views",
+    "form_spec",
+    "parse_form",
+    "row_model",
+    "table_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -121,12 +132,19 @@ def form_spec(name: str) -> FormSpec:
     return spec
 
 
-Widget = Literal["text", "number", "date", "datetime", "checkbox", "select", "password", "json"]
+Widget = Literal[
+    "text", "number", "date", "datetime", "checkbox", "select", "password", "json", "rows"
+]
 
 
 @dataclass(frozen=True)
 class FieldView:
-    """How a field is shown: name, label, widget, choices, required, help text."""
+    """How a field is shown: name, label, widget, choices, required, help text.
+
+    ``pick`` marks a list of the study's own values (dose levels, sites, subjects) that starts
+    empty, so that nothing is chosen for the user. A ``rows`` field (a list of records, e.g. a
+    tumour assessment's lesions) is a table whose ``columns`` are the record's fields.
+    """
 
     name: str
     label: str
@@ -134,6 +152,8 @@ class FieldView:
     choices: tuple[str, ...]
     required: bool
     description: str
+    pick: bool = False
+    columns: tuple[FieldView, ...] = ()
 
 
 def _unwrap(annotation: object) -> tuple[object, bool]:
@@ -148,8 +168,29 @@ def _unwrap(annotation: object) -> tuple[object, bool]:
     return annotation, False
 
 
+def row_model(annotation: object) -> type[BaseModel] | None:
+    """The record model of a ``tuple[Model, ...]`` / ``list[Model]`` field (``None`` otherwise)."""
+    kind, _ = _unwrap(annotation)
+    if get_origin(kind) in (tuple, list):
+        item = get_args(kind)[0] if get_args(kind) else None
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def _enum_of(metadata: list[object]) -> tuple[str, ...]:
+    """The choices a field declares in its JSON schema (``WithJsonSchema({"enum": ...})``)."""
+    for item in metadata:
+        schema = getattr(item, "json_schema", None)
+        if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
+            return tuple(str(v) for v in schema["enum"])
+    return ()
+
+
 def _widget(annotation: object) -> tuple[Widget, tuple[str, ...]]:
     kind, _ = _unwrap(annotation)
+    if row_model(annotation) is not None:
+        return "rows", ()
     if isinstance(kind, tuple):
         dated = any(k in (dt.date, dt.datetime, AwareDatetime) for k in kind)
         return ("datetime" if dated else "text"), ()
@@ -175,6 +216,10 @@ def field_views(model: type[BaseModel]) -> tuple[FieldView, ...]:
     views = []
     for name, info in model.model_fields.items():
         widget, choices = _widget(info.annotation)
+        declared = _enum_of(info.metadata)
+        if declared and widget == "text":
+            widget, choices = "select", declared
+        rows = row_model(info.annotation)
         views.append(
             FieldView(
                 name=name,
@@ -183,6 +228,7 @@ def field_views(model: type[BaseModel]) -> tuple[FieldView, ...]:
                 choices=choices,
                 required=info.is_required() and widget != "checkbox",
                 description=info.description or "",
+                columns=field_views(rows) if rows is not None else (),
             )
         )
     return tuple(views)
@@ -193,11 +239,23 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
 
     Empty fields take the model's default; an unticked checkbox is ``False``; a ``datetime``
     typed without a zone (an HTML ``datetime-local``) is read as UTC; JSON fields are decoded.
+    A ``rows`` field is read from its table (``NAME-INDEX-COLUMN``, empty rows left out) or,
+    when sent as one value, as JSON.
     """
     data: dict[str, object] = {}
     for view in field_views(model):
         raw = form.get(view.name, "").strip()
-        if view.widget == "checkbox":
+        if view.widget == "rows" and not raw:
+            rows = table_rows(form, view)
+            if rows:
+                record = row_model(model.model_fields[view.name].annotation)
+                assert record is not None
+                data[view.name] = [
+                    _row_values(record, view, row, f"{view.name}.{i}") for i, row in enumerate(rows)
+                ]
+        elif view.widget == "rows":
+            data[view.name] = _json(view.name, raw)
+        elif view.widget == "checkbox":
             data[view.name] = raw in ("on", "true", "1", "yes")
         elif raw == "":
             continue
@@ -205,10 +263,7 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
             # a Literal of numbers (e.g. IHC intensity 0-3) takes the number, not its text
             data[view.name] = _literal_value(model, view.name, raw)
         elif view.widget == "json":
-            try:
-                data[view.name] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ValidationFailed(view.name, f"not valid JSON ({exc.msg})") from None
+            data[view.name] = _json(view.name, raw)
         elif view.widget == "datetime" and "T" in raw and not _has_zone(raw):
             data[view.name] = f"{raw}:00Z" if raw.count(":") == 1 else f"{raw}Z"
         else:
@@ -219,6 +274,67 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
         raise
     except ValueError as exc:  # a model that is not a ServiceInput
         raise ValidationFailed("<input>", str(exc)) from None
+
+
+def _json(name: str, raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(name, f"not valid JSON ({exc.msg})") from None
+
+
+def table_rows(
+    form: Mapping[str, str], view: FieldView, *, keep_empty: bool = False
+) -> list[dict[str, str]]:
+    """The rows of table field ``view`` as typed (``NAME-INDEX-COLUMN``), empty rows left out
+    unless ``keep_empty``.
+
+    Rows keep their order and are numbered again from 0, so that an error the service names
+    ``NAME.INDEX.COLUMN`` points at the row shown at that index.
+    """
+    prefix = f"{view.name}-"
+    indexes = sorted(
+        {
+            int(key.split("-")[1])
+            for key in form
+            if key.startswith(prefix) and key.count("-") == 2 and key.split("-")[1].isdigit()
+        }
+    )
+    rows = []
+    for index in indexes:
+        row = {c.name: form.get(f"{prefix}{index}-{c.name}", "").strip() for c in view.columns}
+        typed = [
+            value
+            for c, value in zip(view.columns, row.values(), strict=True)
+            if value and c.widget != "checkbox"
+        ]
+        if typed or keep_empty:
+            rows.append(row)
+    return rows
+
+
+def _row_values(
+    record: type[BaseModel], view: FieldView, row: Mapping[str, str], where: str
+) -> object:
+    """One table row as the record's field values (the same reading as a form's fields).
+
+    The row is checked by its own model first, so that a refused cell is named
+    ``NAME.INDEX.COLUMN`` (``where`` is ``NAME.INDEX``) and shown in its cell.
+    """
+    values: dict[str, object] = {}
+    for column in view.columns:
+        raw = row.get(column.name, "")
+        if column.widget == "checkbox":
+            values[column.name] = raw in ("on", "true", "1", "yes")
+        elif raw and column.widget == "select":
+            values[column.name] = _literal_value(record, column.name, raw)
+        elif raw:
+            values[column.name] = raw
+    try:
+        record(**values)
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"{where}.{exc.field}", str(exc)[len(exc.field) + 2 :]) from None
+    return values
 
 
 def _literal_value(model: type[BaseModel], name: str, raw: str) -> object:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from fastapi import Request
 from starlette.responses import Response
 
+from cartrial.web.live_forms import term_grades
 from cartrial.web.security import CSRF_FIELD, csrf_token
 from cartrial.web.state import WebState
 
@@ -28,6 +29,7 @@ def render(
         "csrf_field": CSRF_FIELD,
         "study_id": state.study_id,
         "user": user,
+        "term_grades": term_grades,  # the CTCAE grade texts of a term, for AE forms
         **(context or {}),
     }
     return state.templates.TemplateResponse(request, template, values, status_code=status)

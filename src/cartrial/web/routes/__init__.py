@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from cartrial.web.routes import account, api, forms, study, terms
+from cartrial.web.routes import account, admin, api, forms, imports, records, study, terms
 
-__all__ = ["account", "api", "forms", "study", "terms"]
+__all__ = ["account", "admin", "api", "forms", "imports", "records", "study", "terms"]

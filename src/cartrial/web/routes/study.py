@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +23,14 @@ from cartrial.services import (
     escalation_state,
     expansion_state,
     load_study,
-    subject_site,
+    subject_records,
 )
+from cartrial.vocab import PHASES
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
+from cartrial.web.live_forms import study_choices
 from cartrial.web.pages import render
-from cartrial.web.reading import readable_data
+from cartrial.web.reading import readable_data, table_rows
 
 __all__ = ["router"]
 
@@ -46,8 +49,7 @@ _TIMELINE = (
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
-    shown = frame.astype(object).where(frame.notna(), "")
-    return [{str(k): v for k, v in row.items()} for row in shown.to_dict(orient="records")]
+    return table_rows(frame)
 
 
 @router.get("/")
@@ -77,14 +79,21 @@ def subjects(
     for column, value in (("site_id", site), ("dose_level", dose), ("phase", phase)):
         if value:
             frame = frame[frame[column].astype(str) == value]
-    context = {"subjects": _rows(frame), "site": site, "dose": dose, "phase": phase}
+    context = {
+        "subjects": _rows(frame),
+        "site": site,
+        "dose": dose,
+        "phase": phase,
+        "choices": study_choices(ctx),
+        "phases": PHASES,
+    }
     return render(request, "subjects.html", context, user=ctx.user)
 
 
 @router.get("/subjects/{subject_id}")
 def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Response:
     """One subject's timeline: key dates, then every record by kind."""
-    subject_site(ctx, subject_id)  # NotFound / PermissionDenied from the policy layer
+    records = subject_records(ctx, subject_id)  # NotFound / PermissionDenied: the policy layer
     data = readable_data(ctx)
     match = data.subjects[data.subjects["subject_id"] == subject_id]
     if match.empty:
@@ -93,18 +102,19 @@ def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Res
     for table, title in _TIMELINE:
         frame = getattr(data, table)
         sections.append((title, _rows(frame[frame["subject_id"] == subject_id])))
-    context = {"subject": _rows(match)[0], "sections": sections}
+    context = {"subject": _rows(match)[0], "sections": sections, "records": records.records}
     return render(request, "subject.html", context, user=ctx.user)
 
 
 @router.get("/escalation")
 def escalation(request: Request, ctx: PageContext) -> Response:
     """Escalation dashboard: DLT window clocks, counts per dose level, pathways, decisions."""
-    study = load_study(ctx)
+    state = escalation_state(ctx)
     data = readable_data(ctx)
+    site_of = dict(zip(data.subjects["subject_id"], data.subjects["site_id"], strict=True))
     context = {
-        "state": escalation_state(ctx),
-        "view": escalation_view(data, study.protocol),
+        "state": state,
+        "view": escalation_view(state, site_of),
         "decisions": _rows(data.dose_decisions),
     }
     return render(request, "escalation.html", context, user=ctx.user)
@@ -114,11 +124,7 @@ def escalation(request: Request, ctx: PageContext) -> Response:
 def expansion(request: Request, ctx: PageContext) -> Response:
     """Expansion dashboard: toxicity boundary and futility rule against the data, decisions."""
     state = expansion_state(ctx)
-    context = {
-        "state": state,
-        "review": state.rules,
-        "decisions": [decision.model_dump(mode="json") for decision in state.decisions],
-    }
+    context = {"state": state, "review": state.rules}
     return render(request, "expansion.html", context, user=ctx.user)
 
 
@@ -129,21 +135,46 @@ def report_page(request: Request, ctx: PageContext) -> Response:
     return render(request, "report.html", {}, user=ctx.user)
 
 
+#: Report formats offered for download: media type and what is sent.
+REPORT_FORMATS: dict[str, str] = {
+    "zip": "application/zip",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "csv": "application/zip",
+}
+
+
 @router.get("/report/download")
-def report_download(ctx: PageContext) -> Response:
-    """Build the report (HTML and CSV tables) now and send it as one zip file."""
+def report_download(ctx: PageContext, format: str = "zip") -> Response:
+    """Build the report from the current data now and send it in ``format``.
+
+    ``html``: the self-contained HTML report; ``pdf``: the same printed by WeasyPrint; ``csv``:
+    a zip file of the report's tables as CSV; ``zip``: everything (HTML, CSV, DOCX, figures).
+    """
+    media = REPORT_FORMATS.get(format)
+    if media is None:
+        raise NotFound(f"format: no report format {format!r} (one of {', '.join(REPORT_FORMATS)})")
     data = readable_data(ctx)
     with tempfile.TemporaryDirectory(prefix="cartrial-report-") as tmp:
-        result = build_report(data, tmp, pdf=False)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(Path(tmp).rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(tmp).as_posix())
-    del result
-    name = f"{ctx.study_id}-report.zip"
+        result = build_report(data, tmp, pdf=format == "pdf")
+        if format == "html":
+            body, name = result.html_path.read_bytes(), "report.html"
+        elif format == "pdf" and result.pdf_path is not None:
+            body, name = result.pdf_path.read_bytes(), "report.pdf"
+        else:
+            files = result.csv_paths if format == "csv" else sorted(Path(tmp).rglob("*"))
+            body, name = _zipped(Path(tmp), files), f"report-{format}.zip"
+    name = f"{ctx.study_id}-{name}" if format != "zip" else f"{ctx.study_id}-report.zip"
     return Response(
-        buffer.getvalue(),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+def _zipped(root: Path, files: Iterable[Path]) -> bytes:
+    """The ``files`` under ``root`` as one zip file (paths relative to ``root``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            if path.is_file():
+                archive.write(path, path.relative_to(root).as_posix())
+    return buffer.getvalue()

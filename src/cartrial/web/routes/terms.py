@@ -1,4 +1,9 @@
-"""CTCAE v5.0 term search for the AE form (an htmx fragment under the term field)."""
+"""CTCAE v5.0 term search for the AE form (an htmx fragment under the term field).
+
+The fragment lists the matching terms (also as the field's ``<datalist>``, so that picking one
+fills the field without any script) and, once the field holds a catalogue term, replaces the
+grade definitions shown under it (an htmx out-of-band swap of ``#term-grades``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from starlette.responses import Response
 
 from cartrial.rules.ctcae import catalogue
 from cartrial.web.deps import PageContext
+from cartrial.web.live_forms import term_grades
 from cartrial.web.pages import render
 
 __all__ = ["MAX_MATCHES", "router"]
@@ -31,4 +37,5 @@ def ctcae_terms(request: Request, ctx: PageContext, term: str = "") -> Response:
             {"term": r["term"], "soc": r["soc"], "grades": ", ".join(map(str, r["grades"]))}
             for r in ordered.head(MAX_MATCHES).to_dict("records")
         ]
-    return render(request, "ctcae_terms.html", {"matches": matches, "query": term}, user=ctx.user)
+    context = {"matches": matches, "query": term, "exact": term_grades(term) if text else None}
+    return render(request, "ctcae_terms.html", context, user=ctx.user)

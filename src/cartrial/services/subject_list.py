@@ -1,0 +1,42 @@
+"""The subjects a user may pick in a form: every subject of the sites they may read.
+
+Unlike the analysis read model (enrolled subjects only, as of the data cut-off), this lists
+screened subjects too, so that the enrolment form can offer them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from cartrial.services.base import ServiceResult
+from cartrial.services.context import ServiceContext, use_case
+from cartrial.store import Site, Subject, live
+from cartrial.vocab import ROLES
+
+__all__ = ["SubjectListing", "visible_subjects"]
+
+
+class SubjectListing(ServiceResult):
+    """One subject as a form lists it: code, site code and status."""
+
+    subject_id: str
+    site_id: str
+    status: str
+
+
+def visible_subjects(ctx: ServiceContext) -> tuple[SubjectListing, ...]:
+    """The subjects of the sites where ``ctx.user`` holds a role (every site if study-wide)."""
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
+        every = any(scope is None for _, scope in uc.roles)
+        query = (
+            select(Subject.subject_code, Site.code, Subject.status)
+            .join(Site, Site.id == Subject.site_id)
+            .where(Subject.study_id == uc.study.id, live(Subject))
+            .order_by(Subject.subject_code)
+        )
+        if not every:
+            query = query.where(Subject.site_id.in_([s for _, s in uc.roles if s is not None]))
+        return tuple(
+            SubjectListing(subject_id=code, site_id=site, status=status)
+            for code, site, status in uc.session.execute(query).tuples()
+        )
