@@ -240,3 +240,18 @@ def test_adaptive_scheme_needs_the_dlt_onsets() -> None:
         design.decide(n, dlt, 2, pending, dlt_followup=onsets[:1])
     with pytest.raises(DesignError, match="scheme"):
         TITECRM(target=0.25, n_doses=5, scheme="quadratic")  # type: ignore[arg-type]
+
+
+def test_adaptive_scheme_without_pending_patients_needs_no_onsets() -> None:
+    # nothing to weigh: the likelihood is CRM's, whatever the DLT times (dose pathways, end of
+    # escalation ask a TITE design on complete follow-up)
+    from cartrial.designs import needs_dlt_followup
+
+    design = TITECRM(target=0.25, n_doses=5, scheme="adaptive")
+    n, dlt = [3, 3, 0, 0, 0], [0, 1, 0, 0, 0]
+    plain = CRM(target=0.25, n_doses=5).decide(n, dlt, 1)
+    assert design.decide(n, dlt, 1).next_dose == plain.next_dose
+    assert design.decide(n, dlt, 1, dlt_followup=[0.4]).details == design.decide(n, dlt, 1).details
+    assert needs_dlt_followup(design)
+    assert not needs_dlt_followup(TITECRM(target=0.25, n_doses=5))
+    assert not needs_dlt_followup(CRM(target=0.25, n_doses=5))

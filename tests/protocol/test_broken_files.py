@@ -41,6 +41,7 @@ EXPECTED: dict[str, tuple[str, int, str]] = {
     "bool_as_number": ("treatment.infusions", 55, "valid integer, got True"),
     "design_bad_parameter": ("escalation.design.params", 96, "strictly between 0 and 1"),
     "design_unknown_parameter": ("escalation.design.params", 96, "cohort_sise"),
+    "design_unknown_tite_scheme": ("escalation.design.params", 96, "scheme must be one of"),
     "not_yaml": ("", 2, "not valid YAML"),
     "not_a_mapping": ("", 1, "must be a mapping"),
 }

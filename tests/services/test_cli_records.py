@@ -1,4 +1,4 @@
-"""``cartrial import records|study|odm`` and ``cartrial export-odm`` call the services and print."""
+"""``cartrial import records|study|odm`` and ``cartrial export odm`` call the services and print."""
 
 from __future__ import annotations
 
@@ -43,14 +43,14 @@ def test_a_study_moves_in_from_csv_and_out_and_in_again_as_odm(tmp_path: Path) -
     assert code == 0, out
     assert all(f"{family} imported" in out for family in RECORD_FAMILIES)
     odm = tmp_path / "study.xml"
-    code, out = run("export-odm", "--out", str(odm), "--db", db)
+    code, out = run("export", "odm", "--out", str(odm), "--db", db)
     assert code == 0, out
     moved = str(tmp_path / "moved.db")
     _new_study(moved)
     code, out = run("import", "odm", str(odm), "--db", moved, "--json")
     assert code == 0, out
     again = tmp_path / "again.xml"
-    code, out = run("export-odm", "--out", str(again), "--db", moved)
+    code, out = run("export", "odm", "--out", str(again), "--db", moved)
     assert code == 0, out
 
     def body(path: Path) -> bytes:  # everything but the CreationDateTime of the document
@@ -58,6 +58,8 @@ def test_a_study_moves_in_from_csv_and_out_and_in_again_as_odm(tmp_path: Path) -
         return text[text.index(b"<Study ") :]
 
     assert body(again) == body(odm)
+    code, _ = run("export-odm", "--out", str(again), "--db", moved)
+    assert code == 2  # the ODM export is `export odm`; the old top-level command is gone
 
 
 def test_a_pair_without_a_family_is_refused(tmp_path: Path) -> None:

@@ -18,11 +18,13 @@ TABLE = pd.DataFrame(
     {
         "subject_id": ["A", "B", "C", "D"],
         "dose_index": [1, 1, 1, 2],
+        "infusion_date": [END - dt.timedelta(28)] * 3 + [END - dt.timedelta(28)],
         "has_dlt": [True, False, False, False],
         "dlt_evaluable": [True, True, False, False],
         "pending": [False, False, True, False],
         "window_end": [END, END, END + dt.timedelta(5), END],
         "followed_fraction": [1.0, 1.0, 0.5, 0.25],
+        "dlt_onset_fraction": [0.25, float("nan"), float("nan"), float("nan")],
     }
 )
 
@@ -37,6 +39,13 @@ def test_counts_per_dose_for_a_design_that_waits() -> None:
     assert (counts.n_evaluable, counts.n_dlt) == (2, 1)
     (waiting,) = counts.pending_subjects
     assert (waiting.subject_id, waiting.window_end) == ("C", END + dt.timedelta(5))
+    # every treated subject's window, as in the table
+    assert [(s.subject_id, s.dlt_evaluable, s.pending, s.has_dlt) for s in counts.subjects] == [
+        ("A", True, False, True),
+        ("B", True, False, False),
+        ("C", False, True, False),
+        ("D", False, False, False),
+    ]
 
 
 def test_time_to_event_designs_count_every_treated_subject() -> None:
@@ -44,6 +53,7 @@ def test_time_to_event_designs_count_every_treated_subject() -> None:
     assert counts.n == (0, 3, 1, 0)
     assert counts.dlt == (0, 1, 0, 0)
     assert counts.pending_followup == [(1, 0.5)]
+    assert counts.dlt_followup == (0.25,)  # A's DLT began a quarter into the window
 
 
 def test_an_empty_table_counts_nothing() -> None:

@@ -18,6 +18,7 @@ from service_support import Trial, build_trial
 from cartrial.errors import ImportFailed
 from cartrial.services.imports_records import RECORD_FAMILIES, import_study
 from cartrial.services.odm import ODM_NS, export_odm, import_odm
+from cartrial.services.odm_check import odm_problems
 from cartrial.services.records_read import recorded_rows
 from cartrial.store import make_engine, session_factory
 
@@ -159,3 +160,22 @@ def test_a_study_moves_into_each_database_backend(
         assert export_odm(target.as_("dm"), created=CREATED) == first
     finally:
         target.engine.dispose()
+
+
+def test_the_export_is_valid_odm_1_3_2(full: Trial) -> None:
+    # the schema and reference checks of services.odm_check (ODM 1.3.2 specification)
+    assert odm_problems(export_odm(full.as_("dm"), created=CREATED)) == []
+
+
+def test_the_odm_check_finds_schema_reference_and_value_errors(full: Trial) -> None:
+    text = export_odm(full.as_("dm"), created=CREATED)
+    wrong_type = text.replace(b'FileType="Snapshot"', b'FileType="Copy"', 1)
+    assert any("FileType" in p for p in odm_problems(wrong_type))
+    no_item = text.replace(b'ItemOID="IT.LABS.VALUE"', b'ItemOID="IT.LABS.NOPE"', 1)
+    assert any("'IT.LABS.NOPE' has no ItemDef" in p for p in odm_problems(no_item))
+    root = etree.fromstring(text)
+    datum = root.find(".//odm:ItemData[@ItemOID='IT.SCREENING.CLDN18_IHC_PCT']", NS)
+    assert datum is not None
+    datum.set("Value", "seventy")
+    problems = odm_problems(etree.tostring(root))
+    assert any("IT.SCREENING.CLDN18_IHC_PCT 'seventy' is not float" in p for p in problems)

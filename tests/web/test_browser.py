@@ -252,6 +252,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "code": ("S01",),
     "username": ("coord1",),
     "user": ("coord1",),
+    "table": ("subjects", "adverse_events"),
 }
 #: Who looks at the pages, in turn, until one may see it (a page for one role only).
 VIEWERS = ("inv", "admin", "dm", "mon", "dsmc", "stat")

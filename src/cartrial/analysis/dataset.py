@@ -207,12 +207,13 @@ def normalise_trial_data(trial: TrialData) -> TrialData:
     tables: dict[str, pd.DataFrame] = {}
     for name in TABLE_COLUMNS:
         frame = getattr(trial, name).copy()
+        # columns already float64 or datetime64 are kept as they are (a second call is cheap)
         for column in NUMERIC_COLUMNS[name]:
-            if column in frame.columns:
+            if column in frame.columns and frame[column].dtype != np.float64:
                 numbers = pd.to_numeric(frame[column], errors="coerce")
                 frame[column] = numbers.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         for column in DATE_COLUMNS[name]:
-            if column in frame.columns:
+            if column in frame.columns and not pd.api.types.is_datetime64_dtype(frame[column]):
                 frame[column] = pd.to_datetime(frame[column])
         tables[name] = frame
     return TrialData(

@@ -62,9 +62,8 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
         "tables/*.csv."
     },
     "export": {
-        "export": "CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
+        "export": "CDISC exchange files of the study: SDTM, ADaM, Define-XML and ODM.",
     },
-    "records": {"export-odm": "Write every record of the study as CDISC ODM 1.3 clinical data."},
     "serve": {"serve": "Serve the web application (log in with an account of the study)."},
 }
 

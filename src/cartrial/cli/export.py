@@ -1,13 +1,15 @@
-"""``cartrial export sdtm|adam|define``: the study's CDISC datasets and their Define-XML."""
+"""``cartrial export sdtm|adam|define|odm``: the study's CDISC datasets, Define-XML and ODM."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from cartrial.cli.records import export_odm_command
 
 if TYPE_CHECKING:
     from cartrial.exchange import ExportReport
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 export_app = typer.Typer(
-    help="CDISC datasets of the study: SDTM, ADaM and their Define-XML.",
+    help="CDISC exchange files of the study: SDTM, ADaM, Define-XML and ODM.",
     no_args_is_help=True,
 )
 
@@ -40,7 +42,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
-def _print(reports: list[ExportReport], as_json: bool) -> None:
+def _print(reports: Sequence[ExportReport], as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -85,21 +87,11 @@ def _export(
     nested: bool = False,
 ) -> None:
     from cartrial.cli.report import trial_as_of
-    from cartrial.exchange import build_adam, build_sdtm, write_package
+    from cartrial.exchange import write_packages
 
     data = trial_as_of(db, study, cutoff)
-    sdtm = build_sdtm(data)
-    built = {"sdtm": sdtm, "adam": build_adam(data, sdtm) if "adam" in standards else {}}
-    reports = [
-        write_package(
-            data,
-            standard,  # type: ignore[arg-type]
-            out / standard if nested else out,
-            fmt,  # type: ignore[arg-type]
-            datasets=built[standard],
-        )
-        for standard in standards
-    ]
+    outs = {standard: out / standard if nested else out for standard in standards}
+    reports = write_packages(data, outs, fmt)  # type: ignore[arg-type]
     _print(reports, as_json)
     if any(report.errors for report in reports):
         raise typer.Exit(code=1)
@@ -138,3 +130,5 @@ export_app.command("define")(
         nested=True,
     )
 )
+
+export_app.command("odm")(export_odm_command)

@@ -1,4 +1,4 @@
-"""``cartrial import records|study|odm`` and ``cartrial export-odm``: move a study in or out.
+"""``cartrial import records|study|odm``: move a study in (``cartrial export odm`` moves it out).
 
 Thin shells over :mod:`cartrial.services.imports_records` and :mod:`cartrial.services.odm`: every
 row goes through the use cases as the person of the credential, all in one transaction; a
@@ -15,7 +15,7 @@ import typer
 from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context
 from cartrial.cli.layout import print_record
 
-__all__ = ["add_record_imports", "register"]
+__all__ = ["add_record_imports", "export_odm_command"]
 
 _FAMILIES_HELP = "Record family (the headings of docs/import.md), e.g. screening, labs."
 
@@ -25,11 +25,6 @@ def add_record_imports(imports: typer.Typer) -> None:
     imports.command("records")(records_command)
     imports.command("study")(study_command)
     imports.command("odm")(odm_command)
-
-
-def register(app: typer.Typer) -> None:
-    """Attach ``export-odm`` to the root app."""
-    app.command("export-odm")(export_odm_command)
 
 
 def _print_all(reports: list[dict[str, object]], as_json: bool) -> None:

@@ -13,11 +13,13 @@ from cartrial.designs.base import (
     Action,
     Decision,
     Design,
+    DLTOnsetDesign,
     LastCohortDesign,
     PendingPatient,
     TimeToEventDesign,
     TimeToEventLastCohortDesign,
     is_time_to_event,
+    needs_dlt_followup,
     takes_last_cohort,
 )
 from cartrial.designs.boin import BOIN, boin_lambdas
@@ -50,6 +52,7 @@ __all__ = [
     "TITECRM",
     "Action",
     "CRMPosterior",
+    "DLTOnsetDesign",
     "Decision",
     "DecisionTableDesign",
     "Design",
@@ -68,5 +71,6 @@ __all__ = [
     "is_time_to_event",
     "is_time_to_event_name",
     "make_design",
+    "needs_dlt_followup",
     "takes_last_cohort",
 ]

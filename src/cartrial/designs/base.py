@@ -204,6 +204,26 @@ class TimeToEventLastCohortDesign(TimeToEventDesign, LastCohortDesign, Protocol)
         ...
 
 
+class DLTOnsetDesign(TimeToEventDesign, Protocol):
+    """A time-to-event design whose ``decide`` also needs when each observed DLT began.
+
+    Declared by a ``needs_dlt_followup`` attribute that is true (TITE-CRM with
+    ``scheme="adaptive"``); read by :func:`needs_dlt_followup`.
+    """
+
+    def decide(
+        self,
+        n: Sequence[int] | npt.ArrayLike,
+        dlt: Sequence[int] | npt.ArrayLike,
+        current: int,
+        pending_followup: Sequence[PendingPatient] | None = None,
+        *,
+        dlt_followup: Sequence[float] | None = None,
+    ) -> Decision:
+        """The decision; ``dlt_followup`` = followed fraction of the window at each DLT."""
+        ...
+
+
 def is_time_to_event(design: Design) -> TypeGuard[TimeToEventDesign]:
     """Whether ``design`` declares ``time_to_event = True`` (its ``decide`` takes pending
     patients, so decisions need not wait for every DLT window to close)."""
@@ -215,10 +235,10 @@ def takes_last_cohort(design: Design) -> TypeGuard[LastCohortDesign]:
     return getattr(design, "last_cohort_rule", False) is True
 
 
-def needs_dlt_followup(design: Design) -> bool:
+def needs_dlt_followup(design: Design) -> TypeGuard[DLTOnsetDesign]:
     """Whether ``design``'s ``decide`` needs ``dlt_followup``, the followed fraction of the window
     at which each observed DLT occurred (TITE-CRM with adaptive weights declares it)."""
-    return getattr(design, "needs_dlt_followup", False) is True
+    return is_time_to_event(design) and getattr(design, "needs_dlt_followup", False) is True
 
 
 def decision_from_move(

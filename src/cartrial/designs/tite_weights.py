@@ -72,8 +72,8 @@ def pending_weights(
 ) -> FloatArray:
     """Weights of one trial's pending patients under ``scheme`` (1-D ``followed``)."""
     followed = np.asarray(followed, dtype=np.float64)
-    if scheme == "linear":
-        return followed
+    if scheme == "linear" or (followed.size == 0 and dlt_onsets is None):
+        return followed  # without pending patients there is nothing to weigh
     if dlt_onsets is None:
         raise DesignError(
             "adaptive TITE-CRM weights need the followed fraction at which each observed DLT "

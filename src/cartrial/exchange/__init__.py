@@ -7,7 +7,7 @@ metadata live in ``cartrial/data/cdisc/`` (:mod:`~cartrial.exchange.metadata`); 
 :mod:`~cartrial.exchange.sdtm` and :mod:`~cartrial.exchange.sdtm_findings`, ADaM builders in
 :mod:`~cartrial.exchange.adam` and :mod:`~cartrial.exchange.adam_bds`; the writers in
 :mod:`~cartrial.exchange.transport` (XPT, CSV) and :mod:`~cartrial.exchange.datasetjson`;
-:func:`write_package` ties them together.
+:func:`write_packages` ties them together, chunk by chunk of subjects.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cartrial.exchange.package import (
     build_adam,
     build_package,
     write_package,
+    write_packages,
 )
 from cartrial.exchange.sdtm import build_sdtm
 
@@ -38,4 +39,5 @@ __all__ = [
     "dataset_spec",
     "dataset_specs",
     "write_package",
+    "write_packages",
 ]

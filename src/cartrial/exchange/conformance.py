@@ -15,20 +15,28 @@ codelist       values are terms of the variable's codelist (an error for a non-e
 one-per-subj   DM and ADSL hold one record per subject
 subject        every USUBJID of a dataset is a subject of DM (and of ADSL for ADaM)
 ============== ===================================================================================
+
+The checks also run on a dataset written chunk by chunk of subjects
+(:class:`ConformanceTally`): each chunk's datasets are checked together and the counts added.
+Every rule that looks across records (seq, key, one-per-subj, subject) compares records of one
+subject, and a chunk holds all the records of its subjects, so the sums equal the counts on the
+whole datasets; a dataset without USUBJID (trial design) is added once.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from cartrial.exchange.metadata import codelists, dataset_spec
+from cartrial.exchange.text import distinct
 
-__all__ = ["Finding", "check_datasets"]
+__all__ = ["ConformanceTally", "Finding", "check_datasets"]
 
 _ISO_DATE = re.compile(
     r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$"
@@ -52,94 +60,127 @@ class Finding:
         return f"{self.severity}: {where} [{self.rule}] {self.message} ({self.rows} row(s))"
 
 
-def _dataset_findings(name: str, frame: pd.DataFrame) -> list[Finding]:
-    spec = dataset_spec(name)
-    lists = codelists()
-    found: list[Finding] = []
-    for variable in spec.variables:
-        if variable.name not in frame.columns:
-            if variable.core == "Req":
-                found.append(
-                    Finding(name, variable.name, "required", "variable missing", len(frame))
-                )
-            continue
-        values = frame[variable.name]
-        if variable.core == "Req" and values.isna().any():
-            found.append(
-                Finding(
-                    name,
-                    variable.name,
-                    "required",
-                    "required variable is null",
-                    int(values.isna().sum()),
-                )
-            )
-        present = values.dropna()
-        if variable.codelist == "ISO8601":
-            wrong = {v for v in pd.unique(present.astype(str)) if not _ISO_DATE.match(v)}
-            bad = present.astype(str).isin(wrong)
-            if bad.any():
-                found.append(
-                    Finding(name, variable.name, "iso8601", "not an ISO 8601 date", int(bad.sum()))
-                )
-        elif variable.codelist in lists and variable.type == "Char":
-            codelist = lists[variable.codelist]
-            outside = present.loc[~present.astype(str).isin(codelist.terms)]
-            if len(outside):
-                terms = ", ".join(sorted(map(str, outside.unique()))[:5])
-                found.append(
-                    Finding(
-                        name,
-                        variable.name,
-                        "codelist",
-                        f"values not in codelist {codelist.name} ({codelist.nci_code}): {terms}",
-                        len(outside),
-                        "note" if codelist.extensible else "error",
-                    )
-                )
-    seq = [v.name for v in spec.variables if v.name.endswith("SEQ") and v.name != "SRCSEQ"]
-    if seq and "USUBJID" in frame.columns and len(frame):
-        duplicated = frame.duplicated(["USUBJID", seq[0]])
-        if duplicated.any():
-            found.append(
-                Finding(name, seq[0], "seq", "not unique within USUBJID", int(duplicated.sum()))
-            )
-    keys = [k for k in spec.keys if k in frame.columns]
-    if keys and len(frame) and frame.duplicated(keys).any():
-        found.append(
-            Finding(
-                name, "", "key", f"key {', '.join(keys)} repeats", int(frame.duplicated(keys).sum())
-            )
-        )
-    if name in {"DM", "ADSL"} and frame["USUBJID"].duplicated().any():
-        found.append(
-            Finding(
-                name,
-                "USUBJID",
-                "one-per-subj",
-                "more than one record per subject",
-                int(frame["USUBJID"].duplicated().sum()),
-            )
-        )
-    return found
+#: Where a finding sits in the report before it is sorted: the order of the checks on one dataset.
+_ORDER = {"required": 0, "iso8601": 1, "codelist": 2, "seq": 3, "key": 4, "one-per-subj": 5}
+#: The most codelist terms a finding's message lists.
+_TERMS_SHOWN = 5
+_Key = tuple[str, str, str, str, str]
+
+
+@dataclass
+class ConformanceTally:
+    """The findings of datasets checked chunk by chunk of subjects (module docstring).
+
+    :meth:`add` checks one chunk's datasets (by name, SDTM and/or ADaM); :meth:`findings` gives
+    what :func:`check_datasets` gives on the whole datasets.
+    """
+
+    _rows: dict[_Key, int] = field(default_factory=dict)
+    _rank: dict[_Key, tuple[int, ...]] = field(default_factory=dict)
+    _terms: dict[_Key, list[str]] = field(default_factory=dict)
+    _datasets: list[str] = field(default_factory=list)
+
+    def _count(
+        self,
+        key: _Key,
+        rows: int,
+        rank: tuple[int, ...],
+        terms: list[str] | None = None,
+    ) -> None:
+        self._rows[key] = self._rows.get(key, 0) + rows
+        self._rank.setdefault(key, rank)
+        if terms is not None:
+            self._terms[key] = sorted({*self._terms.get(key, []), *terms})[:_TERMS_SHOWN]
+
+    def _dataset(self, name: str, frame: pd.DataFrame) -> None:
+        if name not in self._datasets:
+            self._datasets.append(name)
+        at = self._datasets.index(name)
+        spec = dataset_spec(name)
+        lists = codelists()
+        for number, variable in enumerate(spec.variables):
+            where = (0, at, number)
+            if variable.name not in frame.columns:
+                if variable.core == "Req":
+                    key = (name, variable.name, "required", "error", "variable missing")
+                    self._count(key, len(frame), (*where, 0))
+                continue
+            values = frame[variable.name]
+            codes, texts = distinct(values) if variable.type == "Char" else (None, None)
+            missing = int((codes == -1).sum()) if codes is not None else int(values.isna().sum())
+            if variable.core == "Req" and missing:
+                key = (name, variable.name, "required", "error", "required variable is null")
+                self._count(key, missing, (*where, 1))
+            if codes is None or texts is None:
+                continue
+            if variable.codelist == "ISO8601":
+                wrong = [i for i, text in enumerate(texts) if not _ISO_DATE.match(text)]
+                bad = int(np.isin(codes, wrong).sum())
+                if bad:
+                    key = (name, variable.name, "iso8601", "error", "not an ISO 8601 date")
+                    self._count(key, bad, (*where, 2))
+            elif variable.codelist in lists:
+                codelist = lists[variable.codelist]
+                outside = [i for i, text in enumerate(texts) if text not in codelist.terms]
+                count = int(np.isin(codes, outside).sum())
+                if count:
+                    severity = "note" if codelist.extensible else "error"
+                    message = f"values not in codelist {codelist.name} ({codelist.nci_code})"
+                    key = (name, variable.name, "codelist", severity, message)
+                    terms = sorted(texts[outside])[:_TERMS_SHOWN]
+                    self._count(key, count, (*where, 3), terms)
+        self._across_records(name, frame, at)
+
+    def _across_records(self, name: str, frame: pd.DataFrame, at: int) -> None:
+        spec = dataset_spec(name)
+        seq = [v.name for v in spec.variables if v.name.endswith("SEQ") and v.name != "SRCSEQ"]
+        if seq and "USUBJID" in frame.columns and len(frame):
+            repeated = int(frame.duplicated(["USUBJID", seq[0]]).sum())
+            if repeated:
+                key = (name, seq[0], "seq", "error", "not unique within USUBJID")
+                self._count(key, repeated, (1, at, _ORDER["seq"]))
+        keys = [k for k in spec.keys if k in frame.columns]
+        if keys and len(frame):
+            repeated = int(frame.duplicated(keys).sum())
+            if repeated:
+                key = (name, "", "key", "error", f"key {', '.join(keys)} repeats")
+                self._count(key, repeated, (1, at, _ORDER["key"]))
+        if name in {"DM", "ADSL"}:
+            repeated = int(frame["USUBJID"].duplicated().sum())
+            if repeated:
+                key = (name, "USUBJID", "one-per-subj", "error", "more than one record per subject")
+                self._count(key, repeated, (1, at, _ORDER["one-per-subj"]))
+
+    def add(self, datasets: Mapping[str, pd.DataFrame]) -> None:
+        """Check the datasets of one chunk of subjects (every dataset of its standard)."""
+        for name, frame in datasets.items():
+            self._dataset(name, frame)
+        for number, parent in enumerate(("DM", "ADSL")):
+            if parent not in datasets:
+                continue
+            subjects = set(datasets[parent]["USUBJID"])
+            family = dataset_spec(parent).standard
+            for name, frame in datasets.items():
+                if dataset_spec(name).standard != family or "USUBJID" not in frame.columns:
+                    continue
+                unknown = int((frame["USUBJID"].notna() & ~frame["USUBJID"].isin(subjects)).sum())
+                if unknown:
+                    key = (name, "USUBJID", "subject", "error", f"subjects not in {parent}")
+                    self._count(key, unknown, (2, number, self._datasets.index(name)))
+
+    def findings(self) -> list[Finding]:
+        """Every finding so far, errors first, then by dataset and variable."""
+        found = []
+        for key in sorted(self._rows, key=self._rank.__getitem__):
+            name, variable, rule, severity, message = key
+            if key in self._terms:
+                message = f"{message}: {', '.join(self._terms[key])}"
+            found.append(Finding(name, variable, rule, message, self._rows[key], severity))  # type: ignore[arg-type]
+        return sorted(found, key=lambda f: (f.severity != "error", f.dataset, f.variable))
 
 
 def check_datasets(datasets: Mapping[str, pd.DataFrame]) -> list[Finding]:
     """Every conformance finding of ``datasets`` (SDTM and/or ADaM by name), errors first."""
-    found: list[Finding] = []
-    for name, frame in datasets.items():
-        found.extend(_dataset_findings(name, frame))
-    for parent in ("DM", "ADSL"):
-        if parent not in datasets:
-            continue
-        subjects = set(datasets[parent]["USUBJID"])
-        family = dataset_spec(parent).standard
-        for name, frame in datasets.items():
-            if dataset_spec(name).standard != family or "USUBJID" not in frame.columns:
-                continue
-            unknown = frame.loc[frame["USUBJID"].notna() & ~frame["USUBJID"].isin(subjects)]
-            if len(unknown):
-                found.append(
-                    Finding(name, "USUBJID", "subject", f"subjects not in {parent}", len(unknown))
-                )
-    return sorted(found, key=lambda f: (f.severity != "error", f.dataset, f.variable))
+    tally = ConformanceTally()
+    tally.add(datasets)
+    return tally.findings()

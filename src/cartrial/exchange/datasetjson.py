@@ -17,19 +17,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from cartrial import __version__
 from cartrial.errors import ExchangeError
 from cartrial.exchange.metadata import DatasetSpec
+from cartrial.exchange.text import distinct
 
-__all__ = ["dataset_json", "validate_dataset_json", "write_dataset_json"]
+__all__ = [
+    "DatasetJsonWriter",
+    "dataset_columns",
+    "dataset_header",
+    "dataset_json",
+    "dataset_rows",
+    "validate_dataset_json",
+    "write_dataset_json",
+]
 
 
 @cache
@@ -61,32 +70,48 @@ def _column(spec: DatasetSpec, index: int, frame: pd.DataFrame) -> dict[str, Any
     return column
 
 
-def _value(value: object, column: dict[str, Any]) -> object:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
+def dataset_columns(frame: pd.DataFrame, spec: DatasetSpec) -> list[dict[str, Any]]:
+    """The ``columns`` of ``frame`` (or of its witness rows, :mod:`cartrial.exchange.chunks`)."""
+    return [_column(spec, i, frame) for i in range(len(spec.variables))]
+
+
+def _values(values: pd.Series, column: dict[str, Any]) -> list[object]:
+    """One column's values as JSON values, converted column-wise (``None`` when missing)."""
+    missing = values.isna().to_numpy()
     if column.get("targetDataType") == "integer":
-        return (dt.date(1960, 1, 1) + dt.timedelta(days=int(value))).isoformat()  # type: ignore[call-overload]
-    if column["dataType"] == "integer":
-        return int(value)  # type: ignore[call-overload]
-    if column["dataType"] == "double":
-        return float(value)  # type: ignore[arg-type]
-    return str(value)
+        days = values.to_numpy(dtype=float, na_value=np.nan)
+        dates = np.datetime64("1960-01-01") + np.nan_to_num(days).astype("timedelta64[D]")
+        converted = np.datetime_as_string(dates, unit="D").astype(object)
+    elif column["dataType"] == "integer":
+        whole = values.to_numpy(dtype=float, na_value=0.0).astype(np.int64)
+        converted = whole.astype(object)
+    elif column["dataType"] == "double":
+        converted = values.to_numpy(dtype=float, na_value=np.nan).astype(object)
+    else:
+        codes, texts = distinct(values)
+        with_missing = np.empty(len(texts) + 1, dtype=object)
+        with_missing[:-1] = texts  # the code -1 of a missing value picks the last: None
+        return list(with_missing[codes])
+    converted[missing] = None
+    return list(converted)
 
 
-def dataset_json(
-    frame: pd.DataFrame,
+def dataset_rows(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> list[list[object]]:
+    """The ``rows`` of ``frame``: one list of values per record, in the order of ``columns``."""
+    values = [_values(frame[column["name"]], column) for column in columns]
+    return [list(row) for row in zip(*values, strict=True)] if values else []
+
+
+def dataset_header(
     spec: DatasetSpec,
+    columns: list[dict[str, Any]],
+    records: int,
     *,
     study_id: str,
     created: dt.datetime,
     data_cutoff: dt.date,
 ) -> dict[str, Any]:
-    """The Dataset-JSON v1.1 document of ``frame`` (module docstring)."""
-    columns = [_column(spec, i, frame) for i in range(len(spec.variables))]
-    rows = [
-        [_value(value, column) for value, column in zip(record, columns, strict=True)]
-        for record in frame.itertuples(index=False, name=None)
-    ]
+    """The document's attributes and ``columns``, with ``rows`` last and empty (module doc)."""
     standard = "SDTM" if spec.standard == "SDTM" else "ADAM"
     return {
         "datasetJSONCreationDateTime": created.isoformat(timespec="seconds"),
@@ -99,12 +124,77 @@ def dataset_json(
         "metaDataVersionOID": f"MDV.{study_id}.{standard}",
         "metaDataRef": "define.xml",
         "itemGroupOID": f"IG.{spec.name}",
-        "records": len(rows),
+        "records": records,
         "name": spec.name,
         "label": spec.label,
         "columns": columns,
-        "rows": rows,
+        "rows": [],
     }
+
+
+def dataset_json(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    study_id: str,
+    created: dt.datetime,
+    data_cutoff: dt.date,
+) -> dict[str, Any]:
+    """The Dataset-JSON v1.1 document of ``frame`` (module docstring)."""
+    columns = dataset_columns(frame, spec)
+    document = dataset_header(
+        spec, columns, len(frame), study_id=study_id, created=created, data_cutoff=data_cutoff
+    )
+    document["rows"] = dataset_rows(frame, columns)
+    return document
+
+
+class DatasetJsonWriter:
+    """Write a Dataset-JSON document to ``path`` with its rows appended chunk by chunk.
+
+    The file is the bytes of ``json.dumps(document, ensure_ascii=False)`` of the whole document:
+    the header (:func:`dataset_header`, checked against the schema when the writer opens) up to
+    ``"rows": [``, each chunk's rows, then ``]}``. The rows' part of the schema (every value a
+    string, number or null, one per column) holds by construction (:func:`dataset_rows`).
+    """
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path = path
+        self.header = header
+        self._file: TextIO | None = None
+        self._rows = 0
+
+    def __enter__(self) -> DatasetJsonWriter:
+        problems = validate_dataset_json({**self.header, "records": 0})
+        if problems:
+            raise ExchangeError(
+                f"{self.header.get('name')}: not valid Dataset-JSON v1.1:\n  "
+                + "\n  ".join(problems[:20])
+            )
+        text = json.dumps(self.header, ensure_ascii=False)
+        self._file = self.path.open("w", encoding="utf-8")
+        self._file.write(text.removesuffix("[]}") + "[")
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append the rows of ``frame``."""
+        assert self._file is not None, "use DatasetJsonWriter as a context manager"
+        if frame.empty:
+            return
+        text = json.dumps(dataset_rows(frame, self.header["columns"]), ensure_ascii=False)
+        self._file.write((", " if self._rows else "") + text[1:-1])
+        self._rows += len(frame)
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        assert self._file is not None
+        self._file.write("]}")
+        self._file.close()
+        self._file = None
+        if kind is None and self._rows != self.header["records"]:
+            raise ExchangeError(
+                f"{self.header['name']}: {self._rows} rows written, not the "
+                f"{self.header['records']} announced"
+            )
 
 
 def validate_dataset_json(document: dict[str, Any]) -> list[str]:

@@ -265,20 +265,24 @@ def build_is(trial: TrialData) -> pd.DataFrame:
     """IS: anti-CAR antibody screen, confirmation and titer per sample."""
     ada = trial.ada.reset_index(drop=True)
     confirmed = ada["confirmed"].astype("boolean").map({True: "POSITIVE", False: "NEGATIVE"})
+    # values are computed from the selected rows (a whole column assigned to an empty
+    # selection would add its rows to it)
     parts = [
         ada.loc[ada["screen"].notna()].assign(
             ISTESTCD="CARABSCR",
             ISTEST="Anti-CAR Antibody Screen",
-            ISORRES=ada["screen"].astype(str).str.upper(),
+            ISORRES=lambda rows: rows["screen"].astype(str).str.upper(),
         ),
         ada.loc[confirmed.notna()].assign(
-            ISTESTCD="CARABCNF", ISTEST="Anti-CAR Antibody Confirmation", ISORRES=confirmed
+            ISTESTCD="CARABCNF",
+            ISTEST="Anti-CAR Antibody Confirmation",
+            ISORRES=lambda rows: confirmed[rows.index],
         ),
         ada.loc[ada["titer"].notna()].assign(
             ISTESTCD="CARABTIT",
             ISTEST="Anti-CAR Antibody Titer",
-            ISORRES=number_text(ada["titer"]),
-            ISSTRESN=ada["titer"],
+            ISORRES=lambda rows: number_text(rows["titer"]),
+            ISSTRESN=lambda rows: rows["titer"],
             ISORRESU="TITER",
         ),
     ]

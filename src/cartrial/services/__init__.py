@@ -125,6 +125,7 @@ from cartrial.services.escalation_state import (
     EscalationState,
     PathwayRow,
     PendingSubject,
+    TreatedSubject,
     escalation_state,
 )
 from cartrial.services.expansion import (
@@ -176,6 +177,7 @@ from cartrial.services.queries import (
     close_query,
     raise_query,
 )
+from cartrial.services.read_cache import ReadCache, read_cache
 from cartrial.services.read_model import trial_data
 from cartrial.services.record_history import (
     AuditChange,
@@ -274,6 +276,7 @@ __all__ = [
     "QueryState",
     "RP2DDecided",
     "RaiseQuery",
+    "ReadCache",
     "RecordAE",
     "RecordAda",
     "RecordCrsIcansDay",
@@ -313,6 +316,7 @@ __all__ = [
     "TokenCreated",
     "TokenInfo",
     "TokenRevoked",
+    "TreatedSubject",
     "TumourAssessed",
     "TumourPreview",
     "UnlockUser",
@@ -364,6 +368,7 @@ __all__ = [
     "preview_crs_icans_day",
     "preview_tumour_assessment",
     "raise_query",
+    "read_cache",
     "record_ada",
     "record_ae",
     "record_aes",

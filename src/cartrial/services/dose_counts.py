@@ -17,7 +17,7 @@ import pandas as pd
 
 from cartrial.designs import PendingPatient
 
-__all__ = ["DoseCounts", "PendingWindow", "dose_counts"]
+__all__ = ["DoseCounts", "PendingWindow", "SubjectWindow", "dose_counts"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,19 @@ class PendingWindow:
     dose_index: int
     window_end: dt.date
     followed_fraction: float
+
+
+@dataclass(frozen=True)
+class SubjectWindow:
+    """A treated subject's DLT window: infusion day, window end, and how it stands."""
+
+    subject_id: str
+    dose_index: int
+    infusion_date: dt.date
+    window_end: dt.date
+    dlt_evaluable: bool
+    pending: bool
+    has_dlt: bool
 
 
 @dataclass(frozen=True)
@@ -44,8 +57,13 @@ class DoseCounts:
         every treated subject (the pending ones weighted by :attr:`pending_followup`).
     pending_subjects
         The pending subjects, in infusion order.
+    subjects
+        Every treated subject's window, in the order of ``followup``.
     time_to_event
         Whether ``n`` counts pending subjects (TITE designs).
+    dlt_followup
+        For each DLT counted in ``dlt`` (in infusion order), the fraction of the DLT window at
+        which it began: what TITE-CRM's adaptive weights are built from.
     """
 
     treated: tuple[int, ...]
@@ -55,6 +73,8 @@ class DoseCounts:
     n: tuple[int, ...]
     pending_subjects: tuple[PendingWindow, ...]
     time_to_event: bool
+    dlt_followup: tuple[float, ...]
+    subjects: tuple[SubjectWindow, ...] = ()
 
     @property
     def pending_followup(self) -> list[PendingPatient]:
@@ -102,11 +122,13 @@ def dose_counts(followup: pd.DataFrame, n_doses: int, *, time_to_event: bool) ->
     Examples
     --------
     >>> table = pd.DataFrame({"subject_id": ["A", "B"], "dose_index": [1, 1],
-    ...     "has_dlt": [True, False], "dlt_evaluable": [True, False], "pending": [False, True],
-    ...     "window_end": [dt.date(2026, 2, 1)] * 2, "followed_fraction": [0.5, 0.25]})
+    ...     "infusion_date": [dt.date(2026, 1, 4)] * 2, "has_dlt": [True, False],
+    ...     "dlt_evaluable": [True, False], "pending": [False, True],
+    ...     "window_end": [dt.date(2026, 2, 1)] * 2, "followed_fraction": [0.5, 0.25],
+    ...     "dlt_onset_fraction": [0.5, float("nan")]})
     >>> c = dose_counts(table, 3, time_to_event=False)
-    >>> (c.treated, c.evaluable, c.pending, c.dlt, c.n)
-    ((0, 2, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0))
+    >>> (c.treated, c.evaluable, c.pending, c.dlt, c.n, c.dlt_followup)
+    ((0, 2, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0, 1, 0), (0.5,))
     """
     evaluable = followup[followup["dlt_evaluable"].astype(bool)]
     pending = followup[followup["pending"].astype(bool)]
@@ -127,4 +149,19 @@ def dose_counts(followup: pd.DataFrame, n_doses: int, *, time_to_event: bool) ->
             for r in pending.to_dict("records")
         ),
         time_to_event=time_to_event,
+        dlt_followup=tuple(
+            float(x) for x in counted.loc[counted["has_dlt"].astype(bool), "dlt_onset_fraction"]
+        ),
+        subjects=tuple(
+            SubjectWindow(
+                subject_id=str(r["subject_id"]),
+                dose_index=int(r["dose_index"]),
+                infusion_date=r["infusion_date"],
+                window_end=r["window_end"],
+                dlt_evaluable=bool(r["dlt_evaluable"]),
+                pending=bool(r["pending"]),
+                has_dlt=bool(r["has_dlt"]),
+            )
+            for r in followup.to_dict("records")
+        ),
     )

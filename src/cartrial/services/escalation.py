@@ -17,7 +17,13 @@ import datetime as dt
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
-from cartrial.designs import Decision, Design, is_time_to_event, make_design
+from cartrial.designs import (
+    Decision,
+    Design,
+    is_time_to_event,
+    make_design,
+    needs_dlt_followup,
+)
 from cartrial.designs.rp2d import RP2DRecord
 from cartrial.errors import DesignError, NotFound, ValidationFailed
 from cartrial.protocol import Protocol
@@ -83,7 +89,9 @@ def recommend(design: Design, counts: DoseCounts, current: int) -> Decision:
     """The design's decision on ``counts`` with ``current`` the dose in use.
 
     Time-to-event designs (:func:`cartrial.designs.is_time_to_event`) are also given the pending
-    subjects' followed fractions when ``counts`` counts them.
+    subjects' followed fractions when ``counts`` counts them, and those that declare they need
+    it (:func:`cartrial.designs.needs_dlt_followup`: TITE-CRM with adaptive weights) the fraction
+    of the window at which each counted DLT began.
 
     Raises
     ------
@@ -91,14 +99,12 @@ def recommend(design: Design, counts: DoseCounts, current: int) -> Decision:
         The design refuses the data (field ``as_of``).
     """
     try:
+        n, dlt, pending = list(counts.n), list(counts.dlt), counts.pending_followup
+        if counts.time_to_event and needs_dlt_followup(design):
+            return design.decide(n, dlt, current, pending, dlt_followup=list(counts.dlt_followup))
         if counts.time_to_event and is_time_to_event(design):
-            return design.decide(
-                n=list(counts.n),
-                dlt=list(counts.dlt),
-                current=current,
-                pending_followup=counts.pending_followup,
-            )
-        return design.decide(n=list(counts.n), dlt=list(counts.dlt), current=current)
+            return design.decide(n, dlt, current, pending)
+        return design.decide(n, dlt, current)
     except DesignError as exc:
         raise ValidationFailed("as_of", f"the design cannot decide: {exc}") from None
 

@@ -31,6 +31,7 @@ from cartrial.services.escalation import (
     unsigned_dose_decision,
 )
 from cartrial.services.governance import latest_decision
+from cartrial.services.read_cache import read_cache
 from cartrial.store import DoseDecision, Signature, live, utcnow
 from cartrial.vocab import ROLES
 
@@ -40,6 +41,7 @@ __all__ = [
     "EscalationState",
     "PathwayRow",
     "PendingSubject",
+    "TreatedSubject",
     "escalation_state",
 ]
 
@@ -54,8 +56,27 @@ class PendingSubject(ServiceResult):
     days_left: int
 
 
+class TreatedSubject(ServiceResult):
+    """A subject treated in the escalation: the DLT window clock and where the subject stands.
+
+    ``window_end`` = infusion date + the protocol's ``dlt.window_days``; ``days_left`` until it
+    as of the state's date (0 once closed).
+    """
+
+    subject_id: str
+    infusion_date: dt.date
+    window_end: dt.date
+    days_left: int
+    dlt_evaluable: bool
+    pending: bool
+    has_dlt: bool
+
+
 class DoseLevelState(ServiceResult):
-    """One dose level in the escalation: subjects treated, evaluable, pending; DLTs."""
+    """One dose level in the escalation: subjects treated, evaluable, pending; DLTs.
+
+    ``subjects`` lists every treated subject with its window (the counts are over them).
+    """
 
     dose_level: str
     dose_index: int
@@ -63,6 +84,7 @@ class DoseLevelState(ServiceResult):
     evaluable: int
     dlts: int
     pending: tuple[PendingSubject, ...]
+    subjects: tuple[TreatedSubject, ...] = ()
 
 
 class PathwayRow(ServiceResult):
@@ -225,64 +247,89 @@ def escalation_state(
 
     Reads only (any study role). The counts are those :func:`decide_next_dose` uses
     (:func:`escalation_counts`); ``cohorts`` (1-3) future cohorts are enumerated in the pathways.
+    The state is kept in the process's read cache until the audit trail shows a write to a table
+    it read (:mod:`cartrial.services.read_cache`).
     """
     when = as_of or utcnow().date()
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
-        p = uc.protocol
-        names = [level.name for level in p.dose_levels]
-        design, tite = protocol_design(p)
-        counts = escalation_counts(uc, when, time_to_event=tite)
-        current, _ = allowed_dose(uc) if uc.study.phase == "escalation" else (None, None)
-        doses = tuple(
-            DoseLevelState(
-                dose_level=name,
-                dose_index=i,
-                treated=counts.treated[i],
-                evaluable=counts.evaluable[i],
-                dlts=counts.dlt[i],
-                pending=tuple(
-                    PendingSubject(
-                        subject_id=w.subject_id,
-                        dose_level=name,
-                        dose_index=i,
-                        window_end=w.window_end,
-                        days_left=max((w.window_end - when).days, 0),
-                    )
-                    for w in counts.pending_subjects
-                    if w.dose_index == i
-                ),
-            )
-            for i, name in enumerate(names)
+        return read_cache(ctx.session_factory).read(
+            uc.session,
+            ("escalation_state", uc.study.id, when, cohorts),
+            lambda: _escalation_state(uc, when, cohorts),
+            depends_on=("studies",),  # the protocol and the phase, read by use_case
         )
-        ended = latest_decision(uc, "escalation_end")
-        rp2d = latest_decision(uc, "rp2d")
-        decision: Decision | None = None
-        reason = ""
-        if current is None:
-            reason = "the escalation has ended" if ended is not None else "dosing has stopped"
-        waiting = bool(counts.pending_subjects) and not tite
-        unsigned = unsigned_dose_decision(uc)
-        if current is not None:
-            if sum(counts.n) == 0:
-                reason = "no DLT-evaluable subject yet"
-            else:
-                decision = recommend(design, counts, current)
-                reason = name_doses(decision.reason, names)  # the design counts doses from 0
-        pathways = () if current is None else _pathways(design, counts, current, cohorts, names)
-        next_dose = decision.next_dose if decision is not None else None
-        return EscalationState(
-            as_of=when,
-            design=p.escalation.design.name,
-            current_dose_level=names[current] if current is not None else None,
-            current_dose_index=current,
-            doses=doses,
-            recommended_action=decision.action if decision is not None else None,
-            recommended_next_dose_level=names[next_dose] if next_dose is not None else None,
-            recommended_next_dose_index=next_dose,
-            recommendation_reason=reason,
-            can_decide=decision is not None and not waiting and unsigned is None,
-            pathways=pathways,
-            decisions=_decision_rows(uc, names),
-            escalation_end=EscalationEnded(**ended.model_dump()) if ended else None,
-            rp2d=rp2d_with_mtd(rp2d, ended) if rp2d is not None and ended is not None else None,
+
+
+def _escalation_state(uc: UseCase, when: dt.date, cohorts: int) -> EscalationState:
+    """:func:`escalation_state` once the use case has let the user read the study."""
+    p = uc.protocol
+    names = [level.name for level in p.dose_levels]
+    design, tite = protocol_design(p)
+    counts = escalation_counts(uc, when, time_to_event=tite)
+    current, _ = allowed_dose(uc) if uc.study.phase == "escalation" else (None, None)
+    doses = tuple(
+        DoseLevelState(
+            dose_level=name,
+            dose_index=i,
+            treated=counts.treated[i],
+            evaluable=counts.evaluable[i],
+            dlts=counts.dlt[i],
+            pending=tuple(
+                PendingSubject(
+                    subject_id=w.subject_id,
+                    dose_level=name,
+                    dose_index=i,
+                    window_end=w.window_end,
+                    days_left=max((w.window_end - when).days, 0),
+                )
+                for w in counts.pending_subjects
+                if w.dose_index == i
+            ),
+            subjects=tuple(
+                TreatedSubject(
+                    subject_id=w.subject_id,
+                    infusion_date=w.infusion_date,
+                    window_end=w.window_end,
+                    days_left=max((w.window_end - when).days, 0),
+                    dlt_evaluable=w.dlt_evaluable,
+                    pending=w.pending,
+                    has_dlt=w.has_dlt,
+                )
+                for w in counts.subjects
+                if w.dose_index == i
+            ),
         )
+        for i, name in enumerate(names)
+    )
+    ended = latest_decision(uc, "escalation_end")
+    rp2d = latest_decision(uc, "rp2d")
+    decision: Decision | None = None
+    reason = ""
+    if current is None:
+        reason = "the escalation has ended" if ended is not None else "dosing has stopped"
+    waiting = bool(counts.pending_subjects) and not tite
+    unsigned = unsigned_dose_decision(uc)
+    if current is not None:
+        if sum(counts.n) == 0:
+            reason = "no DLT-evaluable subject yet"
+        else:
+            decision = recommend(design, counts, current)
+            reason = name_doses(decision.reason, names)  # the design counts doses from 0
+    pathways = () if current is None else _pathways(design, counts, current, cohorts, names)
+    next_dose = decision.next_dose if decision is not None else None
+    return EscalationState(
+        as_of=when,
+        design=p.escalation.design.name,
+        current_dose_level=names[current] if current is not None else None,
+        current_dose_index=current,
+        doses=doses,
+        recommended_action=decision.action if decision is not None else None,
+        recommended_next_dose_level=names[next_dose] if next_dose is not None else None,
+        recommended_next_dose_index=next_dose,
+        recommendation_reason=reason,
+        can_decide=decision is not None and not waiting and unsigned is None,
+        pathways=pathways,
+        decisions=_decision_rows(uc, names),
+        escalation_end=EscalationEnded(**ended.model_dump()) if ended else None,
+        rp2d=rp2d_with_mtd(rp2d, ended) if rp2d is not None and ended is not None else None,
+    )

@@ -40,6 +40,7 @@ from cartrial.services.governance import (
     record_decision,
     refuse_if_decided,
 )
+from cartrial.services.read_cache import read_cache
 from cartrial.store import Enrolment, Subject, TimepointResponse, live, utcnow
 from cartrial.vocab import OBJECTIVE_RESPONSES, ROLES, GovernanceKind
 
@@ -407,40 +408,50 @@ class ExpansionState(ServiceResult):
 
 
 def expansion_state(ctx: ServiceContext, *, as_of: dt.date | None = None) -> ExpansionState:
-    """The expansion's stopping rules against the recorded data, and its decisions (any role)."""
+    """The expansion's stopping rules against the recorded data, and its decisions (any role).
+
+    Kept in the process's read cache until the audit trail shows a write to a table it read
+    (:mod:`cartrial.services.read_cache`).
+    """
     when = as_of or utcnow().date()
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
-        expansion = uc.protocol.expansion
-        tox = expansion.tox_monitoring
-        top = max(expansion.planned_subjects, tox.min_subjects)
-        boundary = toxicity_monitoring_boundary(
-            tox.limit,
-            tox.threshold,
-            prior_a=tox.prior_a,
-            prior_b=tox.prior_b,
-            n_min=tox.min_subjects,
-            n_max=top,
+        return read_cache(ctx.session_factory).read(
+            uc.session,
+            ("expansion_state", uc.study.id, when),
+            lambda: _expansion_state(uc, when),
+            depends_on=("studies",),  # the protocol and the phase, read by use_case
         )
-        rp2d = latest_decision(uc, "rp2d")
-        stopped = latest_decision(uc, "expansion_stop") is not None
-        return ExpansionState(
-            as_of=when,
-            dose_level=rp2d.dose_level if rp2d is not None else None,
-            dose_index=rp2d.dose_index if rp2d is not None else None,
-            is_open=uc.study.phase == "expansion" and not stopped,
-            stopped=stopped,
-            planned_subjects=expansion.planned_subjects,
-            rules=expansion_rules(uc, when),
-            toxicity_boundary=tuple(
-                BoundaryRow(
-                    n=int(r["n"]),
-                    stop_if_dlt_ge=None
-                    if r["stop_if_dlt_ge"] is None
-                    else int(r["stop_if_dlt_ge"]),
-                )
-                for r in boundary.astype(object).where(boundary.notna(), None).to_dict("records")
-            ),
-            decisions=decisions_of(
-                uc, "rp2d", "expansion_open", "expansion_review", "expansion_stop"
-            ),
-        )
+
+
+def _expansion_state(uc: UseCase, when: dt.date) -> ExpansionState:
+    """:func:`expansion_state` once the use case has let the user read the study."""
+    expansion = uc.protocol.expansion
+    tox = expansion.tox_monitoring
+    top = max(expansion.planned_subjects, tox.min_subjects)
+    boundary = toxicity_monitoring_boundary(
+        tox.limit,
+        tox.threshold,
+        prior_a=tox.prior_a,
+        prior_b=tox.prior_b,
+        n_min=tox.min_subjects,
+        n_max=top,
+    )
+    rp2d = latest_decision(uc, "rp2d")
+    stopped = latest_decision(uc, "expansion_stop") is not None
+    return ExpansionState(
+        as_of=when,
+        dose_level=rp2d.dose_level if rp2d is not None else None,
+        dose_index=rp2d.dose_index if rp2d is not None else None,
+        is_open=uc.study.phase == "expansion" and not stopped,
+        stopped=stopped,
+        planned_subjects=expansion.planned_subjects,
+        rules=expansion_rules(uc, when),
+        toxicity_boundary=tuple(
+            BoundaryRow(
+                n=int(r["n"]),
+                stop_if_dlt_ge=None if r["stop_if_dlt_ge"] is None else int(r["stop_if_dlt_ge"]),
+            )
+            for r in boundary.astype(object).where(boundary.notna(), None).to_dict("records")
+        ),
+        decisions=decisions_of(uc, "rp2d", "expansion_open", "expansion_review", "expansion_stop"),
+    )

@@ -512,10 +512,13 @@ def columns_reference() -> str:
         " that allows them, and expansion subjects an open expansion: those governance records"
         " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
         "",
-        "In CDISC ODM 1.3 (`cartrial export-odm` writes it) each family is a form `F.<FAMILY>`"
+        "In CDISC ODM 1.3 (`cartrial export odm` writes it) each family is a form `F.<FAMILY>`"
         " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
         " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
-        " export writes an adverse event as its onset record and its later grade changes.",
+        " export writes an adverse event as its onset record and its later grade changes;"
+        " `cartrial.services.odm_check.odm_problems` checks a document against the ODM 1.3.2"
+        " schema of what cartrial exchanges (`data/cdisc/odm-1.3.2-cartrial.xsd`), its OID"
+        " references and its item data types.",
         "",
     ]
     for family in RECORD_FAMILIES.values():

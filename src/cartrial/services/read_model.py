@@ -9,7 +9,7 @@ cut-off. Soft-deleted records never appear.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_trial_data
+from cartrial.protocol import Protocol
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
@@ -41,6 +42,7 @@ from cartrial.store import (
     PhenotypeValue,
     Signature,
     Site,
+    Study,
     Subject,
     SubsequentTherapy,
     SurvivalFollowUp,
@@ -51,7 +53,15 @@ from cartrial.store import (
 )
 from cartrial.vocab import RELATED_ATTRIBUTIONS
 
-__all__ = ["trial_data"]
+__all__ = [
+    "PARTS",
+    "RecordTableMaker",
+    "assemble",
+    "latest_recorded_date",
+    "read_part",
+    "record_table",
+    "trial_data",
+]
 
 
 def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -62,14 +72,15 @@ def _dates(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """Convert the date columns of analysis table ``table`` (``DATE_COLUMNS``) to datetime64."""
     for column in DATE_COLUMNS[table]:
         values = frame[column]
-        if len(values) and isinstance(values.iloc[0], dt.datetime):
-            values = values.map(lambda v: v.date() if isinstance(v, dt.datetime) else v)
+        if len(values) and isinstance(values.iloc[0], dt.datetime):  # the date in UTC
+            values = pd.to_datetime(values, utc=True).dt.tz_localize(None).dt.normalize()
         frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
     return frame
 
 
-def _latest_date(session: Session, study_id: int) -> dt.date:
-    """Today (UTC), or the latest date recorded in the study if later (synthetic studies)."""
+def latest_recorded_date(session: Session, study_id: int) -> dt.date:
+    """Today (UTC), or the latest date recorded in study ``study_id`` (database id) if later
+    (synthetic studies): the default data cut-off."""
     latest: list[dt.date] = [dt.datetime.now(dt.UTC).date()]
     for column in (
         Enrolment.enrolled_date,
@@ -116,7 +127,7 @@ def trial_data(
         The study code (``Protocol.study_id``).
     data_cutoff
         Last date whose records count; ``None`` = today (UTC) or the latest recorded date if that
-        is later.
+        is later (:func:`latest_recorded_date`).
 
     Returns
     -------
@@ -125,57 +136,122 @@ def trial_data(
     """
     with read_only(session_factory) as session:
         study = find_study(session, study_id)
+        cutoff = data_cutoff or latest_recorded_date(session, study.id)
+        parts = {name: read_part(session, study, cutoff, name) for name in PARTS}
         protocol = protocol_of(study)
-        cutoff = data_cutoff or _latest_date(session, study.id)
-        end = dt.datetime.combine(cutoff, dt.time.max, tzinfo=dt.UTC)
-        sid = study.id
-        infusions = _frame(
+    return assemble(parts, protocol, cutoff)
+
+
+def _end(cutoff: dt.date) -> dt.datetime:
+    return dt.datetime.combine(cutoff, dt.time.max, tzinfo=dt.UTC)
+
+
+#: The record tables of :class:`TrialData` (one row per subject record), each read by
+#: ``reader(session, study db id, cutoff date, end of the cutoff day)``.
+_RECORD_READERS: dict[str, Callable[[Session, int, dt.date, dt.datetime], pd.DataFrame]] = {
+    "adverse_events": lambda session, sid, cutoff, end: _adverse_events(session, sid, end),
+    "labs": lambda session, sid, cutoff, end: _labs(session, sid, end),
+    "crs_icans": lambda session, sid, cutoff, end: _crs(session, sid, cutoff),
+    "tumour_timepoints": lambda session, sid, cutoff, end: _timepoints(session, sid, cutoff),
+    "lesions": lambda session, sid, cutoff, end: _lesions(session, sid, cutoff),
+    "kinetics": lambda session, sid, cutoff, end: _kinetics(session, sid, end),
+    "ada": lambda session, sid, cutoff, end: _ada(session, sid, cutoff),
+    "phenotype": lambda session, sid, cutoff, end: _phenotype(session, sid, cutoff),
+    "lymphodepletion": lambda session, sid, cutoff, end: _lymphodepletion(session, sid, cutoff),
+    "subsequent_therapies": lambda session, sid, cutoff, end: _subsequent_therapies(
+        session, sid, cutoff
+    ),
+}
+#: The parts :func:`trial_data` reads (:func:`read_part`) and :func:`assemble` joins; each can be
+#: read on its own, e.g. by a cache that re-reads only the parts a write changed.
+PARTS = (
+    "infusions",
+    "subjects",
+    *_RECORD_READERS,
+    "dose_decisions",
+    "governance",
+    "screening",
+    "eligibility",
+)
+
+
+def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.DataFrame:
+    """One part of the read model as of ``cutoff`` (a name of :data:`PARTS`).
+
+    The subject and record tables still carry the subjects' database ids (``subject_db_id``);
+    :func:`assemble` turns them into subject codes. The frame returned is not shared: a caller
+    may keep it.
+    """
+    sid, end = study.id, _end(cutoff)
+    if name == "infusions":
+        return _frame(
             session,
             select(Infusion.subject_id, Infusion.infused_at).where(
                 live(Infusion), Infusion.infused_at <= end
             ),
             ["subject_db_id", "infused_at"],
         )
-        day0 = {
-            int(s): pd.Timestamp(t.date())
-            for s, t in zip(infusions["subject_db_id"], infusions["infused_at"], strict=True)
-        }
-        subjects = _subjects(
-            session,
-            sid,
-            protocol_dlt=dlt_followup(session, sid, protocol, cutoff),
-            cutoff=cutoff,
-            end=end,
-        )
-        codes = dict(zip(subjects.pop("subject_db_id"), subjects["subject_id"], strict=True))
-        tables = {
-            "adverse_events": _adverse_events(session, sid, end),
-            "labs": _labs(session, sid, end),
-            "crs_icans": _crs(session, sid, cutoff),
-            "tumour_timepoints": _timepoints(session, sid, cutoff),
-            "lesions": _lesions(session, sid, cutoff),
-            "kinetics": _kinetics(session, sid, end),
-            "ada": _ada(session, sid, cutoff),
-            "phenotype": _phenotype(session, sid, cutoff),
-            "lymphodepletion": _lymphodepletion(session, sid, cutoff),
-            "subsequent_therapies": _subsequent_therapies(session, sid, cutoff),
-        }
-        for name, frame in tables.items():
-            frame = frame[frame["subject_db_id"].isin(list(codes))].copy()
-            frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
-            tables[name] = _with_day(frame, name, day0, codes)
-        decisions = _decisions(session, sid, end, protocol.study.time_zone)
-        governance = governance_table(session, sid, cutoff)
-        screening, eligibility = _screening(session, sid, cutoff)
+    if name == "subjects":
+        protocol_dlt = dlt_followup(session, sid, protocol_of(study), cutoff)
+        return _subjects(session, sid, protocol_dlt=protocol_dlt, cutoff=cutoff, end=end)
+    if name == "dose_decisions":
+        return _decisions(session, sid, end, protocol_of(study).study.time_zone)
+    if name == "governance":
+        return governance_table(session, sid, cutoff)
+    if name == "screening":
+        return _screening(session, sid, cutoff)[0]
+    if name == "eligibility":
+        return _screening(session, sid, cutoff)[1]
+    return _RECORD_READERS[name](session, sid, cutoff, end)
+
+
+#: How :func:`assemble` makes a record table from its part (see :func:`record_table`).
+RecordTableMaker = Callable[[str, pd.DataFrame, pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+def record_table(
+    name: str, part: pd.DataFrame, subjects: pd.DataFrame, infusions: pd.DataFrame
+) -> pd.DataFrame:
+    """Record table ``name`` of :class:`TrialData` from its part (:func:`read_part`).
+
+    Keeps the rows of the subjects in ``subjects`` (the subjects part), names them by subject
+    code and adds the study day (days since the infusion, from the infusions part) to dated
+    tables. A new frame: the parts are left unchanged.
+    """
+    day0 = {
+        int(s): pd.Timestamp(t.date())
+        for s, t in zip(infusions["subject_db_id"], infusions["infused_at"], strict=True)
+    }
+    codes = dict(zip(subjects["subject_db_id"], subjects["subject_id"], strict=True))
+    frame = part[part["subject_db_id"].isin(list(codes))].copy()
+    frame.insert(0, "subject_id", frame.pop("subject_db_id").map(codes))
+    return _with_day(frame, name, day0, codes).reset_index(drop=True)
+
+
+def assemble(
+    parts: Mapping[str, pd.DataFrame],
+    protocol: Protocol,
+    cutoff: dt.date,
+    make_table: RecordTableMaker = record_table,
+) -> TrialData:
+    """The :class:`TrialData` of the :data:`PARTS` read by :func:`read_part` (left unchanged).
+
+    ``make_table`` makes each record table (:func:`record_table`; a cache may pass one that
+    reuses the tables of unchanged parts).
+    """
+    tables = {
+        name: make_table(name, parts[name], parts["subjects"], parts["infusions"])
+        for name in _RECORD_READERS
+    }
     data = TrialData(
-        subjects=subjects.reset_index(drop=True),
-        dose_decisions=decisions,
-        governance=governance,
+        subjects=parts["subjects"].drop(columns="subject_db_id").reset_index(drop=True),
+        dose_decisions=parts["dose_decisions"],
+        governance=parts["governance"],
         data_cutoff=pd.Timestamp(cutoff),
         protocol=protocol,
-        screening=screening,
-        eligibility=eligibility,
-        **{name: frame.reset_index(drop=True) for name, frame in tables.items()},
+        screening=parts["screening"],
+        eligibility=parts["eligibility"],
+        **tables,
     )
     validate_trial_data(data)
     return data

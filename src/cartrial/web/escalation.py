@@ -1,27 +1,20 @@
-"""What the escalation dashboard shows, from the study's data and the protocol's design.
+"""What the escalation dashboard shows: the services' escalation state, as the user may read it.
 
-* each treated subject's DLT window clock: window end = infusion date + ``dlt.window_days``
-  (protocol), days left as of the data cut-off;
-* per dose level: treated, DLT-evaluable, pending, DLTs;
-* the dose transition pathways of the next cohort: the protocol's design
-  (:func:`cartrial.designs.make_design`) run by :func:`cartrial.designs.pathways` on the
-  DLT-evaluable counts so far, from the dose of the last treated subject. The recorded decision
-  and its signatures come from the committee's ``decide-dose`` and ``sign`` use cases.
+Everything comes from :func:`cartrial.services.escalation_state` (the one implementation the
+committee's ``decide-dose`` use case counts with): each treated subject's DLT window clock (window
+end = infusion date + the protocol's ``dlt.window_days``, days left), whether the subject is
+DLT-evaluable or pending and has a DLT, and the dose transition pathways of the next cohort from
+the current dose. This module only keeps the subjects the user may read (those of the sites
+:func:`cartrial.services.visible_sites` allows) and lays the rows out for the page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import pandas as pd
-
-from cartrial.analysis import TrialData
-from cartrial.designs import make_design
-from cartrial.designs.decision_tables import named_pathways
-from cartrial.designs.pathways import dose_transition_pathways
-from cartrial.errors import DesignError
-from cartrial.protocol import Protocol
+from cartrial.services import EscalationState
 
 __all__ = ["DoseLevelView", "EscalationView", "escalation_view"]
 
@@ -40,7 +33,7 @@ class DoseLevelView:
 
 @dataclass(frozen=True)
 class EscalationView:
-    """The dashboard: levels, the next cohort's pathways (or why there are none), the cut-off."""
+    """The dashboard: levels, the next cohort's pathways (or why there are none), the date."""
 
     levels: tuple[DoseLevelView, ...]
     pathways: tuple[dict[str, object], ...]
@@ -48,75 +41,59 @@ class EscalationView:
     as_of: dt.date
 
 
-def _as_date(value: object) -> dt.date | None:
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
-        return None
-    return pd.Timestamp(value).date()  # type: ignore[arg-type]
+def escalation_view(state: EscalationState, site_of: Mapping[str, str]) -> EscalationView:
+    """The dashboard of ``state`` with the subjects the user may read.
 
-
-def escalation_view(data: TrialData, protocol: Protocol) -> EscalationView:
-    """The dashboard of the escalation phase from ``data`` (as the user may read it)."""
-    as_of = _as_date(data.data_cutoff) or dt.datetime.now(dt.UTC).date()
-    window = dt.timedelta(days=protocol.dlt.window_days)
-    subjects = data.subjects
-    treated = subjects[(subjects["dose_index"] >= 0) & (subjects["phase"] == "escalation")]
-    dlt_subjects = set(
-        data.adverse_events.loc[data.adverse_events["is_dlt"].astype(bool), "subject_id"]
-    )
-    names = [level.name for level in protocol.dose_levels]
+    ``site_of`` maps the code of each subject the user may read to its site
+    (:func:`cartrial.web.reading.readable_data`); other subjects are left out. The per-level
+    counts are over the subjects shown: for a user of every site they are the escalation's
+    counts, for a site's staff those of their sites.
+    """
     levels = []
-    n, dlt = [0] * len(names), [0] * len(names)
-    for index, name in enumerate(names):
-        at = treated[treated["dose_index"] == index]
-        rows = []
-        for row in at.to_dict("records"):
-            infused = _as_date(row["infusion_date"])
-            end = infused + window if infused else None
-            rows.append(
-                {
-                    "subject_id": row["subject_id"],
-                    "site_id": row["site_id"],
-                    "infused": infused,
-                    "window_end": end,
-                    "days_left": max((end - as_of).days, 0) if end else None,
-                    "evaluable": bool(row["dlt_evaluable"]),
-                    "dlt": row["subject_id"] in dlt_subjects,
-                }
-            )
-        evaluable = [r for r in rows if r["evaluable"]]
-        n[index] = len(evaluable)
-        dlt[index] = sum(1 for r in evaluable if r["dlt"])
+    for level in state.doses:
+        rows = tuple(
+            {
+                "subject_id": s.subject_id,
+                "site_id": site_of[s.subject_id],
+                "infused": s.infusion_date,
+                "window_end": s.window_end,
+                "days_left": s.days_left,
+                "evaluable": s.dlt_evaluable,
+                "dlt": s.has_dlt,
+            }
+            for s in level.subjects
+            if s.subject_id in site_of
+        )
+        evaluable = sum(1 for s in rows if s["evaluable"])
         levels.append(
             DoseLevelView(
-                name=name,
+                name=level.dose_level,
                 treated=len(rows),
-                evaluable=len(evaluable),
-                pending=len(rows) - len(evaluable),
-                dlts=sum(1 for r in rows if r["dlt"]),
-                subjects=tuple(rows),
+                evaluable=evaluable,
+                pending=len(rows) - evaluable,
+                dlts=sum(1 for s in rows if s["dlt"]),
+                subjects=rows,
             )
         )
-    pathways, note = _pathways(treated, protocol, names, n, dlt)
-    return EscalationView(tuple(levels), pathways, note, as_of)
-
-
-def _pathways(
-    treated: pd.DataFrame, protocol: Protocol, names: list[str], n: list[int], dlt: list[int]
-) -> tuple[tuple[dict[str, object], ...], str]:
-    spec = protocol.escalation.design
-    if treated.empty:
-        current = names.index(protocol.escalation.start_dose)
+    pathways = tuple(
+        {
+            "path": p.path,
+            "dose": p.dose_level,
+            "n_at_dose": p.n_at_dose,
+            "dlt_at_dose": p.dlt_at_dose,
+            "action": p.action,
+            "next_dose": p.next_dose_level or "",
+            "reason": p.reason,
+        }
+        for p in state.pathways
+    )
+    if state.current_dose_level is None:
+        note = state.recommendation_reason
+    elif not pathways:
+        note = f"{state.design}: no next cohort on the data so far"
     else:
-        last = treated.sort_values("infusion_date").iloc[-1]
-        current = int(last["dose_index"])
-    try:
-        design = make_design(spec.name, n_doses=len(names), **dict(spec.params))
-        frame = dose_transition_pathways(design, n=n, dlt=dlt, current=current, cohorts=1)
-    except DesignError as exc:
-        return (), f"{spec.name}: {exc}"
-    if frame.empty:
-        return (), f"{spec.name} stops on the data so far: no next cohort"
-    named = named_pathways(frame, len(names), names)
-    shown = named[["path", "dose", "n_at_dose", "dlt_at_dose", "action", "next_dose", "reason"]]
-    rows = tuple({str(k): v for k, v in r.items()} for r in shown.to_dict("records"))
-    return rows, f"{spec.name}, next cohort at {names[current]} (DLT-evaluable subjects only)"
+        note = (
+            f"{state.design}, next cohort at {state.current_dose_level} "
+            "(DLT-evaluable subjects only)"
+        )
+    return EscalationView(tuple(levels), pathways, note, state.as_of)

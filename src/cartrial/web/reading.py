@@ -1,13 +1,20 @@
-"""The study's data as the acting user may read it (the policy layer decides which sites)."""
+"""The study's data as the acting user may read it (the policy layer decides which sites).
+
+The whole-study read model comes from the process's cache of the database
+(:func:`cartrial.services.read_cache`: rebuilt only when the audit trail shows a change to what it
+read, so it is current across worker processes); the site filter is applied per request after it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from cartrial.analysis import TrialData
-from cartrial.services import ServiceContext, trial_data, visible_sites
+import pandas as pd
 
-__all__ = ["readable_data"]
+from cartrial.analysis import TrialData
+from cartrial.services import ServiceContext, read_cache, visible_sites
+
+__all__ = ["readable_data", "table_rows"]
 
 #: Tables of :class:`TrialData` with one row per subject record (filtered by site).
 _SUBJECT_TABLES = (
@@ -23,16 +30,52 @@ _SUBJECT_TABLES = (
 )
 
 
+#: The last site-filtered copy per (database, study, sites), reused while the cached data is the
+#: same object (the filter costs more than the rest of a page).
+_FILTERED: dict[tuple[int, str, tuple[str, ...]], tuple[TrialData, TrialData]] = {}
+_FILTERED_KEPT = 64
+
+
 def readable_data(ctx: ServiceContext) -> TrialData:
     """The study's data with only the subjects of the sites the user may read."""
     visibility = visible_sites(ctx)
-    data = trial_data(ctx.session_factory, ctx.study_id)
+    data = read_cache(ctx.session_factory).trial_data(ctx.study_id)
     if visibility.every_site:
         return data
+    key = (id(ctx.session_factory), ctx.study_id, visibility.sites)
+    filtered = _FILTERED.get(key)
+    if filtered is not None and filtered[0] is data:
+        return filtered[1]
     subjects = data.subjects[data.subjects["site_id"].isin(visibility.sites)]
     keep = set(subjects["subject_id"])
     tables = {
         name: getattr(data, name)[getattr(data, name)["subject_id"].isin(keep)]
         for name in _SUBJECT_TABLES
     }
-    return dataclasses.replace(data, **tables)
+    shown = dataclasses.replace(data, **tables)
+    if len(_FILTERED) >= _FILTERED_KEPT:
+        _FILTERED.clear()
+    _FILTERED[key] = (data, shown)
+    return shown
+
+
+def _shown(value: object) -> object:
+    """A cell as a page shows it: missing values (None, NaN, NaT, NA) as an empty string."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN
+        return ""
+    return value
+
+
+def table_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """The rows of ``frame`` as dicts for a template, missing values as ``""``.
+
+    Row by row in Python (``itertuples``): for the tables of one page this is several times
+    faster than converting the frame to objects and masking it with pandas.
+    """
+    columns = [str(c) for c in frame.columns]
+    return [
+        dict(zip(columns, map(_shown, row), strict=True))
+        for row in frame.itertuples(index=False, name=None)
+    ]

@@ -30,7 +30,7 @@ from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
 from cartrial.web.live_forms import study_choices
 from cartrial.web.pages import render
-from cartrial.web.reading import readable_data
+from cartrial.web.reading import readable_data, table_rows
 
 __all__ = ["router"]
 
@@ -49,8 +49,7 @@ _TIMELINE = (
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
-    shown = frame.astype(object).where(frame.notna(), "")
-    return [{str(k): v for k, v in row.items()} for row in shown.to_dict(orient="records")]
+    return table_rows(frame)
 
 
 @router.get("/")
@@ -110,11 +109,12 @@ def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Res
 @router.get("/escalation")
 def escalation(request: Request, ctx: PageContext) -> Response:
     """Escalation dashboard: DLT window clocks, counts per dose level, pathways, decisions."""
-    study = load_study(ctx)
+    state = escalation_state(ctx)
     data = readable_data(ctx)
+    site_of = dict(zip(data.subjects["subject_id"], data.subjects["site_id"], strict=True))
     context = {
-        "state": escalation_state(ctx),
-        "view": escalation_view(data, study.protocol),
+        "state": state,
+        "view": escalation_view(state, site_of),
         "decisions": _rows(data.dose_decisions),
     }
     return render(request, "escalation.html", context, user=ctx.user)

@@ -1,0 +1,135 @@
+"""ReadCache: the read model is rebuilt exactly when the audit trail shows a change to what it read.
+
+Each writer below uses its own engine on the same database, as another web worker or a CLI
+command in another process would: the cache must see its writes at the next read (the expected
+value is always a fresh :func:`trial_data` built without the cache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from service_support import STUDY, Trial, build_trial, screening, treat
+
+from cartrial.services import (
+    AddUser,
+    RaiseQuery,
+    ReadCache,
+    RecordLab,
+    ServiceContext,
+    add_user,
+    raise_query,
+    read_cache,
+    record_lab,
+    screen_subject,
+    trial_data,
+)
+from cartrial.services.read_cache import _Check, _Mark
+from cartrial.services.read_model import PARTS
+from cartrial.store import make_engine, read_only, session_factory
+
+D0 = dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def two_processes(migrated_db_url: str) -> Iterator[tuple[Trial, Trial]]:
+    """The same new trial opened twice, through two engines (two processes' connection pools)."""
+    first = build_trial(migrated_db_url)
+    engine = make_engine(migrated_db_url)
+    second = Trial(engine=engine, factory=session_factory(engine))
+    yield first, second
+    engine.dispose()
+    first.engine.dispose()
+
+
+def _same_as_fresh(cache: ReadCache, trial: Trial) -> None:
+    cached = cache.trial_data(STUDY)
+    fresh = trial_data(trial.factory, STUDY)
+    pd.testing.assert_frame_equal(cached.subjects, fresh.subjects)
+    pd.testing.assert_frame_equal(cached.adverse_events, fresh.adverse_events)
+    assert cached.data_cutoff == fresh.data_cutoff
+
+
+def test_a_write_from_another_process_is_read_at_once(two_processes: tuple[Trial, Trial]) -> None:
+    reader, writer = two_processes
+    cache = ReadCache(reader.factory)
+    first = cache.trial_data(STUDY)
+    assert first.subjects.empty and cache.builds == 1 + len(PARTS)  # the cut-off and each part
+    assert cache.trial_data(STUDY) is first and cache.builds == 1 + len(PARTS)  # no change
+
+    treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
+    assert list(cache.trial_data(STUDY).subjects["subject_id"]) == ["S01-001"]
+    _same_as_fresh(cache, reader)
+
+
+def test_writes_to_tables_the_model_does_not_read_keep_it(
+    two_processes: tuple[Trial, Trial],
+) -> None:
+    reader, writer = two_processes
+    treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
+    cache = ReadCache(reader.factory)
+    before = cache.trial_data(STUDY)
+    # a data query and a new user: audited writes to data_queries, users, role_assignments
+    raise_query(writer.as_("mon"), RaiseQuery(subject_id="S01-001", question="Onset time?"))
+    add_user(
+        ServiceContext(writer.factory, "admin", STUDY),
+        AddUser(username="coord3", full_name="C", password="correct horse battery",
+                role="site_coordinator", site="S02"),
+    )  # fmt: skip
+    builds = cache.builds
+    assert cache.trial_data(STUDY) is before and cache.builds == builds
+    _same_as_fresh(cache, reader)
+    # a laboratory value: the cut-off and the laboratory table are read again, nothing else
+    record_lab(
+        writer.as_("coord1"),
+        RecordLab(subject_id="S01-001", collected_at=D0 + dt.timedelta(days=1),
+                  lbtestcd="NEUT", value=0.4, unit="10^9/L", lln=1.8, uln=7.5),
+    )  # fmt: skip
+    after = cache.trial_data(STUDY)
+    assert cache.builds == builds + 2 and len(after.labs) == len(before.labs) + 1
+    _same_as_fresh(cache, reader)
+    # a screening writes a subject (read by the model): the parts reading subjects are read again
+    screen_subject(writer.as_("coord2"), screening("S02-001", "S02", D0))
+    cache.trial_data(STUDY)
+    assert cache.builds > builds + 2
+    _same_as_fresh(cache, reader)
+
+
+def test_the_tables_a_build_read_are_recorded(two_processes: tuple[Trial, Trial]) -> None:
+    reader, _ = two_processes
+    cache = ReadCache(reader.factory)
+    cache.trial_data(STUDY)
+    tables = {key[-1]: entry.tables for key, entry in cache._entries.items()}
+    assert {"subjects", "enrolments", "infusions", "adverse_events"} <= tables["subjects"]
+    assert "lab_results" in tables["labs"] and "lab_results" not in tables["subjects"]
+    assert {"dose_decisions", "signatures"} <= tables["dose_decisions"]
+    every = set().union(*tables.values())
+    assert not {"data_queries", "users", "login_sessions", "audit_log"} & every
+
+
+def test_each_database_has_one_cache_per_process(two_processes: tuple[Trial, Trial]) -> None:
+    reader, writer = two_processes
+    assert read_cache(reader.factory) is read_cache(reader.factory)
+    assert read_cache(reader.factory) is not read_cache(writer.factory)
+
+
+def test_an_entry_read_on_another_trail_is_read_again(two_processes: tuple[Trial, Trial]) -> None:
+    """A restored backup: the audit row at the entry's mark is not the one it saw (its MAC)."""
+    reader, writer = two_processes
+    treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
+    cache = ReadCache(reader.factory)
+    cache.trial_data(STUDY)
+    raise_query(writer.as_("mon"), RaiseQuery(subject_id="S01-001", question="Onset time?"))
+    entry = cache._entries[next(iter(cache._entries))]
+    forged = dataclasses.replace(entry, mark=_Mark(entry.mark.last_id, "0" * 64))
+    with read_only(reader.factory) as session:
+        check = _Check(session)
+        assert check.mark.last_id > entry.mark.last_id  # the data query moved the mark
+        assert check.current(entry)  # ... but wrote no table the entry read
+        assert not check.current(forged)
+        expired = dataclasses.replace(entry, day=entry.day - dt.timedelta(days=1))
+        assert not check.current(expired)  # read on another day (UTC)
