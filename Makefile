@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-# mypy on the core packages and the clients (those of them that exist); report/ is not clean yet
+# mypy on the core packages and the clients (those of them that exist)
 CORE := $(wildcard src/cartrial/protocol src/cartrial/rules src/cartrial/designs src/cartrial/analysis src/cartrial/store src/cartrial/simulation src/cartrial/services src/cartrial/exchange src/cartrial/demo src/cartrial/web src/cartrial/cli src/cartrial/report)
 
 typecheck: $(STAMP)

@@ -136,7 +136,7 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db), "--user", "ada"])
     assert result.exit_code == 0, result.output
     again = runner.invoke(app, ["db", "backup", str(copy), "--db", str(db)])
-    assert again.exit_code == 1 and "exists" in again.output
+    assert again.exit_code == 2 and "exists" in again.output
     fresh = tmp_path / "fresh.db"
     result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(fresh)], input="n\n")
     assert result.exit_code != 0 and not fresh.exists()  # declined
@@ -156,7 +156,7 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     # a write newer than the backup (the backup's own record does not count): refused, forced
     _add_site(db, "S02")
     result = runner.invoke(app, ["db", "restore", str(copy), "--db", str(db), "--yes"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "1 audited writes newer than backup" in " ".join(result.output.split())
     forced = runner.invoke(app, ["db", "restore", str(copy), "--db", str(db), "--yes", "--force"])
     assert forced.exit_code == 0, forced.output

@@ -8,15 +8,12 @@ The database is ``--db PATH`` (a SQLite file, or a full SQLAlchemy URL), else
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from cartrial.errors import AuthenticationFailed, CartrialError, PermissionDenied
 from cartrial.services.database import (
     IntegrityReport,
     audit_log,
@@ -65,22 +62,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit, name="audit", no_args_is_help=True)
 
 
-@contextmanager
-def _errors_exit() -> Iterator[None]:
-    """Exit 1 with the message; a refused credential or role goes to the common mapping (2)."""
-    try:
-        yield
-    except (AuthenticationFailed, PermissionDenied):
-        raise
-    except CartrialError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(code=1) from None
-
-
 def upgrade_command(db: str | None = DB_OPT) -> None:
     """Create the database or migrate it to the newest schema."""
-    with _errors_exit():
-        ready = upgrade_database(db)
+    ready = upgrade_database(db)
     Console().print(
         f"{ready.location}: schema at revision {ready.revision} (newest {ready.newest})",
         highlight=False,
@@ -102,8 +86,7 @@ def backup_command(
     from cartrial.cli.auth import write_context
 
     ctx = write_context(db, user, study)
-    with _errors_exit():
-        done = backup_database(ctx, file, overwrite=force)
+    done = backup_database(ctx, file, overwrite=force)
     where = f"; checkpoint {done.checkpoint}" if done.checkpoint else ""
     Console().print(
         f"backup written to {done.file} (SHA-256 {done.sha256}, {done.audit_rows} audit rows)"
@@ -133,14 +116,13 @@ def restore_command(
 
     if not yes:
         typer.confirm(f"Replace the content of the database with {file}?", abort=True)
-    with _errors_exit():
-        done = restore_database_with(
-            db,
-            file,
-            lambda factory: context_on(factory, user, study),
-            force=force,
-            checkpoints=checkpoints,
-        )
+    done = restore_database_with(
+        db,
+        file,
+        lambda factory: context_on(factory, user, study),
+        force=force,
+        checkpoints=checkpoints,
+    )
     discarded = f"; {done.discarded_writes} newer writes discarded" if done.discarded_writes else ""
     Console().print(
         f"restored {file}: backup verified ({done.backup.audit_rows} audit rows, "
@@ -161,8 +143,7 @@ def harden_command(
     Run as the tables' owner. Grants SELECT/INSERT/UPDATE on the trial tables, only SELECT/INSERT
     on audit_log, no DELETE/TRUNCATE anywhere; the role cannot disable or drop the triggers.
     """
-    with _errors_exit():
-        done = harden_database(db, app_role)
+    done = harden_database(db, app_role)
     if as_json:
         typer.echo(json.dumps(asdict(done), indent=2))
         return
@@ -199,8 +180,7 @@ def verify_command(
     Lists every finding (table, record, field, the trail's value and the database's) and exits 1
     when anything is found.
     """
-    with _errors_exit():
-        report = verify_database(db, checkpoints=checkpoints)
+    report = verify_database(db, checkpoints=checkpoints)
     if as_json:
         typer.echo(_report_json(report))
     else:
@@ -233,8 +213,7 @@ def checkpoint_command(
     ),
 ) -> None:
     """Write the chain head (sequence, MAC, time) to a checkpoint file outside the database."""
-    with _errors_exit():
-        path = write_checkpoint(db, out)
+    path = write_checkpoint(db, out)
     Console().print(f"checkpoint written to {path}", highlight=False)
 
 
@@ -246,8 +225,7 @@ def log_command(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Show the audit trail: who changed what, when (UTC), old -> new, and why."""
-    with _errors_exit():
-        entries = audit_log(db, table=table, record=record, limit=limit)
+    entries = audit_log(db, table=table, record=record, limit=limit)
     if as_json:
         rows = [asdict(e) | {"occurred_at": e.occurred_at.isoformat()} for e in entries]
         typer.echo(json.dumps(rows, indent=2))
