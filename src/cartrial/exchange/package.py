@@ -123,6 +123,8 @@ class _Spool:
     shared: pd.DataFrame | None = None
     #: the values of the keys before USUBJID seen so far (one value: chunks come in key order)
     leading: set[tuple[object, ...]] = field(default_factory=set)
+    #: the witness rows of every chunk together (:meth:`witness`, made once)
+    whole_witness: pd.DataFrame | None = None
 
     def common_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with its rows without USUBJID kept from the first chunk that has them only
@@ -172,14 +174,32 @@ class _Spool:
         yield conform(whole, self.spec)  # sorted by the keys, as the builders sort
 
     def witness(self) -> pd.DataFrame:
-        """The witness rows of the whole dataset."""
-        found = [frame for frame in self.witnesses if len(frame)]
-        if not found:
-            return self.witnesses[0]
-        with warnings.catch_warnings():
-            # a column missing from a whole chunk: its dtype does not matter, only its values
-            warnings.simplefilter("ignore", FutureWarning)
-            return pd.concat(found)
+        """The witness rows of the whole dataset (made once, when every chunk is spooled).
+
+        The chunks' text columns are ``Categorical`` over each chunk's own values: they are
+        made plain ``object`` before the rows are put together, as pandas would do for
+        categories that differ, without comparing the chunks' thousands of categories.
+        """
+        if self.whole_witness is None:
+            found = [_plain_text(frame) for frame in self.witnesses if len(frame)]
+            if not found:
+                self.whole_witness = self.witnesses[0]
+            else:
+                with warnings.catch_warnings():
+                    # a column missing from a whole chunk: its dtype does not matter, its values do
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self.whole_witness = pd.concat(found)
+        return self.whole_witness
+
+
+def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``Categorical`` columns as plain ``object`` values."""
+    kinds = {
+        name: object
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype)
+    }
+    return frame.astype(kinds) if kinds else frame
 
 
 def _chunk_datasets(

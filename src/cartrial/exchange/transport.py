@@ -41,9 +41,15 @@ _MAX_LABEL = 40
 def _char_problems(frame: pd.DataFrame, name: str) -> list[str]:
     """Values over 200 bytes or not ASCII, checked on the distinct values (fast), rows named."""
     codes, texts = distinct(frame[name])
-    sizes = [len(text.encode("utf-8")) for text in texts]
-    too_long = [i for i, size in enumerate(sizes) if size > MAX_CHAR_BYTES]
-    foreign = [i for i, text in enumerate(texts) if not text.isascii()]
+    # ASCII text has one byte per character: only the rare other values are encoded
+    ascii_ = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    foreign = np.flatnonzero(~ascii_)
+    for i in foreign:
+        sizes[i] = len(texts[i].encode("utf-8"))
+    too_long = np.flatnonzero(sizes > MAX_CHAR_BYTES)
+    if not len(too_long) and not len(foreign):
+        return []
     problems = []
     for position in np.flatnonzero(np.isin(codes, too_long))[:5]:
         problems.append(
