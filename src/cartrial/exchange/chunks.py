@@ -90,7 +90,7 @@ def _longest(values: pd.Series) -> list[object]:
     codes, texts = distinct(values)
     if not (codes >= 0).any():
         return []
-    longest = int(np.argmax([len(text) for text in texts]))
+    longest = int(np.argmax(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))))
     return [values.index[int(np.argmax(codes == longest))]]
 
 

@@ -38,9 +38,11 @@ def text_codes(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         values = frame[variable.name]
         if variable.type == "Char" and not isinstance(values.dtype, pd.CategoricalDtype):
             codes, texts = distinct(values)
-            if len(set(texts)) == len(texts):  # values that print alike stay as they are
+            # one Index: pandas checks the categories' uniqueness once and remembers it
+            categories = pd.Index(texts, dtype=np.object_)
+            if categories.is_unique:  # values that print alike stay as they are
                 values = pd.Series(
-                    pd.Categorical.from_codes(codes, categories=list(texts)),  # type: ignore[call-overload]
+                    pd.Categorical.from_codes(codes, categories=categories),
                     index=frame.index,
                     name=variable.name,
                 )

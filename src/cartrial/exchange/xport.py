@@ -215,7 +215,7 @@ class XportWriter:
                 table = np.array([*texts, ""], dtype=f"S{variable.width}")
                 encoded = table.view(np.uint8).reshape(-1, variable.width).copy()
                 encoded[encoded == 0] = ord(" ")
-                column[:] = encoded[codes]
+                np.take(encoded, codes, axis=0, out=column, mode="wrap")  # -1: the blank row
             position += variable.width
         data = records.tobytes()
         self._file.write(data)
