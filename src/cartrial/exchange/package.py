@@ -149,8 +149,8 @@ class _Spool:
 
     def add(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Spool ``frame`` (numbered on from the records before it); return it so numbered."""
-        frame = text_codes(frame, self.spec)
-        frame = frame.set_axis(pd.RangeIndex(self.records, self.records + len(frame)))
+        frame = text_codes(frame, self.spec)  # a new frame: numbered in place, not copied again
+        frame.index = pd.RangeIndex(self.records, self.records + len(frame))
         pickle.dump(frame, self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.records += len(frame)
         self.chunks += 1
