@@ -311,9 +311,10 @@ class UseCase:
         the protocol's ``study.time_zone``, so it is stored as 12:00 local time there, converted
         to UTC: the data lock and the date rules (:meth:`study_date`) read it back as the same
         day. Noon is never in a daylight-saving gap, and for every offset within ±12 h it falls
-        on the same UTC calendar date, so readers that take the UTC date (the read model) show
-        the date as typed. A timezone-aware time is returned unchanged; a naive one is refused
-        (as by :meth:`study_date`).
+        on the same UTC calendar date, so readers that take the UTC date
+        (``read_model._dates``) show the date as typed (a zone beyond +12 h, e.g.
+        Pacific/Kiritimati, would show the day before there). A timezone-aware time is returned
+        unchanged; a naive one is refused (as by :meth:`study_date`).
         """
         if isinstance(when, dt.datetime):
             self.study_date(when)  # refuses a naive time
