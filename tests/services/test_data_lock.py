@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from service_support import PASSWORD, Trial, build_trial, treat
+from service_support import PASSWORD, STUDY, Trial, build_trial, treat
 from sqlalchemy import select
 
 from cartrial.errors import (
@@ -39,6 +40,7 @@ from cartrial.services import (
     record_lab,
     rederive_study,
     release_data_lock,
+    trial_data,
 )
 from cartrial.services.context import use_case
 from cartrial.store import AdverseEvent, AuditLog, LabResult, soft_delete, unit_of_work
@@ -242,4 +244,67 @@ def test_a_dst_gap_at_midnight_cannot_slip_a_time_past_the_lock(tmp_path: Path) 
     # an offset given by the caller is converted too: 03:30 UTC is 23:30 on the 5th (-04)
     with pytest.raises(ValidationFailed, match="2026-09-05 in America/Santiago"):
         _ae(trial, dt.datetime(2026, 9, 6, 3, 30, tzinfo=dt.UTC))
+    trial.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("zone", "noon_utc_hour"),
+    [
+        # New York in January: EST = UTC-5 (IANA tz database ``northamerica``): noon is 17:00 UTC
+        ("America/New_York", 17),
+        # Shanghai: UTC+8 all year (IANA ``asia``): noon is 04:00 UTC
+        ("Asia/Shanghai", 4),
+    ],
+)
+def test_a_date_without_a_time_is_that_day_in_the_study_zone(
+    zone: str, noon_utc_hour: int, tmp_path: Path
+) -> None:
+    """A date-only AE or lab means that calendar day in the study's zone (stored at 12:00 local
+    time, converted to UTC): dated the day after the cut-off it is accepted, dated the cut-off day
+    refused; the read model shows the date as typed. Before, a date meant 00:00 UTC, which in New
+    York is the evening of the previous day, so the day after the cut-off was refused as locked."""
+    trial = _locked_study_in(zone, tmp_path, D0, CUTOFF)
+    after = CUTOFF + dt.timedelta(days=1)
+    with pytest.raises(ValidationFailed, match=f"cut-off {CUTOFF}"):
+        _ae(trial, CUTOFF)
+    ae_id = _ae(trial, after, term="Nausea")
+    lab = RecordLab(
+        subject_id="S01-001",
+        collected_at=CUTOFF,
+        lbtestcd="NEUT",
+        value=3.1,
+        unit="10^9/L",
+        lln=1.8,
+    )
+    with pytest.raises(ValidationFailed, match=f"cut-off {CUTOFF}"):
+        record_lab(trial.as_("coord1"), lab)
+    lab_id = record_lab(trial.as_("coord1"), lab.model_copy(update={"collected_at": after})).lab_id
+    noon = dt.datetime.combine(after, dt.time(noon_utc_hour), tzinfo=dt.UTC)
+    with trial.factory() as session:
+        assert session.get_one(AdverseEvent, ae_id).onset_at == noon
+        assert session.get_one(LabResult, lab_id).collected_at == noon
+    data = trial_data(trial.factory, STUDY)
+    onset = data.adverse_events.set_index("ae_id").loc[ae_id, "onset_date"]
+    assert onset == pd.Timestamp(after)
+    trial.engine.dispose()
+
+
+def test_a_date_only_lab_import_is_that_day_and_a_reimport_is_a_duplicate(tmp_path: Path) -> None:
+    """The CSV import without ``time`` follows the same convention (America/New_York, EST), and
+    its duplicate key uses the stored value: the same file again is refused as already there."""
+    trial = _locked_study_in("America/New_York", tmp_path, D0, CUTOFF)
+    path = tmp_path / "labs.csv"
+    path.write_text(
+        "subject_id,date,lbtestcd,value,unit,lln,uln\n"
+        f"S01-001,{CUTOFF + dt.timedelta(days=1)},NEUT,3.1,10^9/L,1.8,7.5\n",
+        encoding="utf-8",
+    )
+    import_labs(trial.as_("dm"), path)
+    with trial.factory() as session:
+        stored = list(session.scalars(select(LabResult.collected_at)))
+    assert stored == [dt.datetime(2026, 1, 31, 17, 0, tzinfo=dt.UTC)]  # 12:00 EST
+    with pytest.raises(ImportFailed, match=r"already imported|duplicate-record"):
+        import_labs(trial.as_("dm"), path)
+    with trial.factory() as session:
+        assert len(list(session.scalars(select(LabResult.id)))) == 1
     trial.engine.dispose()

@@ -117,23 +117,25 @@ def test_the_export_reads_back_what_was_imported(full: Trial) -> None:
             continue  # canonical form: see test_export_has_one_form_and_item_group_per_family
         model = RECORD_FAMILIES[family].row
         expected = [model.model_validate(cells) for cells in csv.DictReader(io.StringIO(text))]
-        expected = [_midnight_utc(r) for r in expected]
+        expected = [_study_noon(r) for r in expected]
         key = lambda r: str(r.subject_id)  # noqa: E731 - rows come out by subject
         assert sorted(rows[family], key=key) == sorted(expected, key=key), family
     nausea = next(r for r in rows["adverse_events"] if r.term == "Nausea")
     assert (nausea.grade, nausea.resolved_at) == (1, None)
     resolved = [r for r in rows["grade_changes"] if r.term == "Nausea"]
     assert [(r.grade, r.changed_at, r.outcome) for r in resolved] == [
-        (0, dt.datetime(2026, 3, 6, tzinfo=dt.UTC), "recovered")
+        (0, dt.datetime(2026, 3, 6, 4, tzinfo=dt.UTC), "recovered")  # 12:00 in Shanghai
     ]
 
 
-def _midnight_utc(row: BaseModel) -> BaseModel:
-    """A lab or sample typed with a date only is stored at 00:00 UTC of that day (as_utc)."""
+def _study_noon(row: BaseModel) -> BaseModel:
+    """A lab or sample typed with a date only is that day in the study's zone, stored at 12:00
+    local time (UseCase.study_time): the packaged protocol's Asia/Shanghai is UTC+8 all year
+    (IANA tz database ``asia``), so 04:00 UTC of that day."""
     when = getattr(row, "collected_at", None)
     if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
-        midnight = dt.datetime.combine(when, dt.time(0), tzinfo=dt.UTC)
-        return row.model_copy(update={"collected_at": midnight})
+        noon = dt.datetime.combine(when, dt.time(4), tzinfo=dt.UTC)
+        return row.model_copy(update={"collected_at": noon})
     return row
 
 

@@ -228,7 +228,7 @@ def test_the_trial_journey_in_a_real_browser(
     browser.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
-    browser.find_element(By.CSS_SELECTOR, "a[href='/report/download']").click()
+    browser.find_element(By.CSS_SELECTOR, "a[href='/report/download?format=zip']").click()
     archive = downloads / f"{STUDY}-report.zip"
     pages.wait.until(lambda _: archive.is_file())
     names = zipfile.ZipFile(io.BytesIO(archive.read_bytes())).namelist()

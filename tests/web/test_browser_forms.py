@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from service_support import treat
-from test_browser import browser, server  # noqa: F401 (fixtures)
+from test_browser import browser, downloads, server  # noqa: F401 (fixtures)
 from web_support import PASSWORD, Web
 
 D1 = dt.date(2026, 1, 12)

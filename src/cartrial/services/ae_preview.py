@@ -15,7 +15,7 @@ from cartrial.rules.ctcae_text import grade_definitions
 from cartrial.services.base import ServiceResult, check_order
 from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.derive import _fallback_course, adjudicate_events, dlt_values
-from cartrial.services.safety import CLINICAL_STAFF, RecordAE, _check_term, as_utc
+from cartrial.services.safety import CLINICAL_STAFF, RecordAE, _check_term
 
 __all__ = ["AEPreview", "preview_ae"]
 
@@ -54,8 +54,8 @@ def preview_ae(ctx: ServiceContext, data: RecordAE) -> AEPreview:
     with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=True, subjects=[code]) as uc:
         subject = uc.subject(code, *CLINICAL_STAFF)
         info = _check_term(data.term, data.grade)
-        onset = as_utc(data.onset_at)
-        resolved = as_utc(data.resolved_at) if data.resolved_at is not None else None
+        onset = uc.study_time(data.onset_at)
+        resolved = uc.study_time(data.resolved_at) if data.resolved_at is not None else None
         check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
         texts = grade_definitions(info.term)
         shown = {

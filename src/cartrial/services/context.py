@@ -304,6 +304,24 @@ class UseCase:
             raise ValidationFailed("time", f"{when.isoformat()} has no time zone offset")
         return when.astimezone(ZoneInfo(self.protocol.study.time_zone)).date()
 
+    def study_time(self, when: dt.date | dt.datetime) -> dt.datetime:
+        """The stored (UTC-comparable) time of ``when``: a date is that day in the study's zone.
+
+        A date without a time (an AE onset, a lab without ``time``) means that calendar day in
+        the protocol's ``study.time_zone``, so it is stored as 12:00 local time there, converted
+        to UTC: the data lock and the date rules (:meth:`study_date`) read it back as the same
+        day. Noon is never in a daylight-saving gap, and for every offset within ±12 h it falls
+        on the same UTC calendar date, so readers that take the UTC date
+        (``read_model._dates``) show the date as typed (a zone beyond +12 h, e.g.
+        Pacific/Kiritimati, would show the day before there). A timezone-aware time is returned
+        unchanged; a naive one is refused (as by :meth:`study_date`).
+        """
+        if isinstance(when, dt.datetime):
+            self.study_date(when)  # refuses a naive time
+            return when
+        noon = dt.datetime.combine(when, dt.time(12, 0), tzinfo=ZoneInfo(self._zone_name))
+        return noon.astimezone(dt.UTC)
+
     def check_unlocked(self, when: dt.date | dt.datetime, field_name: str) -> None:
         """Refuse a write dated on or before the cut-off of an active (unreleased) data lock.
 

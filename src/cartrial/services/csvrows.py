@@ -54,7 +54,8 @@ class LabRow(_Row):
 
     ``value``, ``lln`` and ``uln`` are in ``unit`` (e.g. ``10^9/L``); the CTCAE grade is derived at
     write time, never imported. ``time`` (optional) is the local time in the study's time zone;
-    without it the result is dated at 00:00 UTC of ``date``.
+    without it the result is dated ``date`` in the study's time zone (stored at 12:00 local time
+    there: :meth:`~cartrial.services.context.UseCase.study_time`).
     """
 
     subject_id: SubjectId

@@ -17,7 +17,6 @@ from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId, check_order
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.record_checks import check_record, died_on, refuse_duplicate
-from cartrial.services.safety import as_utc
 from cartrial.services.treatment import enrolment_of, infusion_of
 from cartrial.store import (
     AdaResult,
@@ -225,7 +224,7 @@ class SampleRecorded(ServiceResult):
 
 def store_kinetics(uc: UseCase, subject: Subject, data: RecordKinetics) -> KineticsSample:
     """Check and add one kinetics sample (shared with the bulk import)."""
-    when = as_utc(data.collected_at)
+    when = uc.study_time(data.collected_at)
     uc.check_unlocked(when, "collected_at")
     below = data.value is None or data.value < data.lloq
     sample = KineticsSample(

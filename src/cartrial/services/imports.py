@@ -48,7 +48,7 @@ from cartrial.services.efficacy import (
 from cartrial.services.followup import RecordKinetics, store_kinetics
 from cartrial.services.plausibility import Finding, check_lab_values, check_lesion_diameter
 from cartrial.services.record_checks import DataChecks, open_query
-from cartrial.services.safety import LAB_STAFF, RecordLab, as_utc, store_labs
+from cartrial.services.safety import LAB_STAFF, RecordLab, store_labs
 from cartrial.store import (
     KineticsSample,
     LabResult,
@@ -292,7 +292,7 @@ def _drop_duplicates(
     lines whose time key is already known are looked up in the database (to name the stored
     result), and only while the error report has room.
     """
-    keys = [(s.id, r.lbtestcd, as_utc(r.collected_at)) for _, s, r, _ in candidates]
+    keys = [(s.id, r.lbtestcd, uc.study_time(r.collected_at)) for _, s, r, _ in candidates]
     lookup = [(c, k) for c, k in zip(candidates, keys, strict=True) if hash(k) in seen.timed]
     known: dict[tuple[int, str, dt.datetime], list[tuple[str, float, str]]] = defaultdict(list)
     if lookup and len(errors.kept) < MAX_ERRORS:

@@ -70,7 +70,6 @@ from cartrial.services.safety import (
     RecordAE,
     RecordGradeChange,
     RecordLab,
-    as_utc,
     record_ae,
     record_grade_change,
     record_lab,
@@ -277,7 +276,7 @@ def _grade_change_actions(ctx: ServiceContext, lines: Lines) -> Actions:
                 select(AdverseEvent).where(
                     AdverseEvent.subject_id == subject.id,
                     AdverseEvent.term == row.term,
-                    AdverseEvent.onset_at == as_utc(row.onset_at),
+                    AdverseEvent.onset_at == uc.study_time(row.onset_at),
                     AdverseEvent.deleted_at.is_(None),
                 )
             )

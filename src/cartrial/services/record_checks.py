@@ -193,9 +193,12 @@ class DataChecks:
         return [f for f in findings if f not in queried], queried
 
     def collected_at(self, day: dt.date, time: dt.time | None) -> dt.datetime:
-        """UTC time of a sample: local ``time`` in the study's zone, or 00:00 UTC of ``day``."""
+        """UTC time of a sample: local ``time`` in the study's zone, or ``day`` there (no time).
+
+        A day without a time is stored as :meth:`UseCase.study_time` stores a date.
+        """
         if time is None:
-            return dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+            return self.uc.study_time(day)
         return local_datetime(day, time, self.zone, "time")
 
 

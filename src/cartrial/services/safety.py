@@ -33,7 +33,6 @@ __all__ = [
     "RecordAE",
     "RecordGradeChange",
     "RecordLab",
-    "as_utc",
     "check_lab_date",
     "record_ae",
     "record_aes",
@@ -46,17 +45,11 @@ CLINICAL_STAFF = ("investigator", "site_coordinator")
 LAB_STAFF = ("investigator", "site_coordinator", "data_manager")
 
 
-def as_utc(when: dt.datetime | dt.date) -> dt.datetime:
-    """A date as midnight UTC; an aware datetime unchanged (naive datetimes never get here)."""
-    if isinstance(when, dt.datetime):
-        return when
-    return dt.datetime.combine(when, dt.time(0, 0), tzinfo=dt.UTC)
-
-
 class RecordAE(ServiceInput):
     """An adverse event: CTCAE v5.0 term and worst grade so far, dates, seriousness, causality.
 
-    ``onset_at``/``resolved_at`` are timezone-aware datetimes or dates (a date means 00:00 UTC).
+    ``onset_at``/``resolved_at`` are timezone-aware datetimes or dates (a date means that day in
+    the study's time zone, stored at 12:00 local time: :meth:`UseCase.study_time`).
     ``alternative_cause`` is the protocol's cause vocabulary used by DLT exclusions.
     """
 
@@ -101,8 +94,8 @@ def _check_term(term: str, grade: int) -> ctcae.TermInfo:
 def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> AdverseEvent:
     """Check one AE against the catalogue and the subject's dates; build it (not yet added)."""
     info = _check_term(data.term, data.grade)
-    onset = as_utc(data.onset_at)
-    resolved = as_utc(data.resolved_at) if data.resolved_at is not None else None
+    onset = uc.study_time(data.onset_at)
+    resolved = uc.study_time(data.resolved_at) if data.resolved_at is not None else None
     check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
     if (data.outcome == "fatal") != (data.grade == 5):
         raise ValidationFailed("outcome", "a fatal outcome goes with grade 5, and only with it")
@@ -241,9 +234,15 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
     Conflict
         The AE changed since the user read it (``expected_version``).
     """
-    when = as_utc(data.changed_at)
-    reason = f"grade course: grade {data.grade} from {when:%Y-%m-%d %H:%M} UTC"
+    changed = data.changed_at
+    shown = (
+        f"{changed.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        if isinstance(changed, dt.datetime)
+        else changed.isoformat()
+    )
+    reason = f"grade course: grade {data.grade} from {shown}"
     with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, reason=reason) as uc:
+        when = uc.study_time(changed)
         ae = uc.session.get(AdverseEvent, data.ae_id)
         if ae is None or ae.deleted_at is not None:
             raise NotFound(f"ae_id: no adverse event {data.ae_id}")
@@ -290,8 +289,8 @@ def record_grade_change(ctx: ServiceContext, data: RecordGradeChange) -> GradeCh
 class RecordLab(ServiceInput):
     """A laboratory result: CDISC LBTESTCD, value and unit, reference limits, optional baseline.
 
-    ``collected_at`` is a timezone-aware datetime or a date (00:00 UTC). ``lln``/``uln``/
-    ``baseline`` are in ``unit``.
+    ``collected_at`` is a timezone-aware datetime or a date (that day in the study's time zone:
+    :meth:`UseCase.study_time`). ``lln``/``uln``/``baseline`` are in ``unit``.
     """
 
     subject_id: SubjectId
@@ -344,7 +343,7 @@ def store_labs(uc: UseCase, rows: list[tuple[Subject, RecordLab]]) -> list[LabRe
     for (subject, row), term, grade, criterion in zip(
         rows, graded["term"], graded["grade"], graded["criterion"], strict=True
     ):
-        when = as_utc(row.collected_at)
+        when = uc.study_time(row.collected_at)
         check_lab_date(uc, subject, when)
         results.append(
             LabResult(
