@@ -168,6 +168,7 @@ from cartrial.services.imports_records import (
     import_study,
 )
 from cartrial.services.odm import export_odm, import_odm
+from cartrial.services.plausibility import local_datetime
 from cartrial.services.queries import (
     AnswerQuery,
     CloseQuery,
@@ -359,6 +360,7 @@ __all__ = [
     "infuse",
     "list_tokens",
     "load_study",
+    "local_datetime",
     "lock_data",
     "login",
     "logout",

@@ -234,11 +234,15 @@ def field_views(model: type[BaseModel]) -> tuple[FieldView, ...]:
     return tuple(views)
 
 
-def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
+def parse_form(
+    model: type[BaseModel], form: Mapping[str, str], time_zone: str = "UTC"
+) -> BaseModel:
     """Build ``model`` from submitted form text; bad input raises :class:`ValidationFailed`.
 
     Empty fields take the model's default; an unticked checkbox is ``False``; a ``datetime``
-    typed without a zone (an HTML ``datetime-local``) is read as UTC; JSON fields are decoded.
+    typed without an offset is a local time in ``time_zone`` (the study's, from its protocol:
+    site staff type the clock they read), refused when that time does not exist or exists twice
+    there (a daylight-saving change, rule ``local-time``); JSON fields are decoded.
     A ``rows`` field is read from its table (``NAME-INDEX-COLUMN``, empty rows left out) or,
     when sent as one value, as JSON.
     """
@@ -265,7 +269,7 @@ def parse_form(model: type[BaseModel], form: Mapping[str, str]) -> BaseModel:
         elif view.widget == "json":
             data[view.name] = _json(view.name, raw)
         elif view.widget == "datetime" and "T" in raw and not _has_zone(raw):
-            data[view.name] = f"{raw}:00Z" if raw.count(":") == 1 else f"{raw}Z"
+            data[view.name] = _local_time(view.name, raw, time_zone)
         else:
             data[view.name] = raw
     try:
@@ -344,6 +348,15 @@ def _literal_value(model: type[BaseModel], name: str, raw: str) -> object:
         if str(value) == raw:
             return value
     return raw
+
+
+def _local_time(name: str, raw: str, time_zone: str) -> str:
+    """``raw`` (``YYYY-MM-DDTHH:MM[:SS]``, no offset) read in ``time_zone``, as ISO 8601 UTC."""
+    try:
+        local = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(name, f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+    return s.local_datetime(local.date(), local.time(), time_zone, name).isoformat()
 
 
 def _has_zone(text: str) -> bool:

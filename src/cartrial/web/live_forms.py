@@ -96,11 +96,12 @@ CALCULATORS: dict[str, ItemCalculator] = {
 }
 
 
-def form_input(name: str, values: Mapping[str, str]) -> BaseModel:
-    """The input of form ``name`` from its submitted text (item calculators applied first)."""
+def form_input(name: str, values: Mapping[str, str], time_zone: str) -> BaseModel:
+    """The input of form ``name`` from its submitted text (item calculators applied first);
+    times typed without an offset are local times in ``time_zone`` (the study's)."""
     calculator = CALCULATORS.get(name)
     filled = calculator.fill(values) if calculator else values
-    return parse_form(form_spec(name).model, filled)
+    return parse_form(form_spec(name).model, filled, time_zone)
 
 
 def term_grades(term: str) -> GradeDefinitions | None:
@@ -125,6 +126,7 @@ class StudyChoices:
     dose_levels: tuple[str, ...]
     sites: tuple[str, ...]
     subjects: tuple[str, ...]
+    time_zone: str  # the study's (protocol ``study.time_zone``): typed times are read there
 
 
 def study_choices(ctx: ServiceContext) -> StudyChoices:
@@ -134,6 +136,7 @@ def study_choices(ctx: ServiceContext) -> StudyChoices:
         dose_levels=tuple(level.name for level in study.protocol.dose_levels),
         sites=s.visible_sites(ctx).sites,
         subjects=tuple(row.subject_id for row in s.visible_subjects(ctx)),
+        time_zone=study.protocol.study.time_zone,
     )
 
 

@@ -19,6 +19,7 @@ from cartrial.web.forms import FORMS, FieldView, field_views, form_spec, table_r
 from cartrial.web.live_forms import (
     CALCULATORS,
     PREVIEWS,
+    StudyChoices,
     form_input,
     study_choices,
     with_study_choices,
@@ -30,16 +31,21 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-def _fields(ctx: ServiceContext, name: str) -> tuple[FieldView, ...]:
+def _fields(
+    ctx: ServiceContext, name: str, choices: StudyChoices | None = None
+) -> tuple[FieldView, ...]:
     """The form's fields, dose levels, sites and subjects offered as the user may pick them."""
-    return with_study_choices(name, field_views(form_spec(name).model), study_choices(ctx))
+    picks = study_choices(ctx) if choices is None else choices
+    return with_study_choices(name, field_views(form_spec(name).model), picks)
 
 
 def _form_context(
     ctx: ServiceContext, name: str, values: Mapping[str, str], *, keep_empty_rows: bool = False
 ) -> dict[str, object]:
-    """What ``form.html`` needs: fields, typed values, the rows of table fields, the preview."""
-    fields = _fields(ctx, name)
+    """What ``form.html`` needs: fields, typed values, the rows of table fields, the preview, and
+    the study's time zone (typed times are local times there)."""
+    choices = study_choices(ctx)
+    fields = _fields(ctx, name, choices)
     rows = {
         f.name: table_rows(values, f, keep_empty=keep_empty_rows) or [{}]
         for f in fields
@@ -54,6 +60,7 @@ def _form_context(
         "table_rows": rows,
         "preview": preview.template if preview else None,
         "calculator": CALCULATORS.get(name),
+        "time_zone": choices.time_zone,
     }
 
 
@@ -82,7 +89,7 @@ async def form_submit(request: Request, ctx: PageContext, name: str) -> Response
     values = _submitted(await request.form())
     context = _form_context(ctx, name, values)
     try:
-        result = spec.action(ctx, form_input(name, values))
+        result = spec.action(ctx, form_input(name, values, str(context["time_zone"])))
     except ValidationFailed as exc:
         context.update(errors={exc.field: str(exc)}, error=str(exc))
         return render(request, "form.html", context, status=422, user=ctx.user)
@@ -124,7 +131,8 @@ async def form_preview(request: Request, ctx: PageContext, name: str) -> Respons
     values = _submitted(await request.form())
     context: dict[str, object] = {"name": name}
     try:
-        context["derived"] = preview.action(ctx, form_input(name, values))
+        zone = study_choices(ctx).time_zone
+        context["derived"] = preview.action(ctx, form_input(name, values, zone))
     except (ValidationFailed, NotFound) as exc:
         context["problem"] = str(exc)
     return render(request, preview.template, context, user=ctx.user)
