@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from web_support import PASSWORD
 
@@ -130,7 +131,7 @@ class Pages:
         """Click a submit button and wait for the next page."""
         button = self.driver.find_element(By.CSS_SELECTOR, button_css)
         button.click()
-        self.wait.until(expected_conditions.staleness_of(button))
+        self.wait.until(lambda _: _gone(button))
 
     def fill(self, values: dict[str, str]) -> None:
         """Type ``values`` (field name -> text; a checkbox takes ``"on"``) into the page's form."""
@@ -160,3 +161,21 @@ class Pages:
         keys = self.driver.find_elements(By.CSS_SELECTOR, ".notice dt")
         values_shown = self.driver.find_elements(By.CSS_SELECTOR, ".notice dd")
         return {k.text.replace(" ", "_"): v.text for k, v in zip(keys, values_shown, strict=True)}
+
+
+def _gone(element: WebElement) -> bool:
+    """Whether ``element`` left the document (the next page replaced it).
+
+    Selenium's ``staleness_of`` expects ``StaleElementReferenceException`` only; while the old
+    page is being torn down chromedriver may instead answer "Node with given id does not belong
+    to the document", which means the same thing.
+    """
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in (exc.msg or ""):
+            return True
+        raise
+    return False
