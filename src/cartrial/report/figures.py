@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -172,9 +173,10 @@ def swimmer_plot(trial: TrialData, analysis: TrialAnalysis) -> Figure | None:
     if (ordered["phase"] == "expansion").any():
         patches.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="expansion"))
     handles, labels = axis.get_legend_handles_labels()
-    legend = cast(Any, axis.legend)  # matplotlib stubs: handles of several artist types
-    legend([*patches, *handles], [*(p.get_label() for p in patches), *labels], fontsize=7,
-           loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # fmt: skip
+    artists: list[Artist] = [*patches, *handles]
+    names = [*(str(p.get_label()) for p in patches), *labels]
+    axis.legend(artists, names, loc="upper left", fontsize=7, bbox_to_anchor=(1.01, 1.0),
+                frameon=False)  # fmt: skip
     return figure
 
 

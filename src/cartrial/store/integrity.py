@@ -180,7 +180,7 @@ def _is_text(column_type: TypeEngine[object]) -> bool:
     """Whether a column holds text (compared exactly, never as a number or a time)."""
     try:
         return column_type.python_type is str
-    except NotImplementedError:
+    except NotImplementedError:  # SQLAlchemy's answer for types without a Python type
         return False
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "StudyChoices",
     "form_input",
     "study_choices",
+    "study_time_zone",
     "term_grades",
     "with_study_choices",
 ]
@@ -138,6 +139,11 @@ def study_choices(ctx: ServiceContext) -> StudyChoices:
         subjects=tuple(row.subject_id for row in s.visible_subjects(ctx)),
         time_zone=study.protocol.study.time_zone,
     )
+
+
+def study_time_zone(ctx: ServiceContext) -> str:
+    """The study's time zone (protocol ``study.time_zone``): typed times are local times there."""
+    return s.load_study(ctx).protocol.study.time_zone
 
 
 def with_study_choices(

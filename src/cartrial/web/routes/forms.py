@@ -22,6 +22,7 @@ from cartrial.web.live_forms import (
     StudyChoices,
     form_input,
     study_choices,
+    study_time_zone,
     with_study_choices,
 )
 from cartrial.web.pages import render
@@ -131,7 +132,7 @@ async def form_preview(request: Request, ctx: PageContext, name: str) -> Respons
     values = _submitted(await request.form())
     context: dict[str, object] = {"name": name}
     try:
-        zone = study_choices(ctx).time_zone
+        zone = study_time_zone(ctx)
         context["derived"] = preview.action(ctx, form_input(name, values, zone))
     except (ValidationFailed, NotFound) as exc:
         context["problem"] = str(exc)
