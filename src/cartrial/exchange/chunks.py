@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from cartrial.analysis import TrialData
@@ -73,22 +74,23 @@ def subject_chunks(trial: TrialData, size: int = DEFAULT_CHUNK_SUBJECTS) -> Iter
     every = pd.unique(np.concatenate([*texts.values()] or [np.array([], dtype=object)]))
     ids = pd.Index(np.sort(every))  # the subjects in sorted order: a hash index of them
     # per table, its rows in subject order and each row's subject number: no copy of the table
-    ordered: dict[str, tuple[np.ndarray | None, np.ndarray]] = {}
+    ordered: dict[str, tuple[npt.NDArray[np.integer] | None, npt.NDArray[np.integer]]] = {}
     for name, (codes, _) in found.items():
         small = np.int32 if len(codes) < 2**31 else np.int64  # 4 bytes a record, not 8
-        position = ids.get_indexer(texts[name]).astype(small)[codes]
+        position: npt.NDArray[np.integer] = ids.get_indexer(texts[name]).astype(small)[codes]
         if (position[1:] >= position[:-1]).all():  # already in subject order: no index kept
             ordered[name] = (None, position)
             continue
-        order = np.argsort(position, kind="stable").astype(small)
+        order: npt.NDArray[np.integer] = np.argsort(position, kind="stable").astype(small)
         ordered[name] = (order, position[order])
     for start in range(0, max(len(ids), 1), size):
         stop = start + size
         parts: dict[str, Any] = {}
-        for name, (order, position) in ordered.items():
-            first, last = np.searchsorted(position, [start, stop])
-            rows = slice(first, last) if order is None else order[first:last]
-            parts[name] = tables[name].iloc[rows].reset_index(drop=True)
+        for name, (rows, numbers) in ordered.items():
+            first, last = np.searchsorted(numbers, [start, stop])
+            table = tables[name]
+            part = table.iloc[first:last] if rows is None else table.iloc[rows[first:last]]
+            parts[name] = part.reset_index(drop=True)
         yield dataclasses.replace(trial, **parts)
 
 

@@ -200,14 +200,19 @@ class XportWriter:
         transport_problems`); a missing text value is written as blanks.
         """
         assert self._file is not None, "use XportWriter as a context manager"
-        width = sum(v.width for v in self.variables)
-        records = np.full((len(frame), width), ord(" "), dtype=np.uint8)
-        position = 0
+        # one record a structured item: each variable a field of its width in bytes
+        layout = np.dtype(
+            {
+                "names": [v.name for v in self.variables],
+                "formats": [f"V{v.width}" for v in self.variables],
+            }
+        )
+        records = np.empty(len(frame), dtype=layout)
         for variable in self.variables:
-            column = records[:, position : position + variable.width]
             values = frame[variable.name]
             if variable.type == "Num":
-                column[:] = ibm_double(pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan))
+                numbers = pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+                records[variable.name] = ibm_double(numbers).view("V8").ravel()
             else:
                 codes, texts = distinct(values)
                 # each distinct value encoded once (ASCII, checked before), padded with blanks;
@@ -215,8 +220,7 @@ class XportWriter:
                 table = np.array([*texts, ""], dtype=f"S{variable.width}")
                 encoded = table.view(np.uint8).reshape(-1, variable.width).copy()
                 encoded[encoded == 0] = ord(" ")
-                np.take(encoded, codes, axis=0, out=column, mode="wrap")  # -1: the blank row
-            position += variable.width
-        data = records.tobytes()
-        self._file.write(data)
-        self._written += len(data)
+                records[variable.name] = encoded.view(f"V{variable.width}").ravel()[codes]
+        data = records.view(np.uint8)  # the records' own bytes, not a copy
+        self._file.write(data.data)
+        self._written += data.size
