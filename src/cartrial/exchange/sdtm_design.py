@@ -17,6 +17,7 @@ expansion arms exist (the dose levels the expansion treated, and the signed RP2D
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData
@@ -81,23 +82,25 @@ def visits_of(
     """
     visits = scheduled_visits(trial.protocol)
     number = {v.name: float(i) for i, v in enumerate(visits, start=1)}
-    out = pd.DataFrame(
-        {"VISITNUM": pd.Series(float("nan"), index=dates.index), "VISIT": None}, index=dates.index
-    )
+    visit_number = np.full(len(dates), np.nan)
+    visit = np.full(len(dates), None, dtype=object)
     days = (as_dates(dates) - as_dates(reference_dates(trial, subject_ids))).dt.days
-    for assessment in pd.unique(assessments.dropna()):
-        rows = days.index[(assessments == assessment) & days.notna()]
+    day = days.to_numpy(dtype=float, na_value=np.nan)
+    kinds, found = pd.factorize(assessments, use_na_sentinel=True)
+    for code, assessment in enumerate(found):
+        rows = np.flatnonzero((kinds == code) & ~np.isnan(day))  # positions, not labels
         windows = [
             VisitWindow(v.name, v.day, v.earliest_day, v.latest_day)
             for v in trial.protocol.schedule.visits_with(assessment)
         ]
         if not windows or not len(rows):
             continue
-        name = nominal_visits(days[rows].astype(float), windows)["visit"]
-        scheduled = name.isin(list(number))
-        out.loc[rows[scheduled], "VISIT"] = name[scheduled]
-        out.loc[rows[scheduled], "VISITNUM"] = name[scheduled].map(number)
-    return out
+        name = nominal_visits(pd.Series(day[rows]), windows)["visit"]
+        scheduled_number = name.map(number).to_numpy(dtype=float, na_value=np.nan)
+        scheduled = ~np.isnan(scheduled_number)  # "unscheduled day N" has no number
+        visit[rows[scheduled]] = name.to_numpy()[scheduled]
+        visit_number[rows[scheduled]] = scheduled_number[scheduled]
+    return pd.DataFrame({"VISITNUM": visit_number, "VISIT": visit}, index=dates.index)
 
 
 def _arms(trial: TrialData) -> list[str]:

@@ -142,7 +142,7 @@ def build_sv(trial: TrialData) -> pd.DataFrame:
     out = identifiers(trial, "SV", spans)
     out["VISITNUM"] = spans["VISITNUM"]
     out["VISIT"] = spans["VISIT"]
-    out["VISITDY"] = spans["VISIT"].map(lambda v: sdtm_study_day(nominal[v]))
+    out["VISITDY"] = spans["VISIT"].map({v: sdtm_study_day(day) for v, day in nominal.items()})
     out["SVSTDTC"] = iso_date(spans["min"])
     out["SVENDTC"] = iso_date(spans["max"])
     reference = reference_dates(trial, spans["subject_id"])
