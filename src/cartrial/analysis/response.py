@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from cartrial.analysis.dataset import TrialData
+from cartrial.analysis.days import days_to_timedelta
 from cartrial.analysis.populations import population
 from cartrial.analysis.settings import AnalysisSettings
 from cartrial.rules.recist import OVERALL_RESPONSES
@@ -177,8 +178,8 @@ def best_overall_response(
         }
     )
     out["responder"] = out["bor"].isin(OBJECTIVE_RESPONSES)
-    out["first_response_date"] = out["subject_id"].map(infusion) + pd.to_timedelta(
-        out["first_response_day"], unit="D"
+    out["first_response_date"] = out["subject_id"].map(infusion) + days_to_timedelta(
+        out["first_response_day"]
     )
     missing = sorted(out.loc[out["n_post_baseline"] == 0, "subject_id"])
     if missing:

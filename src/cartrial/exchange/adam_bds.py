@@ -16,7 +16,7 @@ import pandas as pd
 
 from cartrial.analysis import TrialData, analysis_settings
 from cartrial.analysis.kinetics import nca
-from cartrial.analysis.response import best_overall_response
+from cartrial.analysis.response import BestResponse, best_overall_response
 from cartrial.analysis.survival import time_to_event
 from cartrial.exchange.adam import adsl_columns, relative_day
 from cartrial.exchange.common import conform, from_iso, iso_date, sas_date, usubjid
@@ -45,12 +45,15 @@ def _with_adsl(adsl: pd.DataFrame, frame: pd.DataFrame, names: tuple[str, ...]) 
     return pd.concat([frame, adsl_columns(adsl, frame["USUBJID"], names)], axis=1)
 
 
-def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.DataFrame:
+def build_adrs(
+    trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame, best: BestResponse | None = None
+) -> pd.DataFrame:
     """ADRS: time-point responses (OVR), best response as the protocol defines it (BOR) and
-    without confirmation (UBOR)."""
+    without confirmation (UBOR). ``best`` is the protocol's best response of ``trial`` when
+    already computed (:func:`~cartrial.analysis.response.best_overall_response`)."""
     settings = analysis_settings(trial.protocol)
     study = trial.protocol.study.id
-    best = best_overall_response(trial, settings)
+    best = best or best_overall_response(trial, settings)
     overall = rs.loc[rs["RSTESTCD"] == "OVRLRESP"].reset_index(drop=True)
     ovr = pd.DataFrame(
         {
@@ -68,7 +71,11 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
     used_keys = usubjid(study, used["subject_id"]) + "/" + iso_date(used["assessment_date"])
     in_best = (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys))
     ovr["ANL01FL"] = pd.Series("Y", index=ovr.index, dtype=object).where(in_best, None)
-    unconfirmed = best_overall_response(trial, dataclasses.replace(settings, confirm=False))
+    unconfirmed = best_overall_response(
+        trial,
+        dataclasses.replace(settings, confirm=False),
+        usable=(best.timepoints, ()),  # the same time points, not chosen again (notes unused)
+    )
     bests = []
     for code, name, result in (
         ("BOR", "Best Overall Response (RECIST 1.1, as per protocol)", best),
@@ -94,11 +101,14 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
     return conform(out, dataset_spec("ADRS"))
 
 
-def build_adtte(trial: TrialData, adsl: pd.DataFrame) -> pd.DataFrame:
-    """ADTTE: PFS, OS (from the infusion) and DOR (from the first response), CNSR 1 = censored."""
+def build_adtte(
+    trial: TrialData, adsl: pd.DataFrame, best: BestResponse | None = None
+) -> pd.DataFrame:
+    """ADTTE: PFS, OS (from the infusion) and DOR (from the first response), CNSR 1 = censored;
+    ``best`` as for :func:`build_adrs`."""
     settings = analysis_settings(trial.protocol)
     study = trial.protocol.study.id
-    best = best_overall_response(trial, settings)
+    best = best or best_overall_response(trial, settings)
     times = time_to_event(trial, settings, best)
     infusion = trial.subjects.set_index("subject_id")["infusion_date"]
     first_response = best.subjects.set_index("subject_id")["first_response_date"]

@@ -33,7 +33,8 @@ from typing import IO, Literal
 
 import pandas as pd
 
-from cartrial.analysis import TrialData, normalise_trial_data
+from cartrial.analysis import TrialData, analysis_settings, normalise_trial_data
+from cartrial.analysis.response import best_overall_response
 from cartrial.errors import ExchangeError
 from cartrial.exchange.adam import build_adae, build_adlb, build_adsl
 from cartrial.exchange.adam_bds import build_adis, build_adpc, build_adpp, build_adrs, build_adtte
@@ -89,12 +90,13 @@ def build_adam(trial: TrialData, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.
     """Every ADaM dataset, derived from ``sdtm`` (built from the same ``trial``)."""
     data = normalise_trial_data(trial)
     adsl = build_adsl(data, sdtm["DM"])
+    best = best_overall_response(data, analysis_settings(data.protocol))  # ADRS's and ADTTE's
     return {
         "ADSL": adsl,
         "ADAE": build_adae(data, adsl, sdtm["AE"], sdtm["SUPPAE"]),
         "ADLB": build_adlb(adsl, sdtm["LB"]),
-        "ADRS": build_adrs(data, adsl, sdtm["RS"]),
-        "ADTTE": build_adtte(data, adsl),
+        "ADRS": build_adrs(data, adsl, sdtm["RS"], best),
+        "ADTTE": build_adtte(data, adsl, best),
         "ADPC": build_adpc(adsl, sdtm["PC"]),
         "ADPP": build_adpp(data, adsl),
         "ADIS": build_adis(adsl, sdtm["IS"]),

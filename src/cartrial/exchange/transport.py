@@ -18,6 +18,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from cartrial.analysis.days import days_to_timedelta
 from cartrial.errors import ExchangeError
 from cartrial.exchange.metadata import DatasetSpec
 from cartrial.exchange.text import distinct
@@ -129,7 +130,7 @@ def csv_chunk(frame: pd.DataFrame, spec: DatasetSpec, handle: TextIO, *, header:
     data = frame.copy()
     for variable in spec.variables:
         if variable.is_date:
-            dates = pd.Timestamp("1960-01-01") + pd.to_timedelta(data[variable.name], unit="D")
+            dates = pd.Timestamp("1960-01-01") + days_to_timedelta(data[variable.name])
             data[variable.name] = dates.dt.strftime("%Y-%m-%d")
     data.to_csv(handle, index=False, header=header)
 
