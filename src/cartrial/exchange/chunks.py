@@ -103,11 +103,12 @@ def _longest(values: pd.Series) -> list[object]:
 
 
 def _number(values: pd.Series) -> list[object]:
-    present = values.dropna()
-    if present.empty:
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    present = np.flatnonzero(~np.isnan(numbers))
+    if not len(present):
         return []
-    fractional = present.index[(present != present.round()).to_numpy()]
-    return [fractional[0] if len(fractional) else present.index[0]]
+    fractional = present[numbers[present] != np.round(numbers[present])]
+    return [values.index[fractional[0] if len(fractional) else present[0]]]
 
 
 def _value_level(frame: pd.DataFrame, name: str) -> list[object]:

@@ -26,6 +26,8 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     else:
         codes, found = pd.factorize(values, use_na_sentinel=True)
         uniques = pd.Index(found)
+    if uniques.inferred_type == "string":  # text already (cached on the Index): no copy made
+        return codes, np.asarray(uniques, dtype=np.object_)
     # Index.astype(str) converts in C and leaves values that are already text as they are
     texts = np.asarray(uniques.astype(str), dtype=np.object_)
     return codes, texts
