@@ -75,7 +75,8 @@ def subject_chunks(trial: TrialData, size: int = DEFAULT_CHUNK_SUBJECTS) -> Iter
     ids = pd.Index(np.sort(every))  # the subjects in sorted order: a hash index of them
     # per table, its rows in subject order and each row's subject number: no copy of the table
     ordered: dict[str, tuple[npt.NDArray[np.integer] | None, npt.NDArray[np.integer]]] = {}
-    for name, (codes, _) in found.items():
+    for name in tables:
+        codes, _ = found.pop(name)  # 8 bytes a record: not kept while the chunks are made
         small = np.int32 if len(codes) < 2**31 else np.int64  # 4 bytes a record, not 8
         position: npt.NDArray[np.integer] = ids.get_indexer(texts[name]).astype(small)[codes]
         if (position[1:] >= position[:-1]).all():  # already in subject order: no index kept
