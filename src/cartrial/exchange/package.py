@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData, analysis_settings, normalise_trial_data
@@ -44,7 +45,7 @@ from cartrial.exchange.chunks import (
     trial_level,
     witness_rows,
 )
-from cartrial.exchange.common import conform
+from cartrial.exchange.common import sort_order
 from cartrial.exchange.conformance import ConformanceTally, Finding
 from cartrial.exchange.datasetjson import DatasetJsonWriter, dataset_columns, dataset_header
 from cartrial.exchange.define import write_define
@@ -164,16 +165,33 @@ class _Spool:
         return frame
 
     def frames(self) -> Iterator[pd.DataFrame]:
-        """The spooled chunks, in order; one frame sorted by the keys when the chunks are not
-        in key order (:attr:`in_key_order`: RELREC, sorted by RDOMAIN first, is held whole)."""
+        """The spooled chunks, in order, when they are in key order (:attr:`in_key_order`).
+
+        Else (RELREC, sorted by RDOMAIN before USUBJID, with dataset-level records without
+        USUBJID) the records in key order without holding the dataset: for each value of the
+        keys before USUBJID in turn (a few), its records without USUBJID (kept from the first
+        chunk), then its records of each chunk, one pass over the spool per value. Each chunk is
+        sorted by the keys and holds subjects after the previous chunk's, so this is the order
+        of the whole dataset sorted by its keys (stable, missing values first), as the builders
+        sort.
+        """
         self.file.flush()
-        self.file.seek(0)
-        chunks = (pickle.load(self.file) for _ in range(self.chunks))
         if self.in_key_order:
-            yield from chunks
+            self.file.seek(0)
+            yield from (pickle.load(self.file) for _ in range(self.chunks))
             return
-        whole = pd.concat([frame.astype(object) for frame in chunks], ignore_index=True)
-        yield conform(whole, self.spec)  # sorted by the keys, as the builders sort
+        keys = list(self.spec.keys)
+        lead = keys[: keys.index("USUBJID")]
+        groups = sorted(self.leading, key=str)
+        values = [np.array([group[i] for group in groups], dtype=object) for i in range(len(lead))]
+        for position in sort_order(values, missing_first=True):
+            group = groups[position]
+            if self.shared is not None:
+                yield self.shared.loc[_in_group(self.shared, lead, group)]
+            self.file.seek(0)
+            for _ in range(self.chunks):
+                frame = pickle.load(self.file)
+                yield frame.loc[_in_group(frame, lead, group) & frame["USUBJID"].notna().to_numpy()]
 
     def witness(self) -> pd.DataFrame:
         """The witness rows of the whole dataset (made once, when every chunk is spooled).
@@ -192,6 +210,17 @@ class _Spool:
                     warnings.simplefilter("ignore", FutureWarning)
                     self.whole_witness = pd.concat(found)
         return self.whole_witness
+
+
+def _in_group(frame: pd.DataFrame, names: list[str], values: tuple[object, ...]) -> np.ndarray:
+    """Which records of ``frame`` have ``values`` in the variables ``names`` (missing matches
+    missing)."""
+    found = np.ones(len(frame), dtype=bool)
+    for name, value in zip(names, values, strict=True):
+        column = frame[name]
+        missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        found &= column.isna().to_numpy() if missing else (column == value).to_numpy()
+    return found
 
 
 def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
