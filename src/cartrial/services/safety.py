@@ -105,7 +105,7 @@ def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> Adv
     enrolled = uc.dates[subject.id].enrolled
     if enrolled is None:
         raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
-    check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
+    check_order(enrolled, uc.study_date(onset), field="onset_at", earlier_name="the enrolment date")
     uc.check_unlocked(onset, "onset_at")
     ae = AdverseEvent(
         subject_id=subject.id,
