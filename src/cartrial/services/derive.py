@@ -47,6 +47,7 @@ __all__ = [
     "derive_study_dlt",
     "derive_subject_dlt",
     "dlt_values",
+    "fallback_course",
     "lab_grade_frame",
     "lesion_frame",
     "load_by_ids",
@@ -223,10 +224,10 @@ OVERRIDE_RULE = "investigator_override"
 
 def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
     changes = sorted((c.changed_at, c.grade) for c in ae.grade_changes if c.deleted_at is None)
-    return tuple(changes) or _fallback_course(ae.onset_at, ae.grade, ae.resolved_at)
+    return tuple(changes) or fallback_course(ae.onset_at, ae.grade, ae.resolved_at)
 
 
-def _fallback_course(
+def fallback_course(
     onset: dt.datetime, grade: int, resolved: dt.datetime | None
 ) -> tuple[tuple[dt.datetime, int], ...]:
     """An AE without a recorded course: its worst grade from onset to resolution."""
@@ -395,7 +396,7 @@ def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tup
                 term=row.term,
                 course=tuple(sorted(course))
                 if course
-                else _fallback_course(row.onset_at, row.grade, row.resolved_at),
+                else fallback_course(row.onset_at, row.grade, row.resolved_at),
                 attribution=row.attribution,
                 alternative_cause=row.alternative_cause,
             )
