@@ -31,7 +31,7 @@ from cartrial.services import (
     record_lab,
     trial_data,
 )
-from cartrial.services.study_calendar import day_end, day_start
+from cartrial.services.study_calendar import day_end, day_start, study_today
 from cartrial.store import AdverseEvent
 from cartrial.store.migrate import upgrade
 
@@ -179,3 +179,15 @@ def test_day_end_is_the_next_local_midnight(
     zone: str, cutoff: dt.date, first_after: dt.datetime
 ) -> None:
     assert day_end(cutoff, zone) == first_after
+
+
+@pytest.mark.parametrize(
+    ("zone", "today"),
+    [
+        ("America/New_York", dt.date(2026, 2, 15)),  # 03:00 UTC = 22:00 EST the day before
+        ("Asia/Tokyo", dt.date(2026, 2, 16)),  # 03:00 UTC = 12:00 JST
+    ],
+)
+def test_today_is_the_study_zone_date(zone: str, today: dt.date) -> None:
+    """The default ``as_of`` of the decisions and the default cut-off start from this day."""
+    assert study_today(zone, now=dt.datetime(2026, 2, 16, 3, 0, tzinfo=UTC)) == today
