@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 import pandas as pd
@@ -22,7 +21,6 @@ from cartrial.errors import RuleInputError, ValidationFailed
 from cartrial.protocol import Protocol
 from cartrial.rules import ctcae, dlt, recist
 from cartrial.services.context import UseCase
-from cartrial.services.study_calendar import local_clock
 from cartrial.store import (
     AdverseEvent,
     AeGradeChange,
@@ -249,11 +247,6 @@ def _dlt_event(ae: AdverseEvent) -> dlt.AdverseEvent:
     )
 
 
-def _on_clock(when: dlt.TimePoint, zone: str) -> dlt.TimePoint:
-    """A stored time on the study zone's wall clock (:func:`local_clock`); a date as it is."""
-    return local_clock(when, zone) if isinstance(when, dt.datetime) else when
-
-
 def adjudicate_events(
     protocol: Protocol,
     events: Sequence[dlt.AdverseEvent],
@@ -263,27 +256,26 @@ def adjudicate_events(
     """Apply the protocol's DLT definition to a subject's AEs, as known now.
 
     Events are known up to now or the latest recorded grade change if later, so an ongoing event
-    whose outcome depends on more follow-up is ``pending`` (``is_dlt`` None). The rules count
-    study days on the local clock (:mod:`cartrial.rules.dlt`): every stored (UTC) time is handed
-    to them on the wall clock of the protocol's ``study.time_zone``, so day 0 is the infusion's
-    date there and an AE late in the evening west of UTC is on its local day.
+    whose outcome depends on more follow-up is ``pending`` (``is_dlt`` None). The rules get the
+    protocol's ``study.time_zone`` (:func:`cartrial.rules.dlt.adjudicate`): study days are
+    calendar days there (day 0 is the infusion's local date, an AE late in the evening west of
+    UTC is on its local day) and durations are elapsed time, exact across daylight saving.
 
     Raises
     ------
     ValidationFailed
         On ``adverse_events`` when the rules reject an event (the message names the AE).
     """
-    zone = protocol.study.time_zone
     latest = max((t for e in events for t, _ in e.course), default=infused_at)
     as_of = max(utcnow(), latest, infused_at)
-    local = [replace(e, course=tuple((_on_clock(t, zone), g) for t, g in e.course)) for e in events]
     try:
         return dlt.adjudicate(
             protocol.dlt,
-            local,
-            local_clock(infused_at, zone),
-            as_of=_on_clock(as_of, zone),
+            events,
+            infused_at,
+            as_of=as_of,
             subject_id=subject_code,
+            time_zone=protocol.study.time_zone,
         )
     except RuleInputError as exc:
         raise ValidationFailed("adverse_events", str(exc)) from None

@@ -22,7 +22,6 @@ import pandas as pd
 __all__ = [
     "day_end",
     "day_start",
-    "local_clock",
     "study_date",
     "study_dates",
     "study_today",
@@ -65,12 +64,6 @@ def day_end(day: dt.date, time_zone: str) -> dt.datetime:
 def study_today(time_zone: str, now: dt.datetime | None = None) -> dt.date:
     """Today's date in ``time_zone`` (``now`` = the current time unless given)."""
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(time_zone)).date()
-
-
-def local_clock(when: dt.datetime, time_zone: str) -> dt.datetime:
-    """``when`` as the wall clock of ``time_zone``, naive: what the clinical rules take
-    (:mod:`cartrial.rules.dlt` counts study days on the local clock's dates)."""
-    return when.astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)
 
 
 def study_dates(values: pd.Series, time_zone: str) -> pd.Series:
