@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_trial_data
+from cartrial.errors import NotFound
 from cartrial.protocol import Protocol
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
@@ -100,7 +101,7 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
     (synthetic studies): the default data cut-off. Both are days of the study's time zone."""
     study = session.get(Study, study_id)
     if study is None:
-        raise ValueError(f"no study with database id {study_id}")
+        raise NotFound(f"no study with database id {study_id}")
     zone = _zone(study)
     latest: list[dt.date] = [study_today(zone)]
     for column in (
