@@ -53,6 +53,14 @@ def _local(when: dt.datetime, zone: str, expected: dt.date) -> dt.datetime:
     return when
 
 
+def _infused_study_in(zone: str, tmp_path: Path, infused: dt.datetime, day0: dt.date) -> Trial:
+    """The study in ``zone`` with S01-001 infused at ``infused`` (checked to fall on ``day0``)."""
+    trial = _study_in(zone, tmp_path)
+    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", day0,
+          infused_at=_local(infused, zone, day0))  # fmt: skip
+    return trial
+
+
 def _lab(trial: Trial, at: dt.datetime, value: float = 3.1) -> int:
     lab = RecordLab(
         subject_id="S01-001", collected_at=at, lbtestcd="NEUT", value=value, unit="10^9/L", lln=1.8
@@ -66,10 +74,9 @@ def test_new_york_evening_times_are_that_local_day(tmp_path: Path) -> None:
     cut-off day 02-15 a lab at 04:30 UTC on 02-16 (23:30 EST on 02-15) is in, one at 05:30 UTC
     (00:30 EST on 02-16) is out."""
     zone = "America/New_York"
-    trial = _study_in(zone, tmp_path)
-    infused = _local(dt.datetime(2026, 2, 2, 2, 30, tzinfo=UTC), zone, dt.date(2026, 2, 1))
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 1),
-          infused_at=infused)  # fmt: skip
+    trial = _infused_study_in(
+        zone, tmp_path, dt.datetime(2026, 2, 2, 2, 30, tzinfo=UTC), dt.date(2026, 2, 1)
+    )
     _lab(trial, _local(dt.datetime(2026, 2, 10, 4, 0, tzinfo=UTC), zone, dt.date(2026, 2, 9)))
     late = _local(dt.datetime(2026, 2, 16, 4, 30, tzinfo=UTC), zone, dt.date(2026, 2, 15))
     _lab(trial, late, value=2.9)
@@ -100,10 +107,9 @@ def test_tokyo_early_morning_times_are_that_local_day(tmp_path: Path) -> None:
     (day 0); on the cut-off day 02-15 a lab at 14:30 UTC (23:30 JST) is in, one at 15:30 UTC on
     the same UTC date (00:30 JST on 02-16) is out."""
     zone = "Asia/Tokyo"
-    trial = _study_in(zone, tmp_path)
-    infused = _local(dt.datetime(2026, 2, 1, 16, 0, tzinfo=UTC), zone, dt.date(2026, 2, 2))
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 2),
-          infused_at=infused)  # fmt: skip
+    trial = _infused_study_in(
+        zone, tmp_path, dt.datetime(2026, 2, 1, 16, 0, tzinfo=UTC), dt.date(2026, 2, 2)
+    )
     _lab(trial, _local(dt.datetime(2026, 2, 15, 14, 30, tzinfo=UTC), zone, dt.date(2026, 2, 15)))
     _lab(trial, _local(dt.datetime(2026, 2, 15, 15, 30, tzinfo=UTC), zone, dt.date(2026, 2, 16)),
          value=2.7)  # fmt: skip
@@ -149,10 +155,9 @@ def test_the_dlt_window_counts_local_days(tmp_path: Path) -> None:
     window (days 0-28, protocol ``dlt.window_days``). Read as UTC dates it was day 29, outside
     the window."""
     zone = "America/New_York"
-    trial = _study_in(zone, tmp_path)
-    infused = _local(dt.datetime(2026, 2, 1, 20, 0, tzinfo=UTC), zone, dt.date(2026, 2, 1))
-    treat(trial.as_("coord1"), trial.as_("inv"), "S01-001", "S01", dt.date(2026, 2, 1),
-          infused_at=infused)  # fmt: skip
+    trial = _infused_study_in(
+        zone, tmp_path, dt.datetime(2026, 2, 1, 20, 0, tzinfo=UTC), dt.date(2026, 2, 1)
+    )
     onset = _local(dt.datetime(2026, 3, 2, 3, 0, tzinfo=UTC), zone, dt.date(2026, 3, 1))
     ae = RecordAE(subject_id="S01-001", term="Nausea", grade=3, onset_at=onset,
                   attribution="probable")  # fmt: skip
