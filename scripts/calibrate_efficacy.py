@@ -1,6 +1,7 @@
 """Expected efficacy of the demo's virtual population at each dose level vs the published CT041.
 
-Run: ``python scripts/calibrate_efficacy.py [--referred N] [--seed S] [--protocol FILE]``
+Run: ``python scripts/calibrate_efficacy.py [--referred N] [--seed S] [--protocol FILE]
+[--params FILE]`` (``--params``: a virtual-patient parameter file instead of the packaged one).
 
 For each dose level of the protocol, ``N`` referred virtual patients are screened with the
 protocol's criteria, the eligible ones treated at the level's cells and followed on the protocol's
@@ -22,6 +23,7 @@ import pandas as pd
 
 from cartrial.demo.calibration import PUBLISHED, expected_efficacy, simulate_efficacy
 from cartrial.protocol import load_protocol
+from cartrial.virtual import load_params
 
 
 def _pct(x: float) -> str:
@@ -40,12 +42,14 @@ def main() -> None:
     parser.add_argument("--referred", type=int, default=20000, help="referred patients per dose")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--protocol", type=Path, default=None, help="protocol file (packaged)")
+    parser.add_argument("--params", type=Path, default=None, help="parameter file (packaged)")
     args = parser.parse_args()
-    protocol = load_protocol(args.protocol) if args.protocol else load_protocol()
+    protocol = load_protocol(args.protocol)
+    params = load_params(args.params)
     rows = []
     start = time.process_time()
     for level in protocol.dose_levels:
-        frame = simulate_efficacy(protocol, level.name, args.referred, args.seed)
+        frame = simulate_efficacy(protocol, level.name, args.referred, args.seed, params)
         e = expected_efficacy(frame)
         rows.append(
             {

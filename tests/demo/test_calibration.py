@@ -70,7 +70,8 @@ def test_the_lower_dose_responds_less(by_dose: dict[str, pd.DataFrame]) -> None:
     # (Emax in AUC0-28): the same patients respond less than at DL1.
     low, reference = (expected_efficacy(by_dose[level]) for level in ("DL-1", "DL1"))
     assert low.n == reference.n
-    assert low.orr < reference.orr - 0.03
+    assert low.orr < reference.orr
+    assert low.orr_unconfirmed < reference.orr_unconfirmed - 0.03
     assert low.pfs_at_published_median < reference.pfs_at_published_median
 
 
