@@ -510,6 +510,21 @@ def _clinical_aes(
         )
 
 
+def _lesion_inputs(rows: pd.DataFrame) -> tuple[LesionInput, ...]:
+    """The lesions of one scan (rows of :func:`~cartrial.virtual.scans.scan_lesions`)."""
+    return tuple(
+        LesionInput(
+            lesion_id=row["lesion_id"],
+            category=row["category"],
+            organ=row["organ"],
+            is_lymph_node=bool(row["is_lymph_node"]),
+            diameter_mm=None if np.isnan(row["diameter_mm"]) else float(row["diameter_mm"]),
+            status=row["status"],
+        )
+        for row in rows.to_dict("records")
+    )
+
+
 def _tumour(
     subject_id: str,
     state: SubjectState,
@@ -526,17 +541,7 @@ def _tumour(
     rows = scan_lesions(cohort, days)
     for scan_day, scan_rows in rows.groupby("day", sort=True):
         day = int(float(scan_day))  # type: ignore[arg-type]
-        lesions = tuple(
-            LesionInput(
-                lesion_id=row["lesion_id"],
-                category=row["category"],
-                organ=row["organ"],
-                is_lymph_node=bool(row["is_lymph_node"]),
-                diameter_mm=None if np.isnan(row["diameter_mm"]) else float(row["diameter_mm"]),
-                status=row["status"],
-            )
-            for row in scan_rows.to_dict("records")
-        )
+        lesions = _lesion_inputs(scan_rows)
         data = RecordTumourAssessment(
             subject_id=subject_id,
             assessment_date=b.date(day),
@@ -593,18 +598,9 @@ def baseline_assessment(
     subject_id: str, baseline: Baseline, day: dt.date
 ) -> RecordTumourAssessment:
     """The screening scan of a one-patient ``baseline``: every lesion, targets with diameters."""
-    lesions = [
-        LesionInput(
-            lesion_id=row["lesion_id"],
-            category=row["category"],
-            organ=row["organ"],
-            is_lymph_node=bool(row["is_lymph_node"]),
-            diameter_mm=None if np.isnan(row["diameter_mm"]) else float(row["diameter_mm"]),
-        )
-        for row in baseline_lesions(baseline).to_dict("records")
-    ]
+    lesions = _lesion_inputs(baseline_lesions(baseline))
     return RecordTumourAssessment(
-        subject_id=subject_id, assessment_date=day, lesions=tuple(lesions), method="CT"
+        subject_id=subject_id, assessment_date=day, lesions=lesions, method="CT"
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cartrial.rules.recist import LESION_COLUMNS
 from cartrial.virtual.cohort import VirtualCohort
 from cartrial.virtual.population import Baseline, Lesions
 
@@ -39,12 +40,7 @@ SCAN_COLUMNS = (
     "patient",
     "scan",
     "day",
-    "lesion_id",
-    "category",
-    "organ",
-    "is_lymph_node",
-    "diameter_mm",
-    "status",
+    *(c for c in LESION_COLUMNS if c not in ("subject_id", "assessment_date")),
 )
 
 
