@@ -535,24 +535,24 @@ def _tumour(
 ) -> None:
     """Scans until progression (the baseline scan is recorded by the driver).
 
-    The lesions of each scan are those of :func:`cartrial.virtual.scans.scan_lesions`.
+    The lesions of each scan are those of :func:`cartrial.virtual.scans.scan_lesions`; a scan's
+    record is built on its day, only when the subject has not progressed by then.
     """
     days = [d for d in _days(protocol, "tumour") if d > 0]
     rows = scan_lesions(cohort, days)
     for scan_day, scan_rows in rows.groupby("day", sort=True):
         day = int(float(scan_day))  # type: ignore[arg-type]
-        lesions = _lesion_inputs(scan_rows)
-        data = RecordTumourAssessment(
-            subject_id=subject_id,
-            assessment_date=b.date(day),
-            lesions=lesions,
-            method="CT",
-        )
 
-        def scan(d: RecordTumourAssessment = data) -> None:
+        def scan(day: int = day, scan_rows: pd.DataFrame = scan_rows) -> None:
             if state.progressed:
                 return
-            result = record_tumour_assessment(inv, d)
+            data = RecordTumourAssessment(
+                subject_id=subject_id,
+                assessment_date=b.date(day),
+                lesions=_lesion_inputs(scan_rows),
+                method="CT",
+            )
+            result = record_tumour_assessment(inv, data)
             if result.overall_response is not None:
                 state.responses.append(result.overall_response)
                 state.progressed = result.overall_response == "PD"
