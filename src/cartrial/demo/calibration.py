@@ -37,7 +37,7 @@ from cartrial.demo.conduct import screening_record
 from cartrial.protocol import Protocol
 from cartrial.rules import recist
 from cartrial.services.eligibility import evaluate_eligibility
-from cartrial.virtual.cohort import VirtualPopulation, sample_population
+from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
 from cartrial.virtual.params import INDICATIONS, VirtualParams
 from cartrial.virtual.scans import baseline_lesions, scan_lesions
 
@@ -117,17 +117,14 @@ def eligible_population(
 
 
 def _pfs(
-    timepoints: pd.DataFrame, subjects: pd.Index, death: FloatArray, therapy: FloatArray
+    timepoints: pd.DataFrame,
+    subjects: pd.Index,
+    first_pd: FloatArray,
+    death: FloatArray,
+    therapy: FloatArray,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """PFS days and event flags: first PD time point or death; censored at the last adequate
     scan (day 0 without one) when new anticancer therapy starts first or neither happens."""
-    first_pd = (
-        timepoints.loc[timepoints["overall_response"] == "PD"]
-        .groupby("subject_id")["day"]
-        .min()
-        .reindex(subjects)
-        .to_numpy(dtype=float)
-    )
     event_day = np.fmin(first_pd, death)
     event = np.isfinite(event_day) & ~(therapy <= event_day)
     adequate = timepoints.loc[timepoints["overall_response"] != "NE", ["subject_id", "day"]]
@@ -135,6 +132,31 @@ def _pfs(
     before = adequate.loc[~(adequate["day"] >= limit)]
     last = before.groupby("subject_id")["day"].max().reindex(subjects).fillna(0.0)
     return np.where(event, event_day, last.to_numpy(dtype=float)), event
+
+
+def _lesion_table(
+    cohort: VirtualCohort, scan_days: list[int], last_day: FloatArray, subjects: pd.Index
+) -> pd.DataFrame:
+    """The baseline and follow-up scans the site records, as the RECIST engine's lesion table.
+
+    The site scans until death, withdrawal or the end of follow-up (``last_day``) and stops after
+    PD: every scan after the first one whose true target sum is twice the baseline sum (a certain
+    PD) is left out, so that no unphysical size of an untreated tumour years on reaches the engine.
+    """
+    scans = scan_lesions(cohort, scan_days)
+    les = cohort.baseline.lesions
+    sums = cohort.tumour.true_sum_of_diameters(np.asarray(scan_days, dtype=float))
+    doubled = sums > 2.0 * (les.baseline_mm * les.target).sum(axis=1)[:, None]
+    stop = np.where(doubled.any(axis=1), np.asarray(scan_days)[doubled.argmax(axis=1)], np.inf)
+    patient = scans["patient"].to_numpy()
+    scans = scans[scans["day"].to_numpy() <= np.minimum(last_day, stop)[patient]]
+    base = baseline_lesions(cohort.baseline).assign(
+        day=float(cohort.params.population.baseline_scan_day)
+    )
+    table = pd.concat([base, scans.drop(columns="scan")], ignore_index=True)
+    table["subject_id"] = subjects.to_numpy()[table["patient"].to_numpy()]
+    table["assessment_date"] = pd.Timestamp(_REFERENCE) + pd.to_timedelta(table["day"], unit="D")
+    return table[list(recist.LESION_COLUMNS)]
 
 
 def simulate_efficacy(
@@ -166,25 +188,8 @@ def simulate_efficacy(
     last_day = np.floor(np.minimum(ends, follow_up))
     subjects = pd.Index([f"V{i:06d}" for i in range(cohort.n)], name="subject_id")
     scan_days = sorted({v.day for v in protocol.schedule.visits_with("tumour") if v.day > 0})
-    scans = scan_lesions(cohort, scan_days)
-    # The site scans until death, withdrawal or the end of follow-up, and stops after PD: every
-    # scan after the first one whose true target sum is twice the baseline sum (a certain PD)
-    # is left out, so that no unphysical size of an untreated tumour years on reaches the engine.
-    sums = cohort.tumour.true_sum_of_diameters(np.asarray(scan_days, dtype=float))
-    baseline_sum = (cohort.baseline.lesions.baseline_mm * cohort.baseline.lesions.target).sum(1)
-    doubled = sums > 2.0 * baseline_sum[:, None]
-    stop = np.where(doubled.any(axis=1), np.asarray(scan_days)[doubled.argmax(axis=1)], np.inf)
-    patient = scans["patient"].to_numpy()
-    keep = scans["day"].to_numpy() <= np.minimum(last_day, stop)[patient]
-    scans = scans[keep]
-    base = baseline_lesions(cohort.baseline).assign(
-        day=float(cohort.params.population.baseline_scan_day)
-    )
-    table = pd.concat([base, scans.drop(columns="scan")], ignore_index=True)
-    table["subject_id"] = subjects.to_numpy()[table["patient"].to_numpy()]
-    table["assessment_date"] = pd.Timestamp(_REFERENCE) + pd.to_timedelta(table["day"], unit="D")
     result = recist.evaluate(
-        table[list(recist.LESION_COLUMNS)],
+        _lesion_table(cohort, scan_days, last_day, subjects),
         {s: _REFERENCE for s in subjects},
         confirm=protocol.recist.confirm,
         sd_min_days=protocol.recist.sd_min_days,
@@ -202,7 +207,9 @@ def simulate_efficacy(
         & ~(tps["day"] >= tps["subject_id"].map(first_pd))
     ]
     therapy = np.floor(truth["subsequent_therapy_day"].to_numpy(dtype=float))
-    pfs_days, pfs_event = _pfs(tps, subjects, death_seen, therapy)
+    pfs_days, pfs_event = _pfs(
+        tps, subjects, first_pd.reindex(subjects).to_numpy(dtype=float), death_seen, therapy
+    )
     return pd.DataFrame(
         {
             "indication": np.asarray(INDICATIONS, dtype=object)[cohort.baseline.indication],
