@@ -13,13 +13,14 @@ event skipping while accrual is suspended), so the trials are identical to the g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from cartrial.simulation.kernels import IntervalKernel
+from cartrial.simulation.rows import first_true
 from cartrial.simulation.tite_boin import TiteBoinKernel
 
 if TYPE_CHECKING:
@@ -34,22 +35,6 @@ BoolArray = npt.NDArray[np.bool_]
 Columns = IntArray | slice
 
 
-def _count_slots(flags: BoolArray) -> IntArray:
-    """``True`` per column of a ``(slots, trials)`` array, as ``int64``."""
-    total = flags[0].astype(np.int64)
-    for row in flags[1:]:
-        total += row
-    return total
-
-
-def _min_slots(values: FloatArray) -> FloatArray:
-    """Minimum per column (``inf`` for no slot)."""
-    least = np.full(values.shape[1], np.inf)
-    for row in values:
-        np.minimum(least, row, out=least)
-    return least
-
-
 @dataclass
 class _Tail:
     """The recent slots of the trials deciding now, ``(slots, trials)`` each (internal)."""
@@ -60,17 +45,12 @@ class _Tail:
     has_dlt: BoolArray
     n: IntArray  # (doses, trials): every enrolled patient
     dlt_all: IntArray  # (doses, trials): every DLT, seen or still to come
+    treated: int  # patients enrolled in every trial so far
 
     def columns(self, keep: IntArray) -> _Tail:
         """The trials ``keep`` only."""
-        return _Tail(
-            self.dose[:, keep],
-            self.enrol_day[:, keep],
-            self.resolve_day[:, keep],
-            self.has_dlt[:, keep],
-            self.n[:, keep],
-            self.dlt_all[:, keep],
-        )
+        arrays = (self.dose, self.enrol_day, self.resolve_day, self.has_dlt, self.n, self.dlt_all)
+        return _Tail(*(a[:, keep] for a in arrays), treated=self.treated)
 
 
 @dataclass
@@ -79,9 +59,15 @@ class _Seen:
 
     pending: BoolArray
     unseen: BoolArray
-    here: BoolArray
+    here: BoolArray  # pending at the current dose
     pending_n: IntArray  # (doses, trials)
     dlt: IntArray  # (doses, trials): DLTs observed
+    n_here: IntArray  # patients treated at the current dose
+    pending_here: IntArray
+
+    def columns(self, keep: IntArray) -> _Seen:
+        """The trials ``keep`` only."""
+        return _Seen(*(getattr(self, f.name)[..., keep] for f in fields(self)))
 
 
 class TiteBoinColumns:
@@ -89,7 +75,8 @@ class TiteBoinColumns:
 
     ``rules`` holds the design and its tables (:class:`TiteBoinKernel`); the decision follows
     :meth:`TiteBoinKernel.decide` and the skipping :meth:`TiteBoinKernel.resume_day` operation by
-    operation.
+    operation. Float sums over the slots keep the slot order: numpy reduces the outer axis of a
+    ``(slots, trials)`` array one slot after the other, as ``sum_in_slot_order`` adds columns.
     """
 
     def __init__(self, rules: TiteBoinKernel, window_days: float) -> None:
@@ -107,79 +94,77 @@ class TiteBoinColumns:
         trials = np.arange(n_trials)
         pending = tail.resolve_day > time
         unseen = tail.has_dlt & pending
-        at_current = tail.dose == current.astype(tail.dose.dtype)
-        here = pending & at_current
-        c = _count_slots(here)
-        # (doses, trials) counts of pending patients and DLTs still to come, one bincount
+        here = pending & (tail.dose == current.astype(tail.dose.dtype))
+        c = here.sum(axis=0)
+        # (doses, trials): pending patients and DLTs still to come, counted by bincount
         key = tail.dose.astype(np.intp) * n_trials + trials
-        shift = max(6, tail.dose.shape[0].bit_length())  # above the tail width: no mixing
-        one = float(1 << shift)
-        packed = np.where(pending, np.where(unseen, one + 1.0, one), 0.0)
-        cells = np.bincount(key.ravel(), weights=packed.ravel(), minlength=self.n_doses * n_trials)
-        both = cells.astype(np.int64).reshape(self.n_doses, n_trials)
-        pending_n, dlt = both >> shift, tail.dlt_all - (both & ((1 << shift) - 1))
-        m = tail.n[current, trials]
-        yc = dlt[current, trials]
+        shape = (self.n_doses, n_trials)
+        cells = self.n_doses * n_trials
+        pending_n = np.bincount(key[pending], minlength=cells).reshape(shape)
+        dlt = tail.dlt_all - np.bincount(key[unseen], minlength=cells).reshape(shape)
+        at_current = current * n_trials + trials  # flat index into (doses, trials)
+        m = np.take(tail.n, at_current)
+        yc = np.take(dlt, at_current)
         complete_here = m - c
         fraction = (time - tail.enrol_day) / self.window_days
+        stft = np.where(here, fraction, 0.0).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             if d.method == "ess":
-                stft = _slot_order_sum(np.where(here, fraction, 0.0))
                 ess = complete_here + stft
                 p_hat = np.where(ess > 0, yc / ess, 0.0)
             else:
-                stft = _slot_order_sum(np.where(here, fraction, 0.0))
                 pi = (d.target / 2 + yc) / (1 + complete_here + stft)
                 share = pi * (1 - fraction) / (1 - pi * fraction)
                 # numpy's row sum over the tail, as TiteBoinKernel takes it (same bits)
                 imputed = np.ascontiguousarray(np.where(here, share, 0.0).T).sum(axis=1)
                 p_hat = np.where(m > 0, (yc + imputed) / m, 0.0)
         code = np.where(p_hat <= rules.lambda_e, 0, np.where(p_hat > rules.lambda_d, 2, 1))
-        code = np.where(m == 0, 1, code)
-        code = np.where((code == 0) & (complete_here < d.min_complete_to_escalate), 1, code)
+        code = np.where(m == 0, 1, code).astype(np.int8)
+        if d.min_complete_to_escalate:
+            code[(code == 0) & (complete_here < d.min_complete_to_escalate)] = 1
         complete = tail.n - pending_n
         interval = rules.interval
-        first_elim = interval.first_eliminated(complete.T, dlt.T)
+        first_elim = first_true(interval.eliminated(complete, dlt).T)
         following = interval.settle(
-            tail.n.T, dlt.T, current, code.astype(np.int8), first_elim, complete=complete.T
+            tail.n.T,
+            dlt.T,
+            current,
+            code,
+            first_elim,
+            complete=complete.T,
+            n_current=m,
+            treated=tail.treated,
         )
-        suspended = (
-            (following >= current) & (m > 0) & (c / np.maximum(m, 1) > d.max_pending_fraction)
-        )
+        # c / m > max_pending_fraction (m > 0), as TiteBoinKernel tests it, through its table
+        suspended = (following >= current) & (c > rules.allowed_pending[m])
         following = np.where(suspended, current, following)
-        return following, suspended, _Seen(pending, unseen, here, pending_n, dlt)
+        return following, suspended, _Seen(pending, unseen, here, pending_n, dlt, m, c)
 
     def resume_day(self, tail: _Tail, seen: _Seen, current: IntArray) -> FloatArray:
         """:meth:`TiteBoinKernel.resume_day` for the trials of ``tail`` (all suspended)."""
         rules = self.rules
         n_trials = current.size
-        trials = np.arange(n_trials)
         resolve = tail.resolve_day
-        dlt_next = _min_slots(np.where(seen.unseen, resolve, np.inf))
-        need = _count_slots(seen.here) - rules._allowed_pending[tail.n[current, trials]]
+        dlt_next = np.where(seen.unseen, resolve, np.inf).min(axis=0)
+        # resolutions at the current dose needed to bring the pending share to the allowed one
+        need = seen.pending_here - rules.allowed_pending[seen.n_here]
         ordered = np.sort(np.where(seen.here, resolve, np.inf), axis=0)
-        enough = ordered[np.clip(need, 1, ordered.shape[0]) - 1, trials]
+        rank = np.clip(need, 1, ordered.shape[0]) - 1
+        enough = np.take(ordered, rank * n_trials + np.arange(n_trials))
         day = np.minimum(dlt_next, enough)
-        if not rules._can_newly_eliminate:
+        if not rules.can_newly_eliminate:
             return day
+        # windows closing at or below the current dose that could newly eliminate a dose
         n, y = tail.n, seen.dlt
         complete = n - seen.pending_n
         doses = np.arange(self.n_doses)[:, None]
         risky = np.zeros(n.shape, dtype=bool)
-        for table, rows in ((rules._newly[0], doses == 0), (rules._newly[1], doses > 0)):
+        for table, rows in zip(rules.newly_eliminated, (doses == 0, doses > 0), strict=True):
             risky |= (table[n, y] - table[complete, y] > 0) & rows
         risky &= doses <= current
         reach = np.take_along_axis(risky, tail.dose.astype(np.intp), axis=0)
         critical = seen.pending & ~seen.unseen & reach
-        return np.minimum(day, _min_slots(np.where(critical, resolve, np.inf)))
-
-
-def _slot_order_sum(values: FloatArray) -> FloatArray:
-    """Float sum per column, added slot by slot (the order of ``sum_in_slot_order``)."""
-    total = values[0].copy()
-    for row in values[1:]:
-        total += row
-    return total
+        return np.minimum(day, np.where(critical, resolve, np.inf).min(axis=0))
 
 
 def _decide_with_suspension(
@@ -191,8 +176,8 @@ def _decide_with_suspension(
     waiting: IntArray | None = None  # every trial at the first try: no copies
     while True:
         now = time if waiting is None else time[waiting]
-        here = current if waiting is None else current[waiting]
-        nxt, suspended, seen = rules.decide(tail, now, here)
+        dose = current if waiting is None else current[waiting]
+        nxt, suspended, seen = rules.decide(tail, now, dose)
         if waiting is None:
             following[:] = nxt
         else:
@@ -202,13 +187,7 @@ def _decide_with_suspension(
         keep = np.flatnonzero(suspended)
         waiting = keep if waiting is None else waiting[keep]
         tail = tail.columns(keep)
-        seen = _Seen(
-            seen.pending[:, keep],
-            seen.unseen[:, keep],
-            seen.here[:, keep],
-            seen.pending_n[:, keep],
-            seen.dlt[:, keep],
-        )
+        seen = seen.columns(keep)
         time[waiting] = rules.resume_day(tail, seen, current[waiting])
 
 
@@ -251,7 +230,7 @@ def run_tite_boin_trials(
             shut = closed[cols]
             lo = int(shut.min())
             if lo < first:  # windows closed by now: a prefix of each trial's slots
-                shut = lo + _count_slots(enrol_day[lo:first, cols] + window <= arrival)
+                shut = lo + (enrol_day[lo:first, cols] + window <= arrival).sum(axis=0)
                 closed[cols] = shut
             lo = min(first - size, int(shut.min()))
             tail = _Tail(
@@ -261,6 +240,7 @@ def run_tite_boin_trials(
                 has_dlt[lo:first, cols],
                 n[:, cols],
                 dlt_all[:, cols],
+                treated=first,
             )
             arrival, following = _decide_with_suspension(columns, tail, arrival, current[cols])
             stop = following < 0
@@ -286,7 +266,7 @@ def run_tite_boin_trials(
         resolve_day[slots, cols] = np.where(dlt_now, times + onset, times + window)
         has_dlt[slots, cols] = dlt_now
         last_enrol[cols] = times[-1]
-        dlts = _count_slots(dlt_now)
+        dlts = dlt_now.sum(axis=0)
         n[d, idx] += size
         dlt_all[d, idx] += dlts
         if plan.keep_trials:
