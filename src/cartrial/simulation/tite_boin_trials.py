@@ -13,7 +13,7 @@ event skipping while accrual is suspended), so the trials are identical to the g
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +37,12 @@ Columns = IntArray | slice
 
 @dataclass
 class _Tail:
-    """The recent slots of the trials deciding now, ``(slots, trials)`` each (internal)."""
+    """The recent slots of the trials deciding now, ``(slots, trials)`` each (internal).
+
+    ``may_eliminate``: per trial, whether the elimination rule could fire at some dose for some
+    split of its patients into completed and pending (else no dose is eliminated whatever the
+    follow-up, and the decision needs no count per dose).
+    """
 
     dose: npt.NDArray[np.integer]
     enrol_day: FloatArray
@@ -45,29 +50,50 @@ class _Tail:
     has_dlt: BoolArray
     n: IntArray  # (doses, trials): every enrolled patient
     dlt_all: IntArray  # (doses, trials): every DLT, seen or still to come
+    may_eliminate: BoolArray
     treated: int  # patients enrolled in every trial so far
 
     def columns(self, keep: IntArray) -> _Tail:
         """The trials ``keep`` only."""
-        arrays = (self.dose, self.enrol_day, self.resolve_day, self.has_dlt, self.n, self.dlt_all)
-        return _Tail(*(a[:, keep] for a in arrays), treated=self.treated)
+        return _Tail(
+            np.take(self.dose, keep, axis=1),
+            np.take(self.enrol_day, keep, axis=1),
+            np.take(self.resolve_day, keep, axis=1),
+            np.take(self.has_dlt, keep, axis=1),
+            np.take(self.n, keep, axis=1),
+            np.take(self.dlt_all, keep, axis=1),
+            self.may_eliminate[keep],
+            self.treated,
+        )
 
 
 @dataclass
 class _Seen:
-    """What one decision saw (kept for the event skipping of the suspended trials)."""
+    """What one decision saw, kept for the event skipping of the suspended trials."""
 
-    pending: BoolArray
-    unseen: BoolArray
+    unseen: BoolArray  # a DLT still to come
     here: BoolArray  # pending at the current dose
-    pending_n: IntArray  # (doses, trials)
-    dlt: IntArray  # (doses, trials): DLTs observed
     n_here: IntArray  # patients treated at the current dose
     pending_here: IntArray
 
     def columns(self, keep: IntArray) -> _Seen:
         """The trials ``keep`` only."""
-        return _Seen(*(getattr(self, f.name)[..., keep] for f in fields(self)))
+        return _Seen(
+            np.take(self.unseen, keep, axis=1),
+            np.take(self.here, keep, axis=1),
+            self.n_here[keep],
+            self.pending_here[keep],
+        )
+
+
+def _dose_counts(
+    dose: npt.NDArray[np.integer], flags: BoolArray, n_doses: int
+) -> IntArray:
+    """Count ``flags`` per dose and trial: ``(doses, trials)`` from ``(slots, trials)``."""
+    n_trials = dose.shape[1]
+    key = dose.astype(np.intp) * n_trials + np.arange(n_trials)
+    counts = np.bincount(key[flags], minlength=n_doses * n_trials)
+    return counts.reshape(n_doses, n_trials)
 
 
 class TiteBoinColumns:
@@ -83,6 +109,21 @@ class TiteBoinColumns:
         self.rules = rules
         self.window_days = window_days
         self.n_doses = rules.design.n_doses
+        interval = rules.interval
+        # possible[n, y]: elimination fires for some completed <= n and observed DLTs <= y
+        elim = interval.elim
+        possible = np.logical_or.accumulate(np.logical_or.accumulate(elim, axis=0), axis=1)
+        self._possible_flat = possible.ravel()
+        self._width = elim.shape[1]
+        # the extra-safe rule reads the completed patients and DLTs at the lowest dose of every
+        # trial: with it, every decision counts per dose
+        self._count_always = bool(interval.extrasafe.any())
+
+    def may_eliminate(self, n: IntArray, dlt_all: IntArray) -> BoolArray:
+        """Per trial, whether some dose could be eliminated whatever the follow-up."""
+        if self._count_always:
+            return np.ones(n.shape[1], dtype=bool)
+        return np.take(self._possible_flat, n * self._width + dlt_all).any(axis=0)
 
     def decide(
         self, tail: _Tail, time: FloatArray, current: IntArray
@@ -90,41 +131,52 @@ class TiteBoinColumns:
         """Next dose per trial (``-1`` stop), whether accrual is suspended, what was seen."""
         rules = self.rules
         d = rules.design
+        interval = rules.interval
         n_trials = time.size
-        trials = np.arange(n_trials)
         pending = tail.resolve_day > time
         unseen = tail.has_dlt & pending
-        here = pending & (tail.dose == current.astype(tail.dose.dtype))
+        at_dose = tail.dose == current.astype(tail.dose.dtype)
+        here = pending & at_dose
         c = here.sum(axis=0)
-        # (doses, trials): pending patients and DLTs still to come, counted by bincount
-        key = tail.dose.astype(np.intp) * n_trials + trials
-        shape = (self.n_doses, n_trials)
-        cells = self.n_doses * n_trials
-        pending_n = np.bincount(key[pending], minlength=cells).reshape(shape)
-        dlt = tail.dlt_all - np.bincount(key[unseen], minlength=cells).reshape(shape)
-        at_current = current * n_trials + trials  # flat index into (doses, trials)
+        at_current = current * n_trials + np.arange(n_trials)  # flat index, (doses, trials)
         m = np.take(tail.n, at_current)
-        yc = np.take(dlt, at_current)
+        yc = np.take(tail.dlt_all, at_current) - (unseen & at_dose).sum(axis=0)
         complete_here = m - c
         fraction = (time - tail.enrol_day) / self.window_days
         stft = np.where(here, fraction, 0.0).sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if d.method == "ess":
-                ess = complete_here + stft
-                p_hat = np.where(ess > 0, yc / ess, 0.0)
-            else:
-                pi = (d.target / 2 + yc) / (1 + complete_here + stft)
+        if d.method == "ess":
+            ess = complete_here + stft
+            p_hat = np.divide(yc, ess, out=np.zeros(n_trials), where=ess > 0)
+        else:
+            pi = (d.target / 2 + yc) / (1 + complete_here + stft)
+            with np.errstate(divide="ignore", invalid="ignore"):  # slots not pending
                 share = pi * (1 - fraction) / (1 - pi * fraction)
-                # numpy's row sum over the tail, as TiteBoinKernel takes it (same bits)
-                imputed = np.ascontiguousarray(np.where(here, share, 0.0).T).sum(axis=1)
-                p_hat = np.where(m > 0, (yc + imputed) / m, 0.0)
+            # numpy's row sum over the tail, as TiteBoinKernel takes it (same bits)
+            imputed = np.ascontiguousarray(np.where(here, share, 0.0).T).sum(axis=1)
+            p_hat = np.divide(yc + imputed, m, out=np.zeros(n_trials), where=m > 0)
         code = np.where(p_hat <= rules.lambda_e, 0, np.where(p_hat > rules.lambda_d, 2, 1))
         code = np.where(m == 0, 1, code).astype(np.int8)
         if d.min_complete_to_escalate:
             code[(code == 0) & (complete_here < d.min_complete_to_escalate)] = 1
-        complete = tail.n - pending_n
-        interval = rules.interval
-        first_elim = first_true(interval.eliminated(complete, dlt).T)
+        # elimination (completed patients, observed DLTs per dose) only where it may fire
+        unsure = np.flatnonzero(tail.may_eliminate)
+        if unsure.size == n_trials:
+            complete = tail.n - _dose_counts(tail.dose, pending, self.n_doses)
+            dlt = tail.dlt_all - _dose_counts(tail.dose, unseen, self.n_doses)
+            first_elim = first_true(interval.eliminated(complete, dlt).T)
+        else:
+            # no extra-safe rule here, the only reader of these two besides elimination
+            complete, dlt = tail.n, tail.dlt_all
+            first_elim = np.full(n_trials, self.n_doses)
+            if unsure.size:
+                dose = np.take(tail.dose, unsure, axis=1)
+                complete_u = np.take(tail.n, unsure, axis=1) - _dose_counts(
+                    dose, np.take(pending, unsure, axis=1), self.n_doses
+                )
+                dlt_u = np.take(tail.dlt_all, unsure, axis=1) - _dose_counts(
+                    dose, np.take(unseen, unsure, axis=1), self.n_doses
+                )
+                first_elim[unsure] = first_true(interval.eliminated(complete_u, dlt_u).T)
         following = interval.settle(
             tail.n.T,
             dlt.T,
@@ -138,10 +190,12 @@ class TiteBoinColumns:
         # c / m > max_pending_fraction (m > 0), as TiteBoinKernel tests it, through its table
         suspended = (following >= current) & (c > rules.allowed_pending[m])
         following = np.where(suspended, current, following)
-        return following, suspended, _Seen(pending, unseen, here, pending_n, dlt, m, c)
+        return following, suspended, _Seen(unseen, here, m, c)
 
-    def resume_day(self, tail: _Tail, seen: _Seen, current: IntArray) -> FloatArray:
-        """:meth:`TiteBoinKernel.resume_day` for the trials of ``tail`` (all suspended)."""
+    def resume_day(
+        self, tail: _Tail, seen: _Seen, current: IntArray, now: FloatArray
+    ) -> FloatArray:
+        """:meth:`TiteBoinKernel.resume_day` for the trials of ``tail``, suspended at ``now``."""
         rules = self.rules
         n_trials = current.size
         resolve = tail.resolve_day
@@ -155,15 +209,17 @@ class TiteBoinColumns:
         if not rules.can_newly_eliminate:
             return day
         # windows closing at or below the current dose that could newly eliminate a dose
-        n, y = tail.n, seen.dlt
-        complete = n - seen.pending_n
+        pending = resolve > now
+        n = tail.n
+        complete = n - _dose_counts(tail.dose, pending, self.n_doses)
+        y = tail.dlt_all - _dose_counts(tail.dose, seen.unseen, self.n_doses)
         doses = np.arange(self.n_doses)[:, None]
         risky = np.zeros(n.shape, dtype=bool)
         for table, rows in zip(rules.newly_eliminated, (doses == 0, doses > 0), strict=True):
             risky |= (table[n, y] - table[complete, y] > 0) & rows
         risky &= doses <= current
         reach = np.take_along_axis(risky, tail.dose.astype(np.intp), axis=0)
-        critical = seen.pending & ~seen.unseen & reach
+        critical = pending & ~seen.unseen & reach
         return np.minimum(day, np.where(critical, resolve, np.inf).min(axis=0))
 
 
@@ -188,7 +244,7 @@ def _decide_with_suspension(
         waiting = keep if waiting is None else waiting[keep]
         tail = tail.columns(keep)
         seen = seen.columns(keep)
-        time[waiting] = rules.resume_day(tail, seen, current[waiting])
+        time[waiting] = rules.resume_day(tail, seen, current[waiting], time[waiting])
 
 
 def run_tite_boin_trials(
@@ -233,13 +289,15 @@ def run_tite_boin_trials(
                 shut = lo + (enrol_day[lo:first, cols] + window <= arrival).sum(axis=0)
                 closed[cols] = shut
             lo = min(first - size, int(shut.min()))
+            tail_n, tail_dlt = n[:, cols], dlt_all[:, cols]
             tail = _Tail(
                 dose[lo:first, cols],
                 enrol_day[lo:first, cols],
                 resolve_day[lo:first, cols],
                 has_dlt[lo:first, cols],
-                n[:, cols],
-                dlt_all[:, cols],
+                tail_n,
+                tail_dlt,
+                columns.may_eliminate(tail_n, tail_dlt),
                 treated=first,
             )
             arrival, following = _decide_with_suspension(columns, tail, arrival, current[cols])
