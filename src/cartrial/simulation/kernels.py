@@ -217,16 +217,14 @@ class IntervalKernel:
         if self._any_extrasafe:  # a table lookup per trial only when the rule can fire
             stop |= self.extrasafe[safe_n[:, 0], y[:, 0]]
         stop |= (row_sum(n) if treated is None else treated) >= d.max_patients
+        # E (0) moves up one dose, S (1) stays, D (2) moves down one: current + 1 - code, kept
+        # at or above the lowest dose and at or below the highest dose not eliminated (which
+        # also moves a trial above it down there)
         top = first_elim - 1
-        following = np.where(
-            code == _RULE_INDEX["E"],
-            np.minimum(current + 1, top),
-            np.where(code == _RULE_INDEX["D"], np.maximum(current - 1, 0), current),
-        )
-        following = np.where(current > top, top, following)
+        following = np.minimum(np.maximum(current + (1 - code), 0), top)
         if d.n_earlystop is not None:
             stop |= (following == current) & (n_cur >= d.n_earlystop)
-        return np.where(stop, -1, following).astype(np.int64)
+        return np.where(stop, -1, following).astype(np.int64, copy=False)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """The MTD per trial as :func:`cartrial.designs.isotonic.isotonic_mtd` chooses it.

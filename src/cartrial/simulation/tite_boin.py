@@ -117,7 +117,10 @@ class TiteBoinKernel:
         complete = n - pending_n
         doses = np.arange(n.shape[1])
         risky = np.zeros(n.shape, dtype=bool)
-        for table, columns in ((self.newly_eliminated[0], doses == 0), (self.newly_eliminated[1], doses > 0)):
+        for table, columns in (
+            (self.newly_eliminated[0], doses == 0),
+            (self.newly_eliminated[1], doses > 0),
+        ):
             newly = table[n, y] - table[complete, y] > 0
             risky |= newly & columns
         risky &= doses <= current[:, None]

@@ -87,13 +87,17 @@ class _Seen:
 
 
 def _dose_counts(
-    dose: npt.NDArray[np.integer], flags: BoolArray, n_doses: int
-) -> IntArray:
-    """Count ``flags`` per dose and trial: ``(doses, trials)`` from ``(slots, trials)``."""
+    dose: npt.NDArray[np.integer], pending: BoolArray, unseen: BoolArray, n_doses: int
+) -> tuple[IntArray, IntArray]:
+    """Pending patients and DLTs still to come per dose: ``(doses, trials)`` each."""
     n_trials = dose.shape[1]
     key = dose.astype(np.intp) * n_trials + np.arange(n_trials)
-    counts = np.bincount(key[flags], minlength=n_doses * n_trials)
-    return counts.reshape(n_doses, n_trials)
+    cells = n_doses * n_trials
+    shape = (n_doses, n_trials)
+    return (
+        np.bincount(key[pending], minlength=cells).reshape(shape),
+        np.bincount(key[unseen], minlength=cells).reshape(shape),
+    )
 
 
 class TiteBoinColumns:
@@ -154,28 +158,31 @@ class TiteBoinColumns:
             # numpy's row sum over the tail, as TiteBoinKernel takes it (same bits)
             imputed = np.ascontiguousarray(np.where(here, share, 0.0).T).sum(axis=1)
             p_hat = np.divide(yc + imputed, m, out=np.zeros(n_trials), where=m > 0)
-        code = np.where(p_hat <= rules.lambda_e, 0, np.where(p_hat > rules.lambda_d, 2, 1))
-        code = np.where(m == 0, 1, code).astype(np.int8)
+        # 0 escalate (p_hat <= lambda_e), 2 de-escalate (p_hat > lambda_d), else 1 stay; the
+        # current dose always holds the last cohort here (m > 0)
+        code = (p_hat > rules.lambda_d).view(np.int8) - (p_hat <= rules.lambda_e).view(np.int8)
+        code += 1
         if d.min_complete_to_escalate:
             code[(code == 0) & (complete_here < d.min_complete_to_escalate)] = 1
         # elimination (completed patients, observed DLTs per dose) only where it may fire
         unsure = np.flatnonzero(tail.may_eliminate)
         if unsure.size == n_trials:
-            complete = tail.n - _dose_counts(tail.dose, pending, self.n_doses)
-            dlt = tail.dlt_all - _dose_counts(tail.dose, unseen, self.n_doses)
+            pending_n, unseen_n = _dose_counts(tail.dose, pending, unseen, self.n_doses)
+            complete, dlt = tail.n - pending_n, tail.dlt_all - unseen_n
             first_elim = first_true(interval.eliminated(complete, dlt).T)
         else:
             # no extra-safe rule here, the only reader of these two besides elimination
             complete, dlt = tail.n, tail.dlt_all
             first_elim = np.full(n_trials, self.n_doses)
             if unsure.size:
-                dose = np.take(tail.dose, unsure, axis=1)
-                complete_u = np.take(tail.n, unsure, axis=1) - _dose_counts(
-                    dose, np.take(pending, unsure, axis=1), self.n_doses
+                pending_n, unseen_n = _dose_counts(
+                    np.take(tail.dose, unsure, axis=1),
+                    np.take(pending, unsure, axis=1),
+                    np.take(unseen, unsure, axis=1),
+                    self.n_doses,
                 )
-                dlt_u = np.take(tail.dlt_all, unsure, axis=1) - _dose_counts(
-                    dose, np.take(unseen, unsure, axis=1), self.n_doses
-                )
+                complete_u = np.take(tail.n, unsure, axis=1) - pending_n
+                dlt_u = np.take(tail.dlt_all, unsure, axis=1) - unseen_n
                 first_elim[unsure] = first_true(interval.eliminated(complete_u, dlt_u).T)
         following = interval.settle(
             tail.n.T,
@@ -203,16 +210,16 @@ class TiteBoinColumns:
         # resolutions at the current dose needed to bring the pending share to the allowed one
         need = seen.pending_here - rules.allowed_pending[seen.n_here]
         ordered = np.sort(np.where(seen.here, resolve, np.inf), axis=0)
-        rank = np.clip(need, 1, ordered.shape[0]) - 1
+        rank = np.minimum(np.maximum(need, 1), ordered.shape[0]) - 1
         enough = np.take(ordered, rank * n_trials + np.arange(n_trials))
         day = np.minimum(dlt_next, enough)
         if not rules.can_newly_eliminate:
             return day
         # windows closing at or below the current dose that could newly eliminate a dose
         pending = resolve > now
-        n = tail.n
-        complete = n - _dose_counts(tail.dose, pending, self.n_doses)
-        y = tail.dlt_all - _dose_counts(tail.dose, seen.unseen, self.n_doses)
+        pending_n, unseen_n = _dose_counts(tail.dose, pending, seen.unseen, self.n_doses)
+        n, y = tail.n, tail.dlt_all - unseen_n
+        complete = n - pending_n
         doses = np.arange(self.n_doses)[:, None]
         risky = np.zeros(n.shape, dtype=bool)
         for table, rows in zip(rules.newly_eliminated, (doses == 0, doses > 0), strict=True):
