@@ -127,7 +127,8 @@ class TiteBoinColumns:
         """Per trial, whether some dose could be eliminated whatever the follow-up."""
         if self._count_always:
             return np.ones(n.shape[1], dtype=bool)
-        return np.take(self._possible_flat, n * self._width + dlt_all).any(axis=0)
+        possible = np.take(self._possible_flat, n * self._width + dlt_all)
+        return np.asarray(possible.any(axis=0), dtype=bool)
 
     def decide(
         self, tail: _Tail, time: FloatArray, current: IntArray
