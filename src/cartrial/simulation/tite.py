@@ -12,7 +12,9 @@ and the design's ``select_mtd`` picks the MTD. The trial lasts until the last pa
 closes.
 
 The decision kernel is vectorised for :class:`~cartrial.designs.TITEBOIN` (effective sample size
-or single mean imputation; :mod:`cartrial.simulation.tite_boin`); TITE-CRM has its own in
+or single mean imputation; :mod:`cartrial.simulation.tite_boin`), whose trials run in the
+slot-by-trial layout of :mod:`cartrial.simulation.tite_boin_trials` (the same trials, about
+twice as fast); TITE-CRM has its own in
 :mod:`cartrial.simulation.crm`; other TITE designs fall back to calling the design's ``decide``
 once per trial and decision. What a decision sees is
 :class:`~cartrial.simulation.follow_up.FollowUp`.

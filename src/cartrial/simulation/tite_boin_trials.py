@@ -1,14 +1,20 @@
 """TITE-BOIN trials in a slot-by-trial layout: every array has one column per trial.
 
-The general TITE engine (:func:`cartrial.simulation.tite.run_tite_trials`) keeps one row per
-trial and a few patient slots per row, so each operation that compares a slot with its trial's
-time or dose runs numpy's inner loop once per trial over 3-10 slots. Here the same quantities are
-stored transposed, ``(slots, trials)`` and ``(doses, trials)``: every operation then runs over all
-trials at once in contiguous rows, and doses are 8-bit. The rules are those of
-:class:`~cartrial.simulation.tite_boin.TiteBoinKernel` (same estimates, same float operations in
-the same order, same precedence through :class:`~cartrial.simulation.kernels.IntervalKernel`, same
-event skipping while accrual is suspended), so the trials are identical to the general engine's
-(``tests/simulation/test_simulation_tite_boin_trials.py``).
+The row-per-trial TITE engine (:func:`cartrial.simulation.tite.run_event_driven_trials`) keeps
+one row per trial and a few patient slots per row, so each operation that compares a slot with
+its trial's time or dose runs numpy's inner loop once per trial over 3-10 slots. Here the same
+quantities are stored transposed, ``(slots, trials)`` and ``(doses, trials)``: every operation
+runs over all trials at once along contiguous rows, and doses are 8-bit. Per-dose counts of
+pending patients and unseen DLTs (one ``bincount``) are needed only by the elimination rule, so
+they are made only for the trials in which some dose could be eliminated at all (a cumulative
+table over completed patients and DLTs, checked once per cohort); the others cannot have an
+eliminated dose whatever their follow-up.
+
+The rules are those of :class:`~cartrial.simulation.tite_boin.TiteBoinKernel` (same estimates,
+same float operations in the same order, same precedence through
+:class:`~cartrial.simulation.kernels.IntervalKernel`, same event skipping while accrual is
+suspended), so the trials are identical to the row engine's with that kernel, which stays as their
+reference (``tests/simulation/test_simulation_tite_boin_trials.py``).
 """
 
 from __future__ import annotations
@@ -262,7 +268,11 @@ def run_tite_boin_trials(
     draws: PatientDraws,
     outcome: ChunkOutcome,
 ) -> None:
-    """Escalation of every trial in the chunk (TITE-BOIN), as :func:`run_tite_trials` runs it."""
+    """Escalation of every TITE-BOIN trial in the chunk.
+
+    Step for step what :func:`~cartrial.simulation.tite.run_event_driven_trials` does with
+    ``rules``: the same tail of recent slots (``lo``), cohorts, DLTs, onsets and records.
+    """
     design = plan.design
     assert plan.accrual is not None  # plan_simulation requires accrual for TITE designs
     columns = TiteBoinColumns(rules, plan.window_days)
