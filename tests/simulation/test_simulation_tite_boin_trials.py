@@ -68,13 +68,14 @@ SCENARIOS = {
 }
 
 
-def _row_engine(
+def row_engine(
     plan: SimulationPlan,
     kernel: IntervalKernel,
     rules: TiteBoinKernel,
     draws: PatientDraws,
     outcome: ChunkOutcome,
 ) -> None:
+    """The row-per-trial engine with TITE-BOIN's kernel, the reference (also of the events test)."""
     engine_module.run_event_driven_trials(plan, kernel, rules, draws, outcome)
 
 
@@ -88,7 +89,7 @@ def test_slot_by_trial_engine_gives_the_row_engine_trials(
     columns = simulate(
         design, truth, n_trials, seed=21, accrual_rate=rate, keep_trials=True, **options
     )
-    monkeypatch.setattr(engine_module, "run_tite_boin_trials", _row_engine)
+    monkeypatch.setattr(engine_module, "run_tite_boin_trials", row_engine)
     rows = simulate(
         design, truth, n_trials, seed=21, accrual_rate=rate, keep_trials=True, **options
     )

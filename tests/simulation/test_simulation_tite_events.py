@@ -11,10 +11,9 @@ completed patients Pr(p > 0.2) = 1 - I_0.2(3, 2) = 1 - 0.2^3 (4 - 3 * 0.2) = 0.9
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pytest
+from tests.simulation.test_simulation_tite_boin_trials import SCENARIOS, row_engine
 
 from cartrial.designs import TITEBOIN
 from cartrial.simulation import simulate
@@ -23,36 +22,6 @@ from cartrial.simulation import tite_boin as tite_module
 from cartrial.simulation.follow_up import FollowUp, follow_up_at, next_follow_up_change
 from cartrial.simulation.kernels import IntervalKernel
 from cartrial.simulation.tite_boin import TiteBoinKernel
-
-if TYPE_CHECKING:
-    from cartrial.simulation.engine import ChunkOutcome, SimulationPlan
-    from cartrial.simulation.streams import PatientDraws
-
-SCENARIOS = [
-    (TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10), (0.05, 0.1, 0.2, 0.3, 0.45), {}),
-    (
-        TITEBOIN(target=0.2, n_doses=4, cohort_size=1, n_cohorts=24, extrasafe=True),
-        (0.3, 0.4, 0.5, 0.6),
-        {},
-    ),
-    (
-        TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10, method="imputation"),
-        (0.05, 0.1, 0.2, 0.3, 0.45),
-        {"accrual": "uniform"},
-    ),
-    (
-        TITEBOIN(
-            target=0.25,
-            n_doses=6,
-            cohort_size=2,
-            n_cohorts=15,
-            min_complete_to_escalate=2,
-            max_pending_fraction=0.34,
-        ),
-        (0.02, 0.05, 0.1, 0.25, 0.4, 0.6),
-        {"dlt_onset": "weibull"},
-    ),
-]
 
 
 def _every_event(
@@ -66,28 +35,15 @@ def _every_event(
     return next_follow_up_change(resolve_day, now)
 
 
-def _row_engine(
-    plan: SimulationPlan,
-    kernel: IntervalKernel,
-    rules: TiteBoinKernel,
-    draws: PatientDraws,
-    outcome: ChunkOutcome,
-) -> None:
-    engine_module.run_event_driven_trials(plan, kernel, rules, draws, outcome)
-
-
-@pytest.mark.parametrize(("design", "truth", "options"), SCENARIOS)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 @pytest.mark.parametrize("rate", [1.0, 6.0])
 def test_skipping_events_keeps_every_trial_identical(
-    design: TITEBOIN,
-    truth: tuple[float, ...],
-    options: dict[str, str],
-    rate: float,
-    monkeypatch: pytest.MonkeyPatch,
+    name: str, rate: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    design, truth, options = SCENARIOS[name]
     skipped = simulate(design, truth, 3000, seed=9, accrual_rate=rate, keep_trials=True, **options)
     monkeypatch.setattr(tite_module.TiteBoinKernel, "resume_day", _every_event)
-    monkeypatch.setattr(engine_module, "run_tite_boin_trials", _row_engine)
+    monkeypatch.setattr(engine_module, "run_tite_boin_trials", row_engine)
     stepped = simulate(design, truth, 3000, seed=9, accrual_rate=rate, keep_trials=True, **options)
     assert skipped == stepped
     assert skipped.trials is not None and skipped.trials.equals(stepped.trials)

@@ -237,10 +237,7 @@ def run_event_driven_trials(
                 current[rows],
                 window,
             )
-            stop = following < 0
-            outcome.stopped[idx[stop]] = True
-            active[idx[stop]] = False
-            keep = ~stop
+            keep = outcome.stop(idx, following, active)
             idx, arrival, following = idx[keep], arrival[keep], following[keep]
             current[idx] = following
             if idx.size == 0:

@@ -319,10 +319,7 @@ def run_tite_boin_trials(
                 treated=first,
             )
             arrival, following = _decide_with_suspension(columns, tail, arrival, current[cols])
-            stop = following < 0
-            outcome.stopped[idx[stop]] = True
-            active[idx[stop]] = False
-            keep = ~stop
+            keep = outcome.stop(idx, following, active)
             idx, arrival, following = idx[keep], arrival[keep], following[keep]
             current[idx] = following
             if idx.size == 0:
