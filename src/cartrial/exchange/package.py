@@ -157,7 +157,10 @@ class _Spool:
         pickle.dump(frame, self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.records += len(frame)
         self.chunks += 1
-        self.witnesses.append(witness_rows(frame, self.spec))
+        # plain text at once: a Categorical would keep every distinct text of the chunk (all
+        # its subjects' ids, dates and results) alive until the files are written
+        found = witness_rows(frame, self.spec)
+        self.witnesses.append(_plain_text(found) if len(found) else found)
         keys = list(self.spec.keys)
         if "USUBJID" in keys and len(frame):
             lead = keys[: keys.index("USUBJID")]
