@@ -1,7 +1,7 @@
 """Dataset and variable metadata of the CDISC datasets cartrial writes, loaded from package data.
 
 The tables in ``cartrial/data/cdisc/`` (``datasets.csv``, ``variables.csv``, ``codelists.csv``,
-``markers.csv``, ``criteria.csv``) are the one place where a dataset's variables, labels, types,
+``markers.csv``, ``criteria.csv``, ``pk_parameters.csv``) are the one place where a dataset's variables, labels, types,
 core status, origins, codelists and derivations are written; every writer (XPT, Dataset-JSON,
 CSV, Define-XML) and every conformance check reads them from here. Each file names its source in
 its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
@@ -27,6 +27,7 @@ __all__ = [
     "Criterion",
     "DatasetSpec",
     "Marker",
+    "PkParameter",
     "VariableSpec",
     "codelists",
     "criteria",
@@ -34,6 +35,7 @@ __all__ = [
     "dataset_specs",
     "lab_tests",
     "markers",
+    "pk_parameters",
 ]
 
 Standard = Literal["SDTM", "ADaM"]
@@ -135,6 +137,24 @@ class Marker(_Row):
     unit: str = Field(min_length=1)
 
 
+class PkParameter(_Row):
+    """An NCA parameter's SDTM PP test and ADaM ADPP parameter (``pk_parameters.csv``).
+
+    ``unit`` says how the result's unit is made from the analyte's assay unit (``level``: the
+    unit itself, ``day``: days, ``auc``: day times the unit); ``stint``/``enint`` are the planned
+    interval of an interval parameter (ISO 8601 durations from the infusion), else empty.
+    """
+
+    column: str = Field(min_length=1)
+    pptestcd: str = Field(pattern=_NAME)
+    pptest: str = Field(min_length=1, max_length=40)
+    unit: Literal["level", "day", "auc"]
+    stint: str = Field(default="", pattern=r"^(P\d+D)?$")
+    enint: str = Field(default="", pattern=r"^(P\d+D)?$")
+    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,6}$", description="<= 7: the analyte letter")
+    param: str = Field(min_length=1, max_length=120)
+
+
 class Criterion(_Row):
     """An eligibility criterion's TI/IE short name, category and text template (``criteria.csv``).
 
@@ -182,6 +202,11 @@ def codelists() -> dict[str, CodeList]:
     tests = lab_tests()
     lists["LBTESTCD"] = CodeList("LBTESTCD", "C65047", True, dict(tests))
     lists["LBTEST"] = CodeList("LBTEST", "C67154", True, {v: v for v in tests.values()})
+    parameters = pk_parameters()
+    lists["PKPARMCD"] = CodeList(
+        "PKPARMCD", "C85839", True, {p.pptestcd: p.pptest for p in parameters.values()}
+    )
+    lists["PKPARM"] = CodeList("PKPARM", "C85493", True, {p.pptest: p.pptest for p in parameters.values()})
     return lists
 
 
@@ -204,6 +229,16 @@ def markers() -> dict[str, Marker]:
         m.marker: m
         for line, row in _rows("markers.csv")
         for m in (_parse(Marker, "markers.csv", line, row),)
+    }
+
+
+@cache
+def pk_parameters() -> dict[str, PkParameter]:
+    """The NCA parameters written to PP and ADPP, by ``nca()``'s column, in file order."""
+    return {
+        p.column: p
+        for line, row in _rows("pk_parameters.csv")
+        for p in (_parse(PkParameter, "pk_parameters.csv", line, row),)
     }
 
 
