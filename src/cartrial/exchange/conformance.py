@@ -14,13 +14,18 @@ codelist       values are terms of the variable's codelist (an error for a non-e
                codelist, a note for an extensible one)
 one-per-subj   DM and ADSL hold one record per subject
 subject        every USUBJID of a dataset is a subject of DM (and of ADSL for ADaM)
+visit-map      VISIT and VISITNUM (SDTMIG 3.4 4.4.5), AVISIT and AVISITN (ADaMIG 1.3 3.3.3) map
+               one to one within a dataset
+tptref         a record with --STINT or --ENINT has --TPTREF, the reference the interval is
+               measured from (SDTMIG 3.4 4.4.8; CDISC CORE-000616 and CORE-000642)
 ============== ===================================================================================
 
 The checks also run on a dataset written chunk by chunk of subjects
 (:class:`ConformanceTally`): each chunk's datasets are checked together and the counts added.
 Every rule that looks across records (seq, key, one-per-subj, subject) compares records of one
 subject, and a chunk holds all the records of its subjects, so the sums equal the counts on the
-whole datasets; a dataset without USUBJID (trial design) is added once.
+whole datasets; a dataset without USUBJID (trial design) is added once. visit-map looks across
+subjects: the tally keeps each dataset's distinct (name, number) pairs and judges them at the end.
 """
 
 from __future__ import annotations
@@ -61,7 +66,10 @@ class Finding:
 
 
 #: Where a finding sits in the report before it is sorted: the order of the checks on one dataset.
-_ORDER = {"required": 0, "iso8601": 1, "codelist": 2, "seq": 3, "key": 4, "one-per-subj": 5}
+_ORDER = {"required": 0, "iso8601": 1, "codelist": 2, "tptref": 3, "seq": 4, "key": 5,
+          "one-per-subj": 6, "visit-map": 7}  # fmt: skip
+#: Visit name and number pairs that map one to one (SDTM, ADaM).
+_VISIT_PAIRS = (("VISIT", "VISITNUM"), ("AVISIT", "AVISITN"))
 #: The most codelist terms a finding's message lists.
 _TERMS_SHOWN = 5
 _Key = tuple[str, str, str, str, str]
@@ -79,6 +87,10 @@ class ConformanceTally:
     _rank: dict[_Key, tuple[int, ...]] = field(default_factory=dict)
     _terms: dict[_Key, list[str]] = field(default_factory=dict)
     _datasets: list[str] = field(default_factory=list)
+    #: (dataset, name variable, number variable) -> the distinct (name, number) pairs seen
+    _visits: dict[tuple[str, str, str], set[tuple[str | None, float | None]]] = field(
+        default_factory=dict
+    )
 
     def _count(
         self,
@@ -131,8 +143,41 @@ class ConformanceTally:
                     self._count(key, count, (*where, 3), terms)
         self._across_records(name, frame, at)
 
+    def _timing(self, name: str, frame: pd.DataFrame, at: int) -> None:
+        """tptref per chunk; the visit pairs kept for :meth:`_visit_findings`."""
+        reference = f"{name}TPTREF"
+        intervals = [f"{name}STINT", f"{name}ENINT"]
+        if reference in frame.columns and len(frame):
+            for interval in (v for v in intervals if v in frame.columns):
+                bad = int((frame[interval].notna() & frame[reference].isna()).sum())
+                if bad:
+                    message = f"{interval} without {reference}"
+                    self._count((name, interval, "tptref", "error", message), bad, (1, at, 3))
+        for label, number in _VISIT_PAIRS:
+            if label in frame.columns and number in frame.columns:
+                pairs = frame[[label, number]].dropna(how="all").drop_duplicates()
+                seen = self._visits.setdefault((name, label, number), set())
+                seen |= {
+                    (None if pd.isna(a) else str(a), None if pd.isna(b) else float(b))
+                    for a, b in pairs.itertuples(index=False, name=None)
+                }
+
+    def _visit_findings(self) -> list[Finding]:
+        """visit-map: names with more than one number and numbers with more than one name."""
+        found = []
+        for (name, label, number), pairs in self._visits.items():
+            both = [(a, b) for a, b in pairs if a is not None and b is not None]
+            half = len(pairs) - len(both)  # a name without a number, or a number without a name
+            names, numbers = {a for a, _ in both}, {b for _, b in both}
+            repeated = 2 * len(both) - len(names) - len(numbers)
+            if repeated or half:
+                message = f"{label} and {number} do not map one to one"
+                found.append(Finding(name, label, "visit-map", message, repeated + half))
+        return found
+
     def _across_records(self, name: str, frame: pd.DataFrame, at: int) -> None:
         spec = dataset_spec(name)
+        self._timing(name, frame, at)
         seq = [v.name for v in spec.variables if v.name.endswith("SEQ") and v.name != "SRCSEQ"]
         if seq and "USUBJID" in frame.columns and len(frame):
             repeated = int(frame.duplicated(["USUBJID", seq[0]]).sum())
@@ -176,6 +221,7 @@ class ConformanceTally:
             if key in self._terms:
                 message = f"{message}: {', '.join(self._terms[key])}"
             found.append(Finding(name, variable, rule, message, self._rows[key], severity))  # type: ignore[arg-type]
+        found += self._visit_findings()
         return sorted(found, key=lambda f: (f.severity != "error", f.dataset, f.variable))
 
 

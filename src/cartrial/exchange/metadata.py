@@ -1,10 +1,10 @@
 """Dataset and variable metadata of the CDISC datasets cartrial writes, loaded from package data.
 
 The tables in ``cartrial/data/cdisc/`` (``datasets.csv``, ``variables.csv``, ``codelists.csv``,
-``markers.csv``, ``criteria.csv``, ``pk_parameters.csv``) are the one place where a dataset's variables, labels, types,
-core status, origins, codelists and derivations are written; every writer (XPT, Dataset-JSON,
-CSV, Define-XML) and every conformance check reads them from here. Each file names its source in
-its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
+``markers.csv``, ``criteria.csv``, ``pk_parameters.csv``) are the one place where a dataset's
+variables, labels, types, core status, origins, codelists and derivations are written; every writer
+(XPT, Dataset-JSON, CSV, Define-XML) and every conformance check reads them from here. Each file
+names its source in its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
 
 The rows are validated when loaded (names of at most 8 upper-case characters, labels of at most 40,
 every Derived or Assigned variable with its derivation in words, every codelist known), so a wrong
@@ -203,10 +203,9 @@ def codelists() -> dict[str, CodeList]:
     lists["LBTESTCD"] = CodeList("LBTESTCD", "C65047", True, dict(tests))
     lists["LBTEST"] = CodeList("LBTEST", "C67154", True, {v: v for v in tests.values()})
     parameters = pk_parameters()
-    lists["PKPARMCD"] = CodeList(
-        "PKPARMCD", "C85839", True, {p.pptestcd: p.pptest for p in parameters.values()}
-    )
-    lists["PKPARM"] = CodeList("PKPARM", "C85493", True, {p.pptest: p.pptest for p in parameters.values()})
+    codes = {p.pptestcd: p.pptest for p in parameters.values()}
+    lists["PKPARMCD"] = CodeList("PKPARMCD", "C85839", True, codes)
+    lists["PKPARM"] = CodeList("PKPARM", "C85493", True, {v: v for v in codes.values()})
     return lists
 
 

@@ -96,7 +96,7 @@ def build_adam(trial: TrialData, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.
         "ADRS": build_adrs(data, adsl, sdtm["RS"]),
         "ADTTE": build_adtte(data, adsl),
         "ADPC": build_adpc(adsl, sdtm["PC"]),
-        "ADPP": build_adpp(data, adsl),
+        "ADPP": build_adpp(adsl, sdtm["PP"]),
         "ADIS": build_adis(adsl, sdtm["IS"]),
     }
 
