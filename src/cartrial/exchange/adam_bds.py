@@ -19,6 +19,7 @@ from cartrial.analysis import TrialData, analysis_settings
 from cartrial.analysis.response import best_overall_response
 from cartrial.analysis.survival import time_to_event
 from cartrial.exchange.adam import adsl_columns, relative_day
+from cartrial.exchange.adam_visits import analysis_visits
 from cartrial.exchange.common import conform, from_iso, iso_date, sas_date, usubjid
 from cartrial.exchange.metadata import dataset_spec, pk_parameters
 
@@ -39,9 +40,11 @@ def _with_adsl(adsl: pd.DataFrame, frame: pd.DataFrame, names: tuple[str, ...]) 
     return pd.concat([frame, adsl_columns(adsl, frame["USUBJID"], names)], axis=1)
 
 
-def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.DataFrame:
-    """ADRS: time-point responses (OVR), best response as the protocol defines it (BOR) and
-    without confirmation (UBOR)."""
+def build_adrs(
+    trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame, windows: pd.DataFrame
+) -> pd.DataFrame:
+    """ADRS: time-point responses (OVR) at the analysis visit of RS's visit, best response as
+    the protocol defines it (BOR) and without confirmation (UBOR), which are no visit's."""
     settings = analysis_settings(trial.protocol)
     study = trial.protocol.study.id
     best = best_overall_response(trial, settings)
@@ -58,6 +61,7 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
             "SRCSEQ": overall["RSSEQ"],
         }
     )
+    ovr = pd.concat([ovr, analysis_visits(overall["VISIT"], overall["VISITNUM"], windows)], axis=1)
     used = best.timepoints
     used_keys = usubjid(study, used["subject_id"]) + "/" + iso_date(used["assessment_date"])
     in_best = (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys))
@@ -128,8 +132,9 @@ def build_adtte(trial: TrialData, adsl: pd.DataFrame) -> pd.DataFrame:
     return conform(out, dataset_spec("ADTTE"))
 
 
-def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
-    """ADPC: CAR-T levels with the NCA time scale (days from infusion); BLQ after it is 0."""
+def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """ADPC: CAR-T levels with the NCA time scale (days from infusion) at the analysis visit of
+    PC's visit; BLQ after the infusion is 0."""
     out = pc[["STUDYID", "USUBJID"]].copy()
     out = _with_adsl(adsl, out, ("TRT01A", "TRTSDT"))
     out["PARAMCD"] = pc["PCTESTCD"]
@@ -137,6 +142,7 @@ def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
     out["ADT"] = sas_date(from_iso(pc["PCDTC"]))
     out["AFRLT"] = out["ADT"] - out["TRTSDT"]
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
+    out = pd.concat([out, analysis_visits(pc["VISIT"], pc["VISITNUM"], windows)], axis=1)
     blq = pc["PCSTRESC"] == "BLQ"
     out["BLQFL"] = np.where(blq, "Y", "N")
     out["AVAL"] = pc["PCSTRESN"].where(~blq, np.where(out["AFRLT"] >= 0, 0.0, np.nan))
@@ -165,8 +171,9 @@ def build_adpp(adsl: pd.DataFrame, pp: pd.DataFrame) -> pd.DataFrame:
     return conform(out, dataset_spec("ADPP"))
 
 
-def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame) -> pd.DataFrame:
-    """ADIS: anti-CAR antibody results per sample (screen, confirmation, titer)."""
+def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """ADIS: anti-CAR antibody results per sample (screen, confirmation, titer) at the analysis
+    visit of IS's visit."""
     out = is_[["STUDYID", "USUBJID"]].copy()
     out = _with_adsl(adsl, out, ("TRT01A", "TRTSDT"))
     out["PARAMCD"] = is_["ISTESTCD"]
@@ -175,6 +182,7 @@ def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame) -> pd.DataFrame:
     out["AVAL"] = is_["ISSTRESN"]
     out["ADT"] = sas_date(from_iso(is_["ISDTC"]))
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
+    out = pd.concat([out, analysis_visits(is_["VISIT"], is_["VISITNUM"], windows)], axis=1)
     out["SRCDOM"] = "IS"
     out["SRCSEQ"] = is_["ISSEQ"]
     return conform(out, dataset_spec("ADIS"))
