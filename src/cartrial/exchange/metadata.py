@@ -183,6 +183,11 @@ def _parse(model: type[M], filename: str, line: int, row: dict[str, str]) -> M:
         raise ExchangeError(f"data/cdisc/{filename} line {line}: {problems}") from exc
 
 
+def _table(model: type[M], filename: str) -> list[M]:
+    """Every row of ``data/cdisc/<filename>`` validated by ``model``, in file order."""
+    return [_parse(model, filename, line, row) for line, row in _rows(filename)]
+
+
 @cache
 def codelists() -> dict[str, CodeList]:
     """Every codelist of ``codelists.csv`` by name."""
@@ -224,31 +229,19 @@ def lab_tests() -> dict[str, str]:
 @cache
 def markers() -> dict[str, Marker]:
     """Cell-phenotype markers by their name in the database (lower case)."""
-    return {
-        m.marker: m
-        for line, row in _rows("markers.csv")
-        for m in (_parse(Marker, "markers.csv", line, row),)
-    }
+    return {m.marker: m for m in _table(Marker, "markers.csv")}
 
 
 @cache
 def pk_parameters() -> dict[str, PkParameter]:
     """The NCA parameters written to PP and ADPP, by ``nca()``'s column, in file order."""
-    return {
-        p.column: p
-        for line, row in _rows("pk_parameters.csv")
-        for p in (_parse(PkParameter, "pk_parameters.csv", line, row),)
-    }
+    return {p.column: p for p in _table(PkParameter, "pk_parameters.csv")}
 
 
 @cache
 def criteria() -> dict[str, Criterion]:
     """Eligibility criteria by the protocol's criterion code (``criteria.csv``)."""
-    return {
-        c.criterion: c
-        for line, row in _rows("criteria.csv")
-        for c in (_parse(Criterion, "criteria.csv", line, row),)
-    }
+    return {c.criterion: c for c in _table(Criterion, "criteria.csv")}
 
 
 @cache
