@@ -182,6 +182,11 @@ def test_define_has_pp_value_level_metadata_by_analyte_and_parameter(
     assert checks == [("IT.PP.PPCAT", "CAR Transgene Copies"), ("IT.PP.PPTESTCD", "AUCINT")]
     item = root.find(".//odm:ItemDef[@OID='IT.PP.PPSTRESN.CAR_Transgene_Copies.AUCINT']", NS)
     assert "AUCINT CAR Transgene Copies in day*copies/ug gDNA" in "".join(item.itertext())
+    # PPSTINT/PPENINT hold ISO 8601 durations (P28D), not dates
+    for oid in ("IT.PP.PPSTINT", "IT.PP.PPENINT", "IT.PP.PPRFTDTC"):
+        item = root.find(f".//odm:ItemDef[@OID='{oid}']", NS)
+        expected = "date" if oid.endswith("DTC") else "durationDatetime"
+        assert item.get("DataType") == expected, oid
     codes = root.findall(".//odm:CodeList[@OID='CL.PKPARMCD']/odm:CodeListItem", NS)
     assert [c.get("CodedValue") for c in codes][:2] == ["CMAX", "TMAX"]
     alias = root.find(".//odm:CodeList[@OID='CL.PKPARMCD']/odm:Alias", NS)
@@ -209,6 +214,8 @@ def test_pp_round_trips_through_xpt_and_dataset_json(
                             created=dt.datetime(2026, 1, 6, 9, 30, tzinfo=dt.UTC),
                             data_cutoff=dt.date(2026, 1, 5))  # fmt: skip
     assert validate_dataset_json(document) == [] and document["records"] == len(sdtm["PP"])
+    types = {c["name"]: c["dataType"] for c in document["columns"]}
+    assert (types["PPRFTDTC"], types["PPSTINT"], types["PPSTRESN"]) == ("date", "string", "double")
     rows = [dict(zip([c["name"] for c in document["columns"]], r, strict=True))
             for r in document["rows"]]  # fmt: skip
     assert rows[0]["PPSTRESN"] == sdtm["PP"]["PPSTRESN"].iloc[0]

@@ -9,7 +9,8 @@ rule           what it checks
 required       every Req variable is present and populated on every record (SDTMIG 3.4 4.1.1.5)
 key            the dataset's key variables identify one record each (Define-XML KeySequence)
 seq            --SEQ is unique within each USUBJID (SDTMIG 3.4 4.1.2.6)
-iso8601        --DTC values are ISO 8601 dates, durations (TEDUR, TD) ISO 8601 durations (4.4.1)
+iso8601        --DTC values are ISO 8601 dates, durations (TEDUR, TD, --STINT/--ENINT) ISO 8601
+               durations (4.4.1, 4.4.3)
 codelist       values are terms of the variable's codelist (an error for a non-extensible
                codelist, a note for an extensible one)
 one-per-subj   DM and ADSL hold one record per subject
@@ -43,10 +44,13 @@ from cartrial.exchange.text import distinct
 
 __all__ = ["ConformanceTally", "Finding", "check_datasets"]
 
-_ISO_DATE = re.compile(
-    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$"
-    r"|^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
-)
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$")
+_ISO_DURATION = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
+#: The pattern and the finding's message of each ISO 8601 "codelist".
+_ISO = {
+    "ISO8601": (_ISO_DATE, "not an ISO 8601 date"),
+    "ISO8601DUR": (_ISO_DURATION, "not an ISO 8601 duration"),
+}
 
 
 @dataclass(frozen=True)
@@ -125,11 +129,12 @@ class ConformanceTally:
                 self._count(key, missing, (*where, 1))
             if codes is None or texts is None:
                 continue
-            if variable.codelist == "ISO8601":
-                wrong = [i for i, text in enumerate(texts) if not _ISO_DATE.match(text)]
+            if variable.codelist in _ISO:
+                pattern, what = _ISO[variable.codelist]
+                wrong = [i for i, text in enumerate(texts) if not pattern.match(text)]
                 bad = int(np.isin(codes, wrong).sum())
                 if bad:
-                    key = (name, variable.name, "iso8601", "error", "not an ISO 8601 date")
+                    key = (name, variable.name, "iso8601", "error", what)
                     self._count(key, bad, (*where, 2))
             elif variable.codelist in lists:
                 codelist = lists[variable.codelist]

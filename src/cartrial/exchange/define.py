@@ -69,6 +69,8 @@ def _description(parent: etree._Element, text: str) -> None:
 def _data_type(variable: VariableSpec, values: pd.Series) -> str:
     if variable.codelist == "ISO8601":
         return "date"
+    if variable.codelist == "ISO8601DUR":
+        return "durationDatetime"
     if variable.type == "Char":
         return "text"
     present = values.dropna()

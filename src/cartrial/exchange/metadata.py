@@ -215,7 +215,7 @@ def codelists() -> dict[str, CodeList]:
 
 
 #: Codelists whose terms come from elsewhere than codelists.csv (checked by their own rule).
-EXTERNAL_CODELISTS = ("COUNTRY", "LOC", "ISO8601")
+EXTERNAL_CODELISTS = ("COUNTRY", "LOC", "ISO8601", "ISO8601DUR")
 
 
 @cache
