@@ -1,4 +1,4 @@
-"""SDTM PP (SDTMIG v3.4 section 6.3.5.9) from cartrial's NCA, its links to PC and ADPP, and its
+"""SDTM PP (SDTMIG v3.4 PP domain) from cartrial's NCA, its links to PC and ADPP, and its
 files: the values equal the analysis layer's NCA, and S01's Cmax, Tmax and AUCs are recomputed
 here by hand from the samples of tests/analysis/trial_builder.py."""
 
@@ -111,7 +111,8 @@ def test_pp_records_follow_sdtmig_3_4(sdtm: dict[str, pd.DataFrame]) -> None:
 def test_pc_groups_and_relrec_relate_the_profile_to_its_parameters(
     trial: TrialData, sdtm: dict[str, pd.DataFrame]
 ) -> None:
-    # SDTMIG 3.4 6.3.5.9.3: PC records and PP records related by PCGRPID / PPGRPID per subject
+    # SDTMIG 3.4's PP section (relating PP to PC records): PC and PP records related by
+    # PCGRPID / PPGRPID per subject
     assert set(sdtm["PC"]["PCGRPID"]) == {"CARTGENE"}  # every builder sample is from day 0 on
     relrec = sdtm["RELREC"]
     pk = relrec.loc[relrec["RELID"] == "PK-CARTGENE"]

@@ -1,4 +1,4 @@
-"""SDTM PP (Pharmacokinetics Parameters, SDTMIG v3.4 section 6.3.5.9) from cartrial's NCA.
+"""SDTM PP (Pharmacokinetics Parameters, SDTMIG v3.4) from cartrial's NCA.
 
 One record per NCA parameter per analyte profile per subject: the parameters of
 :func:`cartrial.analysis.kinetics.nca` (the report's kinetics table, so the values are the
@@ -7,7 +7,7 @@ PKPARM). Mapping choices (each also in the variable's derivation, hence in Defin
 
 * ``PPCAT`` is the analyte's ``PCTEST`` and ``PPGRPID`` its ``PCTESTCD``: the PC samples of the
   profile carry the same ``PCGRPID`` (taken on or after the infusion), and RELREC relates the
-  two groups per subject (SDTMIG v3.4 section 6.3.5.9.3, relating PP to PC by group IDs);
+  two groups per subject (SDTMIG v3.4's PP section, relating PP records to PC records by group IDs);
 * the time scale is days after the CAR-T infusion: ``PPTPTREF`` CAR-T INFUSION, ``PPRFTDTC``
   its date (DM.RFSTDTC); an interval AUC (AUCINT, days 0-28) has ``PPSTINT``/``PPENINT`` as ISO
   8601 durations from it;

@@ -16,7 +16,7 @@
 * RELREC: an AE and its DLT adjudication (FA, ``RELID`` ``DLT-<AESEQ>``); a CRS or ICANS AE and
   the tocilizumab or corticosteroid records of CM given during it (``CRS-<AESEQ>``); the PC
   samples of a subject's kinetic profile and the PP parameters computed from them, by their group
-  IDs (``PK-<PCTESTCD>``: SDTMIG 3.4 section 6.3.5.9.3, PCGRPID to PPGRPID, many to many); and
+  IDs (``PK-<PCTESTCD>``: SDTMIG 3.4's PP section: PCGRPID to PPGRPID, many to many); and
   the dataset-level link of TU and TR lesions by their link ID (``TUTR``, SDTMIG 3.4 section 8.3).
 """
 
