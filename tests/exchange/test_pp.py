@@ -220,3 +220,63 @@ def test_pp_round_trips_through_xpt_and_dataset_json(
     rows = [dict(zip([c["name"] for c in document["columns"]], r, strict=True))
             for r in document["rows"]]  # fmt: skip
     assert rows[0]["PPSTRESN"] == sdtm["PP"]["PPSTRESN"].iloc[0]
+
+
+def _with_cells(trial: TrialData) -> TrialData:
+    """S01's CAR+ T cells by flow cytometry beside its transgene copies: 10, 80 and 20 cells/uL
+    on days 1, 7 and 28."""
+    cells = pd.DataFrame(
+        {
+            "subject_id": "S01",
+            "date": pd.to_datetime(["2025-01-07", "2025-01-13", "2025-02-03"]),
+            "day": [1, 7, 28],
+            "value": [10.0, 80.0, 20.0],
+            "unit": "cells/uL",
+            "lloq": 1.0,
+            "below_lloq": False,
+        }
+    )
+    return dataclasses.replace(
+        trial, kinetics=pd.concat([trial.kinetics, cells], ignore_index=True)
+    )
+
+
+def test_a_second_analyte_is_its_own_profile(trial: TrialData) -> None:
+    # S01's cells (Cmax 80 on day 7): the parameters, the ADPP codes (letter C) and the
+    # value-level metadata are per analyte
+    both = _with_cells(trial)
+    sdtm = build_sdtm(both)
+    s01 = _subject(sdtm["PP"], "S01")
+    cell = s01.loc[s01["PPCAT"] == "CAR+ T Cells"].set_index("PPTESTCD")
+    assert len(s01) == 14 and set(cell["PPGRPID"]) == {"CARTCELL"}
+    assert (cell.loc["CMAX", "PPSTRESN"], cell.loc["TMAX", "PPSTRESN"]) == (80.0, 7.0)
+    assert cell.loc["AUCINT", "PPSTRESU"] == "day*cells/uL"
+    # AUC0-28 by hand: 0 -> 10 (day 0 to 1, rising), 10 -> 80 (rising), 80 -> 20 (falling, log)
+    auc = 1 * 10 / 2 + 6 * (10 + 80) / 2 + 21 * (80 - 20) / math.log(80 / 20)
+    assert cell.loc["AUCINT", "PPSTRESN"] == pytest.approx(auc, rel=1e-12)
+    pk = sdtm["RELREC"].loc[lambda f: f["USUBJID"] == f"{STUDY}-S01"]
+    assert {"PK-CARTGENE", "PK-CARTCELL"} <= set(pk["RELID"])
+    from cartrial.exchange import build_adam
+
+    adpp = _subject(build_adam(both, sdtm)["ADPP"], "S01").set_index("PARAMCD")
+    assert adpp.loc["CMAXC", "AVAL"] == 80.0 and adpp.loc["CMAXG", "AVAL"] == 15000.0
+    root = define_xml(sdtm, study_id=STUDY, study_title="Study", fmt="xpt",
+                      created=dt.datetime(2026, 1, 6, 9, 30, tzinfo=dt.UTC))  # fmt: skip
+    assert define_problems(root) == []
+    refs = root.findall(".//def:ValueListDef[@OID='VL.PP.PPSTRESN']/odm:ItemRef", NS)
+    assert len(refs) == 14
+    item = root.find(".//odm:ItemDef[@OID='IT.PP.PPSTRESN.CAR_T_Cells.CMAX']", NS)
+    assert "CMAX CAR+ T Cells in cells/uL" in "".join(item.itertext())
+
+
+def test_chunks_write_the_same_pp_files_and_define(trial: TrialData, tmp_path: Path) -> None:
+    # two analytes in one chunk and one in the others: the value-level metadata (per analyte and
+    # parameter) and the files are those of the export in one piece
+    both = _with_cells(trial)
+    created = dt.datetime(2026, 1, 6, 9, 30, tzinfo=dt.UTC)
+    whole = write_package(both, "sdtm", tmp_path / "whole", "csv", created=created)
+    parts = write_package(both, "sdtm", tmp_path / "parts", "csv", created=created,
+                          chunk_subjects=2)  # fmt: skip
+    for name in ("pp.csv", "pc.csv", "relrec.csv", "define.xml"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
+    assert whole.records["PP"] == parts.records["PP"] == 7 * 7
