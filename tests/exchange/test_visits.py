@@ -1,7 +1,8 @@
-"""Visits across the datasets: EX's VISITNUM/VISIT (SDTMIG v3.4: permissible timing variables;
-AE and CM carry none, docs/cdisc.md), and the ADaM analysis visits AVISIT/AVISITN with their
-windows (ADaMIG v1.3 section 3.3.3). Expected windows are read off the protocol file
-(src/cartrial/protocols/cldn18-pdl1-cart.yaml, schedule) and TV's numbers (test_sdtm_domains)."""
+"""Visits across the datasets: EX's and CM's VISITNUM/VISIT (SDTMIG v3.4 EX and CM assumptions:
+timing variables may be added; AE carries none, docs/cdisc.md), and the ADaM analysis visits
+AVISIT/AVISITN with their windows (ADaMIG v1.3 section 3.3.3). Expected windows are read off the
+protocol file (src/cartrial/protocols/cldn18-pdl1-cart.yaml, schedule) and TV's numbers
+(test_sdtm_domains)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,30 @@ def test_ex_administrations_carry_the_visit_sv_puts_them_in(
     assert set(zip(sdtm["EX"]["USUBJID"], sdtm["EX"]["VISITNUM"], strict=True)) <= sv
 
 
-def test_ae_and_cm_carry_no_visit() -> None:
-    # SDTMIG v3.4 AE and CM specifications list no VISITNUM; their start date is their timing
-    for name in ("AE", "CM"):
-        assert not {"VISITNUM", "VISIT"} & set(dataset_spec(name).columns), name
-    assert {"VISITNUM", "VISIT"} <= set(dataset_spec("EX").columns)
+def test_cm_medications_carry_the_visit_of_the_daily_form(sdtm: dict[str, pd.DataFrame]) -> None:
+    # S02's tocilizumab on day 2 and corticosteroids on day 3 were ticked on the daily CRS/ICANS
+    # form of the visits "Day 2" and "Day 3" (no window; TV numbers 6 and 7: Day 1 = 4,
+    # Kinetics day 1 = 5); S05's subsequent FOLFIRI (day 60) is no visit's record
+    cm = _subject(sdtm["CM"], "S02").sort_values("CMSEQ")
+    assert _rows(cm, ["CMTRT", "CMSTDY", "VISITNUM", "VISIT"]) == [
+        ("TOCILIZUMAB", 3.0, 6.0, "Day 2"),
+        ("CORTICOSTEROIDS", 4.0, 7.0, "Day 3"),
+    ]
+    assert _rows(_subject(sdtm["CM"], "S05"), ["CMTRT", "VISITNUM", "VISIT"]) == [
+        ("FOLFIRI", None, None)
+    ]
+    sv = set(zip(sdtm["SV"]["USUBJID"], sdtm["SV"]["VISITNUM"], strict=True))
+    given = sdtm["CM"].loc[sdtm["CM"]["VISITNUM"].notna()]
+    assert set(zip(given["USUBJID"], given["VISITNUM"], strict=True)) <= sv
+
+
+def test_ae_carries_no_visit() -> None:
+    # SDTMIG v3.4: the AE specification lists no VISITNUM; an event's start date is its timing
+    # (section 4.4), other timing variables "when appropriate" (AE assumption 5b), and cartrial
+    # records an AE with its onset date, not the visit it was reported at (docs/cdisc.md)
+    assert not {"VISITNUM", "VISIT"} & set(dataset_spec("AE").columns)
+    for name in ("EX", "CM"):
+        assert {"VISITNUM", "VISIT"} <= set(dataset_spec(name).columns), name
 
 
 def test_adlb_analysis_visits_and_windows(adam: dict[str, pd.DataFrame]) -> None:

@@ -18,7 +18,7 @@ subject        every USUBJID of a dataset is a subject of DM (and of ADSL for AD
 visit-map      VISIT and VISITNUM (SDTMIG 3.4 4.4.5), AVISIT and AVISITN (ADaMIG 1.3 3.3.3) map
                one to one within a dataset
 tptref         a record with --STINT or --ENINT has --TPTREF, the reference the interval is
-               measured from (SDTMIG 3.4 4.4.8; CDISC CORE-000616 and CORE-000642)
+               measured from (CDISC CORE-000616 and CORE-000642)
 ============== ===================================================================================
 
 The checks also run on a dataset written chunk by chunk of subjects

@@ -18,10 +18,12 @@ Mapping choices (each also in the variable's derivation, hence in Define-XML):
   ``CMCAT`` CONCOMITANT MEDICATION, ``CMSCAT`` CRS/ICANS MANAGEMENT) and the anticancer therapies
   started after the infusion (``CMCAT`` SUBSEQUENT ANTICANCER THERAPY);
 * the adjudicated DLT flag is the supplemental qualifier ``SUPPAE.QNAM = "AEDLT"``;
-* EX carries the visit of each administration (the infusion visit, the lymphodepletion visit);
-  AE and CM carry none: SDTMIG v3.4 lists no VISITNUM in their specifications and section 4.4.5
-  makes an event's or intervention's own start date its timing, and cartrial records them when
-  they happen, on their own forms, not at a scheduled visit (``docs/cdisc.md``).
+* EX carries the visit of each administration (the infusion visit, the lymphodepletion visit) and
+  CM the visit of the daily CRS/ICANS form that recorded a medication (SDTMIG v3.4 EX and CM
+  assumptions: timing variables may be added); AE carries none: an adverse event is recorded
+  with its onset date on its own form, not at a visit, and SDTMIG v3.4 (section 4.4, AE
+  assumption 5b) makes its start date its timing, other timing variables only when appropriate
+  (``docs/cdisc.md``).
 """
 
 from __future__ import annotations
@@ -281,6 +283,7 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
                 CMCAT="CONCOMITANT MEDICATION",
                 CMSCAT="CRS/ICANS MANAGEMENT",
                 end=given["date"],
+                assessment="crs_icans",
             )
         )
     therapy = trial.subsequent_therapies
@@ -294,6 +297,7 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
                 "CMCAT": "SUBSEQUENT ANTICANCER THERAPY",
                 "CMSCAT": None,
                 "end": pd.NaT,
+                "assessment": None,
             }
         )
     )
@@ -301,6 +305,10 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
     out = identifiers(trial, "CM", frame)
     for name in ("CMTRT", "CMCAT", "CMSCAT", "CMINDC"):
         out[name] = frame[name]
+    # the daily form's visit for the CRS/ICANS medications; subsequent therapy is no visit's
+    visits = visits_of(trial, frame["subject_id"], frame["date"], frame["assessment"])
+    out["VISITNUM"] = visits["VISITNUM"]
+    out["VISIT"] = visits["VISIT"]
     out["CMSTDTC"] = iso_date(frame["date"])
     out["CMENDTC"] = iso_date(pd.to_datetime(frame["end"]))
     out["CMSTDY"] = study_day(frame["date"], reference_dates(trial, frame["subject_id"]))
