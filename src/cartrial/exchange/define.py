@@ -28,7 +28,15 @@ from lxml import etree
 from cartrial import __version__
 from cartrial.exchange.metadata import VariableSpec, codelists, dataset_spec
 
-__all__ = ["DEFINE_NS", "ODM_NS", "define_html", "define_problems", "define_xml", "write_define"]
+__all__ = [
+    "DEFINE_NS",
+    "ODM_NS",
+    "VALUE_LEVEL",
+    "define_html",
+    "define_problems",
+    "define_xml",
+    "write_define",
+]
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEFINE_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -40,7 +48,7 @@ _STANDARDS = {
 }
 #: Results that carry value-level metadata: dataset -> (result variable, the variables whose
 #: values select a value list entry: the test code, in PP the analyte (PPCAT) and parameter).
-_VALUE_LEVEL: dict[str, tuple[str, tuple[str, ...]]] = {
+VALUE_LEVEL: dict[str, tuple[str, tuple[str, ...]]] = {
     "LB": ("LBSTRESN", ("LBTESTCD",)),
     "PC": ("PCSTRESN", ("PCTESTCD",)),
     "PP": ("PPSTRESN", ("PPCAT", "PPTESTCD")),
@@ -244,7 +252,7 @@ def _value_level(
     parents: set[str] = set()
     items: list[tuple[str, VariableSpec, pd.Series]] = []
     clauses: list[tuple[str, list[tuple[str, str]]]] = []
-    for name, (result, tests) in _VALUE_LEVEL.items():
+    for name, (result, tests) in VALUE_LEVEL.items():
         if name not in datasets or datasets[name].empty:
             continue
         frame = datasets[name]
