@@ -71,11 +71,12 @@ def _shown(value: object) -> object:
 def table_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     """The rows of ``frame`` as dicts for a template, missing values as ``""``.
 
-    Row by row in Python (``itertuples``): for the tables of one page this is several times
-    faster than converting the frame to objects and masking it with pandas.
+    One conversion of the whole frame to Python objects (``to_numpy(dtype=object)``), then row
+    by row: pandas' per-column work (``itertuples`` indexes each column) would cost more than
+    the rows of a page themselves.
     """
     columns = [str(c) for c in frame.columns]
     return [
         dict(zip(columns, map(_shown, row), strict=True))
-        for row in frame.itertuples(index=False, name=None)
+        for row in frame.to_numpy(dtype=object).tolist()
     ]
