@@ -133,3 +133,29 @@ def test_an_entry_read_on_another_trail_is_read_again(two_processes: tuple[Trial
         assert not check.current(forged)
         expired = dataclasses.replace(entry, day=entry.day - dt.timedelta(days=1))
         assert not check.current(expired)  # read on another day (UTC)
+
+
+def test_an_entry_found_current_later_takes_the_later_mark(
+    two_processes: tuple[Trial, Trial],
+) -> None:
+    """Each check then reads the audit trail from the last request's mark, not from the build."""
+    reader, writer = two_processes
+    treat(writer.as_("coord1"), writer.as_("inv"), "S01-001", "S01", D0)
+    cache = ReadCache(reader.factory)
+    cache.trial_data(STUDY)
+    built = {key: entry.mark for key, entry in cache._entries.items()}
+    raise_query(writer.as_("mon"), RaiseQuery(subject_id="S01-001", question="Onset time?"))
+    builds = cache.builds
+    cache.trial_data(STUDY)  # nothing read again, every part stamped with the new mark
+    with read_only(reader.factory) as session:
+        now = _Check(session).mark
+    assert cache.builds == builds and now.last_id > max(m.last_id for m in built.values())
+    assert {entry.mark for entry in cache._entries.values()} == {now}
+    # a laboratory value after the stamp: the laboratory part is still read again
+    record_lab(
+        writer.as_("coord1"),
+        RecordLab(subject_id="S01-001", collected_at=D0 + dt.timedelta(days=1),
+                  lbtestcd="NEUT", value=0.4, unit="10^9/L", lln=1.8, uln=7.5),
+    )  # fmt: skip
+    assert len(cache.trial_data(STUDY).labs) == 1 and cache.builds == builds + 2
+    _same_as_fresh(cache, reader)

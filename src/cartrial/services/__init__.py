@@ -204,7 +204,7 @@ from cartrial.services.safety import (
     record_lab,
 )
 from cartrial.services.signing import SignaturesOf, Signed, signatures_of
-from cartrial.services.subject_list import SubjectListing, visible_subjects
+from cartrial.services.subject_list import StudyPicks, SubjectListing, study_picks, visible_subjects
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -310,6 +310,7 @@ __all__ = [
     "StopExpansion",
     "StudyCreated",
     "StudyLoaded",
+    "StudyPicks",
     "StudyRederived",
     "SubjectEnrolled",
     "SubjectListing",
@@ -394,6 +395,7 @@ __all__ = [
     "sign_record",
     "signatures_of",
     "stop_expansion",
+    "study_picks",
     "subject_records",
     "subject_site",
     "trial_data",

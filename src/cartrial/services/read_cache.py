@@ -17,6 +17,9 @@ learns from the audit trail every write appends to:
   query was raised: no part; a laboratory value: the laboratory table only) is kept. Which
   queries a read sends can only depend on rows it has read (and on the date, checked too), so a
   table it did not read cannot change what it returns;
+* a part found current at a later mark is stamped with it, so that the next check reads the
+  audit trail from that mark on (one short range read per write, not a range growing with
+  every write since the part was read);
 * if the trail is not the one the entry was built on (the audit row at the entry's mark has
   another MAC: a restored backup), or the date (UTC) has changed, the entry is rebuilt.
 
@@ -32,6 +35,7 @@ Cached values are shared between threads: callers must not modify them (the site
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import threading
@@ -269,10 +273,12 @@ class ReadCache:
         """
         entry = self._entries.get(key)
         if entry is not None and check.current(entry):
+            self._advance(key, entry, check.mark)
             return entry.value  # type: ignore[return-value]
         with self._lock_of(key):
             entry = self._entries.get(key)
             if entry is not None and check.current(entry):
+                self._advance(key, entry, check.mark)
                 return entry.value  # type: ignore[return-value]
             engine = self.session_factory.kw["bind"]
             with _recording(engine) as statements:
@@ -281,6 +287,19 @@ class ReadCache:
             self._store(key, _Entry(value, check.mark, tables, check.day))
             self.builds += 1
             return value
+
+    def _advance(self, key: Hashable, entry: _Entry, mark: _Mark) -> None:
+        """Stamp ``entry``, found current at the later ``mark``, with that mark.
+
+        None of its tables was written between the two marks, so it holds what the database
+        held at ``mark``; the next request's check reads the audit trail from there on, not
+        from where it was built (a range that would grow with every write of other tables).
+        """
+        if entry.mark.last_id >= mark.last_id:
+            return
+        with self._guard:
+            if self._entries.get(key) is entry:  # not rebuilt meanwhile by another request
+                self._entries[key] = dataclasses.replace(entry, mark=mark)
 
     def _lock_of(self, key: Hashable) -> threading.Lock:
         with self._guard:

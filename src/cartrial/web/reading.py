@@ -12,9 +12,9 @@ import dataclasses
 import pandas as pd
 
 from cartrial.analysis import TrialData
-from cartrial.services import ServiceContext, read_cache, visible_sites
+from cartrial.services import ServiceContext, Visibility, read_cache, visible_sites
 
-__all__ = ["readable_data", "table_rows"]
+__all__ = ["readable", "readable_data", "table_rows"]
 
 #: Tables of :class:`TrialData` with one row per subject record (filtered by site).
 _SUBJECT_TABLES = (
@@ -38,14 +38,19 @@ _FILTERED_KEPT = 64
 
 def readable_data(ctx: ServiceContext) -> TrialData:
     """The study's data with only the subjects of the sites the user may read."""
+    return readable(ctx)[1]
+
+
+def readable(ctx: ServiceContext) -> tuple[Visibility, TrialData]:
+    """The sites the user may read and the study's data with only their subjects."""
     visibility = visible_sites(ctx)
     data = read_cache(ctx.session_factory).trial_data(ctx.study_id)
     if visibility.every_site:
-        return data
+        return visibility, data
     key = (id(ctx.session_factory), ctx.study_id, visibility.sites)
     filtered = _FILTERED.get(key)
     if filtered is not None and filtered[0] is data:
-        return filtered[1]
+        return visibility, filtered[1]
     subjects = data.subjects[data.subjects["site_id"].isin(visibility.sites)]
     keep = set(subjects["subject_id"])
     tables = {
@@ -56,7 +61,7 @@ def readable_data(ctx: ServiceContext) -> TrialData:
     if len(_FILTERED) >= _FILTERED_KEPT:
         _FILTERED.clear()
     _FILTERED[key] = (data, shown)
-    return shown
+    return visibility, shown
 
 
 def _shown(value: object) -> object:

@@ -28,10 +28,9 @@ from cartrial.services import (
 from cartrial.vocab import PHASES
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
-from cartrial.web.live_forms import study_choices
 from cartrial.web.pages import render
 from cartrial.web.paging import page_of
-from cartrial.web.reading import readable_data, table_rows
+from cartrial.web.reading import readable, readable_data, table_rows
 
 __all__ = ["router"]
 
@@ -76,7 +75,8 @@ def subjects(
     request: Request, ctx: PageContext, site: str = "", dose: str = "", phase: str = ""
 ) -> Response:
     """Subjects, filtered by site, dose level and phase."""
-    frame = readable_data(ctx).subjects
+    visibility, data = readable(ctx)
+    frame = data.subjects
     for column, value in (("site_id", site), ("dose_level", dose), ("phase", phase)):
         if value:
             frame = frame[frame[column].astype(str) == value]
@@ -85,7 +85,8 @@ def subjects(
         "site": site,
         "dose": dose,
         "phase": phase,
-        "choices": study_choices(ctx),
+        "sites": visibility.sites,
+        "dose_levels": [level.name for level in data.protocol.dose_levels],
         "phases": PHASES,
     }
     return render(request, "subjects.html", context, user=ctx.user)
