@@ -9,7 +9,7 @@ cut-off. Soft-deleted records never appear.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -54,10 +54,12 @@ from cartrial.store import (
 from cartrial.vocab import RELATED_ATTRIBUTIONS
 
 __all__ = [
+    "APPENDABLE",
     "PARTS",
     "RecordTableMaker",
     "assemble",
     "latest_recorded_date",
+    "read_new_rows",
     "read_part",
     "record_table",
     "trial_data",
@@ -173,6 +175,22 @@ PARTS = (
     "screening",
     "eligibility",
 )
+
+
+#: Parts whose rows are the live rows of one table, in the order of their ids (the frame's index):
+#: part -> that table. New rows inserted there may be read alone (:func:`read_new_rows`) and
+#: appended, instead of the whole part read again (a cache, after a new laboratory value).
+APPENDABLE: dict[str, str] = {"labs": LabResult.__tablename__}
+
+
+def read_new_rows(
+    session: Session, study: Study, cutoff: dt.date, name: str, ids: Collection[int]
+) -> pd.DataFrame:
+    """The rows of part ``name`` (of :data:`APPENDABLE`) for the records ``ids`` of its table,
+    as :func:`read_part` would have them (records dated after ``cutoff`` or deleted left out)."""
+    if name != "labs":
+        raise ValueError(f"part {name!r} cannot be read row by row")
+    return _labs(session, study.id, _end(cutoff), ids)
 
 
 def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.DataFrame:
@@ -448,9 +466,11 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
     return _dates(frame, "adverse_events")
 
 
-def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
-    frame = _frame(
-        session,
+def _labs(
+    session: Session, sid: int, end: dt.datetime, ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """The laboratory part, indexed by the results' database ids (of ``ids`` only if given)."""
+    query = (
         select(
             LabResult.subject_id,
             LabResult.collected_at,
@@ -461,12 +481,20 @@ def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             LabResult.uln,
             LabResult.term,
             LabResult.grade,
+            LabResult.id,
         )
         .join(Subject)
         .where(Subject.study_id == sid, live(LabResult), LabResult.collected_at <= end)
-        .order_by(LabResult.id),
-        ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
+        .order_by(LabResult.id)
     )
+    if ids is not None:
+        query = query.where(LabResult.id.in_(sorted(ids)))
+    frame = _frame(
+        session,
+        query,
+        ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade", "id"],
+    )
+    frame.index = pd.Index(frame.pop("id").astype("int64"), name=None)
     frame["grade"] = frame["grade"].astype("Int64")
     return _dates(frame, "labs")
 
