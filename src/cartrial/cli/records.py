@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context
+from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, writer_context
 from cartrial.cli.layout import print_record
 
 __all__ = ["add_record_imports", "export_odm_command"]
@@ -43,7 +43,7 @@ def records_command(
     """Import one record family from CSV (columns: docs/import.md), all or nothing."""
     from cartrial.services import import_records
 
-    report = import_records(_context(db, user, study), family, file)
+    report = import_records(writer_context(db, user, study), family, file)
     _print_all([report.model_dump()], as_json)
 
 
@@ -63,7 +63,7 @@ def study_command(
         if not sep or not path:
             raise typer.BadParameter(f"{pair!r} is not FAMILY=FILE", param_hint="FILES")
         sources.append((family.strip(), Path(path)))
-    reports = import_study(_context(db, user, study), sources)
+    reports = import_study(writer_context(db, user, study), sources)
     _print_all([r.model_dump() for r in reports], as_json)
 
 
@@ -77,7 +77,7 @@ def odm_command(
     """Import a CDISC ODM 1.3 clinical data file (every record family), all or nothing."""
     from cartrial.services import import_odm
 
-    reports = import_odm(_context(db, user, study), file)
+    reports = import_odm(writer_context(db, user, study), file)
     _print_all([r.model_dump() for r in reports], as_json)
 
 
@@ -90,6 +90,6 @@ def export_odm_command(
     """Write every record of the study as CDISC ODM 1.3 clinical data."""
     from cartrial.services import export_odm
 
-    document = export_odm(_context(db, user, study))
+    document = export_odm(writer_context(db, user, study))
     out.write_bytes(document)
     typer.echo(f"wrote {out} ({len(document)} bytes)")

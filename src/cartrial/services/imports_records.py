@@ -63,7 +63,7 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
-from cartrial.services.imports import ImportReport, _guard
+from cartrial.services.imports import ImportReport, guard_row
 from cartrial.services.record_checks import DUPLICATE
 from cartrial.services.safety import (
     CLINICAL_STAFF,
@@ -359,7 +359,7 @@ def apply_rows(
         for batch in ordered:
             family = RECORD_FAMILIES[batch.family]
             for line, action in family.actions(shared, batch.lines):
-                _guard(errors[batch.source], line, action)
+                guard_row(errors[batch.source], line, action)
                 ran += 1
         if any(errors.values()):
             raise _failure(errors, _already_imported(errors, ran))
