@@ -106,6 +106,7 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
         raise NotFound(f"no study with database id {study_id}")
     zone = _zone(study)
     latest: list[dt.date] = [study_today(zone)]
+    maxima = []
     for column in (
         Enrolment.enrolled_date,
         Infusion.infused_at,
@@ -123,7 +124,8 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
             )
         else:
             query = query.join(Subject, Subject.id == owner.subject_id)
-        value = session.scalar(query)
+        maxima.append(query.scalar_subquery())
+    for value in session.execute(select(*maxima)).one():  # every maximum in one statement
         if isinstance(value, dt.datetime):
             latest.append(study_date(value, zone))
         elif isinstance(value, dt.date):
