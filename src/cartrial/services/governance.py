@@ -17,7 +17,13 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import UseCase
-from cartrial.services.signing import Signed, sign, signed_result
+from cartrial.services.signing import (
+    Signed,
+    SourceSignature,
+    import_reason,
+    sign,
+    signed_result,
+)
 from cartrial.store import GovernanceRecord, Signature, live, utcnow
 from cartrial.vocab import GovernanceKind
 
@@ -46,11 +52,15 @@ class SignedDecision(ServiceInput):
     """A committee or investigator decision: its rationale, signed with the re-entered password.
 
     ``as_of`` is the study date whose data the decision rests on (default: today, UTC).
+    ``source_signature``: the decision is moved in from another system, where it was signed
+    (kept as data); ``password`` is then the importing user's, who signs the copy
+    (:func:`~cartrial.services.signing.sign_imported`).
     """
 
     rationale: str = Field(min_length=1, max_length=2000)
     password: SecretStr
     as_of: dt.date | None = None
+    source_signature: SourceSignature | None = None
 
 
 class GovernanceDecided(ServiceResult):
@@ -132,10 +142,14 @@ def record_decision(
         decided_date=as_of,
         decided_at=utcnow(),
     )
-    uc.because(f"{kind.replace('_', ' ')}: {data.rationale}")
+    reason = f"{kind.replace('_', ' ')}: {data.rationale}"
+    source = data.source_signature
+    if source is not None:
+        reason += f"; {import_reason(source, uc.user.username)}"
+    uc.because(reason)
     uc.session.add(record)
     uc.session.flush()
-    [signature] = sign(uc, data.password.get_secret_value(), MEANINGS[kind], record)
+    [signature] = sign(uc, data.password.get_secret_value(), MEANINGS[kind], record, source=source)
     return _result(record, signature, uc.protocol.study.time_zone)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from cartrial.errors import NotFound
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.signing import manifestation
+from cartrial.services.signing import manifestation_of
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -196,11 +196,7 @@ def _signatures(uc: UseCase, table: str, ids: list[int]) -> dict[int, tuple[str,
         .where(Signature.record_table == table, Signature.record_id.in_(ids), live(Signature))
         .order_by(Signature.signed_at, Signature.id)
     ):
-        found.setdefault(sig.record_id, []).append(
-            manifestation(
-                sig.signer_name, sig.signer, sig.meaning, sig.signed_at, zone, sig.record_version
-            )
-        )
+        found.setdefault(sig.record_id, []).append(manifestation_of(sig, zone))
     return {record_id: tuple(shown) for record_id, shown in found.items()}
 
 
