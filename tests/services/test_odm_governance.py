@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from service_support import PASSWORD, STUDY, Trial, treat
+from test_cli_capture import _session_file, log_in, run  # noqa: F401 - the fixture, autouse
 from sqlalchemy import select
 
 from cartrial.errors import AuthenticationFailed, ImportFailed
@@ -398,3 +399,18 @@ def test_a_decision_that_disagrees_with_the_imported_data_is_refused(
     assert by_place[("dose_decisions", 2, "dose_level")] == (
         "the file says DL2, the imported data give the dose in use DL1"
     )
+
+
+def test_the_cli_imports_governance_only_when_the_user_signs(
+    source: Trial, fresh: Trial, tmp_path: Path
+) -> None:
+    path = tmp_path / "study.xml"
+    path.write_bytes(export_odm(source.as_("dm"), created=CREATED))
+    db = str(tmp_path / "fresh.db")
+    log_in("inv", db)
+    code, out = run("import", "odm", str(path), "--db", db)
+    assert code == 2 and "needs the importing user's password" in out
+    code, out = run("import", "odm", str(path), "--db", db, "--sign", password=PASSWORD)
+    assert code == 0, out
+    assert "governance_decisions imported" in out
+    assert recorded_rows(fresh.as_("dm")) == recorded_rows(source.as_("dm"))

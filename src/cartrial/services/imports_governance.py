@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from sqlalchemy import select
@@ -81,43 +81,40 @@ _ACTIONS = Literal["escalate", "stay", "de-escalate", "stop"]
 _RULES_NOTE = " (rules: "
 
 
+#: The source signature's cells (all four, or none for an unsigned dose decision).
+SignedBy = Annotated[str, Field(min_length=1, max_length=64, description="user name there")]
+SignedByName = Annotated[str, Field(min_length=1, max_length=200, description="printed name")]
+SignedIn = Annotated[
+    str, Field(min_length=1, max_length=200, description="the system it was signed in")
+]
+_DOSE = Annotated[str, Field(min_length=1, max_length=16, description="protocol name, e.g. DL1")]
+
+
 class SignatureCells(CsvRow):
-    """The signature a record had in its source system: all four cells, or none (unsigned).
+    """The signature a record had in its source system, read by :meth:`source`.
 
-    ``signed_by`` is the signer's user name there, ``signed_by_name`` the printed name,
-    ``signed_at`` the time (ISO 8601 with its UTC offset), ``signed_in`` the system's name.
+    Subclasses declare ``signed_by`` (the signer's user name there), ``signed_by_name`` (the
+    printed name), ``signed_at`` (ISO 8601 with its UTC offset) and ``signed_in`` (the system's
+    name) as their last columns: required, or all four optional together (unsigned).
     """
-
-    #: Whether a row of this family must carry its signature.
-    signature_required: ClassVar[bool] = True
-
-    signed_by: str | None = Field(default=None, min_length=1, max_length=64)
-    signed_by_name: str | None = Field(default=None, min_length=1, max_length=200)
-    signed_at: AwareDatetime | None = None
-    signed_in: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _all_or_none(self) -> SignatureCells:
-        cells = (self.signed_by, self.signed_by_name, self.signed_at, self.signed_in)
-        given = sum(c is not None for c in cells)
-        if given not in (0, 4) or (given == 0 and self.signature_required):
-            raise ValueError(
-                "signed_by, signed_by_name, signed_at and signed_in are all required"
-                if self.signature_required
-                else "signed_by, signed_by_name, signed_at and signed_in go together"
-            )
+        cells = [
+            getattr(self, f) for f in ("signed_by", "signed_by_name", "signed_at", "signed_in")
+        ]
+        if sum(c is not None for c in cells) not in (0, 4):
+            raise ValueError("signed_by, signed_by_name, signed_at and signed_in go together")
         return self
 
     def source(self, meaning: str) -> SourceSignature | None:
         """The source signature with ``meaning``, or ``None`` for an unsigned row."""
-        if self.signed_by is None or self.signed_at is None:
+        signer, name = getattr(self, "signed_by"), getattr(self, "signed_by_name")  # noqa: B009
+        signed_at, system = getattr(self, "signed_at"), getattr(self, "signed_in")  # noqa: B009
+        if signer is None or signed_at is None:
             return None
         return SourceSignature(
-            system=self.signed_in or "",
-            signer=self.signed_by,
-            signer_name=self.signed_by_name or "",
-            meaning=meaning,
-            signed_at=self.signed_at,
+            system=system, signer=signer, signer_name=name, meaning=meaning, signed_at=signed_at
         )
 
 
@@ -130,10 +127,18 @@ class DltAdjudicationRow(SignatureCells):
     """
 
     subject_id: str = Field(min_length=1, max_length=40)
-    term: str | None = Field(default=None, min_length=1, max_length=200)
-    onset_at: AwareDatetime | dt.date | None = None
-    is_dlt: bool | None = None
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    term: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the overridden AE, as recorded"
+    )
+    onset_at: AwareDatetime | dt.date | None = Field(default=None, description="with `term`")
+    is_dlt: bool | None = Field(default=None, description="the override, with `term`")
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="of the override, with `term`"
+    )
+    signed_by: SignedBy
+    signed_by_name: SignedByName
+    signed_at: AwareDatetime
+    signed_in: SignedIn
 
     @model_validator(mode="after")
     def _override_complete(self) -> DltAdjudicationRow:
@@ -151,31 +156,55 @@ class DoseDecisionRow(SignatureCells):
     ``dose_level`` is the dose the decided cohort was treated at and ``cohort`` its number;
     ``as_of`` the data cut-off (DLT windows closed by then). ``action`` and ``next_dose_level``
     are the committee's decision; ``recommended_*`` the design's recommendation in the source
-    (checked against the design's on the imported data). ``meaning`` is the signature's.
+    (checked against the design's on the imported data). ``meaning`` is the signature's; a
+    decision not signed yet has no signature cells.
     """
 
-    signature_required: ClassVar[bool] = False
-
-    cohort: int | None = Field(default=None, ge=1)
-    dose_level: str = Field(min_length=1, max_length=16)
-    as_of: dt.date
+    cohort: int | None = Field(default=None, ge=1, description="checked on the imported data")
+    dose_level: _DOSE
+    as_of: dt.date = Field(description="data cut-off: DLT windows closed by then")
     action: _ACTIONS
-    next_dose_level: str | None = Field(default=None, min_length=1, max_length=16)
-    rationale: str | None = Field(default=None, min_length=1, max_length=2000)
-    recommended_action: _ACTIONS | None = None
-    recommended_next_dose_level: str | None = Field(default=None, min_length=1, max_length=16)
+    next_dose_level: str | None = Field(
+        default=None, min_length=1, max_length=16, description="protocol name (`stop`: none)"
+    )
+    rationale: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="needed to override the design"
+    )
+    recommended_action: _ACTIONS | None = Field(
+        default=None, description="the design's, checked on the imported data"
+    )
+    recommended_next_dose_level: str | None = Field(
+        default=None, min_length=1, max_length=16, description="the design's"
+    )
     meaning: str = Field(default="approval", min_length=1, max_length=64)
+    signed_by: str | None = Field(default=None, min_length=1, max_length=64)
+    signed_by_name: str | None = Field(default=None, min_length=1, max_length=200)
+    signed_at: AwareDatetime | None = None
+    signed_in: str | None = Field(
+        default=None, min_length=1, max_length=200, description="empty: not signed yet"
+    )
 
 
 class GovernanceRow(SignatureCells):
-    """A signed governance decision: end of escalation (``dose_level`` = the MTD, empty: none),
-    RP2D, or the expansion opened (at ``dose_level``), reviewed or stopped; ``as_of`` is the
-    study date of the data it rests on."""
+    """A signed governance decision: end of escalation, RP2D, expansion opened, reviewed, stopped.
+
+    ``dose_level`` is the MTD of the end of escalation (empty: none), the RP2D, or the dose the
+    expansion opened at; ``as_of`` is the study date of the data the decision rests on.
+    """
 
     kind: GovernanceKind
-    dose_level: str | None = Field(default=None, min_length=1, max_length=16)
-    as_of: dt.date
+    dose_level: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="the MTD (empty: none), the RP2D, the expansion's dose",
+    )
+    as_of: dt.date = Field(description="the study date of the data the decision rests on")
     rationale: str = Field(min_length=1, max_length=2000)
+    signed_by: SignedBy
+    signed_by_name: SignedByName
+    signed_at: AwareDatetime
+    signed_in: SignedIn
 
 
 # ---------------------------------------------------------------------------- import
@@ -277,7 +306,7 @@ def _adjudication_actions(ctx: ServiceContext, lines: Lines, password: SecretStr
     """One check per overridden event (on its own line), then one adjudication per group."""
     groups: dict[tuple[object, ...], list[tuple[int, Any]]] = defaultdict(list)
     for line, row in lines:
-        groups[(row.subject_id, row.signed_at)].append((line, row))
+        groups[(getattr(row, "subject_id"), getattr(row, "signed_at"))].append((line, row))  # noqa: B009
     found: dict[int, int] = {}  # line -> adverse event id
 
     def check(line: int, row: Any) -> object:

@@ -575,16 +575,55 @@ def columns_reference() -> str:
         " field, nothing written on any error. Dates are ISO 8601 (`2026-03-02`), times ISO 8601"
         " with their UTC offset (`2026-03-02T09:00:00+00:00`); an empty cell means not given.",
         "",
-        "Families are applied in the order below (a subject is screened before it is enrolled),"
-        " rows in file order, each through its ordinary use case as the importing user: roles,"
-        " site scope, protocol checks, derived grades and responses and the audit trail apply as"
-        " for a person typing. Dose assignments beyond the start dose need the dose decision"
-        " that allows them, and expansion subjects an open expansion: those governance records"
-        " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
+        "Each row runs through its ordinary use case as the importing user: roles, site scope,"
+        " protocol checks, derived grades and responses and the audit trail apply as for a person"
+        " typing. Rows are replayed in the order the study happened: by their date (a dose"
+        " assignment on its subject's enrolment date), families in the order below on one date"
+        " (a subject is screened before it is enrolled), rows in file order. A dose or"
+        " governance decision runs after the records dated up to its `as_of` cut-off, decisions"
+        " of one date in the order they were signed; a DLT adjudication just before the first"
+        " decision signed after it. A clinical row refused before a decision (the next cohort's"
+        " enrolment and dose assignment wait for the dose decision that opens the cohort) is"
+        " run again after each decision and reported only if still refused at the end.",
+        "",
+        "## Signed governance records and their signatures",
+        "",
+        "DLT adjudications, dose decisions and the governance decisions (end of escalation with"
+        " the MTD, RP2D, expansion opened, reviewed, stopped) are imported through their use"
+        " cases (`adjudicate_dlt`, `decide_next_dose`, `end_escalation`, `decide_rp2d`,"
+        " `open_expansion`, `review_expansion`, `stop_expansion`) on the data imported before"
+        " them: the design recomputes the recommendation and the MTD, the rules the DLTs, and a"
+        " row whose dose level, cohort, recommendation or MTD differs from what the use case"
+        " finds on the imported data is refused on its line. The importing user needs the roles"
+        " of each use case (e.g. an investigator).",
+        "",
+        "An electronic signature cannot be moved between systems (21 CFR Part 11 §11.70: it is"
+        " linked to its record so that it cannot be copied to falsify another), and cartrial"
+        " never writes a signature for a person who did not sign in cartrial. So each imported"
+        " record is signed by the importing user, once authenticated for the whole import"
+        " (`--sign`: the password is prompted once; a wrong one is recorded as a failed"
+        ' signature), with the meaning `imported_copy`: "this record is a true copy of the'
+        ' record signed in the source system". The source signature (`signed_in` system,'
+        " `signed_by` user name, `signed_by_name` printed name, meaning, `signed_at` time) is"
+        " kept as data with that signature (`signatures.source_*`, migration 0008), never as a"
+        " cartrial signature. It shows everywhere a signature is shown (§11.50): the"
+        " manifestation reads `signed in <system> by <name> (<user>), <meaning>, <time> UTC"
+        " (...); imported by <name> (<user>), imported_copy, <time> UTC (...), record version"
+        " <n>` (record history, signature lists, the report's dose-decision table), the"
+        " report's governance statements name the imported copy and the source signature, and"
+        " every audit row of the import carries the reason `imported by <user> from <system>:"
+        " signed there by <name> (<user>) as <meaning> at <time> UTC`. The export writes the"
+        " source signature of an imported record (the decision maker's, not the importer's), so"
+        " export -> import -> export gives the same file; the intermediate importer is in the"
+        " audit trail of the database it was imported into. A subject adjudicated more than once"
+        " is exported as its latest adjudication.",
         "",
         "In CDISC ODM 1.3 (`cartrial export odm` writes it) each family is a form `F.<FAMILY>`"
         " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
         " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
+        " study-level families (`dose_decisions`, `governance_decisions`) have no form: their"
+        ' item groups `IG.<FAMILY>` (`IsReferenceData="Yes"`) are `ItemGroupData` of the'
+        " document's `ReferenceData`. The"
         " export writes an adverse event as its onset record and its later grade changes;"
         " `cartrial.services.odm_check.odm_problems` checks a document against the ODM 1.3.2"
         " schema of what cartrial exchanges (`data/cdisc/odm-1.3.2-cartrial.xsd`), its OID"

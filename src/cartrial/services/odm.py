@@ -148,8 +148,8 @@ def export_odm(ctx: ServiceContext, *, created: dt.datetime | None = None) -> by
     )
     for family in RECORD_FAMILIES:
         if _study_level(family):
-            for key, record in enumerate(rows.get(family, []), start=1):
-                _item_group(reference, family, key, record)
+            for key, study_row in enumerate(rows.get(family, []), start=1):
+                _item_group(reference, family, key, study_row)
     if not len(reference):
         odm.remove(reference)
     clinical = etree.SubElement(
