@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from service_support import PASSWORD, STUDY, Trial, treat
-from test_cli_capture import _session_file, log_in, run  # noqa: F401 - the fixture, autouse
+from service_support import PASSWORD, STUDY, Trial, build_trial, treat
 from sqlalchemy import select
+from test_cli_capture import _session_file, log_in, run  # noqa: F401 - the fixture, autouse
 
 from cartrial.errors import AuthenticationFailed, ImportFailed
 from cartrial.services import (
@@ -414,3 +414,20 @@ def test_the_cli_imports_governance_only_when_the_user_signs(
     assert code == 0, out
     assert "governance_decisions imported" in out
     assert recorded_rows(fresh.as_("dm")) == recorded_rows(source.as_("dm"))
+
+
+def test_governance_moves_into_each_database_backend(
+    source: Trial, migrated_db_url: str, tmp_path: Path
+) -> None:
+    """SQLite -> ODM -> a fresh SQLite or PostgreSQL database (migration 0008) -> ODM."""
+    first = export_odm(source.as_("dm"), created=CREATED)
+    path = tmp_path / "study.xml"
+    path.write_bytes(first)
+    target = build_trial(migrated_db_url)
+    try:
+        import_odm(target.as_("inv"), path, password=SecretStr(PASSWORD))
+        assert export_odm(target.as_("dm"), created=CREATED) == first
+        as_of = D1 + dt.timedelta(days=99)
+        assert _state(target, as_of) == _state(source, as_of)
+    finally:
+        target.engine.dispose()

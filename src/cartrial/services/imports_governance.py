@@ -211,7 +211,9 @@ class GovernanceRow(SignatureCells):
 
 
 def _dose_names(ctx: ServiceContext) -> list[str]:
-    with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
+    """The protocol's dose-level names (read inside the import's transaction: a read-only
+    session cannot join it on PostgreSQL, hence ``read_only=False`` here and below)."""
+    with use_case(ctx, *ROLES, site_scoped=True, read_only=False) as uc:
         return [level.name for level in uc.protocol.dose_levels]
 
 
@@ -310,7 +312,7 @@ def _adjudication_actions(ctx: ServiceContext, lines: Lines, password: SecretStr
     found: dict[int, int] = {}  # line -> adverse event id
 
     def check(line: int, row: Any) -> object:
-        with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=True) as uc:
+        with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=False) as uc:
             found[line] = adverse_event_of(
                 uc, row.subject_id, row.term, row.onset_at, *CLINICAL_STAFF
             ).id
