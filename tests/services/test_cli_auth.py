@@ -158,3 +158,30 @@ def test_the_cli_never_builds_a_context_without_a_credential() -> None:
                 if name in ("ServiceContext", "trusted_context"):
                     offenders.append(f"{path.name}:{node.lineno} calls {name}")
     assert not offenders, offenders
+
+
+def test_an_administrator_deactivates_reactivates_and_revokes_from_the_cli(
+    db: str, session_path: Path
+) -> None:
+    login("ada", db)
+    for args in (
+        ("study", "add-site", "S01", "Site one"),
+        ("study", "add-user", "cora", "Cora Coordinator", "--role", "site_coordinator",
+         "--site", "S01"),
+    ):  # fmt: skip
+        code, out = run(*args, "--db", db, stdin=f"{PASSWORD}\n{PASSWORD}\n")
+        assert code == 0, out
+    code, out = run("account", "deactivate", "cora", "--reason", "left the site", "--db", db)
+    assert code == 0 and "account deactivated" in out, out
+    code, out = run("account", "deactivate", "ada", "--reason", "x", "--db", db, "--json")
+    assert code == 2 and "your own account" in out, out
+    code, out = run("account", "reactivate", "cora", "--reason", "back", "--db", db)
+    assert code == 0, out
+    code, out = run(
+        "account", "revoke-role", "cora", "--role", "site_coordinator", "--site", "S01",
+        "--reason", "moved to another study", "--db", db, "--json",
+    )  # fmt: skip
+    assert code == 0 and _json(out)["remaining"] == [], out
+    code, out = run("account", "revoke-role", "cora", "--role", "chief", "--reason", "x",
+                    "--db", db)  # fmt: skip
+    assert code == 2 and "role" in out

@@ -76,6 +76,9 @@ FORM_ROLES: dict[str, frozenset[str]] = {
         "add-site": (ADMIN,),
         "add-user": (ADMIN,),
         "unlock-user": (ADMIN,),
+        "revoke-role": (ADMIN,),
+        "deactivate-user": (ADMIN,),
+        "reactivate-user": (ADMIN,),
     }.items()
 }
 #: Forms whose record is named by an id that does not exist when they are posted here: the role
@@ -88,6 +91,10 @@ OVERRIDES: dict[str, dict[str, str]] = {
     "add-user": {"role": "monitor", "username": "newmon", "password": "a long passphrase 1"},
     "add-site": {"code": "S09", "country": "CN"},
     "unlock-user": {"username": "inv"},
+    # an account that does not exist: the policy decides, and no matrix user loses access
+    "revoke-role": {"username": "gone", "role": "monitor"},
+    "deactivate-user": {"username": "gone"},
+    "reactivate-user": {"username": "gone"},
     "lymphodepletion": {"day": "-5"},
     "crs-icans": {"temperature_c": "37.0"},
     "tumour": {

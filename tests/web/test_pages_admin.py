@@ -66,3 +66,36 @@ def test_only_administrators_see_the_admin_page(
         user: "allowed" if role == "admin" else "denied" for user, (role, _) in USERS.items()
     }
     assert got == expected
+
+
+def test_a_role_is_revoked_and_an_account_deactivated_from_the_browser(web: Web) -> None:
+    web.login("mon")
+    assert web.client.get("/subjects").status_code == 200  # the monitor's session works
+    monitor_cookies = dict(web.client.cookies)
+    web.post("/logout")
+    web.login("admin")
+    revoked = web.post(
+        "/forms/revoke-role",
+        {"username": "coord2", "role": "site_coordinator", "site": "S02", "reason": "moved"},
+    )
+    assert revoked.status_code == 200 and "Saved." in revoked.text
+    page = web.client.get("/admin").text
+    assert "<tr><td>site_coordinator</td><td>coord1@S01</td></tr>" in page
+    assert "<td>none</td><td>active</td>" in _row(page, "coord2")
+    off = web.post("/forms/deactivate-user", {"username": "mon", "reason": "left the study"})
+    assert off.status_code == 200 and "Saved." in off.text
+    assert "<td>inactive</td>" in _row(web.client.get("/admin").text, "mon")
+    again = web.post("/forms/deactivate-user", {"username": "mon", "reason": "twice"})
+    assert again.status_code == 422 and "is not active" in again.text
+    self_off = web.post("/forms/deactivate-user", {"username": "admin", "reason": "x"})
+    assert self_off.status_code == 422 and "your own account" in self_off.text
+    # the monitor's open session ended with the deactivation
+    ended = TestClient(web.client.app, cookies=monitor_cookies)
+    assert ended.get("/subjects", follow_redirects=False).status_code == 303
+    web.post("/logout")
+    assert web.login("mon").status_code != 303  # an inactive account cannot log in
+    web.login("admin")
+    on = web.post("/forms/reactivate-user", {"username": "mon", "reason": "back on the study"})
+    assert on.status_code == 200
+    web.post("/logout")
+    assert web.login("mon").status_code == 303

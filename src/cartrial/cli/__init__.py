@@ -51,7 +51,7 @@ COMMAND_MODULES: dict[str, dict[str, str]] = {
         "can read).",
         "logout": "End the saved session and delete the session file.",
         "token": "Personal access tokens for scripts ($CARTRIAL_TOKEN).",
-        "account": "Your password; unlocking accounts (administrators).",
+        "account": "Your password; unlock, deactivate accounts, revoke roles (administrators).",
     },
     "db": {
         "db": "Create, migrate, back up and restore the trial database.",

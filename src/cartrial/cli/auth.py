@@ -290,6 +290,57 @@ def unlock_command(
     print_record(unlocked.model_dump(), "account unlocked", as_json)
 
 
+def deactivate_command(
+    username: str = typer.Argument(..., help="The account to deactivate."),
+    reason: str = typer.Option(..., "--reason", help="Why, e.g. 'left the study' (audited)."),
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Deactivate an account: no login, sessions ended, tokens revoked (administrators)."""
+    from cartrial.services import DeactivateUser, deactivate_user
+
+    done = deactivate_user(
+        write_context(db, None, study), DeactivateUser(username=username, reason=reason)
+    )
+    print_record(done.model_dump(), "account deactivated", as_json)
+
+
+def reactivate_command(
+    username: str = typer.Argument(..., help="The account to reactivate."),
+    reason: str = typer.Option(..., "--reason", help="Why (audited)."),
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Reactivate an inactive account (administrators); it logs in again with its password."""
+    from cartrial.services import ReactivateUser, reactivate_user
+
+    done = reactivate_user(
+        write_context(db, None, study), ReactivateUser(username=username, reason=reason)
+    )
+    print_record(done.model_dump(), "account reactivated", as_json)
+
+
+def revoke_role_command(
+    username: str = typer.Argument(..., help="The account."),
+    role: str = typer.Option(..., "--role", help="The role to take away."),
+    site: str | None = typer.Option(None, "--site", help="Its site (default: study-wide)."),
+    reason: str = typer.Option(..., "--reason", help="Why (audited)."),
+    study: str | None = STUDY_OPT,
+    db: str | None = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Revoke one role of an account at a site or study-wide (administrators)."""
+    from cartrial.services import RevokeRole, revoke_role
+
+    revoked = revoke_role(
+        write_context(db, None, study),
+        RevokeRole.parse({"username": username, "role": role, "site": site, "reason": reason}),
+    )
+    print_record(revoked.model_dump(), "role revoked", as_json)
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``login``, ``logout``, ``token`` and ``account`` to the root app."""
     app.command("login")(login_command)
@@ -299,7 +350,12 @@ def register(app: typer.Typer) -> None:
     token.command("list")(token_list_command)
     token.command("revoke")(token_revoke_command)
     app.add_typer(token, name="token", no_args_is_help=True)
-    account = typer.Typer(help="Your password; unlocking accounts (administrators).")
+    account = typer.Typer(
+        help="Your password; unlock, deactivate accounts, revoke roles (administrators)."
+    )
     account.command("password")(password_command)
     account.command("unlock")(unlock_command)
+    account.command("deactivate")(deactivate_command)
+    account.command("reactivate")(reactivate_command)
+    account.command("revoke-role")(revoke_role_command)
     app.add_typer(account, name="account", no_args_is_help=True)

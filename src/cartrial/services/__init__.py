@@ -204,6 +204,16 @@ from cartrial.services.safety import (
     record_lab,
 )
 from cartrial.services.signing import SignaturesOf, Signed, signatures_of
+from cartrial.services.staff import (
+    AccountActivity,
+    DeactivateUser,
+    ReactivateUser,
+    RevokeRole,
+    RoleRevoked,
+    deactivate_user,
+    reactivate_user,
+    revoke_role,
+)
 from cartrial.services.subject_list import SubjectListing, visible_subjects
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
@@ -222,6 +232,7 @@ __all__ = [
     "RECORD_FAMILIES",
     "AEPreview",
     "AERecorded",
+    "AccountActivity",
     "AddSite",
     "AddUser",
     "AdjudicateDLT",
@@ -243,6 +254,7 @@ __all__ = [
     "DLTOverride",
     "DataLockReleased",
     "DataLocked",
+    "DeactivateUser",
     "DecideNextDose",
     "DecideRP2D",
     "DoseAssigned",
@@ -277,6 +289,7 @@ __all__ = [
     "QueryState",
     "RP2DDecided",
     "RaiseQuery",
+    "ReactivateUser",
     "ReadCache",
     "RecordAE",
     "RecordAda",
@@ -294,8 +307,10 @@ __all__ = [
     "RederiveStudy",
     "ReleaseDataLock",
     "ReviewExpansion",
+    "RevokeRole",
     "RevokeToken",
     "RoleListing",
+    "RoleRevoked",
     "SampleRecorded",
     "ScreenSubject",
     "Screened",
@@ -342,6 +357,7 @@ __all__ = [
     "create_study",
     "create_token",
     "database_name",
+    "deactivate_user",
     "decide_next_dose",
     "decide_rp2d",
     "end_escalation",
@@ -370,6 +386,7 @@ __all__ = [
     "preview_crs_icans_day",
     "preview_tumour_assessment",
     "raise_query",
+    "reactivate_user",
     "read_cache",
     "record_ada",
     "record_ae",
@@ -388,6 +405,7 @@ __all__ = [
     "rederive_study",
     "release_data_lock",
     "review_expansion",
+    "revoke_role",
     "revoke_token",
     "rp2d_record",
     "screen_subject",

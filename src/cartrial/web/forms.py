@@ -116,6 +116,9 @@ _ACTIONS: tuple[tuple[str, str, str, type[BaseModel], Callable[..., BaseModel]],
     ("add-site", "Add a site", "admin", s.AddSite, s.add_site),
     ("add-user", "Add a user", "admin", s.AddUser, s.add_user),
     ("unlock-user", "Unlock an account", "admin", s.UnlockUser, s.unlock_user),
+    ("revoke-role", "Revoke a role", "admin", s.RevokeRole, s.revoke_role),
+    ("deactivate-user", "Deactivate an account", "admin", s.DeactivateUser, s.deactivate_user),
+    ("reactivate-user", "Reactivate an account", "admin", s.ReactivateUser, s.reactivate_user),
 )
 
 #: Form name (URL segment) -> its use case.
