@@ -38,6 +38,8 @@ from cartrial.services import (
     OpenExpansion,
     RecordAE,
     ReviewExpansion,
+    ShowRecordHistory,
+    SignaturesOf,
     SignRecord,
     adjudicate_dlt,
     decide_next_dose,
@@ -47,8 +49,11 @@ from cartrial.services import (
     expansion_state,
     open_expansion,
     record_ae,
+    record_history,
     review_expansion,
     sign_record,
+    signatures_of,
+    subject_records,
     trial_data,
 )
 from cartrial.services.imports_records import RECORD_FAMILIES, import_study
@@ -261,6 +266,23 @@ def test_an_imported_signature_says_who_signed_where_and_who_imported(
         f"imported copy of “escalation_ended” signed in {SOURCE_SYSTEM} by Dsmc (dsmc) on "
     )
     assert data.governance["signed_by"].tolist() == ["inv"] * 4
+    # the record's own audit trail and signature list (S02-003's adjudicated fatigue)
+    records = subject_records(fresh.as_("mon"), COHORT2[2]).records
+    fatigue = next(r for r in records if r.table == "adverse_events" and "Fatigue" in r.summary)
+    history = record_history(
+        fresh.as_("mon"), ShowRecordHistory(table="adverse_events", record_id=fatigue.record_id)
+    )
+    (shown,) = history.signatures
+    assert shown.startswith(f"signed in {SOURCE_SYSTEM} by Inv (inv), dlt_adjudication, ")
+    assert "; imported by Inv (inv), imported_copy, " in shown
+    adjudicated = [c for c in history.changes if c.field == "dlt_adjudicated_by"]
+    assert [(c.username, c.new_value) for c in adjudicated] == [("inv", "inv")]
+    assert "DLT adjudication of S02-003; imported by inv from " in str(adjudicated[0].reason)
+    (listed,) = signatures_of(
+        fresh.as_("mon"), SignaturesOf(record="adverse_event", record_id=fatigue.record_id)
+    )
+    assert listed.source is not None and listed.valid
+    assert (listed.signer, listed.meaning, listed.source.signer) == ("inv", "imported_copy", "inv")
 
 
 def test_signed_records_need_the_importers_password(

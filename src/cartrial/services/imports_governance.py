@@ -415,6 +415,12 @@ def _meaning(sig: Signature | None) -> str | None:
     return sig.source_meaning if sig.source_system is not None else sig.meaning
 
 
+def _of_study(uc: UseCase, model: Any) -> list[Any]:
+    """The study's live records of ``model`` (a study-level table), oldest first."""
+    query = select(model).where(model.study_id == uc.study.id, live(model)).order_by(model.id)
+    return list(uc.session.scalars(query))
+
+
 def governance_rows(uc: UseCase, code: dict[int, str]) -> dict[str, list[dict[str, Any]]]:
     """The study's live governance records as row cells per family, oldest first.
 
@@ -425,13 +431,7 @@ def governance_rows(uc: UseCase, code: dict[int, str]) -> dict[str, list[dict[st
     system = f"cartrial {uc.protocol.study_id}"
     names = [level.name for level in uc.protocol.dose_levels]
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    decisions = list(
-        uc.session.scalars(
-            select(DoseDecision)
-            .where(DoseDecision.study_id == uc.study.id, live(DoseDecision))
-            .order_by(DoseDecision.id)
-        )
-    )
+    decisions: list[DoseDecision] = _of_study(uc, DoseDecision)
     signed = _first_signatures(uc, DoseDecision.__tablename__, [d.id for d in decisions])
     for d in decisions:
         sig = signed.get(d.id)
@@ -452,13 +452,7 @@ def governance_rows(uc: UseCase, code: dict[int, str]) -> dict[str, list[dict[st
                 **_signature_cells(sig, system),
             }
         )
-    records = list(
-        uc.session.scalars(
-            select(GovernanceRecord)
-            .where(GovernanceRecord.study_id == uc.study.id, live(GovernanceRecord))
-            .order_by(GovernanceRecord.id)
-        )
-    )
+    records: list[GovernanceRecord] = _of_study(uc, GovernanceRecord)
     signed = _first_signatures(uc, GovernanceRecord.__tablename__, [r.id for r in records])
     for r in records:
         if r.id not in signed:

@@ -244,9 +244,7 @@ def import_odm(
     families = {_form_oid(f): f for f in RECORD_FAMILIES if not _study_level(f)}
     groups = {_group_oid(f): f for f in RECORD_FAMILIES if _study_level(f)}
     for reference in root.iterfind(_q("ReferenceData")):
-        if reference.get("StudyOID") != ctx.study_id:
-            line = reference.sourceline or 0
-            errors.add(line, "StudyOID", f"{reference.get('StudyOID')!r} is not {ctx.study_id}")
+        if not _of_this_study(reference, ctx.study_id, errors):
             continue
         for group in reference.iterfind(_q("ItemGroupData")):
             family = groups.get(group.get("ItemGroupOID") or "")
@@ -256,9 +254,7 @@ def import_odm(
                 continue
             _read_group(family, None, group, rows, errors)
     for clinical in root.iterfind(_q("ClinicalData")):
-        if clinical.get("StudyOID") != ctx.study_id:
-            line = clinical.sourceline or 0
-            errors.add(line, "StudyOID", f"{clinical.get('StudyOID')!r} is not {ctx.study_id}")
+        if not _of_this_study(clinical, ctx.study_id, errors):
             continue
         for subject in clinical.iterfind(_q("SubjectData")):
             key = subject.get("SubjectKey") or ""
@@ -274,6 +270,16 @@ def import_odm(
     if not batches and not errors:
         raise ImportFailed(name, [(0, "<file>", "no clinical data for this study")])
     return apply_rows(ctx, batches, {name: errors}, password=password)
+
+
+def _of_this_study(element: Any, study_id: str, errors: RowErrors) -> bool:
+    """Whether ``element``'s ``StudyOID`` is ``study_id`` (otherwise an error on its line)."""
+    if element.get("StudyOID") == study_id:
+        return True
+    errors.add(
+        element.sourceline or 0, "StudyOID", f"{element.get('StudyOID')!r} is not {study_id}"
+    )
+    return False
 
 
 def _read_group(
