@@ -29,6 +29,7 @@ from sqlalchemy import select
 from test_cli_capture import _session_file, log_in, run  # noqa: F401 - the fixture, autouse
 
 from cartrial.errors import AuthenticationFailed, ImportFailed
+from cartrial.report.decisions import signature as signature_line
 from cartrial.services import (
     AdjudicateDLT,
     DecideNextDose,
@@ -41,6 +42,7 @@ from cartrial.services import (
     ShowRecordHistory,
     SignaturesOf,
     SignRecord,
+    StopExpansion,
     adjudicate_dlt,
     decide_next_dose,
     decide_rp2d,
@@ -53,6 +55,7 @@ from cartrial.services import (
     review_expansion,
     sign_record,
     signatures_of,
+    stop_expansion,
     subject_records,
     trial_data,
 )
@@ -145,6 +148,9 @@ def source(trial: Trial) -> Trial:
         trial.as_("stat"),
         ReviewExpansion(rationale="no rule met", password=PASSWORD, as_of=D1 + dt.timedelta(90)),
     )
+    stop_expansion(
+        dsmc, StopExpansion(rationale="sponsor", password=PASSWORD, as_of=D1 + dt.timedelta(95))
+    )
     return trial
 
 
@@ -199,6 +205,7 @@ def test_the_source_study_has_every_kind_of_governance_record(source: Trial) -> 
         ("rp2d", "DL1"),
         ("expansion_open", "DL1"),
         ("expansion_review", "DL1"),
+        ("expansion_stop", "DL1"),
     ]
     adjudications = [(r.subject_id, r.term, r.is_dlt, r.reason) for r in rows["dlt_adjudications"]]
     assert adjudications == [
@@ -246,6 +253,7 @@ def test_an_imported_signature_says_who_signed_where_and_who_imported(
         "rp2d_decided",
         "expansion_opened",
         "expansion_reviewed",
+        "expansion_stopped",
     }
     ended = by_meaning["escalation_ended"]
     assert (ended.source_signer, ended.source_signer_name, ended.source_system) == (
@@ -265,7 +273,13 @@ def test_an_imported_signature_says_who_signed_where_and_who_imported(
     assert meaning.startswith(
         f"imported copy of “escalation_ended” signed in {SOURCE_SYSTEM} by Dsmc (dsmc) on "
     )
-    assert data.governance["signed_by"].tolist() == ["inv"] * 4
+    assert data.governance["signed_by"].tolist() == ["inv"] * 5
+    assert signature_line(data.governance.iloc[1]).startswith(
+        "signed by Inv (inv) on "  # the importer's own signature, then the source's
+    )
+    assert f"“imported copy of “rp2d_decided” signed in {SOURCE_SYSTEM} by Dsmc (dsmc) on " in (
+        signature_line(data.governance.iloc[1])
+    )
     # the record's own audit trail and signature list (S02-003's adjudicated fatigue)
     records = subject_records(fresh.as_("mon"), COHORT2[2]).records
     fatigue = next(r for r in records if r.table == "adverse_events" and "Fatigue" in r.summary)
@@ -453,3 +467,22 @@ def test_governance_moves_into_each_database_backend(
         assert _state(target, as_of) == _state(source, as_of)
     finally:
         target.engine.dispose()
+
+
+def test_an_unsigned_latest_decision_moves_in_unsigned(
+    trial: Trial, fresh: Trial, tmp_path: Path
+) -> None:
+    for subject in COHORT1:
+        treat(trial.as_("coord1"), trial.as_("inv"), subject, "S01", D0)
+    decide_next_dose(trial.as_("dsmc"), DecideNextDose(as_of=D0 + dt.timedelta(days=28)))
+    (row,) = recorded_rows(trial.as_("dm"))["dose_decisions"]
+    assert (row.action, row.next_dose_level, row.signed_by) == ("escalate", "DL2", None)
+    path = tmp_path / "study.xml"
+    path.write_bytes(export_odm(trial.as_("dm"), created=CREATED))
+    import_odm(fresh.as_("inv"), path, password=SecretStr(PASSWORD))
+    assert recorded_rows(fresh.as_("dm")) == recorded_rows(trial.as_("dm"))
+    with fresh.factory() as session:
+        assert session.scalars(select(Signature)).all() == []
+    # not signed: the next cohort still waits (the state's current dose is the start dose)
+    state = escalation_state(fresh.as_("mon"), as_of=D0 + dt.timedelta(days=28))
+    assert state.current_dose_level == "DL1" and not state.can_decide
