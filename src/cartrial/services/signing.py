@@ -277,14 +277,14 @@ def sign_imported(uc: UseCase, source: SourceSignature, *records: Regulated) -> 
             raise ValidationFailed(
                 "record_id", f"{table_of(record)} {record.id} is already imported and signed"
             )
-        signature = add_signature(uc.session, uc.user, IMPORTED_COPY, record)
-        signature.source_system = source.system
-        signature.source_signer = source.signer
-        signature.source_signer_name = source.signer_name
-        signature.source_meaning = source.meaning
-        signature.source_signed_at = source.signed_at.astimezone(dt.UTC)
-        signatures.append(signature)
-    uc.session.flush()
+        kept = {
+            "source_system": source.system,
+            "source_signer": source.signer,
+            "source_signer_name": source.signer_name,
+            "source_meaning": source.meaning,
+            "source_signed_at": source.signed_at.astimezone(dt.UTC),
+        }
+        signatures.append(add_signature(uc.session, uc.user, IMPORTED_COPY, record, source=kept))
     return signatures
 
 
