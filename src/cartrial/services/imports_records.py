@@ -33,6 +33,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from sqlalchemy import Connection
 
 from cartrial.errors import ImportFailed
 from cartrial.services.base import ServiceInput, SubjectId
@@ -342,17 +343,17 @@ def apply_rows(
             for line, action in RECORD_FAMILIES[batch.family].actions(shared, batch.lines, password)
         ]
         waiting: list[tuple[_Step, RowErrors]] = []
+        connection = factory.kw["bind"]
         for step in _replay_order(steps, order):
-            found = _attempt(step)
-            ran += 1
             stage = RECORD_FAMILIES[step.batch.family].stage
+            found = _attempt(step, connection if stage != "record" else None)
+            ran += 1
             if found and stage == "record":
                 waiting.append((step, found))  # perhaps gated by a decision still to come
                 continue
             _report(errors, step, found)
             if not found and stage == "decision" and waiting:
-                retried = [(s, _attempt(s)) for s, _ in waiting]
-                waiting = [(s, again) for s, again in retried if again]
+                waiting = _retry(waiting)
         for step, found in waiting:
             _report(errors, step, found)
         if any(errors.values()):
@@ -378,11 +379,50 @@ class _Step:
     row: BaseModel
 
 
-def _attempt(step: _Step) -> RowErrors:
-    """Run one step; its refusal (if any) in a scratch report."""
+def _attempt(step: _Step, connection: Connection | None = None) -> RowErrors:
+    """Run one step; its refusal (if any) in a scratch report.
+
+    With ``connection`` (the import's) the step runs inside a savepoint of its own that a
+    refusal rolls back: a governance step checks its result after its use case has written it
+    (e.g. the MTD the design selects against the file's), and a refused row leaves nothing.
+    """
     found = RowErrors(step.batch.source)
+    if connection is None:
+        _guard(found, step.line, step.action)
+        return found
+    savepoint = connection.begin_nested()
     _guard(found, step.line, step.action)
+    if found:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
     return found
+
+
+#: Families whose refusal keeps the subject's later records waiting untried in a retry round.
+_GATES = ("screening", "enrolment", "dose_assignment")
+
+
+def _retry(waiting: list[tuple[_Step, RowErrors]]) -> list[tuple[_Step, RowErrors]]:
+    """Run the held-back steps again in order; those still refused, with their latest refusal.
+
+    Once a subject's screening, enrolment or dose assignment is refused again, its later steps
+    wait for the next round untried (they rest on it), so a round costs about one step per
+    waiting subject; a step not tried keeps the refusal of its last try.
+    """
+    blocked: set[object] = set()
+    still: list[tuple[_Step, RowErrors]] = []
+    for step, found in waiting:
+        subject = getattr(step.row, "subject_id", None)
+        if subject in blocked:
+            still.append((step, found))
+            continue
+        again = _attempt(step)
+        if again:
+            if step.batch.family in _GATES:
+                blocked.add(subject)
+            still.append((step, again))
+    return still
 
 
 def _report(errors: Mapping[str, RowErrors], step: _Step, found: RowErrors) -> None:
