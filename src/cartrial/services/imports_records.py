@@ -343,18 +343,24 @@ def apply_rows(
             for line, action in RECORD_FAMILIES[batch.family].actions(shared, batch.lines, password)
         ]
         waiting: list[tuple[_Step, RowErrors]] = []
+        held: set[object] = set()  # subjects with a record waiting
         connection = factory.kw["bind"]
         for step in _replay_order(steps, order):
-            stage = RECORD_FAMILIES[step.batch.family].stage
-            found = _attempt(step, connection if stage != "record" else None)
             ran += 1
+            stage = RECORD_FAMILIES[step.batch.family].stage
+            if stage == "record" and _subject(step) in held:
+                waiting.append((step, RowErrors(step.batch.source)))  # after its subject's
+                continue
+            found = _attempt(step, connection if stage != "record" else None)
             if found and stage == "record":
                 waiting.append((step, found))  # perhaps gated by a decision still to come
+                held.add(_subject(step))
                 continue
             _report(errors, step, found)
             if not found and stage == "decision" and waiting:
-                waiting = _retry(waiting)
-        for step, found in waiting:
+                waiting = _retry(waiting, rounds_left=True)
+                held = {_subject(s) for s, _ in waiting}
+        for step, found in _retry(waiting, rounds_left=False):
             _report(errors, step, found)
         if any(errors.values()):
             raise _failure(errors, _already_imported(errors, ran))
@@ -399,28 +405,29 @@ def _attempt(step: _Step, connection: Connection | None = None) -> RowErrors:
     return found
 
 
-#: Families whose refusal keeps the subject's later records waiting untried in a retry round.
-_GATES = ("screening", "enrolment", "dose_assignment")
+def _subject(step: _Step) -> object:
+    return getattr(step.row, "subject_id", None)
 
 
-def _retry(waiting: list[tuple[_Step, RowErrors]]) -> list[tuple[_Step, RowErrors]]:
+def _retry(
+    waiting: list[tuple[_Step, RowErrors]], *, rounds_left: bool
+) -> list[tuple[_Step, RowErrors]]:
     """Run the held-back steps again in order; those still refused, with their latest refusal.
 
-    Once a subject's screening, enrolment or dose assignment is refused again, its later steps
-    wait for the next round untried (they rest on it), so a round costs about one step per
-    waiting subject; a step not tried keeps the refusal of its last try.
+    A subject's held-back records keep their order: while ``rounds_left`` (another decision may
+    still open the gate), a subject's first record refused again keeps its later ones waiting
+    untried, so a round costs about one step per waiting subject. The last round
+    (``rounds_left`` false) tries every record, so each is reported with its own refusal.
     """
     blocked: set[object] = set()
     still: list[tuple[_Step, RowErrors]] = []
     for step, found in waiting:
-        subject = getattr(step.row, "subject_id", None)
-        if subject in blocked:
+        if rounds_left and _subject(step) in blocked:
             still.append((step, found))
             continue
         again = _attempt(step)
         if again:
-            if step.batch.family in _GATES:
-                blocked.add(subject)
+            blocked.add(_subject(step))
             still.append((step, again))
     return still
 
@@ -434,15 +441,16 @@ def _replay_order(steps: list[_Step], families: list[str]) -> list[_Step]:
     """The steps in the order a study happened: by date, then the family order.
 
     A record is dated by its family's ``dated_by`` field (a dose assignment by its subject's
-    enrolment date in the import). A signed decision (dose decision, governance) runs after the
+    enrolment date in the import), a subject's record dated before its enrolment (a screening
+    scan) by the enrolment date. A signed decision (dose decision, governance) runs after the
     records dated up to its ``as_of`` cut-off; decisions of one date in the order they were
     signed in the source. A DLT adjudication runs just before the first decision signed after
     it in the source (the data it rested on are in by then), or at the end when none followed.
 
     Dates alone do not say which cohort a subject joined (a subject may be enrolled before the
     cut-off of the decision that opened its cohort): :func:`apply_rows` therefore holds back a
-    refused clinical record and runs it again after each decision, and reports it only if it is
-    still refused at the end.
+    refused clinical record, with every later record of its subject, and runs them again in
+    order after each decision; a record still refused at the end is reported.
     """
     enrolled: dict[object, dt.date] = {}
     for step in steps:
@@ -462,8 +470,10 @@ def _replay_order(steps: list[_Step], families: list[str]) -> list[_Step]:
         if family.stage == "adjudication":
             after = [day for day, when in decisions if when > signed_at]
             return (after[0] if after else dt.date.max, 1, 0, signed_at, index)
-        start = enrolled.get(getattr(step.row, "subject_id", None))
+        start = enrolled.get(_subject(step))
         day = date_of(step.row, family.dated_by) if family.dated_by else start or dt.date.min
+        if start is not None and family.name not in ("screening", "enrolment"):
+            day = max(day, start)  # a screening scan is recorded once the subject is enrolled
         return (day, 0, families.index(family.name), _NO_TIME, index)
 
     return [step for _, step in sorted(enumerate(steps), key=lambda p: key(*p))]
