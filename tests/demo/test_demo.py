@@ -296,3 +296,55 @@ def test_mtd_rp2d_and_expansion_are_signed_governance_records(demo: DemoResult) 
     design = make_design(spec.name, n_doses=len(names), **dict(spec.params))
     mtd = design.select_mtd(n, dlt)
     assert demo.summary.mtd == (names[mtd] if mtd is not None else None)
+
+
+def test_demo_serve_starts_the_web_application_on_the_demo_database(
+    tmp_path: Path, protocol_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``demo --serve`` runs the demo, then starts uvicorn on 127.0.0.1 with the web app of the
+    demo's database. The stand-in for ``uvicorn.run`` builds the app as a worker does (the
+    factory it is given) and logs in as the demo's principal investigator with the printed
+    password: the server would answer with the demo's study and users."""
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from cartrial.cli.serve import app_from_environment
+    from cartrial.demo.study import PASSWORD as DEMO_PASSWORD
+    from cartrial.web.security import CSRF_FIELD
+
+    # serve() exports the database and study to its workers through the environment
+    monkeypatch.setenv("CARTRIAL_DATABASE_URL", "not-this-one")
+    monkeypatch.setenv("CARTRIAL_STUDY", "not-this-one")
+    started: dict[str, object] = {}
+
+    def run(target: str, **options: object) -> None:
+        started.update(options, target=target)
+        with TestClient(app_from_environment(), base_url="http://127.0.0.1:8765") as client:  # type: ignore[arg-type]
+            client.get("/login")
+            login = client.post(
+                "/login",
+                data={
+                    CSRF_FIELD: client.cookies["cartrial_csrf"],
+                    "username": "pi",
+                    "password": DEMO_PASSWORD,
+                },
+                follow_redirects=False,
+            )
+            started["login"] = login.status_code
+            started["overview"] = client.get("/").status_code
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    out = tmp_path / "served"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("demo", "--out", str(out), "--seed", str(SEED), "--protocol", str(protocol_file)),
+            *("--no-pdf", "--serve", "--port", "8765"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert started["target"] == "cartrial.cli.serve:app_from_environment"
+    assert (started["host"], started["port"], started["workers"]) == ("127.0.0.1", 8765, 1)
+    assert started["login"] == 303 and started["overview"] == 200
+    assert "http://127.0.0.1:8765/ as pi" in re.sub(r"\s+", " ", result.output)
+    assert "on http://127.0.0.1:8765/ (Ctrl-C stops it)" in result.output

@@ -30,8 +30,11 @@ def test_statements_come_from_the_signed_records(governed_trial: GovernedTrial) 
                                                       {"DL1": "2.5 x 10^8"})}  # fmt: skip
     mtd = statements["End of dose escalation (MTD)"]
     assert mtd.statement.startswith("Escalation ended; MTD: DL1 (2.5 x 10^8 cells).")
+    # signed 10:00 UTC, shown on the study's clock: Asia/Shanghai is UTC+8 all year (IANA tz
+    # database, file ``asia``), so 18:00 there
     assert mtd.record == (
-        "signed by Dr A. Chair (src-chair) on 2025-05-01 10:00 — “approval”; decided 2025-05-01"
+        "signed by Dr A. Chair (src-chair) on 2025-05-01 18:00 Asia/Shanghai (UTC+08:00)"
+        " — “approval”; decided 2025-05-01"
     )
     assert statements["Expansion decision"].statement.startswith("Expansion go/stop: GO")
 

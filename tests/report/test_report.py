@@ -97,7 +97,8 @@ def test_table_headers_are_words_not_variable_names(report: ReportResult) -> Non
 def test_summary_states_mtd_rp2d_and_expansion_with_signed_records(report: ReportResult) -> None:
     page = report.html_path.read_text(encoding="utf-8")
     assert "MTD: DL1" in page and "RP2D: DL1" in page
-    assert "signed by Dr B. Medic (sponsor-md) on 2025-05-02 11:30" in page
+    # 11:30 UTC in the study's zone, Asia/Shanghai (UTC+8, IANA ``asia``)
+    assert "signed by Dr B. Medic (sponsor-md) on 2025-05-02 19:30 Asia/Shanghai" in page
     assert "Expansion go/stop: GO" in page
     # Table 14.3.10 states the protocol's rules and lists the signed expansion record
     assert "stop when P(DLT rate &gt;" in page and "simon-" in page

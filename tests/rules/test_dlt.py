@@ -10,7 +10,8 @@ worked by hand from those rules; each test says which rule applies.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -313,3 +314,39 @@ def test_partial_follow_up_never_contradicts_complete_data(
     )
     if partial.status != "pending":
         assert partial.status == full.status, (partial, full)
+
+
+# America/New_York (IANA tz database ``northamerica``): EST = UTC-5 until 2026-03-08 02:00, then
+# EDT = UTC-4 (the spring-forward night). Offsets below are applied by hand.
+NEW_YORK = "America/New_York"
+
+
+def test_study_days_are_calendar_days_of_the_study_zone() -> None:
+    """Infused 20:00 UTC on 2026-02-01 (15:00 EST, day 0 = 02-01); ALT grade 3 from 03:00 UTC on
+    2026-03-02, i.e. 22:00 EST on 03-01: day 28 in New York, inside the window (days 0-28). Read
+    on the UTC wall clock it is day 29 (03-02 - 02-01), outside."""
+    infusion = datetime(2026, 2, 1, 20, 0, tzinfo=UTC)
+    event = ae("Alanine aminotransferase increased", [(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), 3)])
+    zoned = dlt.adjudicate(DEFINITION, [event], infusion, time_zone=NEW_YORK).per_event[0]
+    assert zoned.onset_day == 28 and zoned.rule_id != "window"
+    wall = dlt.adjudicate(DEFINITION, [event], infusion).per_event[0]
+    assert (wall.onset_day, wall.rule_id) == (29, "window")
+
+
+def test_durations_are_elapsed_time_across_a_daylight_saving_change() -> None:
+    """ALT grade 3 from 12:00 EST on 2026-03-07 (17:00 UTC) to grade 1 at 12:30 EDT on 03-10
+    (16:30 UTC): 71.5 h elapsed, not more than the 72 h of ``non_hematologic_grade3``; the local
+    wall clock shows 72.5 h, one hour too many (the hour skipped on 03-08)."""
+    infusion = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 EST
+    course = [
+        (datetime(2026, 3, 7, 17, 0, tzinfo=UTC), 3),
+        (datetime(2026, 3, 10, 16, 30, tzinfo=UTC), 1),
+        (datetime(2026, 3, 12, 16, 0, tzinfo=UTC), 0),
+    ]
+    event = ae("Alanine aminotransferase increased", course)
+    zoned = dlt.adjudicate(DEFINITION, [event], infusion, time_zone=NEW_YORK).per_event[0]
+    assert zoned.status == "not_dlt"
+    wall_clock = [(t.astimezone(ZoneInfo(NEW_YORK)).replace(tzinfo=None), g) for t, g in course]
+    local = ae("Alanine aminotransferase increased", wall_clock)  # the naive local reading
+    naive = dlt.adjudicate(DEFINITION, [local], datetime(2026, 3, 2, 10, 0)).per_event[0]
+    assert (naive.status, naive.rule_id) == ("dlt", "criterion:non_hematologic_grade3")

@@ -129,8 +129,10 @@ def treat(
     *,
     dose_level: str = "DL1",
     cells: float = 2.5e8,
+    infused_at: dt.datetime | None = None,
 ) -> None:
-    """Screen, enrol, assign, lymphodeplete (days -5..-3) and infuse one subject."""
+    """Screen, enrol, assign, lymphodeplete (days -5..-3) and infuse one subject (at
+    ``infused_at``; default 10:00 UTC on ``infusion_day``)."""
     screen_subject(coordinator, screening(subject, site, infusion_day - dt.timedelta(days=20)))
     enrol_subject(
         coordinator,
@@ -154,7 +156,8 @@ def treat(
         coordinator,
         Infuse(
             subject_id=subject,
-            infused_at=dt.datetime.combine(infusion_day, dt.time(10, 0), tzinfo=dt.UTC),
+            infused_at=infused_at
+            or dt.datetime.combine(infusion_day, dt.time(10, 0), tzinfo=dt.UTC),
             actual_cells=cells,
         ),
     )

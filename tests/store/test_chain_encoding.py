@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartrial.store.chain import LOG_COLUMNS, _iso_utc, canonical_message, encode_value
+from cartrial.store.chain import LOG_COLUMNS, canonical_message, encode_value, iso_utc
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 
@@ -65,5 +65,5 @@ def test_canonical_message_is_the_json_definition(
     }
     as_tuple = [row[c] for c in LOG_COLUMNS]
     stored = row["occurred_at"].replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")  # type: ignore[attr-defined]
-    as_tuple[1] = _iso_utc(stored)  # as SQLite stores and the verifier reads it back
+    as_tuple[1] = iso_utc(stored)  # as SQLite stores and the verifier reads it back
     assert canonical_message(as_tuple) == _reference(row)

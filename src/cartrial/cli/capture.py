@@ -21,7 +21,7 @@ from cartrial.cli.layout import print_record
 if TYPE_CHECKING:
     from cartrial.services import ImportReport, ServiceContext
 
-__all__ = ["register"]
+__all__ = ["register", "writer_context"]
 
 DB_OPT = typer.Option(
     None,
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     app.command("decide")(decide_command)
 
 
-def _context(db: str | None, user: str | None, study: str | None) -> ServiceContext:
+def writer_context(db: str | None, user: str | None, study: str | None) -> ServiceContext:
     """The caller of a use case: the person of the credential present (``cartrial login``)."""
     from cartrial.cli.auth import write_context
 
@@ -104,7 +104,9 @@ def add_site_command(
     """Add a clinical site (administrators)."""
     from cartrial.services import AddSite, add_site
 
-    added = add_site(_context(db, user, study), AddSite(code=code, name=name, country=country))
+    added = add_site(
+        writer_context(db, user, study), AddSite(code=code, name=name, country=country)
+    )
     print_record(added.model_dump(), "site added", as_json)
 
 
@@ -121,7 +123,7 @@ def add_user_command(
     """Add a user with a role, or a further role to an existing user (administrators)."""
     from cartrial.services import AddUser, add_user
 
-    ctx = _context(db, user, study)
+    ctx = writer_context(db, user, study)
     password = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
     added = add_user(
         ctx,
@@ -162,7 +164,7 @@ def _import_command(kind: str) -> Callable[..., None]:
             None, "--encoding", help="The file's encoding when not UTF-8 (e.g. latin-1)."
         ),
     ) -> None:
-        report = _importer(kind)(_context(db, user, study), file, encoding=encoding)
+        report = _importer(kind)(writer_context(db, user, study), file, encoding=encoding)
         print_record(report.model_dump(), f"{kind} imported", as_json)
 
     command.__doc__ = f"Import {kind} from FILE.csv in one transaction (all or nothing)."
@@ -179,7 +181,7 @@ def rederive_command(
     """Re-derive every derived value of the study (lab grades, CRS/ICANS, RECIST, DLT)."""
     from cartrial.services import RederiveStudy, rederive_study
 
-    result = rederive_study(_context(db, user, study), RederiveStudy(reason=reason))
+    result = rederive_study(writer_context(db, user, study), RederiveStudy(reason=reason))
     print_record(result.model_dump(), "re-derivation", as_json)
 
 
@@ -201,7 +203,7 @@ def decide_command(
     """Run the protocol's dose-finding design and record the next cohort's dose decision."""
     from cartrial.services import DecideNextDose, SignRecord, decide_next_dose, sign_record
 
-    ctx = _context(db, user, study)
+    ctx = writer_context(db, user, study)
     decided = decide_next_dose(
         ctx,
         DecideNextDose.parse(

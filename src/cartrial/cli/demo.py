@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from cartrial.demo import DemoResult
 
 __all__ = ["demo_command", "register"]
 
@@ -44,10 +48,20 @@ def demo_command(
     ),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print the report to PDF."),
     as_json: bool = typer.Option(False, "--json", help="Print the headline results as JSON."),
+    serve_after: bool = typer.Option(
+        False,
+        "--serve",
+        help="Then serve the web application on the demo's database (cartrial serve; "
+        "Ctrl-C stops it).",
+    ),
+    port: int = typer.Option(8000, "--port", help="TCP port of --serve (on 127.0.0.1)."),
 ) -> None:
-    """Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the report."""
-    from cartrial.demo import DEFAULT_SEED, TRUTH_CSV, run_demo
-    from cartrial.demo.study import PASSWORD as DEMO_PASSWORD
+    """Conduct the CLDN18.2/PD-L1 CAR-T study with virtual patients, then write the report.
+
+    With ``--serve``, the web application then runs on the demo's database: the headlines and
+    the demo users are printed first, with the address to open.
+    """
+    from cartrial.demo import DEFAULT_SEED, run_demo
 
     console = Console()
     with Progress(
@@ -88,7 +102,27 @@ def demo_command(
             "enrolled": s.n_enrolled,
         }
         typer.echo(json.dumps(payload, indent=2, default=str))
-        return
+    else:
+        _print_headlines(console, result, out, port)
+    if serve_after:
+        from cartrial.cli.serve import serve
+
+        serve(
+            db=str(result.database),
+            study=result.trial.protocol.study_id,
+            host="127.0.0.1",
+            port=port,
+            workers=1,
+        )
+
+
+def _print_headlines(console: Console, result: DemoResult, out: Path, port: int) -> None:
+    """The demo's headline results and where to look further (the web line on ``port``)."""
+    from cartrial.demo import TRUTH_CSV
+    from cartrial.demo.study import PASSWORD as DEMO_PASSWORD
+
+    s = result.summary
+    report_path = result.report.html_path if result.report is not None else None
     console.print(
         f"\n[bold]Study conducted in silico[/bold] (design {s.design}): {s.n_screened} screened, "
         f"{s.n_screen_failures} not enrolled, {s.n_enrolled} enrolled, {s.n_infused} infused, "
@@ -123,6 +157,7 @@ def demo_command(
     console.print(f"  re-report: cartrial report --db {result.database} --out {out / 'report'}")
     console.print(f"  audit:     cartrial audit verify --db {result.database}")
     console.print(
-        f"  web:       cartrial serve --db {result.database}   then http://127.0.0.1:8000/ "
+        f"  web:       cartrial serve --db {result.database} --port {port}   then "
+        f"http://127.0.0.1:{port}/ "
         f"as pi, dsmb, dm, inv.s01 or crc.s01 (password {DEMO_PASSWORD})"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from pydantic import SecretStr
 
-from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, _context
+from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, writer_context
 from cartrial.cli.layout import print_record
 
 __all__ = ["add_record_imports", "export_odm_command"]
@@ -60,7 +60,7 @@ def records_command(
     from cartrial.services import import_records
 
     password = _signing_password(sign)
-    report = import_records(_context(db, user, study), family, file, password=password)
+    report = import_records(writer_context(db, user, study), family, file, password=password)
     _print_all([report.model_dump()], as_json)
 
 
@@ -82,7 +82,7 @@ def study_command(
             raise typer.BadParameter(f"{pair!r} is not FAMILY=FILE", param_hint="FILES")
         sources.append((family.strip(), Path(path)))
     password = _signing_password(sign)
-    reports = import_study(_context(db, user, study), sources, password=password)
+    reports = import_study(writer_context(db, user, study), sources, password=password)
     _print_all([r.model_dump() for r in reports], as_json)
 
 
@@ -98,7 +98,7 @@ def odm_command(
     from cartrial.services import import_odm
 
     password = _signing_password(sign)
-    reports = import_odm(_context(db, user, study), file, password=password)
+    reports = import_odm(writer_context(db, user, study), file, password=password)
     _print_all([r.model_dump() for r in reports], as_json)
 
 
@@ -111,6 +111,6 @@ def export_odm_command(
     """Write every record of the study as CDISC ODM 1.3 clinical data."""
     from cartrial.services import export_odm
 
-    document = export_odm(_context(db, user, study))
+    document = export_odm(writer_context(db, user, study))
     out.write_bytes(document)
     typer.echo(f"wrote {out} ({len(document)} bytes)")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData
-from cartrial.exchange.define import _VALUE_LEVEL as VALUE_LEVEL
+from cartrial.exchange.define import VALUE_LEVEL
 from cartrial.exchange.metadata import DatasetSpec, dataset_spec
 from cartrial.exchange.text import distinct
 

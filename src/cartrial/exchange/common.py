@@ -78,6 +78,10 @@ def as_dates(values: pd.Series) -> pd.Series:
 def iso_date(dates: pd.Series) -> pd.Series:
     """Dates as ISO 8601 ``YYYY-MM-DD`` text (``--DTC``); a missing date stays missing (None).
 
+    The dates of :class:`TrialData` are days of the study's calendar (the protocol's
+    ``study.time_zone``, as the services' read model gives them), so a date-only ``--DTC`` is
+    the date in the study's zone, not the UTC date of a stored time.
+
     numpy formats the whole column at once (``datetime_as_string``): pandas' ``strftime`` costs
     a Python call per value, a minute for the 100,000-subject benchmark.
     """

@@ -27,7 +27,15 @@ from lxml import etree
 from cartrial import __version__
 from cartrial.exchange.metadata import VariableSpec, codelists, dataset_spec
 
-__all__ = ["DEFINE_NS", "ODM_NS", "define_html", "define_problems", "define_xml", "write_define"]
+__all__ = [
+    "DEFINE_NS",
+    "ODM_NS",
+    "VALUE_LEVEL",
+    "define_html",
+    "define_problems",
+    "define_xml",
+    "write_define",
+]
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 DEFINE_NS = "http://www.cdisc.org/ns/def/v2.1"
@@ -38,7 +46,7 @@ _STANDARDS = {
     "ADaM": ("STD.ADaMIG.1.3", "ADaMIG", "1.3", "Analysis"),
 }
 #: Results that carry value-level metadata: dataset -> (result variable, test-code variable).
-_VALUE_LEVEL = {"LB": ("LBSTRESN", "LBTESTCD"), "PC": ("PCSTRESN", "PCTESTCD")}
+VALUE_LEVEL = {"LB": ("LBSTRESN", "LBTESTCD"), "PC": ("PCSTRESN", "PCTESTCD")}
 #: Datasets with at most one record per subject (or reference data): ``Repeating="No"``.
 _ONE_RECORD = frozenset({"DM", "ADSL", "TS"})
 #: Required order of the children of MetaDataVersion (Define-XML 2.1 schema).
@@ -235,7 +243,7 @@ def _value_level(
     parents: set[str] = set()
     items: list[tuple[str, VariableSpec, pd.Series]] = []
     clauses: list[tuple[str, str, str]] = []
-    for name, (result, test) in _VALUE_LEVEL.items():
+    for name, (result, test) in VALUE_LEVEL.items():
         if name not in datasets or datasets[name].empty:
             continue
         frame = datasets[name]

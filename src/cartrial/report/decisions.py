@@ -55,7 +55,17 @@ def governance_records(trial: TrialData) -> pd.DataFrame:
     decided = pd.to_datetime(frame["decided_date"])
     kept = frame.loc[decided.isna() | (decided <= pd.Timestamp(trial.data_cutoff))].copy()
     kept["decided_date"] = pd.to_datetime(kept["decided_date"])
+    kept["signed_at"] = _in_zone(kept["signed_at"], trial.protocol.study.time_zone)
     return kept.sort_values("decided_date", kind="stable").reset_index(drop=True)
+
+
+def _in_zone(signed_at: pd.Series, time_zone: str) -> pd.Series:
+    """Signature times (UTC; a time without a zone is read as UTC) on the clock of the study's
+    ``time_zone``, where the report shows them."""
+    times = pd.to_datetime(signed_at)
+    if times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    return times.dt.tz_convert(time_zone)
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,25 @@ class DecisionStatement:
 
 
 def signature(row: pd.Series) -> str:
-    """``"signed by <name> (<user>) on <when> — “<meaning>”; decided <date>"`` of a record."""
+    """``"signed by <name> (<user>) on <when> — “<meaning>”; decided <date>"`` of a record.
+
+    ``<when>`` is the local time of the signature's zone (the study's, :func:`governance_records`)
+    with the zone and its UTC offset: ``2025-05-01 18:00 Asia/Shanghai (UTC+08:00)``.
+    """
     signed_at = pd.Timestamp(row["signed_at"]) if pd.notna(row["signed_at"]) else None
-    when = signed_at.strftime("%Y-%m-%d %H:%M") if signed_at is not None else "time not recorded"
+    when = _local_time(signed_at) if signed_at is not None else "time not recorded"
     meaning = f" — “{row['meaning']}”" if pd.notna(row["meaning"]) and row["meaning"] else ""
     return (
         f"signed by {row['signer_name']} ({row['signed_by']}) on {when}{meaning};"
         f" decided {pd.Timestamp(row['decided_date']):%Y-%m-%d}"
     )
+
+
+def _local_time(signed_at: pd.Timestamp) -> str:
+    if signed_at.tz is None:
+        return f"{signed_at:%Y-%m-%d %H:%M}"
+    offset = f"{signed_at:%z}"
+    return f"{signed_at:%Y-%m-%d %H:%M} {signed_at.tz} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def _level(row: pd.Series) -> str:

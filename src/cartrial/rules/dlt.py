@@ -28,15 +28,22 @@ the data are taken as complete and an unresolved event as ongoing at its last gr
 the reason). Built from a maximum grade, onset and resolution
 (:meth:`AdverseEvent.from_max_grade`), the grade is taken to stay at its maximum until
 resolution: a conservative reading for "not improved within 72 h" rules.
+
+Clocks: without ``time_zone`` every time is read on its own wall clock (an aware time's offset is
+dropped) and a date is midnight at its start. With ``time_zone`` (the study's IANA zone), aware
+times are instants: study days are calendar days of that zone (day 0 = the infusion's local
+date, the end of day N its next local midnight) and durations are elapsed time, exact across a
+daylight-saving change; a naive time or a date is read on that zone's clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from cartrial.errors import RuleInputError
 from cartrial.protocol.dlt import (
@@ -61,6 +68,37 @@ def _as_datetime(t: TimePoint) -> datetime:
     if isinstance(t, datetime):
         return t.replace(tzinfo=None)
     return datetime(t.year, t.month, t.day)
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """How times are read: on their own wall clock (``zone`` None), or as instants in UTC with
+    the calendar of ``zone`` (module docstring). Internal times are naive either way: the wall
+    clock, or UTC."""
+
+    zone: ZoneInfo | None
+
+    def instant(self, t: TimePoint) -> datetime:
+        """``t`` as an internal time (a date: the start of that day)."""
+        if self.zone is None:
+            return _as_datetime(t)
+        if not isinstance(t, datetime):
+            return self.midnight(t)
+        local = t if t.tzinfo is not None else t.replace(tzinfo=self.zone)
+        return local.astimezone(UTC).replace(tzinfo=None)
+
+    def midnight(self, day: date) -> datetime:
+        """The start of calendar ``day`` as an internal time."""
+        if self.zone is None:
+            return datetime(day.year, day.month, day.day)
+        start = datetime.combine(day, time.min, tzinfo=self.zone)
+        return start.astimezone(UTC).replace(tzinfo=None)
+
+    def day_of(self, t: datetime) -> date:
+        """The calendar day of internal time ``t``."""
+        if self.zone is None:
+            return t.date()
+        return t.replace(tzinfo=UTC).astimezone(self.zone).date()
 
 
 @dataclass(frozen=True)
@@ -224,21 +262,27 @@ class _Adjudicator:
     """Applies one definition to the events of one subject (holds the shared context)."""
 
     def __init__(
-        self, definition: DLTDefinition, infusion: datetime, as_of: datetime | None, who: str
+        self,
+        definition: DLTDefinition,
+        infusion: datetime,
+        as_of: datetime | None,
+        who: str,
+        clock: _Clock,
     ) -> None:
         self.definition = definition
         self.infusion = infusion
         self.as_of = as_of
         self.who = who
+        self.clock = clock
 
     def end_of_day(self, day: int) -> datetime:
         """The first instant after study day ``day`` (day 0 = infusion day)."""
-        return datetime.combine(self.infusion.date(), datetime.min.time()) + timedelta(day + 1)
+        return self.clock.midnight(self.clock.day_of(self.infusion) + timedelta(days=day + 1))
 
     def course(self, event: AdverseEvent, where: str) -> tuple[_Course, TermInfo]:
         if not event.course:
             raise RuleInputError(f"{where}: the grade course is empty")
-        changes = tuple((_as_datetime(t), g) for t, g in event.course)
+        changes = tuple((self.clock.instant(t), g) for t, g in event.course)
         info = check_grade(event.term, changes[0][1], where=where)
         for (before, _), (at, grade) in pairwise(changes):
             if at <= before:
@@ -325,7 +369,7 @@ class _Adjudicator:
     def event(self, event: AdverseEvent) -> EventAdjudication:
         where = f"{self.who}AE {event.ae_id}"
         course, info = self.course(event, where)
-        onset_day = (course.onset.date() - self.infusion.date()).days
+        onset_day = (self.clock.day_of(course.onset) - self.clock.day_of(self.infusion)).days
         d = self.definition
 
         def decide(status: Status, rule_id: str, reason: str) -> EventAdjudication:
@@ -400,6 +444,7 @@ def adjudicate(
     *,
     as_of: TimePoint | None = None,
     subject_id: str = "",
+    time_zone: str | None = None,
 ) -> DLTAdjudication:
     """Adjudicate one subject's adverse events against the protocol's DLT definition.
 
@@ -416,6 +461,9 @@ def adjudicate(
         day). None = the data are complete (unresolved events taken as ongoing).
     subject_id : str
         Named in error messages.
+    time_zone : str, optional
+        The study's IANA time zone: aware times are instants, study days are its calendar days
+        and durations elapsed time (module docstring, "Clocks"). None = wall clocks as given.
 
     Returns
     -------
@@ -429,17 +477,21 @@ def adjudicate(
         duplicate AE id (the message names subject and AE).
     """
     who = f"subject {subject_id}, " if subject_id else ""
-    infusion = _as_datetime(infusion_date)
+    clock = _Clock(ZoneInfo(time_zone) if time_zone is not None else None)
+    infusion = clock.instant(infusion_date)
     cutoff = None
     if as_of is not None:
-        cutoff = as_of if isinstance(as_of, datetime) else _as_datetime(as_of) + timedelta(1)
-        cutoff = cutoff.replace(tzinfo=None)
+        cutoff = (
+            clock.instant(as_of)
+            if isinstance(as_of, datetime)
+            else clock.midnight(as_of + timedelta(days=1))
+        )
     seen: set[str] = set()
     for event in events:
         if event.ae_id in seen:
             raise RuleInputError(f"{who}AE {event.ae_id}: AE id used twice")
         seen.add(event.ae_id)
-    judge = _Adjudicator(definition, infusion, cutoff, who)
+    judge = _Adjudicator(definition, infusion, cutoff, who, clock)
     decisions = tuple(judge.event(e) for e in events)
     dlts = sorted((d for d in decisions if d.is_dlt), key=lambda d: d.onset_day)
     if dlts:

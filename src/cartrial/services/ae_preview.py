@@ -14,8 +14,8 @@ from cartrial.rules import dlt
 from cartrial.rules.ctcae_text import grade_definitions
 from cartrial.services.base import ServiceResult, check_order
 from cartrial.services.context import ServiceContext, use_case
-from cartrial.services.derive import _fallback_course, adjudicate_events, dlt_values
-from cartrial.services.safety import CLINICAL_STAFF, RecordAE, _check_term
+from cartrial.services.derive import adjudicate_events, dlt_values, fallback_course
+from cartrial.services.safety import CLINICAL_STAFF, RecordAE, check_term
 
 __all__ = ["AEPreview", "preview_ae"]
 
@@ -53,7 +53,7 @@ def preview_ae(ctx: ServiceContext, data: RecordAE) -> AEPreview:
     code = data.subject_id
     with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=True, subjects=[code]) as uc:
         subject = uc.subject(code, *CLINICAL_STAFF)
-        info = _check_term(data.term, data.grade)
+        info = check_term(data.term, data.grade)
         onset = uc.study_time(data.onset_at)
         resolved = uc.study_time(data.resolved_at) if data.resolved_at is not None else None
         check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
@@ -75,7 +75,7 @@ def preview_ae(ctx: ServiceContext, data: RecordAE) -> AEPreview:
         event = dlt.AdverseEvent(
             ae_id="typed",
             term=info.term,
-            course=_fallback_course(onset, data.grade, resolved),
+            course=fallback_course(onset, data.grade, resolved),
             attribution=data.attribution,
             alternative_cause=data.alternative_cause,
         )

@@ -34,6 +34,7 @@ from sqlalchemy.orm.attributes import instance_state
 from cartrial.errors import NotFound, PermissionDenied, ValidationFailed
 from cartrial.protocol import Protocol, parse_protocol
 from cartrial.services.lockout import PasswordRejected, record_failure
+from cartrial.services.study_calendar import study_date, study_today
 from cartrial.store import (
     AuditContext,
     AuditedSession,
@@ -302,7 +303,12 @@ class UseCase:
             return when
         if when.tzinfo is None or when.utcoffset() is None:
             raise ValidationFailed("time", f"{when.isoformat()} has no time zone offset")
-        return when.astimezone(ZoneInfo(self.protocol.study.time_zone)).date()
+        return study_date(when, self._zone_name)
+
+    @property
+    def today(self) -> dt.date:
+        """Today's date in the study's time zone (the default ``as_of`` of the decisions)."""
+        return study_today(self._zone_name)
 
     def study_time(self, when: dt.date | dt.datetime) -> dt.datetime:
         """The stored (UTC-comparable) time of ``when``: a date is that day in the study's zone.
@@ -311,10 +317,10 @@ class UseCase:
         the protocol's ``study.time_zone``, so it is stored as 12:00 local time there, converted
         to UTC: the data lock and the date rules (:meth:`study_date`) read it back as the same
         day. Noon is never in a daylight-saving gap, and for every offset within ±12 h it falls
-        on the same UTC calendar date, so readers that take the UTC date
-        (``read_model._dates``) show the date as typed (a zone beyond +12 h, e.g.
-        Pacific/Kiritimati, would show the day before there). A timezone-aware time is returned
-        unchanged; a naive one is refused (as by :meth:`study_date`).
+        on the same UTC calendar date; readers take the day in the study's zone
+        (:mod:`cartrial.services.study_calendar`), so the date reads back as typed in every
+        zone. A timezone-aware time is returned unchanged; a naive one is refused (as by
+        :meth:`study_date`).
         """
         if isinstance(when, dt.datetime):
             self.study_date(when)  # refuses a naive time

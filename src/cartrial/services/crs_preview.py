@@ -115,7 +115,7 @@ def preview_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIc
         return CrsIcansPreview(
             subject_id=code,
             observed_date=data.observed_date,
-            day=(data.observed_date - infusion.infused_at.date()).days,
+            day=(data.observed_date - uc.study_date(infusion.infused_at)).days,
             ice_score=values["ice_score"],
             crs_grade=values["crs_grade"],
             crs_driver=str(values["crs_driver"]),

@@ -124,8 +124,8 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         ``rationale`` missing for an override; the study is not in escalation, escalation has
         ended, or the previous decision is not signed yet.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
+        as_of = data.as_of or uc.today
         p = uc.protocol
         check_escalation_open(uc)
         current, _ = allowed_dose(uc)
@@ -286,7 +286,7 @@ def lock_data(ctx: ServiceContext, data: LockData) -> DataLocked:
         ``data_cutoff`` in the future, or ``name`` while queries are still open or answered.
     """
     with use_case(ctx, "data_manager") as uc:
-        if data.data_cutoff > utcnow().date():
+        if data.data_cutoff > uc.today:
             raise ValidationFailed("data_cutoff", "the cut-off cannot be in the future")
         unresolved = uc.session.scalar(
             select(func.count(DataQuery.id)).where(

@@ -45,6 +45,7 @@ __all__ = [
     "derive_study_dlt",
     "derive_subject_dlt",
     "dlt_values",
+    "fallback_course",
     "lab_grade_frame",
     "lesion_frame",
     "load_by_ids",
@@ -221,10 +222,10 @@ OVERRIDE_RULE = "investigator_override"
 
 def _course(ae: AdverseEvent) -> tuple[tuple[dt.datetime, int], ...]:
     changes = sorted((c.changed_at, c.grade) for c in ae.grade_changes if c.deleted_at is None)
-    return tuple(changes) or _fallback_course(ae.onset_at, ae.grade, ae.resolved_at)
+    return tuple(changes) or fallback_course(ae.onset_at, ae.grade, ae.resolved_at)
 
 
-def _fallback_course(
+def fallback_course(
     onset: dt.datetime, grade: int, resolved: dt.datetime | None
 ) -> tuple[tuple[dt.datetime, int], ...]:
     """An AE without a recorded course: its worst grade from onset to resolution."""
@@ -254,8 +255,11 @@ def adjudicate_events(
 ) -> dlt.DLTAdjudication:
     """Apply the protocol's DLT definition to a subject's AEs, as known now.
 
-    Events are known up to now (UTC) or the latest recorded grade change if later, so an
-    ongoing event whose outcome depends on more follow-up is ``pending`` (``is_dlt`` None).
+    Events are known up to now or the latest recorded grade change if later, so an ongoing event
+    whose outcome depends on more follow-up is ``pending`` (``is_dlt`` None). The rules get the
+    protocol's ``study.time_zone`` (:func:`cartrial.rules.dlt.adjudicate`): study days are
+    calendar days there (day 0 is the infusion's local date, an AE late in the evening west of
+    UTC is on its local day) and durations are elapsed time, exact across daylight saving.
 
     Raises
     ------
@@ -266,7 +270,12 @@ def adjudicate_events(
     as_of = max(utcnow(), latest, infused_at)
     try:
         return dlt.adjudicate(
-            protocol.dlt, events, infused_at, as_of=as_of, subject_id=subject_code
+            protocol.dlt,
+            events,
+            infused_at,
+            as_of=as_of,
+            subject_id=subject_code,
+            time_zone=protocol.study.time_zone,
         )
     except RuleInputError as exc:
         raise ValidationFailed("adverse_events", str(exc)) from None
@@ -379,7 +388,7 @@ def derive_study_dlt(session: Session, study_id: int, protocol: Protocol) -> tup
                 term=row.term,
                 course=tuple(sorted(course))
                 if course
-                else _fallback_course(row.onset_at, row.grade, row.resolved_at),
+                else fallback_course(row.onset_at, row.grade, row.resolved_at),
                 attribution=row.attribution,
                 alternative_cause=row.alternative_cause,
             )

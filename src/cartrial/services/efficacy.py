@@ -119,7 +119,7 @@ def store_assessment(
     if dates and day < min(dates):
         raise ValidationFailed("assessment_date", f"{day} is before the baseline {min(dates)}")
     infusion = infusion_of(uc, subject)
-    day0 = infusion.infused_at.date() if infusion is not None else None
+    day0 = uc.study_date(infusion.infused_at) if infusion is not None else None
     if baseline and day0 is not None and day > day0:
         raise ValidationFailed("assessment_date", f"baseline {day} is after the infusion {day0}")
     if not baseline and (day0 is None or day <= day0):
@@ -185,7 +185,7 @@ def derive_subject_recist(uc: UseCase, subject: Subject) -> list[TimepointRespon
     """Re-evaluate the subject's whole RECIST history and store the time-point responses."""
     infusion = infusion_of(uc, subject)
     lesions = lesion_frame(uc.session, [subject.id], uc.study.id)
-    dates = {subject.id: infusion.infused_at.date()} if infusion is not None else {}
+    dates = {subject.id: uc.study_date(infusion.infused_at)} if infusion is not None else {}
     computed = recist_frame(uc.protocol, lesions, dates)
     existing = list(
         uc.session.scalars(
@@ -223,7 +223,7 @@ def record_tumour_assessment(ctx: ServiceContext, data: RecordTumourAssessment) 
         infusion = infusion_of(uc, subject)
         visit = "baseline"
         if infusion is not None:
-            day = (data.assessment_date - infusion.infused_at.date()).days
+            day = (data.assessment_date - uc.study_date(infusion.infused_at)).days
             scheduled = uc.protocol.schedule.visit_for_day(day, "tumour")
             visit = scheduled.name if scheduled is not None else "unscheduled"
         return TumourAssessed(

@@ -37,7 +37,7 @@ from cartrial.services.governance import (
     record_decision,
     refuse_if_decided,
 )
-from cartrial.store import DoseDecision, Signature, live, utcnow
+from cartrial.store import DoseDecision, Signature, live
 from cartrial.vocab import ROLES
 
 __all__ = [
@@ -189,8 +189,8 @@ def end_escalation(ctx: ServiceContext, data: EndEscalation) -> EscalationEnded:
     PermissionDenied
         Not a safety committee member or investigator, or a wrong password.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
+        as_of = data.as_of or uc.today
         check_escalation_open(uc)
         design, _ = protocol_design(uc.protocol)
         counts = escalation_counts(uc, as_of, time_to_event=False)
@@ -264,8 +264,8 @@ def decide_rp2d(ctx: ServiceContext, data: DecideRP2D) -> RP2DDecided:
     PermissionDenied
         Not a safety committee member or investigator, or a wrong password.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
+        as_of = data.as_of or uc.today
         ended = latest_decision(uc, "escalation_end")
         if ended is None:
             raise ValidationFailed("dose_level", "the escalation has not ended (no MTD yet)")

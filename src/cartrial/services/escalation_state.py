@@ -32,7 +32,7 @@ from cartrial.services.escalation import (
 )
 from cartrial.services.governance import latest_decision
 from cartrial.services.read_cache import read_cache
-from cartrial.store import DoseDecision, Signature, live, utcnow
+from cartrial.store import DoseDecision, Signature, live
 from cartrial.vocab import ROLES
 
 __all__ = [
@@ -250,8 +250,8 @@ def escalation_state(
     The state is kept in the process's read cache until the audit trail shows a write to a table
     it read (:mod:`cartrial.services.read_cache`).
     """
-    when = as_of or utcnow().date()
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
+        when = as_of or uc.today
         return read_cache(ctx.session_factory).read(
             uc.session,
             ("escalation_state", uc.study.id, when, cohorts),

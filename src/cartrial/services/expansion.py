@@ -41,7 +41,7 @@ from cartrial.services.governance import (
     refuse_if_decided,
 )
 from cartrial.services.read_cache import read_cache
-from cartrial.store import Enrolment, Subject, TimepointResponse, live, utcnow
+from cartrial.store import Enrolment, Subject, TimepointResponse, live
 from cartrial.vocab import OBJECTIVE_RESPONSES, ROLES, GovernanceKind
 
 __all__ = [
@@ -239,8 +239,8 @@ def open_expansion(ctx: ServiceContext, data: OpenExpansion) -> ExpansionOpened:
     PermissionDenied
         Not the protocol's ``opened_by`` role, or a wrong password.
     """
-    as_of = data.as_of or utcnow().date()
     with use_case(ctx, *DECIDERS) as uc:
+        as_of = data.as_of or uc.today
         p = uc.protocol
         uc.require(p.expansion.opened_by)
         if uc.study.phase != "escalation":
@@ -308,7 +308,7 @@ def _rules_decision(
     uc: UseCase, kind: GovernanceKind, data: SignedDecision
 ) -> tuple[GovernanceDecided, ExpansionRules]:
     """Apply the rules as of ``data.as_of`` and record them as a signed ``kind`` decision."""
-    as_of = data.as_of or utcnow().date()
+    as_of = data.as_of or uc.today
     opened = latest_decision(uc, "expansion_open")
     if uc.study.phase != "expansion" or opened is None:
         raise ValidationFailed("as_of", "the study is not in its expansion phase")
@@ -413,8 +413,8 @@ def expansion_state(ctx: ServiceContext, *, as_of: dt.date | None = None) -> Exp
     Kept in the process's read cache until the audit trail shows a write to a table it read
     (:mod:`cartrial.services.read_cache`).
     """
-    when = as_of or utcnow().date()
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
+        when = as_of or uc.today
         return read_cache(ctx.session_factory).read(
             uc.session,
             ("expansion_state", uc.study.id, when),

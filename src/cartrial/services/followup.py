@@ -148,7 +148,7 @@ def record_subsequent_therapy(
         if infusion is None:
             raise ValidationFailed("subject_id", "subsequent therapy follows the CAR-T infusion")
         check_order(
-            infusion.infused_at.date(),
+            uc.study_date(infusion.infused_at),
             data.start_date,
             field="start_date",
             earlier_name="the infusion",
@@ -247,7 +247,9 @@ def record_kinetics(ctx: ServiceContext, data: RecordKinetics) -> SampleRecorded
         subject = uc.subject(data.subject_id, *SAMPLE_STAFF)
         sample = store_kinetics(uc, subject, data)
         return SampleRecorded(
-            subject_id=data.subject_id, sample_date=sample.collected_at.date(), kind="kinetics"
+            subject_id=data.subject_id,
+            sample_date=uc.study_date(sample.collected_at),
+            kind="kinetics",
         )
 
 

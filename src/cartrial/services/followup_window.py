@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartrial.protocol import Protocol
+from cartrial.services.study_calendar import study_date
 from cartrial.store import AdverseEvent, Infusion, Subject, SurvivalFollowUp, live
 
 __all__ = ["DLT_TABLE_COLUMNS", "dlt_followup"]
@@ -44,7 +45,9 @@ def dlt_followup(
 ) -> pd.DataFrame:
     """One row per infused subject of the study: DLT status of the window as of ``as_of``.
 
-    Columns :data:`DLT_TABLE_COLUMNS`; ``window_end`` = infusion date + ``dlt.window_days``;
+    Columns :data:`DLT_TABLE_COLUMNS`; ``window_end`` = infusion date + ``dlt.window_days``
+    (the infusion's and the DLT onset's dates are their days in the study's time zone, as
+    ``as_of`` is);
     ``followed_fraction`` = days followed / window days, in [0, 1]; ``dlt_onset_fraction`` =
     days from the infusion to the onset of the subject's first DLT adverse event (adjudicated or
     derived ``is_dlt``) / window days, capped at 1, NaN without a DLT. A DLT that began on the
@@ -52,6 +55,7 @@ def dlt_followup(
     adaptive weights need.
     """
     window = protocol.dlt.window_days
+    zone = protocol.study.time_zone
     first_dlt = (
         select(AdverseEvent.subject_id, func.min(AdverseEvent.onset_at).label("onset"))
         .where(AdverseEvent.is_dlt.is_(True), live(AdverseEvent))
@@ -83,14 +87,14 @@ def dlt_followup(
     ).all()
     records = []
     for sid, code, phase, dose, infused_at, dlt_onset, withdrawn, died in rows:
-        day0 = infused_at.date()
+        day0 = study_date(infused_at, zone)
         end = day0 + dt.timedelta(days=window)
         stops = [d for d in (withdrawn, died) if d is not None]
         ended_early = bool(stops) and min(stops) < end
         closed = as_of >= end
         followed = (min([as_of, end, *stops]) - day0).days
         has_dlt = dlt_onset is not None
-        onset_days = max((dlt_onset.date() - day0).days, 1) if has_dlt else None
+        onset_days = max((study_date(dlt_onset, zone) - day0).days, 1) if has_dlt else None
         records.append(
             {
                 "subject_db_id": sid,

@@ -57,7 +57,7 @@ from cartrial.store import (
     live,
 )
 
-__all__ = ["ImportReport", "import_kinetics", "import_labs", "import_lesions"]
+__all__ = ["ImportReport", "guard_row", "import_kinetics", "import_labs", "import_lesions"]
 
 _REFUSALS = (ValidationFailed, NotFound, PermissionDenied)
 
@@ -137,7 +137,7 @@ def _split(
     return None if refused else queried
 
 
-def _guard(errors: RowErrors, line: int, action: Callable[[], object]) -> bool:
+def guard_row(errors: RowErrors, line: int, action: Callable[[], object]) -> bool:
     """Run one line's checks; a refusal becomes that line's error. Whether it passed."""
     try:
         action()
@@ -242,7 +242,7 @@ def _lab(
         for err in exc.errors(include_url=False):
             errors.add(line, ".".join(map(str, err["loc"])) or "<row>", err["msg"])
         return None
-    if not _guard(errors, line, partial(uc.check_unlocked, row.date, "date")):
+    if not guard_row(errors, line, partial(uc.check_unlocked, row.date, "date")):
         return None
     findings = _dates(checks, subjects, subject, row.date, "date")
     findings += check_lab_values(row.lbtestcd, row.value, row.unit, row.lln, row.uln)
@@ -414,12 +414,12 @@ def import_lesions(
             subject = subjects.by_code[code]
             assert subject is not None  # grouped only when found
             action = partial(store_assessment, uc, subject, day, lesions, None)
-            _guard(errors, members[0][0], action)
+            guard_row(errors, members[0][0], action)
         if not errors:
             for code, line in first_line.items():
                 subject = subjects.by_code[code]
                 assert subject is not None
-                _guard(errors, line, partial(derive_subject_recist, uc, subject))
+                guard_row(errors, line, partial(derive_subject_recist, uc, subject))
         if errors:
             raise errors.failure()
         return ImportReport(
@@ -463,7 +463,7 @@ def import_kinetics(
                     value=row.value,
                     lloq=row.lloq,
                 )
-                _guard(errors, line, partial(_store_sample, uc, subject, record, stored))
+                guard_row(errors, line, partial(_store_sample, uc, subject, record, stored))
             if not errors:
                 uc.session.flush()
                 for sample in stored:

@@ -70,7 +70,7 @@ from cartrial.services.import_rows import (
     adverse_event_of,
     date_of,
 )
-from cartrial.services.imports import ImportReport, _guard
+from cartrial.services.imports import ImportReport, guard_row
 from cartrial.services.imports_governance import GOVERNANCE_FAMILIES
 from cartrial.services.record_checks import DUPLICATE
 from cartrial.services.safety import (
@@ -394,10 +394,10 @@ def _attempt(step: _Step, connection: Connection | None = None) -> RowErrors:
     """
     found = RowErrors(step.batch.source)
     if connection is None:
-        _guard(found, step.line, step.action)
+        guard_row(found, step.line, step.action)
         return found
     savepoint = connection.begin_nested()
-    _guard(found, step.line, step.action)
+    guard_row(found, step.line, step.action)
     if found:
         savepoint.rollback()
     else:

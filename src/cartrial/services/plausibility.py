@@ -52,7 +52,6 @@ __all__ = [
     "check_subject_dates",
     "lab_ranges",
     "local_datetime",
-    "today_in",
 ]
 
 #: Largest plausible lesion diameter: the widest field of view of clinical CT (500 mm) — a lesion
@@ -187,11 +186,6 @@ def check_lesion_diameter(diameter_mm: float | None) -> list[Finding]:
             f"(at most {MAX_LESION_DIAMETER_MM:g} mm, the field of view of clinical CT)",
         )
     ]
-
-
-def today_in(zone: str) -> dt.date:
-    """Today's date in the study's time zone (the latest date data can carry)."""
-    return dt.datetime.now(ZoneInfo(zone)).date()
 
 
 def check_subject_dates(

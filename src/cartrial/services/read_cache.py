@@ -55,6 +55,7 @@ from cartrial.services.read_model import (
     read_part,
     record_table,
 )
+from cartrial.services.study_calendar import study_today
 from cartrial.store import AuditChainHead, AuditLog, Base, read_only
 
 __all__ = ["ReadCache", "read_cache"]
@@ -203,7 +204,8 @@ class ReadCache:
             study_row = frozenset({"studies"})  # read above: the protocol and the phase
             cutoff = data_cutoff or self._read(
                 check,
-                ("cutoff", study.id),
+                # the default cut-off is today in the study's zone: a new local day, a new key
+                ("cutoff", study.id, study_today(protocol_of(study).study.time_zone)),
                 lambda: latest_recorded_date(session, study.id),
                 study_row,
             )

@@ -4,12 +4,19 @@ Every table follows the contract in :mod:`cartrial.analysis.dataset`. Records da
 cut-off are left out, an AE still ongoing at the cut-off has no resolution date and its grade is
 the worst grade reached by the cut-off; DLT and efficacy evaluability are judged as of the
 cut-off. Soft-deleted records never appear.
+
+Every date is a day of the study's calendar (the protocol's ``study.time_zone``,
+:mod:`cartrial.services.study_calendar`): a stored time's date column is its local date there,
+the study day counts from the local date of the infusion, and the cut-off day ends at the next
+local midnight (a lab at 23:30 in New York on the cut-off day is in, one at 00:30 in Tokyo the
+next day is out).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -17,12 +24,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartrial.analysis import DATE_COLUMNS, TrialData, empty_table, validate_trial_data
+from cartrial.errors import NotFound
 from cartrial.protocol import Protocol
 from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
 from cartrial.services.governance_table import governance_table
 from cartrial.services.signing import manifestation_of
+from cartrial.services.study_calendar import day_end, study_date, study_dates, study_today
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -68,20 +77,33 @@ def _frame(session: Session, query: Select[Any], columns: Sequence[str]) -> pd.D
     return pd.DataFrame(session.execute(query).all(), columns=list(columns))
 
 
-def _dates(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Convert the date columns of analysis table ``table`` (``DATE_COLUMNS``) to datetime64."""
+def _dates(frame: pd.DataFrame, table: str, time_zone: str) -> pd.DataFrame:
+    """Convert the date columns of analysis table ``table`` (``DATE_COLUMNS``) to datetime64.
+
+    A column of stored times becomes their calendar days in ``time_zone`` (the study's zone).
+    """
     for column in DATE_COLUMNS[table]:
         values = frame[column]
-        if len(values) and isinstance(values.iloc[0], dt.datetime):  # the date in UTC
-            values = pd.to_datetime(values, utc=True).dt.tz_localize(None).dt.normalize()
-        frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
+        first = values.first_valid_index()
+        if first is not None and isinstance(values[first], dt.datetime):  # times: their day
+            frame[column] = study_dates(values, time_zone)
+        else:
+            frame[column] = pd.to_datetime(values).astype("datetime64[ns]")
     return frame
 
 
+def _zone(study: Study) -> str:
+    return protocol_of(study).study.time_zone
+
+
 def latest_recorded_date(session: Session, study_id: int) -> dt.date:
-    """Today (UTC), or the latest date recorded in study ``study_id`` (database id) if later
-    (synthetic studies): the default data cut-off."""
-    latest: list[dt.date] = [dt.datetime.now(dt.UTC).date()]
+    """Today, or the latest date recorded in study ``study_id`` (database id) if later
+    (synthetic studies): the default data cut-off. Both are days of the study's time zone."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"no study with database id {study_id}")
+    zone = _zone(study)
+    latest: list[dt.date] = [study_today(zone)]
     for column in (
         Enrolment.enrolled_date,
         Infusion.infused_at,
@@ -101,7 +123,7 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
             query = query.join(Subject, Subject.id == owner.subject_id)
         value = session.scalar(query)
         if isinstance(value, dt.datetime):
-            latest.append(value.date())
+            latest.append(study_date(value, zone))
         elif isinstance(value, dt.date):
             latest.append(value)
     return max(latest)
@@ -126,8 +148,9 @@ def trial_data(
     study_id
         The study code (``Protocol.study_id``).
     data_cutoff
-        Last date whose records count; ``None`` = today (UTC) or the latest recorded date if that
-        is later (:func:`latest_recorded_date`).
+        Last day whose records count, in the study's time zone (its records up to the next local
+        midnight); ``None`` = today there or the latest recorded date if that is later
+        (:func:`latest_recorded_date`).
 
     Returns
     -------
@@ -142,25 +165,35 @@ def trial_data(
     return assemble(parts, protocol, cutoff)
 
 
-def _end(cutoff: dt.date) -> dt.datetime:
-    return dt.datetime.combine(cutoff, dt.time.max, tzinfo=dt.UTC)
+@dataclass(frozen=True)
+class _Cut:
+    """The data cut-off as the readers apply it: a study's ``day`` (stored dates are compared
+    with it) and ``end``, the first instant after it in the study's ``zone`` (stored times are
+    compared with ``<``)."""
+
+    day: dt.date
+    end: dt.datetime
+    zone: str
+
+
+def _cut(study: Study, cutoff: dt.date) -> _Cut:
+    zone = _zone(study)
+    return _Cut(cutoff, day_end(cutoff, zone), zone)
 
 
 #: The record tables of :class:`TrialData` (one row per subject record), each read by
-#: ``reader(session, study db id, cutoff date, end of the cutoff day)``.
-_RECORD_READERS: dict[str, Callable[[Session, int, dt.date, dt.datetime], pd.DataFrame]] = {
-    "adverse_events": lambda session, sid, cutoff, end: _adverse_events(session, sid, end),
-    "labs": lambda session, sid, cutoff, end: _labs(session, sid, end),
-    "crs_icans": lambda session, sid, cutoff, end: _crs(session, sid, cutoff),
-    "tumour_timepoints": lambda session, sid, cutoff, end: _timepoints(session, sid, cutoff),
-    "lesions": lambda session, sid, cutoff, end: _lesions(session, sid, cutoff),
-    "kinetics": lambda session, sid, cutoff, end: _kinetics(session, sid, end),
-    "ada": lambda session, sid, cutoff, end: _ada(session, sid, cutoff),
-    "phenotype": lambda session, sid, cutoff, end: _phenotype(session, sid, cutoff),
-    "lymphodepletion": lambda session, sid, cutoff, end: _lymphodepletion(session, sid, cutoff),
-    "subsequent_therapies": lambda session, sid, cutoff, end: _subsequent_therapies(
-        session, sid, cutoff
-    ),
+#: ``reader(session, study db id, cut-off)``.
+_RECORD_READERS: dict[str, Callable[[Session, int, _Cut], pd.DataFrame]] = {
+    "adverse_events": lambda session, sid, cut: _adverse_events(session, sid, cut),
+    "labs": lambda session, sid, cut: _labs(session, sid, cut),
+    "crs_icans": lambda session, sid, cut: _crs(session, sid, cut),
+    "tumour_timepoints": lambda session, sid, cut: _timepoints(session, sid, cut),
+    "lesions": lambda session, sid, cut: _lesions(session, sid, cut),
+    "kinetics": lambda session, sid, cut: _kinetics(session, sid, cut),
+    "ada": lambda session, sid, cut: _ada(session, sid, cut),
+    "phenotype": lambda session, sid, cut: _phenotype(session, sid, cut),
+    "lymphodepletion": lambda session, sid, cut: _lymphodepletion(session, sid, cut),
+    "subsequent_therapies": lambda session, sid, cut: _subsequent_therapies(session, sid, cut),
 }
 #: The parts :func:`trial_data` reads (:func:`read_part`) and :func:`assemble` joins; each can be
 #: read on its own, e.g. by a cache that re-reads only the parts a write changed.
@@ -179,30 +212,33 @@ def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.
     """One part of the read model as of ``cutoff`` (a name of :data:`PARTS`).
 
     The subject and record tables still carry the subjects' database ids (``subject_db_id``);
-    :func:`assemble` turns them into subject codes. The frame returned is not shared: a caller
-    may keep it.
+    :func:`assemble` turns them into subject codes. The infusions part has the infusion time
+    (``infused_at``, UTC) and its day in the study's time zone (``infusion_day``, the study's
+    day 0). The frame returned is not shared: a caller may keep it.
     """
-    sid, end = study.id, _end(cutoff)
+    sid, cut = study.id, _cut(study, cutoff)
     if name == "infusions":
-        return _frame(
+        infusions = _frame(
             session,
             select(Infusion.subject_id, Infusion.infused_at).where(
-                live(Infusion), Infusion.infused_at <= end
+                live(Infusion), Infusion.infused_at < cut.end
             ),
             ["subject_db_id", "infused_at"],
         )
+        infusions["infusion_day"] = study_dates(infusions["infused_at"], cut.zone)
+        return infusions
     if name == "subjects":
         protocol_dlt = dlt_followup(session, sid, protocol_of(study), cutoff)
-        return _subjects(session, sid, protocol_dlt=protocol_dlt, cutoff=cutoff, end=end)
+        return _subjects(session, sid, protocol_dlt=protocol_dlt, cut=cut)
     if name == "dose_decisions":
-        return _decisions(session, sid, end, protocol_of(study).study.time_zone)
+        return _decisions(session, sid, cut)
     if name == "governance":
         return governance_table(session, sid, cutoff)
     if name == "screening":
-        return _screening(session, sid, cutoff)[0]
+        return _screening(session, sid, cut)[0]
     if name == "eligibility":
-        return _screening(session, sid, cutoff)[1]
-    return _RECORD_READERS[name](session, sid, cutoff, end)
+        return _screening(session, sid, cut)[1]
+    return _RECORD_READERS[name](session, sid, cut)
 
 
 #: How :func:`assemble` makes a record table from its part (see :func:`record_table`).
@@ -219,8 +255,8 @@ def record_table(
     tables. A new frame: the parts are left unchanged.
     """
     day0 = {
-        int(s): pd.Timestamp(t.date())
-        for s, t in zip(infusions["subject_db_id"], infusions["infused_at"], strict=True)
+        int(s): pd.Timestamp(t)
+        for s, t in zip(infusions["subject_db_id"], infusions["infusion_day"], strict=True)
     }
     codes = dict(zip(subjects["subject_db_id"], subjects["subject_id"], strict=True))
     frame = part[part["subject_db_id"].isin(list(codes))].copy()
@@ -281,9 +317,8 @@ def _with_day(
     return frame
 
 
-def _subjects(
-    session: Session, sid: int, *, protocol_dlt: pd.DataFrame, cutoff: dt.date, end: dt.datetime
-) -> pd.DataFrame:
+def _subjects(session: Session, sid: int, *, protocol_dlt: pd.DataFrame, cut: _Cut) -> pd.DataFrame:
+    cutoff = cut.day
     first_ld = (
         select(Lymphodepletion.subject_id, func.min(Lymphodepletion.administered_date).label("ld"))
         .where(live(Lymphodepletion), Lymphodepletion.administered_date <= cutoff)
@@ -316,7 +351,7 @@ def _subjects(
         .group_by(SubsequentTherapy.subject_id)
         .subquery()
     )
-    infusion = select(Infusion).where(live(Infusion), Infusion.infused_at <= end).subquery()
+    infusion = select(Infusion).where(live(Infusion), Infusion.infused_at < cut.end).subquery()
     columns = [
         "subject_db_id", "subject_id", "site_id", "country", "phase", "indication", "age", "sex",
         "ecog",
@@ -365,7 +400,7 @@ def _subjects(
     frame["dose_index"] = frame["dose_index"].fillna(-1).astype(int)
     frame["cells_infused"] = frame["cells_infused"].astype(float)
     frame["death_cause"] = frame["death_cause"].fillna("").astype(str)
-    frame = _dates(frame, "subjects")
+    frame = _dates(frame, "subjects", cut.zone)
     evaluable = protocol_dlt[protocol_dlt["phase"] == "escalation"]
     dlt_ok = set(evaluable.loc[evaluable["dlt_evaluable"], "subject_db_id"])
     frame["dlt_evaluable"] = frame["subject_db_id"].isin(dlt_ok)
@@ -405,10 +440,11 @@ def _efficacy_evaluable(session: Session, sid: int, cutoff: dt.date) -> set[int]
     return baseline_targets & (assessed | died)
 
 
-def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+def _adverse_events(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
+    end = cut.end
     worst = (
         select(AeGradeChange.adverse_event_id, func.max(AeGradeChange.grade).label("worst"))
-        .where(live(AeGradeChange), AeGradeChange.changed_at <= end)
+        .where(live(AeGradeChange), AeGradeChange.changed_at < end)
         .group_by(AeGradeChange.adverse_event_id)
         .subquery()
     )
@@ -430,7 +466,7 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         )
         .join(Subject)
         .outerjoin(worst, worst.c.adverse_event_id == AdverseEvent.id)
-        .where(Subject.study_id == sid, live(AdverseEvent), AdverseEvent.onset_at <= end)
+        .where(Subject.study_id == sid, live(AdverseEvent), AdverseEvent.onset_at < end)
         .order_by(AdverseEvent.id),
         [
             "subject_db_id", "ae_id", "term", "soc", "grade", "onset_date", "resolution_date",
@@ -438,17 +474,17 @@ def _adverse_events(session: Session, sid: int, end: dt.datetime) -> pd.DataFram
         ],
     )  # fmt: skip
     frame["resolution_date"] = frame["resolution_date"].map(
-        lambda t: t if t is not None and t <= end else None
+        lambda t: t if t is not None and t < end else None
     )
     frame["grade"] = frame["grade"].astype(int)
     frame["related"] = frame["attribution"].isin(RELATED_ATTRIBUTIONS)
     frame["outcome"] = frame["outcome"].fillna("").astype(str)
     frame["is_dlt"] = frame["is_dlt"].eq(True)
     frame["serious"] = frame["serious"].astype(bool)
-    return _dates(frame, "adverse_events")
+    return _dates(frame, "adverse_events", cut.zone)
 
 
-def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+def _labs(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     frame = _frame(
         session,
         select(
@@ -463,15 +499,15 @@ def _labs(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
             LabResult.grade,
         )
         .join(Subject)
-        .where(Subject.study_id == sid, live(LabResult), LabResult.collected_at <= end)
+        .where(Subject.study_id == sid, live(LabResult), LabResult.collected_at < cut.end)
         .order_by(LabResult.id),
         ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
     )
     frame["grade"] = frame["grade"].astype("Int64")
-    return _dates(frame, "labs")
+    return _dates(frame, "labs", cut.zone)
 
 
-def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _crs(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     o = CrsIcansObservation
     frame = _frame(
         session,
@@ -489,7 +525,7 @@ def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
             o.oxygen_flow_l_min,
         )
         .join(Subject)
-        .where(Subject.study_id == sid, live(o), o.observed_date <= cutoff)
+        .where(Subject.study_id == sid, live(o), o.observed_date <= cut.day)
         .order_by(o.subject_id, o.observed_date),
         [
             "subject_db_id", "date", "crs_grade", "icans_grade", "tocilizumab", "steroids",
@@ -500,10 +536,10 @@ def _crs(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     frame["oxygen_flow_l_min"] = frame["oxygen_flow_l_min"].astype(float)
     frame["crs_grade"] = frame["crs_grade"].fillna(0).astype(int)
     frame["icans_grade"] = frame["icans_grade"].fillna(0).astype(int)
-    return _dates(frame, "crs_icans")
+    return _dates(frame, "crs_icans", cut.zone)
 
 
-def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _timepoints(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     t = TimepointResponse
     frame = _frame(
         session,
@@ -518,7 +554,7 @@ def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
             t.pct_change_from_baseline,
         )
         .join(Subject)
-        .where(Subject.study_id == sid, live(t), t.assessment_date <= cutoff)
+        .where(Subject.study_id == sid, live(t), t.assessment_date <= cut.day)
         .order_by(t.subject_id, t.assessment_date),
         [
             "subject_db_id", "assessment_date", "target_response", "nontarget_response",
@@ -528,49 +564,50 @@ def _timepoints(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
     frame["new_lesions"] = frame["new_lesions"].astype(bool)
     frame["sum_of_diameters_mm"] = frame["sum_of_diameters_mm"].astype(float)
     frame["pct_change_from_baseline"] = frame["pct_change_from_baseline"].astype(float)
-    return _dates(frame, "tumour_timepoints")
+    return _dates(frame, "tumour_timepoints", cut.zone)
 
 
-def _lesions(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _lesions(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     frame = lesion_frame(session, None, sid)
-    frame = frame[frame["assessment_date"] <= cutoff].rename(
+    frame = frame[frame["assessment_date"] <= cut.day].rename(
         columns={"subject_id": "subject_db_id"}
     )
     frame["diameter_mm"] = frame["diameter_mm"].astype(float)
-    return _dates(frame.sort_values(["subject_db_id", "assessment_date", "lesion_id"]), "lesions")
+    ordered = frame.sort_values(["subject_db_id", "assessment_date", "lesion_id"])
+    return _dates(ordered, "lesions", cut.zone)
 
 
-def _kinetics(session: Session, sid: int, end: dt.datetime) -> pd.DataFrame:
+def _kinetics(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     k = KineticsSample
     frame = _frame(
         session,
         select(k.subject_id, k.collected_at, k.value, k.unit, k.lloq, k.below_lloq)
         .join(Subject)
-        .where(Subject.study_id == sid, live(k), k.collected_at <= end)
+        .where(Subject.study_id == sid, live(k), k.collected_at < cut.end)
         .order_by(k.subject_id, k.collected_at),
         ["subject_db_id", "date", "value", "unit", "lloq", "below_lloq"],
     )
     frame["value"] = frame["value"].astype(float)
     frame["below_lloq"] = frame["below_lloq"].astype(bool)
-    return _dates(frame, "kinetics")
+    return _dates(frame, "kinetics", cut.zone)
 
 
-def _ada(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _ada(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     a = AdaResult
     frame = _frame(
         session,
         select(a.subject_id, a.sample_date, a.screen, a.confirmed, a.titer)
         .join(Subject)
-        .where(Subject.study_id == sid, live(a), a.sample_date <= cutoff)
+        .where(Subject.study_id == sid, live(a), a.sample_date <= cut.day)
         .order_by(a.subject_id, a.sample_date),
         ["subject_db_id", "date", "screen", "confirmed", "titer"],
     )
     frame["confirmed"] = frame["confirmed"].eq(True)
     frame["titer"] = frame["titer"].astype(float)
-    return _dates(frame, "ada")
+    return _dates(frame, "ada", cut.zone)
 
 
-def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _phenotype(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     frame = _frame(
         session,
         select(
@@ -584,13 +621,13 @@ def _phenotype(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
         .where(
             Subject.study_id == sid,
             live(PhenotypePanel, PhenotypeValue),
-            PhenotypePanel.sample_date <= cutoff,
+            PhenotypePanel.sample_date <= cut.day,
         )
         .order_by(PhenotypePanel.subject_id, PhenotypePanel.sample_date, PhenotypeValue.marker),
         ["subject_db_id", "date", "marker", "value"],
     )
     frame["value"] = frame["value"].astype(float)
-    return _dates(frame, "phenotype")
+    return _dates(frame, "phenotype", cut.zone)
 
 
 def _dated_records(
@@ -599,9 +636,9 @@ def _dated_records(
     columns: Sequence[Any],
     names: Sequence[str],
     table: str,
-    cutoff: dt.date,
+    cut: _Cut,
 ) -> pd.DataFrame:
-    """Live rows of one subject-owned table dated on or before ``cutoff``, in ``names``.
+    """Live rows of one subject-owned table dated on or before the cut-off day, in ``names``.
 
     ``columns[0]`` is the table's ``subject_id`` and ``columns[1]`` its date; rows come in
     subject, date and row order.
@@ -611,24 +648,24 @@ def _dated_records(
         session,
         select(*columns)
         .join(Subject)
-        .where(Subject.study_id == sid, live(model), columns[1] <= cutoff)
+        .where(Subject.study_id == sid, live(model), columns[1] <= cut.day)
         .order_by(columns[0], columns[1], model.id),
         ["subject_db_id", *names],
-    ).pipe(_dates, table)
+    ).pipe(_dates, table, cut.zone)
 
 
-def _lymphodepletion(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _lymphodepletion(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     """Each lymphodepleting administration: agent, dose and unit as recorded, date."""
     ld = Lymphodepletion
     columns = (ld.subject_id, ld.administered_date, ld.agent, ld.dose, ld.unit)
     frame = _dated_records(
-        session, sid, columns, ["date", "agent", "dose", "unit"], "lymphodepletion", cutoff
+        session, sid, columns, ["date", "agent", "dose", "unit"], "lymphodepletion", cut
     )
     frame["dose"] = frame["dose"].astype(float)
     return frame
 
 
-def _subsequent_therapies(session: Session, sid: int, cutoff: dt.date) -> pd.DataFrame:
+def _subsequent_therapies(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     """Anticancer therapies started after the infusion, by the cut-off."""
     st = SubsequentTherapy
     return _dated_records(
@@ -637,12 +674,13 @@ def _subsequent_therapies(session: Session, sid: int, cutoff: dt.date) -> pd.Dat
         (st.subject_id, st.start_date, st.therapy),
         ["start_date", "therapy"],
         "subsequent_therapies",
-        cutoff,
+        cut,
     )
 
 
-def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _screening(session: Session, sid: int, cut: _Cut) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every subject screened by the cut-off (screen failures too) and each criterion checked."""
+    cutoff = cut.day
     a = EligibilityAssessment
     screening = _frame(
         session,
@@ -686,10 +724,10 @@ def _screening(session: Session, sid: int, cutoff: dt.date) -> tuple[pd.DataFram
         ["subject_id", "date", "criterion", "kind", "met", "value"],
     )
     eligibility["met"] = eligibility["met"].astype(bool)
-    return _dates(screening, "screening"), _dates(eligibility, "eligibility")
+    return _dates(screening, "screening", cut.zone), _dates(eligibility, "eligibility", cut.zone)
 
 
-def _decisions(session: Session, sid: int, end: dt.datetime, time_zone: str) -> pd.DataFrame:
+def _decisions(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     """Dose decisions with ``signed_by`` (first signer's username) and ``signature``: every live
     signature's manifestation (:func:`cartrial.services.signing.manifestation`), oldest first."""
     signer = (
@@ -714,7 +752,7 @@ def _decisions(session: Session, sid: int, end: dt.datetime, time_zone: str) -> 
             d.id,
         )
         .outerjoin(signer, signer.c.record_id == d.id)
-        .where(d.study_id == sid, live(d), d.data_cutoff_date <= end.date())
+        .where(d.study_id == sid, live(d), d.data_cutoff_date <= cut.day)
         .order_by(d.id),
         [
             "cohort", "dose_level", "dose_index", "n_treated", "n_dlt", "action",
@@ -730,7 +768,7 @@ def _decisions(session: Session, sid: int, end: dt.datetime, time_zone: str) -> 
         .where(live(Signature), Signature.record_table == "dose_decisions")
         .order_by(Signature.signed_at, Signature.id)
     ):
-        shown.setdefault(sig.record_id, []).append(manifestation_of(sig, time_zone))
+        shown.setdefault(sig.record_id, []).append(manifestation_of(sig, cut.zone))
     frame["signature"] = ["; ".join(shown.get(int(i), [])) for i in frame.pop("decision_id")]
     frame["next_dose_index"] = frame["next_dose_index"].astype("Int64")
-    return _dates(frame, "dose_decisions")
+    return _dates(frame, "dose_decisions", cut.zone)

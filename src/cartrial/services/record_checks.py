@@ -36,7 +36,8 @@ from sqlalchemy import Date, Select, and_, func, literal, select
 
 from cartrial.errors import ValidationFailed
 from cartrial.services.context import UseCase
-from cartrial.services.plausibility import Finding, check_subject_dates, local_datetime, today_in
+from cartrial.services.plausibility import Finding, check_subject_dates, local_datetime
+from cartrial.services.study_calendar import study_today
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -171,7 +172,7 @@ class DataChecks:
     def __init__(self, uc: UseCase) -> None:
         self.uc = uc
         self.zone = uc.protocol.study.time_zone
-        self.today = today_in(self.zone)
+        self.today = study_today(self.zone)
         self.queryable = set(uc.protocol.data_checks.query_instead_of_refusal)
 
     def dates(

@@ -33,6 +33,7 @@ from cartrial.services.derive import (
     recist_frame,
     sync_timepoints,
 )
+from cartrial.services.study_calendar import study_date
 from cartrial.services.toxicity import grade_course
 from cartrial.store import (
     CrsIcansObservation,
@@ -146,7 +147,7 @@ def _rederive_crs_icans(session: Session, study_id: int, protocol: Protocol) -> 
 
 def _rederive_recist(session: Session, study_id: int, protocol: Protocol) -> int:
     infusions = {
-        subject_id: infused_at.date()
+        subject_id: study_date(infused_at, protocol.study.time_zone)
         for subject_id, infused_at in session.execute(
             select(Infusion.subject_id, Infusion.infused_at)
             .join(Subject, Subject.id == Infusion.subject_id)

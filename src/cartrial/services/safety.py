@@ -34,6 +34,7 @@ __all__ = [
     "RecordGradeChange",
     "RecordLab",
     "check_lab_date",
+    "check_term",
     "record_ae",
     "record_aes",
     "record_grade_change",
@@ -78,7 +79,17 @@ class AERecorded(ServiceResult):
     version: int
 
 
-def _check_term(term: str, grade: int) -> ctcae.TermInfo:
+def check_term(term: str, grade: int) -> ctcae.TermInfo:
+    """The CTCAE v5.0 entry of ``term``, after checking that it has grade ``grade``.
+
+    Shared by :func:`record_ae` and the AE form's preview
+    (:func:`cartrial.services.ae_preview.preview_ae`), so both refuse the same input.
+
+    Raises
+    ------
+    ValidationFailed
+        On ``term`` (unknown to CTCAE) or ``grade`` (a grade the term does not have).
+    """
     try:
         info = ctcae.term_info(term)
     except RuleInputError as exc:
@@ -93,7 +104,7 @@ def _check_term(term: str, grade: int) -> ctcae.TermInfo:
 
 def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> AdverseEvent:
     """Check one AE against the catalogue and the subject's dates; build it (not yet added)."""
-    info = _check_term(data.term, data.grade)
+    info = check_term(data.term, data.grade)
     onset = uc.study_time(data.onset_at)
     resolved = uc.study_time(data.resolved_at) if data.resolved_at is not None else None
     check_order(onset, resolved, field="resolved_at", earlier_name="the onset")
@@ -105,7 +116,7 @@ def _new_ae(uc: UseCase, data: RecordAE, subjects: Mapping[str, Subject]) -> Adv
     enrolled = uc.dates[subject.id].enrolled
     if enrolled is None:
         raise ValidationFailed("subject_id", f"subject {data.subject_id!r} is not enrolled")
-    check_order(enrolled, onset, field="onset_at", earlier_name="the enrolment date")
+    check_order(enrolled, uc.study_date(onset), field="onset_at", earlier_name="the enrolment date")
     uc.check_unlocked(onset, "onset_at")
     ae = AdverseEvent(
         subject_id=subject.id,

@@ -294,7 +294,7 @@ def record_crs_icans_day(ctx: ServiceContext, data: RecordCrsIcansDay) -> CrsIca
         infusion = infusion_of(uc, subject)
         if infusion is None:
             raise ValidationFailed("subject_id", "CRS/ICANS are observed after the infusion")
-        day0 = infusion.infused_at.date()
+        day0 = uc.study_date(infusion.infused_at)
         check_order(day0, data.observed_date, field="observed_date", earlier_name="the infusion")
         uc.check_unlocked(data.observed_date, "observed_date")
         obs = new_observation(subject.id, data)

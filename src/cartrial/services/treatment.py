@@ -127,7 +127,7 @@ def record_lymphodepletion(
         if infusion is not None:
             check_order(
                 data.administered_date,
-                infusion.infused_at.date(),
+                uc.study_date(infusion.infused_at),
                 field="administered_date",
                 earlier_name="lymphodepletion",
                 allow_equal=False,
@@ -216,7 +216,7 @@ def infuse(ctx: ServiceContext, data: Infuse) -> Infused:
         )
         if assignment is None:
             raise ValidationFailed("subject_id", "no dose level assigned: assign the dose first")
-        day0 = data.infused_at.date()
+        day0 = uc.study_date(data.infused_at)
         check_order(
             enrolment.enrolled_date, day0, field="infused_at", earlier_name="the enrolment date"
         )

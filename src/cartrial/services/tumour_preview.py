@@ -87,7 +87,9 @@ def preview_tumour_assessment(ctx: ServiceContext, data: RecordTumourAssessment)
         )
         infusion = infusion_of(uc, subject)
         baseline = not dates or day < min(dates)
-        reference = infusion.infused_at.date() if infusion is not None else data.assessment_date
+        reference = (
+            uc.study_date(infusion.infused_at) if infusion is not None else data.assessment_date
+        )
         settings = uc.protocol.recist
         try:
             result = recist.evaluate(

@@ -20,16 +20,20 @@ from sqlalchemy.engine import URL, make_url
 
 from cartrial.errors import BackupFailed
 
-__all__ = ["backup"]
+__all__ = ["backup", "pg_command", "run_tool", "sqlite_check", "sqlite_path"]
 
 
-def _sqlite_path(url: URL) -> Path:
+def sqlite_path(url: URL) -> Path:
+    """The file of the SQLite database ``url``; an in-memory database is refused
+    (:class:`BackupFailed`): there is nothing to copy or replace."""
     if not url.database or url.database == ":memory:":
         raise BackupFailed("an in-memory SQLite database cannot be backed up or restored")
     return Path(url.database)
 
 
-def _sqlite_check(connection: sqlite3.Connection, what: str) -> None:
+def sqlite_check(connection: sqlite3.Connection, what: str) -> None:
+    """Refuse (:class:`BackupFailed`, naming ``what``) a SQLite file that is not a readable,
+    intact cartrial database: ``PRAGMA integrity_check`` must say ok and ``audit_log`` exist."""
     try:
         result = connection.execute("PRAGMA integrity_check").fetchone()
     except sqlite3.DatabaseError as exc:  # truncated, corrupt or not a SQLite file at all
@@ -53,13 +57,16 @@ def _sqlite_backup(source: Path, destination: Path) -> None:
         with sqlite3.connect(source) as src, sqlite3.connect(tmp) as dst:
             src.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")
-            _sqlite_check(dst, "the backup copy")
+            sqlite_check(dst, "the backup copy")
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _pg_command(tool: str, url: URL) -> tuple[list[str], dict[str, str]]:
+def pg_command(tool: str, url: URL) -> tuple[list[str], dict[str, str]]:
+    """The command line start and environment to run PostgreSQL client ``tool`` (``pg_dump``,
+    ``pg_restore``) on the server of ``url``; the password goes in ``PGPASSWORD``, never in
+    the arguments. :class:`BackupFailed` when the tool is not installed."""
     path = shutil.which(tool)
     if path is None:
         raise BackupFailed(
@@ -88,7 +95,9 @@ def _pg_schema(url: URL) -> str | None:
     return None
 
 
-def _run(args: list[str], env: dict[str, str], what: str) -> None:
+def run_tool(args: list[str], env: dict[str, str], what: str) -> None:
+    """Run ``args`` in ``env``; a non-zero exit is :class:`BackupFailed` naming ``what`` with
+    the tool's error output."""
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BackupFailed(f"{what} failed ({done.returncode}): {done.stderr.strip()}")
@@ -117,12 +126,12 @@ def backup(url: str, destination: str | Path, *, overwrite: bool = False) -> Pat
     target.parent.mkdir(parents=True, exist_ok=True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        _sqlite_backup(_sqlite_path(parsed), target)
+        _sqlite_backup(sqlite_path(parsed), target)
         return target
-    args, env = _pg_command("pg_dump", parsed)
+    args, env = pg_command("pg_dump", parsed)
     args += ["--format=custom", "--file", str(target)]
     schema = _pg_schema(parsed)
     if schema:
         args += ["--schema", schema]
-    _run([*args, str(parsed.database)], env, "pg_dump")
+    run_tool([*args, str(parsed.database)], env, "pg_dump")
     return target

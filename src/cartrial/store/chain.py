@@ -35,6 +35,7 @@ from cartrial.store.keys import AUDIT_KEY_FILE_ENV, AUDIT_KEY_OPTION, key_id
 from cartrial.store.models import AuditChainHead, AuditLog
 
 __all__ = [
+    "ENGINE_KEY",
     "GENESIS_SHA256",
     "ChainChecker",
     "ChainReport",
@@ -43,6 +44,7 @@ __all__ = [
     "audit_tuples",
     "canonical_message",
     "encode_value",
+    "iso_utc",
     "lock_chain",
     "row_mac",
     "row_sha256",
@@ -264,7 +266,7 @@ def append_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
 
 
 #: Default of ``key`` parameters: the key the connection's engine carries.
-_UNSET: bytes = b""
+ENGINE_KEY: bytes = b""
 
 
 class ChainChecker:
@@ -330,7 +332,7 @@ class ChainChecker:
         )
 
 
-def _iso_utc(stored: object) -> str:
+def iso_utc(stored: object) -> str:
     """``occurred_at`` as read by the driver -> the ISO text the writer MAC'd (aware UTC)."""
     if isinstance(stored, str):  # SQLite: naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"
         if len(stored) == 26 and stored[10] == " " and stored[19] == ".":
@@ -351,11 +353,11 @@ def audit_tuples(connection: Connection, *, batch_size: int = 5000) -> Iterator[
         stream_results=True, yield_per=batch_size
     ).exec_driver_sql(f"SELECT {', '.join(LOG_COLUMNS)} FROM audit_log ORDER BY id")
     for row in result:
-        yield (row[0], _iso_utc(row[1]), *row[2:])
+        yield (row[0], iso_utc(row[1]), *row[2:])
 
 
 def verify_chain(
-    connection: Connection, *, key: bytes | None = _UNSET, batch_size: int = 5000
+    connection: Connection, *, key: bytes | None = ENGINE_KEY, batch_size: int = 5000
 ) -> ChainReport:
     """Check the whole audit chain: ids contiguous, every MAC recomputes, links and head match.
 
@@ -374,7 +376,7 @@ def verify_chain(
     ChainReport
         Rows checked and each problem (edited row, missing row, broken link, head mismatch).
     """
-    checker = ChainChecker(audit_key_of(connection) if key is _UNSET else key)
+    checker = ChainChecker(audit_key_of(connection) if key is ENGINE_KEY else key)
     for row in audit_tuples(connection, batch_size=batch_size):
         checker.feed(row)
     return checker.finish(connection)

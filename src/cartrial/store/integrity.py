@@ -35,12 +35,12 @@ from sqlalchemy.types import TypeEngine
 from cartrial.store.audit import INSERT_FIELD, REDACTED_PREFIX, redacted_digest
 from cartrial.store.base import Base, Regulated, UTCDateTime
 from cartrial.store.chain import (
-    _UNSET,
+    ENGINE_KEY,
     ChainChecker,
-    _iso_utc,
     audit_key_of,
     audit_tuples,
     encode_value,
+    iso_utc,
 )
 from cartrial.store.checkpoints import CheckpointCheck
 
@@ -190,7 +190,7 @@ def _boolean(value: object) -> str:
 
 def _timestamp(value: object) -> str:
     try:
-        return _iso_utc(value)
+        return iso_utc(value)
     except (ValueError, TypeError):  # not a time (written behind the trail's back): as found
         return str(value)
 
@@ -291,7 +291,7 @@ def _compare_table(
 def verify_integrity(
     connection: Connection,
     *,
-    key: bytes | None = _UNSET,
+    key: bytes | None = ENGINE_KEY,
     checkpoints: Iterable[Path] | Path | None = None,
     tables: Iterable[str] | None = None,
 ) -> IntegrityReport:
@@ -314,7 +314,7 @@ def verify_integrity(
     IntegrityReport
         Rows read and every :class:`Finding`.
     """
-    chain = ChainChecker(audit_key_of(connection) if key is _UNSET else key)
+    chain = ChainChecker(audit_key_of(connection) if key is ENGINE_KEY else key)
     marks = CheckpointCheck.load(checkpoints, chain.key)
     replay = _Replay()
     for row in audit_tuples(connection):

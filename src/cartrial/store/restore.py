@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from cartrial.errors import BackupFailed
-from cartrial.store.backup import _sqlite_check, _sqlite_path
+from cartrial.store.backup import sqlite_check, sqlite_path
 from cartrial.store.base import utcnow
 from cartrial.store.engine import make_engine
 from cartrial.store.integrity import IntegrityReport, verify_integrity
@@ -104,7 +104,7 @@ def verify_backup(url: str, source: Path, checkpoints: Path | None = None) -> In
             return verify_scratch(url, scratch, checkpoints)
     key = load_audit_key(url)
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as raw:
-        _sqlite_check(raw, f"backup {source}")
+        sqlite_check(raw, f"backup {source}")
     engine = create_engine(
         "sqlite://", creator=lambda: sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     )
@@ -205,7 +205,7 @@ def restore(
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return _restore_postgres(url, origin, user=user, force=force, checkpoints=checkpoints)
-    target = _sqlite_path(parsed)
+    target = sqlite_path(parsed)
     checked = verify_backup(url, origin, checkpoints)
     _refuse_unless_ok(checked, f"backup {origin}")
     if not target.exists():  # a new file: nothing to lose, nobody else can be using it
@@ -257,7 +257,7 @@ def create_from_backup(url: str, source: Path, checkpoints: Path | None = None) 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         raise BackupFailed("only a SQLite database is created from a backup; restore into it")
-    target = _sqlite_path(parsed)
+    target = sqlite_path(parsed)
     if target.exists():
         raise BackupFailed(f"{target} exists: restore into it instead")
     origin = Path(source).expanduser().resolve()

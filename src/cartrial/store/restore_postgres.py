@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from cartrial.errors import BackupFailed
-from cartrial.store.backup import _pg_command, _run
+from cartrial.store.backup import pg_command, run_tool
 from cartrial.store.base import Base
 from cartrial.store.chain import lock_chain
 from cartrial.store.engine import make_engine, session_factory
@@ -68,8 +68,8 @@ def scratch_copy(url: str, origin: Path) -> Iterator[Engine]:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
         try:
-            args, env = _pg_command("pg_restore", parsed)
-            _run([*args, "--dbname", scratch, str(origin)], env, "pg_restore (verification)")
+            args, env = pg_command("pg_restore", parsed)
+            run_tool([*args, "--dbname", scratch, str(origin)], env, "pg_restore (verification)")
             engine = create_engine(parsed.set(database=scratch))
             try:
                 yield engine
