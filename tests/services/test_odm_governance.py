@@ -490,3 +490,31 @@ def test_an_unsigned_latest_decision_moves_in_unsigned(
     # not signed: the next cohort still waits (the state's current dose is the start dose)
     state = escalation_state(fresh.as_("mon"), as_of=D0 + dt.timedelta(days=28))
     assert state.current_dose_level == "DL1" and not state.can_decide
+
+
+def test_the_recorded_basis_is_kept_and_the_recomputed_one_audited(
+    source: Trial, fresh: Trial
+) -> None:
+    """A review recorded on fewer data than the file dates before it (data entered late in the
+    source) keeps what the committee saw; the audit reason gives the basis on the imported data."""
+    rows = recorded_rows(source.as_("dm"))
+    review = rows["governance_decisions"][3]
+    assert review.kind == "expansion_review" and review.basis is not None
+    seen = review.model_copy(update={"basis": "toxicity: 0/0 DLTs as seen", "n_evaluable": 0})
+    rows["governance_decisions"][3] = seen
+    sources = [(family, _csv(family_rows, family)) for family, family_rows in rows.items()]
+    import_study(fresh.as_("inv"), sources, password=SecretStr(PASSWORD))
+    copied = recorded_rows(fresh.as_("dm"))["governance_decisions"][3]
+    assert (copied.basis, copied.n_evaluable, copied.n_dlt) == (
+        "toxicity: 0/0 DLTs as seen",
+        0,
+        review.n_dlt,
+    )
+    with fresh.factory() as session:
+        reasons = session.scalars(
+            select(AuditLog.reason).where(
+                AuditLog.table_name == "governance_records", AuditLog.action == "insert"
+            )
+        ).all()
+    kept = [r for r in reasons if r and "recorded basis kept" in r]
+    assert len(kept) == 1 and kept[0].endswith(f"on the imported data: {review.basis}")

@@ -54,7 +54,7 @@ from cartrial.services.expansion import (
     review_expansion,
     stop_expansion,
 )
-from cartrial.services.governance import MEANINGS, GovernanceDecided
+from cartrial.services.governance import MEANINGS, GovernanceDecided, SourceBasis
 from cartrial.services.import_rows import Actions, CsvRow, Lines, RecordFamily, adverse_event_of
 from cartrial.services.safety import CLINICAL_STAFF
 from cartrial.services.signing import SourceSignature
@@ -201,6 +201,11 @@ class GovernanceRow(SignatureCells):
     )
     as_of: dt.date = Field(description="the study date of the data the decision rests on")
     rationale: str = Field(min_length=1, max_length=2000)
+    basis: str | None = Field(
+        default=None, min_length=1, description="what it rested on, as recorded; kept"
+    )
+    n_evaluable: int | None = Field(default=None, ge=0, description="as recorded; kept")
+    n_dlt: int | None = Field(default=None, ge=0, description="as recorded; kept")
     signed_by: SignedBy
     signed_by_name: SignedByName
     signed_at: AwareDatetime
@@ -276,6 +281,9 @@ def _decide(
         "password": pw,
         "as_of": row.as_of,
         "source_signature": row.source(MEANINGS[kind]),
+        "source_basis": None
+        if row.basis is None
+        else SourceBasis(basis=row.basis, n_evaluable=row.n_evaluable, n_dlt=row.n_dlt),
     }
     if kind == "escalation_end":
         return end_escalation(ctx, EndEscalation(**common))
@@ -463,6 +471,9 @@ def governance_rows(uc: UseCase, code: dict[int, str]) -> dict[str, list[dict[st
                 "dose_level": r.dose_level,
                 "as_of": r.decided_date,
                 "rationale": r.rationale,
+                "basis": r.basis,
+                "n_evaluable": r.n_evaluable,
+                "n_dlt": r.n_dlt,
                 **_signature_cells(signed[r.id], system),
             }
         )
