@@ -644,8 +644,11 @@ def columns_reference() -> str:
         " `open_expansion`, `review_expansion`, `stop_expansion`) on the data imported before"
         " them: the design recomputes the recommendation and the MTD, the rules the DLTs, and a"
         " row whose dose level, cohort, recommendation or MTD differs from what the use case"
-        " finds on the imported data is refused on its line. The importing user needs the roles"
-        " of each use case (e.g. an investigator).",
+        " finds on the imported data is refused on its line. A governance decision keeps the"
+        " `basis`, `n_evaluable` and `n_dlt` its source recorded (what the committee saw: data"
+        " entered late in the source may count on the imported data); when the basis on the"
+        " imported data differs, the audit reason of the record states it. The importing user"
+        " needs the roles of each use case (e.g. an investigator).",
         "",
         "An electronic signature cannot be moved between systems (21 CFR Part 11 §11.70: it is"
         " linked to its record so that it cannot be copied to falsify another), and cartrial"
