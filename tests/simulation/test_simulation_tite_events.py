@@ -1,8 +1,9 @@
 """TITE-BOIN's event skipping gives the decisions of re-deciding at every change of follow-up.
 
-Independent source: the engine with skipping switched off (``resume_day`` replaced by the next
-change of any patient's status, the rule the engine followed before skipping) simulates the same
-trials; the kept dosing sequences must be identical, not only the summaries. A hand-built trial
+Independent source: the row-per-trial engine with skipping switched off (``resume_day`` replaced
+by the next change of any patient's status, the rule the engine followed before skipping)
+simulates the same trials as the slot-by-trial TITE-BOIN engine, which skips; the kept dosing
+sequences must be identical, not only the summaries. A hand-built trial
 checks the one exception to "nothing changes until enough patients resolve": a completed window
 that makes the elimination rule fire (Beta(1, 1) posterior, target 0.2: with 2 DLTs among 3
 completed patients Pr(p > 0.2) = 1 - I_0.2(3, 2) = 1 - 0.2^3 (4 - 3 * 0.2) = 0.9728 > 0.95).
@@ -12,39 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.simulation.test_simulation_tite_boin_trials import SCENARIOS, row_engine
 
 from cartrial.designs import TITEBOIN
 from cartrial.simulation import simulate
+from cartrial.simulation import tite as engine_module
 from cartrial.simulation import tite_boin as tite_module
 from cartrial.simulation.follow_up import FollowUp, follow_up_at, next_follow_up_change
 from cartrial.simulation.kernels import IntervalKernel
 from cartrial.simulation.tite_boin import TiteBoinKernel
-
-SCENARIOS = [
-    (TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10), (0.05, 0.1, 0.2, 0.3, 0.45), {}),
-    (
-        TITEBOIN(target=0.2, n_doses=4, cohort_size=1, n_cohorts=24, extrasafe=True),
-        (0.3, 0.4, 0.5, 0.6),
-        {},
-    ),
-    (
-        TITEBOIN(target=0.3, n_doses=5, cohort_size=3, n_cohorts=10, method="imputation"),
-        (0.05, 0.1, 0.2, 0.3, 0.45),
-        {"accrual": "uniform"},
-    ),
-    (
-        TITEBOIN(
-            target=0.25,
-            n_doses=6,
-            cohort_size=2,
-            n_cohorts=15,
-            min_complete_to_escalate=2,
-            max_pending_fraction=0.34,
-        ),
-        (0.02, 0.05, 0.1, 0.25, 0.4, 0.6),
-        {"dlt_onset": "weibull"},
-    ),
-]
 
 
 def _every_event(
@@ -58,17 +35,15 @@ def _every_event(
     return next_follow_up_change(resolve_day, now)
 
 
-@pytest.mark.parametrize(("design", "truth", "options"), SCENARIOS)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 @pytest.mark.parametrize("rate", [1.0, 6.0])
 def test_skipping_events_keeps_every_trial_identical(
-    design: TITEBOIN,
-    truth: tuple[float, ...],
-    options: dict[str, str],
-    rate: float,
-    monkeypatch: pytest.MonkeyPatch,
+    name: str, rate: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    design, truth, options = SCENARIOS[name]
     skipped = simulate(design, truth, 3000, seed=9, accrual_rate=rate, keep_trials=True, **options)
     monkeypatch.setattr(tite_module.TiteBoinKernel, "resume_day", _every_event)
+    monkeypatch.setattr(engine_module, "run_tite_boin_trials", row_engine)
     stepped = simulate(design, truth, 3000, seed=9, accrual_rate=rate, keep_trials=True, **options)
     assert skipped == stepped
     assert skipped.trials is not None and skipped.trials.equals(stepped.trials)

@@ -33,6 +33,7 @@ from cartrial.services import (
     RecordPhenotype,
     RecordSubsequentTherapy,
     RecordTumourAssessment,
+    ScreenSubject,
     ServiceContext,
     WithdrawSubject,
     infuse,
@@ -48,7 +49,9 @@ from cartrial.services import (
     withdraw_subject,
 )
 from cartrial.virtual.cohort import VirtualCohort
-from cartrial.virtual.population import Baseline, Lesions
+from cartrial.virtual.params import INDICATIONS
+from cartrial.virtual.population import Baseline
+from cartrial.virtual.scans import baseline_lesions, scan_lesions
 from cartrial.virtual.toxicity import CONSCIOUSNESS, LAB_TESTS
 
 __all__ = [
@@ -60,6 +63,7 @@ __all__ = [
     "baseline_assessment",
     "call",
     "plan_subject",
+    "screening_record",
 ]
 
 InputT = TypeVar("InputT")
@@ -100,7 +104,6 @@ _CONSCIOUSNESS = {
     "tactile": "awakens_to_tactile",
     "unarousable": "unarousable",
 }
-_ORGAN_NAMES = {"lymph_node": "lymph node"}
 _UNSCHEDULED_LAB_DAYS = tuple(range(35, 92, 7))
 
 
@@ -507,6 +510,21 @@ def _clinical_aes(
         )
 
 
+def _lesion_inputs(rows: pd.DataFrame) -> tuple[LesionInput, ...]:
+    """The lesions of one scan (rows of :func:`~cartrial.virtual.scans.scan_lesions`)."""
+    return tuple(
+        LesionInput(
+            lesion_id=row["lesion_id"],
+            category=row["category"],
+            organ=row["organ"],
+            is_lymph_node=bool(row["is_lymph_node"]),
+            diameter_mm=None if np.isnan(row["diameter_mm"]) else float(row["diameter_mm"]),
+            status=row["status"],
+        )
+        for row in rows.to_dict("records")
+    )
+
+
 def _tumour(
     subject_id: str,
     state: SubjectState,
@@ -515,55 +533,26 @@ def _tumour(
     b: _Builder,
     inv: ServiceContext,
 ) -> None:
-    """Baseline lesions (recorded by the driver) and scans until progression."""
-    les = cohort.baseline.lesions
-    days = [d for d in _days(protocol, "tumour") if d > 0]
-    diam, new, nontarget_pd = cohort.observe_tumour(np.asarray(days, dtype=float))
-    true = cohort.tumour.true_diameters(np.asarray(days, dtype=float))
-    missed = cohort.missed_visits(len(days))[0]
-    floor = cohort.params.population.lymph_node_pathological_mm
-    gone = cohort.params.tumour.disappear_below_mm
-    for j, day in enumerate(days):
-        if missed[j]:
-            continue
-        lesions = []
-        for slot in np.flatnonzero(les.present[0]):
-            node = bool(les.is_lymph_node[0, slot])
-            organ = les.organs[int(les.organ[0, slot])]
-            base = dict(lesion_id=_lesion_id(les, int(slot)), organ=_ORGAN_NAMES.get(organ, organ))
-            if les.target[0, slot]:
-                size = float(diam[0, j, slot])
-                lesions.append(
-                    LesionInput(
-                        **base,
-                        category="target",
-                        is_lymph_node=node,
-                        diameter_mm=size,
-                        status="present" if size > 0 else "absent",
-                    )
-                )
-            else:
-                vanished = true[0, j, slot] < (floor if node else gone)
-                status = (
-                    "unequivocal_progression"
-                    if nontarget_pd[0, j]
-                    else ("absent" if vanished else "present")
-                )
-                lesions.append(
-                    LesionInput(**base, category="non_target", is_lymph_node=node, status=status)
-                )
-        if new[0, j]:
-            lesions.append(
-                LesionInput(lesion_id="N1", category="new", organ="liver", status="unequivocal")
-            )
-        data = RecordTumourAssessment(
-            subject_id=subject_id, assessment_date=b.date(day), lesions=tuple(lesions), method="CT"
-        )
+    """Scans until progression (the baseline scan is recorded by the driver).
 
-        def scan(d: RecordTumourAssessment = data) -> None:
+    The lesions of each scan are those of :func:`cartrial.virtual.scans.scan_lesions`; a scan's
+    record is built on its day, only when the subject has not progressed by then.
+    """
+    days = [d for d in _days(protocol, "tumour") if d > 0]
+    rows = scan_lesions(cohort, days)
+    for scan_day, scan_rows in rows.groupby("day", sort=True):
+        day = int(float(scan_day))  # type: ignore[arg-type]
+
+        def scan(day: int = day, scan_rows: pd.DataFrame = scan_rows) -> None:
             if state.progressed:
                 return
-            result = record_tumour_assessment(inv, d)
+            data = RecordTumourAssessment(
+                subject_id=subject_id,
+                assessment_date=b.date(day),
+                lesions=_lesion_inputs(scan_rows),
+                method="CT",
+            )
+            result = record_tumour_assessment(inv, data)
             if result.overall_response is not None:
                 state.responses.append(result.overall_response)
                 state.progressed = result.overall_response == "PD"
@@ -571,30 +560,47 @@ def _tumour(
         b.at(day, "tumour", scan)
 
 
-def _lesion_id(les: Lesions, slot: int) -> str:
-    return f"{'T' if les.target[0, slot] else 'NT'}{slot + 1}"
+def screening_record(
+    subject_id: str, site: str, date: dt.date, baseline: Baseline, index: int
+) -> ScreenSubject:
+    """The screening record of referred patient ``index`` of ``baseline``.
+
+    What the model does not hold is set as the study's referrals are: CLDN18.2 staining read at
+    2+ intensity, every patient refractory to standard therapy, and a life expectancy of
+    24 - 8 x ECOG weeks (the investigator's estimate).
+    """
+    b, i = baseline, index
+    ecog = int(b.ecog[i])
+    return ScreenSubject(
+        subject_id=subject_id,
+        site_id=site,
+        screening_date=date,
+        age=int(b.age[i]),
+        sex="F" if b.female[i] else "M",
+        indication=INDICATIONS[int(b.indication[i])],
+        ecog=ecog,
+        cldn18_ihc_pct=float(b.cldn18_pct[i]),
+        cldn18_ihc_intensity=2,
+        prior_lines=int(b.prior_lines[i]),
+        refractory_to_standard_therapy=True,
+        measurable_disease=bool(b.measurable_disease[i]),
+        life_expectancy_weeks=24 - 8 * ecog,
+        anc_1e9_l=float(b.anc[i]),
+        platelets_1e9_l=float(b.platelets[i]),
+        hemoglobin_g_dl=float(b.hemoglobin[i]),
+        creatinine_clearance_ml_min=float(b.creatinine_clearance[i]),
+        alt_x_uln=float(b.alt_x_uln[i]),
+        bilirubin_x_uln=float(b.bilirubin_x_uln[i]),
+    )
 
 
 def baseline_assessment(
     subject_id: str, baseline: Baseline, day: dt.date
 ) -> RecordTumourAssessment:
     """The screening scan of a one-patient ``baseline``: every lesion, targets with diameters."""
-    les = baseline.lesions
-    lesions = []
-    for slot in np.flatnonzero(les.present[0]):
-        organ = les.organs[int(les.organ[0, slot])]
-        target = bool(les.target[0, slot])
-        lesions.append(
-            LesionInput(
-                lesion_id=_lesion_id(les, int(slot)),
-                category="target" if target else "non_target",
-                organ=_ORGAN_NAMES.get(organ, organ),
-                is_lymph_node=bool(les.is_lymph_node[0, slot]),
-                diameter_mm=float(les.baseline_mm[0, slot]) if target else None,
-            )
-        )
+    lesions = _lesion_inputs(baseline_lesions(baseline))
     return RecordTumourAssessment(
-        subject_id=subject_id, assessment_date=day, lesions=tuple(lesions), method="CT"
+        subject_id=subject_id, assessment_date=day, lesions=lesions, method="CT"
     )
 
 

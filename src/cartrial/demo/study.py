@@ -36,6 +36,7 @@ from cartrial.demo.conduct import (
     SubjectState,
     baseline_assessment,
     plan_subject,
+    screening_record,
 )
 from cartrial.demo.summary import DemoSummary, summarise
 from cartrial.exchange import build_adam, build_sdtm, write_package
@@ -54,7 +55,6 @@ from cartrial.services import (
     LockData,
     OpenExpansion,
     ReviewExpansion,
-    ScreenSubject,
     ServiceContext,
     SignRecord,
     StopExpansion,
@@ -84,7 +84,6 @@ from cartrial.services import (
 )
 from cartrial.textio import read_text
 from cartrial.virtual.cohort import VirtualCohort, VirtualPopulation, sample_population
-from cartrial.virtual.params import INDICATIONS
 
 __all__ = ["DEFAULT_SEED", "TRUTH_CSV", "DemoResult", "run_demo"]
 
@@ -209,30 +208,8 @@ class _Conduct:
         b = patient.baseline
         site = SITES[k % len(SITES)][0]
         subject_id = f"{site}-{k + 1:03d}"
-        ecog = int(b.ecog[0])
         result = screen_subject(
-            self.staff[site].coordinator,
-            ScreenSubject(
-                subject_id=subject_id,
-                site_id=site,
-                screening_date=date,
-                age=int(b.age[0]),
-                sex="F" if b.female[0] else "M",
-                indication=INDICATIONS[int(b.indication[0])],
-                ecog=ecog,
-                cldn18_ihc_pct=float(b.cldn18_pct[0]),
-                cldn18_ihc_intensity=2,
-                prior_lines=int(b.prior_lines[0]),
-                refractory_to_standard_therapy=True,
-                measurable_disease=bool(b.measurable_disease[0]),
-                life_expectancy_weeks=24 - 8 * ecog,
-                anc_1e9_l=float(b.anc[0]),
-                platelets_1e9_l=float(b.platelets[0]),
-                hemoglobin_g_dl=float(b.hemoglobin[0]),
-                creatinine_clearance_ml_min=float(b.creatinine_clearance[0]),
-                alt_x_uln=float(b.alt_x_uln[0]),
-                bilirubin_x_uln=float(b.bilirubin_x_uln[0]),
-            ),
+            self.staff[site].coordinator, screening_record(subject_id, site, date, b, 0)
         )
         failed = [c.criterion for c in result.criteria if not c.met]
         outcome = "screen failure" if failed else "eligible"

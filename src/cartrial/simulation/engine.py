@@ -301,6 +301,18 @@ class ChunkOutcome:
     expansion_n: IntArray
     records: list[tuple[IntArray, str, int, IntArray, IntArray, IntArray, FloatArray]]
 
+    def stop(
+        self, idx: IntArray, following: IntArray, active: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        """Mark the trials ``idx`` whose next dose is ``-1`` stopped (and no longer ``active``).
+
+        Returns the mask of ``idx`` that goes on.
+        """
+        stop = following < 0
+        self.stopped[idx[stop]] = True
+        active[idx[stop]] = False
+        return ~stop
+
 
 @dataclass
 class _Running:

@@ -163,10 +163,15 @@ class IntervalKernel:
                 probability > design.elimination_cutoff - design.offset
             )
         self._elim_flat = self.elim.ravel()
+        self._any_extrasafe = bool(self.extrasafe.any())
+
+    def eliminated(self, n: IntArray, y: IntArray) -> BoolArray:
+        """Whether the safety rule eliminates each dose (same shape and layout as ``n``)."""
+        return np.take(self._elim_flat, n * self.elim.shape[1] + y)
 
     def first_eliminated(self, n: IntArray, y: IntArray) -> IntArray:
         """Lowest dose eliminated by the safety rule per trial (``n_doses`` if none)."""
-        return first_true(np.take(self._elim_flat, n * self.elim.shape[1] + y))
+        return first_true(self.eliminated(n, y))
 
     def decide(
         self, n: IntArray, y: IntArray, current: IntArray, last_dlts: IntArray | None = None
@@ -193,28 +198,33 @@ class IntervalKernel:
         code: npt.NDArray[np.int8],
         first_elim: IntArray,
         complete: IntArray | None = None,
+        *,
+        n_current: IntArray | None = None,
+        treated: IntArray | int | None = None,
     ) -> IntArray:
         """Precedence rules 3-8 around the rule's ``code`` (0 E, 1 S, 2 D); ``-1`` = stop.
 
         ``first_elim`` is the lowest eliminated dose per trial (``n_doses`` if none);
         ``complete`` (TITE designs) the patients with complete follow-up per dose, used by the
-        extra-safe rule as by the elimination rule (default ``n``).
+        extra-safe rule as by the elimination rule (default ``n``). ``n_current`` (patients at
+        the current dose) and ``treated`` (patients in all) spare recomputing them from ``n``
+        when the caller has them.
         """
         d = self.design
-        n_cur = n[np.arange(n.shape[0]), current]
+        n_cur = n[np.arange(n.shape[0]), current] if n_current is None else n_current
         safe_n = n if complete is None else complete
-        stop = (first_elim == 0) | self.extrasafe[safe_n[:, 0], y[:, 0]]
-        stop |= row_sum(n) >= d.max_patients
+        stop = first_elim == 0
+        if self._any_extrasafe:  # a table lookup per trial only when the rule can fire
+            stop |= self.extrasafe[safe_n[:, 0], y[:, 0]]
+        stop |= (row_sum(n) if treated is None else treated) >= d.max_patients
+        # E (0) moves up one dose, S (1) stays, D (2) moves down one: current + 1 - code, kept
+        # at or above the lowest dose and at or below the highest dose not eliminated (which
+        # also moves a trial above it down there)
         top = first_elim - 1
-        following = np.where(
-            code == _RULE_INDEX["E"],
-            np.minimum(current + 1, top),
-            np.where(code == _RULE_INDEX["D"], np.maximum(current - 1, 0), current),
-        )
-        following = np.where(current > top, top, following)
+        following = np.minimum(np.maximum(current + (1 - code), 0), top)
         if d.n_earlystop is not None:
             stop |= (following == current) & (n_cur >= d.n_earlystop)
-        return np.where(stop, -1, following).astype(np.int64)
+        return np.where(stop, -1, following).astype(np.int64, copy=False)
 
     def select(self, n: IntArray, y: IntArray) -> IntArray:
         """The MTD per trial as :func:`cartrial.designs.isotonic.isotonic_mtd` chooses it.

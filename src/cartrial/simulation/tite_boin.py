@@ -26,10 +26,10 @@ class TiteBoinKernel:
         self.design = design
         self.interval = interval
         self.lambda_e, self.lambda_d = design.lambdas()
-        # _allowed_pending[m]: most pending patients among m treated that do not suspend accrual
+        # allowed_pending[m]: most pending patients among m treated that do not suspend accrual
         # (``c / m > max_pending_fraction`` suspends, as decide tests it)
         fraction = design.max_pending_fraction
-        self._allowed_pending = np.array(
+        self.allowed_pending = np.array(
             [
                 max(c for c in range(m + 1) if c / max(m, 1) <= fraction)
                 for m in range(interval.elim.shape[0])
@@ -42,10 +42,10 @@ class TiteBoinKernel:
         lowest = elim | interval.extrasafe
         zero = np.zeros((1, elim.shape[1]), dtype=np.int64)
         flips = [table[1:] & ~table[:-1] for table in (lowest, elim)]
-        self._newly = [np.concatenate([zero, np.cumsum(flip, axis=0)]) for flip in flips]
+        self.newly_eliminated = [np.concatenate([zero, np.cumsum(flip, axis=0)]) for flip in flips]
         # a flip k -> k + 1 needs y <= k DLTs among k completed patients to be reachable
         k, y = np.indices(flips[0].shape)
-        self._can_newly_eliminate = bool(any((flip & (y <= k)).any() for flip in flips))
+        self.can_newly_eliminate = bool(any((flip & (y <= k)).any() for flip in flips))
 
     def decide(self, follow: FollowUp, current: IntArray) -> tuple[IntArray, BoolArray]:
         """Next dose per trial (``-1`` stop) and whether accrual is suspended."""
@@ -106,18 +106,21 @@ class TiteBoinKernel:
         dlt_next = row_min(np.where(unseen, resolve_day, np.inf))
         here = pending & (dose == current[:, None])
         # resolutions at the current dose needed to bring the pending share to the allowed one
-        need = count_true(here) - self._allowed_pending[follow.n[suspended][rows, current]]
+        need = count_true(here) - self.allowed_pending[follow.n[suspended][rows, current]]
         ordered = np.sort(np.where(here, resolve_day, np.inf), axis=1)
         enough = ordered[rows, np.clip(need, 1, ordered.shape[1]) - 1]
         day = np.minimum(dlt_next, enough)
-        if not self._can_newly_eliminate:
+        if not self.can_newly_eliminate:
             return day
         # windows closing at or below the current dose that could newly eliminate a dose
         n, y, pending_n = follow.subset(suspended).counts()
         complete = n - pending_n
         doses = np.arange(n.shape[1])
         risky = np.zeros(n.shape, dtype=bool)
-        for table, columns in ((self._newly[0], doses == 0), (self._newly[1], doses > 0)):
+        for table, columns in (
+            (self.newly_eliminated[0], doses == 0),
+            (self.newly_eliminated[1], doses > 0),
+        ):
             newly = table[n, y] - table[complete, y] > 0
             risky |= newly & columns
         risky &= doses <= current[:, None]

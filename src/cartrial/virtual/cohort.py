@@ -155,7 +155,7 @@ class VirtualPopulation:
         eta_lesion = rng.standard_normal(les.organ.shape)
         e_new, e_nontarget = rng.standard_exponential(n), rng.standard_exponential(n)
         d = regression_rate(kin.auc(28.0), b.cldn18_pct, b.pdl1_pct, eta_d, tp)
-        g = tp.growth_per_day * np.exp(tp.growth_sd_log * eta_g)
+        g = tp.growth_per_day * tp.growth_factor(b.indication) * np.exp(tp.growth_sd_log * eta_g)
         sld0 = (les.baseline_mm * les.target).sum(axis=1) * np.exp(
             -g * prm.population.baseline_scan_day
         )

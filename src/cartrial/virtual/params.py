@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cartrial.errors import InputFileError, ProtocolError
@@ -162,6 +164,7 @@ class TumourParams(_Section):
     """Stein/Fojo bi-exponential tumour regression-growth model linked to CAR-T exposure."""
 
     growth_per_day: Positive
+    growth_factor_by_indication: dict[Indication, Positive]
     growth_sd_log: NonNegative
     kill_max_per_day: Positive
     kill_sd_log: NonNegative
@@ -176,6 +179,17 @@ class TumourParams(_Section):
     new_lesion_rate_per_day: NonNegative
     non_target_progression_rate_per_day: NonNegative
     new_lesion_median_mm: Positive
+
+    @model_validator(mode="after")
+    def _every_indication_has_a_growth_factor(self) -> TumourParams:
+        if set(self.growth_factor_by_indication) != set(INDICATIONS):
+            raise ValueError(f"growth_factor_by_indication must name exactly {INDICATIONS}")
+        return self
+
+    def growth_factor(self, indication: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Growth-rate multiplier of each patient's indication (codes index ``INDICATIONS``)."""
+        factors = np.array([self.growth_factor_by_indication[i] for i in INDICATIONS])
+        return np.asarray(factors[indication], dtype=float)
 
 
 class BackgroundAE(BaseModel):

@@ -36,18 +36,25 @@ ArrayLike = npt.ArrayLike
 
 
 def relative_size(t: ArrayLike, d: ArrayLike, g: ArrayLike) -> FloatArray:
-    """``f(t) = exp(-d t) + exp(g t) - 1`` for ``t >= 0``; ``exp(g t)`` before day 0."""
+    """``f(t) = exp(-d t) + exp(g t) - 1`` for ``t >= 0``; ``exp(g t)`` before day 0.
+
+    At the fastest growth rates the size of a tumour years on overflows to ``inf``, which every
+    caller compares correctly (an event by then is certain), so the overflow is not reported.
+    """
     t_ = np.asarray(t, dtype=float)
     d_, g_ = np.asarray(d, dtype=float), np.asarray(g, dtype=float)
-    after = np.exp(-d_ * np.maximum(t_, 0.0)) + np.expm1(g_ * np.maximum(t_, 0.0))
+    with np.errstate(over="ignore"):
+        after = np.exp(-d_ * np.maximum(t_, 0.0)) + np.expm1(g_ * np.maximum(t_, 0.0))
     return np.asarray(np.where(t_ < 0, np.exp(g_ * np.minimum(t_, 0.0)), after))
 
 
 def cumulative_relative_size(t: ArrayLike, d: ArrayLike, g: ArrayLike) -> FloatArray:
-    """``F(t) = integral_0^t f = (1 - exp(-d t))/d + (exp(g t) - 1)/g - t`` (``t >= 0``)."""
+    """``F(t) = integral_0^t f = (1 - exp(-d t))/d + (exp(g t) - 1)/g - t`` (``t >= 0``; ``inf``
+    when it overflows, see :func:`relative_size`)."""
     t_ = np.maximum(np.asarray(t, dtype=float), 0.0)
     d_, g_ = np.asarray(d, dtype=float), np.asarray(g, dtype=float)
-    return np.asarray(-np.expm1(-d_ * t_) / d_ + np.expm1(g_ * t_) / g_ - t_)
+    with np.errstate(over="ignore"):
+        return np.asarray(-np.expm1(-d_ * t_) / d_ + np.expm1(g_ * t_) / g_ - t_)
 
 
 def nadir_day(d: ArrayLike, g: ArrayLike) -> FloatArray:
