@@ -182,14 +182,27 @@ def pick(rng: random.Random, role: str) -> tuple[str, str]:
     return ("write (API)" if rng.random() < 1 / 3 else "write (form)"), form
 
 
-def _values(rng: random.Random, form: str) -> dict[str, str]:
+#: Minutes of follow-up a laboratory value may be dated in: days 1 to 60 after the infusion.
+FOLLOW_UP_MINUTES = 60 * 24 * 60
+
+
+def _values(rng: random.Random, form: str, slot: int) -> dict[str, str]:
+    """The input of a write: a data query, or a plausible neutrophil count of a treated subject.
+
+    ``slot`` numbers the writer's laboratory values (unique across writers): each is taken at a
+    minute of its own, so that no value repeats a stored one (the duplicate rules would refuse
+    it, rightly). The value (0.2-6.0 x 10^9/L, limits 1.8-7.5) is inside the physiological
+    range of ``data/plausibility``; a refusal of such a value is a real failure.
+    """
     subject = rng.choice(TREATED)
     if form == "raise-query":
         return {"subject_id": subject, "question": "Please check the source."}
-    day = D0 + dt.timedelta(days=rng.randint(1, 60))
+    if slot >= FOLLOW_UP_MINUTES:
+        raise SystemExit("more laboratory values than minutes of follow-up: a shorter run")
+    when = dt.datetime.combine(D0, dt.time(), dt.UTC) + dt.timedelta(days=1, minutes=slot)
     return {
         "subject_id": subject,
-        "collected_at": f"{day.isoformat()}T{rng.randint(6, 20):02d}:00:00+00:00",
+        "collected_at": when.isoformat(),
         "lbtestcd": "NEUT",
         "value": f"{rng.uniform(0.2, 6.0):.2f}",
         "unit": "10^9/L",
@@ -198,10 +211,21 @@ def _values(rng: random.Random, form: str) -> dict[str, str]:
     }
 
 
+def _problem(response: httpx.Response) -> str:
+    """What a failed response says: a form's error message, the API's detail, else its end."""
+    alert = re.search(r'role="alert">([^<]*)<', response.text)
+    if alert:
+        return alert.group(1)
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return str(response.json().get("detail", response.text))[:300]
+    return re.sub(r"\s+", " ", response.text)[-300:]
+
+
 class User:
     """A logged-in user: its HTTP client (own session cookie), CSRF token and access token."""
 
-    def __init__(self, base: str, name: str, token: str) -> None:
+    def __init__(self, base: str, name: str, token: str, writer: int, writers: int) -> None:
+        self.writer, self.writers, self.labs = writer, writers, 0  # slots of its lab values
         self.client = httpx.Client(base_url=base, timeout=60)
         self.client.get("/login")
         self.csrf = self.client.cookies["cartrial_csrf"]
@@ -220,7 +244,8 @@ class User:
             ok = r.status_code == 200
         else:
             id_field = WRITES[what][0]
-            values = _values(rng, what)
+            values = _values(rng, what, self.writer + self.writers * self.labs)
+            self.labs += what == "lab"
             if kind == "write (API)":
                 r = self.client.post(f"/api/forms/{what}", json=values, headers=self.bearer)
                 found = r.json().get(id_field) if r.status_code == 200 else None
@@ -233,7 +258,7 @@ class User:
                 with out.lock:
                     out.written.append((what, int(str(found))))
         elapsed = time.perf_counter() - began
-        failure = None if ok else (r.status_code, re.sub(r"\s+", " ", r.text)[-160:])
+        failure = None if ok else (r.status_code, _problem(r))
         out.add(f"{kind} {what}", elapsed, failure)
 
 
@@ -247,10 +272,14 @@ def run_user(
     until: list[float],
     seed_: int,
     out: Results,
+    writers: int,
 ) -> None:
-    """One user: log in, then requests until the time is up (see the module docstring)."""
+    """One user: log in, then requests until the time is up (see the module docstring).
+
+    ``seed_`` seeds its choices and numbers it among the ``writers`` (its lab values' slots).
+    """
     rng = random.Random(seed_)
-    user = User(base, name, token)
+    user = User(base, name, token, seed_, writers)
     start.wait()
     while True:
         time.sleep(rng.uniform(0, 2 * think))
@@ -261,11 +290,14 @@ def run_user(
 
 
 def server_cost(
-    base: str, name: str, token: str, pid: int, repeats: int, out: Results
+    base: str, name: str, token: str, pid: int, repeats: int, out: Results, writer: tuple[int, int]
 ) -> dict[str, float]:
-    """Server CPU ms per request of each kind, one request at a time (no queueing)."""
+    """Server CPU ms per request of each kind, one request at a time (no queueing).
+
+    ``writer``: this pass's number among the writers and their number (its lab values' slots).
+    """
     rng = random.Random(0)
-    user = User(base, name, token)
+    user = User(base, name, token, *writer)
     cost = {}
     for kind, what in KINDS:
         before = server_cpu_seconds(pid)
@@ -329,13 +361,16 @@ def main() -> None:
         # warm-up, not measured: each kind a few times, so that each worker has imported what
         # its pages use and read the model once (a server runs for days; the load is its life)
         warm = Results()
-        server_cost(base, first, users[first][1], server.pid, 3 * args.workers, warm)
+        writers = len(users) + 2  # the users, the warm-up and the pass of one kind at a time
+        server_cost(
+            base, first, users[first][1], server.pid, 3 * args.workers, warm, (writers - 2, writers)
+        )
         barrier = threading.Barrier(len(users) + 1)
         until = [float("inf")]
         threads = [
             threading.Thread(
                 target=run_user,
-                args=(base, name, role, token, args.think, barrier, until, i, out),
+                args=(base, name, role, token, args.think, barrier, until, i, out, writers),
             )
             for i, (name, (role, token)) in enumerate(users.items())
         ]
@@ -348,7 +383,9 @@ def main() -> None:
             thread.join()
         cpu = server_cpu_seconds(server.pid) - cpu
         alone = Results()
-        cost = server_cost(base, first, users[first][1], server.pid, args.repeats, alone)
+        cost = server_cost(
+            base, first, users[first][1], server.pid, args.repeats, alone, (writers - 1, writers)
+        )
         server.terminate()
         server.wait(timeout=60)
         lost, chain = check_writes(url, out.written + alone.written + warm.written)

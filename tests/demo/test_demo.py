@@ -96,8 +96,11 @@ def test_demo_sdtm_holds_design_visits_eligibility_vitals_and_links(
     def read(name: str) -> pd.DataFrame:
         return pd.read_sas(folder / f"{name}.xpt", format="xport", encoding="utf-8")
 
-    for name in ("ta", "te", "tv", "td", "ti", "sv", "ie", "vs", "relrec"):
+    for name in ("ta", "te", "tv", "td", "ti", "sv", "ie", "vs", "relrec", "pp"):
         assert len(read(name)) > 0, name
+    pp = read("pp")
+    assert {"CMAX", "TMAX", "AUCINT"} <= set(pp["PPTESTCD"])
+    assert "PK-CARTGENE" in set(read("relrec")["RELID"])
     assert "LYMPHODEPLETING CHEMOTHERAPY" in set(read("ex")["EXCAT"])
     assert {"CONCOMITANT MEDICATION", "SUBSEQUENT ANTICANCER THERAPY"} <= set(read("cm")["CMCAT"])
     assert "SCREEN FAILURE" in set(read("dm")["ARMNRS"])

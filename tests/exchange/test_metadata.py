@@ -13,7 +13,7 @@ from cartrial.exchange.metadata import VariableSpec, _parse, codelists
 
 def test_every_dataset_and_variable_fits_sas_transport_v5() -> None:
     specs = dataset_specs()
-    assert len(specs) == 32  # 24 SDTM (TS, TA, TE, TV, TD, TI, ..., RELREC), 8 ADaM
+    assert len(specs) == 33  # 25 SDTM (TS, TA, TE, TV, TD, TI, ..., PP, ..., RELREC), 8 ADaM
     for spec in specs.values():
         assert len(spec.name) <= 8 and len(spec.label) <= 40
         for variable in spec.variables:

@@ -18,8 +18,8 @@ def _subject(frame: pd.DataFrame, subject: str) -> pd.DataFrame:
 
 def test_every_dataset_has_exactly_its_metadata_variables(sdtm: dict[str, pd.DataFrame]) -> None:
     assert list(sdtm) == ["TS", "TA", "TE", "TV", "TD", "TI", "DM", "DS", "SV", "EX", "CM", "AE",
-                          "SUPPAE", "IE", "LB", "FA", "VS", "TU", "TR", "RS", "IS", "PC", "CP",
-                          "RELREC"]  # fmt: skip
+                          "SUPPAE", "IE", "LB", "FA", "VS", "TU", "TR", "RS", "IS", "PC", "PP",
+                          "CP", "RELREC"]  # fmt: skip
     for name, frame in sdtm.items():
         assert tuple(frame.columns) == dataset_spec(name).columns, name
 

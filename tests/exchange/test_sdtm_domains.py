@@ -275,10 +275,14 @@ def test_fa_dlt_adjudication_and_its_relrec_link(sdtm: dict[str, pd.DataFrame]) 
         ("DLT-1", "FA", "FASEQ", "11"),
         ("DLT-2", "AE", "AESEQ", "2"),
         ("DLT-2", "FA", "FASEQ", "12"),
+        # S02's transgene samples from day 0 on and the PP parameters computed from them
+        ("PK-CARTGENE", "PC", "PCGRPID", "CARTGENE"),
+        ("PK-CARTGENE", "PP", "PPGRPID", "CARTGENE"),
     ]
-    # all 11 AEs of trial_builder carry an adjudication: 22 DLT rows, 3 CRS rows; TU is empty
-    # in the hand-made trial, so no TU/TR dataset-level link
-    assert len(sdtm["RELREC"]) == 25 and set(sdtm["RELREC"]["RELTYPE"].dropna()) == set()
+    # all 11 AEs of trial_builder carry an adjudication: 22 DLT rows, 3 CRS rows; the six
+    # infused subjects' transgene profiles: 12 PK rows; TU is empty in the hand-made trial, so
+    # no TU/TR dataset-level link
+    assert len(sdtm["RELREC"]) == 37 and set(sdtm["RELREC"]["RELTYPE"].dropna()) == set()
 
 
 def test_relrec_links_tu_and_tr_at_dataset_level(trial: TrialData) -> None:

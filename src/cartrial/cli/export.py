@@ -117,7 +117,8 @@ def _command(standards: tuple[str, ...], doc: str, *, nested: bool = False) -> C
 export_app.command("sdtm")(
     _command(
         ("sdtm",),
-        "SDTM (SDTMIG 3.4): TS, DM, DS, EX, CM, AE, SUPPAE, LB, FA, TU, TR, RS, IS, PC, CP.",
+        "SDTM (SDTMIG 3.4): TS, TA, TE, TV, TD, TI, DM, DS, SV, EX, CM, AE, SUPPAE, IE, LB, FA,"
+        " VS, TU, TR, RS, IS, PC, PP, CP, RELREC.",
     )
 )
 export_app.command("adam")(

@@ -16,6 +16,7 @@ import pandas as pd
 from cartrial.analysis import TrialData
 from cartrial.analysis.populations import population
 from cartrial.analysis.safety import treatment_emergent_aes
+from cartrial.exchange.adam_visits import analysis_visits
 from cartrial.exchange.common import conform, from_iso, grade_text, sas_date, usubjid
 from cartrial.exchange.metadata import dataset_spec
 
@@ -129,8 +130,9 @@ def _first_worst(adae: pd.DataFrame, by: list[str]) -> pd.Series:
     return flag
 
 
-def build_adlb(adsl: pd.DataFrame, lb: pd.DataFrame) -> pd.DataFrame:
-    """ADLB: lab results with baseline, change, toxicity grades and their shift from baseline."""
+def build_adlb(adsl: pd.DataFrame, lb: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """ADLB: lab results with baseline, change, toxicity grades and their shift from baseline,
+    at the analysis visit of LB's visit (``windows``: :func:`~.adam_visits.visit_windows`)."""
     out = lb[["STUDYID", "USUBJID"]].copy()
     out = pd.concat([out, adsl_columns(adsl, out["USUBJID"], ("TRT01A", "SAFFL"))], axis=1)
     out["PARAMCD"] = lb["LBTESTCD"]
@@ -140,6 +142,7 @@ def build_adlb(adsl: pd.DataFrame, lb: pd.DataFrame) -> pd.DataFrame:
     out["ADT"] = sas_date(from_iso(lb["LBDTC"]))
     start = adsl_columns(adsl, out["USUBJID"], ("TRTSDT",))["TRTSDT"]
     out["ADY"] = relative_day(out["ADT"], start).where(start.notna())
+    out = pd.concat([out, analysis_visits(lb["VISIT"], lb["VISITNUM"], windows)], axis=1)
     out["ABLFL"] = lb["LBBLFL"]
     out["ANRLO"] = lb["LBSTNRLO"]
     out["ANRHI"] = lb["LBSTNRHI"]

@@ -2,7 +2,8 @@
 
 Best overall response and the time-to-event variables come from the analysis functions the
 report uses (:func:`~cartrial.analysis.response.best_overall_response`,
-:func:`~cartrial.analysis.survival.time_to_event`, :func:`~cartrial.analysis.kinetics.nca`):
+:func:`~cartrial.analysis.survival.time_to_event`; ADPP reads SDTM PP, which holds
+:func:`~cartrial.analysis.kinetics.nca`'s parameters):
 ORR, DCR and Kaplan-Meier medians recomputed from ADRS and ADTTE equal the report's by
 construction, and a test recomputes them independently.
 """
@@ -15,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from cartrial.analysis import TrialData, analysis_settings
-from cartrial.analysis.kinetics import nca
 from cartrial.analysis.response import best_overall_response
 from cartrial.analysis.survival import time_to_event
 from cartrial.exchange.adam import adsl_columns, relative_day
+from cartrial.exchange.adam_visits import analysis_visits
 from cartrial.exchange.common import conform, from_iso, iso_date, sas_date, usubjid
-from cartrial.exchange.metadata import dataset_spec
+from cartrial.exchange.metadata import dataset_spec, pk_parameters
 
 __all__ = ["RESPONSE_CODES", "build_adis", "build_adpc", "build_adpp", "build_adrs", "build_adtte"]
 
@@ -31,23 +32,19 @@ _TTE = {
     "OS": "Overall Survival (days)",
     "DOR": "Duration of Response (days)",
 }
-_NCA = {
-    "cmax": ("CMAX", "Maximum Level"),
-    "tmax_day": ("TMAX", "Time of Maximum Level"),
-    "clast": ("CLST", "Last Quantifiable Level"),
-    "tlast_day": ("TLST", "Time of Last Quantifiable Level"),
-    "auc_0_28": ("AUCD28", "AUC Day 0 to 28"),
-}
-_ANALYTE = {"copies/ug gDNA": ("G", "transgene"), "cells/uL": ("C", "CAR+ cells")}
+#: ADPP's PARAMCD letter and PARAM text of each analyte (PP.PPGRPID, the PCTESTCD).
+_ANALYTE = {"CARTGENE": ("G", "transgene"), "CARTCELL": ("C", "CAR+ cells")}
 
 
 def _with_adsl(adsl: pd.DataFrame, frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat([frame, adsl_columns(adsl, frame["USUBJID"], names)], axis=1)
 
 
-def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.DataFrame:
-    """ADRS: time-point responses (OVR), best response as the protocol defines it (BOR) and
-    without confirmation (UBOR)."""
+def build_adrs(
+    trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame, windows: pd.DataFrame
+) -> pd.DataFrame:
+    """ADRS: time-point responses (OVR) at the analysis visit of RS's visit, best response as
+    the protocol defines it (BOR) and without confirmation (UBOR), which are no visit's."""
     settings = analysis_settings(trial.protocol)
     study = trial.protocol.study.id
     best = best_overall_response(trial, settings)
@@ -64,6 +61,7 @@ def build_adrs(trial: TrialData, adsl: pd.DataFrame, rs: pd.DataFrame) -> pd.Dat
             "SRCSEQ": overall["RSSEQ"],
         }
     )
+    ovr = pd.concat([ovr, analysis_visits(overall["VISIT"], overall["VISITNUM"], windows)], axis=1)
     used = best.timepoints
     used_keys = usubjid(study, used["subject_id"]) + "/" + iso_date(used["assessment_date"])
     in_best = (ovr["USUBJID"] + "/" + overall["RSDTC"]).isin(set(used_keys))
@@ -134,8 +132,9 @@ def build_adtte(trial: TrialData, adsl: pd.DataFrame) -> pd.DataFrame:
     return conform(out, dataset_spec("ADTTE"))
 
 
-def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
-    """ADPC: CAR-T levels with the NCA time scale (days from infusion); BLQ after it is 0."""
+def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """ADPC: CAR-T levels with the NCA time scale (days from infusion) at the analysis visit of
+    PC's visit; BLQ after the infusion is 0."""
     out = pc[["STUDYID", "USUBJID"]].copy()
     out = _with_adsl(adsl, out, ("TRT01A", "TRTSDT"))
     out["PARAMCD"] = pc["PCTESTCD"]
@@ -143,6 +142,7 @@ def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
     out["ADT"] = sas_date(from_iso(pc["PCDTC"]))
     out["AFRLT"] = out["ADT"] - out["TRTSDT"]
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
+    out = pd.concat([out, analysis_visits(pc["VISIT"], pc["VISITNUM"], windows)], axis=1)
     blq = pc["PCSTRESC"] == "BLQ"
     out["BLQFL"] = np.where(blq, "Y", "N")
     out["AVAL"] = pc["PCSTRESN"].where(~blq, np.where(out["AFRLT"] >= 0, 0.0, np.nan))
@@ -151,40 +151,29 @@ def build_adpc(adsl: pd.DataFrame, pc: pd.DataFrame) -> pd.DataFrame:
     return conform(out, dataset_spec("ADPC"))
 
 
-def build_adpp(trial: TrialData, adsl: pd.DataFrame) -> pd.DataFrame:
-    """ADPP: the NCA parameters of the report's kinetics table, one record per parameter."""
-    settings = analysis_settings(trial.protocol)
-    study = trial.protocol.study.id
-    parameters = nca(trial, settings)
-    parts = []
-    for column, (code, name) in _NCA.items():
-        rows = parameters.loc[parameters[column].notna()]
-        suffix = rows["unit"].map({u: code for u, (code, _) in _ANALYTE.items()}).fillna("X")
-        analyte = rows["unit"].map({u: name for u, (_, name) in _ANALYTE.items()})
-        analyte = analyte.fillna(rows["unit"])
-        is_time = column.endswith("_day")
-        unit = pd.Series("DAYS", index=rows.index) if is_time else rows["unit"]
-        if column == "auc_0_28":
-            unit = rows["unit"] + "*day"
-        parts.append(
-            pd.DataFrame(
-                {
-                    "STUDYID": study,
-                    "USUBJID": usubjid(study, rows["subject_id"]),
-                    "PARAMCD": code + suffix,
-                    "PARAM": name + ", " + analyte,
-                    "AVAL": rows[column].astype(float),
-                    "AVALU": unit,
-                }
-            )
-        )
-    out = pd.concat(parts, ignore_index=True)
+def build_adpp(adsl: pd.DataFrame, pp: pd.DataFrame) -> pd.DataFrame:
+    """ADPP: the computed parameters of PP (the report's NCA), one record per parameter and
+    analyte, traceable to PP by ``SRCDOM``/``SRCSEQ``."""
+    done = pp.loc[pp["PPSTRESN"].notna()].reset_index(drop=True)
+    by_test = {p.pptestcd: p for p in pk_parameters().values()}
+    code = done["PPTESTCD"].map({t: p.paramcd for t, p in by_test.items()})
+    name = done["PPTESTCD"].map({t: p.param for t, p in by_test.items()})
+    suffix = done["PPGRPID"].map({t: letter for t, (letter, _) in _ANALYTE.items()})
+    analyte = done["PPGRPID"].map({t: text for t, (_, text) in _ANALYTE.items()})
+    out = done[["STUDYID", "USUBJID"]].copy()
+    out["PARAMCD"] = code + suffix.fillna("X")
+    out["PARAM"] = name + ", " + analyte.fillna(done["PPCAT"]) + " (" + done["PPSTRESU"] + ")"
+    out["AVAL"] = done["PPSTRESN"]
+    out["AVALU"] = done["PPSTRESU"]
+    out["SRCDOM"] = "PP"
+    out["SRCSEQ"] = done["PPSEQ"]
     out = _with_adsl(adsl, out, ("TRT01A",))
     return conform(out, dataset_spec("ADPP"))
 
 
-def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame) -> pd.DataFrame:
-    """ADIS: anti-CAR antibody results per sample (screen, confirmation, titer)."""
+def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """ADIS: anti-CAR antibody results per sample (screen, confirmation, titer) at the analysis
+    visit of IS's visit."""
     out = is_[["STUDYID", "USUBJID"]].copy()
     out = _with_adsl(adsl, out, ("TRT01A", "TRTSDT"))
     out["PARAMCD"] = is_["ISTESTCD"]
@@ -193,6 +182,7 @@ def build_adis(adsl: pd.DataFrame, is_: pd.DataFrame) -> pd.DataFrame:
     out["AVAL"] = is_["ISSTRESN"]
     out["ADT"] = sas_date(from_iso(is_["ISDTC"]))
     out["ADY"] = relative_day(out["ADT"], out["TRTSDT"]).where(out["TRTSDT"].notna())
+    out = pd.concat([out, analysis_visits(is_["VISIT"], is_["VISITNUM"], windows)], axis=1)
     out["SRCDOM"] = "IS"
     out["SRCSEQ"] = is_["ISSEQ"]
     return conform(out, dataset_spec("ADIS"))

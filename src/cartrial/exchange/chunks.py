@@ -16,8 +16,8 @@ Some metadata needs the whole dataset before the first record is written: the wi
 transport text variable, the Dataset-JSON ``length`` and ``dataType``, the Define-XML lengths,
 data types and value-level lists. :func:`witness_rows` keeps, per chunk, the few records that
 decide them (the longest value of each text variable, a non-whole value of each number if any,
-the first record and first unit of each LB/PC test): the witnesses of all chunks give the same
-metadata as the whole dataset.
+the first record and first unit of each LB/PC test and PP parameter): the witnesses of all
+chunks give the same metadata as the whole dataset.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def _number(values: pd.Series) -> list[object]:
 def _value_level(frame: pd.DataFrame, name: str) -> list[object]:
     """The first record and first record with a unit of each test, and each test's result
     witness (the LB/PC value-level metadata of Define-XML)."""
-    result, test = VALUE_LEVEL[name]
+    result, tests = VALUE_LEVEL[name]
+    test = list(tests)
     unit = f"{name}STRESU"
     kept: list[object] = [*frame.groupby(test, sort=False, observed=True).head(1).index]
     kept += [*frame.loc[frame[unit].notna()].groupby(test, sort=False, observed=True).head(1).index]

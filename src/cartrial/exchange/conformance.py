@@ -9,18 +9,24 @@ rule           what it checks
 required       every Req variable is present and populated on every record (SDTMIG 3.4 4.1.1.5)
 key            the dataset's key variables identify one record each (Define-XML KeySequence)
 seq            --SEQ is unique within each USUBJID (SDTMIG 3.4 4.1.2.6)
-iso8601        --DTC values are ISO 8601 dates, durations (TEDUR, TD) ISO 8601 durations (4.4.1)
+iso8601        --DTC values are ISO 8601 dates, durations (TEDUR, TD, --STINT/--ENINT) ISO 8601
+               durations (4.4.1, 4.4.3)
 codelist       values are terms of the variable's codelist (an error for a non-extensible
                codelist, a note for an extensible one)
 one-per-subj   DM and ADSL hold one record per subject
 subject        every USUBJID of a dataset is a subject of DM (and of ADSL for ADaM)
+visit-map      VISIT and VISITNUM (SDTMIG 3.4 4.4.5), AVISIT and AVISITN (ADaMIG 1.3 3.3.3) map
+               one to one within a dataset
+tptref         a record with --STINT or --ENINT has --TPTREF, the reference the interval is
+               measured from (CDISC CORE-000616 and CORE-000642)
 ============== ===================================================================================
 
 The checks also run on a dataset written chunk by chunk of subjects
 (:class:`ConformanceTally`): each chunk's datasets are checked together and the counts added.
 Every rule that looks across records (seq, key, one-per-subj, subject) compares records of one
 subject, and a chunk holds all the records of its subjects, so the sums equal the counts on the
-whole datasets; a dataset without USUBJID (trial design) is added once.
+whole datasets; a dataset without USUBJID (trial design) is added once. visit-map looks across
+subjects: the tally keeps each dataset's distinct (name, number) pairs and judges them at the end.
 """
 
 from __future__ import annotations
@@ -38,10 +44,13 @@ from cartrial.exchange.text import distinct
 
 __all__ = ["ConformanceTally", "Finding", "check_datasets"]
 
-_ISO_DATE = re.compile(
-    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$"
-    r"|^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
-)
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?)?$")
+_ISO_DURATION = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$")
+#: The pattern and the finding's message of each ISO 8601 "codelist".
+_ISO = {
+    "ISO8601": (_ISO_DATE, "not an ISO 8601 date"),
+    "ISO8601DUR": (_ISO_DURATION, "not an ISO 8601 duration"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,10 @@ class Finding:
 
 
 #: Where a finding sits in the report before it is sorted: the order of the checks on one dataset.
-_ORDER = {"required": 0, "iso8601": 1, "codelist": 2, "seq": 3, "key": 4, "one-per-subj": 5}
+_ORDER = {"required": 0, "iso8601": 1, "codelist": 2, "tptref": 3, "seq": 4, "key": 5,
+          "one-per-subj": 6, "visit-map": 7}  # fmt: skip
+#: Visit name and number pairs that map one to one (SDTM, ADaM).
+_VISIT_PAIRS = (("VISIT", "VISITNUM"), ("AVISIT", "AVISITN"))
 #: The most codelist terms a finding's message lists.
 _TERMS_SHOWN = 5
 _Key = tuple[str, str, str, str, str]
@@ -79,6 +91,10 @@ class ConformanceTally:
     _rank: dict[_Key, tuple[int, ...]] = field(default_factory=dict)
     _terms: dict[_Key, list[str]] = field(default_factory=dict)
     _datasets: list[str] = field(default_factory=list)
+    #: (dataset, name variable, number variable) -> the distinct (name, number) pairs seen
+    _visits: dict[tuple[str, str, str], set[tuple[str | None, float | None]]] = field(
+        default_factory=dict
+    )
 
     def _count(
         self,
@@ -113,11 +129,12 @@ class ConformanceTally:
                 self._count(key, missing, (*where, 1))
             if codes is None or texts is None:
                 continue
-            if variable.codelist == "ISO8601":
-                wrong = [i for i, text in enumerate(texts) if not _ISO_DATE.match(text)]
+            if variable.codelist in _ISO:
+                pattern, what = _ISO[variable.codelist]
+                wrong = [i for i, text in enumerate(texts) if not pattern.match(text)]
                 bad = int(np.isin(codes, wrong).sum())
                 if bad:
-                    key = (name, variable.name, "iso8601", "error", "not an ISO 8601 date")
+                    key = (name, variable.name, "iso8601", "error", what)
                     self._count(key, bad, (*where, 2))
             elif variable.codelist in lists:
                 codelist = lists[variable.codelist]
@@ -131,8 +148,41 @@ class ConformanceTally:
                     self._count(key, count, (*where, 3), terms)
         self._across_records(name, frame, at)
 
+    def _timing(self, name: str, frame: pd.DataFrame, at: int) -> None:
+        """tptref per chunk; the visit pairs kept for :meth:`_visit_findings`."""
+        reference = f"{name}TPTREF"
+        intervals = [f"{name}STINT", f"{name}ENINT"]
+        if reference in frame.columns and len(frame):
+            for interval in (v for v in intervals if v in frame.columns):
+                bad = int((frame[interval].notna() & frame[reference].isna()).sum())
+                if bad:
+                    message = f"{interval} without {reference}"
+                    self._count((name, interval, "tptref", "error", message), bad, (1, at, 3))
+        for label, number in _VISIT_PAIRS:
+            if label in frame.columns and number in frame.columns:
+                pairs = frame[[label, number]].dropna(how="all").drop_duplicates()
+                seen = self._visits.setdefault((name, label, number), set())
+                seen |= {
+                    (None if pd.isna(a) else str(a), None if pd.isna(b) else float(b))
+                    for a, b in pairs.itertuples(index=False, name=None)
+                }
+
+    def _visit_findings(self) -> list[Finding]:
+        """visit-map: names with more than one number and numbers with more than one name."""
+        found = []
+        for (name, label, number), pairs in self._visits.items():
+            both = [(a, b) for a, b in pairs if a is not None and b is not None]
+            half = len(pairs) - len(both)  # a name without a number, or a number without a name
+            names, numbers = {a for a, _ in both}, {b for _, b in both}
+            repeated = 2 * len(both) - len(names) - len(numbers)
+            if repeated or half:
+                message = f"{label} and {number} do not map one to one"
+                found.append(Finding(name, label, "visit-map", message, repeated + half))
+        return found
+
     def _across_records(self, name: str, frame: pd.DataFrame, at: int) -> None:
         spec = dataset_spec(name)
+        self._timing(name, frame, at)
         seq = [v.name for v in spec.variables if v.name.endswith("SEQ") and v.name != "SRCSEQ"]
         if seq and "USUBJID" in frame.columns and len(frame):
             repeated = int(frame.duplicated(["USUBJID", seq[0]]).sum())
@@ -176,6 +226,7 @@ class ConformanceTally:
             if key in self._terms:
                 message = f"{message}: {', '.join(self._terms[key])}"
             found.append(Finding(name, variable, rule, message, self._rows[key], severity))  # type: ignore[arg-type]
+        found += self._visit_findings()
         return sorted(found, key=lambda f: (f.severity != "error", f.dataset, f.variable))
 
 

@@ -1,12 +1,12 @@
 """Define-XML v2.1 for an SDTM or ADaM package, its structural check and an HTML rendering.
 
-The document follows the CDISC Define-XML v2.1 specification (ODM 1.3.2 with the ``def``
-extension namespace): the standards used, value-level metadata (one ``ItemDef`` per test code of
-LB and PC results, selected by ``WhereClauseDef``), one ``ItemGroupDef`` per dataset with its
-``ItemRef``s in dataset order (``KeySequence`` for keys, ``MethodOID`` for derived variables), one
-``ItemDef`` per variable (data type, length, SAS field name, label, codelist, origin), the
-codelists with their NCI codes, one ``MethodDef`` per derivation in words, and a ``def:leaf`` per
-dataset file. Element order inside ``MetaDataVersion`` is the schema's.
+The document follows the CDISC Define-XML v2.1 specification (ODM 1.3.2 with the ``def`` extension
+namespace): the standards used, value-level metadata (one ``ItemDef`` per test code of LB and PC
+results and per analyte and parameter of PP, selected by ``WhereClauseDef``), one ``ItemGroupDef``
+per dataset with its ``ItemRef``s in dataset order (``KeySequence`` for keys, ``MethodOID`` for
+derived variables), one ``ItemDef`` per variable (data type, length, SAS field name, label,
+codelist, origin), the codelists with their NCI codes, one ``MethodDef`` per derivation in words,
+and a ``def:leaf`` per dataset file. Element order inside ``MetaDataVersion`` is the schema's.
 
 The CDISC XML schemas are not shipped with cartrial, so :func:`define_problems` checks the
 structure the schema and the specification require: namespaces and root attributes, element
@@ -18,6 +18,7 @@ value-level metadata, codelists, derivations).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,8 +46,13 @@ _STANDARDS = {
     "SDTM": ("STD.SDTMIG.3.4", "SDTMIG", "3.4", "Tabulation"),
     "ADaM": ("STD.ADaMIG.1.3", "ADaMIG", "1.3", "Analysis"),
 }
-#: Results that carry value-level metadata: dataset -> (result variable, test-code variable).
-VALUE_LEVEL = {"LB": ("LBSTRESN", "LBTESTCD"), "PC": ("PCSTRESN", "PCTESTCD")}
+#: Results that carry value-level metadata: dataset -> (result variable, the variables whose
+#: values select a value list entry: the test code, in PP the analyte (PPCAT) and parameter).
+VALUE_LEVEL: dict[str, tuple[str, tuple[str, ...]]] = {
+    "LB": ("LBSTRESN", ("LBTESTCD",)),
+    "PC": ("PCSTRESN", ("PCTESTCD",)),
+    "PP": ("PPSTRESN", ("PPCAT", "PPTESTCD")),
+}
 #: Datasets with at most one record per subject (or reference data): ``Repeating="No"``.
 _ONE_RECORD = frozenset({"DM", "ADSL", "TS"})
 #: Required order of the children of MetaDataVersion (Define-XML 2.1 schema).
@@ -71,6 +77,8 @@ def _description(parent: etree._Element, text: str) -> None:
 def _data_type(variable: VariableSpec, values: pd.Series) -> str:
     if variable.codelist == "ISO8601":
         return "date"
+    if variable.codelist == "ISO8601DUR":
+        return "durationDatetime"
     if variable.type == "Char":
         return "text"
     present = values.dropna()
@@ -235,15 +243,16 @@ def define_xml(
 def _value_level(
     mdv: etree._Element, datasets: Mapping[str, pd.DataFrame]
 ) -> tuple[set[str], list[tuple[str, VariableSpec, pd.Series]]]:
-    """Value lists and where clauses of the LB/PC results, one entry per test code.
+    """Value lists and where clauses of the LB/PC/PP results, one entry per test code (per
+    analyte and parameter in PP).
 
     Returns the OIDs of the result variables that get a ``ValueListRef`` and the value-level
     ``ItemDef``s to write (OID, metadata with a test-specific label, that test's values).
     """
     parents: set[str] = set()
     items: list[tuple[str, VariableSpec, pd.Series]] = []
-    clauses: list[tuple[str, str, str]] = []
-    for name, (result, test) in VALUE_LEVEL.items():
+    clauses: list[tuple[str, list[tuple[str, str]]]] = []
+    for name, (result, tests) in VALUE_LEVEL.items():
         if name not in datasets or datasets[name].empty:
             continue
         frame = datasets[name]
@@ -251,16 +260,18 @@ def _value_level(
         parent = f"IT.{name}.{result}"
         parents.add(parent)
         values = etree.SubElement(mdv, _d("ValueListDef"), OID=f"VL.{name}.{result}")
-        for order, code in enumerate(sorted(frame[test].dropna().unique()), start=1):
-            oid, where = f"{parent}.{code}", f"WC.{name}.{test}.{code}"
+        keys = frame[list(tests)].dropna().drop_duplicates().astype(str)
+        for order, key in enumerate(sorted(keys.itertuples(index=False, name=None)), start=1):
+            tag = ".".join(_oid_part(k) for k in key)
+            oid, where = f"{parent}.{tag}", f"WC.{name}.{'.'.join(tests)}.{tag}"
             ref = etree.SubElement(
                 values, _o("ItemRef"), ItemOID=oid, OrderNumber=str(order), Mandatory="No"
             )
             etree.SubElement(ref, _d("WhereClauseRef"), WhereClauseOID=where)
-            selected = frame[test] == code
+            selected = (frame[list(tests)].astype(str) == list(key)).all(axis=1)
             units = frame.loc[selected, f"{name}STRESU"].dropna().unique()
             unit = f" in {units[0]}" if len(units) else ""
-            description = f"{variable.label} of {code}{unit}"
+            description = f"{variable.label} of {' '.join(reversed(key))}{unit}"
             items.append(
                 (
                     oid,
@@ -268,13 +279,21 @@ def _value_level(
                     frame.loc[selected, result],
                 )
             )
-            clauses.append((where, f"IT.{name}.{test}", str(code)))
-    for where, item, code in clauses:
+            checks = [(f"IT.{name}.{t}", k) for t, k in zip(tests, key, strict=True)]
+            clauses.append((where, checks))
+    for where, checks in clauses:
         clause = etree.SubElement(mdv, _d("WhereClauseDef"), OID=where)
-        check = etree.SubElement(clause, _o("RangeCheck"), SoftHard="Soft", Comparator="EQ")
-        check.set(_d("ItemOID"), item)
-        etree.SubElement(check, _o("CheckValue")).text = code
+        for item, code in checks:  # several range checks: all must hold
+            check = etree.SubElement(clause, _o("RangeCheck"), SoftHard="Soft", Comparator="EQ")
+            check.set(_d("ItemOID"), item)
+            etree.SubElement(check, _o("CheckValue")).text = code
     return parents, items
+
+
+def _oid_part(value: str) -> str:
+    """``value`` as a part of an OID: letters, digits and underscores (``CAR+ T Cells`` ->
+    ``CAR_T_Cells``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_") or "_"
 
 
 def define_problems(root: etree._Element) -> list[str]:

@@ -1,10 +1,10 @@
 """Dataset and variable metadata of the CDISC datasets cartrial writes, loaded from package data.
 
 The tables in ``cartrial/data/cdisc/`` (``datasets.csv``, ``variables.csv``, ``codelists.csv``,
-``markers.csv``, ``criteria.csv``) are the one place where a dataset's variables, labels, types,
-core status, origins, codelists and derivations are written; every writer (XPT, Dataset-JSON,
-CSV, Define-XML) and every conformance check reads them from here. Each file names its source in
-its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
+``markers.csv``, ``criteria.csv``, ``pk_parameters.csv``) are the one place where a dataset's
+variables, labels, types, core status, origins, codelists and derivations are written; every writer
+(XPT, Dataset-JSON, CSV, Define-XML) and every conformance check reads them from here. Each file
+names its source in its header (SDTMIG v3.4, ADaMIG v1.3, CDISC Controlled Terminology).
 
 The rows are validated when loaded (names of at most 8 upper-case characters, labels of at most 40,
 every Derived or Assigned variable with its derivation in words, every codelist known), so a wrong
@@ -27,6 +27,7 @@ __all__ = [
     "Criterion",
     "DatasetSpec",
     "Marker",
+    "PkParameter",
     "VariableSpec",
     "codelists",
     "criteria",
@@ -34,6 +35,7 @@ __all__ = [
     "dataset_specs",
     "lab_tests",
     "markers",
+    "pk_parameters",
 ]
 
 Standard = Literal["SDTM", "ADaM"]
@@ -135,6 +137,24 @@ class Marker(_Row):
     unit: str = Field(min_length=1)
 
 
+class PkParameter(_Row):
+    """An NCA parameter's SDTM PP test and ADaM ADPP parameter (``pk_parameters.csv``).
+
+    ``unit`` says how the result's unit is made from the analyte's assay unit (``level``: the
+    unit itself, ``day``: days, ``auc``: day times the unit); ``stint``/``enint`` are the planned
+    interval of an interval parameter (ISO 8601 durations from the infusion), else empty.
+    """
+
+    column: str = Field(min_length=1)
+    pptestcd: str = Field(pattern=_NAME)
+    pptest: str = Field(min_length=1, max_length=40)
+    unit: Literal["level", "day", "auc"]
+    stint: str = Field(default="", pattern=r"^(P\d+D)?$")
+    enint: str = Field(default="", pattern=r"^(P\d+D)?$")
+    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,6}$", description="<= 7: the analyte letter")
+    param: str = Field(min_length=1, max_length=120)
+
+
 class Criterion(_Row):
     """An eligibility criterion's TI/IE short name, category and text template (``criteria.csv``).
 
@@ -163,6 +183,11 @@ def _parse(model: type[M], filename: str, line: int, row: dict[str, str]) -> M:
         raise ExchangeError(f"data/cdisc/{filename} line {line}: {problems}") from exc
 
 
+def _table(model: type[M], filename: str) -> list[M]:
+    """Every row of ``data/cdisc/<filename>`` validated by ``model``, in file order."""
+    return [_parse(model, filename, line, row) for line, row in _rows(filename)]
+
+
 @cache
 def codelists() -> dict[str, CodeList]:
     """Every codelist of ``codelists.csv`` by name."""
@@ -182,11 +207,15 @@ def codelists() -> dict[str, CodeList]:
     tests = lab_tests()
     lists["LBTESTCD"] = CodeList("LBTESTCD", "C65047", True, dict(tests))
     lists["LBTEST"] = CodeList("LBTEST", "C67154", True, {v: v for v in tests.values()})
+    parameters = pk_parameters()
+    codes = {p.pptestcd: p.pptest for p in parameters.values()}
+    lists["PKPARMCD"] = CodeList("PKPARMCD", "C85839", True, codes)
+    lists["PKPARM"] = CodeList("PKPARM", "C85493", True, {v: v for v in codes.values()})
     return lists
 
 
 #: Codelists whose terms come from elsewhere than codelists.csv (checked by their own rule).
-EXTERNAL_CODELISTS = ("COUNTRY", "LOC", "ISO8601")
+EXTERNAL_CODELISTS = ("COUNTRY", "LOC", "ISO8601", "ISO8601DUR")
 
 
 @cache
@@ -200,21 +229,19 @@ def lab_tests() -> dict[str, str]:
 @cache
 def markers() -> dict[str, Marker]:
     """Cell-phenotype markers by their name in the database (lower case)."""
-    return {
-        m.marker: m
-        for line, row in _rows("markers.csv")
-        for m in (_parse(Marker, "markers.csv", line, row),)
-    }
+    return {m.marker: m for m in _table(Marker, "markers.csv")}
+
+
+@cache
+def pk_parameters() -> dict[str, PkParameter]:
+    """The NCA parameters written to PP and ADPP, by ``nca()``'s column, in file order."""
+    return {p.column: p for p in _table(PkParameter, "pk_parameters.csv")}
 
 
 @cache
 def criteria() -> dict[str, Criterion]:
     """Eligibility criteria by the protocol's criterion code (``criteria.csv``)."""
-    return {
-        c.criterion: c
-        for line, row in _rows("criteria.csv")
-        for c in (_parse(Criterion, "criteria.csv", line, row),)
-    }
+    return {c.criterion: c for c in _table(Criterion, "criteria.csv")}
 
 
 @cache

@@ -37,6 +37,7 @@ from cartrial.analysis import TrialData, normalise_trial_data
 from cartrial.errors import ExchangeError
 from cartrial.exchange.adam import build_adae, build_adlb, build_adsl
 from cartrial.exchange.adam_bds import build_adis, build_adpc, build_adpp, build_adrs, build_adtte
+from cartrial.exchange.adam_visits import visit_windows
 from cartrial.exchange.chunks import (
     DEFAULT_CHUNK_SUBJECTS,
     subject_chunks,
@@ -89,15 +90,16 @@ def build_adam(trial: TrialData, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.
     """Every ADaM dataset, derived from ``sdtm`` (built from the same ``trial``)."""
     data = normalise_trial_data(trial)
     adsl = build_adsl(data, sdtm["DM"])
+    windows = visit_windows(data.protocol)
     return {
         "ADSL": adsl,
         "ADAE": build_adae(data, adsl, sdtm["AE"], sdtm["SUPPAE"]),
-        "ADLB": build_adlb(adsl, sdtm["LB"]),
-        "ADRS": build_adrs(data, adsl, sdtm["RS"]),
+        "ADLB": build_adlb(adsl, sdtm["LB"], windows),
+        "ADRS": build_adrs(data, adsl, sdtm["RS"], windows),
         "ADTTE": build_adtte(data, adsl),
-        "ADPC": build_adpc(adsl, sdtm["PC"]),
-        "ADPP": build_adpp(data, adsl),
-        "ADIS": build_adis(adsl, sdtm["IS"]),
+        "ADPC": build_adpc(adsl, sdtm["PC"], windows),
+        "ADPP": build_adpp(adsl, sdtm["PP"]),
+        "ADIS": build_adis(adsl, sdtm["IS"], windows),
     }
 
 

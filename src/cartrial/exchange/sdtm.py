@@ -17,7 +17,13 @@ Mapping choices (each also in the variable's derivation, hence in Define-XML):
 * CM holds the CRS/ICANS medications ticked on the daily form (tocilizumab, corticosteroids;
   ``CMCAT`` CONCOMITANT MEDICATION, ``CMSCAT`` CRS/ICANS MANAGEMENT) and the anticancer therapies
   started after the infusion (``CMCAT`` SUBSEQUENT ANTICANCER THERAPY);
-* the adjudicated DLT flag is the supplemental qualifier ``SUPPAE.QNAM = "AEDLT"``.
+* the adjudicated DLT flag is the supplemental qualifier ``SUPPAE.QNAM = "AEDLT"``;
+* EX carries the visit of each administration (the infusion visit, the lymphodepletion visit) and
+  CM the visit of the daily CRS/ICANS form that recorded a medication (SDTMIG v3.4 EX and CM
+  assumptions: timing variables may be added); AE carries none: an adverse event is recorded
+  with its onset date on its own form, not at a visit, and SDTMIG v3.4 (section 4.4, AE
+  assumption 5b) makes its start date its timing, other timing variables only when appropriate
+  (``docs/cdisc.md``).
 """
 
 from __future__ import annotations
@@ -36,8 +42,15 @@ from cartrial.exchange.common import (
     study_day,
 )
 from cartrial.exchange.metadata import dataset_spec
-from cartrial.exchange.sdtm_design import DESIGN_BUILDERS, arm_code, arm_label, design_dataset
+from cartrial.exchange.sdtm_design import (
+    DESIGN_BUILDERS,
+    arm_code,
+    arm_label,
+    design_dataset,
+    visits_of,
+)
 from cartrial.exchange.sdtm_findings import FINDINGS
+from cartrial.exchange.sdtm_pp import build_pp
 from cartrial.exchange.sdtm_subject import build_ie, build_relrec, build_sv, build_vs
 
 __all__ = ["SDTM_BUILDERS", "build_sdtm", "country_alpha3"]
@@ -219,6 +232,7 @@ def build_ex(trial: TrialData) -> pd.DataFrame:
                     "EXDOSE": s["cells_infused"],
                     "EXDOSU": "CELLS",
                     "EXDOSFRM": "SUSPENSION",
+                    "assessment": "infusion",
                 }
             ),
             pd.DataFrame(
@@ -230,6 +244,7 @@ def build_ex(trial: TrialData) -> pd.DataFrame:
                     "EXDOSE": pd.to_numeric(ld["dose"]),
                     "EXDOSU": ld["unit"],
                     "EXDOSFRM": "INJECTION",
+                    "assessment": "lymphodepletion",
                 }
             ),
         ],
@@ -240,6 +255,10 @@ def build_ex(trial: TrialData) -> pd.DataFrame:
         out[name] = frame[name]
     out["EXDOSFRQ"] = "ONCE"
     out["EXROUTE"] = trial.protocol.treatment.route.upper()
+    # the visit of the administration (SV places the same records in the same visits)
+    visits = visits_of(trial, frame["subject_id"], frame["date"], frame["assessment"])
+    out["VISITNUM"] = visits["VISITNUM"]
+    out["VISIT"] = visits["VISIT"]
     out["EXSTDTC"] = out["EXENDTC"] = iso_date(frame["date"])
     out["EXSTDY"] = study_day(frame["date"], reference_dates(trial, frame["subject_id"]))
     out["EXSEQ"] = sequence(out.assign(_d=frame["date"]), ["_d", "EXCAT", "EXTRT"])
@@ -264,6 +283,7 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
                 CMCAT="CONCOMITANT MEDICATION",
                 CMSCAT="CRS/ICANS MANAGEMENT",
                 end=given["date"],
+                assessment="crs_icans",
             )
         )
     therapy = trial.subsequent_therapies
@@ -277,6 +297,7 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
                 "CMCAT": "SUBSEQUENT ANTICANCER THERAPY",
                 "CMSCAT": None,
                 "end": pd.NaT,
+                "assessment": None,
             }
         )
     )
@@ -284,6 +305,10 @@ def build_cm(trial: TrialData) -> pd.DataFrame:
     out = identifiers(trial, "CM", frame)
     for name in ("CMTRT", "CMCAT", "CMSCAT", "CMINDC"):
         out[name] = frame[name]
+    # the daily form's visit for the CRS/ICANS medications; subsequent therapy is no visit's
+    visits = visits_of(trial, frame["subject_id"], frame["date"], frame["assessment"])
+    out["VISITNUM"] = visits["VISITNUM"]
+    out["VISIT"] = visits["VISIT"]
     out["CMSTDTC"] = iso_date(frame["date"])
     out["CMENDTC"] = iso_date(pd.to_datetime(frame["end"]))
     out["CMSTDY"] = study_day(frame["date"], reference_dates(trial, frame["subject_id"]))
@@ -361,5 +386,7 @@ def build_sdtm(trial: TrialData) -> dict[str, pd.DataFrame]:
         datasets[name] = build_findings(data)
         if name == "FA":
             datasets["VS"] = build_vs(data)
+        if name == "PC":
+            datasets["PP"] = build_pp(data)
     datasets["RELREC"] = build_relrec(data, datasets)
     return datasets

@@ -42,9 +42,10 @@ from cartrial.exchange.sdtm_design import visits_of
 from cartrial.rules.ctcae import lab_tests as lab_tests_graded
 from cartrial.rules.ctcae_units import unit_factor
 
-__all__ = ["FINDINGS"]
+__all__ = ["FINDINGS", "KINETICS_TESTS"]
 
-_KINETICS_TESTS = {
+#: PCTESTCD and PCTEST of each kinetics assay unit (sponsor-defined: no CDISC analyte term).
+KINETICS_TESTS = {
     "copies/ug gDNA": ("CARTGENE", "CAR Transgene Copies"),
     "cells/uL": ("CARTCELL", "CAR+ T Cells"),
 }
@@ -302,19 +303,21 @@ def build_is(trial: TrialData) -> pd.DataFrame:
 def build_pc(trial: TrialData) -> pd.DataFrame:
     """PC: CAR-T levels per sample (transgene copies or CAR+ cells) with the assay LLOQ."""
     kin = trial.kinetics.reset_index(drop=True)
-    unknown = sorted(set(kin["unit"].dropna()) - set(_KINETICS_TESTS))
+    unknown = sorted(set(kin["unit"].dropna()) - set(KINETICS_TESTS))
     if unknown:
         raise ExchangeError(f"PC: kinetics units without a PC test code: {unknown}")
     blq = kin["below_lloq"].astype("boolean").fillna(False).astype(bool)
     out = _dated(trial, "PC", kin, "date", "kinetics")
-    out["PCTESTCD"] = kin["unit"].map({u: code for u, (code, _) in _KINETICS_TESTS.items()})
-    out["PCTEST"] = kin["unit"].map({u: name for u, (_, name) in _KINETICS_TESTS.items()})
+    out["PCTESTCD"] = kin["unit"].map({u: code for u, (code, _) in KINETICS_TESTS.items()})
+    out["PCTEST"] = kin["unit"].map({u: name for u, (_, name) in KINETICS_TESTS.items()})
     out["PCORRES"] = number_text(kin["value"]).where(~blq, "<" + number_text(kin["lloq"]))
     out["PCSTRESC"] = number_text(kin["value"]).where(~blq, "BLQ")
     out["PCSTRESN"] = kin["value"].where(~blq)
     out["PCORRESU"] = out["PCSTRESU"] = kin["unit"]
     out["PCSPEC"] = "BLOOD"
     out["PCLLOQ"] = kin["lloq"]
+    # the NCA's profile (PP): the samples on or after the infusion (day 0)
+    out["PCGRPID"] = out["PCTESTCD"].where(kin["day"].astype(float) >= 0)
     out["PCSEQ"] = sequence(out.assign(_d=kin["date"]), ["_d", "PCTESTCD"])
     return conform(out, dataset_spec("PC"))
 

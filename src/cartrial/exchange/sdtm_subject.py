@@ -14,8 +14,10 @@
   number (hypotension is a yes/no input of the ASTCT grading and oxygen a device and flow, so
   neither is a VS measurement; they are not exported).
 * RELREC: an AE and its DLT adjudication (FA, ``RELID`` ``DLT-<AESEQ>``); a CRS or ICANS AE and
-  the tocilizumab or corticosteroid records of CM given during it (``CRS-<AESEQ>``); and the
-  dataset-level link of TU and TR lesions by their link ID (``TUTR``, SDTMIG 3.4 section 8.3).
+  the tocilizumab or corticosteroid records of CM given during it (``CRS-<AESEQ>``); the PC
+  samples of a subject's kinetic profile and the PP parameters computed from them, by their group
+  IDs (``PK-<PCTESTCD>``: SDTMIG 3.4's PP section: PCGRPID to PPGRPID, many to many); and
+  the dataset-level link of TU and TR lesions by their link ID (``TUTR``, SDTMIG 3.4 section 8.3).
 """
 
 from __future__ import annotations
@@ -193,8 +195,33 @@ def _seq_text(values: pd.Series) -> pd.Series:
     return grade_text(values)
 
 
+def _pk_profiles(study: str, datasets: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """RELREC rows of each subject's PK profile: its PC samples (``PCGRPID``) and the PP
+    parameters computed from them (``PPGRPID``), when both have records."""
+    pc, pp = datasets.get("PC"), datasets.get("PP")
+    if pc is None or pp is None or not len(pc) or not len(pp):
+        return []
+    samples = pc.loc[pc["PCGRPID"].notna(), ["USUBJID", "PCGRPID"]].drop_duplicates()
+    profiles = pp[["USUBJID", "PPGRPID"]].drop_duplicates()
+    both = profiles.merge(samples, left_on=["USUBJID", "PPGRPID"], right_on=["USUBJID", "PCGRPID"])
+    if not len(both):
+        return []
+    group = both["PPGRPID"].astype(str)
+    return [
+        _pairs(
+            study,
+            pd.DataFrame({"RDOMAIN": "PC", "USUBJID": both["USUBJID"], "IDVAR": "PCGRPID",
+                          "IDVARVAL": group, "key": group}),
+            pd.DataFrame({"RDOMAIN": "PP", "USUBJID": both["USUBJID"], "IDVAR": "PPGRPID",
+                          "IDVARVAL": group, "key": group}),
+            "PK-",
+        )
+    ]  # fmt: skip
+
+
 def build_relrec(trial: TrialData, datasets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """RELREC: AE and DLT adjudication, CRS/ICANS AE and its medications, TU and TR lesions."""
+    """RELREC: AE and DLT adjudication, CRS/ICANS AE and its medications, PC samples and PP
+    parameters of a PK profile, TU and TR lesions."""
     study = trial.protocol.study.id
     ae, fa, cm = datasets["AE"], datasets["FA"], datasets["CM"]
     parts = []
@@ -250,6 +277,7 @@ def build_relrec(trial: TrialData, datasets: Mapping[str, pd.DataFrame]) -> pd.D
                 "CRS-",
             )
         )  # fmt: skip
+    parts += _pk_profiles(study, datasets)
     if len(datasets.get("TU", ())) and len(datasets.get("TR", ())):
         parts.append(
             pd.DataFrame(

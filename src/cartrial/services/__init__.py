@@ -214,7 +214,7 @@ from cartrial.services.staff import (
     reactivate_user,
     revoke_role,
 )
-from cartrial.services.subject_list import SubjectListing, visible_subjects
+from cartrial.services.subject_list import StudyPicks, SubjectListing, study_picks, visible_subjects
 from cartrial.services.toxicity import CrsIcansRecorded, RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -325,6 +325,7 @@ __all__ = [
     "StopExpansion",
     "StudyCreated",
     "StudyLoaded",
+    "StudyPicks",
     "StudyRederived",
     "SubjectEnrolled",
     "SubjectListing",
@@ -412,6 +413,7 @@ __all__ = [
     "sign_record",
     "signatures_of",
     "stop_expansion",
+    "study_picks",
     "subject_records",
     "subject_site",
     "trial_data",

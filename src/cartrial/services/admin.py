@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, SkipValidation
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -174,7 +174,9 @@ class StudyLoaded(ServiceResult):
     protocol_version: str
     protocol_sha256: str
     phase: str
-    protocol: Protocol
+    # validated once per protocol hash (services.context.protocol_of), not again with each
+    # result: its consistency checks would cost more than the rest of a page
+    protocol: SkipValidation[Protocol]
     sites: tuple[str, ...]
 
 

@@ -32,6 +32,7 @@ from cartrial.services.base import Reason, ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.lockout import (
     PasswordRejected,
+    account_locked,
     check_password,
     is_locked,
     record_failure,
@@ -252,13 +253,13 @@ def authenticate(
         raise AuthenticationFailed("not a cartrial session or access token")
     with read_only(session_factory) as session:
         found = session.execute(
-            select(model, User)
+            select(model, User, account_locked(User.id))  # one query per request
             .join(User, User.id == model.user_id)
             .where(model.token_sha256 == secret_sha256(text), live(model))
         ).first()
         if found is None:
             raise AuthenticationFailed("unknown session or access token: log in again")
-        row, user = found._tuple()
+        row, user, locked = found._tuple()
         problem: str | None
         last_use: dt.datetime | None
         if isinstance(row, LoginSession):
@@ -271,7 +272,7 @@ def authenticate(
             raise AuthenticationFailed("unknown credential")
         if problem is None and (not user.is_active or user.deleted_at is not None):
             problem = f"the account {user.username!r} is inactive"
-        if problem is None and is_locked(session, user.id):
+        if problem is None and locked:
             problem = f"the account {user.username!r} is locked; an administrator must unlock it"
         if problem is not None:
             raise AuthenticationFailed(problem)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, Exists, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from cartrial.errors import AuthenticationFailed
 from cartrial.services.auth_settings import AuthSettings, auth_settings
@@ -37,6 +37,7 @@ from cartrial.store.auth import hash_password, verify_password
 __all__ = [
     "AUTH_SYSTEM_USER",
     "PasswordRejected",
+    "account_locked",
     "check_password",
     "is_locked",
     "record_failure",
@@ -78,20 +79,17 @@ def _decoy_hash() -> str:
     return hash_password("no account has this password")
 
 
+def account_locked(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> Exists:
+    """The SQL condition that account ``user_id`` has a lock not yet released by an administrator
+    (to read with other columns in one query)."""
+    return exists().where(
+        AccountLock.user_id == user_id, AccountLock.unlocked_at.is_(None), live(AccountLock)
+    )
+
+
 def is_locked(session: Session, user_id: int) -> bool:
     """Whether the account ``user_id`` has a lock not yet released by an administrator."""
-    return (
-        session.scalar(
-            select(AccountLock.id)
-            .where(
-                AccountLock.user_id == user_id,
-                AccountLock.unlocked_at.is_(None),
-                live(AccountLock),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(session.scalar(select(account_locked(user_id))))
 
 
 def check_password(

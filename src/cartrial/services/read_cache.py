@@ -17,6 +17,14 @@ learns from the audit trail every write appends to:
   query was raised: no part; a laboratory value: the laboratory table only) is kept. Which
   queries a read sends can only depend on rows it has read (and on the date, checked too), so a
   table it did not read cannot change what it returns;
+* a part found current at a later mark is stamped with it, so that the next check reads the
+  audit trail from that mark on (one short range read per write, not a range growing with
+  every write since the part was read);
+* a part that is the rows of one table in id order (the laboratory values:
+  :data:`~cartrial.services.read_model.APPENDABLE`) whose tables saw nothing but inserts into
+  that table reads the new rows alone and appends them (and the laboratory record table is
+  extended the same way), instead of reading the whole table again after each new value; an
+  update, a deletion, or ids committed out of order read it again;
 * if the trail is not the one the entry was built on (the audit row at the entry's mark has
   another MAC: a restored backup), or the date (UTC) has changed, the entry is rebuilt.
 
@@ -32,6 +40,7 @@ Cached values are shared between threads: callers must not modify them (the site
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import threading
@@ -49,18 +58,23 @@ from sqlalchemy.orm import Session
 from cartrial.analysis import TrialData
 from cartrial.services.context import SessionFactory, find_study, protocol_of
 from cartrial.services.read_model import (
+    APPENDABLE,
     PARTS,
     assemble,
     latest_recorded_date,
+    read_new_rows,
     read_part,
     record_table,
 )
 from cartrial.services.study_calendar import study_today
-from cartrial.store import AuditChainHead, AuditLog, Base, read_only
+from cartrial.store import AuditChainHead, AuditLog, Base, Study, read_only
 
 __all__ = ["ReadCache", "read_cache"]
 
 T = TypeVar("T")
+#: How a cached value takes records newly inserted into one table: (the table, a function of the
+#: value and the new records' ids returning the extended value, or ``None`` to read it again).
+_Extension = tuple[str, Callable[[T, frozenset[int]], T | None]]
 
 #: One alternation of every table name of the schema, to find the tables a statement reads.
 _TABLE_NAMES = re.compile(
@@ -151,6 +165,22 @@ class _Check:
             self._touched[last_id] = frozenset(names)
         return self._touched[last_id]
 
+    def inserted(self, last_id: int, tables: frozenset[str], table: str) -> frozenset[int] | None:
+        """The ids of the records inserted into ``table`` between audit id ``last_id`` and this
+        request's mark, if that is all that was written to ``tables`` (else ``None``)."""
+        changes = self.session.execute(
+            select(AuditLog.table_name, AuditLog.action, AuditLog.record_id)
+            .where(
+                AuditLog.id > last_id,
+                AuditLog.id <= self.mark.last_id,
+                AuditLog.table_name.in_(sorted(tables)),
+            )
+            .distinct()
+        ).all()
+        if any(name != table or action != "insert" for name, action, _ in changes):
+            return None
+        return frozenset(int(record_id) for _, _, record_id in changes)
+
     def current(self, entry: _Entry) -> bool:
         """``entry`` holds what the database holds now for it (or something newer)."""
         if entry.day != self.day or not self.same_trail(entry.mark):
@@ -164,7 +194,8 @@ class ReadCache:
     """Whole-study reads of one database, kept while the audit trail shows they are current.
 
     The read model is cached part by part (:data:`~cartrial.services.read_model.PARTS`): a new
-    laboratory value re-reads the laboratory table only, a new data query nothing.
+    laboratory value reads that value alone and appends it to the laboratory part
+    (:data:`~cartrial.services.read_model.APPENDABLE`), a new data query reads nothing.
 
     Parameters
     ----------
@@ -189,8 +220,12 @@ class ReadCache:
         self._guard = threading.Lock()
         self._assembled: dict[Hashable, tuple[tuple[object, ...], TrialData]] = {}
         self._tables: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
-        #: Parts read from the database so far (for tests and benchmarks).
+        #: The last part extended with new rows (:meth:`_appender`), with the part it extended.
+        self._appended: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        #: Parts read from the database so far, and parts extended with new rows instead (for
+        #: tests and benchmarks).
         self.builds = 0
+        self.extensions = 0
 
     def trial_data(self, study_id: str, data_cutoff: dt.date | None = None) -> TrialData:
         """:func:`~cartrial.services.read_model.trial_data` of ``study_id``, from the cache.
@@ -215,6 +250,7 @@ class ReadCache:
                     ("part", study.id, cutoff, name),
                     lambda name=name: read_part(session, study, cutoff, name),  # type: ignore[misc]
                     study_row,
+                    self._appender(session, study, cutoff, name),
                 )
                 for name in PARTS
             }
@@ -233,10 +269,15 @@ class ReadCache:
     ) -> pd.DataFrame:
         """:func:`~cartrial.services.read_model.record_table`, reused while its inputs are."""
         made = self._tables.get(name)
-        if made is not None and all(
-            a is b for a, b in zip(made[:3], (part, subjects, infusions), strict=True)
-        ):
-            return made[3]
+        if made is not None and made[1] is subjects and made[2] is infusions:
+            if made[0] is part:
+                return made[3]
+            appended, base = self._appended.get(name, (None, None))
+            if appended is part and base is made[0]:  # only new rows: make the table of those
+                tail = record_table(name, part.iloc[len(base) :], subjects, infusions)
+                table = pd.concat([made[3], tail], ignore_index=True) if len(made[3]) else tail
+                self._tables[name] = (part, subjects, infusions, table)
+                return table
         table = record_table(name, part, subjects, infusions)
         self._tables[name] = (part, subjects, infusions, table)
         return table
@@ -263,19 +304,30 @@ class ReadCache:
         key: Hashable,
         build: Callable[[], T],
         depends_on: frozenset[str] = frozenset(),
+        extend: _Extension[T] | None = None,
     ) -> T:
         """The value of ``build()`` for ``key``, rebuilt only when its tables were written.
 
         ``build`` reads through ``check.session`` (the request's, opened before the mark was
-        read) and depends on nothing but the database, ``key`` and the date (UTC).
+        read) and depends on nothing but the database, ``key`` and the date (UTC). With
+        ``extend`` (a table, a function), a value whose tables saw nothing but new records of
+        that table is extended with them (``extend(value, ids)``; ``None``: build it again).
         """
         entry = self._entries.get(key)
         if entry is not None and check.current(entry):
+            self._advance(key, entry, check.mark)
             return entry.value  # type: ignore[return-value]
         with self._lock_of(key):
             entry = self._entries.get(key)
             if entry is not None and check.current(entry):
+                self._advance(key, entry, check.mark)
                 return entry.value  # type: ignore[return-value]
+            if entry is not None and extend is not None:
+                extended = self._extended(check, entry, extend)
+                if extended is not None:
+                    self._store(key, _Entry(extended, check.mark, entry.tables, check.day))
+                    self.extensions += 1
+                    return extended
             engine = self.session_factory.kw["bind"]
             with _recording(engine) as statements:
                 value = build()
@@ -283,6 +335,48 @@ class ReadCache:
             self._store(key, _Entry(value, check.mark, tables, check.day))
             self.builds += 1
             return value
+
+    @staticmethod
+    def _extended(check: _Check, entry: _Entry, extend: _Extension[T]) -> T | None:
+        """``entry``'s value with the records inserted since, if that is its only change."""
+        table, add = extend
+        if entry.day != check.day or not check.same_trail(entry.mark):
+            return None
+        ids = check.inserted(entry.mark.last_id, entry.tables, table)
+        return add(entry.value, ids) if ids is not None else None  # type: ignore[arg-type]
+
+    def _appender(
+        self, session: Session, study: Study, cutoff: dt.date, name: str
+    ) -> _Extension[pd.DataFrame] | None:
+        """How part ``name`` takes new rows of its table (:data:`APPENDABLE`), if it can."""
+        table = APPENDABLE.get(name)
+        if table is None:
+            return None
+
+        def append(part: pd.DataFrame, ids: frozenset[int]) -> pd.DataFrame | None:
+            new = read_new_rows(session, study, cutoff, name, ids)
+            if new.empty:
+                return part  # e.g. dated after the cut-off: the part is unchanged
+            if len(part) and new.index.min() <= part.index.max():
+                return None  # committed out of id order: read the part again, in order
+            appended = pd.concat([part, new]) if len(part) else new
+            self._appended[name] = (appended, part)
+            return appended
+
+        return table, append
+
+    def _advance(self, key: Hashable, entry: _Entry, mark: _Mark) -> None:
+        """Stamp ``entry``, found current at the later ``mark``, with that mark.
+
+        None of its tables was written between the two marks, so it holds what the database
+        held at ``mark``; the next request's check reads the audit trail from there on, not
+        from where it was built (a range that would grow with every write of other tables).
+        """
+        if entry.mark.last_id >= mark.last_id:
+            return
+        with self._guard:
+            if self._entries.get(key) is entry:  # not rebuilt meanwhile by another request
+                self._entries[key] = dataclasses.replace(entry, mark=mark)
 
     def _lock_of(self, key: Hashable) -> threading.Lock:
         with self._guard:

@@ -15,7 +15,7 @@ next day is out).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,10 +63,12 @@ from cartrial.store import (
 from cartrial.vocab import RELATED_ATTRIBUTIONS
 
 __all__ = [
+    "APPENDABLE",
     "PARTS",
     "RecordTableMaker",
     "assemble",
     "latest_recorded_date",
+    "read_new_rows",
     "read_part",
     "record_table",
     "trial_data",
@@ -104,6 +106,7 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
         raise NotFound(f"no study with database id {study_id}")
     zone = _zone(study)
     latest: list[dt.date] = [study_today(zone)]
+    maxima = []
     for column in (
         Enrolment.enrolled_date,
         Infusion.infused_at,
@@ -121,7 +124,8 @@ def latest_recorded_date(session: Session, study_id: int) -> dt.date:
             )
         else:
             query = query.join(Subject, Subject.id == owner.subject_id)
-        value = session.scalar(query)
+        maxima.append(query.scalar_subquery())
+    for value in session.execute(select(*maxima)).one():  # every maximum in one statement
         if isinstance(value, dt.datetime):
             latest.append(study_date(value, zone))
         elif isinstance(value, dt.date):
@@ -206,6 +210,22 @@ PARTS = (
     "screening",
     "eligibility",
 )
+
+
+#: Parts whose rows are the live rows of one table, in the order of their ids (the frame's index):
+#: part -> that table. New rows inserted there may be read alone (:func:`read_new_rows`) and
+#: appended, instead of the whole part read again (a cache, after a new laboratory value).
+APPENDABLE: dict[str, str] = {"labs": LabResult.__tablename__}
+
+
+def read_new_rows(
+    session: Session, study: Study, cutoff: dt.date, name: str, ids: Collection[int]
+) -> pd.DataFrame:
+    """The rows of part ``name`` (of :data:`APPENDABLE`) for the records ``ids`` of its table,
+    as :func:`read_part` would have them (records dated after ``cutoff`` or deleted left out)."""
+    if name != "labs":
+        raise ValueError(f"part {name!r} cannot be read row by row")
+    return _labs(session, study.id, _cut(study, cutoff), ids)
 
 
 def read_part(session: Session, study: Study, cutoff: dt.date, name: str) -> pd.DataFrame:
@@ -484,9 +504,11 @@ def _adverse_events(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
     return _dates(frame, "adverse_events", cut.zone)
 
 
-def _labs(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
-    frame = _frame(
-        session,
+def _labs(
+    session: Session, sid: int, cut: _Cut, ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """The laboratory part, indexed by the results' database ids (of ``ids`` only if given)."""
+    query = (
         select(
             LabResult.subject_id,
             LabResult.collected_at,
@@ -497,12 +519,20 @@ def _labs(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
             LabResult.uln,
             LabResult.term,
             LabResult.grade,
+            LabResult.id,
         )
         .join(Subject)
         .where(Subject.study_id == sid, live(LabResult), LabResult.collected_at < cut.end)
-        .order_by(LabResult.id),
-        ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade"],
+        .order_by(LabResult.id)
     )
+    if ids is not None:
+        query = query.where(LabResult.id.in_(sorted(ids)))
+    frame = _frame(
+        session,
+        query,
+        ["subject_db_id", "date", "lbtestcd", "value", "unit", "lln", "uln", "term", "grade", "id"],
+    )
+    frame.index = pd.Index(frame.pop("id").astype("int64"), name=None)
     frame["grade"] = frame["grade"].astype("Int64")
     return _dates(frame, "labs", cut.zone)
 

@@ -12,12 +12,22 @@ criterion through its assessment) is reached through that parent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
-from cartrial.errors import NotFound
+from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.services.signing import manifestation_of
@@ -132,10 +142,13 @@ class RecordRef(ServiceResult):
 
 
 class SubjectRecords(ServiceResult):
-    """Every record of one subject, the subject's own first, then in the order of the trial."""
+    """Records of one subject, the subject's own first, then in the order of the trial: all of
+    them, or the page from ``offset`` (0-based) of the ``total`` records."""
 
     subject_id: str
     records: tuple[RecordRef, ...]
+    offset: int = 0
+    total: int
 
 
 class AuditChange(ServiceResult):
@@ -187,28 +200,33 @@ def _ref(table: str, record: Any) -> RecordRef:
     )
 
 
-def _signatures(uc: UseCase, table: str, ids: list[int]) -> dict[int, tuple[str, ...]]:
-    """The manifestations of the live signatures of records ``ids`` of ``table``, oldest first."""
+def _signatures(
+    uc: UseCase, records: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[str, ...]]:
+    """The manifestations of the live signatures of ``records`` ((table, id) pairs), oldest first,
+    read in one query."""
+    wanted = set(records)
+    if not wanted:
+        return {}
     zone = uc.protocol.study.time_zone
-    found: dict[int, list[str]] = {}
+    found: dict[tuple[str, int], list[str]] = {}
     for sig in uc.session.scalars(
         select(Signature)
-        .where(Signature.record_table == table, Signature.record_id.in_(ids), live(Signature))
+        .where(
+            Signature.record_table.in_({table for table, _ in wanted}),
+            Signature.record_id.in_({record_id for _, record_id in wanted}),
+            live(Signature),
+        )
         .order_by(Signature.signed_at, Signature.id)
     ):
-        found.setdefault(sig.record_id, []).append(manifestation_of(sig, zone))
-    return {record_id: tuple(shown) for record_id, shown in found.items()}
+        key = (sig.record_table, sig.record_id)
+        if key in wanted:  # not a record of another table with the same id
+            found.setdefault(key, []).append(manifestation_of(sig, zone))
+    return {key: tuple(shown) for key, shown in found.items()}
 
 
 def _with_signatures(uc: UseCase, refs: list[RecordRef]) -> list[RecordRef]:
-    by_table: dict[str, list[int]] = {}
-    for ref in refs:
-        by_table.setdefault(ref.table, []).append(ref.record_id)
-    signed = {
-        (table, record_id): shown
-        for table, ids in by_table.items()
-        for record_id, shown in _signatures(uc, table, ids).items()
-    }
+    signed = _signatures(uc, ((ref.table, ref.record_id) for ref in refs))
     return [
         ref.model_copy(update={"signatures": signed[(ref.table, ref.record_id)]})
         if (ref.table, ref.record_id) in signed
@@ -217,8 +235,38 @@ def _with_signatures(uc: UseCase, refs: list[RecordRef]) -> list[RecordRef]:
     ]
 
 
-def subject_records(ctx: ServiceContext, subject_id: SubjectId) -> SubjectRecords:
-    """Every record of ``subject_id`` (soft-deleted ones too, flagged), for its audit trail.
+#: The database id of the subject whose records :data:`_SOURCES` select.
+_SUBJECT_PK: BindParameter[int] = bindparam("subject_pk", type_=Integer)
+#: Each table of a subject's records, in listing order, with the condition that picks them
+#: (children through their parent); built once, executed with ``subject_pk``.
+_SOURCES: tuple[tuple[type[Any], ColumnElement[bool]], ...] = (
+    (Subject, Subject.id == _SUBJECT_PK),
+    *((model, model.subject_id == _SUBJECT_PK) for model, _ in _DIRECT),  # type: ignore[attr-defined]
+    *(
+        (model, getattr(model, key).in_(select(parent.id).where(parent.subject_id == _SUBJECT_PK)))  # type: ignore[attr-defined]
+        for model, _, parent, key in _CHILDREN
+    ),
+)
+#: How many records each of :data:`_SOURCES` holds for one subject (its index, the count).
+_COUNTS = union_all(
+    *(
+        select(literal(i).label("source"), func.count().label("n")).select_from(model).where(cond)
+        for i, (model, cond) in enumerate(_SOURCES)
+    )
+)
+#: Every table's records of one subject, in listing order.
+_EVERY = tuple(select(model).where(cond).order_by(model.id) for model, cond in _SOURCES)
+
+
+def subject_records(
+    ctx: ServiceContext, subject_id: SubjectId, *, offset: int = 0, limit: int | None = None
+) -> SubjectRecords:
+    """The records of ``subject_id`` (soft-deleted ones too, flagged), for its audit trail.
+
+    Every record by default; ``offset`` and ``limit`` ask for one page of the listing (the
+    subject's own record first, then table by table in the order of the trial, by id), read
+    alone: a page costs the same for a subject with ten records or ten thousand. ``total`` is
+    the number of records in the whole listing.
 
     Raises
     ------
@@ -226,30 +274,42 @@ def subject_records(ctx: ServiceContext, subject_id: SubjectId) -> SubjectRecord
         No such subject in the study.
     PermissionDenied
         The user holds no role at the subject's site.
+    ValidationFailed
+        A negative ``offset`` or a ``limit`` below 1.
     """
+    if offset < 0:
+        raise ValidationFailed("offset", "must be 0 or more")
+    if limit is not None and limit < 1:
+        raise ValidationFailed("limit", "must be 1 or more")
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True, subjects=[subject_id]) as uc:
         subject = uc.subject(subject_id, *ROLES)
-        refs = [_ref("subjects", subject)]
-        parents: dict[type[Regulated], list[int]] = {}
-        for model, _ in _DIRECT:
-            found = list(
-                uc.session.scalars(
-                    select(model)
-                    .where(model.subject_id == subject.id)  # type: ignore[attr-defined]
-                    .order_by(model.id)
-                )
+        at = {"subject_pk": subject.id}
+        if limit is None:
+            refs = [
+                _ref(model.__tablename__, record)
+                for (model, _), statement in zip(_SOURCES, _EVERY, strict=True)
+                for record in uc.session.scalars(statement, at)
+            ]
+            return SubjectRecords(
+                subject_id=subject_id, records=tuple(_with_signatures(uc, refs)), total=len(refs)
             )
-            parents[model] = [r.id for r in found]
-            refs += [_ref(model.__tablename__, r) for r in found]  # type: ignore[attr-defined]
-        for model, _, parent, key in _CHILDREN:
-            column = getattr(model, key)
-            found = list(
-                uc.session.scalars(
-                    select(model).where(column.in_(parents[parent])).order_by(model.id)
-                )
-            )
-            refs += [_ref(model.__tablename__, r) for r in found]  # type: ignore[attr-defined]
-        return SubjectRecords(subject_id=subject_id, records=tuple(_with_signatures(uc, refs)))
+        counts = dict(uc.session.execute(_COUNTS, at).tuples().all())
+        refs = []
+        skip = offset  # records still to pass over before the page begins
+        for i, statement in enumerate(_EVERY):
+            count, wanted = int(counts.get(i, 0)), limit - len(refs)
+            if skip >= count or wanted <= 0:
+                skip = max(skip - count, 0)
+                continue
+            page = statement.offset(skip).limit(wanted)
+            refs += [_ref(_SOURCES[i][0].__tablename__, r) for r in uc.session.scalars(page, at)]
+            skip = 0
+        return SubjectRecords(
+            subject_id=subject_id,
+            records=tuple(_with_signatures(uc, refs)),
+            offset=offset,
+            total=sum(int(n) for n in counts.values()),
+        )
 
 
 def _subject_of(uc: UseCase, table: str, record: Any) -> Subject:
@@ -293,7 +353,7 @@ def record_history(ctx: ServiceContext, data: ShowRecordHistory) -> RecordHistor
             subject_id=subject.subject_code,
             summary=ref.summary,
             deleted=ref.deleted,
-            signatures=_signatures(uc, data.table, [record.id]).get(record.id, ()),
+            signatures=_signatures(uc, [(data.table, record.id)]).get((data.table, record.id), ()),
             changes=tuple(
                 AuditChange(
                     occurred_at=e.occurred_at,

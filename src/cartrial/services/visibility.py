@@ -10,11 +10,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cartrial.services.base import ServiceResult, SubjectId
-from cartrial.services.context import ServiceContext, use_case
+from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.store import Site, live
 from cartrial.vocab import ROLES
 
-__all__ = ["Visibility", "subject_site", "visible_sites"]
+__all__ = ["Visibility", "subject_site", "visibility_in", "visible_sites"]
 
 
 class Visibility(ServiceResult):
@@ -31,18 +31,20 @@ class Visibility(ServiceResult):
 def visible_sites(ctx: ServiceContext) -> Visibility:
     """The sites whose subjects ``ctx.user`` may read (any role in the study; none refused)."""
     with use_case(ctx, *ROLES, site_scoped=True, read_only=True) as uc:
-        every = any(scope is None for _, scope in uc.roles)
+        return visibility_in(uc)
+
+
+def visibility_in(uc: UseCase) -> Visibility:
+    """:func:`visible_sites` inside a use case that already checked the user's role."""
+    if any(scope is None for _, scope in uc.roles):
         codes = uc.session.scalars(
             select(Site.code).where(Site.study_id == uc.study.id, live(Site)).order_by(Site.code)
         ).all()
-        if every:
-            return Visibility(every_site=True, sites=tuple(codes))
-        return Visibility(
-            every_site=False,
-            sites=tuple(
-                sorted({uc.site_code(scope) for _, scope in uc.roles if scope is not None})
-            ),
-        )
+        return Visibility(every_site=True, sites=tuple(codes))
+    return Visibility(
+        every_site=False,
+        sites=tuple(sorted({uc.site_code(scope) for _, scope in uc.roles if scope is not None})),
+    )
 
 
 def subject_site(ctx: ServiceContext, subject_id: SubjectId) -> str:

@@ -120,25 +120,15 @@ SITE_FIELDS = frozenset({"site_id", "site"})
 NEW_SUBJECT_FORMS = frozenset({"screen"})
 
 
-@dataclass(frozen=True)
-class StudyChoices:
-    """What the acting user may pick: dose levels by protocol name, sites and subjects they see."""
-
-    dose_levels: tuple[str, ...]
-    sites: tuple[str, ...]
-    subjects: tuple[str, ...]
-    time_zone: str  # the study's (protocol ``study.time_zone``): typed times are read there
+#: What the acting user may pick: dose levels by protocol name, the sites and subjects they see,
+#: and the study's time zone (typed times are read there).
+StudyChoices = s.StudyPicks
 
 
 def study_choices(ctx: ServiceContext) -> StudyChoices:
-    """The protocol's dose levels (DL-1, DL1, ...), and the sites and subjects the user may read."""
-    study = s.load_study(ctx)
-    return StudyChoices(
-        dose_levels=tuple(level.name for level in study.protocol.dose_levels),
-        sites=s.visible_sites(ctx).sites,
-        subjects=tuple(row.subject_id for row in s.visible_subjects(ctx)),
-        time_zone=study.protocol.study.time_zone,
-    )
+    """The protocol's dose levels (DL-1, DL1, ...), and the sites and subjects the user may read
+    (one use case)."""
+    return s.study_picks(ctx)
 
 
 def study_time_zone(ctx: ServiceContext) -> str:

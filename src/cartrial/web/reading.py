@@ -12,9 +12,9 @@ import dataclasses
 import pandas as pd
 
 from cartrial.analysis import TrialData
-from cartrial.services import ServiceContext, read_cache, visible_sites
+from cartrial.services import ServiceContext, Visibility, read_cache, visible_sites
 
-__all__ = ["readable_data", "table_rows"]
+__all__ = ["readable", "readable_data", "table_rows"]
 
 #: Tables of :class:`TrialData` with one row per subject record (filtered by site).
 _SUBJECT_TABLES = (
@@ -38,14 +38,19 @@ _FILTERED_KEPT = 64
 
 def readable_data(ctx: ServiceContext) -> TrialData:
     """The study's data with only the subjects of the sites the user may read."""
+    return readable(ctx)[1]
+
+
+def readable(ctx: ServiceContext) -> tuple[Visibility, TrialData]:
+    """The sites the user may read and the study's data with only their subjects."""
     visibility = visible_sites(ctx)
     data = read_cache(ctx.session_factory).trial_data(ctx.study_id)
     if visibility.every_site:
-        return data
+        return visibility, data
     key = (id(ctx.session_factory), ctx.study_id, visibility.sites)
     filtered = _FILTERED.get(key)
     if filtered is not None and filtered[0] is data:
-        return filtered[1]
+        return visibility, filtered[1]
     subjects = data.subjects[data.subjects["site_id"].isin(visibility.sites)]
     keep = set(subjects["subject_id"])
     tables = {
@@ -56,7 +61,7 @@ def readable_data(ctx: ServiceContext) -> TrialData:
     if len(_FILTERED) >= _FILTERED_KEPT:
         _FILTERED.clear()
     _FILTERED[key] = (data, shown)
-    return shown
+    return visibility, shown
 
 
 def _shown(value: object) -> object:
@@ -71,11 +76,12 @@ def _shown(value: object) -> object:
 def table_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     """The rows of ``frame`` as dicts for a template, missing values as ``""``.
 
-    Row by row in Python (``itertuples``): for the tables of one page this is several times
-    faster than converting the frame to objects and masking it with pandas.
+    One conversion of the whole frame to Python objects (``to_numpy(dtype=object)``), then row
+    by row: pandas' per-column work (``itertuples`` indexes each column) would cost more than
+    the rows of a page themselves.
     """
     columns = [str(c) for c in frame.columns]
     return [
         dict(zip(columns, map(_shown, row), strict=True))
-        for row in frame.itertuples(index=False, name=None)
+        for row in frame.to_numpy(dtype=object).tolist()
     ]

@@ -12,6 +12,7 @@ import copy
 import typing
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Body, Depends, FastAPI, Path
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPBearer
@@ -89,11 +90,18 @@ def api_study(ctx: ApiContext) -> StudySummary:
 def api_subjects(ctx: ApiContext) -> list[dict[str, Cell]]:
     """The enrolled subjects of the sites the user may read (the read model's subject table)."""
     frame = readable_data(ctx).subjects
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{str(key): _plain(value) for key, value in row.items()} for row in records]
+    columns = [str(column) for column in frame.columns]
+    return [  # one conversion of the frame to Python objects, then row by row
+        dict(zip(columns, map(_plain, row), strict=True))
+        for row in frame.to_numpy(dtype=object).tolist()
+    ]
 
 
 def _plain(value: object) -> Cell:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float) and value != value:  # NaN
+        return None
     iso = getattr(value, "isoformat", None)
     if callable(iso):
         return str(iso())

@@ -28,9 +28,9 @@ from cartrial.services import (
 from cartrial.vocab import PHASES
 from cartrial.web.deps import PageContext
 from cartrial.web.escalation import escalation_view
-from cartrial.web.live_forms import study_choices
 from cartrial.web.pages import render
-from cartrial.web.reading import readable_data, table_rows
+from cartrial.web.paging import page_of
+from cartrial.web.reading import readable, readable_data, table_rows
 
 __all__ = ["router"]
 
@@ -75,7 +75,8 @@ def subjects(
     request: Request, ctx: PageContext, site: str = "", dose: str = "", phase: str = ""
 ) -> Response:
     """Subjects, filtered by site, dose level and phase."""
-    frame = readable_data(ctx).subjects
+    visibility, data = readable(ctx)
+    frame = data.subjects
     for column, value in (("site_id", site), ("dose_level", dose), ("phase", phase)):
         if value:
             frame = frame[frame[column].astype(str) == value]
@@ -84,25 +85,62 @@ def subjects(
         "site": site,
         "dose": dose,
         "phase": phase,
-        "choices": study_choices(ctx),
+        "sites": visibility.sites,
+        "dose_levels": [level.name for level in data.protocol.dose_levels],
         "phases": PHASES,
     }
     return render(request, "subjects.html", context, user=ctx.user)
 
 
+#: Rows of a timeline section per page, and records per page of the audit-trail listing.
+SECTION_ROWS = 25
+RECORD_ROWS = 50
+#: The section of a subject's audit-trail listing (the other sections are :data:`_TIMELINE`'s).
+_RECORDS = "records"
+
+
 @router.get("/subjects/{subject_id}")
-def subject_timeline(request: Request, ctx: PageContext, subject_id: str) -> Response:
-    """One subject's timeline: key dates, then every record by kind."""
-    records = subject_records(ctx, subject_id)  # NotFound / PermissionDenied: the policy layer
+def subject_timeline(
+    request: Request, ctx: PageContext, subject_id: str, section: str = "", page: int | None = None
+) -> Response:
+    """One subject's timeline: key dates, then its records by kind, a page of each.
+
+    A section opens on its most recent rows (the audit-trail listing on its first page);
+    ``section`` and ``page`` ask for another page of one section: the whole page, or with
+    htmx (``HX-Request``) that section alone.
+    """
+    if section and section != _RECORDS and section not in dict(_TIMELINE):
+        raise NotFound(f"section: the timeline has no section {section!r}")
+    wanted = {section: page} if section else {}
+    records_page = max(wanted.get(_RECORDS) or 1, 1)
+    records = subject_records(  # NotFound / PermissionDenied: the policy layer
+        ctx, subject_id, offset=(records_page - 1) * RECORD_ROWS, limit=RECORD_ROWS
+    )
+    listing = page_of(records.total, RECORD_ROWS, wanted.get(_RECORDS))
+    if listing.start != records.offset:  # asked past the last page: show the last one
+        records = subject_records(ctx, subject_id, offset=listing.start, limit=RECORD_ROWS)
     data = readable_data(ctx)
     match = data.subjects[data.subjects["subject_id"] == subject_id]
     if match.empty:
         raise NotFound(f"subject_id: no enrolled subject {subject_id!r}")
     sections = []
     for table, title in _TIMELINE:
+        if section and section != table and "hx-request" in request.headers:
+            continue
         frame = getattr(data, table)
-        sections.append((title, _rows(frame[frame["subject_id"] == subject_id])))
-    context = {"subject": _rows(match)[0], "sections": sections, "records": records.records}
+        frame = frame[frame["subject_id"] == subject_id]
+        shown = page_of(len(frame), SECTION_ROWS, wanted.get(table), latest=True)
+        rows = _rows(frame.iloc[shown.start : shown.stop])
+        sections.append({"key": table, "title": title, "rows": rows, "page": shown})
+    context = {
+        "subject": _rows(match)[0],
+        "sections": sections,
+        "records": records.records,
+        "records_page": listing,
+    }
+    if section and "hx-request" in request.headers:  # htmx: the one section asked for
+        context["only"] = section
+        return render(request, "_timeline_section.html", context, user=ctx.user)
     return render(request, "subject.html", context, user=ctx.user)
 
 
