@@ -41,7 +41,11 @@ def test_a_study_moves_in_from_csv_and_out_and_in_again_as_odm(tmp_path: Path) -
     assert "nothing written" in out and "reason" in out
     code, out = run("import", "study", *pairs, "--db", db)
     assert code == 0, out
-    assert all(f"{family} imported" in out for family in RECORD_FAMILIES)
+    assert all(
+        f"{family} imported" in out
+        for family in RECORD_FAMILIES
+        if RECORD_FAMILIES[family].stage == "record"
+    )
     odm = tmp_path / "study.xml"
     code, out = run("export", "odm", "--out", str(odm), "--db", db)
     assert code == 0, out

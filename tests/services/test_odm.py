@@ -23,6 +23,8 @@ from cartrial.services.records_read import recorded_rows
 from cartrial.store import make_engine, session_factory
 
 CREATED = dt.datetime(2026, 8, 1, 12, 0, tzinfo=dt.UTC)
+#: The clinical record families (the signed governance ones: test_odm_governance.py)
+CLINICAL = [name for name, f in RECORD_FAMILIES.items() if f.stage == "record"]
 NS = {"odm": ODM_NS}
 
 
@@ -38,7 +40,7 @@ def fresh(template_db: Path, tmp_path: Path) -> Iterator[Trial]:
 
 @pytest.fixture
 def full(trial: Trial) -> Trial:
-    import_study(trial.as_("inv"), [(f, GOOD[f]) for f in RECORD_FAMILIES])
+    import_study(trial.as_("inv"), [(f, GOOD[f]) for f in CLINICAL])
     return trial
 
 
@@ -48,10 +50,16 @@ def test_export_has_one_form_and_item_group_per_family(full: Trial) -> None:
     assert mdv is not None
     forms = [f.get("Name") for f in mdv.iterfind("odm:FormDef", NS)]
     groups = [g.get("Name") for g in mdv.iterfind("odm:ItemGroupDef", NS)]
-    assert forms == groups == list(RECORD_FAMILIES)
+    # study-level families (dose and governance decisions) are ReferenceData: no form
+    forms_expected = [f for f, spec in RECORD_FAMILIES.items() if spec.stage != "decision"]
+    assert forms == forms_expected
+    assert groups == list(RECORD_FAMILIES)
     types = {i.get("OID"): i.get("DataType") for i in mdv.iterfind("odm:ItemDef", NS)}
     # one ItemDef per row field (the subject id is the SubjectKey)
-    assert len(types) == sum(len(f.row.model_fields) - 1 for f in RECORD_FAMILIES.values())
+    assert len(types) == sum(
+        len(f.row.model_fields) - ("subject_id" in f.row.model_fields)
+        for f in RECORD_FAMILIES.values()
+    )
     assert types["IT.SCREENING.CLDN18_IHC_INTENSITY"] == "integer"
     assert types["IT.SCREENING.CLDN18_IHC_PCT"] == "float"
     assert types["IT.SCREENING.SCREENING_DATE"] == "date"
@@ -71,7 +79,7 @@ def test_round_trip_is_identical(full: Trial, fresh: Trial, tmp_path: Path) -> N
     path = tmp_path / "study.xml"
     path.write_bytes(first)
     reports = import_odm(fresh.as_("inv"), path)
-    assert [r.kind for r in reports] == list(RECORD_FAMILIES)
+    assert [r.kind for r in reports] == CLINICAL
     assert recorded_rows(fresh.as_("dm")) == recorded_rows(full.as_("dm"))
     assert export_odm(fresh.as_("dm"), created=CREATED) == first
 
@@ -144,7 +152,7 @@ def test_a_study_moves_into_each_database_backend(
 ) -> None:
     """SQLite -> ODM -> a fresh SQLite or PostgreSQL database -> ODM: identical; bad rows: none."""
     # the source is `fresh` (fresh.db): migrated_db_url's SQLite file is tmp_path/trial.db
-    import_study(fresh.as_("inv"), [(f, GOOD[f]) for f in RECORD_FAMILIES])
+    import_study(fresh.as_("inv"), [(f, GOOD[f]) for f in CLINICAL])
     target = build_trial(migrated_db_url)
     try:
         first = export_odm(fresh.as_("dm"), created=CREATED)

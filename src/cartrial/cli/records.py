@@ -3,7 +3,9 @@
 Thin shells over :mod:`cartrial.services.imports_records` and :mod:`cartrial.services.odm`: every
 row goes through the use cases as the person of the credential, all in one transaction; a
 rejected import raises :class:`~cartrial.errors.ImportFailed`, which
-:func:`cartrial.cli.errors.report_errors` prints by file line (nothing is written).
+:func:`cartrial.cli.errors.report_errors` prints by file line (nothing is written). Files holding
+signed governance records (DLT adjudications, dose and governance decisions) need ``--sign``:
+the importing user's password, prompted once, signs each imported record as a copy.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import SecretStr
 
 from cartrial.cli.capture import DB_OPT, JSON_OPT, STUDY_OPT, USER_OPT, writer_context
 from cartrial.cli.layout import print_record
@@ -18,6 +21,18 @@ from cartrial.cli.layout import print_record
 __all__ = ["add_record_imports", "export_odm_command"]
 
 _FAMILIES_HELP = "Record family (the headings of docs/import.md), e.g. screening, labs."
+SIGN_OPT = typer.Option(
+    False,
+    "--sign",
+    help="Sign the imported governance records as copies (your password is prompted).",
+)
+
+
+def _signing_password(sign: bool) -> SecretStr | None:
+    """The importing user's password when ``--sign`` was given (prompted, never echoed)."""
+    if not sign:
+        return None
+    return SecretStr(typer.prompt("Password (e-signature of the imported copies)", hide_input=True))
 
 
 def add_record_imports(imports: typer.Typer) -> None:
@@ -39,11 +54,13 @@ def records_command(
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
+    sign: bool = SIGN_OPT,
 ) -> None:
     """Import one record family from CSV (columns: docs/import.md), all or nothing."""
     from cartrial.services import import_records
 
-    report = import_records(writer_context(db, user, study), family, file)
+    password = _signing_password(sign)
+    report = import_records(writer_context(db, user, study), family, file, password=password)
     _print_all([report.model_dump()], as_json)
 
 
@@ -53,6 +70,7 @@ def study_command(
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
+    sign: bool = SIGN_OPT,
 ) -> None:
     """Import CSV files of several record families in ONE transaction, all or nothing."""
     from cartrial.services import import_study
@@ -63,7 +81,8 @@ def study_command(
         if not sep or not path:
             raise typer.BadParameter(f"{pair!r} is not FAMILY=FILE", param_hint="FILES")
         sources.append((family.strip(), Path(path)))
-    reports = import_study(writer_context(db, user, study), sources)
+    password = _signing_password(sign)
+    reports = import_study(writer_context(db, user, study), sources, password=password)
     _print_all([r.model_dump() for r in reports], as_json)
 
 
@@ -73,11 +92,13 @@ def odm_command(
     study: str | None = STUDY_OPT,
     db: str | None = DB_OPT,
     as_json: bool = JSON_OPT,
+    sign: bool = SIGN_OPT,
 ) -> None:
     """Import a CDISC ODM 1.3 clinical data file (every record family), all or nothing."""
     from cartrial.services import import_odm
 
-    reports = import_odm(writer_context(db, user, study), file)
+    password = _signing_password(sign)
+    reports = import_odm(writer_context(db, user, study), file, password=password)
     _print_all([r.model_dump() for r in reports], as_json)
 
 

@@ -35,7 +35,15 @@ from cartrial.services.escalation import (
     recommend,
     refuse_pending,
 )
-from cartrial.services.signing import Signed, already_signed, sign, signed_result
+from cartrial.services.signing import (
+    IMPORTED_COPY,
+    Signed,
+    SourceSignature,
+    already_signed,
+    import_reason,
+    sign,
+    signed_result,
+)
 from cartrial.services.treatment import infusion_of
 from cartrial.store import (
     AdverseEvent,
@@ -68,13 +76,18 @@ class DecideNextDose(ServiceInput):
 
     ``as_of`` is the date whose DLT windows count as closed (default: today, UTC).
     ``action``/``next_dose_level`` override the recommendation (never to a higher dose) and then
-    need ``rationale``.
+    need ``rationale``; naming exactly the recommendation is no override.
+    ``source_signature``: the decision is moved in from another system where it was signed; it
+    is then signed at once by the importing user (``password``) as an imported copy
+    (:func:`~cartrial.services.signing.sign_imported`).
     """
 
     as_of: dt.date | None = None
     action: Literal["escalate", "stay", "de-escalate", "stop"] | None = None
     next_dose_level: str | None = None
     rationale: str | None = Field(default=None, max_length=2000)
+    source_signature: SourceSignature | None = None
+    password: SecretStr | None = None
 
 
 class DoseDecided(ServiceResult):
@@ -129,9 +142,12 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         action: str = rec.action
         next_index = rec.next_dose
         reason = name_doses(rec.reason, names)  # the design counts doses from 0
-        if data.action is not None or data.next_dose_level is not None:
+        if _overrides(data, rec.action, rec.next_dose, names):
             action, next_index = _override(data, rec.action, rec.next_dose, names)
         cohort = current_cohort(uc)
+        source = data.source_signature
+        if source is not None:
+            uc.because(import_reason(source, uc.user.username))
         decision = DoseDecision(
             study_id=uc.study.id,
             cohort=cohort,
@@ -152,6 +168,10 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         )
         uc.session.add(decision)
         uc.session.flush()
+        if source is not None:
+            if data.password is None:
+                raise ValidationFailed("password", "an imported decision is signed by the importer")
+            sign(uc, data.password.get_secret_value(), source.meaning, decision, source=source)
         return DoseDecided(
             decision_id=decision.id,
             cohort=cohort,
@@ -168,11 +188,24 @@ def decide_next_dose(ctx: ServiceContext, data: DecideNextDose) -> DoseDecided:
         )
 
 
+def _overrides(data: DecideNextDose, action: str, next_index: int | None, names: list[str]) -> bool:
+    """Whether ``data`` decides otherwise than the design's ``action`` and ``next_index``."""
+    if data.action is None and data.next_dose_level is None:
+        return False
+    recommended = names[next_index] if next_index is not None else None
+    return (data.action or action, data.next_dose_level) != (action, recommended)
+
+
 def _override(
     data: DecideNextDose, action: str, next_index: int | None, names: list[str]
 ) -> tuple[str, int | None]:
     if not (data.rationale or "").strip():
-        raise ValidationFailed("rationale", "overriding the design needs a rationale")
+        recommended = names[next_index] if next_index is not None else "none"
+        raise ValidationFailed(
+            "rationale",
+            f"overriding the design needs a rationale (the design recommends {action}, "
+            f"next dose {recommended})",
+        )
     chosen_action = data.action or action
     if chosen_action == "stop":
         return "stop", None
@@ -298,6 +331,7 @@ class AdjudicateDLT(ServiceInput):
     subject_id: SubjectId
     overrides: tuple[DLTOverride, ...] = ()
     password: SecretStr
+    source_signature: SourceSignature | None = None
 
 
 class EventDecision(ServiceResult):
@@ -358,7 +392,13 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             )
             if ae.id in in_window
         }
-        uc.because(f"DLT adjudication of {subject.subject_code} by {uc.user.username}")
+        reason = f"DLT adjudication of {subject.subject_code} by {uc.user.username}"
+        source = data.source_signature
+        if source is not None:
+            reason = f"DLT adjudication of {subject.subject_code}; " + import_reason(
+                source, uc.user.username
+            )
+        uc.because(reason)
         for i, override in enumerate(data.overrides):
             ae = aes.get(override.ae_id)
             if ae is None:
@@ -392,10 +432,13 @@ def adjudicate_dlt(ctx: ServiceContext, data: AdjudicateDLT) -> DLTAdjudicated:
             )
         infusion = infusion_of(uc, subject)
         records: list[AdverseEvent | Infusion] = list(aes.values())
-        if infusion is not None and already_signed(uc, "dlt_adjudication", infusion) is None:
+        meaning = IMPORTED_COPY if source is not None else "dlt_adjudication"
+        if infusion is not None and already_signed(uc, meaning, infusion) is None:
             # The subject-level attestation; an unchanged infusion keeps its earlier signature.
             records.append(infusion)
-        signatures = sign(uc, data.password.get_secret_value(), "dlt_adjudication", *records)
+        signatures = sign(
+            uc, data.password.get_secret_value(), "dlt_adjudication", *records, source=source
+        )
         return DLTAdjudicated(
             subject_id=data.subject_id,
             is_dlt=any(d.is_dlt for d in decisions),

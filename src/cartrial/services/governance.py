@@ -17,7 +17,13 @@ from sqlalchemy import select
 from cartrial.errors import ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import UseCase
-from cartrial.services.signing import Signed, sign, signed_result
+from cartrial.services.signing import (
+    Signed,
+    SourceSignature,
+    import_reason,
+    sign,
+    signed_result,
+)
 from cartrial.store import GovernanceRecord, Signature, live, utcnow
 from cartrial.vocab import GovernanceKind
 
@@ -26,6 +32,7 @@ __all__ = [
     "GovernanceDecided",
     "GovernanceKind",
     "SignedDecision",
+    "SourceBasis",
     "decisions_of",
     "latest_decision",
     "record_decision",
@@ -42,15 +49,30 @@ MEANINGS: dict[str, str] = {
 }
 
 
+class SourceBasis(ServiceInput):
+    """An imported decision's basis as its source system recorded it (the committee's view)."""
+
+    basis: str = Field(min_length=1)
+    n_evaluable: int | None = Field(default=None, ge=0)
+    n_dlt: int | None = Field(default=None, ge=0)
+
+
 class SignedDecision(ServiceInput):
     """A committee or investigator decision: its rationale, signed with the re-entered password.
 
     ``as_of`` is the study date whose data the decision rests on (default: today, UTC).
+    ``source_signature``: the decision is moved in from another system, where it was signed
+    (kept as data); ``password`` is then the importing user's, who signs the copy
+    (:func:`~cartrial.services.signing.sign_imported`). ``source_basis``: what the decision
+    rested on as the source recorded it (what the committee saw), kept instead of the basis
+    recomputed on the imported data (which the audit reason states when it differs).
     """
 
     rationale: str = Field(min_length=1, max_length=2000)
     password: SecretStr
     as_of: dt.date | None = None
+    source_signature: SourceSignature | None = None
+    source_basis: SourceBasis | None = None
 
 
 class GovernanceDecided(ServiceResult):
@@ -119,6 +141,18 @@ def record_decision(
     """
     uc.check_unlocked(as_of, "as_of")
     names = [level.name for level in uc.protocol.dose_levels]
+    reason = f"{kind.replace('_', ' ')}: {data.rationale}"
+    source = data.source_signature
+    if source is not None:
+        reason += f"; {import_reason(source, uc.user.username)}"
+    kept = data.source_basis
+    if kept is not None and (kept.basis, kept.n_evaluable, kept.n_dlt) != (
+        basis,
+        n_evaluable,
+        n_dlt,
+    ):
+        reason += f"; recorded basis kept, on the imported data: {basis}"
+        basis, n_evaluable, n_dlt = kept.basis, kept.n_evaluable, kept.n_dlt
     record = GovernanceRecord(
         study_id=uc.study.id,
         kind=kind,
@@ -132,10 +166,10 @@ def record_decision(
         decided_date=as_of,
         decided_at=utcnow(),
     )
-    uc.because(f"{kind.replace('_', ' ')}: {data.rationale}")
+    uc.because(reason)
     uc.session.add(record)
     uc.session.flush()
-    [signature] = sign(uc, data.password.get_secret_value(), MEANINGS[kind], record)
+    [signature] = sign(uc, data.password.get_secret_value(), MEANINGS[kind], record, source=source)
     return _result(record, signature, uc.protocol.study.time_zone)
 
 

@@ -28,15 +28,14 @@ from typing import Any, cast, get_args
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     create_model,
-    model_validator,
 )
-from sqlalchemy import select
+from sqlalchemy import Connection
 
-from cartrial.errors import ImportFailed, ValidationFailed
+from cartrial.errors import ImportFailed
 from cartrial.services.base import ServiceInput, SubjectId
 from cartrial.services.context import ServiceContext, use_case
 from cartrial.services.csvrows import RowErrors, iter_row_chunks, source_name
@@ -63,7 +62,16 @@ from cartrial.services.followup import (
     record_subsequent_therapy,
     withdraw_subject,
 )
+from cartrial.services.import_rows import (
+    Actions,
+    CsvRow,
+    Lines,
+    RecordFamily,
+    adverse_event_of,
+    date_of,
+)
 from cartrial.services.imports import ImportReport, guard_row
+from cartrial.services.imports_governance import GOVERNANCE_FAMILIES
 from cartrial.services.record_checks import DUPLICATE
 from cartrial.services.safety import (
     CLINICAL_STAFF,
@@ -74,6 +82,7 @@ from cartrial.services.safety import (
     record_grade_change,
     record_lab,
 )
+from cartrial.services.signing import check_signing_password
 from cartrial.services.toxicity import RecordCrsIcansDay, record_crs_icans_day
 from cartrial.services.treatment import (
     Infuse,
@@ -81,7 +90,7 @@ from cartrial.services.treatment import (
     infuse,
     record_lymphodepletion,
 )
-from cartrial.store import AdverseEvent, one_transaction
+from cartrial.store import one_transaction
 from cartrial.vocab import AEOutcome
 
 __all__ = [
@@ -98,40 +107,6 @@ __all__ = [
     "import_study",
     "validate_cells",
 ]
-
-#: ``(line, row)``: a validated row and the line of its source it came from.
-Lines = Sequence[tuple[int, BaseModel]]
-#: ``(line, action)``: one use case to run, and the line its errors are reported on.
-Actions = list[tuple[int, Callable[[], object]]]
-
-
-class CsvRow(BaseModel):
-    """Base of the row models: frozen, unknown columns refused, an empty cell means "not given"."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_not_given(cls, data: object) -> object:
-        """Drop empty cells, so the field takes its default (or is reported as required).
-
-        A cell of a field whose values are integer codes (``Literal[0, 1, 2, 3]``) is read as
-        the integer it spells.
-        """
-        if not isinstance(data, Mapping):
-            return data
-        cells = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-        for name, value in cells.items():
-            field = cls.model_fields.get(str(name))
-            codes = get_args(field.annotation) if field is not None else ()
-            if (
-                isinstance(value, str)
-                and codes
-                and all(type(c) is int for c in codes)
-                and value.strip().lstrip("-").isdigit()
-            ):
-                cells[name] = int(value)
-        return cells
 
 
 def row_model(model: type[ServiceInput], exclude: tuple[str, ...] = ()) -> type[CsvRow]:
@@ -199,24 +174,12 @@ TumourRow = cast(
 )
 
 
-@dataclass(frozen=True)
-class RecordFamily:
-    """One record family: its name, CSV row model and how its rows become use cases.
-
-    ``actions(ctx, lines)`` returns the use cases to run with the line each reports its error on.
-    """
-
-    name: str
-    row: type[BaseModel]
-    actions: Callable[[ServiceContext, Lines], Actions]
-
-
 def _one_per_row(
     model: type[ServiceInput], run: Callable[[ServiceContext, Any], object]
-) -> Callable[[ServiceContext, Lines], Actions]:
+) -> Callable[[ServiceContext, Lines, SecretStr | None], Actions]:
     """Each row is one input of ``model`` given to the use case ``run``."""
 
-    def actions(ctx: ServiceContext, lines: Lines) -> Actions:
+    def actions(ctx: ServiceContext, lines: Lines, _password: SecretStr | None) -> Actions:
         def one(row: BaseModel) -> object:
             return run(ctx, model(**row.model_dump(exclude_unset=True)))
 
@@ -236,7 +199,7 @@ def _grouped(
         yield members[0][0], [row for _, row in members]
 
 
-def _tumour_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+def _tumour_actions(ctx: ServiceContext, lines: Lines, _password: SecretStr | None) -> Actions:
     def one(rows: list[Any]) -> object:
         lesion_names = set(LesionInput.model_fields)
         lesions = tuple(
@@ -254,7 +217,7 @@ def _tumour_actions(ctx: ServiceContext, lines: Lines) -> Actions:
     return [(line, partial(one, rows)) for line, rows in by_visit]
 
 
-def _phenotype_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+def _phenotype_actions(ctx: ServiceContext, lines: Lines, _password: SecretStr | None) -> Actions:
     def one(rows: list[Any]) -> object:
         data = RecordPhenotype(
             subject_id=rows[0].subject_id,
@@ -268,23 +231,12 @@ def _phenotype_actions(ctx: ServiceContext, lines: Lines) -> Actions:
     return [(line, partial(one, rows)) for line, rows in by_sample]
 
 
-def _grade_change_actions(ctx: ServiceContext, lines: Lines) -> Actions:
+def _grade_change_actions(
+    ctx: ServiceContext, lines: Lines, _password: SecretStr | None
+) -> Actions:
     def one(row: Any) -> object:
         with use_case(ctx, *CLINICAL_STAFF, site_scoped=True, read_only=False) as uc:
-            subject = uc.subject(row.subject_id, *CLINICAL_STAFF)
-            ae = uc.session.scalar(
-                select(AdverseEvent).where(
-                    AdverseEvent.subject_id == subject.id,
-                    AdverseEvent.term == row.term,
-                    AdverseEvent.onset_at == uc.study_time(row.onset_at),
-                    AdverseEvent.deleted_at.is_(None),
-                )
-            )
-            if ae is None:
-                onset = row.onset_at
-                raise ValidationFailed(
-                    "term", f"no adverse event {row.term!r} of {row.subject_id} onset {onset}"
-                )
+            ae = adverse_event_of(uc, row.subject_id, row.term, row.onset_at, *CLINICAL_STAFF)
             ae_id, version = ae.id, ae.version
         data = RecordGradeChange(
             ae_id=ae_id,
@@ -298,30 +250,37 @@ def _grade_change_actions(ctx: ServiceContext, lines: Lines) -> Actions:
     return [(line, partial(one, row)) for line, row in lines]
 
 
-def _family(name: str, model: type[ServiceInput], run: Callable[..., object]) -> RecordFamily:
-    return RecordFamily(name, row_model(model), _one_per_row(model, run))
+def _family(
+    name: str, model: type[ServiceInput], run: Callable[..., object], dated_by: str | None
+) -> RecordFamily:
+    return RecordFamily(name, row_model(model), _one_per_row(model, run), dated_by)
 
 
 #: Every record family, in the order an import applies them.
 RECORD_FAMILIES: Mapping[str, RecordFamily] = {
     family.name: family
     for family in (
-        _family("screening", ScreenSubject, screen_subject),
-        _family("enrolment", EnrolSubject, enrol_subject),
-        _family("dose_assignment", AssignDose, assign_dose),
-        _family("lymphodepletion", RecordLymphodepletion, record_lymphodepletion),
-        _family("infusion", Infuse, infuse),
-        _family("adverse_events", RecordAE, record_ae),
-        RecordFamily("grade_changes", GradeChangeRow, _grade_change_actions),
-        _family("crs_icans_days", RecordCrsIcansDay, record_crs_icans_day),
-        RecordFamily("tumour_assessments", TumourRow, _tumour_actions),
-        _family("labs", RecordLab, record_lab),
-        _family("kinetics", RecordKinetics, record_kinetics),
-        _family("ada", RecordAda, record_ada),
-        RecordFamily("phenotype", PhenotypeRow, _phenotype_actions),
-        _family("follow_up", RecordFollowUp, record_follow_up),
-        _family("subsequent_therapy", RecordSubsequentTherapy, record_subsequent_therapy),
-        _family("withdrawal", WithdrawSubject, withdraw_subject),
+        _family("screening", ScreenSubject, screen_subject, "screening_date"),
+        _family("enrolment", EnrolSubject, enrol_subject, "enrolled_date"),
+        _family("dose_assignment", AssignDose, assign_dose, None),
+        _family(
+            "lymphodepletion", RecordLymphodepletion, record_lymphodepletion, "administered_date"
+        ),
+        _family("infusion", Infuse, infuse, "infused_at"),
+        _family("adverse_events", RecordAE, record_ae, "onset_at"),
+        RecordFamily("grade_changes", GradeChangeRow, _grade_change_actions, "changed_at"),
+        _family("crs_icans_days", RecordCrsIcansDay, record_crs_icans_day, "observed_date"),
+        RecordFamily("tumour_assessments", TumourRow, _tumour_actions, "assessment_date"),
+        _family("labs", RecordLab, record_lab, "collected_at"),
+        _family("kinetics", RecordKinetics, record_kinetics, "collected_at"),
+        _family("ada", RecordAda, record_ada, "sample_date"),
+        RecordFamily("phenotype", PhenotypeRow, _phenotype_actions, "sample_date"),
+        _family("follow_up", RecordFollowUp, record_follow_up, "contact_date"),
+        _family(
+            "subsequent_therapy", RecordSubsequentTherapy, record_subsequent_therapy, "start_date"
+        ),
+        _family("withdrawal", WithdrawSubject, withdraw_subject, "withdrawn_date"),
+        *GOVERNANCE_FAMILIES,
     )
 }
 
@@ -336,31 +295,73 @@ class RowBatch:
 
 
 def apply_rows(
-    ctx: ServiceContext, batches: Sequence[RowBatch], errors: Mapping[str, RowErrors]
+    ctx: ServiceContext,
+    batches: Sequence[RowBatch],
+    errors: Mapping[str, RowErrors],
+    *,
+    password: SecretStr | None = None,
 ) -> tuple[ImportReport, ...]:
     """Run every row of ``batches`` through its use case, all in ONE transaction.
 
-    Families run in the order of :data:`RECORD_FAMILIES`, rows in source order. ``errors``
-    (by source name) already hold the errors found while reading the sources: the rows that
-    could be read still run, so that the report lists every error in one pass.
+    Rows are replayed in the order of their dates (:func:`_replay_order`), so that a dose
+    decision runs on the data recorded by its cut-off; a clinical record refused before a
+    decision (the next cohort's enrolment) runs again after each decision and is reported only
+    when still refused at the end.
+    ``errors`` (by source name) already hold the errors found while reading the sources: the
+    rows that could be read still run, so that the report lists every error in one pass.
+    ``password`` is the importing user's, checked once: it signs the imported governance records
+    as copies (:mod:`cartrial.services.imports_governance`).
 
     Raises
     ------
     ImportFailed
         Every refused row as ``(line, field, message)`` (the field prefixed with its source when
         the batches come from more than one source; each source's report capped at
-        :data:`~cartrial.services.csvrows.MAX_ERRORS`, the rest counted); nothing is written.
+        :data:`~cartrial.services.csvrows.MAX_ERRORS`, the rest counted); a signed family
+        without the importing user's password; nothing is written.
+    AuthenticationFailed
+        A wrong password (recorded as a failed signature; nothing is written).
     """
     order = list(RECORD_FAMILIES)
     ordered = sorted(batches, key=lambda b: order.index(b.family))
+    signed = [b for b in ordered if RECORD_FAMILIES[b.family].signed and b.lines]
+    if signed and password is None:
+        raise ImportFailed(
+            signed[0].source,
+            [(0, "<password>", f"{signed[0].family} are signed records: importing them needs the"
+              " importing user's password (their signature attests each imported copy)")],
+        )  # fmt: skip
+    if signed and password is not None:
+        check_signing_password(ctx, password)
     ran = 0
     with one_transaction(ctx.session_factory) as factory:
         shared = replace(ctx, session_factory=factory)
-        for batch in ordered:
-            family = RECORD_FAMILIES[batch.family]
-            for line, action in family.actions(shared, batch.lines):
-                guard_row(errors[batch.source], line, action)
-                ran += 1
+        steps = [
+            _Step(batch, line, action, rows[line])
+            for batch in ordered
+            for rows in [dict(batch.lines)]
+            for line, action in RECORD_FAMILIES[batch.family].actions(shared, batch.lines, password)
+        ]
+        waiting: list[tuple[_Step, RowErrors]] = []
+        held: set[object] = set()  # subjects with a record waiting
+        connection = factory.kw["bind"]
+        for step in _replay_order(steps, order):
+            ran += 1
+            stage = RECORD_FAMILIES[step.batch.family].stage
+            if stage == "record" and _subject(step) in held:
+                waiting.append((step, RowErrors(step.batch.source)))  # after its subject's
+                continue
+            found = _attempt(step, connection if stage != "record" else None)
+            if found and stage == "record":
+                waiting.append((step, found))  # perhaps gated by a decision still to come
+                held.add(_subject(step))
+                continue
+            _report(errors, step, found)
+            if not found and stage == "decision" and waiting:
+                waiting = _retry(waiting, rounds_left=True)
+                held = {_subject(s) for s, _ in waiting}
+        for step, found in _retry(waiting, rounds_left=False):
+            _report(errors, step, found)
         if any(errors.values()):
             raise _failure(errors, _already_imported(errors, ran))
     return tuple(
@@ -372,6 +373,118 @@ def apply_rows(
         )
         for b in ordered
     )
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One use case of an import: its batch, line, action and the row it came from."""
+
+    batch: RowBatch
+    line: int
+    action: Callable[[], object]
+    row: BaseModel
+
+
+def _attempt(step: _Step, connection: Connection | None = None) -> RowErrors:
+    """Run one step; its refusal (if any) in a scratch report.
+
+    With ``connection`` (the import's) the step runs inside a savepoint of its own that a
+    refusal rolls back: a governance step checks its result after its use case has written it
+    (e.g. the MTD the design selects against the file's), and a refused row leaves nothing.
+    """
+    found = RowErrors(step.batch.source)
+    if connection is None:
+        guard_row(found, step.line, step.action)
+        return found
+    savepoint = connection.begin_nested()
+    guard_row(found, step.line, step.action)
+    if found:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return found
+
+
+def _subject(step: _Step) -> object:
+    return getattr(step.row, "subject_id", None)
+
+
+def _retry(
+    waiting: list[tuple[_Step, RowErrors]], *, rounds_left: bool
+) -> list[tuple[_Step, RowErrors]]:
+    """Run the held-back steps again in order; those still refused, with their latest refusal.
+
+    A subject's held-back records keep their order: while ``rounds_left`` (another decision may
+    still open the gate), a subject's first record refused again keeps its later ones waiting
+    untried, so a round costs about one step per waiting subject. The last round
+    (``rounds_left`` false) tries every record, so each is reported with its own refusal.
+    """
+    blocked: set[object] = set()
+    still: list[tuple[_Step, RowErrors]] = []
+    for step, found in waiting:
+        if rounds_left and _subject(step) in blocked:
+            still.append((step, found))
+            continue
+        again = _attempt(step)
+        if again:
+            blocked.add(_subject(step))
+            still.append((step, again))
+    return still
+
+
+def _report(errors: Mapping[str, RowErrors], step: _Step, found: RowErrors) -> None:
+    for line, field, message in found.kept:
+        errors[step.batch.source].add(line, field, message)
+
+
+def _replay_order(steps: list[_Step], families: list[str]) -> list[_Step]:
+    """The steps in the order a study happened: by date, then the family order.
+
+    A record is dated by its family's ``dated_by`` field (a dose assignment by its subject's
+    enrolment date in the import), a subject's record dated before its enrolment (a screening
+    scan) by the enrolment date. A signed decision (dose decision, governance) runs after the
+    records dated up to its ``as_of`` cut-off; decisions of one date in the order they were
+    signed in the source. A DLT adjudication runs just before the first decision signed after
+    it in the source (the data it rested on are in by then), or at the end when none followed.
+
+    Dates alone do not say which cohort a subject joined (a subject may be enrolled before the
+    cut-off of the decision that opened its cohort): :func:`apply_rows` therefore holds back a
+    refused clinical record, with every later record of its subject, and runs them again in
+    order after each decision; a record still refused at the end is reported.
+    """
+    enrolled: dict[object, dt.date] = {}
+    for step in steps:
+        if step.batch.family == "enrolment":
+            enrolled[getattr(step.row, "subject_id")] = getattr(step.row, "enrolled_date")  # noqa: B009
+    decisions = sorted(
+        (date_of(s.row, "as_of"), _signed_at(s.row))
+        for s in steps
+        if RECORD_FAMILIES[s.batch.family].stage == "decision"
+    )
+
+    def key(index: int, step: _Step) -> tuple[object, ...]:
+        family = RECORD_FAMILIES[step.batch.family]
+        signed_at = _signed_at(step.row)
+        if family.stage == "decision":
+            return (date_of(step.row, "as_of"), 1, 1, signed_at, index)
+        if family.stage == "adjudication":
+            after = [day for day, when in decisions if when > signed_at]
+            return (after[0] if after else dt.date.max, 1, 0, signed_at, index)
+        start = enrolled.get(_subject(step))
+        day = date_of(step.row, family.dated_by) if family.dated_by else start or dt.date.min
+        if start is not None and family.name not in ("screening", "enrolment"):
+            day = max(day, start)  # a screening scan is recorded once the subject is enrolled
+        return (day, 0, families.index(family.name), _NO_TIME, index)
+
+    return [step for _, step in sorted(enumerate(steps), key=lambda p: key(*p))]
+
+
+_NO_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _signed_at(row: BaseModel) -> dt.datetime:
+    value = getattr(row, "signed_at", None)
+    return value if isinstance(value, dt.datetime) else _NO_TIME
 
 
 def _already_imported(errors: Mapping[str, RowErrors], ran: int) -> str:
@@ -424,7 +537,10 @@ def _parse(family: str, source: str | Path, errors: RowErrors) -> RowBatch:
 
 
 def import_study(
-    ctx: ServiceContext, sources: Sequence[tuple[str, str | Path]]
+    ctx: ServiceContext,
+    sources: Sequence[tuple[str, str | Path]],
+    *,
+    password: SecretStr | None = None,
 ) -> tuple[ImportReport, ...]:
     """Import CSV files of several record families in ONE transaction, all or nothing.
 
@@ -433,6 +549,9 @@ def import_study(
     sources
         ``(family, CSV file or text)`` pairs; family names are the keys of
         :data:`RECORD_FAMILIES`.
+    password
+        The importing user's, needed for the signed governance families (each record is
+        signed by the user as an imported copy; see :func:`apply_rows`).
 
     Raises
     ------
@@ -447,12 +566,14 @@ def import_study(
         if name == "<csv text>":
             name = f"<{family} csv text>"
         batches.append(_parse(family, source, errors.setdefault(name, RowErrors(name))))
-    return apply_rows(ctx, batches, errors)
+    return apply_rows(ctx, batches, errors, password=password)
 
 
-def import_records(ctx: ServiceContext, family: str, source: str | Path) -> ImportReport:
+def import_records(
+    ctx: ServiceContext, family: str, source: str | Path, *, password: SecretStr | None = None
+) -> ImportReport:
     """Import one CSV file of the record family ``family``; see :func:`import_study`."""
-    return import_study(ctx, [(family, source)])[0]
+    return import_study(ctx, [(family, source)], password=password)[0]
 
 
 def _type_name(annotation: object) -> str:
@@ -504,16 +625,58 @@ def columns_reference() -> str:
         " field, nothing written on any error. Dates are ISO 8601 (`2026-03-02`), times ISO 8601"
         " with their UTC offset (`2026-03-02T09:00:00+00:00`); an empty cell means not given.",
         "",
-        "Families are applied in the order below (a subject is screened before it is enrolled),"
-        " rows in file order, each through its ordinary use case as the importing user: roles,"
-        " site scope, protocol checks, derived grades and responses and the audit trail apply as"
-        " for a person typing. Dose assignments beyond the start dose need the dose decision"
-        " that allows them, and expansion subjects an open expansion: those governance records"
-        " (`cartrial decide`, DLT adjudication, signatures) are not imported.",
+        "Each row runs through its ordinary use case as the importing user: roles, site scope,"
+        " protocol checks, derived grades and responses and the audit trail apply as for a person"
+        " typing. Rows are replayed in the order the study happened: by their date (a dose"
+        " assignment on its subject's enrolment date), families in the order below on one date"
+        " (a subject is screened before it is enrolled), rows in file order. A dose or"
+        " governance decision runs after the records dated up to its `as_of` cut-off, decisions"
+        " of one date in the order they were signed; a DLT adjudication just before the first"
+        " decision signed after it. A clinical row refused before a decision (the next cohort's"
+        " enrolment and dose assignment wait for the dose decision that opens the cohort) is"
+        " run again after each decision and reported only if still refused at the end.",
+        "",
+        "## Signed governance records and their signatures",
+        "",
+        "DLT adjudications, dose decisions and the governance decisions (end of escalation with"
+        " the MTD, RP2D, expansion opened, reviewed, stopped) are imported through their use"
+        " cases (`adjudicate_dlt`, `decide_next_dose`, `end_escalation`, `decide_rp2d`,"
+        " `open_expansion`, `review_expansion`, `stop_expansion`) on the data imported before"
+        " them: the design recomputes the recommendation and the MTD, the rules the DLTs, and a"
+        " row whose dose level, cohort, recommendation or MTD differs from what the use case"
+        " finds on the imported data is refused on its line. A governance decision keeps the"
+        " `basis`, `n_evaluable` and `n_dlt` its source recorded (what the committee saw: data"
+        " entered late in the source may count on the imported data); when the basis on the"
+        " imported data differs, the audit reason of the record states it. The importing user"
+        " needs the roles of each use case (e.g. an investigator).",
+        "",
+        "An electronic signature cannot be moved between systems (21 CFR Part 11 §11.70: it is"
+        " linked to its record so that it cannot be copied to falsify another), and cartrial"
+        " never writes a signature for a person who did not sign in cartrial. So each imported"
+        " record is signed by the importing user, once authenticated for the whole import"
+        " (`--sign`: the password is prompted once; a wrong one is recorded as a failed"
+        ' signature), with the meaning `imported_copy`: "this record is a true copy of the'
+        ' record signed in the source system". The source signature (`signed_in` system,'
+        " `signed_by` user name, `signed_by_name` printed name, meaning, `signed_at` time) is"
+        " kept as data with that signature (`signatures.source_*`, migration 0008), never as a"
+        " cartrial signature. It shows everywhere a signature is shown (§11.50): the"
+        " manifestation reads `signed in <system> by <name> (<user>), <meaning>, <time> UTC"
+        " (...); imported by <name> (<user>), imported_copy, <time> UTC (...), record version"
+        " <n>` (record history, signature lists, the report's dose-decision table), the"
+        " report's governance statements name the imported copy and the source signature, and"
+        " every audit row of the import carries the reason `imported by <user> from <system>:"
+        " signed there by <name> (<user>) as <meaning> at <time> UTC`. The export writes the"
+        " source signature of an imported record (the decision maker's, not the importer's), so"
+        " export -> import -> export gives the same file; the intermediate importer is in the"
+        " audit trail of the database it was imported into. A subject adjudicated more than once"
+        " is exported as its latest adjudication.",
         "",
         "In CDISC ODM 1.3 (`cartrial export odm` writes it) each family is a form `F.<FAMILY>`"
         " with a repeating item group `IG.<FAMILY>` and one item `IT.<FAMILY>.<COLUMN>` per"
         " column below, in study event `SE.RECORDS`; `SubjectKey` is the `subject_id`. The"
+        " study-level families (`dose_decisions`, `governance_decisions`) have no form: their"
+        ' item groups `IG.<FAMILY>` (`IsReferenceData="Yes"`) are `ItemGroupData` of the'
+        " document's `ReferenceData`. The"
         " export writes an adverse event as its onset record and its later grade changes;"
         " `cartrial.services.odm_check.odm_problems` checks a document against the ODM 1.3.2"
         " schema of what cartrial exchanges (`data/cdisc/odm-1.3.2-cartrial.xsd`), its OID"

@@ -14,6 +14,10 @@ one form per family and one repeating item group per record row; an empty value 
 it through the use cases in one transaction
 (:func:`~cartrial.services.imports_records.apply_rows`), reporting every bad item group by its
 XML line.
+
+The study-level records (dose decisions and governance decisions, no subject) are
+``ItemGroupData`` of ``ReferenceData`` (same OIDs, ``ItemGroupDef/@IsReferenceData="Yes"``, no
+form); the DLT adjudications are a subject's form ``F.DLT_ADJUDICATIONS``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from lxml import etree
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from cartrial.errors import ImportFailed
 from cartrial.services.context import ServiceContext
@@ -95,6 +99,24 @@ def _fields(family: str) -> list[str]:
     return [f for f in RECORD_FAMILIES[family].row.model_fields if f != "subject_id"]
 
 
+def _study_level(family: str) -> bool:
+    """Whether ``family`` holds study-level records (ODM ``ReferenceData``, no subject)."""
+    return RECORD_FAMILIES[family].stage == "decision"
+
+
+def _item_group(parent: Any, family: str, key: int, record: BaseModel) -> None:
+    """One ``ItemGroupData`` of ``family`` for ``record`` (an absent value: no ``ItemData``)."""
+    group = etree.SubElement(
+        parent, _q("ItemGroupData"), ItemGroupOID=_group_oid(family), ItemGroupRepeatKey=str(key)
+    )
+    for field in _fields(family):
+        value = getattr(record, field)
+        if value is not None:
+            etree.SubElement(
+                group, _q("ItemData"), ItemOID=_item_oid(family, field), Value=_value(value)
+            )
+
+
 def export_odm(ctx: ServiceContext, *, created: dt.datetime | None = None) -> bytes:
     """The study's records as an ODM 1.3 ``Snapshot`` document (UTF-8 XML bytes).
 
@@ -121,11 +143,22 @@ def export_odm(ctx: ServiceContext, *, created: dt.datetime | None = None) -> by
     for tag in ("StudyName", "StudyDescription", "ProtocolName"):
         etree.SubElement(globals_, _q(tag)).text = ctx.study_id
     _metadata(study)
+    reference = etree.SubElement(
+        odm, _q("ReferenceData"), StudyOID=ctx.study_id, MetaDataVersionOID=_MDV
+    )
+    for family in RECORD_FAMILIES:
+        if _study_level(family):
+            for key, study_row in enumerate(rows.get(family, []), start=1):
+                _item_group(reference, family, key, study_row)
+    if not len(reference):
+        odm.remove(reference)
     clinical = etree.SubElement(
         odm, _q("ClinicalData"), StudyOID=ctx.study_id, MetaDataVersionOID=_MDV
     )
     by_subject: dict[str, dict[str, list[BaseModel]]] = defaultdict(lambda: defaultdict(list))
     for family, family_rows in rows.items():
+        if _study_level(family):
+            continue
         for row in family_rows:
             by_subject[str(getattr(row, "subject_id"))][family].append(row)  # noqa: B009
     for subject in sorted(by_subject):
@@ -137,21 +170,7 @@ def export_odm(ctx: ServiceContext, *, created: dt.datetime | None = None) -> by
                 continue
             form = etree.SubElement(event, _q("FormData"), FormOID=_form_oid(family))
             for key, record in enumerate(records, start=1):
-                group = etree.SubElement(
-                    form,
-                    _q("ItemGroupData"),
-                    ItemGroupOID=_group_oid(family),
-                    ItemGroupRepeatKey=str(key),
-                )
-                for field in _fields(family):
-                    value = getattr(record, field)
-                    if value is not None:
-                        etree.SubElement(
-                            group,
-                            _q("ItemData"),
-                            ItemOID=_item_oid(family, field),
-                            Value=_value(value),
-                        )
+                _item_group(form, family, key, record)
     return bytes(etree.tostring(odm, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -165,20 +184,22 @@ def _metadata(study: Any) -> None:
     event = etree.SubElement(
         mdv, _q("StudyEventDef"), OID=_EVENT, Name="Records", Repeating="No", Type="Common"
     )
-    for number, family in enumerate(RECORD_FAMILIES, start=1):
+    forms = [family for family in RECORD_FAMILIES if not _study_level(family)]
+    for number, family in enumerate(forms, start=1):
         etree.SubElement(
             event, _q("FormRef"), FormOID=_form_oid(family), OrderNumber=str(number),
             Mandatory="No",
         )  # fmt: skip
-    for family in RECORD_FAMILIES:
+    for family in forms:
         form = etree.SubElement(
             mdv, _q("FormDef"), OID=_form_oid(family), Name=family, Repeating="No"
         )
         etree.SubElement(form, _q("ItemGroupRef"), ItemGroupOID=_group_oid(family), Mandatory="Yes")
     for family, spec in RECORD_FAMILIES.items():
         group = etree.SubElement(
-            mdv, _q("ItemGroupDef"), OID=_group_oid(family), Name=family, Repeating="Yes"
-        )
+            mdv, _q("ItemGroupDef"), OID=_group_oid(family), Name=family, Repeating="Yes",
+            IsReferenceData="Yes" if _study_level(family) else "No",
+        )  # fmt: skip
         for number, field in enumerate(_fields(family), start=1):
             required = spec.row.model_fields[field].is_required()
             etree.SubElement(
@@ -193,8 +214,13 @@ def _metadata(study: Any) -> None:
             )  # fmt: skip
 
 
-def import_odm(ctx: ServiceContext, source: str | Path) -> tuple[ImportReport, ...]:
+def import_odm(
+    ctx: ServiceContext, source: str | Path, *, password: SecretStr | None = None
+) -> tuple[ImportReport, ...]:
     """Import an ODM 1.3 clinical data file through the use cases, all or nothing.
+
+    ``password`` (the importing user's) is needed when the file holds signed governance records
+    (:mod:`cartrial.services.imports_governance`): the user signs each as an imported copy.
 
     Raises
     ------
@@ -215,11 +241,20 @@ def import_odm(ctx: ServiceContext, source: str | Path) -> tuple[ImportReport, .
         raise ImportFailed(name, [(root.sourceline or 1, "<xml>", f"not ODM 1.3: {root.tag}")])
     errors = RowErrors(name)
     rows: dict[str, list[tuple[int, BaseModel]]] = defaultdict(list)
-    families = {_form_oid(f): f for f in RECORD_FAMILIES}
+    families = {_form_oid(f): f for f in RECORD_FAMILIES if not _study_level(f)}
+    groups = {_group_oid(f): f for f in RECORD_FAMILIES if _study_level(f)}
+    for reference in root.iterfind(_q("ReferenceData")):
+        if not _of_this_study(reference, ctx.study_id, errors):
+            continue
+        for group in reference.iterfind(_q("ItemGroupData")):
+            family = groups.get(group.get("ItemGroupOID") or "")
+            if family is None:
+                line = group.sourceline or 0
+                errors.add(line, "ItemGroupOID", f"unknown {group.get('ItemGroupOID')!r}")
+                continue
+            _read_group(family, None, group, rows, errors)
     for clinical in root.iterfind(_q("ClinicalData")):
-        if clinical.get("StudyOID") != ctx.study_id:
-            line = clinical.sourceline or 0
-            errors.add(line, "StudyOID", f"{clinical.get('StudyOID')!r} is not {ctx.study_id}")
+        if not _of_this_study(clinical, ctx.study_id, errors):
             continue
         for subject in clinical.iterfind(_q("SubjectData")):
             key = subject.get("SubjectKey") or ""
@@ -234,12 +269,22 @@ def import_odm(ctx: ServiceContext, source: str | Path) -> tuple[ImportReport, .
     batches = [RowBatch(family, name, lines) for family, lines in rows.items()]
     if not batches and not errors:
         raise ImportFailed(name, [(0, "<file>", "no clinical data for this study")])
-    return apply_rows(ctx, batches, {name: errors})
+    return apply_rows(ctx, batches, {name: errors}, password=password)
+
+
+def _of_this_study(element: Any, study_id: str, errors: RowErrors) -> bool:
+    """Whether ``element``'s ``StudyOID`` is ``study_id`` (otherwise an error on its line)."""
+    if element.get("StudyOID") == study_id:
+        return True
+    errors.add(
+        element.sourceline or 0, "StudyOID", f"{element.get('StudyOID')!r} is not {study_id}"
+    )
+    return False
 
 
 def _read_group(
     family: str,
-    subject: str,
+    subject: str | None,
     group: Any,
     rows: dict[str, list[tuple[int, BaseModel]]],
     errors: RowErrors,
@@ -250,7 +295,7 @@ def _read_group(
         errors.add(line, "ItemGroupOID", f"{group.get('ItemGroupOID')!r} in {family}")
         return
     items = {_item_oid(family, f): f for f in _fields(family)}
-    cells: dict[str, object] = {"subject_id": subject}
+    cells: dict[str, object] = {} if subject is None else {"subject_id": subject}
     for item in group.iterfind(_q("ItemData")):
         field = items.get(item.get("ItemOID") or "")
         if field is None:

@@ -30,7 +30,7 @@ from cartrial.services.context import find_study, protocol_of
 from cartrial.services.derive import lesion_frame
 from cartrial.services.followup_window import dlt_followup
 from cartrial.services.governance_table import governance_table
-from cartrial.services.signing import manifestation
+from cartrial.services.signing import manifestation_of
 from cartrial.services.study_calendar import day_end, study_date, study_dates, study_today
 from cartrial.store import (
     AdaResult,
@@ -798,16 +798,7 @@ def _decisions(session: Session, sid: int, cut: _Cut) -> pd.DataFrame:
         .where(live(Signature), Signature.record_table == "dose_decisions")
         .order_by(Signature.signed_at, Signature.id)
     ):
-        shown.setdefault(sig.record_id, []).append(
-            manifestation(
-                sig.signer_name,
-                sig.signer,
-                sig.meaning,
-                sig.signed_at,
-                cut.zone,
-                sig.record_version,
-            )
-        )
+        shown.setdefault(sig.record_id, []).append(manifestation_of(sig, cut.zone))
     frame["signature"] = ["; ".join(shown.get(int(i), [])) for i in frame.pop("decision_id")]
     frame["next_dose_index"] = frame["next_dose_index"].astype("Int64")
     return _dates(frame, "dose_decisions", cut.zone)

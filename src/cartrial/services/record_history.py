@@ -30,7 +30,7 @@ from sqlalchemy import (
 from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult, SubjectId
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.signing import manifestation
+from cartrial.services.signing import manifestation_of
 from cartrial.store import (
     AdaResult,
     AdverseEvent,
@@ -221,16 +221,7 @@ def _signatures(
     ):
         key = (sig.record_table, sig.record_id)
         if key in wanted:  # not a record of another table with the same id
-            found.setdefault(key, []).append(
-                manifestation(
-                    sig.signer_name,
-                    sig.signer,
-                    sig.meaning,
-                    sig.signed_at,
-                    zone,
-                    sig.record_version,
-                )
-            )
+            found.setdefault(key, []).append(manifestation_of(sig, zone))
     return {key: tuple(shown) for key, shown in found.items()}
 
 

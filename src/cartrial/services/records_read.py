@@ -7,7 +7,9 @@ ODM import reads them back, so export -> import -> export is the identity.
 
 Canonical forms where one record can be typed in several ways: an adverse event is its onset
 record (first grade, not resolved; outcome ``fatal`` only with grade 5) followed by its grade
-changes (the last one carries the outcome); times are in UTC.
+changes (the last one carries the outcome); times are in UTC. The signed governance records
+(DLT adjudications, dose decisions, end of escalation, RP2D, expansion) come from
+:func:`~cartrial.services.imports_governance.governance_rows`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import select
 
 from cartrial.errors import ValidationFailed
 from cartrial.services.context import ServiceContext, use_case
+from cartrial.services.imports_governance import governance_rows
 from cartrial.services.imports_records import RECORD_FAMILIES, CsvRow
 from cartrial.store import (
     AdaResult,
@@ -184,6 +187,7 @@ def recorded_rows(ctx: ServiceContext) -> dict[str, list[CsvRow]]:
             out["phenotype"] += [
                 _as_row("phenotype", panel, code, marker=v.marker, value=v.value) for v in markers
             ]
+        out.update(governance_rows(uc, code))
         for s in subjects.values():
             if s.withdrawn_date is not None:
                 out["withdrawal"].append(

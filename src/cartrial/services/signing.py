@@ -9,6 +9,12 @@
   the version of the record signed (:attr:`Signed.manifestation` writes it in one line).
 * :func:`signatures_of` lists the signatures of one record, each with whether the record still
   has the content that was signed.
+* :func:`sign_imported` signs a record moved in from another EDC: a signature cannot be
+  re-made for someone else, so the importing user signs (password re-entered, meaning
+  :data:`IMPORTED_COPY`: "a true copy of the record signed in the source system") and the source
+  system's signature (:class:`SourceSignature`: system, signer, printed name, meaning, time) is
+  kept as data with it; :attr:`Signed.manifestation` shows both ("signed in <system> by ...;
+  imported by ...").
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ from collections.abc import Sequence
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field, SecretStr
 from sqlalchemy import select
 
 from cartrial.errors import NotFound, ValidationFailed
 from cartrial.services.base import ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, UseCase, use_case
-from cartrial.services.lockout import PasswordRejected, is_locked
+from cartrial.services.lockout import PasswordRejected, check_password, is_locked
 from cartrial.store import (
     AdverseEvent,
     DataLock,
@@ -39,14 +45,37 @@ from cartrial.store.auth import add_signature, record_sha256, table_of, verify_p
 from cartrial.vocab import ROLES
 
 __all__ = [
+    "IMPORTED_COPY",
     "SignaturesOf",
     "Signed",
+    "SourceSignature",
     "already_signed",
+    "check_signing_password",
+    "import_reason",
     "manifestation",
+    "manifestation_of",
     "sign",
+    "sign_imported",
     "signatures_of",
     "signed_result",
 ]
+
+
+#: Meaning of the importing user's signature on a record moved in from another system.
+IMPORTED_COPY = "imported_copy"
+
+
+class SourceSignature(ServiceInput):
+    """A signature made in the source system of an imported record, kept as data (never re-made).
+
+    ``signed_at`` is when it was signed there (ISO 8601 with its UTC offset).
+    """
+
+    system: str = Field(min_length=1, max_length=200)
+    signer: str = Field(min_length=1, max_length=64)
+    signer_name: str = Field(min_length=1, max_length=200)
+    meaning: str = Field(min_length=1, max_length=64)
+    signed_at: AwareDatetime
 
 
 class Signed(ServiceResult):
@@ -71,6 +100,7 @@ class Signed(ServiceResult):
     record_sha256: str
     manifestation: str
     valid: bool | None = None
+    source: SourceSignature | None = None
 
 
 def manifestation(
@@ -99,6 +129,43 @@ def manifestation(
     )
 
 
+def source_of(signature: Signature) -> SourceSignature | None:
+    """The source system's signature kept with an imported record's signature, if any."""
+    if signature.source_system is None or signature.source_signed_at is None:
+        return None
+    return SourceSignature(
+        system=signature.source_system,
+        signer=signature.source_signer or "",
+        signer_name=signature.source_signer_name or "",
+        meaning=signature.source_meaning or "",
+        signed_at=signature.source_signed_at,
+    )
+
+
+def manifestation_of(signature: Signature, time_zone: str) -> str:
+    """The stored ``signature`` written out for a person (:func:`manifestation`).
+
+    An imported record's signature reads ``"signed in <system> by <name> (<user>), <meaning>,
+    <time> UTC (...); imported by <name> (<user>), imported_copy, <time> UTC (...), record
+    version <n>"``: the source signature as data, then the importing user's own signature.
+    """
+    own = manifestation(
+        signature.signer_name,
+        signature.signer,
+        signature.meaning,
+        signature.signed_at,
+        time_zone,
+        signature.record_version,
+    )
+    source = source_of(signature)
+    if source is None:
+        return own
+    original = manifestation(
+        source.signer_name, source.signer, source.meaning, source.signed_at, time_zone, 0
+    ).removesuffix(", record version 0")
+    return f"signed in {source.system} by {original}; imported by {own}"
+
+
 def signed_result(signature: Signature, time_zone: str, *, valid: bool | None = None) -> Signed:
     """The signature ``signature`` as shown in the study's ``time_zone``."""
     return Signed(
@@ -113,15 +180,9 @@ def signed_result(signature: Signature, time_zone: str, *, valid: bool | None = 
         signed_at_local=signature.signed_at.astimezone(ZoneInfo(time_zone)),
         time_zone=time_zone,
         record_sha256=signature.record_sha256,
-        manifestation=manifestation(
-            signature.signer_name,
-            signature.signer,
-            signature.meaning,
-            signature.signed_at,
-            time_zone,
-            signature.record_version,
-        ),
+        manifestation=manifestation_of(signature, time_zone),
         valid=valid,
+        source=source_of(signature),
     )
 
 
@@ -140,8 +201,18 @@ def already_signed(uc: UseCase, meaning: str, record: Regulated) -> Signature | 
     )
 
 
-def sign(uc: UseCase, password: str, meaning: str, *records: Regulated) -> list[Signature]:
+def sign(
+    uc: UseCase,
+    password: str,
+    meaning: str,
+    *records: Regulated,
+    source: SourceSignature | None = None,
+) -> list[Signature]:
     """Sign ``records`` as the use case's user, with ``meaning``, after one password check.
+
+    With ``source`` (a record moved in from another system) the user signs with meaning
+    :data:`IMPORTED_COPY` instead and the source system's signature, whose meaning was
+    ``meaning``, is kept with it as data (:func:`sign_imported`).
 
     Raises
     ------
@@ -162,6 +233,8 @@ def sign(uc: UseCase, password: str, meaning: str, *records: Regulated) -> list[
             if locked
             else "wrong password: the signature was not made",
         )
+    if source is not None:
+        return sign_imported(uc, source.model_copy(update={"meaning": meaning}), *records)
     signatures = []
     for record in records:
         previous = already_signed(uc, meaning, record)
@@ -174,6 +247,60 @@ def sign(uc: UseCase, password: str, meaning: str, *records: Regulated) -> list[
             )
         signatures.append(add_signature(uc.session, uc.user, meaning, record))
     return signatures
+
+
+def import_reason(source: SourceSignature, importer: str) -> str:
+    """The audit reason of every write of an imported signed record (who imported it, from
+    where, and whose signature the source holds)."""
+    return (
+        f"imported by {importer} from {source.system}: signed there by {source.signer_name} "
+        f"({source.signer}) as {source.meaning} at "
+        f"{source.signed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+def sign_imported(uc: UseCase, source: SourceSignature, *records: Regulated) -> list[Signature]:
+    """The importing user's signature on imported ``records``, the source's kept as data.
+
+    Called by :func:`sign` once the password was checked. The audit reason of the use case
+    names the source signature, so the trail shows who imported what from where.
+
+    Raises
+    ------
+    ValidationFailed
+        ``record_id``: the record was already imported and signed.
+    """
+    uc.because(import_reason(source, uc.user.username))
+    signatures = []
+    for record in records:
+        if already_signed(uc, IMPORTED_COPY, record) is not None:
+            raise ValidationFailed(
+                "record_id", f"{table_of(record)} {record.id} is already imported and signed"
+            )
+        kept = {
+            "source_system": source.system,
+            "source_signer": source.signer,
+            "source_signer_name": source.signer_name,
+            "source_meaning": source.meaning,
+            "source_signed_at": source.signed_at.astimezone(dt.UTC),
+        }
+        signatures.append(add_signature(uc.session, uc.user, IMPORTED_COPY, record, source=kept))
+    return signatures
+
+
+def check_signing_password(ctx: ServiceContext, password: SecretStr) -> None:
+    """Check the user's password once before signing many records (an import).
+
+    Raises
+    ------
+    AuthenticationFailed
+        Wrong password or locked account (recorded as a failed signature, as :func:`sign`).
+    """
+    with use_case(ctx, *ROLES, read_only=True) as uc:
+        check_password(
+            uc.session, uc.user.username, password.get_secret_value(), kind="signature",
+            source=uc.source,
+        )  # fmt: skip
 
 
 #: Records whose signatures can be listed, with their model.

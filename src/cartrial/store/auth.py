@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -167,8 +167,18 @@ def record_sha256(record: Regulated) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def add_signature(session: Session, signer: User, meaning: str, record: Regulated) -> Signature:
+def add_signature(
+    session: Session,
+    signer: User,
+    meaning: str,
+    record: Regulated,
+    *,
+    source: Mapping[str, object] | None = None,
+) -> Signature:
     """Write the signature of ``signer`` on ``record``: meaning, UTC time, version, content hash.
+
+    ``source`` holds the ``source_*`` columns of an imported record's signature (the signature
+    it had in its source system, kept as data); written with the signature, in one insert.
 
     A storage primitive: it does NOT check the password, the account lock or duplicates. Signing
     for a person goes through :func:`cartrial.services.signing.sign`, which does.
@@ -204,6 +214,7 @@ def add_signature(session: Session, signer: User, meaning: str, record: Regulate
         record_version=record.version,
         record_sha256=record_sha256(record),
         signed_at=utcnow(),
+        **(source or {}),
     )
     session.add(signature)
     session.flush()

@@ -616,6 +616,14 @@ class Signature(Regulated, Base):
     record_version: Mapped[int]
     record_sha256: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime]
+    #: An imported record's signature in its source system (migration 0008), kept as data: the
+    #: signature above is the importing user's (meaning ``imported_copy``). All ``None`` for a
+    #: signature made in cartrial.
+    source_system: Mapped[str | None] = mapped_column(String(200), default=None)
+    source_signer: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_signer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    source_meaning: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_signed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DataQuery(Regulated, Base):

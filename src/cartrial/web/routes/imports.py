@@ -29,8 +29,13 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def _families() -> list[tuple[str, list[tuple[str, bool]]]]:
-    """Each family with its CSV columns (name, required), the usual uploads first."""
-    names = [*FIRST_FAMILIES, *(n for n in RECORD_FAMILIES if n not in FIRST_FAMILIES)]
+    """Each family with its CSV columns (name, required), the usual uploads first.
+
+    The signed governance families are left out: importing them signs each record as a copy
+    with the user's password (``cartrial import ... --sign``), which this form does not ask.
+    """
+    unsigned = [n for n, family in RECORD_FAMILIES.items() if not family.signed]
+    names = [*FIRST_FAMILIES, *(n for n in unsigned if n not in FIRST_FAMILIES)]
     return [
         (
             name,
