@@ -123,6 +123,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/expansion"): "page",  # in escalation; once opened, review_expansion's roles
     ("GET", "/report"): "page",
     ("GET", "/report/download"): "page",
+    ("GET", "/report/cdisc"): "page",
     ("GET", "/forms"): "page",
     ("GET", "/terms/ctcae"): "page",
     ("GET", "/forms/{name}"): "page",

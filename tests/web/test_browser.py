@@ -259,6 +259,7 @@ VIEWERS = ("inv", "admin", "dm", "mon", "dsmc", "stat")
 #: GET routes that are not pages, and where they are checked.
 NOT_PAGES = {
     "/report/download": "a zip file: downloaded in the journey",
+    "/report/cdisc": "a zip file: tests/web/test_pages_records.py opens it",
     "/terms/ctcae": "an htmx fragment: audited inside the AE form",
 }
 

@@ -10,7 +10,9 @@ import datetime as dt
 import io
 import re
 import zipfile
+from pathlib import Path
 
+import pyreadstat
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -190,3 +192,30 @@ def test_the_expansion_page_lists_signed_decisions_as_a_table(web: Web) -> None:
     web.login("dsmc")
     page = web.client.get("/expansion").text
     assert '<th scope="col">E-signature</th>' in page and "No decision recorded yet." in page
+
+
+def test_the_cdisc_packages_download_with_the_readers_subjects_only(
+    web: Web, tmp_path: Path
+) -> None:
+    treat(web.trial.as_("coord1"), web.trial.as_("inv"), SUBJECT, "S01", D1)
+    web.login("stat")
+    assert "/report/cdisc?format=xpt" in web.client.get("/report").text
+    response = web.client.get("/report/cdisc", params={"format": "xpt"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert 'filename="CLDN18-PDL1-CART-01-cdisc-xpt.zip"' in response.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    for package in ("sdtm", "adam"):
+        assert {f"{package}/define.xml", f"{package}/define.html"} <= names
+        assert f"{package}/conformance.json" in names
+    assert {"sdtm/dm.xpt", "sdtm/ex.xpt", "adam/adsl.xpt"} <= names
+    archive.extractall(tmp_path / "stat")
+    dm, _ = pyreadstat.read_xport(str(tmp_path / "stat" / "sdtm" / "dm.xpt"))
+    assert list(dm["USUBJID"]) == [f"CLDN18-PDL1-CART-01-{SUBJECT}"]
+    web.post("/logout")
+    web.login("coord2")  # site S02: sees none of S01's subjects
+    other = web.client.get("/report/cdisc", params={"format": "csv"})
+    assert other.status_code == 200
+    zipfile.ZipFile(io.BytesIO(other.content)).extractall(tmp_path / "coord2")
+    assert SUBJECT not in (tmp_path / "coord2" / "sdtm" / "dm.csv").read_text(encoding="utf-8")
+    assert web.client.get("/report/cdisc", params={"format": "sas7bdat"}).status_code == 404

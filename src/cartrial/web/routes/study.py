@@ -18,6 +18,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cartrial.errors import NotFound
+from cartrial.exchange import FORMATS as CDISC_FORMATS
+from cartrial.exchange import write_packages
 from cartrial.report import build_report
 from cartrial.services import (
     escalation_state,
@@ -205,6 +207,30 @@ def report_download(ctx: PageContext, format: str = "zip") -> Response:
     name = f"{ctx.study_id}-{name}" if format != "zip" else f"{ctx.study_id}-report.zip"
     return Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get("/report/cdisc")
+def cdisc_download(ctx: PageContext, format: str = "xpt") -> Response:
+    """The study's SDTM and ADaM packages, built from the current data now, as one zip file.
+
+    The same files as ``cartrial export define --format FORMAT``: ``sdtm/`` and ``adam/``, each
+    with its datasets (``xpt``: SAS transport v5, ``json``: Dataset-JSON 1.1, ``csv``), its
+    Define-XML 2.1 (``define.xml`` and ``define.html``) and ``conformance.json``; the subjects are
+    those the user may read.
+    """
+    if format not in CDISC_FORMATS:
+        raise NotFound(f"format: no CDISC format {format!r} (one of {', '.join(CDISC_FORMATS)})")
+    data = readable_data(ctx)
+    with tempfile.TemporaryDirectory(prefix="cartrial-cdisc-") as tmp:
+        root = Path(tmp)
+        write_packages(data, {"sdtm": root / "sdtm", "adam": root / "adam"}, format)
+        body = _zipped(root, sorted(root.rglob("*")))
+    name = f"{ctx.study_id}-cdisc-{format}.zip"
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
