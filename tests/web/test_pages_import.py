@@ -11,9 +11,11 @@ import datetime as dt
 import re
 
 from service_support import treat
-from web_support import Web
+from sqlalchemy import select
+from web_support import PASSWORD, Web
 
 from cartrial.services import subject_records
+from cartrial.store import AuthFailure, DoseDecision
 
 D1 = dt.date(2026, 1, 12)
 SUBJECT = "S01-001"
@@ -116,3 +118,29 @@ def test_the_upload_needs_a_login_and_the_csrf_token(web: Web) -> None:
     web.login("coord1")
     forged = web.client.post("/import", data={"family": "kinetics"}, files=files)
     assert forged.status_code == 403
+
+
+def test_signed_governance_records_need_the_users_password(web: Web) -> None:
+    web.login("inv")
+    page = web.client.get("/import").text
+    for family in ("dlt_adjudications", "dose_decisions", "governance_decisions"):
+        assert f'<option value="{family}"' in page
+    assert 'name="password" type="password"' in page
+    # a well-formed row: no cohort has been treated, so its use case refuses it (line 2)
+    text = "dose_level,as_of,action,next_dose_level\nDL1,2026-02-20,escalate,DL2\n"
+    missing = _upload(web, "dose_decisions", text, "decisions.csv")
+    assert missing.status_code == 422
+    assert "importing them needs the importing user&#39;s password" in missing.text
+    files = {"file": ("decisions.csv", text.encode("utf-8"), "text/csv")}
+    wrong = web.post(
+        "/import", {"family": "dose_decisions", "password": "not my password"}, files=files
+    )
+    assert wrong.status_code == 422
+    assert re.search(r"<td>file</td><td>password</td><td>[^<]*password", wrong.text)
+    with web.trial.factory() as session:
+        assert session.scalars(select(DoseDecision)).all() == []  # nothing imported
+        kinds = session.scalars(select(AuthFailure.kind)).all()
+    assert "signature" in kinds  # the wrong password counts as a failed signature
+    bad_rows = web.post("/import", {"family": "dose_decisions", "password": PASSWORD}, files=files)
+    assert bad_rows.status_code == 422  # the password passes; the rows are refused one by one
+    assert "<td>2</td>" in bad_rows.text and "<td>file</td><td>password</td>" not in bad_rows.text

@@ -654,7 +654,8 @@ def columns_reference() -> str:
         " linked to its record so that it cannot be copied to falsify another), and cartrial"
         " never writes a signature for a person who did not sign in cartrial. So each imported"
         " record is signed by the importing user, once authenticated for the whole import"
-        " (`--sign`: the password is prompted once; a wrong one is recorded as a failed"
+        " (`--sign`: the password is prompted once, or typed in the password field of the web"
+        " application's Import page; a wrong one is recorded as a failed"
         ' signature), with the meaning `imported_copy`: "this record is a true copy of the'
         ' record signed in the source system". The source signature (`signed_in` system,'
         " `signed_by` user name, `signed_by_name` printed name, meaning, `signed_at` time) is"

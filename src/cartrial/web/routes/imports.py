@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from pydantic import SecretStr
 from starlette.responses import Response
 
-from cartrial.errors import ImportFailed
+from cartrial.errors import AuthenticationFailed, ImportFailed
 from cartrial.services import RECORD_FAMILIES, import_records, load_study
 from cartrial.web.deps import PageContext, csrf_checked
 from cartrial.web.pages import render
@@ -29,13 +30,11 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def _families() -> list[tuple[str, list[tuple[str, bool]]]]:
-    """Each family with its CSV columns (name, required), the usual uploads first.
-
-    The signed governance families are left out: importing them signs each record as a copy
-    with the user's password (``cartrial import ... --sign``), which this form does not ask.
-    """
+    """Each family with its CSV columns (name, required): the usual uploads first, the signed
+    governance families (DLT adjudications, dose and other decisions) last."""
     unsigned = [n for n, family in RECORD_FAMILIES.items() if not family.signed]
-    names = [*FIRST_FAMILIES, *(n for n in unsigned if n not in FIRST_FAMILIES)]
+    signed = [n for n, family in RECORD_FAMILIES.items() if family.signed]
+    names = [*FIRST_FAMILIES, *(n for n in unsigned if n not in FIRST_FAMILIES), *signed]
     return [
         (
             name,
@@ -49,7 +48,8 @@ def _families() -> list[tuple[str, list[tuple[str, bool]]]]:
 
 
 def _page(request: Request, user: str, status: int = 200, **context: object) -> Response:
-    values = {"families": _families(), "family": "kinetics", **context}
+    signed = [name for name, family in RECORD_FAMILIES.items() if family.signed]
+    values = {"families": _families(), "signed": signed, "family": "kinetics", **context}
     return render(request, "import.html", values, status=status, user=user)
 
 
@@ -66,8 +66,14 @@ async def import_upload(
     ctx: PageContext,
     family: Annotated[str, Form()],
     file: UploadFile,
+    password: Annotated[str, Form()] = "",
 ) -> Response:
-    """Import the file: the rows written, or every error and nothing written (422)."""
+    """Import the file: the rows written, or every error and nothing written (422).
+
+    ``password`` (the user's own) is needed for the signed governance families only: it signs
+    each imported record as a copy, the source system's signature kept as data
+    (``docs/import.md``); a wrong one is recorded as a failed signature.
+    """
     name = file.filename or "upload.csv"
     raw = await file.read(MAX_UPLOAD_BYTES + 1)
     try:
@@ -78,7 +84,23 @@ async def import_upload(
         except UnicodeDecodeError as exc:
             raise ImportFailed(name, [(0, "<file>", f"not UTF-8 text ({exc.reason})")]) from None
         # always CSV text, never a path: the services read text with a line break as the data
-        report = import_records(ctx, family, text if "\n" in text else f"{text}\n")
+        report = import_records(
+            ctx,
+            family,
+            text if "\n" in text else f"{text}\n",
+            password=SecretStr(password) if password else None,
+        )
+    except AuthenticationFailed as exc:  # the signing password: shown beside its field
+        failed = ImportFailed(name, [(0, "password", str(exc))])
+        return _page(
+            request,
+            ctx.user,
+            422,
+            family=family,
+            filename=name,
+            failed=failed,
+            errors=failed.errors,
+        )
     except ImportFailed as exc:
         return _page(
             request, ctx.user, 422, family=family, filename=name, failed=exc, errors=exc.errors
