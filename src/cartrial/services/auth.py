@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from cartrial.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from cartrial.errors import AuthenticationFailed, Conflict, ValidationFailed
 from cartrial.services.auth_settings import AuthSettings, auth_settings
 from cartrial.services.base import Reason, ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, use_case
@@ -83,6 +83,7 @@ __all__ = [
     "change_password",
     "context_for",
     "create_token",
+    "end_sessions",
     "list_tokens",
     "login",
     "logout",
@@ -393,15 +394,18 @@ def change_password(
     with use_case(ctx, *ROLES, site_scoped=True, reason="password changed by its owner") as uc:
         check_password(uc.session, ctx.user, current, kind="password_change", source=ctx.source)
         uc.user.password_hash = hash_password(new)
-        now = s.clock()
-        open_sessions = uc.session.scalars(
-            select(LoginSession).where(
-                LoginSession.user_id == uc.user.id, LoginSession.ended_at.is_(None)
-            )
-        ).all()
-        for row in open_sessions:
-            row.ended_at, row.ended_reason = now, "password changed"
-        return PasswordChanged(username=uc.user.username, sessions_ended=len(open_sessions))
+        ended = end_sessions(uc.session, uc.user.id, s.clock(), "password changed")
+        return PasswordChanged(username=uc.user.username, sessions_ended=ended)
+
+
+def end_sessions(session: AuditedSession, user_id: int, now: dt.datetime, reason: str) -> int:
+    """End every open login session of the account ``user_id`` now; how many were open."""
+    rows = session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+    ).all()
+    for row in rows:
+        row.ended_at, row.ended_reason = now, reason
+    return len(rows)
 
 
 class UnlockUser(ServiceInput):
@@ -434,9 +438,7 @@ def unlock_user(
     """
     s = settings or auth_settings()
     with use_case(ctx, "admin", reason=data.reason) as uc:
-        user = uc.session.scalar(select(User).where(User.username == data.username, live(User)))
-        if user is None:
-            raise NotFound(f"username: no account {data.username!r}")
+        user = uc.account(data.username)
         locks = uc.session.scalars(
             select(AccountLock).where(
                 AccountLock.user_id == user.id,

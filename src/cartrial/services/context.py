@@ -248,6 +248,13 @@ class UseCase:
             raise ValidationFailed("site_id", f"no site {code!r} in study {self.study.study_code}")
         return site
 
+    def account(self, username: str) -> User:
+        """The account ``username``, active or not; :class:`NotFound` on ``username`` if none."""
+        user = self.session.scalar(select(User).where(User.username == username, live(User)))
+        if user is None:
+            raise NotFound(f"username: no account {username!r}")
+        return user
+
     def subject(self, code: str, *roles: str) -> Subject:
         """The subject ``code`` of this study, checking the user's role at the subject's site.
 

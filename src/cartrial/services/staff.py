@@ -13,11 +13,12 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from cartrial.errors import NotFound, ValidationFailed
+from cartrial.services.auth import end_sessions
 from cartrial.services.auth_settings import AuthSettings, auth_settings
 from cartrial.services.base import Reason, ServiceInput, ServiceResult
 from cartrial.services.context import ServiceContext, UseCase, use_case
 from cartrial.store import RoleAssignment, User, live, soft_delete
-from cartrial.store.credentials import AccessToken, LoginSession
+from cartrial.store.credentials import AccessToken
 from cartrial.vocab import Role
 
 __all__ = [
@@ -73,13 +74,6 @@ class AccountActivity(ServiceResult):
     tokens_revoked: int
 
 
-def _account(uc: UseCase, username: str) -> User:
-    user = uc.session.scalar(select(User).where(User.username == username, live(User)))
-    if user is None:
-        raise NotFound(f"username: no account {username!r}")
-    return user
-
-
 def _study_admins(uc: UseCase, *, other_than: int) -> int:
     """Active accounts other than ``other_than`` holding the study-wide administrator role."""
     return int(
@@ -118,7 +112,7 @@ def revoke_role(ctx: ServiceContext, data: RevokeRole) -> RoleRevoked:
         ``role``: it is the last study-wide administrator role of an active account.
     """
     with use_case(ctx, "admin", reason=data.reason) as uc:
-        user = _account(uc, data.username)
+        user = uc.account(data.username)
         site_id = uc.site(data.site).id if data.site is not None else None
         row = uc.session.scalar(
             select(RoleAssignment).where(
@@ -158,20 +152,14 @@ def deactivate_user(
     """
     now = (settings or auth_settings()).clock()
     with use_case(ctx, "admin", reason=data.reason) as uc:
-        user = _account(uc, data.username)
+        user = uc.account(data.username)
         if user.id == uc.user.id:
             raise ValidationFailed("username", "you cannot deactivate your own account")
         if not user.is_active:
             raise ValidationFailed("username", f"the account {data.username!r} is not active")
         # the acting administrator stays, so the study keeps a study-wide administrator
         user.is_active = False
-        sessions = uc.session.scalars(
-            select(LoginSession).where(
-                LoginSession.user_id == user.id, LoginSession.ended_at.is_(None)
-            )
-        ).all()
-        for open_session in sessions:
-            open_session.ended_at, open_session.ended_reason = now, "account deactivated"
+        sessions_ended = end_sessions(uc.session, user.id, now, "account deactivated")
         tokens = uc.session.scalars(
             select(AccessToken).where(
                 AccessToken.user_id == user.id,
@@ -185,7 +173,7 @@ def deactivate_user(
         return AccountActivity(
             username=user.username,
             active=False,
-            sessions_ended=len(sessions),
+            sessions_ended=sessions_ended,
             tokens_revoked=len(tokens),
         )
 
@@ -196,7 +184,7 @@ def reactivate_user(ctx: ServiceContext, data: ReactivateUser) -> AccountActivit
     Its revoked tokens stay revoked and its ended sessions ended: the person logs in again.
     """
     with use_case(ctx, "admin", reason=data.reason) as uc:
-        user = _account(uc, data.username)
+        user = uc.account(data.username)
         if user.is_active:
             raise ValidationFailed("username", f"the account {data.username!r} is already active")
         user.is_active = True

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Boolean, Connection, Table
+from sqlalchemy import Boolean, Connection, String, Table
 from sqlalchemy.types import TypeEngine
 
 from cartrial.store.audit import INSERT_FIELD, REDACTED_PREFIX, redacted_digest
@@ -177,11 +177,11 @@ def _same(expected: str | None, found: str | None) -> bool:
 
 
 def _is_text(column_type: TypeEngine[object]) -> bool:
-    """Whether a column holds text (compared exactly, never as a number or a time)."""
-    try:
-        return column_type.python_type is str
-    except NotImplementedError:  # SQLAlchemy's answer for types without a Python type
-        return False
+    """Whether a column holds text (compared exactly, never as a number or a time).
+
+    ``String`` is SQLAlchemy's base of every text type (``Text``, ``Unicode``, ``Enum``).
+    """
+    return isinstance(column_type, String)
 
 
 def _boolean(value: object) -> str:
